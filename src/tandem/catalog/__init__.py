@@ -1,0 +1,1 @@
+"""Service catalog: the processes a client outsources and the forms their work items follow."""

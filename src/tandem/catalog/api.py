@@ -1,0 +1,87 @@
+"""The service catalog: which processes a client has outsourced."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, ConfigDict, Field
+
+from tandem.catalog import service
+from tandem.catalog.models import Process
+from tandem.db import transaction
+from tandem.errors import InvalidInput
+from tandem.http import Services, requires
+from tandem.tenancy.permissions import Permission
+from tandem.tenancy.principal import Principal
+
+router = APIRouter(prefix="/api/v1", tags=["catalog"])
+
+Reader = Annotated[Principal, Depends(requires(Permission.PROCESS_READ))]
+Manager = Annotated[Principal, Depends(requires(Permission.PROCESS_MANAGE))]
+
+
+class ProcessIn(BaseModel):
+    client_id: int | None = Field(default=None, description="Provider staff only: whose process")
+    code: str = Field(min_length=1, max_length=60, pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    name: str = Field(min_length=1, max_length=200)
+    kind: str
+    input_schema: dict[str, Any]
+    form_schema: dict[str, Any]
+    required_skills: dict[str, int] = Field(default_factory=dict)
+    language: str | None = Field(default=None, max_length=8)
+    min_cefr: str | None = None
+    sla_minutes: int
+    sla_mode: str = "business_hours"
+    priority: int = 0
+    price_per_item: Decimal = Decimal(0)
+
+
+class ProcessOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    client_id: int
+    code: str
+    name: str
+    kind: str
+    input_schema: dict[str, Any]
+    form_schema: dict[str, Any]
+    required_skills: dict[str, int]
+    language: str | None
+    min_cefr: str | None
+    sla_minutes: int
+    sla_mode: str
+    priority: int
+    price_per_item: Decimal
+    active: bool
+    created_at: datetime
+
+
+@router.get("/processes", response_model=list[ProcessOut])
+def list_processes(principal: Reader, services: Services) -> list[Process]:
+    with transaction(services.sessions) as session:
+        return list(service.list_processes(session, principal))
+
+
+@router.get("/processes/{process_id}", response_model=ProcessOut)
+def get_process(process_id: uuid.UUID, principal: Reader, services: Services) -> Process:
+    with transaction(services.sessions) as session:
+        return service.get_process(session, principal, process_id)
+
+
+@router.post("/processes", response_model=ProcessOut, status_code=201)
+def define_process(body: ProcessIn, principal: Manager, services: Services) -> Process:
+    client_id = principal.client_id if principal.client_id is not None else body.client_id
+    if client_id is None:
+        raise InvalidInput("say which client", errors=[{"field": "client_id", "message": "required"}])
+    with transaction(services.sessions) as session:
+        return service.define_process(
+            session,
+            client_id=client_id,
+            now=services.clock.now(),
+            **body.model_dump(exclude={"client_id"}),
+        )

@@ -1,0 +1,711 @@
+"""Forms: the JSON Schema (Draft 2020-12) that a process's work items and results must follow.
+
+A `Form` compiles its schema twice, once:
+
+* fastjsonschema (a few µs per row) says whether a row is valid, stopping at the first error;
+* jsonschema's Draft 2020-12 validator (~100 µs per row) runs only for a row that failed, to
+  list every error of that row with the path of its field.
+
+The fast validator must never pass a row the reference one rejects. fastjsonschema implements
+draft 7, so: both use the same format checks; a `$ref` with sibling keywords (ignored beside
+`$ref` in draft 7, applied in 2020-12) is rewritten as an `allOf` for the fast compiler; and a
+form using a 2019-09/2020-12 keyword fastjsonschema lacks (`prefixItems`,
+`unevaluatedProperties`, `dependentRequired`...) is validated by jsonschema alone.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import re
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from urllib.parse import unquote
+
+import fastjsonschema
+from fastjsonschema.draft2019 import CodeGeneratorDraft2019
+from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema.exceptions import SchemaError
+
+DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
+
+
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    """One problem with one field of a row (or of a single item, when `row` is None)."""
+
+    field: str  # dotted path ("applicant.birth_date", "lines.0.amount"); "" = the whole object
+    message: str
+    row: int | None = None
+
+
+class FormError(Exception):
+    """The form's schema itself is unusable; the message says why."""
+
+
+# -- format checks shared by both validators -----------------------------------------------
+
+
+def _regex_check(pattern: re.Pattern[str]) -> Callable[[object], bool]:
+    def check(instance: object) -> bool:
+        return not isinstance(instance, str) or pattern.match(instance) is not None
+
+    return check
+
+
+def _format_checker() -> FormatChecker:
+    """jsonschema's 2020-12 format checks, completed with fastjsonschema's regexes for the
+    formats whose jsonschema check needs an optional package that is absent (date-time, time,
+    uri...). Without this, fastjsonschema would reject '2024-13-01T00:00:00Z' while jsonschema
+    silently accepts it (or the other way round for 'date': '2024-02-30')."""
+    checker = FormatChecker(formats=())
+    checks = dict(Draft202012Validator.FORMAT_CHECKER.checkers)
+    fast_regexes: Mapping[str, str] = getattr(CodeGeneratorDraft2019, "FORMAT_REGEXS", {})
+    for name, pattern in fast_regexes.items():
+        checks.setdefault(name, (_regex_check(re.compile(pattern)), ()))
+    checker.checkers = checks
+    return checker
+
+
+_FORMATS = _format_checker()
+
+
+def _conforms(name: str) -> Callable[[object], bool]:
+    conforms = _FORMATS.conforms
+
+    def check(value: object) -> bool:
+        return bool(conforms(value, name))
+
+    return check
+
+
+# Passed to fastjsonschema, where custom formats take precedence over its built-in regexes.
+_FAST_FORMATS = {name: _conforms(name) for name in _FORMATS.checkers}
+
+
+def _no_remote(uri: str) -> Any:
+    raise FormError(f"$ref {uri!r} points outside the form")
+
+
+# fastjsonschema fetches remote $refs with urllib unless a handler says otherwise.
+_NO_REMOTE = {scheme: _no_remote for scheme in ("", "http", "https", "file", "ftp", "data", "urn")}
+
+
+# -- walking a schema ------------------------------------------------------------------------
+
+_SUBSCHEMA = (
+    "items",
+    "additionalProperties",
+    "not",
+    "if",
+    "then",
+    "else",
+    "contains",
+    "propertyNames",
+    "unevaluatedItems",
+    "unevaluatedProperties",
+    "additionalItems",
+    "contentSchema",
+)
+_SUBSCHEMA_LISTS = ("allOf", "anyOf", "oneOf", "prefixItems")
+_SUBSCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
+
+# Keywords fastjsonschema does not implement as 2020-12 does (the last two it enforces, while
+# 2020-12 ignores them): a form using one of them is validated by jsonschema only.
+_NOT_FAST = frozenset(
+    {
+        "$anchor",
+        "$dynamicAnchor",
+        "$dynamicRef",
+        "$recursiveAnchor",
+        "$recursiveRef",
+        "prefixItems",
+        "unevaluatedItems",
+        "unevaluatedProperties",
+        "dependentRequired",
+        "dependentSchemas",
+        "minContains",
+        "maxContains",
+        "dependencies",
+        "additionalItems",
+    }
+)
+# Keywords that change nothing when next to a `$ref` in draft 7 terms.
+_INERT = frozenset(
+    {
+        "$ref",
+        "$id",
+        "$schema",
+        "$comment",
+        "$defs",
+        "definitions",
+        "title",
+        "description",
+        "default",
+        "examples",
+        "deprecated",
+        "readOnly",
+        "writeOnly",
+    }
+)
+
+
+def _escape(token: str) -> str:
+    return token.replace("~", "~0").replace("/", "~1")
+
+
+def _subschemas(node: Any, pointer: str) -> Iterator[tuple[dict[str, Any], str]]:
+    """Every object subschema of `node` with its JSON pointer (data such as `enum` and
+    `default` values is not entered)."""
+    if not isinstance(node, dict):
+        return
+    yield node, pointer
+    for key in _SUBSCHEMA:
+        if key in node:
+            yield from _subschemas(node[key], f"{pointer}/{key}")
+    for key in _SUBSCHEMA_LISTS:
+        items = node.get(key)
+        if isinstance(items, list):
+            for index, item in enumerate(items):
+                yield from _subschemas(item, f"{pointer}/{key}/{index}")
+    for key in _SUBSCHEMA_MAPS:
+        members = node.get(key)
+        if isinstance(members, dict):
+            for name, member in members.items():
+                yield from _subschemas(member, f"{pointer}/{key}/{_escape(name)}")
+
+
+def _resolve(root: Any, ref: str) -> Any:
+    """The target of a local `$ref` ("#" or "#/json/pointer"); LookupError if there is none."""
+    node = root
+    if ref in ("#", "#/"):
+        return node
+    for raw in ref[2:].split("/"):
+        token = unquote(raw).replace("~1", "/").replace("~0", "~")
+        if isinstance(node, dict):
+            node = node[token]
+        elif isinstance(node, list) and token.isdigit():
+            node = node[int(token)]
+        else:
+            raise LookupError(ref)
+    return node
+
+
+# Where a `false` subschema gets its own message from its keyword, and so stays as it is.
+_FALSE_KEPT = frozenset(
+    {
+        "items",
+        "additionalProperties",
+        "unevaluatedItems",
+        "unevaluatedProperties",
+        "additionalItems",
+    }
+)
+# `false` elsewhere becomes this for jsonschema, which loses the path of a `false` subschema's
+# error (its `descend` does not set it); `{"not": {}}` rejects the same values, path and all.
+_NOTHING: dict[str, Any] = {"not": {}}
+
+
+def _rebuild(node: Any, finish: Callable[[dict[str, Any]], dict[str, Any]], false: Any) -> Any:
+    """A copy of a schema with `finish` applied to every object subschema (innermost first)
+    and `false` standing for a `false` subschema (outside `_FALSE_KEPT`)."""
+    if not isinstance(node, dict):
+        return node
+
+    def sub(value: Any, keep_false: bool = False) -> Any:
+        if value is False and not keep_false:
+            return copy.deepcopy(false)
+        return _rebuild(value, finish, false)
+
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key in _SUBSCHEMA:
+            out[key] = sub(value, key in _FALSE_KEPT)
+        elif key in _SUBSCHEMA_LISTS and isinstance(value, list):
+            out[key] = [sub(item) for item in value]
+        elif key in _SUBSCHEMA_MAPS and isinstance(value, dict):
+            out[key] = {name: sub(member) for name, member in value.items()}
+        else:
+            out[key] = value
+    return finish(out)
+
+
+def _ref_as_all_of(node: dict[str, Any]) -> dict[str, Any]:
+    """`{"$ref": r, ...checks}` as `{"allOf": [..., {"$ref": r}], ...checks}`, so that draft-7
+    fastjsonschema applies the checks next to `$ref` too. Appending to `allOf` keeps every JSON
+    pointer of the document valid."""
+    if "$ref" in node and not node.keys() <= _INERT:
+        ref = node.pop("$ref")
+        node["allOf"] = [*node.get("allOf", []), {"$ref": ref}]
+    return node
+
+
+def _same(node: dict[str, Any]) -> dict[str, Any]:
+    return node
+
+
+# -- the schema checks -----------------------------------------------------------------------
+
+
+def _plain_copy(schema: Mapping[str, Any]) -> dict[str, Any]:
+    """A private deep copy, so that nobody can change a compiled form from outside."""
+    if not isinstance(schema, Mapping):
+        raise FormError(f"a form must be a JSON object, got {type(schema).__name__}")
+
+    def mapping_as_dict(value: Any) -> Any:
+        if isinstance(value, Mapping):
+            return dict(value)
+        raise TypeError(f"{type(value).__name__} is not a JSON value")
+
+    try:
+        plain: dict[str, Any] = json.loads(
+            json.dumps(schema, allow_nan=False, default=mapping_as_dict)
+        )
+    except (TypeError, ValueError) as exc:
+        raise FormError(f"a form must be plain JSON: {exc}") from None
+    return plain
+
+
+def _check(schema: dict[str, Any]) -> bool:
+    """Raise FormError for a schema a form cannot use; return whether fastjsonschema can
+    validate it."""
+    declared = schema.get("$schema")
+    if declared is not None and (
+        not isinstance(declared, str) or declared.rstrip("#") != DRAFT_2020_12
+    ):
+        raise FormError(
+            f'"$schema" is {declared!r}: forms use JSON Schema 2020-12 ({DRAFT_2020_12})'
+        )
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as exc:
+        where = "".join(f"/{_escape(str(part))}" for part in exc.absolute_path)
+        raise FormError(f"not a valid JSON Schema 2020-12 at #{where}: {exc.message}") from None
+    if schema.get("type") != "object":
+        raise FormError('a form must be of "type": "object"')
+    properties = schema.get("properties")
+    if not properties:
+        raise FormError('a form must list its fields in "properties"')
+    if schema.get("additionalProperties") is False:
+        patterns = list(schema.get("patternProperties", {}))
+        impossible = [
+            name
+            for name in schema.get("required", [])
+            if name not in properties and not any(re.search(p, name) for p in patterns)
+        ]
+        if impossible:
+            raise FormError(
+                f"required field(s) {', '.join(map(repr, impossible))} are not in "
+                '"properties" and "additionalProperties" is false: no data could be valid'
+            )
+    fast = True
+    nodes = list(_subschemas(schema, "#"))
+    anchors = {node["$anchor"] for node, _ in nodes if isinstance(node.get("$anchor"), str)}
+    for node, pointer in nodes:
+        if pointer != "#" and "$id" in node:
+            raise FormError(f'{pointer}: "$id" inside a form is not supported')
+        if not node.keys().isdisjoint(_NOT_FAST):
+            fast = False
+        for keyword in ("$ref", "$dynamicRef"):
+            ref = node.get(keyword)
+            if ref is None:
+                continue
+            if not ref.startswith("#"):
+                raise FormError(
+                    f"{pointer}: {keyword} {ref!r} points outside the form; "
+                    'only references inside it ("#/$defs/...") are allowed'
+                )
+            if ref in ("#", "#/") or ref.startswith("#/"):
+                try:
+                    target = _resolve(schema, ref)
+                except (LookupError, ValueError):
+                    target = None
+                if not isinstance(target, dict | bool):
+                    raise FormError(f"{pointer}: {keyword} {ref!r} does not point to a schema")
+            else:
+                fast = False  # a reference to an "$anchor"
+                if ref[1:] not in anchors:
+                    raise FormError(f"{pointer}: {keyword} {ref!r} names no $anchor of the form")
+    return fast
+
+
+# -- coercion of text values -----------------------------------------------------------------
+
+
+class _NotConvertibleError(Exception):
+    pass
+
+
+_CONVERSION_ERRORS = (_NotConvertibleError, ValueError, TypeError, InvalidOperation)
+_INT_TEXT = re.compile(r"[+-]?[0-9]+")
+_NUMBER_TEXT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_TRUE = frozenset({"true", "yes", "1"})
+_FALSE = frozenset({"false", "no", "0"})
+_MIDNIGHT = time()
+
+Convert = Callable[[Any], Any]
+
+
+def _to_integer(value: Any) -> Any:
+    cls = value.__class__
+    if cls is int:
+        return value
+    if cls is str:
+        if _INT_TEXT.fullmatch(value):
+            return int(value)
+        if _NUMBER_TEXT.fullmatch(value):  # "12.0", "1e3"
+            number = Decimal(value)
+            # adjusted() bounds the size: int(Decimal("1e999999999")) would eat the memory.
+            if number.adjusted() <= 100 and number == number.to_integral_value():
+                return int(number)
+        raise _NotConvertibleError
+    if cls is float:
+        if value.is_integer():
+            return int(value)
+        raise _NotConvertibleError
+    if cls is bool:
+        raise _NotConvertibleError
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value():
+        return int(value)
+    raise _NotConvertibleError
+
+
+def _to_number(value: Any) -> Any:
+    cls = value.__class__
+    if cls is float:
+        if math.isfinite(value):
+            return value
+        raise _NotConvertibleError
+    if cls is int:
+        return value
+    if cls is str:
+        if _NUMBER_TEXT.fullmatch(value):
+            number = float(value)
+            if math.isfinite(number):
+                return number
+        raise _NotConvertibleError
+    if cls is bool:
+        raise _NotConvertibleError
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, Decimal) and value.is_finite():
+        return float(value)
+    raise _NotConvertibleError
+
+
+def _to_boolean(value: Any) -> Any:
+    cls = value.__class__
+    if cls is bool:
+        return value
+    if cls is str:
+        text = value.lower()
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+        raise _NotConvertibleError
+    if cls in (int, float):  # a numeric spreadsheet cell holding 1 or 0
+        if value == 1:
+            return True
+        if value == 0:
+            return False
+    raise _NotConvertibleError
+
+
+def _to_array(value: Any) -> Any:
+    if isinstance(value, str):
+        value = json.loads(value)
+    if isinstance(value, list):
+        return value
+    if isinstance(value, tuple):
+        return list(value)
+    raise _NotConvertibleError
+
+
+def _to_object(value: Any) -> Any:
+    if isinstance(value, str):
+        value = json.loads(value)
+    if isinstance(value, dict):
+        return value
+    raise _NotConvertibleError
+
+
+def _to_null(value: Any) -> Any:
+    raise _NotConvertibleError  # None never gets here: an absent value is left out
+
+
+def _to_string(fmt: Any) -> Convert:
+    def convert(value: Any) -> Any:
+        cls = value.__class__
+        if cls is str:
+            return value
+        if isinstance(value, datetime):  # a spreadsheet date cell
+            if fmt == "time":
+                return value.time().isoformat()
+            if fmt != "date-time" and value.tzinfo is None and value.time() == _MIDNIGHT:
+                return value.date().isoformat()
+            return value.isoformat()
+        if isinstance(value, date | time):
+            return value.isoformat()
+        if cls is float:  # 5551234567.0 in a phone column reads as "5551234567"
+            return str(int(value)) if value.is_integer() else repr(value)
+        if isinstance(value, dict | list | tuple):
+            raise _NotConvertibleError
+        return str(value)
+
+    return convert
+
+
+# Conversion order for a field of several types: text is tried as the most specific first.
+_TYPE_ORDER = ("integer", "number", "boolean", "array", "object", "null", "string")
+_ARTICLE = {
+    "string": "a string",
+    "number": "a number",
+    "integer": "an integer",
+    "boolean": "a boolean",
+    "object": "an object",
+    "array": "an array",
+    "null": "null",
+}
+_CONVERTERS: dict[str, Convert] = {
+    "integer": _to_integer,
+    "number": _to_number,
+    "boolean": _to_boolean,
+    "array": _to_array,
+    "object": _to_object,
+    "null": _to_null,
+}
+
+
+def _must_be(types: Any) -> str:
+    names = [types] if isinstance(types, str) else list(types)
+    return "must be " + " or ".join(_ARTICLE.get(name, repr(name)) for name in names)
+
+
+def _first_success(converters: list[Convert]) -> Convert:
+    def convert(value: Any) -> Any:
+        for converter in converters:
+            try:
+                return converter(value)
+            except _CONVERSION_ERRORS:
+                continue
+        raise _NotConvertibleError
+
+    return convert
+
+
+def _field_converter(prop: Any, root: dict[str, Any]) -> tuple[Convert, str] | None:
+    """How to turn a text value into the field's declared type, following `$ref`s; None for a
+    field without a type (its text is only stripped)."""
+    types: Any = None
+    fmt: Any = None
+    node = prop
+    for _ in range(32):  # a chain of $ref, bounded in case it loops
+        if not isinstance(node, dict):
+            break
+        if types is None:
+            types = node.get("type")
+        if fmt is None:
+            fmt = node.get("format")
+        ref = node.get("$ref")
+        if not isinstance(ref, str) or not ref.startswith("#/"):
+            break
+        node = _resolve(root, ref)
+    if types is None:
+        return None
+    declared = {types} if isinstance(types, str) else set(types)
+    ordered = [name for name in _TYPE_ORDER if name in declared]
+    converters = [_to_string(fmt) if n == "string" else _CONVERTERS[n] for n in ordered]
+    convert = converters[0] if len(converters) == 1 else _first_success(converters)
+    return convert, _must_be(ordered)
+
+
+# -- the form ----------------------------------------------------------------------------------
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _clip(message: str) -> str:
+    return message if len(message) <= 300 else message[:297] + "..."
+
+
+def _unexpected(instance: dict[str, Any], schema: Any) -> list[str]:
+    if not isinstance(schema, dict):
+        return []
+    properties = schema.get("properties", {})
+    patterns = list(schema.get("patternProperties", {}))
+    return [
+        name
+        for name in instance
+        if name not in properties and not any(re.search(p, name) for p in patterns)
+    ]
+
+
+class Form:
+    """A compiled form. Nothing changes after `__init__`, so one instance serves all threads."""
+
+    __slots__ = ("_converters", "_fast", "_fields", "_order", "_validator")
+
+    def __init__(self, schema: Mapping[str, Any]) -> None:
+        document = _plain_copy(schema)
+        fast_ok = _check(document)
+        self._validator = Draft202012Validator(
+            _rebuild(document, _same, _NOTHING), format_checker=_FORMATS
+        )
+        self._fast: Callable[[Any], Any] | None = None
+        if fast_ok:
+            try:
+                self._fast = fastjsonschema.compile(
+                    _rebuild(document, _ref_as_all_of, False),
+                    handlers=_NO_REMOTE,
+                    formats=_FAST_FORMATS,
+                    use_default=False,  # the default would write `default` values into the data
+                )
+            except FormError:
+                raise
+            except Exception:  # fastjsonschema's limits are not the form's fault: go slow
+                self._fast = None
+        properties: dict[str, Any] = document["properties"]
+        self._fields = tuple(properties)
+        self._order = {name: index for index, name in enumerate(self._fields)}
+        self._converters = {
+            name: _field_converter(prop, document) for name, prop in properties.items()
+        }
+
+    @property
+    def fields(self) -> list[str]:
+        """The field (property) names, in the schema's order."""
+        return list(self._fields)
+
+    @property
+    def fast_path(self) -> bool:
+        """False when the form uses keywords only the (slow) reference validator knows."""
+        return self._fast is not None
+
+    def errors(self, data: Mapping[str, Any], row: int | None = None) -> list[FieldError]:
+        """Every error of `data`, in field order; [] when it is valid."""
+        if type(data) is not dict:
+            if not isinstance(data, Mapping):
+                return [FieldError("", "must be an object", row)]
+            data = dict(data)
+        fast = self._fast
+        if fast is None:
+            return self._explain(data, row, None)
+        try:
+            fast(data)
+        except fastjsonschema.JsonSchemaValueException as exc:
+            return self._explain(data, row, exc)
+        except Exception:  # a failure of generated code must not pass a row: jsonschema decides
+            return self._explain(data, row, None)
+        return []
+
+    def coerce(
+        self, raw: Mapping[str, Any], row: int | None = None
+    ) -> tuple[dict[str, Any], list[FieldError]]:
+        """Convert the text values of a CSV or spreadsheet row to the types the form declares.
+
+        Blank values are left out (so `required` reports them); strings of declared fields are
+        stripped; columns the form does not declare pass unchanged, for the schema to judge. A
+        value that cannot be converted is left out and reported.
+        """
+        out: dict[str, Any] = {}
+        problems: list[FieldError] = []
+        converters = self._converters
+        for key, value in raw.items():
+            if value is None:
+                continue
+            if isinstance(value, str):
+                text = value.strip()
+                if not text:
+                    continue
+                if key not in converters:
+                    out[key] = value
+                    continue
+                value = text
+            elif key not in converters:
+                out[key] = value
+                continue
+            plan = converters[key]
+            if plan is None:
+                out[key] = value
+                continue
+            try:
+                out[key] = plan[0](value)
+            except _CONVERSION_ERRORS:
+                problems.append(FieldError(key, f"{plan[1]}, got {_show(value)}", row))
+        return out, problems
+
+    def validate(
+        self, raw: Mapping[str, Any], row: int | None = None
+    ) -> tuple[dict[str, Any], list[FieldError]]:
+        """`coerce`, then `errors` on the result: the converted data and all its errors, a
+        field that failed conversion being reported once (not again as missing)."""
+        data, problems = self.coerce(raw, row)
+        found = self.errors(data, row)
+        if not problems:
+            return data, found
+        failed = {problem.field for problem in problems}
+        problems.extend(error for error in found if error.field not in failed)
+        problems.sort(key=self._position)
+        return data, problems
+
+    def _position(self, error: FieldError) -> int:
+        if not error.field:
+            return -1
+        return self._order.get(error.field.split(".", 1)[0], len(self._order))
+
+    def _explain(
+        self, data: dict[str, Any], row: int | None, fast_error: Exception | None
+    ) -> list[FieldError]:
+        found: list[tuple[tuple[Any, ...], str]] = []
+        seen_required: set[tuple[tuple[Any, ...], int]] = set()
+        for error in self._validator.iter_errors(data):
+            path = tuple(error.absolute_path)
+            keyword = error.validator
+            instance = error.instance
+            if keyword == "required":
+                # jsonschema reports each missing name separately, without naming it.
+                key = (path, id(error.schema))
+                if key in seen_required or not isinstance(instance, dict):
+                    continue
+                seen_required.add(key)
+                found.extend(
+                    ((*path, name), "is required")
+                    for name in error.validator_value
+                    if name not in instance
+                )
+            elif keyword == "additionalProperties" and error.validator_value is False:
+                names = _unexpected(instance, error.schema) if isinstance(instance, dict) else []
+                found.extend(((*path, name), "is not allowed (unknown field)") for name in names)
+            elif keyword == "type":
+                found.append((path, _must_be(error.validator_value)))
+            elif keyword is None or (keyword == "not" and error.validator_value == {}):
+                found.append((path, "is not allowed"))  # a `false` schema
+            else:
+                found.append((path, _clip(error.message)))
+        if not found and fast_error is not None:
+            # The validators disagree: trust the stricter one rather than pass the row.
+            found.append(_from_fast(fast_error))
+        order = self._order
+        last = len(order)
+        found.sort(key=lambda item: order.get(item[0][0], last) if item[0] else -1)
+        unique = dict.fromkeys((".".join(map(str, path)), message) for path, message in found)
+        return [FieldError(field, message, row) for field, message in unique]
+
+
+def _from_fast(error: Exception) -> tuple[tuple[Any, ...], str]:
+    name: str = getattr(error, "name", None) or "data"
+    path: list[str] = getattr(error, "path", None) or ["data"]
+    message = str(getattr(error, "message", error))
+    if message.startswith(name):
+        message = message[len(name) :].lstrip()
+    return tuple(path[1:]), _clip(message)

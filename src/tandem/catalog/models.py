@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import CheckConstraint, ForeignKey, Numeric, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from tandem.db import Base, JSONType, UTCDateTime, new_id
+
+PROCESS_KINDS = ("data_entry", "decision", "conversation")
+SLA_MODES = ("business_hours", "24x7")
+
+
+class Process(Base):
+    """A service catalog entry: one business process a client has outsourced."""
+
+    __tablename__ = "processes"
+
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"), primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    code: Mapped[str] = mapped_column(String(60))
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20))
+    # JSON Schema of what a work item brings in: document fields, application data, a ticket.
+    input_schema: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    # JSON Schema of the result an agent or analyst produces and the client receives.
+    form_schema: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    # {skill code: minimum level}
+    required_skills: Mapped[dict[str, int]] = mapped_column(JSONType, default=dict)
+    language: Mapped[str | None] = mapped_column(String(8))
+    min_cefr: Mapped[str | None] = mapped_column(String(2))
+    sla_minutes: Mapped[int]
+    sla_mode: Mapped[str] = mapped_column(String(20))
+    priority: Mapped[int] = mapped_column(default=0)
+    price_per_item: Mapped[Decimal] = mapped_column(Numeric(10, 4), default=Decimal(0))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        UniqueConstraint("client_id", "code"),
+        CheckConstraint("kind IN ('data_entry', 'decision', 'conversation')", name="kind"),
+        CheckConstraint("sla_mode IN ('business_hours', '24x7')", name="sla_mode"),
+        CheckConstraint("sla_minutes > 0", name="sla_minutes"),
+    )
+
+    @property
+    def routing_key(self) -> str:
+        """Items of a process queue under its code; an agent serves a (client, key) pair."""
+        return self.code

@@ -1,0 +1,62 @@
+"""Settings from the environment (prefix TANDEM_), validated once at start-up."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ConfigError(Exception):
+    """A setting has a bad value; the message names the environment variable."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TANDEM_", extra="ignore")
+
+    database_url: str = "sqlite:///./tandem.db"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    # Signs webhook payloads of clients that have not set their own secret, and seeds the demo.
+    secret_key: str = Field(default="dev-insecure-change-me", min_length=16)
+    lease_seconds: int = Field(default=300, ge=5, le=86400)
+    at_risk_fraction: float = Field(default=0.75, gt=0, lt=1)
+    at_risk_priority_boost: int = Field(default=10, ge=0)
+    worker_interval_seconds: float = Field(default=5.0, gt=0)
+    webhook_max_attempts: int = Field(default=8, ge=1, le=50)
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        if not value.startswith(("sqlite://", "postgresql://", "postgresql+psycopg://")):
+            raise ValueError(
+                "must start with sqlite:/// (embedded) or postgresql:// (server), "
+                f"got {value!r}"
+            )
+        return value
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """Database URL with the driver SQLAlchemy should use (psycopg 3 for PostgreSQL)."""
+        if self.database_url.startswith("postgresql://"):
+            return "postgresql+psycopg://" + self.database_url.removeprefix("postgresql://")
+        return self.database_url
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings; a bad value raises ConfigError naming the TANDEM_ variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            field = ".".join(str(part) for part in error["loc"])
+            problems.append(f"TANDEM_{field.upper()}: {error['msg']}")
+        raise ConfigError("invalid configuration: " + "; ".join(problems)) from None
+
+
+@lru_cache(maxsize=1)
+def settings() -> Settings:
+    return load_settings()

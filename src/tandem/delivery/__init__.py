@@ -1,0 +1,1 @@
+"""Getting results back to the client: status, exports per batch, signed webhooks."""

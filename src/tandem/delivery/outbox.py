@@ -1,0 +1,60 @@
+"""Webhook events are written to an outbox in the transaction that delivers the item, so a
+crash can neither lose a notification nor send one for a change that rolled back."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from tandem.db import new_id
+from tandem.delivery.models import WebhookDelivery, WebhookSubscription
+
+ITEM_DELIVERED = "work_item.delivered"
+EVENT_TYPES = (ITEM_DELIVERED,)
+
+
+def item_delivered(session: Session, item: Any, result: dict[str, Any], now: datetime) -> int:
+    """Queue a `work_item.delivered` event for each subscription of the item's client."""
+    subscriptions = session.execute(
+        select(WebhookSubscription.id, WebhookSubscription.events).where(
+            WebhookSubscription.client_id == item.client_id, WebhookSubscription.active
+        )
+    ).all()
+    rows = []
+    for subscription_id, event_types in subscriptions:
+        if ITEM_DELIVERED not in event_types:
+            continue
+        delivery_id = new_id()
+        rows.append(
+            {
+                "client_id": item.client_id,
+                "id": delivery_id,
+                "subscription_id": subscription_id,
+                "event_type": ITEM_DELIVERED,
+                "work_item_id": item.id,
+                "payload": {
+                    "id": str(delivery_id),
+                    "type": ITEM_DELIVERED,
+                    "created_at": now.isoformat(),
+                    "data": {
+                        "work_item_id": str(item.id),
+                        "process_id": str(item.process_id),
+                        "batch_id": str(item.batch_id) if item.batch_id else None,
+                        "external_ref": item.external_ref,
+                        "state": "delivered",
+                        "delivered_at": now.isoformat(),
+                        "result": result,
+                    },
+                },
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+            }
+        )
+    if rows:
+        session.execute(insert(WebhookDelivery), rows)
+    return len(rows)

@@ -1,0 +1,1 @@
+"""Agents pull work: claim with a lease, heartbeat, release, submit; the reaper."""

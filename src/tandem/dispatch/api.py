@@ -1,0 +1,123 @@
+"""The agent's side of the work loop: get next, keep alive, give back, hand in."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Response
+from pydantic import BaseModel, Field
+
+from tandem.db import transaction
+from tandem.errors import Forbidden
+from tandem.http import Services, requires
+from tandem.tenancy.permissions import Permission
+from tandem.tenancy.principal import Principal
+
+router = APIRouter(prefix="/api/v1", tags=["dispatch"])
+
+Claimer = Annotated[Principal, Depends(requires(Permission.WORK_CLAIM))]
+Submitter = Annotated[Principal, Depends(requires(Permission.WORK_SUBMIT))]
+
+
+def _agent(principal: Principal) -> uuid.UUID:
+    if principal.agent_id is None:
+        raise Forbidden("only users with an agent profile work items")
+    return principal.agent_id
+
+
+class LeaseOut(BaseModel):
+    item_id: uuid.UUID
+    client_id: int
+    process_id: uuid.UUID
+    routing_key: str
+    attempt: int = Field(description="The fencing token: send it with heartbeat and submit")
+    lease_expires_at: datetime
+    due_at: datetime
+    payload: dict[str, Any]
+
+
+class QueueOut(BaseModel):
+    client_id: int
+    routing_key: str
+
+
+class AttemptIn(BaseModel):
+    attempt: int = Field(ge=1)
+
+
+class ReleaseIn(AttemptIn):
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class SubmitIn(AttemptIn):
+    result: dict[str, Any]
+
+
+class HeartbeatOut(BaseModel):
+    lease_expires_at: datetime
+
+
+class SubmitOut(BaseModel):
+    item_id: uuid.UUID
+    state: str
+
+
+@router.get("/dispatch/queues", response_model=list[QueueOut])
+def my_queues(principal: Claimer, services: Services) -> list[QueueOut]:
+    """The queues the calling agent may pull from right now (skills, clearance, shift)."""
+    with transaction(services.sessions) as session:
+        queues = services.dispatcher.servable(session, _agent(principal))
+    return [QueueOut(client_id=client, routing_key=key) for client, key in queues]
+
+
+@router.post(
+    "/dispatch/claim",
+    response_model=LeaseOut,
+    responses={204: {"description": "Nothing to do in any queue the agent may serve"}},
+)
+def claim_next(principal: Claimer, services: Services) -> LeaseOut | Response:
+    """Get the next item: earliest due first, then priority, then age."""
+    with transaction(services.sessions) as session:
+        lease = services.dispatcher.claim(session, _agent(principal))
+    if lease is None:
+        return Response(status_code=204)
+    return LeaseOut(
+        item_id=lease.item_id,
+        client_id=lease.client_id,
+        process_id=lease.process_id,
+        routing_key=lease.routing_key,
+        attempt=lease.attempt,
+        lease_expires_at=lease.expires_at,
+        due_at=lease.due_at,
+        payload=lease.payload,
+    )
+
+
+@router.post("/leases/{item_id}/heartbeat", response_model=HeartbeatOut)
+def heartbeat(
+    item_id: uuid.UUID, body: AttemptIn, principal: Claimer, services: Services
+) -> HeartbeatOut:
+    with transaction(services.sessions) as session:
+        expires = services.dispatcher.heartbeat(
+            session, _agent(principal), item_id, body.attempt
+        )
+    return HeartbeatOut(lease_expires_at=expires)
+
+
+@router.post("/leases/{item_id}/release", status_code=204)
+def release(item_id: uuid.UUID, body: ReleaseIn, principal: Claimer, services: Services) -> None:
+    with transaction(services.sessions) as session:
+        services.dispatcher.release(
+            session, _agent(principal), item_id, body.attempt, body.reason
+        )
+
+
+@router.post("/leases/{item_id}/submit", response_model=SubmitOut)
+def submit(item_id: uuid.UUID, body: SubmitIn, principal: Submitter, services: Services) -> SubmitOut:
+    with transaction(services.sessions) as session:
+        ref = services.dispatcher.submit(
+            session, _agent(principal), item_id, body.attempt, body.result
+        )
+    return SubmitOut(item_id=ref.id, state=ref.state.value)

@@ -1,0 +1,284 @@
+"""Claim, heartbeat, release, submit and reap: the lease protocol of the work loop.
+
+An item is leased to one agent at a time. The lease carries a fencing token (the item's
+attempt number): heartbeat, release and submit name the attempt they hold, and are refused
+once the lease was lost (expired and reaped, or released).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import TextClause, TextualSelect, select, update
+from sqlalchemy.orm import Session
+
+from tandem import metrics
+from tandem.catalog.forms import Form
+from tandem.catalog.models import Process
+from tandem.clock import Clock
+from tandem.db import is_postgres
+from tandem.delivery import outbox
+from tandem.dispatch.queries import claim_postgres, claim_sqlite
+from tandem.errors import InvalidInput, LeaseLost, NotFound
+from tandem.work.lifecycle import State, check_transition
+from tandem.work.models import WorkItem, WorkItemEvent
+from tandem.work.service import ItemRef, items, move
+from tandem.workforce.eligibility import servable_queues
+from tandem.workforce.service import agent_profile, queue_requirements
+
+
+@dataclass(frozen=True)
+class Lease:
+    client_id: int
+    item_id: uuid.UUID
+    process_id: uuid.UUID
+    routing_key: str
+    attempt: int
+    expires_at: datetime
+    due_at: datetime
+    payload: dict[str, Any]
+
+
+class Dispatcher:
+    """Stateless apart from two caches: agents' servable queues and compiled forms."""
+
+    def __init__(
+        self, clock: Clock, lease_seconds: int = 300, eligibility_ttl_s: float = 30.0
+    ) -> None:
+        self.clock = clock
+        self.lease = timedelta(seconds=lease_seconds)
+        self._ttl = eligibility_ttl_s
+        self._queues: dict[uuid.UUID, tuple[float, list[tuple[int, str]]]] = {}
+        self._forms: dict[tuple[uuid.UUID, str], Form] = {}
+        self._lock = threading.Lock()
+        self._claim_pg = claim_postgres()
+        check_transition(State.QUEUED, State.LEASED)  # what the claim statement does
+
+    # -- eligibility -------------------------------------------------------------------
+
+    def servable(self, session: Session, agent_id: uuid.UUID) -> list[tuple[int, str]]:
+        """(client, routing key) pairs the agent may claim from now; cached for a few seconds,
+        since skills, clearances and shifts change rarely and claims are the hot path."""
+        with self._lock:
+            cached = self._queues.get(agent_id)
+        if cached and time.monotonic() - cached[0] < self._ttl:
+            return cached[1]
+        profile = agent_profile(session, agent_id)
+        queues = servable_queues(
+            profile, queue_requirements(session, profile.cleared_clients), self.clock.now()
+        )
+        with self._lock:
+            self._queues[agent_id] = (time.monotonic(), queues)
+        return queues
+
+    def forget_agent(self, agent_id: uuid.UUID) -> None:
+        with self._lock:
+            self._queues.pop(agent_id, None)
+
+    # -- the lease protocol ------------------------------------------------------------
+
+    def claim(self, session: Session, agent_id: uuid.UUID) -> Lease | None:
+        """Lease the next item: earliest due, then highest priority, then oldest."""
+        queues = self.servable(session, agent_id)
+        if not queues:
+            metrics.EMPTY_CLAIMS.inc()
+            return None
+        now = self.clock.now()
+        params: dict[str, Any] = {
+            "agent_id": agent_id,
+            "lease_expires_at": now + self.lease,
+            "now": now,
+        }
+        statement: TextClause | TextualSelect
+        if is_postgres(session):
+            statement = self._claim_pg
+            params["client_ids"] = [client for client, _ in queues]
+            params["routing_keys"] = [key for _, key in queues]
+        else:
+            statement = claim_sqlite(len(queues))
+            for i, (client, key) in enumerate(queues):
+                params[f"c{i}"], params[f"k{i}"] = client, key
+        row = session.execute(statement, params).one_or_none()
+        if row is None:
+            metrics.EMPTY_CLAIMS.inc()
+            return None
+        session.execute(
+            WorkItemEvent.__table__.insert().values(
+                client_id=row.client_id,
+                work_item_id=row.id,
+                seq=row.version,
+                at=now,
+                from_state=State.QUEUED.value,
+                to_state=State.LEASED.value,
+                actor=f"agent:{agent_id}",
+                attempt=row.attempt,
+                data=None,
+            )
+        )
+        metrics.CLAIMS.inc()
+        return Lease(
+            row.client_id,
+            row.id,
+            row.process_id,
+            row.routing_key,
+            row.attempt,
+            row.lease_expires_at,
+            row.due_at,
+            row.payload,
+        )
+
+    def heartbeat(
+        self, session: Session, agent_id: uuid.UUID, item_id: uuid.UUID, attempt: int
+    ) -> datetime:
+        """Extend a live lease; returns the new expiry."""
+        now = self.clock.now()
+        expires = now + self.lease
+        result = session.execute(
+            update(items)
+            .where(
+                items.c.id == item_id,
+                items.c.state == State.LEASED.value,
+                items.c.attempt == attempt,
+                items.c.lease_owner == agent_id,
+                items.c.lease_expires_at > now,
+            )
+            .values(lease_expires_at=expires)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            self._refuse(session, agent_id, item_id, attempt)
+        return expires
+
+    def release(
+        self,
+        session: Session,
+        agent_id: uuid.UUID,
+        item_id: uuid.UUID,
+        attempt: int,
+        reason: str | None = None,
+    ) -> None:
+        item = self._leased(session, agent_id, item_id, attempt)
+        move(
+            session,
+            ItemRef.of(item),
+            State.QUEUED,
+            actor=f"agent:{agent_id}",
+            now=self.clock.now(),
+            data={"reason": reason or "released"},
+            changes={"lease_owner": None, "lease_expires_at": None},
+        )
+
+    def submit(
+        self,
+        session: Session,
+        agent_id: uuid.UUID,
+        item_id: uuid.UUID,
+        attempt: int,
+        result: dict[str, Any],
+    ) -> ItemRef:
+        """Hand in a result validated against the process form; it is delivered at once
+        (quality review, when a process asks for it, comes between these two steps)."""
+        item = self._leased(session, agent_id, item_id, attempt)
+        schema = session.scalar(
+            select(Process.form_schema).where(
+                Process.client_id == item.client_id, Process.id == item.process_id
+            )
+        )
+        errors = self._form(item.process_id, schema or {}).errors(result)
+        if errors:
+            raise InvalidInput(
+                "the result does not match the process form",
+                errors=[{"field": e.field, "message": e.message} for e in errors],
+            )
+        now = self.clock.now()
+        ref = move(
+            session,
+            ItemRef.of(item),
+            (State.SUBMITTED, State.DELIVERED),
+            actor=f"agent:{agent_id}",
+            now=now,
+            changes={
+                "result": result,
+                "delivered_at": now,
+                "lease_expires_at": None,
+                "breached": item.breached or now > item.due_at,
+            },
+        )
+        outbox.item_delivered(session, item, result, now)
+        metrics.ITEMS_DELIVERED.inc()
+        return ref
+
+    def _leased(
+        self, session: Session, agent_id: uuid.UUID, item_id: uuid.UUID, attempt: int
+    ) -> Any:
+        item = session.execute(
+            select(items).where(
+                items.c.id == item_id,
+                items.c.state == State.LEASED.value,
+                items.c.attempt == attempt,
+                items.c.lease_owner == agent_id,
+                items.c.lease_expires_at > self.clock.now(),
+            )
+        ).one_or_none()
+        if item is None:
+            self._refuse(session, agent_id, item_id, attempt)
+        return item
+
+    def _refuse(
+        self, session: Session, agent_id: uuid.UUID, item_id: uuid.UUID, attempt: int
+    ) -> None:
+        """409 to an agent who held this lease once; 404 to anyone else (nothing to probe)."""
+        held = session.scalar(
+            select(WorkItemEvent.seq).where(
+                WorkItemEvent.work_item_id == item_id,
+                WorkItemEvent.to_state == State.LEASED.value,
+                WorkItemEvent.attempt == attempt,
+                WorkItemEvent.actor == f"agent:{agent_id}",
+            )
+        )
+        if held is None:
+            raise NotFound(f"work item {item_id} not found")
+        raise LeaseLost(
+            f"your lease on work item {item_id} (attempt {attempt}) is no longer valid: "
+            "it expired or was released; claim again"
+        )
+
+    def _form(self, process_id: uuid.UUID, schema: dict[str, Any]) -> Form:
+        key = (process_id, repr(schema))
+        form = self._forms.get(key)
+        if form is None:
+            form = self._forms[key] = Form(schema)
+        return form
+
+    # -- the reaper --------------------------------------------------------------------
+
+    def reap(self, session: Session, limit: int = 1000) -> int:
+        """Return expired leases to the queue. Safe to run in several workers at once."""
+        now = self.clock.now()
+        query = (
+            select(WorkItem.client_id, WorkItem.id, WorkItem.state, WorkItem.version,
+                   WorkItem.attempt, WorkItem.lease_owner)
+            .where(WorkItem.state == State.LEASED.value, WorkItem.lease_expires_at <= now)
+            .order_by(WorkItem.lease_expires_at)
+            .limit(limit)
+        )
+        if is_postgres(session):
+            query = query.with_for_update(skip_locked=True)
+        expired: Sequence[Any] = session.execute(query).all()
+        for row in expired:
+            move(
+                session,
+                ItemRef.of(row),
+                State.QUEUED,
+                actor="system:reaper",
+                now=now,
+                data={"reason": "lease_expired", "lease_owner": str(row.lease_owner)},
+                changes={"lease_owner": None, "lease_expires_at": None},
+            )
+        metrics.EXPIRED_LEASES.inc(len(expired))
+        return len(expired)

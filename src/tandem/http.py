@@ -1,0 +1,112 @@
+"""Plumbing shared by every feature's routes: the service container, who is calling, the
+permission each route declares, and errors as RFC 9457 problem details."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from tandem.clock import Clock
+from tandem.config import Settings
+from tandem.dispatch.service import Dispatcher
+from tandem.errors import TandemError, Unauthorized
+from tandem.tenancy.models import ApiToken, User
+from tandem.tenancy.permissions import Permission
+from tandem.tenancy.principal import Principal
+from tandem.tenancy.service import hash_token
+from tandem.workforce.models import Agent
+
+
+@dataclass
+class Container:
+    """The composition root's product: every long-lived piece, wired once per process."""
+
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    clock: Clock
+    dispatcher: Dispatcher
+
+
+def get_container(request: Request) -> Container:
+    container: Container = request.app.state.container
+    return container
+
+
+Services = Annotated[Container, Depends(get_container)]
+
+
+def current_principal(request: Request, container: Services) -> Principal:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthorized("send an API token as 'Authorization: Bearer <token>'")
+    with container.sessions() as session:
+        row = session.execute(
+            select(User.id, User.role, User.client_id, User.active, Agent.id.label("agent_id"))
+            .join(ApiToken, ApiToken.user_id == User.id)
+            .outerjoin(Agent, Agent.user_id == User.id)
+            .where(ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None))
+        ).one_or_none()
+    if row is None or not row.active:
+        raise Unauthorized("the API token is unknown, revoked or its user is disabled")
+    return Principal(row.id, row.role, row.client_id, row.agent_id)
+
+
+def requires(permission: Permission) -> Callable[..., Principal]:
+    """The dependency a route declares: the caller, once they are known to hold `permission`."""
+
+    def dependency(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+        principal.require(permission)
+        return principal
+
+    dependency.permission = permission  # type: ignore[attr-defined]
+    return dependency
+
+
+def public(reason: str) -> Callable[[], None]:
+    """Declares a route deliberately open to anyone (health, metrics, docs), and why."""
+
+    def dependency() -> None:
+        return None
+
+    dependency.public_reason = reason  # type: ignore[attr-defined]
+    return dependency
+
+
+def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
+    return JSONResponse(body, status_code=status, media_type="application/problem+json")
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    @app.exception_handler(TandemError)
+    async def _domain(request: Request, exc: TandemError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        response = problem(exc.status, getattr(exc, "title", "Error"), exc.detail, **exc.extra)
+        if headers:
+            response.headers.update(headers)
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {
+                "field": ".".join(str(part) for part in error["loc"] if part != "body"),
+                "message": error["msg"],
+            }
+            for error in exc.errors()
+        ]
+        return problem(422, "Invalid input", "the request is invalid", errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return problem(exc.status_code, str(exc.detail), str(exc.detail))

@@ -1,0 +1,1 @@
+"""Intake: work arriving from clients, one item at a time or in bulk files."""

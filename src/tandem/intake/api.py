@@ -1,0 +1,95 @@
+"""Work arriving over the API: one item (idempotent) or a file."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, File, Form, Header, Response, UploadFile
+from pydantic import BaseModel, Field
+
+from tandem.db import transaction
+from tandem.errors import InvalidInput
+from tandem.http import Services, requires
+from tandem.intake import service
+from tandem.tenancy.permissions import Permission
+from tandem.tenancy.principal import Principal
+from tandem.work.models import WorkItem
+from tandem.work.schemas import BatchOut, WorkItemOut
+
+router = APIRouter(prefix="/api/v1", tags=["intake"])
+
+Submitter = Annotated[Principal, Depends(requires(Permission.WORK_ITEM_CREATE))]
+
+
+class WorkItemIn(BaseModel):
+    payload: dict[str, Any]
+    external_ref: str | None = Field(default=None, max_length=200)
+    priority: int | None = Field(default=None, ge=-100, le=100)
+
+
+@router.post(
+    "/processes/{process_id}/work-items",
+    response_model=WorkItemOut,
+    status_code=201,
+    responses={200: {"description": "A retry: the item created by the first request"}},
+)
+def submit_work_item(
+    process_id: uuid.UUID,
+    body: WorkItemIn,
+    response: Response,
+    principal: Submitter,
+    services: Services,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> WorkItem:
+    """Hand one work item to the provider. Send an `Idempotency-Key` header so that a retried
+    request never creates a second item."""
+    with transaction(services.sessions) as session:
+        item, created = service.submit_item(
+            session,
+            principal,
+            process_id,
+            body.payload,
+            now=services.clock.now(),
+            at_risk_fraction=services.settings.at_risk_fraction,
+            external_ref=body.external_ref,
+            priority=body.priority,
+            idempotency_key=idempotency_key,
+        )
+    if not created:
+        response.status_code = 200
+        response.headers["Idempotent-Replayed"] = "true"
+    return item
+
+
+@router.post("/processes/{process_id}/batches", response_model=BatchOut, status_code=201)
+def upload_batch(
+    process_id: uuid.UUID,
+    principal: Submitter,
+    services: Services,
+    file: Annotated[UploadFile, File(description="CSV, JSONL or XLSX; one work item per row")],
+    mode: Annotated[Literal["all_or_nothing", "accept_valid"], Form()] = "all_or_nothing",
+) -> service.BatchReport:
+    """Queue every row of a file. `all_or_nothing` (default) rejects the whole file on one bad
+    row; `accept_valid` queues the good rows. The report names each bad row and field."""
+    report = service.ingest_file(
+        services.sessions,
+        principal,
+        process_id,
+        file.file,
+        filename=file.filename or "upload",
+        content_type=file.content_type,
+        clock=services.clock,
+        at_risk_fraction=services.settings.at_risk_fraction,
+        mode=mode,
+    )
+    if report.status == "rejected":
+        raise InvalidInput(
+            f"{report.rows_rejected} of {report.rows_total} rows are invalid; "
+            "nothing was queued",
+            errors=report.errors,
+            batch_id=str(report.batch_id),
+            rows_total=report.rows_total,
+            rows_rejected=report.rows_rejected,
+        )
+    return report

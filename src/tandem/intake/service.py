@@ -1,0 +1,306 @@
+"""Work arriving from clients: one item at a time (idempotent) or a whole file (streamed)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, BinaryIO
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from tandem import metrics
+from tandem.catalog.forms import FieldError, Form
+from tandem.catalog.models import Process
+from tandem.catalog.service import get_process
+from tandem.clock import Clock
+from tandem.db import new_id, transaction
+from tandem.errors import InvalidInput
+from tandem.intake.readers import FileFormat, ReaderError, detect_format, read_rows
+from tandem.sla.policy import SlaPolicy
+from tandem.sla.service import policy_for
+from tandem.tenancy.principal import Principal
+from tandem.work.lifecycle import State
+from tandem.work.models import Batch, WorkItem, batch_status
+from tandem.work.service import creation_event, events, items
+
+MAX_REPORTED_ERRORS = 1000
+CHUNK_ROWS = 2000
+MODES = ("all_or_nothing", "accept_valid")
+
+
+def _new_item(
+    process: Process,
+    policy: SlaPolicy,
+    payload: dict[str, Any],
+    now: datetime,
+    *,
+    due: tuple[datetime, datetime] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    due_at, at_risk_at = due or policy.start(now)
+    return {
+        "client_id": process.client_id,
+        "id": new_id(),
+        "process_id": process.id,
+        "state": State.QUEUED.value,
+        "version": 1,
+        "priority": process.priority,
+        "routing_key": process.routing_key,
+        "received_at": now,
+        "due_at": due_at,
+        "at_risk_at": at_risk_at,
+        "at_risk": False,
+        "breached": False,
+        "attempt": 0,
+        "payload": payload,
+        "updated_at": now,
+        **extra,
+    }
+
+
+def request_fingerprint(payload: dict[str, Any], external_ref: str | None, priority: int | None) -> str:
+    canonical = json.dumps([payload, external_ref, priority], sort_keys=True, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def submit_item(
+    session: Session,
+    principal: Principal,
+    process_id: uuid.UUID,
+    payload: dict[str, Any],
+    *,
+    now: datetime,
+    at_risk_fraction: float,
+    external_ref: str | None = None,
+    priority: int | None = None,
+    idempotency_key: str | None = None,
+) -> tuple[WorkItem, bool]:
+    """Create one work item. Returns (item, created); a retried request with the same
+    Idempotency-Key returns the first item and created=False, even when retried concurrently."""
+    process = get_process(session, principal, process_id)
+    fingerprint = request_fingerprint(payload, external_ref, priority)
+    if idempotency_key is not None:
+        existing = _by_idempotency_key(session, process.client_id, idempotency_key, fingerprint)
+        if existing is not None:
+            return existing, False
+    errors = _form(process.input_schema).errors(payload)
+    if errors:
+        raise InvalidInput("the work item does not match the process input form",
+                           errors=[{"field": e.field, "message": e.message} for e in errors])
+    policy = policy_for(session, process.client_id, process.id, at_risk_fraction)
+    row = _new_item(
+        process,
+        policy,
+        payload,
+        now,
+        external_ref=external_ref,
+        idempotency_key=idempotency_key,
+        request_hash=fingerprint if idempotency_key else None,
+    )
+    if priority is not None:
+        row["priority"] = priority
+    try:
+        with session.begin_nested():
+            session.execute(insert(items).values(row))
+            session.execute(insert(events).values(creation_event(row, actor=principal.actor)))
+    except IntegrityError:
+        # A concurrent request with the same key won the race: answer with its item.
+        if idempotency_key is None:
+            raise
+        existing = _by_idempotency_key(session, process.client_id, idempotency_key, fingerprint)
+        if existing is None:
+            raise
+        return existing, False
+    metrics.ITEMS_RECEIVED.labels("api").inc()
+    item = session.get_one(WorkItem, (process.client_id, row["id"]))
+    return item, True
+
+
+def _by_idempotency_key(
+    session: Session, client_id: int, key: str, fingerprint: str
+) -> WorkItem | None:
+    item = session.scalar(
+        select(WorkItem).where(WorkItem.client_id == client_id, WorkItem.idempotency_key == key)
+    )
+    if item is not None and item.request_hash != fingerprint:
+        raise InvalidInput(
+            "this Idempotency-Key was already used for a different request",
+            errors=[{"field": "Idempotency-Key", "message": "reused with a different body"}],
+        )
+    return item
+
+
+_FORMS: dict[str, Form] = {}
+
+
+def _form(schema: dict[str, Any]) -> Form:
+    key = json.dumps(schema, sort_keys=True)
+    form = _FORMS.get(key)
+    if form is None:
+        form = _FORMS[key] = Form(schema)
+    return form
+
+
+# -- bulk files ----------------------------------------------------------------------------
+
+
+@dataclass
+class BatchReport:
+    batch_id: uuid.UUID
+    process_id: uuid.UUID
+    filename: str
+    file_format: FileFormat
+    mode: str
+    rows_total: int = 0
+    rows_accepted: int = 0
+    rows_rejected: int = 0
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        return batch_status(self.rows_accepted, self.rows_rejected)
+
+
+def ingest_file(
+    sessions: sessionmaker[Session],
+    principal: Principal,
+    process_id: uuid.UUID,
+    stream: BinaryIO,
+    *,
+    filename: str,
+    clock: Clock,
+    at_risk_fraction: float,
+    content_type: str | None = None,
+    mode: str = "all_or_nothing",
+    on_progress: Callable[[int], None] | None = None,
+) -> BatchReport:
+    """Validate and queue every row of a CSV, JSONL or XLSX file, streaming it.
+
+    `all_or_nothing`: one bad row rejects the file and no item is written (the batch is kept,
+    with its error report). `accept_valid`: good rows are queued, bad ones reported.
+    Every item of the file shares the batch id, the arrival instant and so the due time.
+    """
+    if mode not in MODES:
+        raise InvalidInput(f"unknown mode {mode!r}", errors=[{"field": "mode", "message": f"must be one of {', '.join(MODES)}"}])
+    try:
+        file_format = detect_format(filename, content_type)
+    except ValueError as exc:
+        raise InvalidInput(str(exc), errors=[{"field": "file", "message": str(exc)}]) from None
+    now = clock.now()
+    report = BatchReport(new_id(), process_id, filename, file_format, mode)
+    try:
+        with transaction(sessions) as session:
+            process = get_process(session, principal, process_id)
+            session.add(_batch_row(process, report, principal, now))
+            session.flush()
+            _ingest_rows(session, process, stream, report, now, at_risk_fraction, on_progress)
+            if report.rows_rejected and mode == "all_or_nothing":
+                raise _Rejected()
+            _update_counts(session, process.client_id, report)
+    except _Rejected:
+        report.rows_accepted = 0
+        with transaction(sessions) as session:
+            session.add(_batch_row(process, report, principal, now))
+    except ReaderError as exc:
+        raise InvalidInput(f"{filename}: {exc}", errors=[{"field": "file", "message": str(exc)}]) from None
+    if report.rows_accepted:
+        metrics.ITEMS_RECEIVED.labels("file").inc(report.rows_accepted)
+    return report
+
+
+class _Rejected(Exception):
+    """Rolls back an all-or-nothing file that had a bad row."""
+
+
+def _ingest_rows(
+    session: Session,
+    process: Process,
+    stream: BinaryIO,
+    report: BatchReport,
+    now: datetime,
+    at_risk_fraction: float,
+    on_progress: Callable[[int], None] | None,
+) -> None:
+    form = _form(process.input_schema)
+    policy = policy_for(session, process.client_id, process.id, at_risk_fraction)
+    due = policy.start(now)
+    actor = f"batch:{report.batch_id}"
+    keep_writing = True
+    chunk: list[dict[str, Any]] = []
+    for number, payload, row_errors in _validated(stream, report.file_format, form):
+        report.rows_total += 1
+        if row_errors:
+            report.rows_rejected += 1
+            keep_writing = report.mode == "accept_valid"
+            for error in row_errors:
+                if len(report.errors) < MAX_REPORTED_ERRORS:
+                    report.errors.append(
+                        {"row": number, "field": error.field, "message": error.message}
+                    )
+            continue
+        report.rows_accepted += 1
+        if keep_writing:
+            chunk.append(_new_item(process, policy, payload, now, due=due, batch_id=report.batch_id))
+            if len(chunk) >= CHUNK_ROWS:
+                _write(session, chunk, actor)
+                chunk = []
+        if on_progress and report.rows_total % CHUNK_ROWS == 0:
+            on_progress(report.rows_total)
+    if keep_writing and chunk:
+        _write(session, chunk, actor)
+    if on_progress:
+        on_progress(report.rows_total)
+
+
+def _validated(
+    stream: BinaryIO, file_format: FileFormat, form: Form
+) -> Iterator[tuple[int, dict[str, Any], list[FieldError]]]:
+    for row in read_rows(stream, file_format):
+        if row.problem is not None:
+            yield row.number, {}, [FieldError("", row.problem, row.number)]
+            continue
+        if file_format == "jsonl":
+            yield row.number, row.values, form.errors(row.values, row.number)
+        else:
+            yield row.number, *form.validate(row.values, row.number)
+
+
+def _write(session: Session, chunk: list[dict[str, Any]], actor: str) -> None:
+    session.execute(insert(items), chunk)
+    session.execute(insert(events), [creation_event(row, actor=actor) for row in chunk])
+
+
+def _batch_row(process: Process, report: BatchReport, principal: Principal, now: datetime) -> Batch:
+    return Batch(
+        client_id=process.client_id,
+        id=report.batch_id,
+        process_id=process.id,
+        filename=report.filename[:255],
+        file_format=report.file_format,
+        mode=report.mode,
+        rows_total=report.rows_total,
+        rows_accepted=report.rows_accepted,
+        rows_rejected=report.rows_rejected,
+        errors=report.errors,
+        created_by=principal.user_id,
+        created_at=now,
+    )
+
+
+def _update_counts(session: Session, client_id: int, report: BatchReport) -> None:
+    session.execute(
+        update(Batch)
+        .where(Batch.client_id == client_id, Batch.id == report.batch_id)
+        .values(
+            rows_total=report.rows_total,
+            rows_accepted=report.rows_accepted,
+            rows_rejected=report.rows_rejected,
+            errors=report.errors,
+        )
+    )

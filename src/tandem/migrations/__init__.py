@@ -1,0 +1,1 @@
+"""Alembic migrations; `tandem migrate` applies them."""

@@ -1,0 +1,39 @@
+"""Every table, imported once so that Base.metadata is complete (for Alembic and tests)."""
+
+from tandem.catalog.models import Process
+from tandem.db import Base
+from tandem.delivery.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
+from tandem.tenancy.models import ApiToken, Client, User
+from tandem.work.models import Batch, WorkItem, WorkItemEvent
+from tandem.workforce.models import (
+    Agent,
+    AgentClearance,
+    AgentLanguage,
+    AgentSkill,
+    DeliveryCenter,
+    Shift,
+    Skill,
+)
+
+metadata = Base.metadata
+
+__all__ = [
+    "Agent",
+    "AgentClearance",
+    "AgentLanguage",
+    "AgentSkill",
+    "ApiToken",
+    "Batch",
+    "Client",
+    "DeliveryCenter",
+    "Process",
+    "Shift",
+    "Skill",
+    "User",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookSubscription",
+    "WorkItem",
+    "WorkItemEvent",
+    "metadata",
+]

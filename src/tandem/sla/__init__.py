@@ -1,0 +1,1 @@
+"""SLA clocks: business calendars and SLA policies."""

@@ -1,0 +1,1 @@
+"""Clients (tenants), users, roles and permissions, API tokens."""

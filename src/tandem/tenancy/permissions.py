@@ -1,0 +1,60 @@
+"""The one list of permissions, named scope:resource:action, and the roles built from it."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Permission(StrEnum):
+    CLIENT_READ = "provider:client:read"
+    CLIENT_MANAGE = "provider:client:manage"
+    WORKFORCE_READ = "provider:workforce:read"
+    WORKFORCE_MANAGE = "provider:workforce:manage"
+    OPERATIONS_READ = "provider:operations:read"
+    PROCESS_READ = "client:process:read"
+    PROCESS_MANAGE = "client:process:manage"
+    WORK_ITEM_CREATE = "client:work_item:create"
+    WORK_ITEM_READ = "client:work_item:read"
+    WORK_ITEM_MANAGE = "client:work_item:manage"
+    RESULT_EXPORT = "client:result:export"
+    WEBHOOK_MANAGE = "client:webhook:manage"
+    WORK_CLAIM = "agent:work_item:claim"
+    WORK_SUBMIT = "agent:work_item:submit"
+
+
+P = Permission
+
+_CLIENT_READ = {P.PROCESS_READ, P.WORK_ITEM_READ, P.RESULT_EXPORT}
+_AGENT = {P.WORK_CLAIM, P.WORK_SUBMIT}
+
+ROLES: dict[str, frozenset[Permission]] = {
+    "provider_admin": frozenset(Permission),
+    "ops_manager": frozenset(
+        {
+            P.CLIENT_READ,
+            P.WORKFORCE_READ,
+            P.WORKFORCE_MANAGE,
+            P.OPERATIONS_READ,
+            P.PROCESS_READ,
+            P.PROCESS_MANAGE,
+            P.WORK_ITEM_READ,
+            P.WORK_ITEM_MANAGE,
+        }
+    ),
+    "team_lead": frozenset(
+        {P.WORKFORCE_READ, P.OPERATIONS_READ, P.PROCESS_READ, P.WORK_ITEM_READ, *_AGENT}
+    ),
+    "agent": frozenset(_AGENT),
+    "analyst": frozenset(_AGENT),
+    "qa_reviewer": frozenset({P.PROCESS_READ, P.WORK_ITEM_READ}),
+    "wfm_planner": frozenset({P.WORKFORCE_READ, P.OPERATIONS_READ}),
+    "security_officer": frozenset({P.CLIENT_READ, P.WORKFORCE_READ}),
+    "client_admin": frozenset(
+        {*_CLIENT_READ, P.PROCESS_MANAGE, P.WORK_ITEM_CREATE, P.WORK_ITEM_MANAGE, P.WEBHOOK_MANAGE}
+    ),
+    "client_user": frozenset({*_CLIENT_READ, P.WORK_ITEM_CREATE, P.WORK_ITEM_MANAGE}),
+    "client_system": frozenset({*_CLIENT_READ, P.WORK_ITEM_CREATE, P.WEBHOOK_MANAGE}),
+}
+
+CLIENT_ROLES = frozenset({"client_admin", "client_user", "client_system"})
+AGENT_ROLES = frozenset({"agent", "analyst", "team_lead"})

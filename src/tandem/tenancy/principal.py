@@ -1,0 +1,56 @@
+"""Who is calling, and the one place that decides which rows they may see."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, and_, true
+
+from tandem.errors import Forbidden
+from tandem.tenancy.permissions import ROLES, Permission
+from tandem.work.models import WorkItem
+
+
+@dataclass(frozen=True)
+class Principal:
+    user_id: uuid.UUID
+    role: str
+    client_id: int | None  # set for client users: they see this client only
+    agent_id: uuid.UUID | None  # set for users who work items
+
+    @property
+    def permissions(self) -> frozenset[Permission]:
+        return ROLES.get(self.role, frozenset())
+
+    @property
+    def actor(self) -> str:
+        """How this principal appears in event rows."""
+        return f"agent:{self.agent_id}" if self.agent_id else f"user:{self.user_id}"
+
+    def require(self, permission: Permission) -> None:
+        if permission not in self.permissions:
+            raise Forbidden(f"your role ({self.role}) lacks the permission {permission.value}")
+
+    def client_condition(self, client_column: ColumnElement[int]) -> ColumnElement[bool]:
+        """Rows of the caller's client; provider staff see every client."""
+        if self.client_id is not None:
+            return client_column == self.client_id
+        return true()
+
+    def work_item_condition(self) -> ColumnElement[bool]:
+        """Work items this principal may read.
+
+        Client users: their client's. Provider staff with read access: all. Anyone else who
+        works items: only the ones leased to them right now.
+        """
+        if self.client_id is not None:
+            return WorkItem.client_id == self.client_id
+        if Permission.WORK_ITEM_READ in self.permissions:
+            return true()
+        if self.agent_id is not None:
+            return and_(WorkItem.lease_owner == self.agent_id, WorkItem.state == "leased")
+        return WorkItem.client_id.is_(None)  # nothing
+
+
+SYSTEM = Principal(uuid.UUID(int=0), "provider_admin", None, None)

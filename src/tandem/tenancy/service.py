@@ -1,0 +1,87 @@
+"""Creating clients, users and API tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tandem.errors import Conflict, InvalidInput, NotFound
+from tandem.sla.calendar import BusinessCalendar
+from tandem.tenancy.models import ApiToken, Client, User
+from tandem.tenancy.permissions import CLIENT_ROLES, ROLES
+
+
+def create_client(
+    session: Session,
+    *,
+    code: str,
+    name: str,
+    timezone: str,
+    now: datetime,
+    calendar: dict[str, Any] | None = None,
+) -> Client:
+    """A new client. Its business calendar defaults to 09:00-17:00 Monday to Friday."""
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidInput(
+            "unknown time zone", errors=[{"field": "timezone", "message": f"unknown: {timezone!r}"}]
+        ) from None
+    try:
+        calendar = BusinessCalendar.from_dict(
+            calendar or BusinessCalendar.office_hours(timezone).to_dict()
+        ).to_dict()
+    except ValueError as exc:
+        raise InvalidInput("invalid calendar", errors=[{"field": "calendar", "message": str(exc)}]) from None
+    if session.scalar(select(Client.id).where(Client.code == code)):
+        raise Conflict(f"a client with code {code!r} exists")
+    client = Client(code=code, name=name, timezone=timezone, calendar=calendar, created_at=now)
+    session.add(client)
+    session.flush()
+    return client
+
+
+def create_user(
+    session: Session,
+    *,
+    email: str,
+    name: str,
+    role: str,
+    now: datetime,
+    client_id: int | None = None,
+) -> User:
+    if role not in ROLES:
+        raise InvalidInput("unknown role", errors=[{"field": "role", "message": f"unknown: {role!r}"}])
+    if (role in CLIENT_ROLES) != (client_id is not None):
+        raise InvalidInput(
+            "client roles need a client and provider roles must not have one",
+            errors=[{"field": "client_id", "message": f"does not fit role {role}"}],
+        )
+    if session.scalar(select(User.id).where(User.email == email)):
+        raise Conflict(f"a user with email {email!r} exists")
+    user = User(email=email, name=name, role=role, client_id=client_id, created_at=now)
+    session.add(user)
+    session.flush()
+    return user
+
+
+def hash_token(token: str) -> str:
+    """Tokens are 256-bit random, so a fast hash is enough (unlike passwords)."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_token(session: Session, user_id: uuid.UUID, name: str, now: datetime) -> str:
+    """A new bearer token for the user. The token itself is returned once and never stored."""
+    if session.get(User, user_id) is None:
+        raise NotFound(f"user {user_id} not found")
+    token = "tdm_" + secrets.token_urlsafe(32)
+    session.add(ApiToken(user_id=user_id, name=name, token_hash=hash_token(token), created_at=now))
+    session.flush()
+    return token

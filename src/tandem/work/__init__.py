@@ -1,0 +1,1 @@
+"""Work items, their lifecycle state machine and their event history."""

@@ -1,0 +1,99 @@
+"""Status API: what the client (and provider staff) see of work items and batches."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+
+from tandem.db import transaction
+from tandem.errors import NotFound
+from tandem.http import Services, requires
+from tandem.tenancy.permissions import Permission
+from tandem.tenancy.principal import Principal
+from tandem.work import service
+from tandem.work.lifecycle import State
+from tandem.work.models import Batch, WorkItem
+from tandem.work.schemas import BatchOut, EventOut, WorkItemOut
+
+router = APIRouter(prefix="/api/v1", tags=["work items"])
+
+Reader = Annotated[Principal, Depends(requires(Permission.WORK_ITEM_READ))]
+Manager = Annotated[Principal, Depends(requires(Permission.WORK_ITEM_MANAGE))]
+
+
+@router.get("/work-items/{item_id}", response_model=WorkItemOut)
+def get_work_item(item_id: uuid.UUID, principal: Reader, services: Services) -> WorkItem:
+    with transaction(services.sessions) as session:
+        return service.get_visible(session, principal, item_id)
+
+
+@router.get("/work-items", response_model=list[WorkItemOut])
+def list_work_items(
+    principal: Reader,
+    services: Services,
+    batch_id: uuid.UUID | None = None,
+    process_id: uuid.UUID | None = None,
+    state: State | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[WorkItem]:
+    with transaction(services.sessions) as session:
+        return service.list_visible(
+            session, principal, batch_id=batch_id, process_id=process_id, state=state,
+            limit=limit, offset=offset,
+        )
+
+
+@router.get("/work-items/{item_id}/events", response_model=list[EventOut])
+def work_item_events(item_id: uuid.UUID, principal: Reader, services: Services) -> list[object]:
+    with transaction(services.sessions) as session:
+        return list(service.history(session, service.get_visible(session, principal, item_id)))
+
+
+class HoldIn(BaseModel):
+    reason: str = Field(min_length=1, max_length=500)
+
+
+@router.post("/work-items/{item_id}/hold", response_model=WorkItemOut)
+def hold_work_item(
+    item_id: uuid.UUID, body: HoldIn, principal: Manager, services: Services
+) -> WorkItem:
+    """Put an item on hold (waiting, e.g. for the client): its SLA clock pauses."""
+    with transaction(services.sessions) as session:
+        return service.hold(
+            session, principal, item_id, body.reason, now=services.clock.now(),
+            at_risk_fraction=services.settings.at_risk_fraction,
+        )
+
+
+@router.post("/work-items/{item_id}/resume", response_model=WorkItemOut)
+def resume_work_item(item_id: uuid.UUID, principal: Manager, services: Services) -> WorkItem:
+    """Queue a waiting item again; its SLA clock restarts with the time it had left."""
+    with transaction(services.sessions) as session:
+        return service.resume(
+            session, principal, item_id, now=services.clock.now(),
+            at_risk_fraction=services.settings.at_risk_fraction,
+        )
+
+
+@router.post("/work-items/{item_id}/cancel", response_model=WorkItemOut)
+def cancel_work_item(
+    item_id: uuid.UUID, body: HoldIn, principal: Manager, services: Services
+) -> WorkItem:
+    with transaction(services.sessions) as session:
+        return service.cancel(session, principal, item_id, body.reason, now=services.clock.now())
+
+
+@router.get("/batches/{batch_id}", response_model=BatchOut)
+def get_batch(batch_id: uuid.UUID, principal: Reader, services: Services) -> Batch:
+    with transaction(services.sessions) as session:
+        batch = session.scalar(
+            select(Batch).where(Batch.id == batch_id, principal.client_condition(Batch.client_id))
+        )
+        if batch is None:
+            raise NotFound(f"batch {batch_id} not found")
+        return batch

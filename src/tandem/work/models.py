@@ -1,0 +1,148 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    ForeignKeyConstraint,
+    Index,
+    String,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from tandem.db import Base, JSONType, UTCDateTime, new_id
+
+
+def batch_status(rows_accepted: int, rows_rejected: int) -> str:
+    if rows_rejected == 0:
+        return "accepted"
+    return "partially_accepted" if rows_accepted else "rejected"
+
+
+class Batch(Base):
+    """The items of one uploaded file."""
+
+    __tablename__ = "batches"
+
+    client_id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    process_id: Mapped[uuid.UUID]
+    filename: Mapped[str] = mapped_column(String(255))
+    file_format: Mapped[str] = mapped_column(String(8))
+    mode: Mapped[str] = mapped_column(String(20))
+    rows_total: Mapped[int] = mapped_column(default=0)
+    rows_accepted: Mapped[int] = mapped_column(default=0)
+    rows_rejected: Mapped[int] = mapped_column(default=0)
+    # The first errors, each {"row", "field", "message"}; the counts above are complete.
+    errors: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    created_by: Mapped[uuid.UUID | None]
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        ForeignKeyConstraint(["client_id"], ["clients.id"]),
+        ForeignKeyConstraint(["client_id", "process_id"], ["processes.client_id", "processes.id"]),
+    )
+
+    @property
+    def status(self) -> str:
+        return batch_status(self.rows_accepted, self.rows_rejected)
+
+
+class WorkItem(Base):
+    """One unit of work of a process. Its state only changes through tandem.work.service."""
+
+    __tablename__ = "work_items"
+
+    client_id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    process_id: Mapped[uuid.UUID]
+    batch_id: Mapped[uuid.UUID | None]
+    external_ref: Mapped[str | None] = mapped_column(String(200))
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    request_hash: Mapped[str | None] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16))
+    # Bumped by every state change; the event of that change carries it as its sequence number.
+    version: Mapped[int] = mapped_column(default=1)
+    priority: Mapped[int] = mapped_column(default=0)
+    routing_key: Mapped[str] = mapped_column(String(60))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    at_risk_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Business time left on the SLA clock while the item waits (clock paused), in seconds.
+    sla_paused_remaining_s: Mapped[float | None]
+    at_risk: Mapped[bool] = mapped_column(default=False)
+    breached: Mapped[bool] = mapped_column(default=False)
+    # Fencing token: incremented by every lease; a submit or heartbeat must present it.
+    attempt: Mapped[int] = mapped_column(default=0)
+    lease_owner: Mapped[uuid.UUID | None]
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        ForeignKeyConstraint(["client_id"], ["clients.id"]),
+        ForeignKeyConstraint(["client_id", "process_id"], ["processes.client_id", "processes.id"]),
+        ForeignKeyConstraint(["client_id", "batch_id"], ["batches.client_id", "batches.id"]),
+        UniqueConstraint("client_id", "idempotency_key"),
+        # Only claimable rows, in claim order: one short probe per routing key.
+        Index(
+            "ix_work_items_claimable",
+            "client_id",
+            "routing_key",
+            "due_at",
+            text("priority DESC"),
+            "received_at",
+            "id",
+            postgresql_where=text("state = 'queued'"),
+            sqlite_where=text("state = 'queued'"),
+        ),
+        Index(
+            "ix_work_items_lease_expiry",
+            "lease_expires_at",
+            postgresql_where=text("state = 'leased'"),
+            sqlite_where=text("state = 'leased'"),
+        ),
+        Index(
+            "ix_work_items_sla_watch",
+            "due_at",
+            postgresql_where=text("NOT breached AND state NOT IN ('delivered', 'cancelled', 'waiting')"),
+            sqlite_where=text("NOT breached AND state NOT IN ('delivered', 'cancelled', 'waiting')"),
+        ),
+        Index(
+            "ix_work_items_risk_watch",
+            "at_risk_at",
+            postgresql_where=text("NOT at_risk AND state NOT IN ('delivered', 'cancelled', 'waiting')"),
+            sqlite_where=text("NOT at_risk AND state NOT IN ('delivered', 'cancelled', 'waiting')"),
+        ),
+        Index("ix_work_items_batch", "client_id", "batch_id"),
+        Index("ix_work_items_process_state", "client_id", "process_id", "state"),
+        Index("ix_work_items_id", "id"),
+    )
+
+
+class WorkItemEvent(Base):
+    """One state change of a work item, written in the same transaction as the change."""
+
+    __tablename__ = "work_item_events"
+
+    client_id: Mapped[int] = mapped_column(primary_key=True)
+    work_item_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    seq: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    from_state: Mapped[str | None] = mapped_column(String(16))
+    to_state: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str] = mapped_column(String(80))
+    attempt: Mapped[int]
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["client_id", "work_item_id"], ["work_items.client_id", "work_items.id"]
+        ),
+        Index("ix_work_item_events_at", "client_id", "to_state", "at"),
+    )

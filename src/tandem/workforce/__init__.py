@@ -1,0 +1,1 @@
+"""Delivery centers, agents, skills, languages, clearances and shifts."""
