@@ -8,7 +8,6 @@ once the lease was lost (expired and reaped, or released).
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -53,8 +52,8 @@ class Dispatcher:
     ) -> None:
         self.clock = clock
         self.lease = timedelta(seconds=lease_seconds)
-        self._ttl = eligibility_ttl_s
-        self._queues: dict[uuid.UUID, tuple[float, list[tuple[int, str]]]] = {}
+        self._ttl = timedelta(seconds=eligibility_ttl_s)
+        self._queues: dict[uuid.UUID, tuple[datetime, list[tuple[int, str]]]] = {}
         self._forms: dict[tuple[uuid.UUID, str], Form] = {}
         self._lock = threading.Lock()
         self._claim_pg = claim_postgres()
@@ -65,16 +64,17 @@ class Dispatcher:
     def servable(self, session: Session, agent_id: uuid.UUID) -> list[tuple[int, str]]:
         """(client, routing key) pairs the agent may claim from now; cached for a few seconds,
         since skills, clearances and shifts change rarely and claims are the hot path."""
+        now = self.clock.now()
         with self._lock:
             cached = self._queues.get(agent_id)
-        if cached and time.monotonic() - cached[0] < self._ttl:
+        if cached and timedelta(0) <= now - cached[0] < self._ttl:
             return cached[1]
         profile = agent_profile(session, agent_id)
         queues = servable_queues(
-            profile, queue_requirements(session, profile.cleared_clients), self.clock.now()
+            profile, queue_requirements(session, profile.cleared_clients), now
         )
         with self._lock:
-            self._queues[agent_id] = (time.monotonic(), queues)
+            self._queues[agent_id] = (now, queues)
         return queues
 
     def forget_agent(self, agent_id: uuid.UUID) -> None:

@@ -77,11 +77,14 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def issue_token(session: Session, user_id: uuid.UUID, name: str, now: datetime) -> str:
-    """A new bearer token for the user. The token itself is returned once and never stored."""
+def issue_token(
+    session: Session, user_id: uuid.UUID, name: str, now: datetime, token: str | None = None
+) -> str:
+    """A new bearer token for the user. The token itself is returned once and never stored.
+    (`token` lets the demo hand out memorable ones; real tokens are always random.)"""
     if session.get(User, user_id) is None:
         raise NotFound(f"user {user_id} not found")
-    token = "tdm_" + secrets.token_urlsafe(32)
+    token = token or "tdm_" + secrets.token_urlsafe(32)
     session.add(ApiToken(user_id=user_id, name=name, token_hash=hash_token(token), created_at=now))
     session.flush()
     return token

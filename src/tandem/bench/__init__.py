@@ -1,0 +1,12 @@
+"""Benchmarks run by `tandem bench NAME`. Each returns a flat dict of its figures."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from tandem.bench.dispatch import run as dispatch
+from tandem.bench.intake import run as intake
+
+Benchmark = Callable[..., dict[str, Any]]
+BENCHMARKS: dict[str, Benchmark] = {"dispatch": dispatch, "intake": intake}

@@ -1,0 +1,332 @@
+"""`tandem demo`: a realistic small operation, built through the real use cases.
+
+Three clients (an insurer, an online retailer, a law firm), delivery centers in Manila,
+Bangalore and Krakow with 60 agents, and three days of work replayed on a simulated clock so
+that items sit in every state the loop has reached: queued, leased, waiting, delivered,
+cancelled, some at risk or breached.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+import holidays
+from sqlalchemy.orm import Session
+
+from tandem.catalog.service import define_process
+from tandem.clock import ManualClock
+from tandem.db import transaction
+from tandem.dispatch.service import Dispatcher
+from tandem.errors import TandemError
+from tandem.http import Container
+from tandem.intake.service import submit_item
+from tandem.sla.calendar import BusinessCalendar
+from tandem.sla.service import escalate
+from tandem.tenancy.principal import Principal
+from tandem.tenancy.service import create_client, create_user, issue_token
+from tandem.work import service as work
+from tandem.workforce.models import (
+    Agent,
+    AgentClearance,
+    AgentLanguage,
+    AgentSkill,
+    DeliveryCenter,
+    Shift,
+    Skill,
+)
+
+CENTERS = [
+    # code, name, country, time zone, hourly cost (USD), day shift start (local hour)
+    ("MNL", "Manila", "PH", "Asia/Manila", Decimal("9.50"), 8),
+    ("BLR", "Bangalore", "IN", "Asia/Kolkata", Decimal("8.00"), 18),  # serves US daytime
+    ("KRK", "Krakow", "PL", "Europe/Warsaw", Decimal("22.00"), 9),
+]
+SKILLS = {
+    "data_entry": "Data entry",
+    "insurance": "Insurance underwriting",
+    "customer_service": "Customer service",
+    "legal_review": "Legal document review",
+}
+FIRST = ["Maria", "Jose", "Ana", "Ramon", "Priya", "Arjun", "Kavya", "Rahul", "Ola", "Piotr",
+         "Kasia", "Tomasz", "Liza", "Mark", "Divya", "Anil", "Zofia", "Jan", "Grace", "Paolo"]
+LAST = ["Santos", "Reyes", "Cruz", "Sharma", "Iyer", "Nair", "Kowalski", "Nowak", "Wojcik",
+        "Garcia", "Mendoza", "Rao", "Patel", "Lewandowska", "Bautista"]
+
+APP_FORM = {
+    "type": "object",
+    "required": ["applicant_name", "birth_date", "policy_type", "coverage_amount"],
+    "additionalProperties": False,
+    "properties": {
+        "applicant_name": {"type": "string", "minLength": 2, "maxLength": 120},
+        "birth_date": {"type": "string", "format": "date"},
+        "policy_type": {"type": "string", "enum": ["term_life", "whole_life", "health", "home"]},
+        "coverage_amount": {"type": "number", "minimum": 1000},
+        "postcode": {"type": "string", "maxLength": 12},
+        "smoker": {"type": "boolean"},
+    },
+}
+DOCUMENT_INPUT = {
+    "type": "object",
+    "required": ["document_ref"],
+    "properties": {
+        "document_ref": {"type": "string", "minLength": 1},
+        "document_text": {"type": "string"},
+        "pages": {"type": "integer", "minimum": 1},
+    },
+}
+TICKET_INPUT = {
+    "type": "object",
+    "required": ["customer", "subject", "message"],
+    "properties": {
+        "customer": {"type": "string"},
+        "channel": {"type": "string", "enum": ["email", "chat", "social"]},
+        "order_id": {"type": "string"},
+        "subject": {"type": "string"},
+        "message": {"type": "string"},
+    },
+}
+TICKET_FORM = {
+    "type": "object",
+    "required": ["reply", "resolution"],
+    "properties": {
+        "reply": {"type": "string", "minLength": 5},
+        "resolution": {"type": "string", "enum": ["answered", "refunded", "escalated"]},
+        "category": {"type": "string"},
+    },
+}
+UNDERWRITING_FORM = {
+    "type": "object",
+    "required": ["outcome", "reason"],
+    "properties": {
+        "outcome": {"type": "string", "enum": ["approve", "decline", "refer"]},
+        "reason": {"type": "string", "minLength": 2},
+        "notes": {"type": "string"},
+    },
+}
+REVIEW_FORM = {
+    "type": "object",
+    "required": ["responsive", "privileged"],
+    "properties": {
+        "responsive": {"type": "boolean"},
+        "privileged": {"type": "boolean"},
+        "issues": {"type": "array", "items": {"type": "string"}},
+    },
+}
+
+DEMO_TOKENS = {
+    "ops": ("ops@tandem.example", "Olivia Ops", "ops_manager", None),
+    "admin": ("admin@tandem.example", "Ada Admin", "provider_admin", None),
+    "northwind": ("it@northwind.example", "Nora Northwind", "client_admin", "northwind"),
+    "shopwave": ("cx@shopwave.example", "Sam Shopwave", "client_admin", "shopwave"),
+    "hartley": ("lit@hartley.example", "Hal Hartley", "client_admin", "hartley"),
+}
+
+
+def seed(container: Container, *, items_per_process: int = 700, seed: int = 7,
+         progress: Callable[[str], None] = lambda _: None) -> dict[str, str]:
+    """Fill an empty, migrated database. Returns the demo API tokens by name."""
+    rng = random.Random(seed)
+    end = container.clock.now().replace(second=0, microsecond=0)
+    clock = ManualClock(end - timedelta(days=3))
+    dispatcher = Dispatcher(clock, container.settings.lease_seconds)
+    tokens: dict[str, str] = {}
+    with transaction(container.sessions) as session:
+        clients = _clients(session, clock.now())
+        processes = _processes(session, clients, clock.now())
+        agents = _workforce(session, clients, rng)
+        for name, (email, full, role, client) in DEMO_TOKENS.items():
+            user = create_user(session, email=email, name=full, role=role, now=clock.now(),
+                               client_id=clients[client] if client else None)
+            tokens[name] = issue_token(session, user.id, "demo", clock.now(), f"demo-{name}")
+        agent_user = create_user(session, email="agent@tandem.example", name="Alex Agent",
+                                 role="agent", now=clock.now())
+        session.get_one(Agent, agents[0]).user_id = agent_user.id
+        tokens["agent"] = issue_token(session, agent_user.id, "demo", clock.now(), "demo-agent")
+    progress("clients, processes, 3 centers and 60 agents created")
+
+    owners = {cid: Principal(uuid_of(cid), "client_admin", cid, None) for cid in clients.values()}
+    total_hours = 72
+    arrivals = sorted(
+        (rng.uniform(0, total_hours), process) for process in processes
+        for _ in range(items_per_process)
+    )
+    hour = 0
+    for at, process in arrivals:
+        while hour < at:  # agents work through the hour before the next arrivals
+            clock.set(end - timedelta(hours=total_hours - hour))
+            _work_an_hour(container, dispatcher, agents, rng)
+            hour += 1
+        clock.set(end - timedelta(hours=total_hours - at))
+        with transaction(container.sessions) as session:
+            submit_item(session, owners[process[0]], process[1], _payload(process[2], rng),
+                        now=clock.now(), at_risk_fraction=container.settings.at_risk_fraction,
+                        external_ref=f"{process[2]}-{rng.randrange(10**6):06d}")
+        if hour % 12 == 0:
+            progress(f"simulated hour {hour} of {total_hours}")
+    clock.set(end)
+    _finish(container, dispatcher, agents, owners, rng)
+    return tokens
+
+
+def uuid_of(client_id: int) -> Any:
+    import uuid
+
+    return uuid.UUID(int=client_id)
+
+
+def _clients(session: Session, now: Any) -> dict[str, int]:
+    us = holidays.country_holidays("US", years=[now.year, now.year + 1])
+    gb = holidays.country_holidays("GB", subdiv="ENG", years=[now.year, now.year + 1])
+    northwind = create_client(
+        session, code="northwind", name="Northwind Mutual Insurance", timezone="America/New_York",
+        now=now, calendar=BusinessCalendar.office_hours(
+            "America/New_York", holidays=list(us)).to_dict())
+    shopwave = create_client(session, code="shopwave", name="Shopwave Online Retail",
+                             timezone="Europe/London", now=now, calendar=BusinessCalendar.office_hours(
+                                 "Europe/London", holidays=list(gb)).to_dict())
+    hartley = create_client(session, code="hartley", name="Hartley & Finch LLP",
+                            timezone="America/Chicago", now=now,
+                            calendar=BusinessCalendar.office_hours(
+                                "America/Chicago", holidays=list(us)).to_dict())
+    return {"northwind": northwind.id, "shopwave": shopwave.id, "hartley": hartley.id}
+
+
+def _processes(session: Session, clients: dict[str, int], now: Any) -> list[tuple[int, Any, str]]:
+    for code, name in SKILLS.items():
+        session.add(Skill(code=code, name=name))
+    session.flush()
+    specs = [
+        ("northwind", "app-keying", "Keying of insurance application forms", "data_entry",
+         DOCUMENT_INPUT, APP_FORM, {"data_entry": 2}, 240, "business_hours", None),
+        ("northwind", "underwriting", "Evaluation of new insurance applications", "decision",
+         APP_FORM, UNDERWRITING_FORM, {"insurance": 3}, 480, "business_hours", None),
+        ("shopwave", "support", "Customer service tickets", "conversation", TICKET_INPUT,
+         TICKET_FORM, {"customer_service": 2}, 120, "24x7", "en"),
+        ("hartley", "doc-review", "First-pass document review", "data_entry", DOCUMENT_INPUT,
+         REVIEW_FORM, {"legal_review": 2}, 960, "business_hours", None),
+    ]
+    made = []
+    for client, code, name, kind, input_schema, form, skills, sla, mode, language in specs:
+        process = define_process(
+            session, client_id=clients[client], code=code, name=name, kind=kind,
+            input_schema=input_schema, form_schema=form, required_skills=skills,
+            sla_minutes=sla, sla_mode=mode, now=now, language=language,
+            min_cefr="B2" if language else None, price_per_item=Decimal("0.85"),
+        )
+        made.append((process.client_id, process.id, code))
+    return made
+
+
+def _workforce(session: Session, clients: dict[str, int], rng: random.Random) -> list[Any]:
+    agent_ids = []
+    for code, name, country, tz, cost, start_hour in CENTERS:
+        years = [date.today().year, date.today().year + 1]
+        center_holidays = [d.isoformat() for d in holidays.country_holidays(country, years=years)]
+        session.add(DeliveryCenter(code=code, name=name, country=country, timezone=tz,
+                                   hourly_cost=cost, currency="USD", holidays=center_holidays))
+        session.flush()
+        for n in range(20):
+            analyst = n % 5 == 0
+            agent = Agent(center_code=code, name=f"{rng.choice(FIRST)} {rng.choice(LAST)}",
+                          tier="analyst" if analyst else "agent", hired_on=date(2024, 1 + n % 12, 1))
+            session.add(agent)
+            session.flush()
+            agent_ids.append(agent.id)
+            skills = {"data_entry": rng.randint(2, 5), "customer_service": rng.randint(1, 4)}
+            if analyst:
+                skills["insurance"] = rng.randint(3, 5)
+            if code == "KRK" or n % 4 == 1:
+                skills["legal_review"] = rng.randint(2, 4)
+            for skill, level in skills.items():
+                session.add(AgentSkill(agent_id=agent.id, skill_code=skill, level=level))
+            session.add(AgentLanguage(agent_id=agent.id, language="en",
+                                      cefr=rng.choice(["B2", "C1", "C2"])))
+            for client_id in clients.values():
+                session.add(AgentClearance(client_id=client_id, agent_id=agent.id))
+            # Two staggered crews per center so that together the centers cover 24/7.
+            start = (start_hour + (9 if n % 2 else 0)) % 24
+            days = range(5) if n % 3 else range(2, 7)
+            for day in days:
+                session.add(Shift(agent_id=agent.id, weekday=day, start_minute=start * 60,
+                                  duration_minutes=9 * 60))
+    session.flush()
+    return agent_ids
+
+
+def _payload(process_code: str, rng: random.Random) -> dict[str, Any]:
+    if process_code == "support":
+        return {"customer": f"{rng.choice(FIRST)} {rng.choice(LAST)}", "channel": rng.choice(
+            ["email", "chat", "social"]), "order_id": f"SW-{rng.randrange(10**7)}",
+            "subject": rng.choice(["Where is my order?", "Refund request", "Wrong size"]),
+            "message": "Hello, I ordered last week and still have not received the parcel."}
+    if process_code == "underwriting":
+        return _application(rng)
+    return {"document_ref": f"scan-{rng.randrange(10**8):08d}.pdf", "pages": rng.randint(1, 12)}
+
+
+def _application(rng: random.Random) -> dict[str, Any]:
+    return {"applicant_name": f"{rng.choice(FIRST)} {rng.choice(LAST)}",
+            "birth_date": f"{rng.randint(1950, 2004)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
+            "policy_type": rng.choice(["term_life", "whole_life", "health", "home"]),
+            "coverage_amount": rng.choice([50_000, 100_000, 250_000, 500_000]),
+            "postcode": f"{rng.randrange(10**5):05d}", "smoker": rng.random() < 0.2}
+
+
+def _result(routing_key: str, payload: dict[str, Any], rng: random.Random) -> dict[str, Any]:
+    if routing_key == "support":
+        return {"reply": "Sorry for the wait: your parcel ships today.", "resolution": "answered"}
+    if routing_key == "underwriting":
+        return {"outcome": rng.choice(["approve", "decline"]), "reason": "within guidelines"}
+    if routing_key == "doc-review":
+        return {"responsive": rng.random() < 0.4, "privileged": rng.random() < 0.1}
+    return _application(rng)
+
+
+def _work_an_hour(container: Container, dispatcher: Dispatcher, agents: list[Any],
+                  rng: random.Random) -> None:
+    for agent_id in rng.sample(agents, 20):
+        for _ in range(2):
+            with transaction(container.sessions) as session:
+                lease = dispatcher.claim(session, agent_id)
+                if lease is None:
+                    break
+                dispatcher.submit(session, agent_id, lease.item_id, lease.attempt,
+                                  _result(lease.routing_key, lease.payload, rng))
+    with transaction(container.sessions) as session:
+        escalate(session, dispatcher.clock.now(), container.settings.at_risk_priority_boost)
+
+
+def _finish(container: Container, dispatcher: Dispatcher, agents: list[Any],
+            owners: dict[int, Principal], rng: random.Random) -> None:
+    """Leave some items leased (live and expired), waiting and cancelled."""
+    clock = dispatcher.clock
+    for agent_id in agents[:30]:
+        with transaction(container.sessions) as session:
+            dispatcher.claim(session, agent_id)
+    from sqlalchemy import select
+
+    from tandem.work.models import WorkItem
+
+    with transaction(container.sessions) as session:
+        queued = session.execute(
+            select(WorkItem.client_id, WorkItem.id).where(WorkItem.state == "queued").limit(60)
+        ).all()
+    for i, (client_id, item_id) in enumerate(queued):
+        with transaction(container.sessions) as session:
+            try:
+                if i % 2:
+                    work.hold(session, owners[client_id], item_id, "waiting for a legible scan",
+                              now=clock.now(),  # type: ignore[attr-defined]
+                              at_risk_fraction=container.settings.at_risk_fraction)
+                else:
+                    work.cancel(session, owners[client_id], item_id, "sent by mistake",
+                                now=clock.now())  # type: ignore[attr-defined]
+            except TandemError:
+                continue
+    with transaction(container.sessions) as session:
+        escalate(session, clock.now(), container.settings.at_risk_priority_boost)
+    _ = rng
