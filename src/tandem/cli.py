@@ -145,7 +145,7 @@ def intake(
             for error in exc.extra.get("errors", [])[:20]:
                 console.print(f"  {error}")
             raise typer.Exit(1) from None
-    console.print(f"batch {report.batch_id}: {report.status}, {report.rows_accepted:,} queued, "
+    console.print(f"batch {report.id}: {report.status}, {report.rows_accepted:,} queued, "
                   f"{report.rows_rejected:,} rejected")
     for error in report.errors[:20]:
         console.print(f"  row {error['row']}, {error['field'] or '(row)'}: {error['message']}")

@@ -88,7 +88,7 @@ def upload_batch(
             f"{report.rows_rejected} of {report.rows_total} rows are invalid; "
             "nothing was queued",
             errors=report.errors,
-            batch_id=str(report.batch_id),
+            batch_id=str(report.id),
             rows_total=report.rows_total,
             rows_rejected=report.rows_rejected,
         )

@@ -152,7 +152,7 @@ def _form(schema: dict[str, Any]) -> Form:
 
 @dataclass
 class BatchReport:
-    batch_id: uuid.UUID
+    id: uuid.UUID
     process_id: uuid.UUID
     filename: str
     file_format: FileFormat
@@ -197,7 +197,8 @@ def ingest_file(
     try:
         with transaction(sessions) as session:
             process = get_process(session, principal, process_id)
-            session.add(_batch_row(process, report, principal, now))
+            client_id = process.client_id
+            session.add(_batch_row(client_id, report, principal, now))
             session.flush()
             _ingest_rows(session, process, stream, report, now, at_risk_fraction, on_progress)
             if report.rows_rejected and mode == "all_or_nothing":
@@ -206,7 +207,7 @@ def ingest_file(
     except _Rejected:
         report.rows_accepted = 0
         with transaction(sessions) as session:
-            session.add(_batch_row(process, report, principal, now))
+            session.add(_batch_row(client_id, report, principal, now))
     except ReaderError as exc:
         raise InvalidInput(f"{filename}: {exc}", errors=[{"field": "file", "message": str(exc)}]) from None
     if report.rows_accepted:
@@ -230,7 +231,7 @@ def _ingest_rows(
     form = _form(process.input_schema)
     policy = policy_for(session, process.client_id, process.id, at_risk_fraction)
     due = policy.start(now)
-    actor = f"batch:{report.batch_id}"
+    actor = f"batch:{report.id}"
     keep_writing = True
     chunk: list[dict[str, Any]] = []
     for number, payload, row_errors in _validated(stream, report.file_format, form):
@@ -246,7 +247,7 @@ def _ingest_rows(
             continue
         report.rows_accepted += 1
         if keep_writing:
-            chunk.append(_new_item(process, policy, payload, now, due=due, batch_id=report.batch_id))
+            chunk.append(_new_item(process, policy, payload, now, due=due, batch_id=report.id))
             if len(chunk) >= CHUNK_ROWS:
                 _write(session, chunk, actor)
                 chunk = []
@@ -276,11 +277,11 @@ def _write(session: Session, chunk: list[dict[str, Any]], actor: str) -> None:
     session.execute(insert(events), [creation_event(row, actor=actor) for row in chunk])
 
 
-def _batch_row(process: Process, report: BatchReport, principal: Principal, now: datetime) -> Batch:
+def _batch_row(client_id: int, report: BatchReport, principal: Principal, now: datetime) -> Batch:
     return Batch(
-        client_id=process.client_id,
-        id=report.batch_id,
-        process_id=process.id,
+        client_id=client_id,
+        id=report.id,
+        process_id=report.process_id,
         filename=report.filename[:255],
         file_format=report.file_format,
         mode=report.mode,
@@ -296,7 +297,7 @@ def _batch_row(process: Process, report: BatchReport, principal: Principal, now:
 def _update_counts(session: Session, client_id: int, report: BatchReport) -> None:
     session.execute(
         update(Batch)
-        .where(Batch.client_id == client_id, Batch.id == report.batch_id)
+        .where(Batch.client_id == client_id, Batch.id == report.id)
         .values(
             rows_total=report.rows_total,
             rows_accepted=report.rows_accepted,

@@ -1,0 +1,141 @@
+"""Nothing lost, nothing worked twice: many agents at once, and a crashed worker."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+
+import uuid
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, insert, select
+
+from tandem.clock import ManualClock
+from tandem.db import transaction
+from tandem.http import Container
+from tandem.intake.service import _new_item
+from tandem.sla.service import policy_for
+from tandem.catalog.models import Process
+from tandem.work.models import WorkItem, WorkItemEvent
+from tandem.work.service import creation_event
+from tests.conftest import RESULT, ROOT, World
+
+
+def _queue(container: Container, world: World, n: int) -> None:
+    with transaction(container.sessions) as session:
+        process = session.get_one(Process, (world.client_id, world.process_id))
+        policy = policy_for(session, world.client_id, world.process_id, 0.75)
+        rows = [_new_item(process, policy, {"document_ref": f"d{i}"}, container.clock.now())
+                for i in range(n)]
+        session.execute(insert(WorkItem), rows)
+        session.execute(insert(WorkItemEvent), [creation_event(r, actor="test") for r in rows])
+
+
+def _check_delivered_exactly_once(container: Container, n: int) -> None:
+    with transaction(container.sessions) as session:
+        states = dict(session.execute(
+            select(WorkItem.state, func.count()).group_by(WorkItem.state)).all())
+        delivered = Counter(session.scalars(
+            select(WorkItemEvent.work_item_id).where(WorkItemEvent.to_state == "delivered")).all())
+        leases = session.execute(
+            select(WorkItemEvent.work_item_id, WorkItemEvent.attempt, WorkItemEvent.actor)
+            .where(WorkItemEvent.to_state == "leased")).all()
+    assert states == {"delivered": n}
+    assert len(delivered) == n and set(delivered.values()) == {1}
+    # Each attempt number of an item was leased once: never two live leases at once.
+    assert len({(i, a) for i, a, _ in leases}) == len(leases)
+
+
+@pytest.mark.postgres_only
+def test_32_agents_claim_and_submit_5000_items(container: Container, world: World) -> None:
+    _queue(container, world, 5000)
+    agents = world.add_agents(container, 32)
+    errors: list[BaseException] = []
+    done = Counter[uuid.UUID]()
+
+    def work(agent: uuid.UUID) -> None:
+        try:
+            while True:
+                with transaction(container.sessions) as session:
+                    lease = container.dispatcher.claim(session, agent)
+                if lease is None:
+                    return
+                with transaction(container.sessions) as session:
+                    container.dispatcher.submit(session, agent, lease.item_id, lease.attempt, RESULT)
+                done[agent] += 1
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(a,)) for a in agents]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert sum(done.values()) == 5000
+    assert sum(1 for n in done.values() if n > 0) > 16  # the work was really shared
+    _check_delivered_exactly_once(container, 5000)
+
+
+HOLDER = """
+import sys, time, uuid
+from tandem.app import build_container
+from tandem.config import load_settings
+from tandem.db import transaction
+container = build_container(load_settings(database_url=sys.argv[1], lease_seconds=60))
+agent = uuid.UUID(sys.argv[2])
+held = 0
+for _ in range(int(sys.argv[3])):
+    with transaction(container.sessions) as session:
+        if container.dispatcher.claim(session, agent) is None:
+            break
+        held += 1
+print(held, flush=True)
+time.sleep(600)
+"""
+
+
+def test_killed_worker_loses_nothing(
+    container: Container, world: World, clock: ManualClock, database_url: str
+) -> None:
+    _queue(container, world, 40)
+    victim = world.add_agents(container, 1)[0]
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, database_url, str(victim), "15"],
+        stdout=subprocess.PIPE, text=True, cwd=ROOT,
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "15"
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+    with transaction(container.sessions) as session:
+        leased = session.scalar(select(func.count()).where(WorkItem.state == "leased"))
+        assert leased == 15
+        assert container.dispatcher.reap(session) == 0  # not expired yet: nothing stolen
+    # The subprocess used the real clock; move ours past its leases' expiry.
+    clock.set(max(clock.now(), _latest_expiry(container)) + timedelta(seconds=1))
+    with transaction(container.sessions) as session:
+        assert container.dispatcher.reap(session) == 15
+    survivor = world.agent_id
+    while True:
+        with transaction(container.sessions) as session:
+            lease = container.dispatcher.claim(session, survivor)
+        if lease is None:
+            break
+        with transaction(container.sessions) as session:
+            container.dispatcher.submit(session, survivor, lease.item_id, lease.attempt, RESULT)
+    _check_delivered_exactly_once(container, 40)
+
+
+def _latest_expiry(container: Container) -> object:
+    with transaction(container.sessions) as session:
+        return session.scalar(select(func.max(WorkItem.lease_expires_at)))
+
+

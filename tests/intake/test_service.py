@@ -1,0 +1,144 @@
+"""Intake over the real HTTP server: idempotency and files with bad rows."""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+from typing import Any
+
+import openpyxl
+from sqlalchemy import func, select
+
+from tandem.db import transaction
+from tandem.http import Container
+from tandem.work.models import Batch, WorkItem, WorkItemEvent
+from tests.conftest import World
+
+
+def _count(container: Container, model: Any = WorkItem) -> int:
+    with transaction(container.sessions) as session:
+        return int(session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+def test_single_item_is_created_once_per_idempotency_key(
+    api: Any, world: World, container: Container
+) -> None:
+    url = f"/api/v1/processes/{world.process_id}/work-items"
+    body = {"payload": {"document_ref": "scan-1.pdf", "pages": 3}, "external_ref": "APP-1"}
+    first = api("client").post(url, json=body, headers={"Idempotency-Key": "k-1"})
+    assert first.status_code == 201, first.text
+    again = api("client").post(url, json=body, headers={"Idempotency-Key": "k-1"})
+    assert again.status_code == 200
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.json()["id"] == first.json()["id"]
+    assert _count(container) == 1
+    changed = api("client").post(url, json={**body, "external_ref": "APP-2"},
+                                 headers={"Idempotency-Key": "k-1"})
+    assert changed.status_code == 422
+    assert changed.json()["errors"][0]["field"] == "Idempotency-Key"
+    assert _count(container) == 1
+
+
+def test_concurrent_retries_create_one_item(api: Any, world: World, container: Container) -> None:
+    url = f"/api/v1/processes/{world.process_id}/work-items"
+    body = {"payload": {"document_ref": "scan-9.pdf"}}
+    codes: list[int] = []
+
+    def post() -> None:
+        codes.append(api("client").post(url, json=body, headers={"Idempotency-Key": "race"}).status_code)
+
+    threads = [threading.Thread(target=post) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(codes) == [200] * 7 + [201]
+    assert _count(container) == 1
+
+
+def test_invalid_payload_names_the_field(api: Any, world: World) -> None:
+    response = api("client").post(
+        f"/api/v1/processes/{world.process_id}/work-items",
+        json={"payload": {"pages": "three"}},
+    )
+    assert response.status_code == 422
+    assert response.headers["content-type"].startswith("application/problem+json")
+    fields = {e["field"] for e in response.json()["errors"]}
+    assert fields == {"document_ref", "pages"}
+
+
+CSV_WITH_BAD_ROWS = (
+    "document_ref,pages,received_on\n"
+    "scan-1.pdf,2,2026-03-01\n"
+    "scan-2.pdf,two,2026-03-01\n"
+    "scan-3.pdf,1,2026-02-30\n"
+    ",4,2026-03-02\n"
+    "scan-5.pdf,5,2026-03-03\n"
+)
+
+
+def _upload(api: Any, world: World, content: bytes, name: str, mode: str | None = None) -> Any:
+    data = {"mode": mode} if mode else {}
+    return api("client").post(
+        f"/api/v1/processes/{world.process_id}/batches",
+        files={"file": (name, content)},
+        data=data,
+    )
+
+
+def test_a_file_with_bad_rows_is_rejected_whole_and_names_row_and_field(
+    api: Any, world: World, container: Container
+) -> None:
+    response = _upload(api, world, CSV_WITH_BAD_ROWS.encode(), "apps.csv")
+    assert response.status_code == 422, response.text
+    problem = response.json()
+    assert problem["rows_total"] == 5 and problem["rows_rejected"] == 3
+    assert {(e["row"], e["field"]) for e in problem["errors"]} == {
+        (3, "pages"), (4, "received_on"), (5, "document_ref"),
+    }
+    assert _count(container) == 0 and _count(container, WorkItemEvent) == 0
+    # The rejected batch and its report stay, for the client to see.
+    batch = api("client").get(f"/api/v1/batches/{problem['batch_id']}").json()
+    assert batch["status"] == "rejected" and batch["rows_accepted"] == 0
+
+
+def test_accept_valid_queues_the_good_rows_under_one_batch(
+    api: Any, world: World, container: Container
+) -> None:
+    response = _upload(api, world, CSV_WITH_BAD_ROWS.encode(), "apps.csv", "accept_valid")
+    assert response.status_code == 201, response.text
+    report = response.json()
+    assert (report["rows_accepted"], report["rows_rejected"]) == (2, 3)
+    assert report["status"] == "partially_accepted"
+    items = api("client").get("/api/v1/work-items", params={"batch_id": report["id"]}).json()
+    assert sorted(i["payload"]["document_ref"] for i in items) == ["scan-1.pdf", "scan-5.pdf"]
+    assert items[0]["payload"]["pages"] in (2, 5)  # typed, not text
+
+
+def test_jsonl_and_xlsx_files(api: Any, world: World, container: Container) -> None:
+    lines = [{"document_ref": f"d{i}", "pages": i + 1} for i in range(3)]
+    jsonl = "\n".join(json.dumps(line) for line in lines).encode()
+    assert _upload(api, world, jsonl, "items.jsonl").status_code == 201
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["document_ref", "pages"])
+    sheet.append(["x1.pdf", 3])
+    sheet.append(["x2.pdf", "many"])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    response = _upload(api, world, buffer.getvalue(), "items.xlsx")
+    assert response.status_code == 422
+    assert response.json()["errors"] == [
+        {"row": 3, "field": "pages", "message": response.json()["errors"][0]["message"]}
+    ]
+    assert _count(container) == 3
+    assert _count(container, Batch) == 2
+
+
+def test_an_unreadable_file_is_refused(api: Any, world: World, container: Container) -> None:
+    response = _upload(api, world, b"a,a\n1,2\n", "dup.csv")
+    assert response.status_code == 422
+    assert "a" in response.json()["detail"]
+    assert _upload(api, world, b"hello", "notes.txt").status_code == 422
+    assert _count(container) == 0
