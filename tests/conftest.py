@@ -166,9 +166,9 @@ def _agent(
     session.add(AgentLanguage(agent_id=agent.id, language="en", cefr="C1"))
     for client_id in client_ids:
         session.add(AgentClearance(client_id=client_id, agent_id=agent.id))
-    for weekday, start, minutes in shifts if shifts is not None else [
-        (d, 0, 1440) for d in range(7)
-    ]:
+    for weekday, start, minutes in (
+        shifts if shifts is not None else [(d, 0, 1440) for d in range(7)]
+    ):
         session.add(
             Shift(agent_id=agent.id, weekday=weekday, start_minute=start, duration_minutes=minutes)
         )
@@ -183,35 +183,71 @@ def world(container: Container) -> World:
     with transaction(container.sessions) as session:
         session.add(Skill(code="data_entry", name="Data entry"))
         session.add(
-            DeliveryCenter(code="MNL", name="Manila", country="PH", timezone="Asia/Manila",
-                           hourly_cost=9.5, currency="USD", holidays=[])
+            DeliveryCenter(
+                code="MNL",
+                name="Manila",
+                country="PH",
+                timezone="Asia/Manila",
+                hourly_cost=9.5,
+                currency="USD",
+                holidays=[],
+            )
         )
         calendar = BusinessCalendar.office_hours("America/New_York").to_dict()
-        insurer = create_client(session, code="insurer", name="Insurer", timezone="America/New_York",
-                                now=now, calendar=calendar)
-        retailer = create_client(session, code="retailer", name="Retailer",
-                                 timezone="Europe/London", now=now)
+        insurer = create_client(
+            session,
+            code="insurer",
+            name="Insurer",
+            timezone="America/New_York",
+            now=now,
+            calendar=calendar,
+        )
+        retailer = create_client(
+            session, code="retailer", name="Retailer", timezone="Europe/London", now=now
+        )
         processes = []
         for client in (insurer, retailer):
             processes.append(
                 define_process(
-                    session, client_id=client.id, code="keying", name="Keying", kind="data_entry",
-                    input_schema=INPUT_SCHEMA, form_schema=FORM_SCHEMA,
-                    required_skills={"data_entry": 2}, sla_minutes=240,
-                    sla_mode="business_hours", now=now,
+                    session,
+                    client_id=client.id,
+                    code="keying",
+                    name="Keying",
+                    kind="data_entry",
+                    input_schema=INPUT_SCHEMA,
+                    form_schema=FORM_SCHEMA,
+                    required_skills={"data_entry": 2},
+                    sla_minutes=240,
+                    sla_mode="business_hours",
+                    now=now,
                 )
             )
         users = {
-            "client": create_user(session, email="c@insurer.example", name="C", role="client_admin",
-                                  now=now, client_id=insurer.id),
-            "other_client": create_user(session, email="c@retailer.example", name="R",
-                                        role="client_admin", now=now, client_id=retailer.id),
-            "agent": create_user(session, email="a@provider.example", name="A", role="agent",
-                                 now=now),
-            "other_agent": create_user(session, email="b@provider.example", name="B",
-                                       role="agent", now=now),
-            "ops": create_user(session, email="o@provider.example", name="O", role="ops_manager",
-                               now=now),
+            "client": create_user(
+                session,
+                email="c@insurer.example",
+                name="C",
+                role="client_admin",
+                now=now,
+                client_id=insurer.id,
+            ),
+            "other_client": create_user(
+                session,
+                email="c@retailer.example",
+                name="R",
+                role="client_admin",
+                now=now,
+                client_id=retailer.id,
+            ),
+            "agent": create_user(
+                session, email="a@provider.example", name="A", role="agent", now=now
+            ),
+            "other_agent": create_user(
+                session, email="b@provider.example", name="B", role="agent", now=now
+            ),
+            "ops": create_user(
+                session, email="o@provider.example", name="O", role="ops_manager", now=now
+            ),
         }
         for name, user in users.items():
             tokens[name] = issue_token(session, user.id, "test", now)
@@ -224,8 +260,9 @@ def world(container: Container) -> World:
             other_process_id=processes[1].id,
             agent_id=agent_id,
             client_user=Principal(users["client"].id, "client_admin", insurer.id, None),
-            other_client_user=Principal(users["other_client"].id, "client_admin", retailer.id,
-                                        None),
+            other_client_user=Principal(
+                users["other_client"].id, "client_admin", retailer.id, None
+            ),
             tokens=tokens,
         )
 
@@ -261,7 +298,9 @@ def api(server: str, world: World) -> Iterator[Any]:
 
     def client(name: str) -> httpx.Client:
         if name not in clients:
-            headers = {"Authorization": f"Bearer {world.tokens[name]}"} if name in world.tokens else {}
+            headers = (
+                {"Authorization": f"Bearer {world.tokens[name]}"} if name in world.tokens else {}
+            )
             clients[name] = httpx.Client(base_url=server, headers=headers, timeout=30)
         return clients[name]
 

@@ -60,7 +60,7 @@ def create_app(container: Container | None = None) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router)
     # Queue depth reads this app's database, so it lives in a registry of the app's own.
-    queue_registry = CollectorRegistry(auto_describe=True)
+    queue_registry = CollectorRegistry(auto_describe=False)
     queue_registry.register(metrics.QueueDepthCollector(container.sessions))
 
     @app.get("/healthz", tags=["operations"])

@@ -15,8 +15,9 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from tandem.config import ConfigError, Settings, load_settings
 
-app = typer.Typer(help="Tandem: the delivery platform of an outsourcing provider.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Tandem: the delivery platform of an outsourcing provider.", no_args_is_help=True
+)
 console = Console(stderr=True)
 
 
@@ -98,8 +99,10 @@ def demo(
         for suffix in ("", "-wal", "-shm"):
             Path(str(path) + suffix).unlink(missing_ok=True)
     else:
-        console.print("[red]tandem demo resets its database: point TANDEM_DATABASE_URL at a "
-                      "SQLite file (the default) to run it[/red]")
+        console.print(
+            "[red]tandem demo resets its database: point TANDEM_DATABASE_URL at a "
+            "SQLite file (the default) to run it[/red]"
+        )
         raise typer.Exit(2)
     upgrade(settings.sqlalchemy_url)
     container = build_container(settings)
@@ -111,7 +114,9 @@ def demo(
         console.print(f"  {name:10} {token}")
     url = f"http://{settings.host}:{settings.port}"
     console.print(f"API docs: {url}/docs   (Authorize with a token above)")
-    console.print(f"Try: curl -H 'Authorization: Bearer {tokens['ops']}' {url}/api/v1/operations/queues")
+    console.print(
+        f"Try: curl -H 'Authorization: Bearer {tokens['ops']}' {url}/api/v1/operations/queues"
+    )
     if serve_after:
         serve(None, None, True)
 
@@ -129,14 +134,24 @@ def intake(
     from tandem.tenancy.principal import SYSTEM
 
     container = build_container(_settings())
-    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:,} rows"),
-                  TimeElapsedColumn(), console=console) as progress:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed:,} rows"),
+        TimeElapsedColumn(),
+        console=console,
+    ) as progress:
         task = progress.add_task(file.name, total=None)
         try:
             with file.open("rb") as stream:
                 report = ingest_file(
-                    container.sessions, SYSTEM, process_id, stream, filename=file.name,
-                    clock=container.clock, at_risk_fraction=container.settings.at_risk_fraction,
+                    container.sessions,
+                    SYSTEM,
+                    process_id,
+                    stream,
+                    filename=file.name,
+                    clock=container.clock,
+                    at_risk_fraction=container.settings.at_risk_fraction,
                     mode="accept_valid" if accept_valid else "all_or_nothing",
                     on_progress=lambda n: progress.update(task, completed=n),
                 )
@@ -145,8 +160,10 @@ def intake(
             for error in exc.extra.get("errors", [])[:20]:
                 console.print(f"  {error}")
             raise typer.Exit(1) from None
-    console.print(f"batch {report.id}: {report.status}, {report.rows_accepted:,} queued, "
-                  f"{report.rows_rejected:,} rejected")
+    console.print(
+        f"batch {report.id}: {report.status}, {report.rows_accepted:,} queued, "
+        f"{report.rows_rejected:,} rejected"
+    )
     for error in report.errors[:20]:
         console.print(f"  row {error['row']}, {error['field'] or '(row)'}: {error['message']}")
     if report.rows_rejected:

@@ -32,8 +32,7 @@ class Settings(BaseSettings):
     def _known_database(cls, value: str) -> str:
         if not value.startswith(("sqlite://", "postgresql://", "postgresql+psycopg://")):
             raise ValueError(
-                "must start with sqlite:/// (embedded) or postgresql:// (server), "
-                f"got {value!r}"
+                f"must start with sqlite:/// (embedded) or postgresql:// (server), got {value!r}"
             )
         return value
 

@@ -51,10 +51,45 @@ SKILLS = {
     "customer_service": "Customer service",
     "legal_review": "Legal document review",
 }
-FIRST = ["Maria", "Jose", "Ana", "Ramon", "Priya", "Arjun", "Kavya", "Rahul", "Ola", "Piotr",
-         "Kasia", "Tomasz", "Liza", "Mark", "Divya", "Anil", "Zofia", "Jan", "Grace", "Paolo"]
-LAST = ["Santos", "Reyes", "Cruz", "Sharma", "Iyer", "Nair", "Kowalski", "Nowak", "Wojcik",
-        "Garcia", "Mendoza", "Rao", "Patel", "Lewandowska", "Bautista"]
+FIRST = [
+    "Maria",
+    "Jose",
+    "Ana",
+    "Ramon",
+    "Priya",
+    "Arjun",
+    "Kavya",
+    "Rahul",
+    "Ola",
+    "Piotr",
+    "Kasia",
+    "Tomasz",
+    "Liza",
+    "Mark",
+    "Divya",
+    "Anil",
+    "Zofia",
+    "Jan",
+    "Grace",
+    "Paolo",
+]
+LAST = [
+    "Santos",
+    "Reyes",
+    "Cruz",
+    "Sharma",
+    "Iyer",
+    "Nair",
+    "Kowalski",
+    "Nowak",
+    "Wojcik",
+    "Garcia",
+    "Mendoza",
+    "Rao",
+    "Patel",
+    "Lewandowska",
+    "Bautista",
+]
 
 APP_FORM = {
     "type": "object",
@@ -126,8 +161,13 @@ DEMO_TOKENS = {
 }
 
 
-def seed(container: Container, *, items_per_process: int = 700, seed: int = 7,
-         progress: Callable[[str], None] = lambda _: None) -> dict[str, str]:
+def seed(
+    container: Container,
+    *,
+    items_per_process: int = 700,
+    seed: int = 7,
+    progress: Callable[[str], None] = lambda _: None,
+) -> dict[str, str]:
     """Fill an empty, migrated database. Returns the demo API tokens by name."""
     rng = random.Random(seed)
     end = container.clock.now().replace(second=0, microsecond=0)
@@ -139,11 +179,18 @@ def seed(container: Container, *, items_per_process: int = 700, seed: int = 7,
         processes = _processes(session, clients, clock.now())
         agents = _workforce(session, clients, rng)
         for name, (email, full, role, client) in DEMO_TOKENS.items():
-            user = create_user(session, email=email, name=full, role=role, now=clock.now(),
-                               client_id=clients[client] if client else None)
+            user = create_user(
+                session,
+                email=email,
+                name=full,
+                role=role,
+                now=clock.now(),
+                client_id=clients[client] if client else None,
+            )
             tokens[name] = issue_token(session, user.id, "demo", clock.now(), f"demo-{name}")
-        agent_user = create_user(session, email="agent@tandem.example", name="Alex Agent",
-                                 role="agent", now=clock.now())
+        agent_user = create_user(
+            session, email="agent@tandem.example", name="Alex Agent", role="agent", now=clock.now()
+        )
         session.get_one(Agent, agents[0]).user_id = agent_user.id
         tokens["agent"] = issue_token(session, agent_user.id, "demo", clock.now(), "demo-agent")
     progress("clients, processes, 3 centers and 60 agents created")
@@ -151,7 +198,8 @@ def seed(container: Container, *, items_per_process: int = 700, seed: int = 7,
     owners = {cid: Principal(uuid_of(cid), "client_admin", cid, None) for cid in clients.values()}
     total_hours = 72
     arrivals = sorted(
-        (rng.uniform(0, total_hours), process) for process in processes
+        (rng.uniform(0, total_hours), process)
+        for process in processes
         for _ in range(items_per_process)
     )
     hour = 0
@@ -162,9 +210,15 @@ def seed(container: Container, *, items_per_process: int = 700, seed: int = 7,
             hour += 1
         clock.set(end - timedelta(hours=total_hours - at))
         with transaction(container.sessions) as session:
-            submit_item(session, owners[process[0]], process[1], _payload(process[2], rng),
-                        now=clock.now(), at_risk_fraction=container.settings.at_risk_fraction,
-                        external_ref=f"{process[2]}-{rng.randrange(10**6):06d}")
+            submit_item(
+                session,
+                owners[process[0]],
+                process[1],
+                _payload(process[2], rng),
+                now=clock.now(),
+                at_risk_fraction=container.settings.at_risk_fraction,
+                external_ref=f"{process[2]}-{rng.randrange(10**6):06d}",
+            )
         if hour % 12 == 0:
             progress(f"simulated hour {hour} of {total_hours}")
     clock.set(end)
@@ -182,16 +236,29 @@ def _clients(session: Session, now: Any) -> dict[str, int]:
     us = holidays.country_holidays("US", years=[now.year, now.year + 1])
     gb = holidays.country_holidays("GB", subdiv="ENG", years=[now.year, now.year + 1])
     northwind = create_client(
-        session, code="northwind", name="Northwind Mutual Insurance", timezone="America/New_York",
-        now=now, calendar=BusinessCalendar.office_hours(
-            "America/New_York", holidays=list(us)).to_dict())
-    shopwave = create_client(session, code="shopwave", name="Shopwave Online Retail",
-                             timezone="Europe/London", now=now, calendar=BusinessCalendar.office_hours(
-                                 "Europe/London", holidays=list(gb)).to_dict())
-    hartley = create_client(session, code="hartley", name="Hartley & Finch LLP",
-                            timezone="America/Chicago", now=now,
-                            calendar=BusinessCalendar.office_hours(
-                                "America/Chicago", holidays=list(us)).to_dict())
+        session,
+        code="northwind",
+        name="Northwind Mutual Insurance",
+        timezone="America/New_York",
+        now=now,
+        calendar=BusinessCalendar.office_hours("America/New_York", holidays=list(us)).to_dict(),
+    )
+    shopwave = create_client(
+        session,
+        code="shopwave",
+        name="Shopwave Online Retail",
+        timezone="Europe/London",
+        now=now,
+        calendar=BusinessCalendar.office_hours("Europe/London", holidays=list(gb)).to_dict(),
+    )
+    hartley = create_client(
+        session,
+        code="hartley",
+        name="Hartley & Finch LLP",
+        timezone="America/Chicago",
+        now=now,
+        calendar=BusinessCalendar.office_hours("America/Chicago", holidays=list(us)).to_dict(),
+    )
     return {"northwind": northwind.id, "shopwave": shopwave.id, "hartley": hartley.id}
 
 
@@ -199,23 +266,73 @@ def _processes(session: Session, clients: dict[str, int], now: Any) -> list[tupl
     for code, name in SKILLS.items():
         session.add(Skill(code=code, name=name))
     session.flush()
-    specs = [
-        ("northwind", "app-keying", "Keying of insurance application forms", "data_entry",
-         DOCUMENT_INPUT, APP_FORM, {"data_entry": 2}, 240, "business_hours", None),
-        ("northwind", "underwriting", "Evaluation of new insurance applications", "decision",
-         APP_FORM, UNDERWRITING_FORM, {"insurance": 3}, 480, "business_hours", None),
-        ("shopwave", "support", "Customer service tickets", "conversation", TICKET_INPUT,
-         TICKET_FORM, {"customer_service": 2}, 120, "24x7", "en"),
-        ("hartley", "doc-review", "First-pass document review", "data_entry", DOCUMENT_INPUT,
-         REVIEW_FORM, {"legal_review": 2}, 960, "business_hours", None),
+    specs: list[tuple[Any, ...]] = [
+        (
+            "northwind",
+            "app-keying",
+            "Keying of insurance application forms",
+            "data_entry",
+            DOCUMENT_INPUT,
+            APP_FORM,
+            {"data_entry": 2},
+            240,
+            "business_hours",
+            None,
+        ),
+        (
+            "northwind",
+            "underwriting",
+            "Evaluation of new insurance applications",
+            "decision",
+            APP_FORM,
+            UNDERWRITING_FORM,
+            {"insurance": 3},
+            480,
+            "business_hours",
+            None,
+        ),
+        (
+            "shopwave",
+            "support",
+            "Customer service tickets",
+            "conversation",
+            TICKET_INPUT,
+            TICKET_FORM,
+            {"customer_service": 2},
+            120,
+            "24x7",
+            "en",
+        ),
+        (
+            "hartley",
+            "doc-review",
+            "First-pass document review",
+            "data_entry",
+            DOCUMENT_INPUT,
+            REVIEW_FORM,
+            {"legal_review": 2},
+            960,
+            "business_hours",
+            None,
+        ),
     ]
     made = []
     for client, code, name, kind, input_schema, form, skills, sla, mode, language in specs:
         process = define_process(
-            session, client_id=clients[client], code=code, name=name, kind=kind,
-            input_schema=input_schema, form_schema=form, required_skills=skills,
-            sla_minutes=sla, sla_mode=mode, now=now, language=language,
-            min_cefr="B2" if language else None, price_per_item=Decimal("0.85"),
+            session,
+            client_id=clients[client],
+            code=code,
+            name=name,
+            kind=kind,
+            input_schema=input_schema,
+            form_schema=form,
+            required_skills=skills,
+            sla_minutes=sla,
+            sla_mode=mode,
+            now=now,
+            language=language,
+            min_cefr="B2" if language else None,
+            price_per_item=Decimal("0.85"),
         )
         made.append((process.client_id, process.id, code))
     return made
@@ -226,13 +343,26 @@ def _workforce(session: Session, clients: dict[str, int], rng: random.Random) ->
     for code, name, country, tz, cost, start_hour in CENTERS:
         years = [date.today().year, date.today().year + 1]
         center_holidays = [d.isoformat() for d in holidays.country_holidays(country, years=years)]
-        session.add(DeliveryCenter(code=code, name=name, country=country, timezone=tz,
-                                   hourly_cost=cost, currency="USD", holidays=center_holidays))
+        session.add(
+            DeliveryCenter(
+                code=code,
+                name=name,
+                country=country,
+                timezone=tz,
+                hourly_cost=cost,
+                currency="USD",
+                holidays=center_holidays,
+            )
+        )
         session.flush()
         for n in range(20):
             analyst = n % 5 == 0
-            agent = Agent(center_code=code, name=f"{rng.choice(FIRST)} {rng.choice(LAST)}",
-                          tier="analyst" if analyst else "agent", hired_on=date(2024, 1 + n % 12, 1))
+            agent = Agent(
+                center_code=code,
+                name=f"{rng.choice(FIRST)} {rng.choice(LAST)}",
+                tier="analyst" if analyst else "agent",
+                hired_on=date(2024, 1 + n % 12, 1),
+            )
             session.add(agent)
             session.flush()
             agent_ids.append(agent.id)
@@ -243,37 +373,52 @@ def _workforce(session: Session, clients: dict[str, int], rng: random.Random) ->
                 skills["legal_review"] = rng.randint(2, 4)
             for skill, level in skills.items():
                 session.add(AgentSkill(agent_id=agent.id, skill_code=skill, level=level))
-            session.add(AgentLanguage(agent_id=agent.id, language="en",
-                                      cefr=rng.choice(["B2", "C1", "C2"])))
+            session.add(
+                AgentLanguage(agent_id=agent.id, language="en", cefr=rng.choice(["B2", "C1", "C2"]))
+            )
             for client_id in clients.values():
                 session.add(AgentClearance(client_id=client_id, agent_id=agent.id))
             # Two staggered crews per center so that together the centers cover 24/7.
             start = (start_hour + (9 if n % 2 else 0)) % 24
             days = range(5) if n % 3 else range(2, 7)
             for day in days:
-                session.add(Shift(agent_id=agent.id, weekday=day, start_minute=start * 60,
-                                  duration_minutes=9 * 60))
+                session.add(
+                    Shift(
+                        agent_id=agent.id,
+                        weekday=day,
+                        start_minute=start * 60,
+                        duration_minutes=9 * 60,
+                    )
+                )
     session.flush()
     return agent_ids
 
 
 def _payload(process_code: str, rng: random.Random) -> dict[str, Any]:
     if process_code == "support":
-        return {"customer": f"{rng.choice(FIRST)} {rng.choice(LAST)}", "channel": rng.choice(
-            ["email", "chat", "social"]), "order_id": f"SW-{rng.randrange(10**7)}",
+        return {
+            "customer": f"{rng.choice(FIRST)} {rng.choice(LAST)}",
+            "channel": rng.choice(["email", "chat", "social"]),
+            "order_id": f"SW-{rng.randrange(10**7)}",
             "subject": rng.choice(["Where is my order?", "Refund request", "Wrong size"]),
-            "message": "Hello, I ordered last week and still have not received the parcel."}
+            "message": "Hello, I ordered last week and still have not received the parcel.",
+        }
     if process_code == "underwriting":
         return _application(rng)
     return {"document_ref": f"scan-{rng.randrange(10**8):08d}.pdf", "pages": rng.randint(1, 12)}
 
 
 def _application(rng: random.Random) -> dict[str, Any]:
-    return {"applicant_name": f"{rng.choice(FIRST)} {rng.choice(LAST)}",
-            "birth_date": f"{rng.randint(1950, 2004)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
-            "policy_type": rng.choice(["term_life", "whole_life", "health", "home"]),
-            "coverage_amount": rng.choice([50_000, 100_000, 250_000, 500_000]),
-            "postcode": f"{rng.randrange(10**5):05d}", "smoker": rng.random() < 0.2}
+    return {
+        "applicant_name": f"{rng.choice(FIRST)} {rng.choice(LAST)}",
+        "birth_date": date(
+            rng.randint(1950, 2004), rng.randint(1, 12), rng.randint(1, 28)
+        ).isoformat(),
+        "policy_type": rng.choice(["term_life", "whole_life", "health", "home"]),
+        "coverage_amount": rng.choice([50_000, 100_000, 250_000, 500_000]),
+        "postcode": f"{rng.randrange(10**5):05d}",
+        "smoker": rng.random() < 0.2,
+    }
 
 
 def _result(routing_key: str, payload: dict[str, Any], rng: random.Random) -> dict[str, Any]:
@@ -286,22 +431,33 @@ def _result(routing_key: str, payload: dict[str, Any], rng: random.Random) -> di
     return _application(rng)
 
 
-def _work_an_hour(container: Container, dispatcher: Dispatcher, agents: list[Any],
-                  rng: random.Random) -> None:
+def _work_an_hour(
+    container: Container, dispatcher: Dispatcher, agents: list[Any], rng: random.Random
+) -> None:
     for agent_id in rng.sample(agents, 20):
         for _ in range(2):
             with transaction(container.sessions) as session:
                 lease = dispatcher.claim(session, agent_id)
                 if lease is None:
                     break
-                dispatcher.submit(session, agent_id, lease.item_id, lease.attempt,
-                                  _result(lease.routing_key, lease.payload, rng))
+                dispatcher.submit(
+                    session,
+                    agent_id,
+                    lease.item_id,
+                    lease.attempt,
+                    _result(lease.routing_key, lease.payload, rng),
+                )
     with transaction(container.sessions) as session:
         escalate(session, dispatcher.clock.now(), container.settings.at_risk_priority_boost)
 
 
-def _finish(container: Container, dispatcher: Dispatcher, agents: list[Any],
-            owners: dict[int, Principal], rng: random.Random) -> None:
+def _finish(
+    container: Container,
+    dispatcher: Dispatcher,
+    agents: list[Any],
+    owners: dict[int, Principal],
+    rng: random.Random,
+) -> None:
     """Leave some items leased (live and expired), waiting and cancelled."""
     clock = dispatcher.clock
     for agent_id in agents[:30]:
@@ -319,12 +475,18 @@ def _finish(container: Container, dispatcher: Dispatcher, agents: list[Any],
         with transaction(container.sessions) as session:
             try:
                 if i % 2:
-                    work.hold(session, owners[client_id], item_id, "waiting for a legible scan",
-                              now=clock.now(),  # type: ignore[attr-defined]
-                              at_risk_fraction=container.settings.at_risk_fraction)
+                    work.hold(
+                        session,
+                        owners[client_id],
+                        item_id,
+                        "waiting for a legible scan",
+                        now=clock.now(),
+                        at_risk_fraction=container.settings.at_risk_fraction,
+                    )
                 else:
-                    work.cancel(session, owners[client_id], item_id, "sent by mistake",
-                                now=clock.now())  # type: ignore[attr-defined]
+                    work.cancel(
+                        session, owners[client_id], item_id, "sent by mistake", now=clock.now()
+                    )
             except TandemError:
                 continue
     with transaction(container.sessions) as session:

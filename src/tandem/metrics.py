@@ -20,7 +20,9 @@ EMPTY_CLAIMS = Counter(
 EXPIRED_LEASES = Counter(
     "tandem_expired_leases", "Leases that expired and went back to the queue", registry=REGISTRY
 )
-SLA_BREACHES = Counter("tandem_sla_breaches", "Work items marked as SLA breached", registry=REGISTRY)
+SLA_BREACHES = Counter(
+    "tandem_sla_breaches", "Work items marked as SLA breached", registry=REGISTRY
+)
 ITEMS_RECEIVED = Counter(
     "tandem_items_received", "Work items accepted at intake", ["channel"], registry=REGISTRY
 )

@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import threading
-
 import uuid
 from collections import Counter
 from datetime import timedelta
@@ -15,12 +14,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, insert, select
 
+from tandem.catalog.models import Process
 from tandem.clock import ManualClock
 from tandem.db import transaction
 from tandem.http import Container
 from tandem.intake.service import _new_item
 from tandem.sla.service import policy_for
-from tandem.catalog.models import Process
 from tandem.work.models import WorkItem, WorkItemEvent
 from tandem.work.service import creation_event
 from tests.conftest import RESULT, ROOT, World
@@ -30,21 +29,29 @@ def _queue(container: Container, world: World, n: int) -> None:
     with transaction(container.sessions) as session:
         process = session.get_one(Process, (world.client_id, world.process_id))
         policy = policy_for(session, world.client_id, world.process_id, 0.75)
-        rows = [_new_item(process, policy, {"document_ref": f"d{i}"}, container.clock.now())
-                for i in range(n)]
+        rows = [
+            _new_item(process, policy, {"document_ref": f"d{i}"}, container.clock.now())
+            for i in range(n)
+        ]
         session.execute(insert(WorkItem), rows)
         session.execute(insert(WorkItemEvent), [creation_event(r, actor="test") for r in rows])
 
 
 def _check_delivered_exactly_once(container: Container, n: int) -> None:
     with transaction(container.sessions) as session:
-        states = dict(session.execute(
-            select(WorkItem.state, func.count()).group_by(WorkItem.state)).all())
-        delivered = Counter(session.scalars(
-            select(WorkItemEvent.work_item_id).where(WorkItemEvent.to_state == "delivered")).all())
+        states = dict(
+            session.execute(select(WorkItem.state, func.count()).group_by(WorkItem.state)).all()
+        )
+        delivered = Counter(
+            session.scalars(
+                select(WorkItemEvent.work_item_id).where(WorkItemEvent.to_state == "delivered")
+            ).all()
+        )
         leases = session.execute(
-            select(WorkItemEvent.work_item_id, WorkItemEvent.attempt, WorkItemEvent.actor)
-            .where(WorkItemEvent.to_state == "leased")).all()
+            select(WorkItemEvent.work_item_id, WorkItemEvent.attempt, WorkItemEvent.actor).where(
+                WorkItemEvent.to_state == "leased"
+            )
+        ).all()
     assert states == {"delivered": n}
     assert len(delivered) == n and set(delivered.values()) == {1}
     # Each attempt number of an item was leased once: never two live leases at once.
@@ -66,7 +73,9 @@ def test_32_agents_claim_and_submit_5000_items(container: Container, world: Worl
                 if lease is None:
                     return
                 with transaction(container.sessions) as session:
-                    container.dispatcher.submit(session, agent, lease.item_id, lease.attempt, RESULT)
+                    container.dispatcher.submit(
+                        session, agent, lease.item_id, lease.attempt, RESULT
+                    )
                 done[agent] += 1
         except BaseException as exc:  # surfaced below
             errors.append(exc)
@@ -107,7 +116,9 @@ def test_killed_worker_loses_nothing(
     victim = world.add_agents(container, 1)[0]
     proc = subprocess.Popen(
         [sys.executable, "-c", HOLDER, database_url, str(victim), "15"],
-        stdout=subprocess.PIPE, text=True, cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
     )
     try:
         assert proc.stdout is not None
@@ -137,5 +148,3 @@ def test_killed_worker_loses_nothing(
 def _latest_expiry(container: Container) -> object:
     with transaction(container.sessions) as session:
         return session.scalar(select(func.max(WorkItem.lease_expires_at)))
-
-

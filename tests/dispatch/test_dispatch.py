@@ -23,9 +23,15 @@ def _submit(container: Container, world: World, n: int = 1, **kw: Any) -> list[u
     ids = []
     with transaction(container.sessions) as session:
         for i in range(n):
-            item, _ = submit_item(session, world.client_user, world.process_id,
-                                  {"document_ref": f"doc-{i}"}, now=container.clock.now(),
-                                  at_risk_fraction=0.75, **kw)
+            item, _ = submit_item(
+                session,
+                world.client_user,
+                world.process_id,
+                {"document_ref": f"doc-{i}"},
+                now=container.clock.now(),
+                at_risk_fraction=0.75,
+                **kw,
+            )
             ids.append(item.id)
     return ids
 
@@ -52,7 +58,9 @@ def test_claim_order_is_due_time_then_priority_then_age(
         item = session.scalar(select(WorkItem).where(WorkItem.id == newest))
         assert item is not None
         item.due_at -= timedelta(hours=1)
-    order = [lease.item_id for lease in (_claim(container, world.agent_id) for _ in range(3)) if lease]
+    order = [
+        lease.item_id for lease in (_claim(container, world.agent_id) for _ in range(3)) if lease
+    ]
     assert order[0] == newest
     # same due time? the urgent one (higher priority) goes before the older one
     assert set(order[1:]) == {first, later_but_urgent}
@@ -69,13 +77,19 @@ def test_same_due_time_goes_by_priority_then_age(
         ids += _submit(container, world)
     urgent = _submit(container, world, priority=9)[0]
     with transaction(container.sessions) as session:
-        due = {session.scalar(select(WorkItem.due_at).where(WorkItem.id == i)) for i in [*ids, urgent]}
+        due = {
+            session.scalar(select(WorkItem.due_at).where(WorkItem.id == i)) for i in [*ids, urgent]
+        }
     assert len(due) == 1
-    order = [lease.item_id for lease in (_claim(container, world.agent_id) for _ in range(4)) if lease]
+    order = [
+        lease.item_id for lease in (_claim(container, world.agent_id) for _ in range(4)) if lease
+    ]
     assert order[0] == urgent and order[1:] == ids
 
 
-def test_only_eligible_agents_get_items(container: Container, world: World, clock: ManualClock) -> None:
+def test_only_eligible_agents_get_items(
+    container: Container, world: World, clock: ManualClock
+) -> None:
     _submit(container, world, n=2)
     novice = world.add_agents(container, 1, skill_level=1)[0]
     assert _claim(container, novice) is None  # skill below the required level
@@ -106,8 +120,11 @@ def test_submit_delivers_and_checks_the_form(container: Container, world: World)
         container.dispatcher.submit(session, world.agent_id, item_id, 1, RESULT)
     assert _state(container, item_id) == "delivered"
     with transaction(container.sessions) as session:
-        states = session.scalars(select(WorkItemEvent.to_state).where(
-            WorkItemEvent.work_item_id == item_id).order_by(WorkItemEvent.seq)).all()
+        states = session.scalars(
+            select(WorkItemEvent.to_state)
+            .where(WorkItemEvent.work_item_id == item_id)
+            .order_by(WorkItemEvent.seq)
+        ).all()
     assert states == ["queued", "leased", "submitted", "delivered"]
 
 
@@ -165,10 +182,16 @@ def test_dispatch_over_http(api: Any, world: World, container: Container) -> Non
     assert hb.status_code == 200
     bad = api("agent").post(f"/api/v1/leases/{item_id}/submit", json={"attempt": 1, "result": {}})
     assert bad.status_code == 422
-    done = api("agent").post(f"/api/v1/leases/{item_id}/submit", json={"attempt": 1, "result": RESULT})
+    done = api("agent").post(
+        f"/api/v1/leases/{item_id}/submit", json={"attempt": 1, "result": RESULT}
+    )
     assert done.json() == {"item_id": item_id, "state": "delivered"}
-    assert api("agent").post(f"/api/v1/leases/{item_id}/submit",
-                             json={"attempt": 1, "result": RESULT}).status_code == 409
+    assert (
+        api("agent")
+        .post(f"/api/v1/leases/{item_id}/submit", json={"attempt": 1, "result": RESULT})
+        .status_code
+        == 409
+    )
     status = api("client").get(f"/api/v1/work-items/{item_id}").json()
     assert status["state"] == "delivered" and status["result"] == RESULT
     assert api("client").post("/api/v1/dispatch/claim").status_code == 403

@@ -33,8 +33,9 @@ def test_single_item_is_created_once_per_idempotency_key(
     assert again.headers["Idempotent-Replayed"] == "true"
     assert again.json()["id"] == first.json()["id"]
     assert _count(container) == 1
-    changed = api("client").post(url, json={**body, "external_ref": "APP-2"},
-                                 headers={"Idempotency-Key": "k-1"})
+    changed = api("client").post(
+        url, json={**body, "external_ref": "APP-2"}, headers={"Idempotency-Key": "k-1"}
+    )
     assert changed.status_code == 422
     assert changed.json()["errors"][0]["field"] == "Idempotency-Key"
     assert _count(container) == 1
@@ -46,7 +47,9 @@ def test_concurrent_retries_create_one_item(api: Any, world: World, container: C
     codes: list[int] = []
 
     def post() -> None:
-        codes.append(api("client").post(url, json=body, headers={"Idempotency-Key": "race"}).status_code)
+        codes.append(
+            api("client").post(url, json=body, headers={"Idempotency-Key": "race"}).status_code
+        )
 
     threads = [threading.Thread(target=post) for _ in range(8)]
     for t in threads:
@@ -95,7 +98,9 @@ def test_a_file_with_bad_rows_is_rejected_whole_and_names_row_and_field(
     problem = response.json()
     assert problem["rows_total"] == 5 and problem["rows_rejected"] == 3
     assert {(e["row"], e["field"]) for e in problem["errors"]} == {
-        (3, "pages"), (4, "received_on"), (5, "document_ref"),
+        (3, "pages"),
+        (4, "received_on"),
+        (5, "document_ref"),
     }
     assert _count(container) == 0 and _count(container, WorkItemEvent) == 0
     # The rejected batch and its report stay, for the client to see.

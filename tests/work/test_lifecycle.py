@@ -25,15 +25,25 @@ def test_every_pair_outside_the_table_is_refused(frm: State | None, to: State) -
 
 
 def test_the_loop_has_a_path_from_arrival_to_delivery() -> None:
-    for frm, to in [(None, State.QUEUED), (State.QUEUED, State.LEASED),
-                    (State.LEASED, State.SUBMITTED), (State.SUBMITTED, State.DELIVERED)]:
+    for frm, to in [
+        (None, State.QUEUED),
+        (State.QUEUED, State.LEASED),
+        (State.LEASED, State.SUBMITTED),
+        (State.SUBMITTED, State.DELIVERED),
+    ]:
         check_transition(frm, to)
 
 
 def _item(container: Container, world: World) -> ItemRef:
     with transaction(container.sessions) as session:
-        item, _ = submit_item(session, world.client_user, world.process_id, {"document_ref": "a"},
-                              now=container.clock.now(), at_risk_fraction=0.75)
+        item, _ = submit_item(
+            session,
+            world.client_user,
+            world.process_id,
+            {"document_ref": "a"},
+            now=container.clock.now(),
+            at_risk_fraction=0.75,
+        )
         return ItemRef.of(item)
 
 
@@ -46,9 +56,12 @@ def test_illegal_transition_in_the_database_changes_nothing(
         move(session, ref, to, actor="test", now=container.clock.now())
     with transaction(container.sessions) as session:
         assert session.scalar(select(WorkItem.state).where(WorkItem.id == ref.id)) == "queued"
-        assert session.scalar(
-            select(WorkItemEvent.to_state).where(WorkItemEvent.work_item_id == ref.id)
-        ) == "queued"
+        assert (
+            session.scalar(
+                select(WorkItemEvent.to_state).where(WorkItemEvent.work_item_id == ref.id)
+            )
+            == "queued"
+        )
 
 
 def test_a_move_writes_one_event_per_step_and_stale_writes_fail(
@@ -56,14 +69,21 @@ def test_a_move_writes_one_event_per_step_and_stale_writes_fail(
 ) -> None:
     ref = _item(container, world)
     with transaction(container.sessions) as session:
-        moved = move(session, ref, State.WAITING, actor="test", now=container.clock.now(),
-                     data={"reason": "client"})
+        moved = move(
+            session,
+            ref,
+            State.WAITING,
+            actor="test",
+            now=container.clock.now(),
+            data={"reason": "client"},
+        )
     assert moved.version == 2
     with pytest.raises(StaleItem), transaction(container.sessions) as session:
         move(session, ref, State.CANCELLED, actor="test", now=container.clock.now())
     with transaction(container.sessions) as session:
         rows = session.execute(
             select(WorkItemEvent.seq, WorkItemEvent.from_state, WorkItemEvent.to_state)
-            .where(WorkItemEvent.work_item_id == ref.id).order_by(WorkItemEvent.seq)
+            .where(WorkItemEvent.work_item_id == ref.id)
+            .order_by(WorkItemEvent.seq)
         ).all()
     assert [tuple(r) for r in rows] == [(1, None, "queued"), (2, "queued", "waiting")]

@@ -77,7 +77,9 @@ def get_process(process_id: uuid.UUID, principal: Reader, services: Services) ->
 def define_process(body: ProcessIn, principal: Manager, services: Services) -> Process:
     client_id = principal.client_id if principal.client_id is not None else body.client_id
     if client_id is None:
-        raise InvalidInput("say which client", errors=[{"field": "client_id", "message": "required"}])
+        raise InvalidInput(
+            "say which client", errors=[{"field": "client_id", "message": "required"}]
+        )
     with transaction(services.sessions) as session:
         return service.define_process(
             session,

@@ -21,7 +21,9 @@ from tandem.workforce.models import Skill
 
 def get_process(session: Session, principal: Principal, process_id: uuid.UUID) -> Process:
     process = session.scalar(
-        select(Process).where(Process.id == process_id, principal.client_condition(Process.client_id))
+        select(Process).where(
+            Process.id == process_id, principal.client_condition(Process.client_id)
+        )
     )
     if process is None:
         raise NotFound(f"process {process_id} not found")
@@ -78,7 +80,9 @@ def define_process(
         errors.append({"field": "min_cefr", "message": f"must be one of {', '.join(CEFR_LEVELS)}"})
     if errors:
         raise InvalidInput("the process definition is invalid", errors=errors)
-    if session.scalar(select(Process.id).where(Process.client_id == client_id, Process.code == code)):
+    if session.scalar(
+        select(Process.id).where(Process.client_id == client_id, Process.code == code)
+    ):
         raise Conflict(f"the client already has a process with code {code!r}")
     process = Process(
         client_id=client_id,

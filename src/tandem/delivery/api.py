@@ -42,7 +42,9 @@ def export_batch(
     with transaction(services.sessions) as session:
         row = session.execute(
             select(Batch.client_id, Batch.filename, Process.form_schema)
-            .join(Process, (Process.client_id == Batch.client_id) & (Process.id == Batch.process_id))
+            .join(
+                Process, (Process.client_id == Batch.client_id) & (Process.id == Batch.process_id)
+            )
             .where(Batch.id == batch_id, principal.client_condition(Batch.client_id))
         ).one_or_none()
     if row is None:
@@ -112,11 +114,16 @@ def create_webhook(body: WebhookIn, principal: WebhookAdmin, services: Services)
         )
     client_id = principal.client_id if principal.client_id is not None else body.client_id
     if client_id is None:
-        raise InvalidInput("say which client", errors=[{"field": "client_id", "message": "required"}])
+        raise InvalidInput(
+            "say which client", errors=[{"field": "client_id", "message": "required"}]
+        )
     secret = secrets.token_urlsafe(32)
     with transaction(services.sessions) as session:
         hook = WebhookSubscription(
-            client_id=client_id, url=str(body.url), secret=secret, events=body.events,
+            client_id=client_id,
+            url=str(body.url),
+            secret=secret,
+            events=body.events,
             created_at=services.clock.now(),
         )
         session.add(hook)

@@ -25,7 +25,8 @@ BACKOFF_CAP = timedelta(hours=1)
 
 def backoff(attempts: int) -> timedelta:
     """Wait before the next try after `attempts` failed ones: 30 s, 1 min, 2 min ... 1 h."""
-    return min(BACKOFF_BASE * 2 ** max(attempts - 1, 0), BACKOFF_CAP)
+    factor: int = 2 ** max(attempts - 1, 0)
+    return min(BACKOFF_BASE * factor, BACKOFF_CAP)
 
 
 @dataclass(frozen=True)
@@ -70,8 +71,9 @@ def deliver_due(
                 error = f"receiver answered HTTP {status}"
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}"[:500]
-        _record(sessions, clock, delivery, status, error, time.perf_counter() - started,
-                max_attempts)
+        _record(
+            sessions, clock, delivery, status, error, time.perf_counter() - started, max_attempts
+        )
     return len(due)
 
 
@@ -153,5 +155,3 @@ def _record(
             .values(attempts=attempts, **values)
         )
     metrics.WEBHOOK_ATTEMPTS.labels("ok" if error is None else "error").inc()
-
-

@@ -100,22 +100,20 @@ def heartbeat(
     item_id: uuid.UUID, body: AttemptIn, principal: Claimer, services: Services
 ) -> HeartbeatOut:
     with transaction(services.sessions) as session:
-        expires = services.dispatcher.heartbeat(
-            session, _agent(principal), item_id, body.attempt
-        )
+        expires = services.dispatcher.heartbeat(session, _agent(principal), item_id, body.attempt)
     return HeartbeatOut(lease_expires_at=expires)
 
 
 @router.post("/leases/{item_id}/release", status_code=204)
 def release(item_id: uuid.UUID, body: ReleaseIn, principal: Claimer, services: Services) -> None:
     with transaction(services.sessions) as session:
-        services.dispatcher.release(
-            session, _agent(principal), item_id, body.attempt, body.reason
-        )
+        services.dispatcher.release(session, _agent(principal), item_id, body.attempt, body.reason)
 
 
 @router.post("/leases/{item_id}/submit", response_model=SubmitOut)
-def submit(item_id: uuid.UUID, body: SubmitIn, principal: Submitter, services: Services) -> SubmitOut:
+def submit(
+    item_id: uuid.UUID, body: SubmitIn, principal: Submitter, services: Services
+) -> SubmitOut:
     with transaction(services.sessions) as session:
         ref = services.dispatcher.submit(
             session, _agent(principal), item_id, body.attempt, body.result

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import TextClause, TextualSelect, select, update
+from sqlalchemy import TextualSelect, insert, select, update
 from sqlalchemy.orm import Session
 
 from tandem import metrics
@@ -27,7 +27,7 @@ from tandem.dispatch.queries import claim_postgres, claim_sqlite
 from tandem.errors import InvalidInput, LeaseLost, NotFound
 from tandem.work.lifecycle import State, check_transition
 from tandem.work.models import WorkItem, WorkItemEvent
-from tandem.work.service import ItemRef, items, move
+from tandem.work.service import ItemRef, events, items, move
 from tandem.workforce.eligibility import servable_queues
 from tandem.workforce.service import agent_profile, queue_requirements
 
@@ -70,9 +70,7 @@ class Dispatcher:
         if cached and timedelta(0) <= now - cached[0] < self._ttl:
             return cached[1]
         profile = agent_profile(session, agent_id)
-        queues = servable_queues(
-            profile, queue_requirements(session, profile.cleared_clients), now
-        )
+        queues = servable_queues(profile, queue_requirements(session, profile.cleared_clients), now)
         with self._lock:
             self._queues[agent_id] = (now, queues)
         return queues
@@ -95,7 +93,7 @@ class Dispatcher:
             "lease_expires_at": now + self.lease,
             "now": now,
         }
-        statement: TextClause | TextualSelect
+        statement: TextualSelect
         if is_postgres(session):
             statement = self._claim_pg
             params["client_ids"] = [client for client, _ in queues]
@@ -109,7 +107,7 @@ class Dispatcher:
             metrics.EMPTY_CLAIMS.inc()
             return None
         session.execute(
-            WorkItemEvent.__table__.insert().values(
+            insert(events).values(
                 client_id=row.client_id,
                 work_item_id=row.id,
                 seq=row.version,
@@ -261,8 +259,14 @@ class Dispatcher:
         """Return expired leases to the queue. Safe to run in several workers at once."""
         now = self.clock.now()
         query = (
-            select(WorkItem.client_id, WorkItem.id, WorkItem.state, WorkItem.version,
-                   WorkItem.attempt, WorkItem.lease_owner)
+            select(
+                WorkItem.client_id,
+                WorkItem.id,
+                WorkItem.state,
+                WorkItem.version,
+                WorkItem.attempt,
+                WorkItem.lease_owner,
+            )
             .where(WorkItem.state == State.LEASED.value, WorkItem.lease_expires_at <= now)
             .order_by(WorkItem.lease_expires_at)
             .limit(limit)

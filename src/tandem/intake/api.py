@@ -85,8 +85,7 @@ def upload_batch(
     )
     if report.status == "rejected":
         raise InvalidInput(
-            f"{report.rows_rejected} of {report.rows_total} rows are invalid; "
-            "nothing was queued",
+            f"{report.rows_rejected} of {report.rows_total} rows are invalid; nothing was queued",
             errors=report.errors,
             batch_id=str(report.id),
             rows_total=report.rows_total,

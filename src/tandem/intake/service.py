@@ -64,7 +64,9 @@ def _new_item(
     }
 
 
-def request_fingerprint(payload: dict[str, Any], external_ref: str | None, priority: int | None) -> str:
+def request_fingerprint(
+    payload: dict[str, Any], external_ref: str | None, priority: int | None
+) -> str:
     canonical = json.dumps([payload, external_ref, priority], sort_keys=True, default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -91,8 +93,10 @@ def submit_item(
             return existing, False
     errors = _form(process.input_schema).errors(payload)
     if errors:
-        raise InvalidInput("the work item does not match the process input form",
-                           errors=[{"field": e.field, "message": e.message} for e in errors])
+        raise InvalidInput(
+            "the work item does not match the process input form",
+            errors=[{"field": e.field, "message": e.message} for e in errors],
+        )
     policy = policy_for(session, process.client_id, process.id, at_risk_fraction)
     row = _new_item(
         process,
@@ -187,7 +191,10 @@ def ingest_file(
     Every item of the file shares the batch id, the arrival instant and so the due time.
     """
     if mode not in MODES:
-        raise InvalidInput(f"unknown mode {mode!r}", errors=[{"field": "mode", "message": f"must be one of {', '.join(MODES)}"}])
+        raise InvalidInput(
+            f"unknown mode {mode!r}",
+            errors=[{"field": "mode", "message": f"must be one of {', '.join(MODES)}"}],
+        )
     try:
         file_format = detect_format(filename, content_type)
     except ValueError as exc:
@@ -209,7 +216,9 @@ def ingest_file(
         with transaction(sessions) as session:
             session.add(_batch_row(client_id, report, principal, now))
     except ReaderError as exc:
-        raise InvalidInput(f"{filename}: {exc}", errors=[{"field": "file", "message": str(exc)}]) from None
+        raise InvalidInput(
+            f"{filename}: {exc}", errors=[{"field": "file", "message": str(exc)}]
+        ) from None
     if report.rows_accepted:
         metrics.ITEMS_RECEIVED.labels("file").inc(report.rows_accepted)
     return report

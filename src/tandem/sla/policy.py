@@ -18,7 +18,11 @@ class SlaPolicy:
 
     @classmethod
     def for_process(
-        cls, sla_minutes: int, sla_mode: str, client_calendar: dict[str, Any], at_risk_fraction: float
+        cls,
+        sla_minutes: int,
+        sla_mode: str,
+        client_calendar: dict[str, Any],
+        at_risk_fraction: float,
     ) -> SlaPolicy:
         calendar = (
             BusinessCalendar.twenty_four_seven()

@@ -60,8 +60,6 @@ def me(principal: Annotated[Principal, Depends(current_principal)]) -> MeOut:
     )
 
 
-
-
 @router.get("/clients", response_model=list[ClientOut])
 def list_clients(
     principal: Annotated[Principal, Depends(requires(Permission.CLIENT_READ))], services: Services

@@ -6,6 +6,7 @@ import uuid
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, and_, true
+from sqlalchemy.orm import InstrumentedAttribute
 
 from tandem.errors import Forbidden
 from tandem.tenancy.permissions import ROLES, Permission
@@ -32,7 +33,9 @@ class Principal:
         if permission not in self.permissions:
             raise Forbidden(f"your role ({self.role}) lacks the permission {permission.value}")
 
-    def client_condition(self, client_column: ColumnElement[int]) -> ColumnElement[bool]:
+    def client_condition(
+        self, client_column: ColumnElement[int] | InstrumentedAttribute[int]
+    ) -> ColumnElement[bool]:
         """Rows of the caller's client; provider staff see every client."""
         if self.client_id is not None:
             return client_column == self.client_id

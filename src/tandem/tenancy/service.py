@@ -39,7 +39,9 @@ def create_client(
             calendar or BusinessCalendar.office_hours(timezone).to_dict()
         ).to_dict()
     except ValueError as exc:
-        raise InvalidInput("invalid calendar", errors=[{"field": "calendar", "message": str(exc)}]) from None
+        raise InvalidInput(
+            "invalid calendar", errors=[{"field": "calendar", "message": str(exc)}]
+        ) from None
     if session.scalar(select(Client.id).where(Client.code == code)):
         raise Conflict(f"a client with code {code!r} exists")
     client = Client(code=code, name=name, timezone=timezone, calendar=calendar, created_at=now)
@@ -58,7 +60,9 @@ def create_user(
     client_id: int | None = None,
 ) -> User:
     if role not in ROLES:
-        raise InvalidInput("unknown role", errors=[{"field": "role", "message": f"unknown: {role!r}"}])
+        raise InvalidInput(
+            "unknown role", errors=[{"field": "role", "message": f"unknown: {role!r}"}]
+        )
     if (role in CLIENT_ROLES) != (client_id is not None):
         raise InvalidInput(
             "client roles need a client and provider roles must not have one",

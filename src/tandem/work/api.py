@@ -43,8 +43,13 @@ def list_work_items(
 ) -> list[WorkItem]:
     with transaction(services.sessions) as session:
         return service.list_visible(
-            session, principal, batch_id=batch_id, process_id=process_id, state=state,
-            limit=limit, offset=offset,
+            session,
+            principal,
+            batch_id=batch_id,
+            process_id=process_id,
+            state=state,
+            limit=limit,
+            offset=offset,
         )
 
 
@@ -65,7 +70,11 @@ def hold_work_item(
     """Put an item on hold (waiting, e.g. for the client): its SLA clock pauses."""
     with transaction(services.sessions) as session:
         return service.hold(
-            session, principal, item_id, body.reason, now=services.clock.now(),
+            session,
+            principal,
+            item_id,
+            body.reason,
+            now=services.clock.now(),
             at_risk_fraction=services.settings.at_risk_fraction,
         )
 
@@ -75,7 +84,10 @@ def resume_work_item(item_id: uuid.UUID, principal: Manager, services: Services)
     """Queue a waiting item again; its SLA clock restarts with the time it had left."""
     with transaction(services.sessions) as session:
         return service.resume(
-            session, principal, item_id, now=services.clock.now(),
+            session,
+            principal,
+            item_id,
+            now=services.clock.now(),
             at_risk_fraction=services.settings.at_risk_fraction,
         )
 

@@ -110,13 +110,19 @@ class WorkItem(Base):
         Index(
             "ix_work_items_sla_watch",
             "due_at",
-            postgresql_where=text("NOT breached AND state NOT IN ('delivered', 'cancelled', 'waiting')"),
-            sqlite_where=text("NOT breached AND state NOT IN ('delivered', 'cancelled', 'waiting')"),
+            postgresql_where=text(
+                "NOT breached AND state NOT IN ('delivered', 'cancelled', 'waiting')"
+            ),
+            sqlite_where=text(
+                "NOT breached AND state NOT IN ('delivered', 'cancelled', 'waiting')"
+            ),
         ),
         Index(
             "ix_work_items_risk_watch",
             "at_risk_at",
-            postgresql_where=text("NOT at_risk AND state NOT IN ('delivered', 'cancelled', 'waiting')"),
+            postgresql_where=text(
+                "NOT at_risk AND state NOT IN ('delivered', 'cancelled', 'waiting')"
+            ),
             sqlite_where=text("NOT at_risk AND state NOT IN ('delivered', 'cancelled', 'waiting')"),
         ),
         Index("ix_work_items_batch", "client_id", "batch_id"),

@@ -10,9 +10,9 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Row, insert, select, update
+from sqlalchemy import Row, Table, insert, select, update
 from sqlalchemy.orm import Session
 
 from tandem.errors import Conflict, NotFound
@@ -20,8 +20,8 @@ from tandem.tenancy.principal import Principal
 from tandem.work.lifecycle import IllegalTransition, State, check_transition
 from tandem.work.models import WorkItem, WorkItemEvent
 
-items = WorkItem.__table__
-events = WorkItemEvent.__table__
+items = cast(Table, WorkItem.__table__)
+events = cast(Table, WorkItemEvent.__table__)
 
 
 @dataclass(frozen=True)
@@ -129,9 +129,7 @@ def get_visible(session: Session, principal: Principal, item_id: uuid.UUID) -> W
 def history(session: Session, item: WorkItem) -> Sequence[WorkItemEvent]:
     return session.scalars(
         select(WorkItemEvent)
-        .where(
-            WorkItemEvent.client_id == item.client_id, WorkItemEvent.work_item_id == item.id
-        )
+        .where(WorkItemEvent.client_id == item.client_id, WorkItemEvent.work_item_id == item.id)
         .order_by(WorkItemEvent.seq)
     ).all()
 

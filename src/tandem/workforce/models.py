@@ -4,7 +4,6 @@ import uuid
 from datetime import date
 from decimal import Decimal
 
-
 from sqlalchemy import CheckConstraint, ForeignKey, Numeric, String
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -65,9 +64,7 @@ class AgentLanguage(Base):
     language: Mapped[str] = mapped_column(String(8), primary_key=True)
     cefr: Mapped[str] = mapped_column(String(2))
 
-    __table_args__ = (
-        CheckConstraint("cefr IN ('A1', 'A2', 'B1', 'B2', 'C1', 'C2')", name="cefr"),
-    )
+    __table_args__ = (CheckConstraint("cefr IN ('A1', 'A2', 'B1', 'B2', 'C1', 'C2')", name="cefr"),)
 
 
 class AgentClearance(Base):
@@ -95,5 +92,3 @@ class Shift(Base):
         CheckConstraint("start_minute BETWEEN 0 AND 1439", name="start_minute"),
         CheckConstraint("duration_minutes BETWEEN 1 AND 1440", name="duration_minutes"),
     )
-
-

@@ -32,9 +32,7 @@ def agent_profile(session: Session, agent_id: uuid.UUID) -> AgentProfile:
         select(AgentSkill.skill_code, AgentSkill.level).where(AgentSkill.agent_id == agent_id)
     ).all()
     languages = session.execute(
-        select(AgentLanguage.language, AgentLanguage.cefr).where(
-            AgentLanguage.agent_id == agent_id
-        )
+        select(AgentLanguage.language, AgentLanguage.cefr).where(AgentLanguage.agent_id == agent_id)
     ).all()
     clients = session.scalars(
         select(AgentClearance.client_id).where(AgentClearance.agent_id == agent_id)

@@ -1,0 +1,130 @@
+"""Results leave by status API, batch export and signed webhooks to a real receiver."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import threading
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import Any
+
+import httpx
+import openpyxl
+from sqlalchemy import select
+
+from tandem.clock import ManualClock
+from tandem.db import transaction
+from tandem.delivery.models import WebhookAttempt, WebhookDelivery
+from tandem.delivery.signing import HEADER, verify
+from tandem.delivery.webhooks import backoff, deliver_due
+from tandem.http import Container
+from tests.conftest import RESULT, World
+
+
+class Receiver:
+    """A client's webhook endpoint: answers with the queued status codes, records requests."""
+
+    def __init__(self, statuses: list[int]) -> None:
+        self.statuses = statuses
+        self.requests: list[tuple[dict[str, str], bytes]] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                outer.requests.append((dict(self.headers), body))
+                self.send_response(outer.statuses.pop(0) if outer.statuses else 200)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hooks"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def _deliver_one(api: Any, world: World) -> str:
+    upload = api("client").post(
+        f"/api/v1/processes/{world.process_id}/batches",
+        files={"file": ("b.csv", b"document_ref,pages\nscan-1.pdf,2\nscan-2.pdf,1\n")},
+    )
+    assert upload.status_code == 201
+    lease = api("agent").post("/api/v1/dispatch/claim").json()
+    done = api("agent").post(
+        f"/api/v1/leases/{lease['item_id']}/submit",
+        json={"attempt": lease["attempt"], "result": RESULT},
+    )
+    assert done.status_code == 200
+    return str(upload.json()["id"])
+
+
+def test_signed_webhook_with_retries_and_recorded_attempts(
+    api: Any, world: World, container: Container, clock: ManualClock
+) -> None:
+    receiver = Receiver([500, 503])
+    hook = api("client").post("/api/v1/webhooks", json={"url": receiver.url})
+    assert hook.status_code == 201
+    secret = hook.json()["secret"]
+    _deliver_one(api, world)
+    with httpx.Client() as http:
+        kwargs = {"max_attempts": 5, "timeout_s": 5.0}
+        assert deliver_due(container.sessions, clock, http, **kwargs) == 1  # 500
+        assert deliver_due(container.sessions, clock, http, **kwargs) == 0  # backing off
+        clock.advance(backoff(1))
+        assert deliver_due(container.sessions, clock, http, **kwargs) == 1  # 503
+        clock.advance(backoff(2) - timedelta(seconds=1))
+        assert deliver_due(container.sessions, clock, http, **kwargs) == 0
+        clock.advance(timedelta(seconds=1))
+        assert deliver_due(container.sessions, clock, http, **kwargs) == 1  # 200
+    assert backoff(2) == 2 * backoff(1)
+    headers, body = receiver.requests[-1]
+    assert verify(secret, headers[HEADER], body, int(clock.now().timestamp()))
+    assert not verify("wrong-secret", headers[HEADER], body, int(clock.now().timestamp()))
+    assert not verify(secret, headers[HEADER], body + b" ", int(clock.now().timestamp()))
+    event = json.loads(body)
+    assert event["type"] == "work_item.delivered" and event["data"]["result"] == RESULT
+    with transaction(container.sessions) as session:
+        delivery = session.scalars(select(WebhookDelivery)).one()
+        codes = session.scalars(
+            select(WebhookAttempt.status_code).order_by(WebhookAttempt.number)
+        ).all()
+    assert delivery.status == "delivered" and delivery.attempts == 3
+    assert codes == [500, 503, 200]
+    listed = api("client").get(f"/api/v1/webhooks/{hook.json()['id']}/deliveries").json()
+    assert listed[0]["status"] == "delivered"
+    assert (
+        api("other_client").get(f"/api/v1/webhook-deliveries/{delivery.id}/attempts").json() == []
+    )
+
+
+def test_a_hook_that_keeps_failing_gives_up(
+    api: Any, world: World, container: Container, clock: ManualClock
+) -> None:
+    receiver = Receiver([500] * 10)
+    api("client").post("/api/v1/webhooks", json={"url": receiver.url})
+    _deliver_one(api, world)
+    with httpx.Client() as http:
+        for attempt in range(1, 4):
+            deliver_due(container.sessions, clock, http, max_attempts=3, timeout_s=5.0)
+            clock.advance(backoff(attempt))
+    with transaction(container.sessions) as session:
+        assert session.scalars(select(WebhookDelivery.status)).one() == "failed"
+
+
+def test_batch_export_in_three_formats(api: Any, world: World) -> None:
+    batch_id = _deliver_one(api, world)
+    url = f"/api/v1/batches/{batch_id}/results"
+    rows = list(csv.DictReader(io.StringIO(api("client").get(url).text)))
+    assert [r["state"] for r in rows] == ["delivered", "queued"]
+    assert rows[0]["applicant_name"] == "Maria Santos" and rows[0]["coverage_amount"] == "250000"
+    lines = api("client").get(url, params={"format": "jsonl"}).text.splitlines()
+    assert json.loads(lines[0])["result"] == RESULT
+    xlsx = api("client").get(url, params={"format": "xlsx"})
+    sheet = openpyxl.load_workbook(io.BytesIO(xlsx.content)).active
+    assert sheet is not None
+    values = list(sheet.iter_rows(values_only=True))
+    assert values[0][:3] == ("work_item_id", "external_ref", "state") and len(values) == 3
+    assert api("other_client").get(url).status_code == 404
