@@ -222,6 +222,17 @@ def seed(
         if hour % 12 == 0:
             progress(f"simulated hour {hour} of {total_hours}")
     clock.set(end)
+    for process in processes:  # the latest arrivals, not yet worked on
+        for _ in range(max(8, items_per_process // 8)):
+            with transaction(container.sessions) as session:
+                submit_item(
+                    session,
+                    owners[process[0]],
+                    process[1],
+                    _payload(process[2], rng),
+                    now=clock.now(),
+                    at_risk_fraction=container.settings.at_risk_fraction,
+                )
     _finish(container, dispatcher, agents, owners, rng)
     return tokens
 
@@ -460,7 +471,7 @@ def _finish(
 ) -> None:
     """Leave some items leased (live and expired), waiting and cancelled."""
     clock = dispatcher.clock
-    for agent_id in agents[:30]:
+    for agent_id in agents[:10]:
         with transaction(container.sessions) as session:
             dispatcher.claim(session, agent_id)
     from sqlalchemy import select
@@ -469,7 +480,7 @@ def _finish(
 
     with transaction(container.sessions) as session:
         queued = session.execute(
-            select(WorkItem.client_id, WorkItem.id).where(WorkItem.state == "queued").limit(60)
+            select(WorkItem.client_id, WorkItem.id).where(WorkItem.state == "queued").limit(12)
         ).all()
     for i, (client_id, item_id) in enumerate(queued):
         with transaction(container.sessions) as session:

@@ -1,0 +1,1037 @@
+"""`tandem bench dispatch`: claim and submit throughput and claim latency on PostgreSQL.
+
+What it measures, each in a scratch database of its own on the given server:
+
+* 64 claimers (threads, one agent each) claiming and submitting through the service layer
+  (`Dispatcher.claim` then `Dispatcher.submit`, one transaction each) with 1,000,000 items
+  queued over 50 routing keys;
+* the same at 10,000 queued items (in rounds topped up between them, so that the queue never
+  falls below half its size while it is measured);
+* the ceiling: the same statements (claim, event rows, the fenced update, the reads the service
+  makes) driven by 64 plain psycopg connections, without the Python service layer;
+* claim latency (the claim transaction, commit included) with 16 claimers at 1,000,000 queued;
+* double assignments, checked afterwards from the event rows.
+
+Every phase starts after a VACUUM and a CHECKPOINT, has a warm-up whose pairs are not counted,
+and is measured from the outside: pairs per second, CPU of this process and of the machine,
+WAL written per pair. The helpers for scratch databases are shared with the intake benchmark.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import random
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+import typer
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
+from psycopg.types.json import Jsonb
+from sqlalchemy.engine import make_url
+
+from tandem.catalog.service import define_process
+from tandem.clock import SystemClock
+from tandem.config import Settings
+from tandem.db import make_engine, make_sessionmaker, transaction
+from tandem.dispatch.queries import CLAIM_POSTGRES_SQL
+from tandem.dispatch.service import Dispatcher
+from tandem.http import Container
+from tandem.migrate import upgrade
+from tandem.tenancy.service import create_client
+from tandem.workforce.models import (
+    Agent,
+    AgentClearance,
+    AgentSkill,
+    DeliveryCenter,
+    Shift,
+    Skill,
+)
+
+Log = Callable[[str], None]
+
+# -- PostgreSQL scratch databases (shared with the intake benchmark) -----------------------------
+
+
+def require_postgres_url(postgres_url: str | None, benchmark: str) -> str:
+    """The server to benchmark on: the option, else TANDEM_POSTGRES_URL, else a clear error."""
+    url = postgres_url or os.environ.get("TANDEM_POSTGRES_URL", "")
+    if not url:
+        raise typer.BadParameter(
+            f"the {benchmark} benchmark needs a PostgreSQL server: pass --postgres-url "
+            "postgresql://USER@HOST:PORT/DB or set TANDEM_POSTGRES_URL (it creates and drops "
+            "scratch databases of its own there)",
+            param_hint="'--postgres-url' / TANDEM_POSTGRES_URL",
+        )
+    if not url.startswith(("postgresql://", "postgresql+psycopg://", "postgres://")):
+        raise typer.BadParameter(
+            f"expected a postgresql:// URL, got {url!r}",
+            param_hint="'--postgres-url' / TANDEM_POSTGRES_URL",
+        )
+    return url
+
+
+def _libpq_url(url: str) -> str:
+    for prefix in ("postgresql+psycopg://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql://" + url.removeprefix(prefix)
+    return url
+
+
+@dataclass(frozen=True)
+class ScratchDatabase:
+    name: str
+    conninfo: str  # for psycopg
+    sqlalchemy_url: str  # postgresql+psycopg://, as Settings.sqlalchemy_url gives it
+
+
+def _admin_connect(server_url: str) -> psycopg.Connection[Any]:
+    """An autocommit connection to the server's maintenance database."""
+    base = _libpq_url(server_url)
+    last: Exception | None = None
+    for dbname in ("postgres", "template1"):
+        try:
+            return psycopg.connect(make_conninfo(base, dbname=dbname), autocommit=True)
+        except psycopg.OperationalError as exc:
+            last = exc
+    raise RuntimeError(f"cannot reach the PostgreSQL server at {server_url}: {last}")
+
+
+@contextlib.contextmanager
+def scratch_database(server_url: str, name: str, log: Log) -> Iterator[ScratchDatabase]:
+    """Drop and create database `name` on the server, migrate it, and drop it at the end."""
+    statement = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+    with _admin_connect(server_url) as admin:
+        admin.execute(statement)
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    url = make_url("postgresql+psycopg://" + _libpq_url(server_url).removeprefix("postgresql://"))
+    database = ScratchDatabase(
+        name,
+        make_conninfo(_libpq_url(server_url), dbname=name),
+        url.set(database=name).render_as_string(hide_password=False),
+    )
+    try:
+        log(f"created database {name}; migrating")
+        upgrade(database.sqlalchemy_url)
+        yield database
+    finally:
+        with _admin_connect(server_url) as admin:
+            admin.execute(statement)
+        log(f"dropped database {name}")
+
+
+# -- sizes and shapes ----------------------------------------------------------------------------
+
+ROUTING_KEYS = 50
+CLAIMERS = 64
+LATENCY_CLAIMERS = 16
+SKILL = "data_entry"
+
+INPUT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["document_ref"],
+    "properties": {
+        "document_ref": {"type": "string", "minLength": 1},
+        "pages": {"type": "integer", "minimum": 1},
+    },
+}
+FORM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["outcome"],
+    "properties": {
+        "outcome": {"type": "string", "enum": ["keyed", "illegible", "duplicate"]},
+        "fields_keyed": {"type": "integer", "minimum": 0},
+        "notes": {"type": "string", "maxLength": 500},
+    },
+}
+RESULT: dict[str, Any] = {"outcome": "keyed", "fields_keyed": 14}
+
+
+@dataclass(frozen=True)
+class Sizes:
+    items: int
+    items_small: int
+    warmup_s: float
+    duration_s: float
+    small_warmup_s: float
+    small_measure_s: float  # total measured time wanted at the small queue, over rounds
+    small_rounds_max: int
+
+    @classmethod
+    def of(cls, quick: bool) -> Sizes:
+        if quick:
+            return cls(20_000, 2_000, 1.0, 5.0, 0.5, 4.0, 4)
+        return cls(1_000_000, 10_000, 3.0, 20.0, 1.0, 20.0, 8)
+
+
+@dataclass(frozen=True)
+class Queue:
+    process_id: uuid.UUID
+    routing_key: str
+    sla_s: int
+    at_risk_s: int
+
+
+@dataclass(frozen=True)
+class Operation:
+    client_id: int
+    queues: tuple[Queue, ...]
+    agents: tuple[uuid.UUID, ...]
+
+
+def _create_operation(url: str, agents: int) -> Operation:
+    """One client with 24x7 processes (one routing key each) and agents cleared for it, with
+    the skill and a shift covering the whole week, made through the real use cases."""
+    engine = make_engine(url, pool_size=2)
+    sessions = make_sessionmaker(engine)
+    now = datetime.now(UTC)
+    rng = random.Random(11)
+    try:
+        with transaction(sessions) as session:
+            client = create_client(
+                session, code="bench", name="Bench Client", timezone="UTC", now=now
+            )
+            session.add(Skill(code=SKILL, name="Data entry"))
+            session.add(
+                DeliveryCenter(
+                    code="BNC",
+                    name="Bench center",
+                    country="PH",
+                    timezone="UTC",
+                    hourly_cost=Decimal("9.50"),
+                    currency="USD",
+                    holidays=[],
+                )
+            )
+            session.flush()
+            queues = []
+            for n in range(ROUTING_KEYS):
+                sla_minutes = rng.choice((60, 240, 480, 960, 1440))
+                process = define_process(
+                    session,
+                    client_id=client.id,
+                    code=f"keying-{n:02d}",
+                    name=f"Document keying {n}",
+                    kind="data_entry",
+                    input_schema=INPUT_SCHEMA,
+                    form_schema=FORM_SCHEMA,
+                    sla_minutes=sla_minutes,
+                    sla_mode="24x7",
+                    now=now,
+                    required_skills={SKILL: 2},
+                )
+                queues.append(
+                    Queue(process.id, process.routing_key, sla_minutes * 60, sla_minutes * 45)
+                )
+            agent_ids = []
+            for n in range(agents):
+                agent = Agent(center_code="BNC", name=f"Bench agent {n}", tier="agent")
+                session.add(agent)
+                session.flush()
+                agent_ids.append(agent.id)
+                session.add(AgentSkill(agent_id=agent.id, skill_code=SKILL, level=3))
+                session.add(AgentClearance(client_id=client.id, agent_id=agent.id))
+                for day in range(7):
+                    session.add(
+                        Shift(agent_id=agent.id, weekday=day, start_minute=0, duration_minutes=1440)
+                    )
+            return Operation(client.id, tuple(queues), tuple(agent_ids))
+    finally:
+        engine.dispose()
+
+
+# -- seeding with COPY ---------------------------------------------------------------------------
+
+_COPY_ITEMS = (
+    "COPY work_items (client_id, id, process_id, state, version, priority, routing_key, "
+    "received_at, due_at, at_risk_at, at_risk, breached, attempt, payload, updated_at) "
+    "FROM STDIN"
+)
+_COPY_EVENTS = (
+    "COPY work_item_events (client_id, work_item_id, seq, at, to_state, actor, attempt) FROM STDIN"
+)
+_CHUNK = 20_000
+_PRIORITIES = (0, 0, 0, 0, 0, 1, 1, 2, 5)
+
+
+def _seed(database: ScratchDatabase, operation: Operation, count: int, seed: int) -> None:
+    """Queue `count` items and their creation events (seq 1, -> queued), spread over the
+    routing keys, received over the last two days, so due times spread from hours ago to a
+    day ahead. Two connections stream the two COPYs side by side; per-row foreign-key
+    triggers are off for the load (session_replication_role), the rows being consistent by
+    construction."""
+    rng = random.Random(seed)
+    now = datetime.now(UTC)
+    base = int(now.timestamp())
+    stamps: dict[int, str] = {}
+
+    def stamp(second: int) -> str:
+        text = stamps.get(second)
+        if text is None:
+            text = stamps[second] = datetime.fromtimestamp(second, UTC).isoformat()
+        return text
+
+    now_text = now.isoformat()
+    client = operation.client_id
+    queues = operation.queues
+    with (
+        psycopg.connect(database.conninfo) as items_conn,
+        psycopg.connect(database.conninfo) as events_conn,
+    ):
+        for conn in (items_conn, events_conn):
+            conn.execute("SET session_replication_role = replica")
+        with (
+            items_conn.cursor().copy(_COPY_ITEMS) as items_copy,
+            events_conn.cursor().copy(_COPY_EVENTS) as events_copy,
+        ):
+            done = 0
+            while done < count:
+                size = min(_CHUNK, count - done)
+                item_lines = []
+                event_lines = []
+                for n in range(done, done + size):
+                    queue = queues[rng.randrange(len(queues))]
+                    item_id = str(uuid.uuid4())
+                    received = base - rng.randrange(2 * 86_400)
+                    item_lines.append(
+                        f"{client}\t{item_id}\t{queue.process_id}\tqueued\t1\t"
+                        f"{rng.choice(_PRIORITIES)}\t{queue.routing_key}\t{stamp(received)}\t"
+                        f"{stamp(received + queue.sla_s)}\t{stamp(received + queue.at_risk_s)}\t"
+                        f'f\tf\t0\t{{"document_ref": "scan-{seed}-{n:08d}.pdf", "pages": '
+                        f"{1 + n % 12}}}\t{now_text}\n"
+                    )
+                    event_lines.append(
+                        f"{client}\t{item_id}\t1\t{stamp(received)}\tqueued\tsystem:bench\t0\n"
+                    )
+                items_copy.write("".join(item_lines))
+                events_copy.write("".join(event_lines))
+                done += size
+        items_conn.commit()
+        events_conn.commit()
+
+
+def _vacuum(admin: psycopg.Connection[Any], analyze: bool = True) -> None:
+    admin.execute("SET maintenance_work_mem = '256MB'")
+    admin.execute("VACUUM (ANALYZE) work_items" if analyze else "VACUUM work_items")
+    admin.execute("VACUUM (ANALYZE) work_item_events" if analyze else "VACUUM work_item_events")
+
+
+def _checkpoint(admin: psycopg.Connection[Any]) -> None:
+    """Each phase starts right after a checkpoint, so that each pays the same full-page
+    writes; skipped (not fatal) without the privilege."""
+    with contextlib.suppress(psycopg.Error):
+        admin.execute("CHECKPOINT")
+
+
+def _queued(admin: psycopg.Connection[Any]) -> int:
+    row = admin.execute("SELECT count(*) FROM work_items WHERE state = 'queued'").fetchone()
+    return int(row[0]) if row else 0
+
+
+# -- measuring -----------------------------------------------------------------------------------
+
+Pair = Callable[[], float | None]  # one claim + submit; the claim's seconds, None if no item
+
+
+@dataclass
+class _Machine:
+    """CPU and WAL counters at one instant."""
+
+    at: float
+    process_cpu: float
+    cpu_busy: float  # seconds of all CPUs, machine-wide
+    cpu_iowait: float
+    cpu_steal: float
+    wal_lsn: int | None
+    wal_syncs: int | None
+
+    @classmethod
+    def sample(cls, admin: psycopg.Connection[Any]) -> _Machine:
+        busy = iowait = steal = 0.0
+        try:
+            with open("/proc/stat", encoding="ascii") as stat:
+                fields = [float(v) for v in stat.readline().split()[1:]]
+            tick = float(os.sysconf("SC_CLK_TCK"))
+            user, nice, system, _idle, io, irq, softirq, st = (fields + [0.0] * 8)[:8]
+            busy = (user + nice + system + irq + softirq + st) / tick
+            iowait, steal = io / tick, st / tick
+        except (OSError, ValueError):
+            pass
+        lsn: int | None = None
+        syncs: int | None = None
+        with contextlib.suppress(psycopg.Error):
+            row = admin.execute(
+                "SELECT pg_current_wal_lsn() - '0/0'::pg_lsn, (SELECT wal_sync FROM pg_stat_wal)"
+            ).fetchone()
+            if row:
+                lsn, syncs = int(row[0]), int(row[1])
+        return cls(time.perf_counter(), time.process_time(), busy, iowait, steal, lsn, syncs)
+
+
+@dataclass
+class PhaseResult:
+    name: str
+    claimers: int
+    pairs: int = 0  # completed inside the measured window
+    window_s: float = 0.0
+    consumed: int = 0  # every completed pair, warm-up included
+    empty_claims: int = 0
+    errors: int = 0
+    first_error: str | None = None
+    latencies: list[float] = field(default_factory=list)  # claims begun and done in the window
+    client_cores: float = 0.0
+    machine_cores: float = 0.0
+    iowait_cores: float = 0.0
+    steal_cores: float = 0.0
+    wal_bytes: int | None = None
+    wal_syncs: int | None = None
+
+    @property
+    def rate(self) -> float:
+        return self.pairs / self.window_s if self.window_s > 0 else 0.0
+
+    def percentile_ms(self, q: float) -> float | None:
+        if not self.latencies:
+            return None
+        ordered = sorted(self.latencies)
+        return round(ordered[max(0, math.ceil(q * len(ordered)) - 1)] * 1000, 2)
+
+    def add(self, other: PhaseResult) -> None:
+        """Fold another round of the same phase into this one."""
+        cores = (
+            self.client_cores * self.window_s + other.client_cores * other.window_s,
+            self.machine_cores * self.window_s + other.machine_cores * other.window_s,
+            self.iowait_cores * self.window_s + other.iowait_cores * other.window_s,
+            self.steal_cores * self.window_s + other.steal_cores * other.window_s,
+        )
+        self.pairs += other.pairs
+        self.window_s += other.window_s
+        self.consumed += other.consumed
+        self.empty_claims += other.empty_claims
+        self.errors += other.errors
+        self.first_error = self.first_error or other.first_error
+        self.latencies.extend(other.latencies)
+        if self.window_s:
+            self.client_cores, self.machine_cores, self.iowait_cores, self.steal_cores = (
+                c / self.window_s for c in cores
+            )
+        for name in ("wal_bytes", "wal_syncs"):
+            mine, theirs = getattr(self, name), getattr(other, name)
+            setattr(self, name, None if mine is None or theirs is None else mine + theirs)
+
+
+def _drive(
+    name: str,
+    pairs: Sequence[Pair],
+    admin: psycopg.Connection[Any],
+    *,
+    warmup_s: float,
+    duration_s: float,
+    max_consumed: int,
+) -> PhaseResult:
+    """Run every pair function in a thread of its own, looping, until the deadline or until
+    `max_consumed` items were taken. Pairs that complete in [end of warm-up, stop] count."""
+    result = PhaseResult(name, len(pairs))
+    lock = threading.Lock()
+    stop = threading.Event()
+    barrier = threading.Barrier(len(pairs) + 1)
+    clock: dict[str, float] = {}
+
+    def loop(pair: Pair) -> None:
+        latencies: list[float] = []
+        barrier.wait()
+        warm_end, deadline = clock["warm_end"], clock["deadline"]
+        while not stop.is_set():
+            start = time.perf_counter()
+            if start >= deadline:
+                break
+            try:
+                claim_s = pair()
+            except Exception as exc:  # counted and reported, the run goes on
+                with lock:
+                    result.errors += 1
+                    result.first_error = result.first_error or f"{type(exc).__name__}: {exc}"
+                time.sleep(0.01)
+                continue
+            end = time.perf_counter()
+            if claim_s is None:
+                with lock:
+                    result.empty_claims += 1
+                time.sleep(0.002)
+                continue
+            with lock:
+                result.consumed += 1
+                if warm_end <= end <= clock.get("stopped_at", deadline):
+                    result.pairs += 1
+                    if start >= warm_end:
+                        latencies.append(claim_s)
+                if result.consumed >= max_consumed and not stop.is_set():
+                    clock["stopped_at"] = end
+                    stop.set()
+        with lock:
+            result.latencies.extend(latencies)
+
+    threads = [
+        threading.Thread(target=loop, args=(pair,), name=f"{name}-{i}", daemon=True)
+        for i, pair in enumerate(pairs)
+    ]
+    for thread in threads:
+        thread.start()
+    start = time.perf_counter()
+    clock["warm_end"] = start + warmup_s
+    clock["deadline"] = start + warmup_s + duration_s
+    barrier.wait()
+    if not stop.wait(warmup_s):
+        before = _Machine.sample(admin)
+        stop.wait(max(0.0, clock["deadline"] - time.perf_counter()))
+        after = _Machine.sample(admin)
+    else:
+        before = after = _Machine.sample(admin)
+    stop.set()
+    for thread in threads:
+        thread.join()
+    with lock:
+        end = min(clock.get("stopped_at", clock["deadline"]), clock["deadline"])
+        result.window_s = max(0.0, end - clock["warm_end"])
+    span = after.at - before.at
+    if span > 0:
+        result.client_cores = (after.process_cpu - before.process_cpu) / span
+        result.machine_cores = (after.cpu_busy - before.cpu_busy) / span
+        result.iowait_cores = (after.cpu_iowait - before.cpu_iowait) / span
+        result.steal_cores = (after.cpu_steal - before.cpu_steal) / span
+        if result.window_s > 0 and span > 0:
+            scale = result.window_s / span  # counters cover `span`, pairs cover the window
+            if after.wal_lsn is not None and before.wal_lsn is not None:
+                result.wal_bytes = int((after.wal_lsn - before.wal_lsn) * scale)
+            if after.wal_syncs is not None and before.wal_syncs is not None:
+                result.wal_syncs = int((after.wal_syncs - before.wal_syncs) * scale)
+    return result
+
+
+# -- the two drivers: service layer and raw SQL ------------------------------------------------
+
+
+def _container(url: str, pool_size: int) -> Container:
+    """As app.build_container, with a pool for every claimer. Leases of 300 s: no lease may
+    expire during a run (a pair takes milliseconds)."""
+    settings = Settings(database_url=url)
+    engine = make_engine(settings.sqlalchemy_url, pool_size=pool_size)
+    clock = SystemClock()
+    return Container(
+        settings=settings,
+        engine=engine,
+        sessions=make_sessionmaker(engine),
+        clock=clock,
+        dispatcher=Dispatcher(clock, lease_seconds=300),
+    )
+
+
+def _service_pair(container: Container, agent_id: uuid.UUID) -> Pair:
+    sessions, dispatcher = container.sessions, container.dispatcher
+
+    def pair() -> float | None:
+        start = time.perf_counter()
+        with transaction(sessions) as session:
+            lease = dispatcher.claim(session, agent_id)
+        claim_s = time.perf_counter() - start
+        if lease is None:
+            return None
+        with transaction(sessions) as session:
+            dispatcher.submit(session, agent_id, lease.item_id, lease.attempt, RESULT)
+        return claim_s
+
+    return pair
+
+
+def _pyformat(statement: str) -> str:
+    """:name placeholders as psycopg's %(name)s."""
+    if "::" in statement or "%" in statement:
+        raise ValueError("the claim statement has '::' or '%': convert it by hand")
+    return re.sub(r"(?<![\w:]):([A-Za-z_]\w*)", r"%(\1)s", statement)
+
+
+RAW_CLAIM = _pyformat(CLAIM_POSTGRES_SQL)
+RAW_LEASE_EVENT = (
+    "INSERT INTO work_item_events (client_id, work_item_id, seq, at, from_state, to_state, "
+    "actor, attempt, data) VALUES (%s, %s, %s, %s, 'queued', 'leased', %s, %s, NULL)"
+)
+# Dispatcher._leased: select(items) with its fences (no client_id: the item id alone).
+RAW_LEASED = (
+    "SELECT client_id, id, process_id, batch_id, external_ref, idempotency_key, request_hash, "
+    "state, version, priority, routing_key, received_at, due_at, at_risk_at, "
+    "sla_paused_remaining_s, at_risk, breached, attempt, lease_owner, lease_expires_at, "
+    "payload, result, delivered_at, updated_at FROM work_items "
+    "WHERE id = %s AND state = 'leased' AND attempt = %s AND lease_owner = %s "
+    "AND lease_expires_at > %s"
+)
+RAW_FORM = "SELECT form_schema FROM processes WHERE client_id = %s AND id = %s"
+# work.service.move: leased -> submitted -> delivered in one fenced update, two event rows.
+RAW_DELIVER = (
+    "UPDATE work_items SET state = 'delivered', version = %(version)s, updated_at = %(now)s, "
+    "result = %(result)s, delivered_at = %(now)s, lease_expires_at = NULL, "
+    "breached = %(breached)s "
+    "WHERE client_id = %(client_id)s AND id = %(id)s AND version = %(old_version)s "
+    "AND state = 'leased' AND attempt = %(attempt)s AND lease_owner = %(agent_id)s"
+)
+RAW_DELIVER_EVENTS = (
+    "INSERT INTO work_item_events (client_id, work_item_id, seq, at, from_state, to_state, "
+    "actor, attempt, data) VALUES "
+    "(%s, %s, %s, %s, 'leased', 'submitted', %s, %s, NULL), "
+    "(%s, %s, %s, %s, 'submitted', 'delivered', %s, %s, NULL)"
+)
+# delivery.outbox.item_delivered: the client's active subscriptions.
+RAW_SUBSCRIPTIONS = "SELECT id, events FROM webhook_subscriptions WHERE client_id = %s AND active"
+
+
+class _RawClaimer:
+    """A claimer on a plain psycopg connection: the service's statements, no service layer."""
+
+    def __init__(
+        self,
+        conninfo: str,
+        agent_id: uuid.UUID,
+        queues: Sequence[tuple[int, str]],
+        lease_s: int = 300,
+    ) -> None:
+        self.conn = psycopg.connect(conninfo)
+        self.agent_id = agent_id
+        self.actor = f"agent:{agent_id}"
+        self.client_ids = [client for client, _ in queues]
+        self.routing_keys = [key for _, key in queues]
+        self.lease_s = lease_s
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def pair(self) -> float | None:
+        conn = self.conn
+        start = time.perf_counter()
+        now = datetime.now(UTC)
+        with conn.cursor() as cur:
+            row = cur.execute(
+                RAW_CLAIM,
+                {
+                    "agent_id": self.agent_id,
+                    "lease_expires_at": datetime.fromtimestamp(now.timestamp() + self.lease_s, UTC),
+                    "now": now,
+                    "client_ids": self.client_ids,
+                    "routing_keys": self.routing_keys,
+                },
+            ).fetchone()
+            if row is None:
+                conn.rollback()
+                return None
+            client_id, item_id, process_id, version, attempt = row[:5]
+            cur.execute(RAW_LEASE_EVENT, (client_id, item_id, version, now, self.actor, attempt))
+        conn.commit()
+        claim_s = time.perf_counter() - start
+        now = datetime.now(UTC)
+        with conn.cursor() as cur:
+            item = cur.execute(RAW_LEASED, (item_id, attempt, self.agent_id, now)).fetchone()
+            if item is None:
+                raise RuntimeError(f"lease lost on {item_id}")
+            cur.execute(RAW_FORM, (client_id, process_id)).fetchone()
+            old_version, breached, due_at = item[8], item[16], item[12]
+            cur.execute(
+                RAW_DELIVER,
+                {
+                    "version": old_version + 2,
+                    "now": now,
+                    "result": Jsonb(RESULT),
+                    "breached": bool(breached or now > due_at),
+                    "client_id": client_id,
+                    "id": item_id,
+                    "old_version": old_version,
+                    "attempt": attempt,
+                    "agent_id": self.agent_id,
+                },
+            )
+            if cur.rowcount != 1:
+                raise RuntimeError(f"fenced update missed {item_id}")
+            cur.execute(
+                RAW_DELIVER_EVENTS,
+                (
+                    client_id,
+                    item_id,
+                    old_version + 1,
+                    now,
+                    self.actor,
+                    attempt,
+                    client_id,
+                    item_id,
+                    old_version + 2,
+                    now,
+                    self.actor,
+                    attempt,
+                ),
+            )
+            cur.execute(RAW_SUBSCRIPTIONS, (client_id,)).fetchall()
+        conn.commit()
+        return claim_s
+
+
+# -- correctness ---------------------------------------------------------------------------------
+
+_VIOLATIONS = """
+SELECT count(*) FROM (
+    SELECT work_item_id,
+           count(*) FILTER (WHERE to_state = 'leased') AS leases,
+           count(DISTINCT attempt) FILTER (WHERE to_state = 'leased') AS attempts,
+           count(*) FILTER (WHERE to_state = 'delivered') AS deliveries,
+           count(DISTINCT actor) AS actors
+    FROM work_item_events
+    WHERE to_state IN ('leased', 'submitted', 'delivered')
+    GROUP BY client_id, work_item_id
+) per_item
+WHERE leases > 1 OR attempts <> leases OR deliveries > 1
+   OR (deliveries = 1 AND leases <> 1) OR actors > 1
+"""
+
+
+@dataclass(frozen=True)
+class Audit:
+    violations: int  # items leased twice, delivered twice, or touched by two agents
+    delivered: int
+    left_leased: int
+    inconsistent_rows: int  # work_items rows that disagree with their events
+
+
+def _audit(admin: psycopg.Connection[Any]) -> Audit:
+    """No lease expires and none is released in these runs, so every item an agent took must
+    show exactly one lease (attempt 1), at most one delivery, and one agent throughout: a
+    second lease of an item while another agent held it would break one of these."""
+    violations = admin.execute(_VIOLATIONS).fetchone()
+    counts = admin.execute(
+        "SELECT count(*) FILTER (WHERE state = 'delivered'), "
+        "count(*) FILTER (WHERE state = 'leased'), "
+        "count(*) FILTER (WHERE state IN ('delivered', 'leased') AND attempt <> 1) "
+        "+ count(*) FILTER (WHERE state = 'delivered' AND version <> 4) "
+        "+ count(*) FILTER (WHERE state = 'queued' AND attempt <> 0) "
+        "FROM work_items"
+    ).fetchone()
+    delivered_events = admin.execute(
+        "SELECT count(*) FROM work_item_events WHERE to_state = 'delivered'"
+    ).fetchone()
+    assert violations and counts and delivered_events
+    mismatch = abs(int(counts[0]) - int(delivered_events[0]))
+    return Audit(int(violations[0]), int(counts[0]), int(counts[1]), int(counts[2]) + mismatch)
+
+
+# -- the benchmark -------------------------------------------------------------------------------
+
+
+def run(*, postgres_url: str | None, quick: bool, log: Log) -> dict[str, Any]:
+    server = require_postgres_url(postgres_url, "dispatch")
+    sizes = Sizes.of(quick)
+    figures: dict[str, Any] = {
+        "benchmark": "dispatch",
+        "quick": quick,
+        "items_queued": sizes.items,
+        "items_queued_small": sizes.items_small,
+        "routing_keys": ROUTING_KEYS,
+        "claimers": CLAIMERS,
+        "latency_claimers": LATENCY_CLAIMERS,
+        "duration_s": sizes.duration_s,
+        "warmup_s": sizes.warmup_s,
+        "load_avg_1m_at_start": _load_average(),
+    }
+    _check_connections(server, log)
+    audits: list[Audit] = []
+    phases: dict[str, PhaseResult] = {}
+    started = time.perf_counter()
+
+    with scratch_database(server, "tandem_bench_dispatch", log) as database:
+        operation = _create_operation(database.sqlalchemy_url, CLAIMERS)
+        log(f"seeding {sizes.items:,} queued items over {ROUTING_KEYS} routing keys (COPY)")
+        seed_start = time.perf_counter()
+        _seed(database, operation, sizes.items, seed=1)
+        with psycopg.connect(database.conninfo, autocommit=True) as admin:
+            _vacuum(admin)
+            figures["seed_s"] = round(time.perf_counter() - seed_start, 1)
+            log(f"seeded in {figures['seed_s']} s (COPY, VACUUM ANALYZE included)")
+            large_budget = max(1, sizes.items // 4)  # only binds in quick runs
+
+            phases["service"] = _service_phase(
+                "service, 64 claimers",
+                database,
+                operation,
+                admin,
+                CLAIMERS,
+                sizes.warmup_s,
+                sizes.duration_s,
+                large_budget,
+                log,
+            )
+            phases["raw"] = _raw_phase(
+                "raw SQL, 64 claimers",
+                database,
+                operation,
+                admin,
+                CLAIMERS,
+                sizes.warmup_s,
+                sizes.duration_s,
+                large_budget,
+                log,
+            )
+            phases["latency"] = _service_phase(
+                "service, 16 claimers",
+                database,
+                operation,
+                admin,
+                LATENCY_CLAIMERS,
+                sizes.warmup_s,
+                sizes.duration_s,
+                large_budget,
+                log,
+            )
+            figures["queued_at_end"] = _queued(admin)
+            audits.append(_audit(admin))
+
+    with scratch_database(server, "tandem_bench_dispatch_small", log) as database:
+        operation = _create_operation(database.sqlalchemy_url, CLAIMERS)
+        log(f"seeding {sizes.items_small:,} queued items")
+        _seed(database, operation, sizes.items_small, seed=2)
+        with psycopg.connect(database.conninfo, autocommit=True) as admin:
+            _vacuum(admin)
+            phases["small"], lowest, rounds = _small_queue_rounds(
+                database, operation, admin, sizes, log
+            )
+            figures["queue_min_small"] = lowest
+            figures["rounds_small"] = rounds
+            audits.append(_audit(admin))
+
+    service, raw, latency, small = (phases[k] for k in ("service", "raw", "latency", "small"))
+    figures.update(
+        {
+            "throughput_per_s": round(service.rate, 1),
+            "throughput_10k_per_s": round(small.rate, 1),
+            "ratio_1m_vs_10k": _ratio(service.rate, small.rate),
+            "raw_sql_per_s": round(raw.rate, 1),
+            "service_ratio": _ratio(service.rate, raw.rate),
+            "p50_claim_ms": latency.percentile_ms(0.50),
+            "p99_claim_ms": latency.percentile_ms(0.99),
+            "latency_throughput_per_s": round(latency.rate, 1),
+            "p50_claim_ms_64": service.percentile_ms(0.50),
+            "p99_claim_ms_64": service.percentile_ms(0.99),
+            "raw_p50_claim_ms": raw.percentile_ms(0.50),
+            "raw_p99_claim_ms": raw.percentile_ms(0.99),
+            "double_assignments": sum(a.violations for a in audits),
+            "inconsistent_rows": sum(a.inconsistent_rows for a in audits),
+            "delivered_in_db": sum(a.delivered for a in audits),
+            "pairs_completed": sum(p.consumed for p in phases.values()),
+            "leases_left_open": sum(a.left_leased for a in audits),
+            "empty_claims": sum(p.empty_claims for p in phases.values()),
+            "errors": sum(p.errors for p in phases.values()),
+            "first_error": next((p.first_error for p in phases.values() if p.first_error), None),
+        }
+    )
+    for key, phase in (("service", service), ("raw", raw), ("10k", small), ("latency", latency)):
+        figures[f"client_cpu_cores_{key}"] = round(phase.client_cores, 2)
+        figures[f"machine_cpu_cores_{key}"] = round(phase.machine_cores, 2)
+        figures[f"iowait_cores_{key}"] = round(phase.iowait_cores, 2)
+        if phase.wal_bytes is not None and phase.pairs:
+            figures[f"wal_bytes_per_pair_{key}"] = phase.wal_bytes // phase.pairs
+        if phase.wal_syncs and phase.pairs:
+            figures[f"commits_per_wal_sync_{key}"] = round(2 * phase.pairs / phase.wal_syncs, 1)
+    figures["cpu_cores"] = os.cpu_count()
+    figures["bound_by"] = _bound_by(service, raw)
+    missed = _missed_targets(figures)
+    figures["targets_met"] = not missed
+    figures["targets_missed"] = ", ".join(missed)
+    figures["total_s"] = round(time.perf_counter() - started, 1)
+    return figures
+
+
+def _service_phase(
+    name: str,
+    database: ScratchDatabase,
+    operation: Operation,
+    admin: psycopg.Connection[Any],
+    claimers: int,
+    warmup_s: float,
+    duration_s: float,
+    budget: int,
+    log: Log,
+) -> PhaseResult:
+    _vacuum(admin, analyze=False)
+    _checkpoint(admin)
+    container = _container(database.sqlalchemy_url, pool_size=claimers)
+    try:
+        log(f"{name}: {warmup_s:g} s warm-up, {duration_s:g} s measured")
+        result = _drive(
+            name,
+            [_service_pair(container, a) for a in operation.agents[:claimers]],
+            admin,
+            warmup_s=warmup_s,
+            duration_s=duration_s,
+            max_consumed=budget,
+        )
+    finally:
+        container.engine.dispose()
+    _report(result, log)
+    return result
+
+
+def _raw_phase(
+    name: str,
+    database: ScratchDatabase,
+    operation: Operation,
+    admin: psycopg.Connection[Any],
+    claimers: int,
+    warmup_s: float,
+    duration_s: float,
+    budget: int,
+    log: Log,
+) -> PhaseResult:
+    _vacuum(admin, analyze=False)
+    _checkpoint(admin)
+    queues = sorted((operation.client_id, q.routing_key) for q in operation.queues)
+    drivers = [
+        _RawClaimer(database.conninfo, agent, queues) for agent in operation.agents[:claimers]
+    ]
+    try:
+        log(f"{name}: {warmup_s:g} s warm-up, {duration_s:g} s measured")
+        result = _drive(
+            name,
+            [d.pair for d in drivers],
+            admin,
+            warmup_s=warmup_s,
+            duration_s=duration_s,
+            max_consumed=budget,
+        )
+    finally:
+        for driver in drivers:
+            driver.close()
+    _report(result, log)
+    return result
+
+
+def _small_queue_rounds(
+    database: ScratchDatabase,
+    operation: Operation,
+    admin: psycopg.Connection[Any],
+    sizes: Sizes,
+    log: Log,
+) -> tuple[PhaseResult, int, int]:
+    """64 claimers at the small queue, in rounds that each stop once half the queue was taken;
+    between rounds the queue is topped up to its size again (COPY), so it is measured between
+    full and half full, never empty. Returns the folded result, the lowest queue depth seen
+    and the number of rounds."""
+    total = PhaseResult("service, 64 claimers, small queue", CLAIMERS)
+    budget = sizes.items_small // 2
+    lowest = sizes.items_small
+    rounds = 0
+    while total.window_s < sizes.small_measure_s and rounds < sizes.small_rounds_max:
+        rounds += 1
+        depth = _queued(admin)
+        if depth < sizes.items_small:
+            _seed(database, operation, sizes.items_small - depth, seed=100 + rounds)
+            _vacuum(admin)
+        depth = _queued(admin)
+        one = _service_phase(
+            f"service, 64 claimers, {depth:,} queued, round {rounds}",
+            database,
+            operation,
+            admin,
+            CLAIMERS,
+            sizes.small_warmup_s,
+            sizes.small_measure_s - total.window_s,
+            budget,
+            log,
+        )
+        lowest = min(lowest, depth - one.consumed)
+        total.add(one)
+    return total, lowest, rounds
+
+
+def _report(result: PhaseResult, log: Log) -> None:
+    log(
+        f"  {result.name}: {result.rate:,.0f} pairs/s ({result.pairs:,} in "
+        f"{result.window_s:.1f} s), claim p50 {result.percentile_ms(0.5)} ms "
+        f"p99 {result.percentile_ms(0.99)} ms; CPU: this process {result.client_cores:.2f} "
+        f"cores, machine {result.machine_cores:.2f}; errors {result.errors}, "
+        f"empty claims {result.empty_claims}"
+    )
+    if result.first_error:
+        log(f"  first error: {result.first_error}")
+
+
+def _ratio(a: float, b: float) -> float | None:
+    return round(a / b, 3) if b else None
+
+
+def _load_average() -> float | None:
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:
+        return None
+
+
+def _check_connections(server: str, log: Log) -> None:
+    """64 claimers need 64 connections (and the pool must not be short): say so up front."""
+    with _admin_connect(server) as admin:
+        row = admin.execute(
+            "SELECT current_setting('max_connections')::int, "
+            "(SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend')"
+        ).fetchone()
+    if row is None:
+        return
+    limit, used = int(row[0]), int(row[1])
+    if limit - used < CLAIMERS + 3:
+        raise RuntimeError(
+            f"the server allows {limit} connections and {used} are in use: the benchmark "
+            f"needs {CLAIMERS + 3} free"
+        )
+    if used > 1:
+        log(
+            f"note: {used - 1} other connection(s) are open on the server; other load skews "
+            "the figures"
+        )
+
+
+def _bound_by(service: PhaseResult, raw: PhaseResult) -> str:
+    cores = os.cpu_count() or 1
+    parts = []
+    for label, phase in (("service", service), ("raw SQL", raw)):
+        server_side = max(0.0, phase.machine_cores - phase.client_cores)
+        parts.append(
+            f"{label}: {phase.machine_cores:.2f} of {cores} cores busy "
+            f"(Python client {phase.client_cores:.2f}, PostgreSQL and the rest "
+            f"{server_side:.2f}), iowait {phase.iowait_cores:.2f}"
+        )
+    saturated = service.machine_cores >= 0.85 * cores
+    head = (
+        f"CPU: the {cores} cores are shared by PostgreSQL and the Python clients (one process, "
+        "GIL); "
+        if saturated
+        else "not CPU-saturated: commit latency (WAL fsync) and lock waits; "
+    )
+    return head + "; ".join(parts)
+
+
+def _missed_targets(figures: dict[str, Any]) -> list[str]:
+    def at_least(key: str, floor: float) -> bool:
+        value = figures.get(key)
+        return value is not None and value >= floor
+
+    def at_most(key: str, ceiling: float) -> bool:
+        value = figures.get(key)
+        return value is not None and value <= ceiling
+
+    checks = (
+        (at_least("service_ratio", 0.6), "service_ratio >= 0.6"),
+        (at_least("ratio_1m_vs_10k", 0.8), "ratio_1m_vs_10k >= 0.8"),
+        (at_most("p99_claim_ms", 50), "p99_claim_ms <= 50"),
+        (at_most("double_assignments", 0), "double_assignments == 0"),
+    )
+    return [label for ok, label in checks if not ok]
