@@ -86,7 +86,7 @@ def worker(
 @app.command()
 def demo(
     serve_after: Annotated[bool, typer.Option("--serve/--no-serve")] = True,
-    items: Annotated[int, typer.Option(help="Work items per process")] = 700,
+    items: Annotated[int, typer.Option(help="Work items per process")] = 500,
 ) -> None:
     """Create a fresh embedded database with a realistic operation, then serve it."""
     from tandem.app import build_container

@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 import holidays
+from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from tandem.catalog.service import define_process
@@ -164,7 +165,7 @@ DEMO_TOKENS = {
 def seed(
     container: Container,
     *,
-    items_per_process: int = 700,
+    items_per_process: int = 500,
     seed: int = 7,
     progress: Callable[[str], None] = lambda _: None,
 ) -> dict[str, str]:
@@ -192,6 +193,12 @@ def seed(
             session, email="agent@tandem.example", name="Alex Agent", role="agent", now=clock.now()
         )
         session.get_one(Agent, agents[0]).user_id = agent_user.id
+        # The tour's agent is on shift whenever someone tries the demo.
+        session.execute(delete(Shift).where(Shift.agent_id == agents[0]))
+        session.add_all(
+            Shift(agent_id=agents[0], weekday=day, start_minute=0, duration_minutes=1440)
+            for day in range(7)
+        )
         tokens["agent"] = issue_token(session, agent_user.id, "demo", clock.now(), "demo-agent")
     progress("clients, processes, 3 centers and 60 agents created")
 
@@ -445,7 +452,7 @@ def _result(routing_key: str, payload: dict[str, Any], rng: random.Random) -> di
 def _work_an_hour(
     container: Container, dispatcher: Dispatcher, agents: list[Any], rng: random.Random
 ) -> None:
-    for agent_id in rng.sample(agents, 20):
+    for agent_id in rng.sample(agents, 30):
         for _ in range(2):
             with transaction(container.sessions) as session:
                 lease = dispatcher.claim(session, agent_id)
