@@ -175,6 +175,7 @@ def seed(
     clock = ManualClock(end - timedelta(days=3))
     dispatcher = Dispatcher(clock, container.settings.lease_seconds)
     tokens: dict[str, str] = {}
+    owners: dict[int, Principal] = {}  # each client's admin hands over its work
     with transaction(container.sessions) as session:
         clients = _clients(session, clock.now())
         processes = _processes(session, clients, clock.now())
@@ -189,6 +190,8 @@ def seed(
                 client_id=clients[client] if client else None,
             )
             tokens[name] = issue_token(session, user.id, "demo", clock.now(), f"demo-{name}")
+            if user.client_id is not None:
+                owners[user.client_id] = Principal(user.id, user.role, user.client_id, None)
         agent_user = create_user(
             session, email="agent@tandem.example", name="Alex Agent", role="agent", now=clock.now()
         )
@@ -202,7 +205,6 @@ def seed(
         tokens["agent"] = issue_token(session, agent_user.id, "demo", clock.now(), "demo-agent")
     progress("clients, processes, 3 centers and 60 agents created")
 
-    owners = {cid: Principal(uuid_of(cid), "client_admin", cid, None) for cid in clients.values()}
     total_hours = 72
     arrivals = sorted(
         (rng.uniform(0, total_hours), process)
@@ -242,12 +244,6 @@ def seed(
                 )
     _finish(container, dispatcher, agents, owners, rng)
     return tokens
-
-
-def uuid_of(client_id: int) -> Any:
-    import uuid
-
-    return uuid.UUID(int=client_id)
 
 
 def _clients(session: Session, now: Any) -> dict[str, int]:

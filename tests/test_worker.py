@@ -1,0 +1,51 @@
+"""One pass of `tandem worker`: reaper, SLA escalation and webhooks together."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import httpx
+from sqlalchemy import select
+
+from tandem.clock import ManualClock
+from tandem.db import transaction
+from tandem.http import Container
+from tandem.intake.service import submit_item
+from tandem.work.models import WorkItem
+from tandem.worker import run_once
+from tests.conftest import World
+
+
+def test_a_worker_pass_reaps_and_escalates(
+    container: Container, world: World, clock: ManualClock
+) -> None:
+    with transaction(container.sessions) as session:
+        item, _ = submit_item(
+            session,
+            world.client_user,
+            world.process_id,
+            {"document_ref": "x"},
+            now=clock.now(),
+            at_risk_fraction=0.75,
+        )
+    with transaction(container.sessions) as session:
+        assert container.dispatcher.claim(session, world.agent_id) is not None
+    with httpx.Client() as http:
+        assert run_once(container, http) == {
+            "reaped": 0,
+            "at_risk": 0,
+            "breached": 0,
+            "webhooks": 0,
+        }
+        clock.advance(timedelta(hours=5))  # lease (60 s) expired, SLA (4 business hours) gone
+        assert run_once(container, http) == {
+            "reaped": 1,
+            "at_risk": 1,
+            "breached": 1,
+            "webhooks": 0,
+        }
+    with transaction(container.sessions) as session:
+        row = session.execute(
+            select(WorkItem.state, WorkItem.lease_owner).where(WorkItem.id == item.id)
+        ).one()
+    assert tuple(row) == ("queued", None)
