@@ -19,11 +19,18 @@ _RETURNING = (
     "client_id, id, process_id, version, attempt, due_at, lease_expires_at, payload, routing_key"
 )
 
-# One index probe per routing key on the partial index of claimable rows, SKIP LOCKED so that
-# concurrent claimers pass each other; then the earliest of those candidates is leased.
+# Claiming on PostgreSQL, in one statement:
+# 1. candidates: a short probe per routing key on the partial index of claimable rows, taking
+#    its first few rows WITHOUT locking them (locking every key's head row would cost one WAL
+#    record per key per claim and make claimers block each other's probes);
+# 2. picked: those candidates in claim order, locking the first one no other claim holds
+#    (LIMIT sits above the row locks, so exactly one row is locked; a row another transaction
+#    has meanwhile leased fails the re-check of state = 'queued' and is passed over);
+# 3. the picked row is leased.
+# :per_key candidates per routing key keep enough spares for concurrent claimers.
 CLAIM_POSTGRES_SQL = f"""
 WITH candidates AS MATERIALIZED (
-    SELECT c.client_id, c.id
+    SELECT c.client_id, c.id, c.due_at, c.priority, c.received_at
     FROM unnest(CAST(:client_ids AS integer[]), CAST(:routing_keys AS text[]))
         AS k(client_id, routing_key)
     CROSS JOIN LATERAL (
@@ -32,19 +39,30 @@ WITH candidates AS MATERIALIZED (
         WHERE w.client_id = k.client_id AND w.routing_key = k.routing_key
           AND w.state = 'queued'
         ORDER BY w.due_at, w.priority DESC, w.received_at, w.id
-        LIMIT 1
-        FOR UPDATE SKIP LOCKED
+        LIMIT CAST(:per_key AS integer)
     ) c
+),
+picked AS MATERIALIZED (
+    SELECT w.client_id, w.id
+    FROM candidates c
+    JOIN work_items w ON w.client_id = c.client_id AND w.id = c.id
+    WHERE w.state = 'queued'
     ORDER BY c.{_ORDER.replace(", ", ", c.")}
     LIMIT 1
+    FOR UPDATE OF w SKIP LOCKED
 )
 UPDATE work_items w SET {
     _SET_LEASED.replace("version + 1", "w.version + 1").replace("attempt + 1", "w.attempt + 1")
 }
-FROM candidates c
+FROM picked c
 WHERE w.client_id = c.client_id AND w.id = c.id
 RETURNING {", ".join("w." + col for col in _RETURNING.split(", "))}
 """
+
+
+def candidates_per_key(queue_count: int) -> int:
+    """Enough spare candidates that 64+ concurrent claimers rarely all want the same rows."""
+    return max(4, 128 // max(queue_count, 1))
 
 
 def claim_postgres() -> TextualSelect:

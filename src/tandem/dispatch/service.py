@@ -23,7 +23,7 @@ from tandem.catalog.models import Process
 from tandem.clock import Clock
 from tandem.db import is_postgres
 from tandem.delivery import outbox
-from tandem.dispatch.queries import claim_postgres, claim_sqlite
+from tandem.dispatch.queries import candidates_per_key, claim_postgres, claim_sqlite
 from tandem.errors import InvalidInput, LeaseLost, NotFound
 from tandem.work.lifecycle import State, check_transition
 from tandem.work.models import WorkItem, WorkItemEvent
@@ -98,6 +98,7 @@ class Dispatcher:
             statement = self._claim_pg
             params["client_ids"] = [client for client, _ in queues]
             params["routing_keys"] = [key for _, key in queues]
+            params["per_key"] = candidates_per_key(len(queues))
         else:
             statement = claim_sqlite(len(queues))
             for i, (client, key) in enumerate(queues):
