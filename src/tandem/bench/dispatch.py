@@ -1,20 +1,24 @@
 """`tandem bench dispatch`: claim and submit throughput and claim latency on PostgreSQL.
 
-What it measures, each in a scratch database of its own on the given server:
+What it measures, in scratch databases of its own on the given server:
 
 * 64 claimers (threads, one agent each) claiming and submitting through the service layer
   (`Dispatcher.claim` then `Dispatcher.submit`, one transaction each) with 1,000,000 items
   queued over 50 routing keys;
-* the same at 10,000 queued items (in rounds topped up between them, so that the queue never
-  falls below half its size while it is measured);
 * the ceiling: the same statements (claim, event rows, the fenced update, the reads the service
-  makes) driven by 64 plain psycopg connections, without the Python service layer;
-* claim latency (the claim transaction, commit included) with 16 claimers at 1,000,000 queued;
+  makes) driven by 64 plain psycopg connections, without the Python service layer. Service and
+  raw runs alternate (A B A B), so that drift on a shared machine falls on both;
+* claim latency (the claim transaction, commit included) with 16 claimers at 1,000,000 queued,
+  through the service and as raw SQL;
+* the 64-claimer service throughput at 10,000 queued items, in rounds that stop once half the
+  queue is taken, the queue being topped up before each round: it is never measured dry;
 * double assignments, checked afterwards from the event rows.
 
-Every phase starts after a VACUUM and a CHECKPOINT, has a warm-up whose pairs are not counted,
-and is measured from the outside: pairs per second, CPU of this process and of the machine,
-WAL written per pair. The helpers for scratch databases are shared with the intake benchmark.
+Every run starts after a VACUUM and a CHECKPOINT and has a warm-up whose pairs are not
+counted. Besides pairs per second it records CPU (of this process, of the server processes
+serving the benchmark when PostgreSQL is local, and of the whole machine) and WAL per pair,
+which is what says what bounds the rates. The helpers for scratch databases are shared with
+the intake benchmark.
 """
 
 from __future__ import annotations
@@ -44,7 +48,7 @@ from tandem.catalog.service import define_process
 from tandem.clock import SystemClock
 from tandem.config import Settings
 from tandem.db import make_engine, make_sessionmaker, transaction
-from tandem.dispatch.queries import CLAIM_POSTGRES_SQL
+from tandem.dispatch.queries import CLAIM_POSTGRES_SQL, candidates_per_key
 from tandem.dispatch.service import Dispatcher
 from tandem.http import Container
 from tandem.migrate import upgrade
@@ -109,10 +113,21 @@ def _admin_connect(server_url: str) -> psycopg.Connection[Any]:
 
 @contextlib.contextmanager
 def scratch_database(server_url: str, name: str, log: Log) -> Iterator[ScratchDatabase]:
-    """Drop and create database `name` on the server, migrate it, and drop it at the end."""
-    statement = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+    """Drop and create database `name` on the server, migrate it, and drop it at the end.
+
+    Refuses to drop a database someone is connected to: that is another benchmark running
+    on the same server, whose figures (and database) this one would ruin."""
+    drop = sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name))
     with _admin_connect(server_url) as admin:
-        admin.execute(statement)
+        row = admin.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s", (name,)
+        ).fetchone()
+        if row and row[0]:
+            raise RuntimeError(
+                f"database {name} is in use ({row[0]} connection(s)): is another benchmark "
+                "running on this server? Wait for it, or end those sessions"
+            )
+        admin.execute(drop)
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     url = make_url("postgresql+psycopg://" + _libpq_url(server_url).removeprefix("postgresql://"))
     database = ScratchDatabase(
@@ -125,8 +140,11 @@ def scratch_database(server_url: str, name: str, log: Log) -> Iterator[ScratchDa
         upgrade(database.sqlalchemy_url)
         yield database
     finally:
+        # FORCE: connections of ours that an error left open must not keep it alive.
         with _admin_connect(server_url) as admin:
-            admin.execute(statement)
+            admin.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
         log(f"dropped database {name}")
 
 
@@ -162,16 +180,15 @@ class Sizes:
     items: int
     items_small: int
     warmup_s: float
-    duration_s: float
-    small_warmup_s: float
-    small_measure_s: float  # total measured time wanted at the small queue, over rounds
+    duration_s: float  # measured per run
+    repeats: int  # runs of each throughput measurement (and rounds at the small queue)
     small_rounds_max: int
 
     @classmethod
     def of(cls, quick: bool) -> Sizes:
         if quick:
-            return cls(20_000, 2_000, 1.0, 5.0, 0.5, 4.0, 4)
-        return cls(1_000_000, 10_000, 3.0, 20.0, 1.0, 20.0, 8)
+            return cls(20_000, 2_000, 1.0, 5.0, 2, 6)
+        return cls(1_000_000, 10_000, 3.0, 20.0, 2, 8)
 
 
 @dataclass(frozen=True)
@@ -343,39 +360,65 @@ def _queued(admin: psycopg.Connection[Any]) -> int:
 Pair = Callable[[], float | None]  # one claim + submit; the claim's seconds, None if no item
 
 
+_TICK = float(os.sysconf("SC_CLK_TCK")) if hasattr(os, "sysconf") else 100.0
+# The server processes whose CPU counts as this benchmark's: its own backends, and the WAL
+# writer, checkpointer and background writer (shared with other databases, mostly ours here).
+_SERVER_PIDS = (
+    "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+    "OR backend_type IN ('walwriter', 'checkpointer', 'background writer')"
+)
+
+
+def _process_cpu(pid: int) -> float | None:
+    """CPU seconds (user + system) of a local process, None when it is not visible."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        return (float(fields[11]) + float(fields[12])) / _TICK
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 @dataclass
-class _Machine:
+class _Sample:
     """CPU and WAL counters at one instant."""
 
     at: float
     process_cpu: float
-    cpu_busy: float  # seconds of all CPUs, machine-wide
-    cpu_iowait: float
-    cpu_steal: float
+    cpu_busy: float | None  # seconds of all CPUs, machine-wide
+    cpu_iowait: float | None
+    server_cpu: dict[int, float]  # PostgreSQL processes of this benchmark, when local
     wal_lsn: int | None
     wal_syncs: int | None
+    wal_records: int | None
 
     @classmethod
-    def sample(cls, admin: psycopg.Connection[Any]) -> _Machine:
-        busy = iowait = steal = 0.0
-        try:
+    def take(cls, admin: psycopg.Connection[Any]) -> _Sample:
+        busy = iowait = None
+        with contextlib.suppress(OSError, ValueError):
             with open("/proc/stat", encoding="ascii") as stat:
                 fields = [float(v) for v in stat.readline().split()[1:]]
-            tick = float(os.sysconf("SC_CLK_TCK"))
-            user, nice, system, _idle, io, irq, softirq, st = (fields + [0.0] * 8)[:8]
-            busy = (user + nice + system + irq + softirq + st) / tick
-            iowait, steal = io / tick, st / tick
-        except (OSError, ValueError):
-            pass
-        lsn: int | None = None
-        syncs: int | None = None
+            user, nice, system, _idle, io, irq, softirq, steal = (fields + [0.0] * 8)[:8]
+            busy = (user + nice + system + irq + softirq + steal) / _TICK
+            iowait = io / _TICK
+        server: dict[int, float] = {}
+        lsn = syncs = records = None
         with contextlib.suppress(psycopg.Error):
+            for (pid,) in admin.execute(_SERVER_PIDS).fetchall():
+                cpu = _process_cpu(int(pid))
+                if cpu is not None:
+                    server[int(pid)] = cpu
+            # pg_stat_wal holds what backends reported (about once a second): close enough
+            # over a phase of several seconds; the LSN is exact.
             row = admin.execute(
-                "SELECT pg_current_wal_lsn() - '0/0'::pg_lsn, (SELECT wal_sync FROM pg_stat_wal)"
+                "SELECT pg_current_wal_lsn() - '0/0'::pg_lsn, wal_sync, wal_records "
+                "FROM pg_stat_wal"
             ).fetchone()
             if row:
-                lsn, syncs = int(row[0]), int(row[1])
-        return cls(time.perf_counter(), time.process_time(), busy, iowait, steal, lsn, syncs)
+                lsn, syncs, records = int(row[0]), int(row[1]), int(row[2])
+        return cls(
+            time.perf_counter(), time.process_time(), busy, iowait, server, lsn, syncs, records
+        )
 
 
 @dataclass
@@ -389,16 +432,34 @@ class PhaseResult:
     errors: int = 0
     first_error: str | None = None
     latencies: list[float] = field(default_factory=list)  # claims begun and done in the window
+    # Averages over the window, in cores: this process, PostgreSQL's processes serving the
+    # benchmark (None when the server is not local), the whole machine, and iowait.
     client_cores: float = 0.0
-    machine_cores: float = 0.0
-    iowait_cores: float = 0.0
-    steal_cores: float = 0.0
+    server_cores: float | None = None
+    machine_cores: float | None = None
+    iowait_cores: float | None = None
     wal_bytes: int | None = None
     wal_syncs: int | None = None
+    wal_records: int | None = None
 
     @property
     def rate(self) -> float:
         return self.pairs / self.window_s if self.window_s > 0 else 0.0
+
+    @property
+    def other_cores(self) -> float | None:
+        """CPU used by neither this process nor the benchmark's PostgreSQL processes."""
+        if self.machine_cores is None or self.server_cores is None:
+            return None
+        return max(0.0, self.machine_cores - self.client_cores - self.server_cores)
+
+    def server_side_cores(self) -> float | None:
+        """PostgreSQL's cores, or failing that everything but this process."""
+        if self.server_cores is not None:
+            return self.server_cores
+        if self.machine_cores is not None:
+            return max(0.0, self.machine_cores - self.client_cores)
+        return None
 
     def percentile_ms(self, q: float) -> float | None:
         if not self.latencies:
@@ -406,28 +467,54 @@ class PhaseResult:
         ordered = sorted(self.latencies)
         return round(ordered[max(0, math.ceil(q * len(ordered)) - 1)] * 1000, 2)
 
+    def measure(self, before: _Sample, after: _Sample) -> None:
+        """Fill the CPU and WAL figures from counters taken around the window."""
+        span = after.at - before.at
+        if span <= 0 or self.window_s <= 0:
+            return
+        self.client_cores = (after.process_cpu - before.process_cpu) / span
+        if after.cpu_busy is not None and before.cpu_busy is not None:
+            self.machine_cores = (after.cpu_busy - before.cpu_busy) / span
+        if after.cpu_iowait is not None and before.cpu_iowait is not None:
+            self.iowait_cores = (after.cpu_iowait - before.cpu_iowait) / span
+        if after.server_cpu:
+            used = sum(
+                cpu - before.server_cpu.get(pid, cpu) for pid, cpu in after.server_cpu.items()
+            )
+            self.server_cores = used / span
+        scale = self.window_s / span  # the counters cover `span`, the pairs the window
+        for name, first, last in (
+            ("wal_bytes", before.wal_lsn, after.wal_lsn),
+            ("wal_syncs", before.wal_syncs, after.wal_syncs),
+            ("wal_records", before.wal_records, after.wal_records),
+        ):
+            if first is not None and last is not None:
+                setattr(self, name, int((last - first) * scale))
+
     def add(self, other: PhaseResult) -> None:
-        """Fold another round of the same phase into this one."""
-        cores = (
-            self.client_cores * self.window_s + other.client_cores * other.window_s,
-            self.machine_cores * self.window_s + other.machine_cores * other.window_s,
-            self.iowait_cores * self.window_s + other.iowait_cores * other.window_s,
-            self.steal_cores * self.window_s + other.steal_cores * other.window_s,
-        )
+        """Fold another run of the same phase into this one (figures weighted by time)."""
+        total = self.window_s + other.window_s
+        for name in ("client_cores", "server_cores", "machine_cores", "iowait_cores"):
+            mine, theirs = getattr(self, name), getattr(other, name)
+            if self.window_s == 0:
+                setattr(self, name, theirs)
+            elif mine is None or theirs is None or total == 0:
+                setattr(self, name, None if name != "client_cores" else 0.0)
+            else:
+                setattr(self, name, (mine * self.window_s + theirs * other.window_s) / total)
+        for name in ("wal_bytes", "wal_syncs", "wal_records"):
+            mine, theirs = getattr(self, name), getattr(other, name)
+            if self.window_s == 0:
+                setattr(self, name, theirs)
+            else:
+                setattr(self, name, None if mine is None or theirs is None else mine + theirs)
         self.pairs += other.pairs
-        self.window_s += other.window_s
+        self.window_s = total
         self.consumed += other.consumed
         self.empty_claims += other.empty_claims
         self.errors += other.errors
         self.first_error = self.first_error or other.first_error
         self.latencies.extend(other.latencies)
-        if self.window_s:
-            self.client_cores, self.machine_cores, self.iowait_cores, self.steal_cores = (
-                c / self.window_s for c in cores
-            )
-        for name in ("wal_bytes", "wal_syncs"):
-            mine, theirs = getattr(self, name), getattr(other, name)
-            setattr(self, name, None if mine is None or theirs is None else mine + theirs)
 
 
 def _drive(
@@ -492,29 +579,18 @@ def _drive(
     clock["deadline"] = start + warmup_s + duration_s
     barrier.wait()
     if not stop.wait(warmup_s):
-        before = _Machine.sample(admin)
+        before = _Sample.take(admin)
         stop.wait(max(0.0, clock["deadline"] - time.perf_counter()))
-        after = _Machine.sample(admin)
+        after = _Sample.take(admin)
     else:
-        before = after = _Machine.sample(admin)
+        before = after = _Sample.take(admin)
     stop.set()
     for thread in threads:
         thread.join()
     with lock:
         end = min(clock.get("stopped_at", clock["deadline"]), clock["deadline"])
         result.window_s = max(0.0, end - clock["warm_end"])
-    span = after.at - before.at
-    if span > 0:
-        result.client_cores = (after.process_cpu - before.process_cpu) / span
-        result.machine_cores = (after.cpu_busy - before.cpu_busy) / span
-        result.iowait_cores = (after.cpu_iowait - before.cpu_iowait) / span
-        result.steal_cores = (after.cpu_steal - before.cpu_steal) / span
-        if result.window_s > 0 and span > 0:
-            scale = result.window_s / span  # counters cover `span`, pairs cover the window
-            if after.wal_lsn is not None and before.wal_lsn is not None:
-                result.wal_bytes = int((after.wal_lsn - before.wal_lsn) * scale)
-            if after.wal_syncs is not None and before.wal_syncs is not None:
-                result.wal_syncs = int((after.wal_syncs - before.wal_syncs) * scale)
+    result.measure(before, after)
     return result
 
 
@@ -626,6 +702,7 @@ class _RawClaimer:
                     "now": now,
                     "client_ids": self.client_ids,
                     "routing_keys": self.routing_keys,
+                    "per_key": candidates_per_key(len(self.routing_keys)),
                 },
             ).fetchone()
             if row is None:
@@ -742,13 +819,16 @@ def run(*, postgres_url: str | None, quick: bool, log: Log) -> dict[str, Any]:
         "claimers": CLAIMERS,
         "latency_claimers": LATENCY_CLAIMERS,
         "duration_s": sizes.duration_s,
+        "repeats": sizes.repeats,
         "warmup_s": sizes.warmup_s,
-        "load_avg_1m_at_start": _load_average(),
+        "cpu_cores": os.cpu_count(),
+        "busy_cores_before": _busy_cores_before(log),
     }
     _check_connections(server, log)
     audits: list[Audit] = []
-    phases: dict[str, PhaseResult] = {}
     started = time.perf_counter()
+    service = PhaseResult("service, 64 claimers", CLAIMERS)
+    raw = PhaseResult("raw SQL, 64 claimers", CLAIMERS)
 
     with scratch_database(server, "tandem_bench_dispatch", log) as database:
         operation = _create_operation(database.sqlalchemy_url, CLAIMERS)
@@ -759,39 +839,49 @@ def run(*, postgres_url: str | None, quick: bool, log: Log) -> dict[str, Any]:
             _vacuum(admin)
             figures["seed_s"] = round(time.perf_counter() - seed_start, 1)
             log(f"seeded in {figures['seed_s']} s (COPY, VACUUM ANALYZE included)")
-            large_budget = max(1, sizes.items // 4)  # only binds in quick runs
-
-            phases["service"] = _service_phase(
-                "service, 64 claimers",
-                database,
-                operation,
-                admin,
-                CLAIMERS,
-                sizes.warmup_s,
-                sizes.duration_s,
-                large_budget,
-                log,
-            )
-            phases["raw"] = _raw_phase(
-                "raw SQL, 64 claimers",
-                database,
-                operation,
-                admin,
-                CLAIMERS,
-                sizes.warmup_s,
-                sizes.duration_s,
-                large_budget,
-                log,
-            )
-            phases["latency"] = _service_phase(
+            budget = max(1, sizes.items // 8)  # binds only in quick runs: never run dry
+            # Service and raw SQL alternate (A B A B), so that drift on a shared machine
+            # falls on both alike.
+            for repeat in range(1, sizes.repeats + 1):
+                for total, driver in ((service, "service"), (raw, "raw")):
+                    total.add(
+                        _phase(
+                            f"{total.name}, {repeat} of {sizes.repeats}",
+                            driver,
+                            database,
+                            operation,
+                            admin,
+                            CLAIMERS,
+                            sizes.warmup_s,
+                            sizes.duration_s,
+                            budget,
+                            log,
+                        )
+                    )
+            latency = _phase(
                 "service, 16 claimers",
+                "service",
                 database,
                 operation,
                 admin,
                 LATENCY_CLAIMERS,
                 sizes.warmup_s,
                 sizes.duration_s,
-                large_budget,
+                budget,
+                log,
+            )
+            # The same at 16 claimers without the service layer: how much of the claim
+            # latency is PostgreSQL's.
+            raw_latency = _phase(
+                "raw SQL, 16 claimers",
+                "raw",
+                database,
+                operation,
+                admin,
+                LATENCY_CLAIMERS,
+                sizes.warmup_s,
+                sizes.duration_s,
+                budget,
                 log,
             )
             figures["queued_at_end"] = _queued(admin)
@@ -803,14 +893,12 @@ def run(*, postgres_url: str | None, quick: bool, log: Log) -> dict[str, Any]:
         _seed(database, operation, sizes.items_small, seed=2)
         with psycopg.connect(database.conninfo, autocommit=True) as admin:
             _vacuum(admin)
-            phases["small"], lowest, rounds = _small_queue_rounds(
-                database, operation, admin, sizes, log
-            )
+            small, lowest, rounds = _small_queue_rounds(database, operation, admin, sizes, log)
             figures["queue_min_small"] = lowest
             figures["rounds_small"] = rounds
             audits.append(_audit(admin))
 
-    service, raw, latency, small = (phases[k] for k in ("service", "raw", "latency", "small"))
+    phases = (service, raw, latency, raw_latency, small)
     figures.update(
         {
             "throughput_per_s": round(service.rate, 1),
@@ -825,25 +913,21 @@ def run(*, postgres_url: str | None, quick: bool, log: Log) -> dict[str, Any]:
             "p99_claim_ms_64": service.percentile_ms(0.99),
             "raw_p50_claim_ms": raw.percentile_ms(0.50),
             "raw_p99_claim_ms": raw.percentile_ms(0.99),
+            "raw_p50_claim_ms_16": raw_latency.percentile_ms(0.50),
+            "raw_p99_claim_ms_16": raw_latency.percentile_ms(0.99),
+            "raw_latency_throughput_per_s": round(raw_latency.rate, 1),
             "double_assignments": sum(a.violations for a in audits),
             "inconsistent_rows": sum(a.inconsistent_rows for a in audits),
             "delivered_in_db": sum(a.delivered for a in audits),
-            "pairs_completed": sum(p.consumed for p in phases.values()),
+            "pairs_completed": sum(p.consumed for p in phases),
             "leases_left_open": sum(a.left_leased for a in audits),
-            "empty_claims": sum(p.empty_claims for p in phases.values()),
-            "errors": sum(p.errors for p in phases.values()),
-            "first_error": next((p.first_error for p in phases.values() if p.first_error), None),
+            "empty_claims": sum(p.empty_claims for p in phases),
+            "errors": sum(p.errors for p in phases),
+            "first_error": next((p.first_error for p in phases if p.first_error), None),
         }
     )
     for key, phase in (("service", service), ("raw", raw), ("10k", small), ("latency", latency)):
-        figures[f"client_cpu_cores_{key}"] = round(phase.client_cores, 2)
-        figures[f"machine_cpu_cores_{key}"] = round(phase.machine_cores, 2)
-        figures[f"iowait_cores_{key}"] = round(phase.iowait_cores, 2)
-        if phase.wal_bytes is not None and phase.pairs:
-            figures[f"wal_bytes_per_pair_{key}"] = phase.wal_bytes // phase.pairs
-        if phase.wal_syncs and phase.pairs:
-            figures[f"commits_per_wal_sync_{key}"] = round(2 * phase.pairs / phase.wal_syncs, 1)
-    figures["cpu_cores"] = os.cpu_count()
+        figures.update(_resources(key, phase))
     figures["bound_by"] = _bound_by(service, raw)
     missed = _missed_targets(figures)
     figures["targets_met"] = not missed
@@ -852,8 +936,35 @@ def run(*, postgres_url: str | None, quick: bool, log: Log) -> dict[str, Any]:
     return figures
 
 
-def _service_phase(
+def _resources(key: str, phase: PhaseResult) -> dict[str, Any]:
+    """CPU (in cores, and in ms per claim+submit pair) and WAL figures of one phase."""
+    out: dict[str, Any] = {}
+
+    def cores(name: str, value: float | None) -> None:
+        if value is None:
+            return
+        out[f"{name}_cores_{key}"] = round(value, 2)
+        if phase.rate and name in ("client_cpu", "server_cpu"):
+            out[f"{name}_ms_per_pair_{key}"] = round(value / phase.rate * 1000, 2)
+
+    cores("client_cpu", phase.client_cores)
+    cores("server_cpu", phase.server_side_cores())
+    cores("other_cpu", phase.other_cores)
+    cores("machine_cpu", phase.machine_cores)
+    cores("iowait", phase.iowait_cores)
+    if phase.pairs:
+        if phase.wal_bytes is not None:
+            out[f"wal_bytes_per_pair_{key}"] = phase.wal_bytes // phase.pairs
+        if phase.wal_records is not None:
+            out[f"wal_records_per_pair_{key}"] = round(phase.wal_records / phase.pairs, 1)
+        if phase.wal_syncs:
+            out[f"commits_per_wal_sync_{key}"] = round(2 * phase.pairs / phase.wal_syncs, 1)
+    return out
+
+
+def _phase(
     name: str,
+    driver: str,
     database: ScratchDatabase,
     operation: Operation,
     admin: psycopg.Connection[Any],
@@ -863,55 +974,42 @@ def _service_phase(
     budget: int,
     log: Log,
 ) -> PhaseResult:
+    """One measured run of `claimers` threads, through the service layer or as raw SQL, after
+    a VACUUM (the dead rows of earlier runs) and a CHECKPOINT (so each run pays the same
+    full-page writes)."""
     _vacuum(admin, analyze=False)
     _checkpoint(admin)
-    container = _container(database.sqlalchemy_url, pool_size=claimers)
-    try:
-        log(f"{name}: {warmup_s:g} s warm-up, {duration_s:g} s measured")
-        result = _drive(
-            name,
-            [_service_pair(container, a) for a in operation.agents[:claimers]],
-            admin,
-            warmup_s=warmup_s,
-            duration_s=duration_s,
-            max_consumed=budget,
-        )
-    finally:
-        container.engine.dispose()
-    _report(result, log)
-    return result
-
-
-def _raw_phase(
-    name: str,
-    database: ScratchDatabase,
-    operation: Operation,
-    admin: psycopg.Connection[Any],
-    claimers: int,
-    warmup_s: float,
-    duration_s: float,
-    budget: int,
-    log: Log,
-) -> PhaseResult:
-    _vacuum(admin, analyze=False)
-    _checkpoint(admin)
-    queues = sorted((operation.client_id, q.routing_key) for q in operation.queues)
-    drivers = [
-        _RawClaimer(database.conninfo, agent, queues) for agent in operation.agents[:claimers]
-    ]
-    try:
-        log(f"{name}: {warmup_s:g} s warm-up, {duration_s:g} s measured")
-        result = _drive(
-            name,
-            [d.pair for d in drivers],
-            admin,
-            warmup_s=warmup_s,
-            duration_s=duration_s,
-            max_consumed=budget,
-        )
-    finally:
-        for driver in drivers:
-            driver.close()
+    agents = operation.agents[:claimers]
+    log(f"{name}: {warmup_s:g} s warm-up, {duration_s:g} s measured")
+    if driver == "service":
+        container = _container(database.sqlalchemy_url, pool_size=claimers)
+        try:
+            result = _drive(
+                name,
+                [_service_pair(container, agent) for agent in agents],
+                admin,
+                warmup_s=warmup_s,
+                duration_s=duration_s,
+                max_consumed=budget,
+            )
+        finally:
+            container.engine.dispose()
+    else:
+        queues = sorted((operation.client_id, q.routing_key) for q in operation.queues)
+        drivers: list[_RawClaimer] = []
+        try:
+            drivers.extend(_RawClaimer(database.conninfo, agent, queues) for agent in agents)
+            result = _drive(
+                name,
+                [d.pair for d in drivers],
+                admin,
+                warmup_s=warmup_s,
+                duration_s=duration_s,
+                max_consumed=budget,
+            )
+        finally:
+            for d in drivers:
+                d.close()
     _report(result, log)
     return result
 
@@ -923,29 +1021,31 @@ def _small_queue_rounds(
     sizes: Sizes,
     log: Log,
 ) -> tuple[PhaseResult, int, int]:
-    """64 claimers at the small queue, in rounds that each stop once half the queue was taken;
-    between rounds the queue is topped up to its size again (COPY), so it is measured between
-    full and half full, never empty. Returns the folded result, the lowest queue depth seen
-    and the number of rounds."""
+    """64 claimers at the small queue, in rounds of at most `duration_s` that also stop once
+    half the queue was taken; before each round the queue is topped up to its size (COPY), so
+    it is measured between full and half full, never empty. Returns the folded result, the
+    lowest queue depth reached and the number of rounds."""
     total = PhaseResult("service, 64 claimers, small queue", CLAIMERS)
     budget = sizes.items_small // 2
+    wanted = sizes.repeats * sizes.duration_s
     lowest = sizes.items_small
     rounds = 0
-    while total.window_s < sizes.small_measure_s and rounds < sizes.small_rounds_max:
+    while total.window_s < wanted - 0.5 and rounds < sizes.small_rounds_max:
         rounds += 1
         depth = _queued(admin)
         if depth < sizes.items_small:
             _seed(database, operation, sizes.items_small - depth, seed=100 + rounds)
             _vacuum(admin)
-        depth = _queued(admin)
-        one = _service_phase(
+            depth = _queued(admin)
+        one = _phase(
             f"service, 64 claimers, {depth:,} queued, round {rounds}",
+            "service",
             database,
             operation,
             admin,
             CLAIMERS,
-            sizes.small_warmup_s,
-            sizes.small_measure_s - total.window_s,
+            sizes.warmup_s,
+            min(sizes.duration_s, wanted - total.window_s),
             budget,
             log,
         )
@@ -955,26 +1055,50 @@ def _small_queue_rounds(
 
 
 def _report(result: PhaseResult, log: Log) -> None:
+    server = result.server_side_cores()
+    other = result.other_cores
     log(
-        f"  {result.name}: {result.rate:,.0f} pairs/s ({result.pairs:,} in "
-        f"{result.window_s:.1f} s), claim p50 {result.percentile_ms(0.5)} ms "
-        f"p99 {result.percentile_ms(0.99)} ms; CPU: this process {result.client_cores:.2f} "
-        f"cores, machine {result.machine_cores:.2f}; errors {result.errors}, "
-        f"empty claims {result.empty_claims}"
+        f"  {result.rate:,.0f} pairs/s ({result.pairs:,} in {result.window_s:.1f} s), claim "
+        f"p50 {result.percentile_ms(0.5)} ms p99 {result.percentile_ms(0.99)} ms; CPU cores: "
+        f"this process {result.client_cores:.2f}, PostgreSQL "
+        f"{'?' if server is None else f'{server:.2f}'}, other "
+        f"{'?' if other is None else f'{other:.2f}'}; errors {result.errors}, empty claims "
+        f"{result.empty_claims}"
     )
     if result.first_error:
         log(f"  first error: {result.first_error}")
+    if other is not None and other > 0.25:
+        log(f"  note: {other:.2f} cores went to other processes during this run")
 
 
 def _ratio(a: float, b: float) -> float | None:
     return round(a / b, 3) if b else None
 
 
-def _load_average() -> float | None:
+def cpu_busy_seconds() -> float | None:
+    """Seconds all CPUs have been busy since boot (Linux /proc/stat); None elsewhere."""
     try:
-        return round(os.getloadavg()[0], 2)
-    except OSError:
+        with open("/proc/stat", encoding="ascii") as stat:
+            fields = [float(v) for v in stat.readline().split()[1:]]
+    except (OSError, ValueError):
         return None
+    user, nice, system, _idle, _io, irq, softirq, steal = (fields + [0.0] * 8)[:8]
+    return (user + nice + system + irq + softirq + steal) / float(os.sysconf("SC_CLK_TCK"))
+
+
+def busy_cores_now(seconds: float = 1.0) -> float | None:
+    """Cores busy machine-wide over a short pause: other load skews every figure."""
+    before = cpu_busy_seconds()
+    time.sleep(seconds)
+    after = cpu_busy_seconds()
+    return None if before is None or after is None else round((after - before) / seconds, 2)
+
+
+def _busy_cores_before(log: Log) -> float | None:
+    busy = busy_cores_now()
+    if busy is not None and busy > 0.25:
+        log(f"note: {busy:.2f} cores were busy before the benchmark started")
+    return busy
 
 
 def _check_connections(server: str, log: Log) -> None:
@@ -1000,23 +1124,44 @@ def _check_connections(server: str, log: Log) -> None:
 
 
 def _bound_by(service: PhaseResult, raw: PhaseResult) -> str:
+    """What limited the absolute rates, read from the counters measured during the runs."""
     cores = os.cpu_count() or 1
     parts = []
-    for label, phase in (("service", service), ("raw SQL", raw)):
-        server_side = max(0.0, phase.machine_cores - phase.client_cores)
-        parts.append(
-            f"{label}: {phase.machine_cores:.2f} of {cores} cores busy "
-            f"(Python client {phase.client_cores:.2f}, PostgreSQL and the rest "
-            f"{server_side:.2f}), iowait {phase.iowait_cores:.2f}"
-        )
-    saturated = service.machine_cores >= 0.85 * cores
-    head = (
-        f"CPU: the {cores} cores are shared by PostgreSQL and the Python clients (one process, "
-        "GIL); "
-        if saturated
-        else "not CPU-saturated: commit latency (WAL fsync) and lock waits; "
-    )
-    return head + "; ".join(parts)
+    for label, phase in (("service layer", service), ("raw SQL", raw)):
+        server = phase.server_side_cores() or 0.0
+        busy = phase.machine_cores
+        if phase.client_cores >= 0.9:
+            limit = (
+                f"the Python client at {phase.client_cores:.2f} cores, the one core a process "
+                "gets under the GIL"
+            )
+        elif busy is not None and busy >= 0.85 * cores:
+            limit = f"the machine's {cores} cores, saturated ({busy:.2f} busy)"
+        else:
+            limit = "neither CPU nor fsync (lock waits and commit round trips)"
+        per_pair = ""
+        if phase.rate:
+            per_pair = (
+                f"; CPU per claim+submit pair {phase.client_cores / phase.rate * 1000:.1f} ms "
+                f"in Python + {server / phase.rate * 1000:.1f} ms in PostgreSQL"
+            )
+        parts.append(f"{label}: {limit}{per_pair}")
+    notes = []
+    if raw.wal_records is not None and raw.pairs:
+        records = raw.wal_records / raw.pairs
+        if records >= ROUTING_KEYS:
+            notes.append(
+                f"{records:.0f} WAL records per pair: the claim statement locks the head row "
+                f"of each of the {ROUTING_KEYS} routing keys it probes and skips rows other "
+                "open claims hold, so its cost grows with the claims in flight"
+            )
+    iowaits = [p.iowait_cores for p in (service, raw) if p.iowait_cores is not None]
+    if iowaits and max(iowaits) < 0.1:
+        notes.append(f"fsync is not the limit (iowait {max(iowaits):.2f} cores)")
+    others = [p.other_cores for p in (service, raw) if p.other_cores is not None]
+    if others and max(others) > 0.25:
+        notes.append(f"other processes took up to {max(others):.2f} cores during the runs")
+    return "; ".join([*parts, *notes])
 
 
 def _missed_targets(figures: dict[str, Any]) -> list[str]:
