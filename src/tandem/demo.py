@@ -246,34 +246,26 @@ def seed(
     return tokens
 
 
+CLIENTS = [
+    # code, name, time zone, country (and subdivision) of its public holidays
+    ("northwind", "Northwind Mutual Insurance", "America/New_York", "US", None),
+    ("shopwave", "Shopwave Online Retail", "Europe/London", "GB", "ENG"),
+    ("hartley", "Hartley & Finch LLP", "America/Chicago", "US", None),
+]
+
+
 def _clients(session: Session, now: Any) -> dict[str, int]:
-    us = holidays.country_holidays("US", years=[now.year, now.year + 1])
-    gb = holidays.country_holidays("GB", subdiv="ENG", years=[now.year, now.year + 1])
-    northwind = create_client(
-        session,
-        code="northwind",
-        name="Northwind Mutual Insurance",
-        timezone="America/New_York",
-        now=now,
-        calendar=BusinessCalendar.office_hours("America/New_York", holidays=list(us)).to_dict(),
-    )
-    shopwave = create_client(
-        session,
-        code="shopwave",
-        name="Shopwave Online Retail",
-        timezone="Europe/London",
-        now=now,
-        calendar=BusinessCalendar.office_hours("Europe/London", holidays=list(gb)).to_dict(),
-    )
-    hartley = create_client(
-        session,
-        code="hartley",
-        name="Hartley & Finch LLP",
-        timezone="America/Chicago",
-        now=now,
-        calendar=BusinessCalendar.office_hours("America/Chicago", holidays=list(us)).to_dict(),
-    )
-    return {"northwind": northwind.id, "shopwave": shopwave.id, "hartley": hartley.id}
+    ids = {}
+    for code, name, timezone, country, subdivision in CLIENTS:
+        days = holidays.country_holidays(
+            country, subdiv=subdivision, years=[now.year, now.year + 1]
+        )
+        calendar = BusinessCalendar.office_hours(timezone, holidays=list(days)).to_dict()
+        client = create_client(
+            session, code=code, name=name, timezone=timezone, now=now, calendar=calendar
+        )
+        ids[code] = client.id
+    return ids
 
 
 def _processes(session: Session, clients: dict[str, int], now: Any) -> list[tuple[int, Any, str]]:
