@@ -28,11 +28,13 @@ from tandem.config import load_settings
 from tandem.db import make_engine, make_sessionmaker, transaction
 from tandem.dispatch.service import Dispatcher
 from tandem.http import Container
+from tandem.intake.service import submit_item
 from tandem.migrate import upgrade
 from tandem.models import metadata
 from tandem.sla.calendar import BusinessCalendar
 from tandem.tenancy.principal import Principal
 from tandem.tenancy.service import create_client, create_user, issue_token
+from tandem.work.models import WorkItem
 from tandem.workforce.models import (
     Agent,
     AgentClearance,
@@ -144,6 +146,20 @@ class World:
     client_user: Principal
     other_client_user: Principal
     tokens: dict[str, str]
+
+    def submit(self, container: Container, document_ref: str = "x", **kwargs: Any) -> WorkItem:
+        """Hand one item of the insurer's keying process over, at the clock's now."""
+        with transaction(container.sessions) as session:
+            item, _ = submit_item(
+                session,
+                self.client_user,
+                self.process_id,
+                {"document_ref": document_ref},
+                now=container.clock.now(),
+                at_risk_fraction=0.75,
+                **kwargs,
+            )
+        return item
 
     def add_agents(self, container: Container, count: int, **kwargs: Any) -> list[uuid.UUID]:
         with transaction(container.sessions) as session:

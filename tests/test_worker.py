@@ -10,7 +10,6 @@ from sqlalchemy import select
 from tandem.clock import ManualClock
 from tandem.db import transaction
 from tandem.http import Container
-from tandem.intake.service import submit_item
 from tandem.work.models import WorkItem
 from tandem.worker import run_once
 from tests.conftest import World
@@ -19,15 +18,7 @@ from tests.conftest import World
 def test_a_worker_pass_reaps_and_escalates(
     container: Container, world: World, clock: ManualClock
 ) -> None:
-    with transaction(container.sessions) as session:
-        item, _ = submit_item(
-            session,
-            world.client_user,
-            world.process_id,
-            {"document_ref": "x"},
-            now=clock.now(),
-            at_risk_fraction=0.75,
-        )
+    item = world.submit(container, "x")
     with transaction(container.sessions) as session:
         assert container.dispatcher.claim(session, world.agent_id) is not None
     with httpx.Client() as http:

@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 import holidays
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from tandem.catalog.service import define_process
@@ -30,6 +30,7 @@ from tandem.sla.service import escalate
 from tandem.tenancy.principal import Principal
 from tandem.tenancy.service import create_client, create_user, issue_token
 from tandem.work import service as work
+from tandem.work.models import WorkItem
 from tandem.workforce.models import (
     Agent,
     AgentClearance,
@@ -242,7 +243,7 @@ def seed(
                     now=clock.now(),
                     at_risk_fraction=container.settings.at_risk_fraction,
                 )
-    _finish(container, dispatcher, agents, owners, rng)
+    _finish(container, dispatcher, agents, owners)
     return tokens
 
 
@@ -462,17 +463,12 @@ def _finish(
     dispatcher: Dispatcher,
     agents: list[Any],
     owners: dict[int, Principal],
-    rng: random.Random,
 ) -> None:
-    """Leave some items leased (live and expired), waiting and cancelled."""
+    """Leave some items leased, waiting and cancelled."""
     clock = dispatcher.clock
     for agent_id in agents[:10]:
         with transaction(container.sessions) as session:
             dispatcher.claim(session, agent_id)
-    from sqlalchemy import select
-
-    from tandem.work.models import WorkItem
-
     with transaction(container.sessions) as session:
         queued = session.execute(
             select(WorkItem.client_id, WorkItem.id).where(WorkItem.state == "queued").limit(12)
@@ -497,4 +493,3 @@ def _finish(
                 continue
     with transaction(container.sessions) as session:
         escalate(session, clock.now(), container.settings.at_risk_priority_boost)
-    _ = rng

@@ -11,7 +11,6 @@ from sqlalchemy import select, update
 from tandem.clock import ManualClock
 from tandem.db import transaction
 from tandem.http import Container
-from tandem.intake.service import submit_item
 from tandem.sla.calendar import BusinessCalendar
 from tandem.sla.service import escalate
 from tandem.tenancy.models import Client
@@ -24,16 +23,7 @@ NY = "America/New_York"
 
 def _due(container: Container, world: World, at: datetime) -> datetime:
     container.clock.set(at)  # type: ignore[attr-defined]
-    with transaction(container.sessions) as session:
-        item, _ = submit_item(
-            session,
-            world.client_user,
-            world.process_id,
-            {"document_ref": "x"},
-            now=at,
-            at_risk_fraction=0.75,
-        )
-        return item.due_at
+    return world.submit(container, "x").due_at
 
 
 def _local(*args: int) -> datetime:
@@ -77,15 +67,7 @@ def test_holiday_is_skipped(container: Container, world: World) -> None:
 
 def test_waiting_pauses_the_clock(container: Container, world: World, clock: ManualClock) -> None:
     clock.set(_local(2026, 3, 4, 9, 0).astimezone(UTC))
-    with transaction(container.sessions) as session:
-        item, _ = submit_item(
-            session,
-            world.client_user,
-            world.process_id,
-            {"document_ref": "x"},
-            now=clock.now(),
-            at_risk_fraction=0.75,
-        )
+    item = world.submit(container, "x")
     assert item.due_at == _local(2026, 3, 4, 13, 0).astimezone(UTC)
     clock.advance(timedelta(hours=1))  # 10:00, three business hours left
     with transaction(container.sessions) as session:
@@ -114,15 +96,7 @@ def test_escalation_marks_at_risk_then_breached_and_raises_priority(
     container: Container, world: World, clock: ManualClock
 ) -> None:
     clock.set(_local(2026, 3, 4, 9, 0).astimezone(UTC))
-    with transaction(container.sessions) as session:
-        item, _ = submit_item(
-            session,
-            world.client_user,
-            world.process_id,
-            {"document_ref": "x"},
-            now=clock.now(),
-            at_risk_fraction=0.75,
-        )
+    item = world.submit(container, "x")
     marks: list[Any] = []
     for hours in (2, 3, 4):
         clock.set(_local(2026, 3, 4, 9 + hours, 0).astimezone(UTC))

@@ -7,7 +7,6 @@ from sqlalchemy import select
 
 from tandem.db import transaction
 from tandem.http import Container
-from tandem.intake.service import submit_item
 from tandem.work.lifecycle import TRANSITIONS, IllegalTransition, State, check_transition
 from tandem.work.models import WorkItem, WorkItemEvent
 from tandem.work.service import ItemRef, StaleItem, move
@@ -35,16 +34,7 @@ def test_the_loop_has_a_path_from_arrival_to_delivery() -> None:
 
 
 def _item(container: Container, world: World) -> ItemRef:
-    with transaction(container.sessions) as session:
-        item, _ = submit_item(
-            session,
-            world.client_user,
-            world.process_id,
-            {"document_ref": "a"},
-            now=container.clock.now(),
-            at_risk_fraction=0.75,
-        )
-        return ItemRef.of(item)
+    return ItemRef.of(world.submit(container, "a"))
 
 
 @pytest.mark.parametrize("to", [s for s in State if (State.QUEUED, s) not in TRANSITIONS])

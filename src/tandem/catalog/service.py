@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
@@ -17,6 +18,18 @@ from tandem.errors import Conflict, InvalidInput, NotFound
 from tandem.tenancy.principal import Principal
 from tandem.workforce.eligibility import CEFR_LEVELS
 from tandem.workforce.models import Skill
+
+_FORMS: dict[str, Form] = {}
+
+
+def form_of(schema: dict[str, Any]) -> Form:
+    """The compiled Form of a schema, compiled once per process lifetime and reused: compiling
+    costs milliseconds, validating microseconds."""
+    key = json.dumps(schema, sort_keys=True)
+    form = _FORMS.get(key)
+    if form is None:
+        form = _FORMS[key] = Form(schema)
+    return form
 
 
 def get_process(session: Session, principal: Principal, process_id: uuid.UUID) -> Process:

@@ -18,8 +18,8 @@ from sqlalchemy import TextualSelect, insert, select, update
 from sqlalchemy.orm import Session
 
 from tandem import metrics
-from tandem.catalog.forms import Form
 from tandem.catalog.models import Process
+from tandem.catalog.service import form_of
 from tandem.clock import Clock
 from tandem.db import is_postgres
 from tandem.delivery import outbox
@@ -45,7 +45,7 @@ class Lease:
 
 
 class Dispatcher:
-    """Stateless apart from two caches: agents' servable queues and compiled forms."""
+    """Stateless apart from one cache: the queues each agent may serve."""
 
     def __init__(
         self, clock: Clock, lease_seconds: int = 300, eligibility_ttl_s: float = 30.0
@@ -54,7 +54,6 @@ class Dispatcher:
         self.lease = timedelta(seconds=lease_seconds)
         self._ttl = timedelta(seconds=eligibility_ttl_s)
         self._queues: dict[uuid.UUID, tuple[datetime, list[tuple[int, str]]]] = {}
-        self._forms: dict[tuple[uuid.UUID, str], Form] = {}
         self._lock = threading.Lock()
         self._claim_pg = claim_postgres()
         check_transition(State.QUEUED, State.LEASED)  # what the claim statement does
@@ -188,7 +187,7 @@ class Dispatcher:
                 Process.client_id == item.client_id, Process.id == item.process_id
             )
         )
-        errors = self._form(item.process_id, schema or {}).errors(result)
+        errors = form_of(schema or {}).errors(result)
         if errors:
             raise InvalidInput(
                 "the result does not match the process form",
@@ -246,13 +245,6 @@ class Dispatcher:
             f"your lease on work item {item_id} (attempt {attempt}) is no longer valid: "
             "it expired or was released; claim again"
         )
-
-    def _form(self, process_id: uuid.UUID, schema: dict[str, Any]) -> Form:
-        key = (process_id, repr(schema))
-        form = self._forms.get(key)
-        if form is None:
-            form = self._forms[key] = Form(schema)
-        return form
 
     # -- the reaper --------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from tandem import metrics
 from tandem.catalog.forms import FieldError, Form
 from tandem.catalog.models import Process
-from tandem.catalog.service import get_process
+from tandem.catalog.service import form_of, get_process
 from tandem.clock import Clock
 from tandem.db import new_id, transaction
 from tandem.errors import InvalidInput
@@ -91,7 +91,7 @@ def submit_item(
         existing = _by_idempotency_key(session, process.client_id, idempotency_key, fingerprint)
         if existing is not None:
             return existing, False
-    errors = _form(process.input_schema).errors(payload)
+    errors = form_of(process.input_schema).errors(payload)
     if errors:
         raise InvalidInput(
             "the work item does not match the process input form",
@@ -138,17 +138,6 @@ def _by_idempotency_key(
             errors=[{"field": "Idempotency-Key", "message": "reused with a different body"}],
         )
     return item
-
-
-_FORMS: dict[str, Form] = {}
-
-
-def _form(schema: dict[str, Any]) -> Form:
-    key = json.dumps(schema, sort_keys=True)
-    form = _FORMS.get(key)
-    if form is None:
-        form = _FORMS[key] = Form(schema)
-    return form
 
 
 # -- bulk files ----------------------------------------------------------------------------
@@ -237,7 +226,7 @@ def _ingest_rows(
     at_risk_fraction: float,
     on_progress: Callable[[int], None] | None,
 ) -> None:
-    form = _form(process.input_schema)
+    form = form_of(process.input_schema)
     policy = policy_for(session, process.client_id, process.id, at_risk_fraction)
     due = policy.start(now)
     actor = f"batch:{report.id}"
