@@ -3,7 +3,9 @@
 SQLite (the embedded default) runs every transaction as ``BEGIN IMMEDIATE``: one writer at a
 time, which is what makes its claim statement correct without ``SKIP LOCKED``.
 PostgreSQL closes sessions left idle inside a transaction, because long-open transactions
-stall the queue's vacuum.
+stall the queue's vacuum. Pooled connections are not pinged before each use (a round trip
+per transaction on the claim path): a connection the server dropped fails one request, and
+SQLAlchemy then discards the whole pool.
 """
 
 from __future__ import annotations
@@ -76,7 +78,6 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
         echo=echo,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
         connect_args={"options": "-c idle_in_transaction_session_timeout=60000"},
     )
 

@@ -42,13 +42,16 @@ import typer
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 from psycopg.types.json import Jsonb
+from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 from sqlalchemy.engine import make_url
 
 from tandem.catalog.service import define_process
 from tandem.clock import SystemClock
 from tandem.config import Settings
 from tandem.db import make_engine, make_sessionmaker, transaction
-from tandem.dispatch.queries import CLAIM_POSTGRES_SQL, candidates_per_key
+from tandem.delivery import outbox
+from tandem.dispatch import service as dispatch_service
+from tandem.dispatch.queries import CLAIM_POSTGRES_SQL, candidates_per_key, queues_param
 from tandem.dispatch.service import Dispatcher
 from tandem.http import Container
 from tandem.migrate import upgrade
@@ -636,37 +639,17 @@ def _pyformat(statement: str) -> str:
     return re.sub(r"(?<![\w:]):([A-Za-z_]\w*)", r"%(\1)s", statement)
 
 
+def _compiled(statement: Any) -> tuple[str, dict[str, Any]]:
+    """A statement of the service as the SQL psycopg gets, with its constant parameters."""
+    compiled = statement.compile(dialect=PGDialect_psycopg())  # type: ignore[no-untyped-call]
+    return compiled.string, dict(compiled.params)
+
+
+# The service's own statements (dispatch.service and delivery.outbox), compiled once.
 RAW_CLAIM = _pyformat(CLAIM_POSTGRES_SQL)
-RAW_LEASE_EVENT = (
-    "INSERT INTO work_item_events (client_id, work_item_id, seq, at, from_state, to_state, "
-    "actor, attempt, data) VALUES (%s, %s, %s, %s, 'queued', 'leased', %s, %s, NULL)"
-)
-# Dispatcher._leased: select(items) with its fences (no client_id: the item id alone).
-RAW_LEASED = (
-    "SELECT client_id, id, process_id, batch_id, external_ref, idempotency_key, request_hash, "
-    "state, version, priority, routing_key, received_at, due_at, at_risk_at, "
-    "sla_paused_remaining_s, at_risk, breached, attempt, lease_owner, lease_expires_at, "
-    "payload, result, delivered_at, updated_at FROM work_items "
-    "WHERE id = %s AND state = 'leased' AND attempt = %s AND lease_owner = %s "
-    "AND lease_expires_at > %s"
-)
-RAW_FORM = "SELECT form_schema FROM processes WHERE client_id = %s AND id = %s"
-# work.service.move: leased -> submitted -> delivered in one fenced update, two event rows.
-RAW_DELIVER = (
-    "UPDATE work_items SET state = 'delivered', version = %(version)s, updated_at = %(now)s, "
-    "result = %(result)s, delivered_at = %(now)s, lease_expires_at = NULL, "
-    "breached = %(breached)s "
-    "WHERE client_id = %(client_id)s AND id = %(id)s AND version = %(old_version)s "
-    "AND state = 'leased' AND attempt = %(attempt)s AND lease_owner = %(agent_id)s"
-)
-RAW_DELIVER_EVENTS = (
-    "INSERT INTO work_item_events (client_id, work_item_id, seq, at, from_state, to_state, "
-    "actor, attempt, data) VALUES "
-    "(%s, %s, %s, %s, 'leased', 'submitted', %s, %s, NULL), "
-    "(%s, %s, %s, %s, 'submitted', 'delivered', %s, %s, NULL)"
-)
-# delivery.outbox.item_delivered: the client's active subscriptions.
-RAW_SUBSCRIPTIONS = "SELECT id, events FROM webhook_subscriptions WHERE client_id = %s AND active"
+RAW_EVENTS, _ = _compiled(dispatch_service._INSERT_EVENTS)
+RAW_SUBMIT, RAW_SUBMIT_CONSTANTS = _compiled(dispatch_service._SUBMIT)
+RAW_SUBSCRIPTIONS, _ = _compiled(outbox._ACTIVE_SUBSCRIPTIONS)
 
 
 class _RawClaimer:
@@ -682,12 +665,27 @@ class _RawClaimer:
         self.conn = psycopg.connect(conninfo)
         self.agent_id = agent_id
         self.actor = f"agent:{agent_id}"
-        self.client_ids = [client for client, _ in queues]
-        self.routing_keys = [key for _, key in queues]
+        self.queues = queues_param(queues)
+        self.per_key = candidates_per_key(len(queues))
         self.lease_s = lease_s
 
     def close(self) -> None:
         self.conn.close()
+
+    def _event(
+        self, row: tuple[Any, ...], seq: int, at: datetime, steps: tuple[str, str], attempt: int
+    ) -> dict[str, Any]:
+        return {
+            "client_id": row[0],
+            "work_item_id": row[1],
+            "seq": seq,
+            "at": at,
+            "from_state": steps[0],
+            "to_state": steps[1],
+            "actor": self.actor,
+            "attempt": attempt,
+            "data": None,
+        }
 
     def pair(self) -> float | None:
         conn = self.conn
@@ -700,59 +698,41 @@ class _RawClaimer:
                     "agent_id": self.agent_id,
                     "lease_expires_at": datetime.fromtimestamp(now.timestamp() + self.lease_s, UTC),
                     "now": now,
-                    "client_ids": self.client_ids,
-                    "routing_keys": self.routing_keys,
-                    "per_key": candidates_per_key(len(self.routing_keys)),
+                    "queues": self.queues,
+                    "per_key": self.per_key,
                 },
             ).fetchone()
             if row is None:
                 conn.rollback()
                 return None
-            client_id, item_id, process_id, version, attempt = row[:5]
-            cur.execute(RAW_LEASE_EVENT, (client_id, item_id, version, now, self.actor, attempt))
+            version, attempt = row[3], row[4]
+            cur.execute(RAW_EVENTS, self._event(row, version, now, ("queued", "leased"), attempt))
         conn.commit()
         claim_s = time.perf_counter() - start
         now = datetime.now(UTC)
         with conn.cursor() as cur:
-            item = cur.execute(RAW_LEASED, (item_id, attempt, self.agent_id, now)).fetchone()
-            if item is None:
-                raise RuntimeError(f"lease lost on {item_id}")
-            cur.execute(RAW_FORM, (client_id, process_id)).fetchone()
-            old_version, breached, due_at = item[8], item[16], item[12]
-            cur.execute(
-                RAW_DELIVER,
-                {
-                    "version": old_version + 2,
+            item = cur.execute(
+                RAW_SUBMIT,
+                RAW_SUBMIT_CONSTANTS
+                | {
                     "now": now,
-                    "result": Jsonb(RESULT),
-                    "breached": bool(breached or now > due_at),
-                    "client_id": client_id,
-                    "id": item_id,
-                    "old_version": old_version,
-                    "attempt": attempt,
+                    "result_value": Jsonb(RESULT),
+                    "item_id": row[1],
+                    "held_attempt": attempt,
                     "agent_id": self.agent_id,
                 },
+            ).fetchone()
+            if item is None:
+                raise RuntimeError(f"lease lost on {row[1]}")
+            before = item[5]
+            cur.executemany(
+                RAW_EVENTS,
+                [
+                    self._event(item, before + 1, now, ("leased", "submitted"), attempt),
+                    self._event(item, before + 2, now, ("submitted", "delivered"), attempt),
+                ],
             )
-            if cur.rowcount != 1:
-                raise RuntimeError(f"fenced update missed {item_id}")
-            cur.execute(
-                RAW_DELIVER_EVENTS,
-                (
-                    client_id,
-                    item_id,
-                    old_version + 1,
-                    now,
-                    self.actor,
-                    attempt,
-                    client_id,
-                    item_id,
-                    old_version + 2,
-                    now,
-                    self.actor,
-                    attempt,
-                ),
-            )
-            cur.execute(RAW_SUBSCRIPTIONS, (client_id,)).fetchall()
+            cur.execute(RAW_SUBSCRIPTIONS, {"client_id": item[0]}).fetchall()
         conn.commit()
         return claim_s
 

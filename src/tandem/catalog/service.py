@@ -20,6 +20,7 @@ from tandem.workforce.eligibility import CEFR_LEVELS
 from tandem.workforce.models import Skill
 
 _FORMS: dict[str, Form] = {}
+_RESULT_FORMS: dict[tuple[int, uuid.UUID], Form] = {}
 
 
 def form_of(schema: dict[str, Any]) -> Form:
@@ -29,6 +30,21 @@ def form_of(schema: dict[str, Any]) -> Form:
     form = _FORMS.get(key)
     if form is None:
         form = _FORMS[key] = Form(schema)
+    return form
+
+
+def result_form(session: Session, client_id: int, process_id: uuid.UUID) -> Form:
+    """The compiled result form of a process, read once: a process is never edited once
+    defined (a changed form is a new process), and submits are the hot path."""
+    key = (client_id, process_id)
+    form = _RESULT_FORMS.get(key)
+    if form is None:
+        schema = session.execute(
+            select(Process.form_schema).where(
+                Process.client_id == client_id, Process.id == process_id
+            )
+        ).scalar_one()
+        form = _RESULT_FORMS[key] = form_of(schema)
     return form
 
 

@@ -4,9 +4,9 @@ crash can neither lose a notification nor send one for a change that rolled back
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from tandem.db import new_id
@@ -16,13 +16,15 @@ ITEM_DELIVERED = "work_item.delivered"
 EVENT_TYPES = (ITEM_DELIVERED,)
 
 
+_subscriptions = cast(Table, WebhookSubscription.__table__)
+_ACTIVE_SUBSCRIPTIONS = select(_subscriptions.c.id, _subscriptions.c.events).where(
+    _subscriptions.c.client_id == bindparam("client_id"), _subscriptions.c.active
+)
+
+
 def item_delivered(session: Session, item: Any, result: dict[str, Any], now: datetime) -> int:
     """Queue a `work_item.delivered` event for each subscription of the item's client."""
-    subscriptions = session.execute(
-        select(WebhookSubscription.id, WebhookSubscription.events).where(
-            WebhookSubscription.client_id == item.client_id, WebhookSubscription.active
-        )
-    ).all()
+    subscriptions = session.execute(_ACTIVE_SUBSCRIPTIONS, {"client_id": item.client_id}).all()
     rows = []
     for subscription_id, event_types in subscriptions:
         if ITEM_DELIVERED not in event_types:

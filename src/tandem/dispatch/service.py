@@ -12,24 +12,63 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NoReturn
 
-from sqlalchemy import TextualSelect, insert, select, update
+from sqlalchemy import TextualSelect, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from tandem import metrics
-from tandem.catalog.models import Process
-from tandem.catalog.service import form_of
+from tandem.catalog.service import result_form
 from tandem.clock import Clock
 from tandem.db import is_postgres
 from tandem.delivery import outbox
-from tandem.dispatch.queries import candidates_per_key, claim_postgres, claim_sqlite
+from tandem.dispatch.queries import (
+    candidates_per_key,
+    claim_postgres,
+    claim_sqlite,
+    queues_param,
+)
 from tandem.errors import InvalidInput, LeaseLost, NotFound
 from tandem.work.lifecycle import State, check_transition
 from tandem.work.models import WorkItem, WorkItemEvent
-from tandem.work.service import ItemRef, events, items, move
+from tandem.work.service import ItemRef, events, items, move, step_events
 from tandem.workforce.eligibility import servable_queues
 from tandem.workforce.service import agent_profile, queue_requirements
+
+# The hot path's statements, built once: a claim or submit only binds values.
+_FENCES = (
+    items.c.id == bindparam("item_id"),
+    items.c.state == State.LEASED.value,
+    items.c.attempt == bindparam("held_attempt"),
+    items.c.lease_owner == bindparam("agent_id"),
+    items.c.lease_expires_at > bindparam("now"),
+)
+_HEARTBEAT = update(items).where(*_FENCES).values(lease_expires_at=bindparam("expires"))
+_SUBMITTED = (State.SUBMITTED, State.DELIVERED)
+# The fenced move leased -> submitted -> delivered; what it returns is the item as it was.
+_SUBMIT = (
+    update(items)
+    .where(*_FENCES)
+    .values(
+        state=_SUBMITTED[-1].value,
+        version=items.c.version + len(_SUBMITTED),
+        updated_at=bindparam("now"),
+        result=bindparam("result_value"),
+        delivered_at=bindparam("now"),
+        lease_expires_at=None,
+        breached=or_(items.c.breached, items.c.due_at < bindparam("now")),
+    )
+    .returning(
+        items.c.client_id,
+        items.c.id,
+        items.c.process_id,
+        items.c.batch_id,
+        items.c.external_ref,
+        (items.c.version - len(_SUBMITTED)).label("version"),
+        items.c.attempt,
+    )
+)
+_INSERT_EVENTS = insert(events)
 
 
 @dataclass(frozen=True)
@@ -56,7 +95,10 @@ class Dispatcher:
         self._queues: dict[uuid.UUID, tuple[datetime, list[tuple[int, str]]]] = {}
         self._lock = threading.Lock()
         self._claim_pg = claim_postgres()
-        check_transition(State.QUEUED, State.LEASED)  # what the claim statement does
+        # What the claim and submit statements do, checked against the lifecycle once.
+        check_transition(State.QUEUED, State.LEASED)
+        check_transition(State.LEASED, _SUBMITTED[0])
+        check_transition(_SUBMITTED[0], _SUBMITTED[1])
 
     # -- eligibility -------------------------------------------------------------------
 
@@ -95,8 +137,7 @@ class Dispatcher:
         statement: TextualSelect
         if is_postgres(session):
             statement = self._claim_pg
-            params["client_ids"] = [client for client, _ in queues]
-            params["routing_keys"] = [key for _, key in queues]
+            params["queues"] = queues_param(queues)
             params["per_key"] = candidates_per_key(len(queues))
         else:
             statement = claim_sqlite(len(queues))
@@ -106,18 +147,12 @@ class Dispatcher:
         if row is None:
             metrics.EMPTY_CLAIMS.inc()
             return None
+        leased = ItemRef(row.client_id, row.id, State.QUEUED, row.version - 1, row.attempt)
         session.execute(
-            insert(events).values(
-                client_id=row.client_id,
-                work_item_id=row.id,
-                seq=row.version,
-                at=now,
-                from_state=State.QUEUED.value,
-                to_state=State.LEASED.value,
-                actor=f"agent:{agent_id}",
-                attempt=row.attempt,
-                data=None,
-            )
+            _INSERT_EVENTS,
+            step_events(
+                leased, (State.LEASED,), actor=f"agent:{agent_id}", now=now, attempt=row.attempt
+            ),
         )
         metrics.CLAIMS.inc()
         return Lease(
@@ -138,15 +173,14 @@ class Dispatcher:
         now = self.clock.now()
         expires = now + self.lease
         result = session.execute(
-            update(items)
-            .where(
-                items.c.id == item_id,
-                items.c.state == State.LEASED.value,
-                items.c.attempt == attempt,
-                items.c.lease_owner == agent_id,
-                items.c.lease_expires_at > now,
-            )
-            .values(lease_expires_at=expires)
+            _HEARTBEAT,
+            {
+                "item_id": item_id,
+                "held_attempt": attempt,
+                "agent_id": agent_id,
+                "now": now,
+                "expires": expires,
+            },
         )
         if result.rowcount != 1:  # type: ignore[attr-defined]
             self._refuse(session, agent_id, item_id, attempt)
@@ -180,36 +214,39 @@ class Dispatcher:
         result: dict[str, Any],
     ) -> ItemRef:
         """Hand in a result validated against the process form; it is delivered at once
-        (quality review, when a process asks for it, comes between these two steps)."""
-        item = self._leased(session, agent_id, item_id, attempt)
-        schema = session.scalar(
-            select(Process.form_schema).where(
-                Process.client_id == item.client_id, Process.id == item.process_id
-            )
-        )
-        errors = form_of(schema or {}).errors(result)
+        (quality review, when a process asks for it, comes between these two steps).
+
+        One fenced update moves the item and tells what it was; a result that fails the form
+        raises, and the caller's transaction rolls the update back."""
+        now = self.clock.now()
+        item = session.execute(
+            _SUBMIT,
+            {
+                "item_id": item_id,
+                "held_attempt": attempt,
+                "agent_id": agent_id,
+                "now": now,
+                "result_value": result,
+            },
+        ).one_or_none()
+        if item is None:
+            self._refuse(session, agent_id, item_id, attempt)
+        errors = result_form(session, item.client_id, item.process_id).errors(result)
         if errors:
             raise InvalidInput(
                 "the result does not match the process form",
                 errors=[{"field": e.field, "message": e.message} for e in errors],
             )
-        now = self.clock.now()
-        ref = move(
-            session,
-            ItemRef.of(item),
-            (State.SUBMITTED, State.DELIVERED),
-            actor=f"agent:{agent_id}",
-            now=now,
-            changes={
-                "result": result,
-                "delivered_at": now,
-                "lease_expires_at": None,
-                "breached": item.breached or now > item.due_at,
-            },
+        before = ItemRef(item.client_id, item.id, State.LEASED, item.version, item.attempt)
+        session.execute(
+            _INSERT_EVENTS,
+            step_events(before, _SUBMITTED, actor=f"agent:{agent_id}", now=now, attempt=attempt),
         )
         outbox.item_delivered(session, item, result, now)
         metrics.ITEMS_DELIVERED.inc()
-        return ref
+        return ItemRef(
+            item.client_id, item.id, _SUBMITTED[-1], item.version + len(_SUBMITTED), attempt
+        )
 
     def _leased(
         self, session: Session, agent_id: uuid.UUID, item_id: uuid.UUID, attempt: int
@@ -229,7 +266,7 @@ class Dispatcher:
 
     def _refuse(
         self, session: Session, agent_id: uuid.UUID, item_id: uuid.UUID, attempt: int
-    ) -> None:
+    ) -> NoReturn:
         """409 to an agent who held this lease once; 404 to anyone else (nothing to probe)."""
         held = session.scalar(
             select(WorkItemEvent.seq).where(

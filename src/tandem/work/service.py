@@ -80,22 +80,36 @@ def move(
     attempt = int((changes or {}).get("attempt", item.attempt))
     session.execute(
         insert(events),
-        [
-            {
-                "client_id": item.client_id,
-                "work_item_id": item.id,
-                "seq": item.version + 1 + i,
-                "at": now,
-                "from_state": (path[i - 1] if i else item.state).value,
-                "to_state": step.value,
-                "actor": actor,
-                "attempt": attempt,
-                "data": dict(data) if data else None,
-            }
-            for i, step in enumerate(path)
-        ],
+        step_events(item, path, actor=actor, now=now, attempt=attempt, data=data),
     )
     return ItemRef(item.client_id, item.id, path[-1], version, attempt)
+
+
+def step_events(
+    item: ItemRef,
+    path: Sequence[State],
+    *,
+    actor: str,
+    now: datetime,
+    attempt: int,
+    data: Mapping[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """The event rows of moving `item` (as it was before) along `path`: one per step, numbered
+    on from the item's version. For writers that move items with statements of their own."""
+    return [
+        {
+            "client_id": item.client_id,
+            "work_item_id": item.id,
+            "seq": item.version + 1 + i,
+            "at": now,
+            "from_state": (path[i - 1] if i else item.state).value,
+            "to_state": step.value,
+            "actor": actor,
+            "attempt": attempt,
+            "data": dict(data) if data else None,
+        }
+        for i, step in enumerate(path)
+    ]
 
 
 def creation_event(
@@ -134,7 +148,7 @@ def history(session: Session, item: WorkItem) -> Sequence[WorkItemEvent]:
     ).all()
 
 
-__all__ = ["IllegalTransition", "ItemRef", "StaleItem", "creation_event", "move"]
+__all__ = ["IllegalTransition", "ItemRef", "StaleItem", "creation_event", "move", "step_events"]
 
 
 def list_visible(
