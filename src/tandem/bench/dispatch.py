@@ -2,12 +2,14 @@
 
 What it measures, in scratch databases of its own on the given server:
 
-* 64 claimers (threads, one agent each) claiming and submitting through the service layer
+* 64 claimers (threads, one agent each, spread over one process per core as the API runs one
+  worker process per core) claiming and submitting through the service layer
   (`Dispatcher.claim` then `Dispatcher.submit`, one transaction each) with 1,000,000 items
   queued over 50 routing keys;
-* the ceiling: the same statements (claim, event rows, the fenced update, the reads the service
-  makes) driven by 64 plain psycopg connections, without the Python service layer. Service and
-  raw runs alternate (A B A B), so that drift on a shared machine falls on both;
+* the ceiling: the same statements (the service's own, compiled: claim with its event row, the
+  fenced update, the event rows, the subscriptions read) driven by 64 plain psycopg
+  connections in the same processes, without the Python service layer. Service and raw runs
+  alternate (A B A B), so that drift on a shared machine falls on both;
 * claim latency (the claim transaction, commit included) with 16 claimers at 1,000,000 queued,
   through the service and as raw SQL;
 * the 64-claimer service throughput at 10,000 queued items, in rounds that stop once half the
@@ -15,7 +17,7 @@ What it measures, in scratch databases of its own on the given server:
 * double assignments, checked afterwards from the event rows.
 
 Every run starts after a VACUUM and a CHECKPOINT and has a warm-up whose pairs are not
-counted. Besides pairs per second it records CPU (of this process, of the server processes
+counted. Besides pairs per second it records CPU (of the claimer processes, of the server processes
 serving the benchmark when PostgreSQL is local, and of the whole machine) and WAL per pair,
 which is what says what bounds the rates. The helpers for scratch databases are shared with
 the intake benchmark.
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import multiprocessing
 import os
 import random
 import re
@@ -156,6 +159,9 @@ def scratch_database(server_url: str, name: str, log: Log) -> Iterator[ScratchDa
 ROUTING_KEYS = 50
 CLAIMERS = 64
 LATENCY_CLAIMERS = 16
+# Claimers run as threads in one process per core, as the API runs one worker process per
+# core: a single Python process would measure its GIL, not the service layer.
+CLAIMER_PROCESSES = os.cpu_count() or 1
 SKILL = "data_entry"
 
 INPUT_SCHEMA: dict[str, Any] = {
@@ -387,7 +393,7 @@ class _Sample:
     """CPU and WAL counters at one instant."""
 
     at: float
-    process_cpu: float
+    client_cpu: float  # the claimer processes
     cpu_busy: float | None  # seconds of all CPUs, machine-wide
     cpu_iowait: float | None
     server_cpu: dict[int, float]  # PostgreSQL processes of this benchmark, when local
@@ -396,7 +402,7 @@ class _Sample:
     wal_records: int | None
 
     @classmethod
-    def take(cls, admin: psycopg.Connection[Any]) -> _Sample:
+    def take(cls, admin: psycopg.Connection[Any], clients: Sequence[int]) -> _Sample:
         busy = iowait = None
         with contextlib.suppress(OSError, ValueError):
             with open("/proc/stat", encoding="ascii") as stat:
@@ -419,9 +425,8 @@ class _Sample:
             ).fetchone()
             if row:
                 lsn, syncs, records = int(row[0]), int(row[1]), int(row[2])
-        return cls(
-            time.perf_counter(), time.process_time(), busy, iowait, server, lsn, syncs, records
-        )
+        client = sum(_process_cpu(pid) or 0.0 for pid in clients)
+        return cls(time.perf_counter(), client, busy, iowait, server, lsn, syncs, records)
 
 
 @dataclass
@@ -435,7 +440,7 @@ class PhaseResult:
     errors: int = 0
     first_error: str | None = None
     latencies: list[float] = field(default_factory=list)  # claims begun and done in the window
-    # Averages over the window, in cores: this process, PostgreSQL's processes serving the
+    # Averages over the window, in cores: the claimer processes, PostgreSQL's processes serving the
     # benchmark (None when the server is not local), the whole machine, and iowait.
     client_cores: float = 0.0
     server_cores: float | None = None
@@ -451,13 +456,13 @@ class PhaseResult:
 
     @property
     def other_cores(self) -> float | None:
-        """CPU used by neither this process nor the benchmark's PostgreSQL processes."""
+        """CPU used by neither the claimers nor the benchmark's PostgreSQL processes."""
         if self.machine_cores is None or self.server_cores is None:
             return None
         return max(0.0, self.machine_cores - self.client_cores - self.server_cores)
 
     def server_side_cores(self) -> float | None:
-        """PostgreSQL's cores, or failing that everything but this process."""
+        """PostgreSQL's cores, or failing that everything but the claimers."""
         if self.server_cores is not None:
             return self.server_cores
         if self.machine_cores is not None:
@@ -475,7 +480,7 @@ class PhaseResult:
         span = after.at - before.at
         if span <= 0 or self.window_s <= 0:
             return
-        self.client_cores = (after.process_cpu - before.process_cpu) / span
+        self.client_cores = (after.client_cpu - before.client_cpu) / span
         if after.cpu_busy is not None and before.cpu_busy is not None:
             self.machine_cores = (after.cpu_busy - before.cpu_busy) / span
         if after.cpu_iowait is not None and before.cpu_iowait is not None:
@@ -520,27 +525,57 @@ class PhaseResult:
         self.latencies.extend(other.latencies)
 
 
-def _drive(
-    name: str,
-    pairs: Sequence[Pair],
-    admin: psycopg.Connection[Any],
-    *,
-    warmup_s: float,
-    duration_s: float,
-    max_consumed: int,
-) -> PhaseResult:
-    """Run every pair function in a thread of its own, looping, until the deadline or until
-    `max_consumed` items were taken. Pairs that complete in [end of warm-up, stop] count."""
-    result = PhaseResult(name, len(pairs))
+@dataclass(frozen=True)
+class _Shard:
+    """The claimers one process runs: `driver` is "service" or "raw"."""
+
+    driver: str
+    database: ScratchDatabase
+    agents: tuple[uuid.UUID, ...]
+    queues: tuple[tuple[int, str], ...]
+
+
+@dataclass(frozen=True)
+class _Shared:
+    """What the claimer processes share: start gates, the run's instants, the stop."""
+
+    ready: Any  # barrier: every process has its connections
+    go: Any  # barrier: the instants are set
+    instants: Any  # double[3]: end of warm-up, deadline, stopped at (0 until stopped)
+    consumed: Any  # pairs completed by all processes, warm-up included
+    stop: Any
+    results: Any  # queue of one _ShardResult per process
+
+
+@dataclass
+class _ShardResult:
+    pairs: int = 0
+    consumed: int = 0
+    empty_claims: int = 0
+    errors: int = 0
+    first_error: str | None = None
+    latencies: list[float] = field(default_factory=list)
+
+
+def _run_shard(shard: _Shard, shared: _Shared, max_consumed: int) -> None:
+    """A claimer process: one thread per agent, looping claim + submit until the deadline
+    or until `max_consumed` items were taken by all processes together. Pairs completed in
+    [end of warm-up, stop] count; claims begun and done in that window give latencies."""
+    container: Container | None = None
+    raw: list[_RawClaimer] = []
+    if shard.driver == "service":
+        container = _container(shard.database.sqlalchemy_url, pool_size=len(shard.agents))
+        pairs = [_service_pair(container, agent) for agent in shard.agents]
+    else:
+        raw = [_RawClaimer(shard.database.conninfo, agent, shard.queues) for agent in shard.agents]
+        pairs = [claimer.pair for claimer in raw]
+    result = _ShardResult()
     lock = threading.Lock()
-    stop = threading.Event()
-    barrier = threading.Barrier(len(pairs) + 1)
-    clock: dict[str, float] = {}
+    instants, consumed, stop = shared.instants, shared.consumed, shared.stop
 
     def loop(pair: Pair) -> None:
         latencies: list[float] = []
-        barrier.wait()
-        warm_end, deadline = clock["warm_end"], clock["deadline"]
+        warm_end, deadline = instants[0], instants[1]
         while not stop.is_set():
             start = time.perf_counter()
             if start >= deadline:
@@ -559,40 +594,93 @@ def _drive(
                     result.empty_claims += 1
                 time.sleep(0.002)
                 continue
+            with consumed.get_lock():
+                consumed.value += 1
+                if consumed.value >= max_consumed and not instants[2]:
+                    instants[2] = end
+                    stop.set()
             with lock:
                 result.consumed += 1
-                if warm_end <= end <= clock.get("stopped_at", deadline):
+                if warm_end <= end <= (instants[2] or deadline):
                     result.pairs += 1
                     if start >= warm_end:
                         latencies.append(claim_s)
-                if result.consumed >= max_consumed and not stop.is_set():
-                    clock["stopped_at"] = end
-                    stop.set()
         with lock:
             result.latencies.extend(latencies)
 
-    threads = [
-        threading.Thread(target=loop, args=(pair,), name=f"{name}-{i}", daemon=True)
-        for i, pair in enumerate(pairs)
+    try:
+        shared.ready.wait()
+        shared.go.wait()
+        threads = [threading.Thread(target=loop, args=(pair,), daemon=True) for pair in pairs]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        shared.results.put(result)
+        if container is not None:
+            container.engine.dispose()
+        for claimer in raw:
+            claimer.close()
+
+
+def _drive(
+    name: str,
+    shards: Sequence[_Shard],
+    admin: psycopg.Connection[Any],
+    *,
+    warmup_s: float,
+    duration_s: float,
+    max_consumed: int,
+) -> PhaseResult:
+    """Run the shards, one process each, and fold what they counted. CPU of the claimer
+    processes, of PostgreSQL and of the machine is sampled around the measured window."""
+    context = multiprocessing.get_context("spawn")
+    parties = len(shards) + 1
+    shared = _Shared(
+        ready=context.Barrier(parties),
+        go=context.Barrier(parties),
+        instants=context.Array("d", 3),
+        consumed=context.Value("q", 0),
+        stop=context.Event(),
+        results=context.Queue(),
+    )
+    processes = [
+        context.Process(target=_run_shard, args=(shard, shared, max_consumed), daemon=True)
+        for shard in shards
     ]
-    for thread in threads:
-        thread.start()
-    start = time.perf_counter()
-    clock["warm_end"] = start + warmup_s
-    clock["deadline"] = start + warmup_s + duration_s
-    barrier.wait()
-    if not stop.wait(warmup_s):
-        before = _Sample.take(admin)
-        stop.wait(max(0.0, clock["deadline"] - time.perf_counter()))
-        after = _Sample.take(admin)
-    else:
-        before = after = _Sample.take(admin)
-    stop.set()
-    for thread in threads:
-        thread.join()
-    with lock:
-        end = min(clock.get("stopped_at", clock["deadline"]), clock["deadline"])
-        result.window_s = max(0.0, end - clock["warm_end"])
+    for process in processes:
+        process.start()
+    pids = [process.pid for process in processes if process.pid is not None]
+    result = PhaseResult(name, sum(len(shard.agents) for shard in shards))
+    try:
+        shared.ready.wait(timeout=300)
+        start = time.perf_counter()  # CLOCK_MONOTONIC: the same clock in every process
+        shared.instants[0] = warm_end = start + warmup_s
+        shared.instants[1] = deadline = warm_end + duration_s
+        shared.go.wait(timeout=60)
+        if not shared.stop.wait(warmup_s):
+            before = _Sample.take(admin, pids)
+            shared.stop.wait(max(0.0, deadline - time.perf_counter()))
+            after = _Sample.take(admin, pids)
+        else:
+            before = after = _Sample.take(admin, pids)
+        shared.stop.set()
+        for _ in processes:
+            part: _ShardResult = shared.results.get(timeout=300)
+            result.pairs += part.pairs
+            result.consumed += part.consumed
+            result.empty_claims += part.empty_claims
+            result.errors += part.errors
+            result.first_error = result.first_error or part.first_error
+            result.latencies.extend(part.latencies)
+    finally:
+        for process in processes:
+            process.join(timeout=60)
+            if process.is_alive():
+                process.kill()
+    end = min(shared.instants[2] or deadline, deadline)
+    result.window_s = max(0.0, end - warm_end)
     result.measure(before, after)
     return result
 
@@ -700,13 +788,13 @@ class _RawClaimer:
                     "now": now,
                     "queues": self.queues,
                     "per_key": self.per_key,
+                    "actor": self.actor,
                 },
             ).fetchone()
             if row is None:
                 conn.rollback()
                 return None
-            version, attempt = row[3], row[4]
-            cur.execute(RAW_EVENTS, self._event(row, version, now, ("queued", "leased"), attempt))
+            attempt = row[4]
         conn.commit()
         claim_s = time.perf_counter() - start
         now = datetime.now(UTC)
@@ -961,35 +1049,19 @@ def _phase(
     _checkpoint(admin)
     agents = operation.agents[:claimers]
     log(f"{name}: {warmup_s:g} s warm-up, {duration_s:g} s measured")
-    if driver == "service":
-        container = _container(database.sqlalchemy_url, pool_size=claimers)
-        try:
-            result = _drive(
-                name,
-                [_service_pair(container, agent) for agent in agents],
-                admin,
-                warmup_s=warmup_s,
-                duration_s=duration_s,
-                max_consumed=budget,
-            )
-        finally:
-            container.engine.dispose()
-    else:
-        queues = sorted((operation.client_id, q.routing_key) for q in operation.queues)
-        drivers: list[_RawClaimer] = []
-        try:
-            drivers.extend(_RawClaimer(database.conninfo, agent, queues) for agent in agents)
-            result = _drive(
-                name,
-                [d.pair for d in drivers],
-                admin,
-                warmup_s=warmup_s,
-                duration_s=duration_s,
-                max_consumed=budget,
-            )
-        finally:
-            for d in drivers:
-                d.close()
+    queues = tuple(sorted((operation.client_id, q.routing_key) for q in operation.queues))
+    shards = [
+        _Shard(driver, database, tuple(agents[i::CLAIMER_PROCESSES]), queues)
+        for i in range(min(CLAIMER_PROCESSES, len(agents)))
+    ]
+    result = _drive(
+        name,
+        shards,
+        admin,
+        warmup_s=warmup_s,
+        duration_s=duration_s,
+        max_consumed=budget,
+    )
     _report(result, log)
     return result
 
@@ -1040,7 +1112,7 @@ def _report(result: PhaseResult, log: Log) -> None:
     log(
         f"  {result.rate:,.0f} pairs/s ({result.pairs:,} in {result.window_s:.1f} s), claim "
         f"p50 {result.percentile_ms(0.5)} ms p99 {result.percentile_ms(0.99)} ms; CPU cores: "
-        f"this process {result.client_cores:.2f}, PostgreSQL "
+        f"claimers {result.client_cores:.2f}, PostgreSQL "
         f"{'?' if server is None else f'{server:.2f}'}, other "
         f"{'?' if other is None else f'{other:.2f}'}; errors {result.errors}, empty claims "
         f"{result.empty_claims}"
@@ -1110,10 +1182,10 @@ def _bound_by(service: PhaseResult, raw: PhaseResult) -> str:
     for label, phase in (("service layer", service), ("raw SQL", raw)):
         server = phase.server_side_cores() or 0.0
         busy = phase.machine_cores
-        if phase.client_cores >= 0.9:
+        if phase.client_cores >= 0.9 * CLAIMER_PROCESSES:
             limit = (
-                f"the Python client at {phase.client_cores:.2f} cores, the one core a process "
-                "gets under the GIL"
+                f"the Python clients at {phase.client_cores:.2f} cores, the one core each of "
+                f"the {CLAIMER_PROCESSES} claimer processes gets under the GIL"
             )
         elif busy is not None and busy >= 0.85 * cores:
             limit = f"the machine's {cores} cores, saturated ({busy:.2f} busy)"

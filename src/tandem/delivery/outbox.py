@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, insert, select
-from sqlalchemy.orm import Session
+from sqlalchemy.engine import Connection
 
 from tandem.db import new_id
 from tandem.delivery.models import WebhookDelivery, WebhookSubscription
@@ -22,9 +22,9 @@ _ACTIVE_SUBSCRIPTIONS = select(_subscriptions.c.id, _subscriptions.c.events).whe
 )
 
 
-def item_delivered(session: Session, item: Any, result: dict[str, Any], now: datetime) -> int:
+def item_delivered(connection: Connection, item: Any, result: dict[str, Any], now: datetime) -> int:
     """Queue a `work_item.delivered` event for each subscription of the item's client."""
-    subscriptions = session.execute(_ACTIVE_SUBSCRIPTIONS, {"client_id": item.client_id}).all()
+    subscriptions = connection.execute(_ACTIVE_SUBSCRIPTIONS, {"client_id": item.client_id}).all()
     rows = []
     for subscription_id, event_types in subscriptions:
         if ITEM_DELIVERED not in event_types:
@@ -58,5 +58,5 @@ def item_delivered(session: Session, item: Any, result: dict[str, Any], now: dat
             }
         )
     if rows:
-        session.execute(insert(WebhookDelivery), rows)
+        connection.execute(insert(WebhookDelivery), rows)
     return len(rows)

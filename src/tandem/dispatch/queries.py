@@ -32,7 +32,8 @@ _RETURNING = (
 #    holds (LIMIT sits above the row locks, so exactly one row is locked and, the candidates
 #    being ordered already, only the rows walked are looked up; a row another transaction
 #    has meanwhile leased fails the re-check of state = 'queued' and is passed over);
-# 3. the picked row is leased.
+# 3. leased: the picked row is leased;
+# 4. its event row (queued -> leased) is written by the same statement: one round trip.
 # :per_key candidates per routing key keep enough spares for concurrent claimers; should
 # every candidate be taken by others at that instant, the claim finds nothing and the
 # agent asks again.
@@ -58,13 +59,21 @@ picked AS MATERIALIZED (
     ORDER BY c.{_ORDER.replace(", ", ", c.")}
     LIMIT 1
     FOR UPDATE OF w SKIP LOCKED
-)
-UPDATE work_items w SET {
+),
+leased AS (
+    UPDATE work_items w SET {
     _SET_LEASED.replace("version + 1", "w.version + 1").replace("attempt + 1", "w.attempt + 1")
 }
-FROM picked c
-WHERE w.client_id = c.client_id AND w.id = c.id
-RETURNING {", ".join("w." + col for col in _RETURNING.split(", "))}
+    FROM picked c
+    WHERE w.client_id = c.client_id AND w.id = c.id
+    RETURNING {", ".join("w." + col for col in _RETURNING.split(", "))}
+),
+event AS (
+    INSERT INTO work_item_events
+        (client_id, work_item_id, seq, at, from_state, to_state, actor, attempt)
+    SELECT client_id, id, version, :now, 'queued', 'leased', :actor, attempt FROM leased
+)
+SELECT {_RETURNING} FROM leased
 """
 
 
@@ -80,6 +89,7 @@ def candidates_per_key(queue_count: int) -> int:
 
 
 def claim_postgres() -> TextualSelect:
+    """Writes the item's event too (SQLite's claim leaves that to the caller)."""
     return _typed(text(CLAIM_POSTGRES_SQL))
 
 

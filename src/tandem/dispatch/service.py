@@ -134,26 +134,29 @@ class Dispatcher:
             "lease_expires_at": now + self.lease,
             "now": now,
         }
+        actor = f"agent:{agent_id}"
+        postgres = is_postgres(session)
         statement: TextualSelect
-        if is_postgres(session):
+        if postgres:
             statement = self._claim_pg
             params["queues"] = queues_param(queues)
             params["per_key"] = candidates_per_key(len(queues))
+            params["actor"] = actor
         else:
             statement = claim_sqlite(len(queues))
             for i, (client, key) in enumerate(queues):
                 params[f"c{i}"], params[f"k{i}"] = client, key
-        row = session.execute(statement, params).one_or_none()
+        connection = session.connection()  # Core, not the ORM: this is the hot path
+        row = connection.execute(statement, params).one_or_none()
         if row is None:
             metrics.EMPTY_CLAIMS.inc()
             return None
-        leased = ItemRef(row.client_id, row.id, State.QUEUED, row.version - 1, row.attempt)
-        session.execute(
-            _INSERT_EVENTS,
-            step_events(
-                leased, (State.LEASED,), actor=f"agent:{agent_id}", now=now, attempt=row.attempt
-            ),
-        )
+        if not postgres:  # PostgreSQL's claim statement wrote the event already
+            leased = ItemRef(row.client_id, row.id, State.QUEUED, row.version - 1, row.attempt)
+            connection.execute(
+                _INSERT_EVENTS,
+                step_events(leased, (State.LEASED,), actor=actor, now=now, attempt=row.attempt),
+            )
         metrics.CLAIMS.inc()
         return Lease(
             row.client_id,
@@ -172,17 +175,9 @@ class Dispatcher:
         """Extend a live lease; returns the new expiry."""
         now = self.clock.now()
         expires = now + self.lease
-        result = session.execute(
-            _HEARTBEAT,
-            {
-                "item_id": item_id,
-                "held_attempt": attempt,
-                "agent_id": agent_id,
-                "now": now,
-                "expires": expires,
-            },
-        )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
+        fences = {"item_id": item_id, "held_attempt": attempt, "agent_id": agent_id, "now": now}
+        result = session.connection().execute(_HEARTBEAT, {**fences, "expires": expires})
+        if result.rowcount != 1:
             self._refuse(session, agent_id, item_id, attempt)
         return expires
 
@@ -219,16 +214,9 @@ class Dispatcher:
         One fenced update moves the item and tells what it was; a result that fails the form
         raises, and the caller's transaction rolls the update back."""
         now = self.clock.now()
-        item = session.execute(
-            _SUBMIT,
-            {
-                "item_id": item_id,
-                "held_attempt": attempt,
-                "agent_id": agent_id,
-                "now": now,
-                "result_value": result,
-            },
-        ).one_or_none()
+        connection = session.connection()
+        fences = {"item_id": item_id, "held_attempt": attempt, "agent_id": agent_id, "now": now}
+        item = connection.execute(_SUBMIT, {**fences, "result_value": result}).one_or_none()
         if item is None:
             self._refuse(session, agent_id, item_id, attempt)
         errors = result_form(session, item.client_id, item.process_id).errors(result)
@@ -238,11 +226,11 @@ class Dispatcher:
                 errors=[{"field": e.field, "message": e.message} for e in errors],
             )
         before = ItemRef(item.client_id, item.id, State.LEASED, item.version, item.attempt)
-        session.execute(
+        connection.execute(
             _INSERT_EVENTS,
             step_events(before, _SUBMITTED, actor=f"agent:{agent_id}", now=now, attempt=attempt),
         )
-        outbox.item_delivered(session, item, result, now)
+        outbox.item_delivered(connection, item, result, now)
         metrics.ITEMS_DELIVERED.inc()
         return ItemRef(
             item.client_id, item.id, _SUBMITTED[-1], item.version + len(_SUBMITTED), attempt
