@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+import uuid_utils.compat as uuid_utils
 from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
@@ -60,7 +61,10 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 def new_id() -> uuid.UUID:
-    return uuid.uuid4()
+    """A UUIDv7: random enough to be unguessable, and time-ordered, so that new rows land
+    at the end of primary-key and id indexes instead of on random pages (bulk intake writes
+    several times faster into large tables)."""
+    return uuid_utils.uuid7()
 
 
 def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:

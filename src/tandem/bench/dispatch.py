@@ -58,6 +58,7 @@ from tandem.dispatch.queries import CLAIM_POSTGRES_SQL, candidates_per_key, queu
 from tandem.dispatch.service import Dispatcher
 from tandem.http import Container
 from tandem.migrate import upgrade
+from tandem.runtime import configure_interpreter
 from tandem.tenancy.service import create_client
 from tandem.workforce.models import (
     Agent,
@@ -561,6 +562,7 @@ def _run_shard(shard: _Shard, shared: _Shared, max_consumed: int) -> None:
     """A claimer process: one thread per agent, looping claim + submit until the deadline
     or until `max_consumed` items were taken by all processes together. Pairs completed in
     [end of warm-up, stop] count; claims begun and done in that window give latencies."""
+    configure_interpreter()  # as the API's worker processes do
     container: Container | None = None
     raw: list[_RawClaimer] = []
     if shard.driver == "service":

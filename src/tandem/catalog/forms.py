@@ -2,15 +2,13 @@
 
 A `Form` compiles its schema twice, once:
 
-* fastjsonschema (a few µs per row) says whether a row is valid, stopping at the first error;
+* jsonschema-rs (about 2 µs per row) says whether a row is valid;
 * jsonschema's Draft 2020-12 validator (~100 µs per row) runs only for a row that failed, to
-  list every error of that row with the path of its field.
+  list every error of that row with the path of its field, in the messages users read.
 
-The fast validator must never pass a row the reference one rejects. fastjsonschema implements
-draft 7, so: both use the same format checks; a `$ref` with sibling keywords (ignored beside
-`$ref` in draft 7, applied in 2020-12) is rewritten as an `allOf` for the fast compiler; and a
-form using a 2019-09/2020-12 keyword fastjsonschema lacks (`prefixItems`,
-`unevaluatedProperties`, `dependentRequired`...) is validated by jsonschema alone.
+The fast validator must never pass a row the reference one rejects: both implement 2020-12,
+and both take their format checks from jsonschema-rs (jsonschema's own need optional packages
+for several formats, and without them silently accept anything).
 """
 
 from __future__ import annotations
@@ -26,8 +24,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import unquote
 
-import fastjsonschema
-from fastjsonschema.draft2019 import CodeGeneratorDraft2019
+import jsonschema_rs
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import SchemaError
 
@@ -50,49 +47,42 @@ class FormError(Exception):
 # -- format checks shared by both validators -----------------------------------------------
 
 
-def _regex_check(pattern: re.Pattern[str]) -> Callable[[object], bool]:
-    def check(instance: object) -> bool:
-        return not isinstance(instance, str) or pattern.match(instance) is not None
-
-    return check
+# The formats JSON Schema 2020-12 defines; "regex" is left to jsonschema (Python's dialect).
+_FORMAT_NAMES = (
+    "date",
+    "date-time",
+    "time",
+    "duration",
+    "email",
+    "idn-email",
+    "hostname",
+    "idn-hostname",
+    "ipv4",
+    "ipv6",
+    "uri",
+    "uri-reference",
+    "iri",
+    "iri-reference",
+    "uri-template",
+    "uuid",
+    "json-pointer",
+    "relative-json-pointer",
+)
 
 
 def _format_checker() -> FormatChecker:
-    """jsonschema's 2020-12 format checks, completed with fastjsonschema's regexes for the
-    formats whose jsonschema check needs an optional package that is absent (date-time, time,
-    uri...). Without this, fastjsonschema would reject '2024-13-01T00:00:00Z' while jsonschema
-    silently accepts it (or the other way round for 'date': '2024-02-30')."""
+    """jsonschema's format checks, each replaced by jsonschema-rs's where it has one, so that
+    both validators agree on every format (non-strings pass, as the specification says)."""
     checker = FormatChecker(formats=())
     checks = dict(Draft202012Validator.FORMAT_CHECKER.checkers)
-    fast_regexes: Mapping[str, str] = getattr(CodeGeneratorDraft2019, "FORMAT_REGEXS", {})
-    for name, pattern in fast_regexes.items():
-        checks.setdefault(name, (_regex_check(re.compile(pattern)), ()))
+    for name in _FORMAT_NAMES:
+        check = jsonschema_rs.validator_for({"format": name}, validate_formats=True).is_valid
+        checks[name] = (check, ())
     checker.checkers = checks
     return checker
 
 
 _FORMATS = _format_checker()
-
-
-def _conforms(name: str) -> Callable[[object], bool]:
-    conforms = _FORMATS.conforms
-
-    def check(value: object) -> bool:
-        return bool(conforms(value, name))
-
-    return check
-
-
-# Passed to fastjsonschema, where custom formats take precedence over its built-in regexes.
-_FAST_FORMATS = {name: _conforms(name) for name in _FORMATS.checkers}
-
-
-def _no_remote(uri: str) -> Any:
-    raise FormError(f"$ref {uri!r} points outside the form")
-
-
-# fastjsonschema fetches remote $refs with urllib unless a handler says otherwise.
-_NO_REMOTE = {scheme: _no_remote for scheme in ("", "http", "https", "file", "ftp", "data", "urn")}
 
 
 # -- walking a schema ------------------------------------------------------------------------
@@ -113,45 +103,6 @@ _SUBSCHEMA = (
 )
 _SUBSCHEMA_LISTS = ("allOf", "anyOf", "oneOf", "prefixItems")
 _SUBSCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
-
-# Keywords fastjsonschema does not implement as 2020-12 does (the last two it enforces, while
-# 2020-12 ignores them): a form using one of them is validated by jsonschema only.
-_NOT_FAST = frozenset(
-    {
-        "$anchor",
-        "$dynamicAnchor",
-        "$dynamicRef",
-        "$recursiveAnchor",
-        "$recursiveRef",
-        "prefixItems",
-        "unevaluatedItems",
-        "unevaluatedProperties",
-        "dependentRequired",
-        "dependentSchemas",
-        "minContains",
-        "maxContains",
-        "dependencies",
-        "additionalItems",
-    }
-)
-# Keywords that change nothing when next to a `$ref` in draft 7 terms.
-_INERT = frozenset(
-    {
-        "$ref",
-        "$id",
-        "$schema",
-        "$comment",
-        "$defs",
-        "definitions",
-        "title",
-        "description",
-        "default",
-        "examples",
-        "deprecated",
-        "readOnly",
-        "writeOnly",
-    }
-)
 
 
 def _escape(token: str) -> str:
@@ -234,16 +185,6 @@ def _rebuild(node: Any, finish: Callable[[dict[str, Any]], dict[str, Any]], fals
     return finish(out)
 
 
-def _ref_as_all_of(node: dict[str, Any]) -> dict[str, Any]:
-    """`{"$ref": r, ...checks}` as `{"allOf": [..., {"$ref": r}], ...checks}`, so that draft-7
-    fastjsonschema applies the checks next to `$ref` too. Appending to `allOf` keeps every JSON
-    pointer of the document valid."""
-    if "$ref" in node and not node.keys() <= _INERT:
-        ref = node.pop("$ref")
-        node["allOf"] = [*node.get("allOf", []), {"$ref": ref}]
-    return node
-
-
 def _same(node: dict[str, Any]) -> dict[str, Any]:
     return node
 
@@ -270,9 +211,8 @@ def _plain_copy(schema: Mapping[str, Any]) -> dict[str, Any]:
     return plain
 
 
-def _check(schema: dict[str, Any]) -> bool:
-    """Raise FormError for a schema a form cannot use; return whether fastjsonschema can
-    validate it."""
+def _check(schema: dict[str, Any]) -> None:
+    """Raise FormError for a schema a form cannot use."""
     declared = schema.get("$schema")
     if declared is not None and (
         not isinstance(declared, str) or declared.rstrip("#") != DRAFT_2020_12
@@ -302,14 +242,11 @@ def _check(schema: dict[str, Any]) -> bool:
                 f"required field(s) {', '.join(map(repr, impossible))} are not in "
                 '"properties" and "additionalProperties" is false: no data could be valid'
             )
-    fast = True
     nodes = list(_subschemas(schema, "#"))
     anchors = {node["$anchor"] for node, _ in nodes if isinstance(node.get("$anchor"), str)}
     for node, pointer in nodes:
         if pointer != "#" and "$id" in node:
             raise FormError(f'{pointer}: "$id" inside a form is not supported')
-        if not node.keys().isdisjoint(_NOT_FAST):
-            fast = False
         for keyword in ("$ref", "$dynamicRef"):
             ref = node.get(keyword)
             if ref is None:
@@ -326,11 +263,8 @@ def _check(schema: dict[str, Any]) -> bool:
                     target = None
                 if not isinstance(target, dict | bool):
                     raise FormError(f"{pointer}: {keyword} {ref!r} does not point to a schema")
-            else:
-                fast = False  # a reference to an "$anchor"
-                if ref[1:] not in anchors:
-                    raise FormError(f"{pointer}: {keyword} {ref!r} names no $anchor of the form")
-    return fast
+            elif ref[1:] not in anchors:
+                raise FormError(f"{pointer}: {keyword} {ref!r} names no $anchor of the form")
 
 
 # -- coercion of text values -----------------------------------------------------------------
@@ -557,23 +491,15 @@ class Form:
 
     def __init__(self, schema: Mapping[str, Any]) -> None:
         document = _plain_copy(schema)
-        fast_ok = _check(document)
+        _check(document)
         self._validator = Draft202012Validator(
             _rebuild(document, _same, _NOTHING), format_checker=_FORMATS
         )
-        self._fast: Callable[[Any], Any] | None = None
-        if fast_ok:
-            try:
-                self._fast = fastjsonschema.compile(
-                    _rebuild(document, _ref_as_all_of, False),
-                    handlers=_NO_REMOTE,
-                    formats=_FAST_FORMATS,
-                    use_default=False,  # the default would write `default` values into the data
-                )
-            except FormError:
-                raise
-            except Exception:  # fastjsonschema's limits are not the form's fault: go slow
-                self._fast = None
+        self._fast: jsonschema_rs.Draft202012Validator | None
+        try:
+            self._fast = jsonschema_rs.Draft202012Validator(document, validate_formats=True)
+        except Exception:  # a form jsonschema accepts and jsonschema-rs does not: go slow
+            self._fast = None
         properties: dict[str, Any] = document["properties"]
         self._fields = tuple(properties)
         self._order = {name: index for index, name in enumerate(self._fields)}
@@ -601,12 +527,11 @@ class Form:
         if fast is None:
             return self._explain(data, row, None)
         try:
-            fast(data)
-        except fastjsonschema.JsonSchemaValueException as exc:
-            return self._explain(data, row, exc)
-        except Exception:  # a failure of generated code must not pass a row: jsonschema decides
+            if fast.is_valid(data):
+                return []
+        except Exception:  # e.g. a value that is not JSON: jsonschema decides
             return self._explain(data, row, None)
-        return []
+        return self._explain(data, row, fast)
 
     def coerce(
         self, raw: Mapping[str, Any], row: int | None = None
@@ -664,7 +589,10 @@ class Form:
         return self._order.get(error.field.split(".", 1)[0], len(self._order))
 
     def _explain(
-        self, data: dict[str, Any], row: int | None, fast_error: Exception | None
+        self,
+        data: dict[str, Any],
+        row: int | None,
+        rejected_by: jsonschema_rs.Draft202012Validator | None,
     ) -> list[FieldError]:
         found: list[tuple[tuple[Any, ...], str]] = []
         seen_required: set[tuple[tuple[Any, ...], int]] = set()
@@ -692,20 +620,13 @@ class Form:
                 found.append((path, "is not allowed"))  # a `false` schema
             else:
                 found.append((path, _clip(error.message)))
-        if not found and fast_error is not None:
+        if not found and rejected_by is not None:
             # The validators disagree: trust the stricter one rather than pass the row.
-            found.append(_from_fast(fast_error))
+            first = next(iter(rejected_by.iter_errors(data)), None)
+            if first is not None:
+                found.append((tuple(first.instance_path), _clip(first.message)))
         order = self._order
         last = len(order)
         found.sort(key=lambda item: order.get(item[0][0], last) if item[0] else -1)
         unique = dict.fromkeys((".".join(map(str, path)), message) for path, message in found)
         return [FieldError(field, message, row) for field, message in unique]
-
-
-def _from_fast(error: Exception) -> tuple[tuple[Any, ...], str]:
-    name: str = getattr(error, "name", None) or "data"
-    path: list[str] = getattr(error, "path", None) or ["data"]
-    message = str(getattr(error, "message", error))
-    if message.startswith(name):
-        message = message[len(name) :].lstrip()
-    return tuple(path[1:]), _clip(message)

@@ -257,8 +257,14 @@ class Dispatcher:
     ) -> NoReturn:
         """409 to an agent who held this lease once; 404 to anyone else (nothing to probe)."""
         held = session.scalar(
-            select(WorkItemEvent.seq).where(
-                WorkItemEvent.work_item_id == item_id,
+            select(WorkItemEvent.seq)
+            .join(
+                WorkItem,
+                (WorkItem.client_id == WorkItemEvent.client_id)
+                & (WorkItem.id == WorkItemEvent.work_item_id),
+            )
+            .where(
+                WorkItem.id == item_id,
                 WorkItemEvent.to_state == State.LEASED.value,
                 WorkItemEvent.attempt == attempt,
                 WorkItemEvent.actor == f"agent:{agent_id}",

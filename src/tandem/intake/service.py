@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import queue
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, BinaryIO
 
-from sqlalchemy import Connection, Table, insert, select, update
+from sqlalchemy import (
+    Connection,
+    TextClause,
+    bindparam,
+    insert,
+    literal,
+    null,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -25,7 +38,7 @@ from tandem.intake.readers import FileFormat, ReaderError, detect_format, read_r
 from tandem.sla.policy import SlaPolicy
 from tandem.sla.service import policy_for
 from tandem.tenancy.principal import Principal
-from tandem.work.lifecycle import State
+from tandem.work.lifecycle import State, check_transition
 from tandem.work.models import Batch, WorkItem, batch_status
 from tandem.work.service import creation_event, events, items
 
@@ -229,30 +242,34 @@ def _ingest_rows(
     form = form_of(process.input_schema)
     policy = policy_for(session, process.client_id, process.id, at_risk_fraction)
     due = policy.start(now)
-    actor = f"batch:{report.id}"
+    # Every item of a file shares all its columns but the id and the payload.
+    shared = _new_item(process, policy, {}, now, due=due, batch_id=report.id)
     keep_writing = True
-    chunk: list[dict[str, Any]] = []
-    for number, payload, row_errors in _validated(stream, report.file_format, form):
-        report.rows_total += 1
-        if row_errors:
-            report.rows_rejected += 1
-            keep_writing = report.mode == "accept_valid"
-            for error in row_errors:
-                if len(report.errors) < MAX_REPORTED_ERRORS:
-                    report.errors.append(
-                        {"row": number, "field": error.field, "message": error.message}
-                    )
-            continue
-        report.rows_accepted += 1
-        if keep_writing:
-            chunk.append(_new_item(process, policy, payload, now, due=due, batch_id=report.id))
-            if len(chunk) >= CHUNK_ROWS:
-                _write(session, chunk, actor)
-                chunk = []
-        if on_progress and report.rows_total % CHUNK_ROWS == 0:
-            on_progress(report.rows_total)
-    if keep_writing and chunk:
-        _write(session, chunk, actor)
+    chunk: list[list[Any]] = []
+    with _ChunkWriter(session.connection(), shared) as writer:
+        for number, payload, row_errors in _validated(stream, report.file_format, form):
+            report.rows_total += 1
+            if row_errors:
+                report.rows_rejected += 1
+                keep_writing = report.mode == "accept_valid"
+                for error in row_errors:
+                    if len(report.errors) < MAX_REPORTED_ERRORS:
+                        report.errors.append(
+                            {"row": number, "field": error.field, "message": error.message}
+                        )
+                continue
+            report.rows_accepted += 1
+            if keep_writing:
+                chunk.append([new_id().hex, payload])
+                if len(chunk) >= CHUNK_ROWS:
+                    writer.write(chunk)
+                    chunk = []
+            if on_progress and report.rows_total % CHUNK_ROWS == 0:
+                on_progress(report.rows_total)
+        if keep_writing and chunk:
+            writer.write(chunk)
+    if keep_writing and report.rows_accepted:
+        _write_creation_events(session, process.client_id, report.id, f"batch:{report.id}")
     if on_progress:
         on_progress(report.rows_total)
 
@@ -270,52 +287,101 @@ def _validated(
             yield row.number, *form.validate(row.values, row.number)
 
 
-def _write(session: Session, chunk: list[dict[str, Any]], actor: str) -> None:
-    """Insert a chunk of new items and their creation events with the driver's executemany.
+# A chunk of a file's items goes to the database as one JSON array of [id, payload] pairs
+# in one INSERT ... SELECT: the database unpacks and stores the whole chunk in one call, during
+# which the driver releases the GIL (a row at a time, the writer would hold it per row).
+_CHUNK_SOURCES = {
+    "postgresql": (
+        "CAST(r ->> 0 AS uuid)",
+        "r -> 1",
+        "jsonb_array_elements(CAST(:rows AS jsonb)) AS r",
+    ),
+    "sqlite": (
+        "json_extract(r.value, '$[0]')",
+        "json_extract(r.value, '$[1]')",
+        "json_each(:rows) AS r",
+    ),
+}
 
-    Files are the bulk path: SQLAlchemy's per-row, per-column bind processing cost more than
-    validation and the database together. Each column's value is still converted by that
-    column's own SQLAlchemy type (so stored values are what the ORM reads back), but once
-    per chunk for the values the rows share, and only the id and payload per row.
-    """
-    connection = session.connection()
-    _executemany(connection, items, chunk)
-    _executemany(connection, events, [creation_event(row, actor=actor) for row in chunk])
+
+@functools.cache
+def _insert_chunk(dialect: str, columns: tuple[str, ...]) -> TextClause:
+    """INSERT the items of a chunk: `id` and `payload` from the JSON, the rest bound once."""
+    row_id, payload, source = _CHUNK_SOURCES[dialect]
+    values = [row_id if c == "id" else payload if c == "payload" else f":{c}" for c in columns]
+    sql = (  # column names come from our own metadata, values are bound
+        f"INSERT INTO {items.name} ({', '.join(columns)}) "  # noqa: S608
+        f"SELECT {', '.join(values)} FROM {source}"
+    )
+    shared = (bindparam(c, type_=items.c[c].type) for c in columns if c not in ("id", "payload"))
+    return text(sql).bindparams(*shared)
 
 
-def _executemany(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    dialect = connection.dialect
-    columns = list(rows[0])
-    converters = [table.c[name].type._cached_bind_processor(dialect) for name in columns]
-    # Values every row shares (the same object: arrival time, due time, process, batch...)
-    # are converted once.
-    shared = {
-        i: convert(rows[0][name]) if convert else rows[0][name]
-        for i, (name, convert) in enumerate(zip(columns, converters, strict=True))
-        if all(row[name] is rows[0][name] for row in rows)
+class _ChunkWriter:
+    """Writes chunks of new items on a thread of its own, so that the database stores one
+    chunk while the next is read and validated (the machine has more than one core). At
+    most two chunks wait; an error in the writer surfaces at the next write or on leaving
+    the block, and the caller's transaction then rolls everything back."""
+
+    def __init__(self, connection: Connection, shared: dict[str, Any]) -> None:
+        self._connection = connection
+        columns = tuple(shared)
+        self._statement = _insert_chunk(connection.dialect.name, columns)
+        self._shared = {c: v for c, v in shared.items() if c not in ("id", "payload")}
+        self._chunks: queue.Queue[list[list[Any]] | None] = queue.Queue(maxsize=2)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="intake-writer", daemon=True)
+
+    def __enter__(self) -> _ChunkWriter:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._chunks.put(None)
+        self._thread.join()
+        if self._error is not None and exc_info[0] is None:
+            raise self._error
+
+    def write(self, chunk: list[list[Any]]) -> None:
+        if self._error is not None:
+            raise self._error
+        self._chunks.put(chunk)
+
+    def _run(self) -> None:
+        while (chunk := self._chunks.get()) is not None:
+            if self._error is None:
+                try:
+                    rows = json.dumps(chunk)
+                    self._connection.execute(self._statement, {**self._shared, "rows": rows})
+                except BaseException as exc:  # handed to the reading thread
+                    self._error = exc
+
+
+def _write_creation_events(
+    session: Session, client_id: int, batch_id: uuid.UUID, actor: str
+) -> None:
+    """The creation event of every item of a file (seq 1, -> queued, as `creation_event`
+    makes one for a single item) in one INSERT ... SELECT: the database copies the rows."""
+    check_transition(None, State.QUEUED)
+    columns = {
+        "client_id": items.c.client_id,
+        "work_item_id": items.c.id,
+        "seq": literal(1),
+        "at": items.c.received_at,
+        "from_state": null(),
+        "to_state": items.c.state,
+        "actor": literal(actor),
+        "attempt": literal(0),
+        "data": null(),
     }
-    varying = [(i, name, converters[i]) for i, name in enumerate(columns) if i not in shared]
-    values: list[tuple[Any, ...]] = []
-    for row in rows:
-        record: list[Any] = [None] * len(columns)
-        for i, value in shared.items():
-            record[i] = value
-        for i, name, convert in varying:
-            record[i] = convert(row[name]) if convert else row[name]
-        values.append(tuple(record))
-    names = ", ".join(columns)  # table and column names come from our metadata
-    if dialect.name == "postgresql":  # COPY: one stream instead of a round trip per row
-        driver: Any = connection.connection.driver_connection
-        with (
-            driver.cursor() as cursor,
-            cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy,
-        ):
-            for copied in values:
-                copy.write_row(copied)
-        return
-    marks = ", ".join(["?"] * len(columns))
-    insert_sql = f"INSERT INTO {table.name} ({names}) VALUES ({marks})"  # noqa: S608
-    connection.exec_driver_sql(insert_sql, values)
+    session.execute(
+        insert(events).from_select(
+            list(columns),
+            select(*columns.values()).where(
+                items.c.client_id == client_id, items.c.batch_id == batch_id
+            ),
+        )
+    )
 
 
 def _batch_row(client_id: int, report: BatchReport, principal: Principal, now: datetime) -> Batch:
