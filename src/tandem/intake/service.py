@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import queue
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, BinaryIO
 
 from sqlalchemy import (
     Connection,
+    Table,
     TextClause,
     bindparam,
     insert,
-    literal,
-    null,
     select,
     text,
     update,
@@ -32,13 +30,13 @@ from tandem.catalog.forms import FieldError, Form
 from tandem.catalog.models import Process
 from tandem.catalog.service import form_of, get_process
 from tandem.clock import Clock
-from tandem.db import new_id, transaction
+from tandem.db import new_id, new_id_hex, transaction
 from tandem.errors import InvalidInput
 from tandem.intake.readers import FileFormat, ReaderError, detect_format, read_rows
 from tandem.sla.policy import SlaPolicy
 from tandem.sla.service import policy_for
 from tandem.tenancy.principal import Principal
-from tandem.work.lifecycle import State, check_transition
+from tandem.work.lifecycle import State
 from tandem.work.models import Batch, WorkItem, batch_status
 from tandem.work.service import creation_event, events, items
 
@@ -246,7 +244,7 @@ def _ingest_rows(
     shared = _new_item(process, policy, {}, now, due=due, batch_id=report.id)
     keep_writing = True
     chunk: list[list[Any]] = []
-    with _ChunkWriter(session.connection(), shared) as writer:
+    with _ChunkWriter(session.connection(), shared, f"batch:{report.id}") as writer:
         for number, payload, row_errors in _validated(stream, report.file_format, form):
             report.rows_total += 1
             if row_errors:
@@ -260,7 +258,7 @@ def _ingest_rows(
                 continue
             report.rows_accepted += 1
             if keep_writing:
-                chunk.append([new_id().hex, payload])
+                chunk.append([new_id_hex(), payload])
                 if len(chunk) >= CHUNK_ROWS:
                     writer.write(chunk)
                     chunk = []
@@ -268,8 +266,6 @@ def _ingest_rows(
                 on_progress(report.rows_total)
         if keep_writing and chunk:
             writer.write(chunk)
-    if keep_writing and report.rows_accepted:
-        _write_creation_events(session, process.client_id, report.id, f"batch:{report.id}")
     if on_progress:
         on_progress(report.rows_total)
 
@@ -287,47 +283,56 @@ def _validated(
             yield row.number, *form.validate(row.values, row.number)
 
 
-# A chunk of a file's items goes to the database as one JSON array of [id, payload] pairs
-# in one INSERT ... SELECT: the database unpacks and stores the whole chunk in one call, during
-# which the driver releases the GIL (a row at a time, the writer would hold it per row).
-_CHUNK_SOURCES = {
+# A chunk of a file's items goes to the database as one JSON array of [id, payload] pairs,
+# and their creation events as one JSON array of the ids, each in one INSERT ... SELECT: the
+# database unpacks and stores a whole chunk in one call, during which the driver releases the
+# GIL (a row at a time, the writer would hold it per row). Per dialect: the SQL of each value
+# taken from the JSON, and the rows to take them from.
+_FROM_JSON: dict[str, tuple[dict[str, str], str, dict[str, str], str]] = {
     "postgresql": (
-        "CAST(r ->> 0 AS uuid)",
-        "r -> 1",
+        {"id": "CAST(r ->> 0 AS uuid)", "payload": "r -> 1"},
         "jsonb_array_elements(CAST(:rows AS jsonb)) AS r",
+        {"work_item_id": "CAST(i AS uuid)"},
+        "jsonb_array_elements_text(CAST(:ids AS jsonb)) AS i",
     ),
     "sqlite": (
-        "json_extract(r.value, '$[0]')",
-        "json_extract(r.value, '$[1]')",
+        {"id": "json_extract(r.value, '$[0]')", "payload": "json_extract(r.value, '$[1]')"},
         "json_each(:rows) AS r",
+        {"work_item_id": "i.value"},
+        "json_each(:ids) AS i",
     ),
 }
 
 
-@functools.cache
-def _insert_chunk(dialect: str, columns: tuple[str, ...]) -> TextClause:
-    """INSERT the items of a chunk: `id` and `payload` from the JSON, the rest bound once."""
-    row_id, payload, source = _CHUNK_SOURCES[dialect]
-    values = [row_id if c == "id" else payload if c == "payload" else f":{c}" for c in columns]
-    sql = (  # column names come from our own metadata, values are bound
-        f"INSERT INTO {items.name} ({', '.join(columns)}) "  # noqa: S608
+def _insert_from_json(
+    table: Table, columns: Iterable[str], from_json: dict[str, str], source: str
+) -> TextClause:
+    """INSERT rows of `table`: the `from_json` columns per row, the others bound once."""
+    columns = list(columns)
+    values = [from_json.get(c, f":{c}") for c in columns]
+    sql = (  # table and column names come from our own metadata, values are bound
+        f"INSERT INTO {table.name} ({', '.join(columns)}) "  # noqa: S608
         f"SELECT {', '.join(values)} FROM {source}"
     )
-    shared = (bindparam(c, type_=items.c[c].type) for c in columns if c not in ("id", "payload"))
+    shared = (bindparam(c, type_=table.c[c].type) for c in columns if c not in from_json)
     return text(sql).bindparams(*shared)
 
 
 class _ChunkWriter:
-    """Writes chunks of new items on a thread of its own, so that the database stores one
-    chunk while the next is read and validated (the machine has more than one core). At
-    most two chunks wait; an error in the writer surfaces at the next write or on leaving
-    the block, and the caller's transaction then rolls everything back."""
+    """Writes chunks of new items, with their creation events, on a thread of its own, so
+    that the database stores one chunk while the next is read and validated (the machine has
+    more than one core). At most two chunks wait; an error in the writer surfaces at the next
+    write or on leaving the block, and the caller's transaction then rolls everything back."""
 
-    def __init__(self, connection: Connection, shared: dict[str, Any]) -> None:
+    def __init__(self, connection: Connection, item: dict[str, Any], actor: str) -> None:
+        """`item`: the columns every item of the file shares (its id and payload aside)."""
+        rows, rows_source, ids, ids_source = _FROM_JSON[connection.dialect.name]
+        event = {k: v for k, v in creation_event(item, actor=actor).items() if v is not None}
         self._connection = connection
-        columns = tuple(shared)
-        self._statement = _insert_chunk(connection.dialect.name, columns)
-        self._shared = {c: v for c, v in shared.items() if c not in ("id", "payload")}
+        self._items = _insert_from_json(items, item, rows, rows_source)
+        self._events = _insert_from_json(events, event, ids, ids_source)
+        self._item = {c: v for c, v in item.items() if c not in rows}
+        self._event = {c: v for c, v in event.items() if c not in ids}
         self._chunks: queue.Queue[list[list[Any]] | None] = queue.Queue(maxsize=2)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="intake-writer", daemon=True)
@@ -343,6 +348,7 @@ class _ChunkWriter:
             raise self._error
 
     def write(self, chunk: list[list[Any]]) -> None:
+        """Queue a chunk of [id (hex), payload] pairs."""
         if self._error is not None:
             raise self._error
         self._chunks.put(chunk)
@@ -351,37 +357,11 @@ class _ChunkWriter:
         while (chunk := self._chunks.get()) is not None:
             if self._error is None:
                 try:
-                    rows = json.dumps(chunk)
-                    self._connection.execute(self._statement, {**self._shared, "rows": rows})
+                    rows, ids = json.dumps(chunk), json.dumps([row[0] for row in chunk])
+                    self._connection.execute(self._items, {**self._item, "rows": rows})
+                    self._connection.execute(self._events, {**self._event, "ids": ids})
                 except BaseException as exc:  # handed to the reading thread
                     self._error = exc
-
-
-def _write_creation_events(
-    session: Session, client_id: int, batch_id: uuid.UUID, actor: str
-) -> None:
-    """The creation event of every item of a file (seq 1, -> queued, as `creation_event`
-    makes one for a single item) in one INSERT ... SELECT: the database copies the rows."""
-    check_transition(None, State.QUEUED)
-    columns = {
-        "client_id": items.c.client_id,
-        "work_item_id": items.c.id,
-        "seq": literal(1),
-        "at": items.c.received_at,
-        "from_state": null(),
-        "to_state": items.c.state,
-        "actor": literal(actor),
-        "attempt": literal(0),
-        "data": null(),
-    }
-    session.execute(
-        insert(events).from_select(
-            list(columns),
-            select(*columns.values()).where(
-                items.c.client_id == client_id, items.c.batch_id == batch_id
-            ),
-        )
-    )
 
 
 def _batch_row(client_id: int, report: BatchReport, principal: Principal, now: datetime) -> Batch:
