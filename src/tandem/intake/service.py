@@ -333,7 +333,7 @@ class _ChunkWriter:
         self._events = _insert_from_json(events, event, ids, ids_source)
         self._item = {c: v for c, v in item.items() if c not in rows}
         self._event = {c: v for c, v in event.items() if c not in ids}
-        self._chunks: queue.Queue[list[list[Any]] | None] = queue.Queue(maxsize=2)
+        self._chunks: queue.Queue[tuple[str, str] | None] = queue.Queue(maxsize=2)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="intake-writer", daemon=True)
 
@@ -348,16 +348,17 @@ class _ChunkWriter:
             raise self._error
 
     def write(self, chunk: list[list[Any]]) -> None:
-        """Queue a chunk of [id (hex), payload] pairs."""
+        """Queue a chunk of [id (hex), payload] pairs. It is serialized here, on the reading
+        thread, which has time to spare: the writer's time is the database's."""
         if self._error is not None:
             raise self._error
-        self._chunks.put(chunk)
+        self._chunks.put((json.dumps(chunk), json.dumps([row[0] for row in chunk])))
 
     def _run(self) -> None:
         while (chunk := self._chunks.get()) is not None:
             if self._error is None:
+                rows, ids = chunk
                 try:
-                    rows, ids = json.dumps(chunk), json.dumps([row[0] for row in chunk])
                     self._connection.execute(self._items, {**self._item, "rows": rows})
                     self._connection.execute(self._events, {**self._event, "ids": ids})
                 except BaseException as exc:  # handed to the reading thread

@@ -36,13 +36,23 @@ def escalate(session: Session, now: datetime, priority_boost: int) -> tuple[int,
     """Mark open items at risk (and raise their priority) and breached. Returns both counts."""
     at_risk = session.execute(
         update(WorkItem)
-        .where(WorkItem.at_risk_at <= now, ~WorkItem.at_risk, WorkItem.state.in_(_RUNNING))
+        .where(
+            WorkItem.at_risk_at <= now,
+            ~WorkItem.at_risk,
+            ~WorkItem.breached,  # the index's rows; the breach mark below comes after this one
+            WorkItem.state.in_(_RUNNING),
+        )
         .values(at_risk=True, priority=WorkItem.priority + priority_boost)
         .execution_options(synchronize_session=False)
     ).rowcount  # type: ignore[attr-defined]
     breached = session.execute(
         update(WorkItem)
-        .where(WorkItem.due_at <= now, ~WorkItem.breached, WorkItem.state.in_(_RUNNING))
+        .where(
+            WorkItem.at_risk_at <= now,  # implied (at_risk_at <= due_at): the index's range
+            WorkItem.due_at <= now,
+            ~WorkItem.breached,
+            WorkItem.state.in_(_RUNNING),
+        )
         .values(breached=True)
         .execution_options(synchronize_session=False)
     ).rowcount  # type: ignore[attr-defined]

@@ -354,6 +354,7 @@ def upgrade() -> None:
             ["processes.client_id", "processes.id"],
             name=op.f("fk_work_items_client_id_process_id_processes"),
         ),
+        sa.CheckConstraint("at_risk_at <= due_at", name=op.f("ck_work_items_sla_order")),
         sa.PrimaryKeyConstraint("client_id", "id", name=op.f("pk_work_items")),
     )
     with op.batch_alter_table("work_items", schema=None) as batch_op:
@@ -385,19 +386,8 @@ def upgrade() -> None:
             "ix_work_items_process_state", ["client_id", "process_id", "state"], unique=False
         )
         batch_op.create_index(
-            "ix_work_items_risk_watch",
-            ["at_risk_at"],
-            unique=False,
-            postgresql_where=sa.text(
-                "NOT at_risk AND state NOT IN ('delivered', 'cancelled', 'waiting')"
-            ),
-            sqlite_where=sa.text(
-                "NOT at_risk AND state NOT IN ('delivered', 'cancelled', 'waiting')"
-            ),
-        )
-        batch_op.create_index(
             "ix_work_items_sla_watch",
-            ["due_at"],
+            ["at_risk_at"],
             unique=False,
             postgresql_where=sa.text(
                 "NOT breached AND state NOT IN ('delivered', 'cancelled', 'waiting')"
@@ -440,15 +430,6 @@ def downgrade() -> None:
             ),
             sqlite_where=sa.text(
                 "NOT breached AND state NOT IN ('delivered', 'cancelled', 'waiting')"
-            ),
-        )
-        batch_op.drop_index(
-            "ix_work_items_risk_watch",
-            postgresql_where=sa.text(
-                "NOT at_risk AND state NOT IN ('delivered', 'cancelled', 'waiting')"
-            ),
-            sqlite_where=sa.text(
-                "NOT at_risk AND state NOT IN ('delivered', 'cancelled', 'waiting')"
             ),
         )
         batch_op.drop_index("ix_work_items_process_state")
