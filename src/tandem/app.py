@@ -18,7 +18,6 @@ from tandem.dispatch.api import router as dispatch_router
 from tandem.dispatch.service import Dispatcher
 from tandem.http import Container, install_problem_handlers, public
 from tandem.intake.api import router as intake_router
-from tandem.runtime import configure_interpreter
 from tandem.tenancy.api import router as tenancy_router
 from tandem.work.api import router as work_router
 from tandem.workforce.api import router as workforce_router
@@ -48,7 +47,6 @@ def build_container(settings: Settings | None = None, clock: Clock | None = None
 
 
 def create_app(container: Container | None = None) -> FastAPI:
-    configure_interpreter()
     container = container or build_container()
     app = FastAPI(
         title="Tandem",

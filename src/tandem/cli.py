@@ -14,17 +14,11 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from tandem.config import ConfigError, Settings, load_settings
-from tandem.runtime import configure_interpreter
 
 app = typer.Typer(
     help="Tandem: the delivery platform of an outsourcing provider.", no_args_is_help=True
 )
 console = Console(stderr=True)
-
-
-@app.callback()
-def _every_command() -> None:
-    configure_interpreter()
 
 
 def _settings() -> Settings:

@@ -51,14 +51,13 @@ from sqlalchemy.engine import make_url
 from tandem.catalog.service import define_process
 from tandem.clock import SystemClock
 from tandem.config import Settings
-from tandem.db import make_engine, make_sessionmaker, transaction
+from tandem.db import make_engine, make_sessionmaker, new_id_hex, transaction
 from tandem.delivery import outbox
 from tandem.dispatch import service as dispatch_service
 from tandem.dispatch.queries import CLAIM_POSTGRES_SQL, candidates_per_key, queues_param
 from tandem.dispatch.service import Dispatcher
 from tandem.http import Container
 from tandem.migrate import upgrade
-from tandem.runtime import configure_interpreter
 from tandem.tenancy.service import create_client
 from tandem.workforce.models import (
     Agent,
@@ -328,7 +327,7 @@ def _seed(database: ScratchDatabase, operation: Operation, count: int, seed: int
                 event_lines = []
                 for n in range(done, done + size):
                     queue = queues[rng.randrange(len(queues))]
-                    item_id = str(uuid.uuid4())
+                    item_id = new_id_hex()  # as the service makes them: time-ordered
                     received = base - rng.randrange(2 * 86_400)
                     item_lines.append(
                         f"{client}\t{item_id}\t{queue.process_id}\tqueued\t1\t"
@@ -562,7 +561,6 @@ def _run_shard(shard: _Shard, shared: _Shared, max_consumed: int) -> None:
     """A claimer process: one thread per agent, looping claim + submit until the deadline
     or until `max_consumed` items were taken by all processes together. Pairs completed in
     [end of warm-up, stop] count; claims begun and done in that window give latencies."""
-    configure_interpreter()  # as the API's worker processes do
     container: Container | None = None
     raw: list[_RawClaimer] = []
     if shard.driver == "service":

@@ -33,6 +33,7 @@ from tandem.clock import Clock
 from tandem.db import new_id, new_id_hex, transaction
 from tandem.errors import InvalidInput
 from tandem.intake.readers import FileFormat, ReaderError, detect_format, read_rows
+from tandem.runtime import quick_thread_handoffs
 from tandem.sla.policy import SlaPolicy
 from tandem.sla.service import policy_for
 from tandem.tenancy.principal import Principal
@@ -336,14 +337,17 @@ class _ChunkWriter:
         self._chunks: queue.Queue[tuple[str, str] | None] = queue.Queue(maxsize=2)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="intake-writer", daemon=True)
+        self._handoffs = quick_thread_handoffs()
 
     def __enter__(self) -> _ChunkWriter:
+        self._handoffs.__enter__()
         self._thread.start()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self._chunks.put(None)
         self._thread.join()
+        self._handoffs.__exit__(None, None, None)
         if self._error is not None and exc_info[0] is None:
             raise self._error
 
