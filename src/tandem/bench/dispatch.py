@@ -779,6 +779,7 @@ class _RawClaimer:
         conn = self.conn
         start = time.perf_counter()
         now = datetime.now(UTC)
+        conn.autocommit = True  # the claim is one statement, its own transaction, as in the service
         with conn.cursor() as cur:
             row = cur.execute(
                 RAW_CLAIM,
@@ -791,11 +792,10 @@ class _RawClaimer:
                     "actor": self.actor,
                 },
             ).fetchone()
-            if row is None:
-                conn.rollback()
-                return None
-            attempt = row[4]
-        conn.commit()
+        conn.autocommit = False
+        if row is None:
+            return None
+        attempt = row[4]
         claim_s = time.perf_counter() - start
         now = datetime.now(UTC)
         with conn.cursor() as cur:
