@@ -820,7 +820,8 @@ class _RawClaimer:
                     self._event(item, before + 2, now, ("submitted", "delivered"), attempt),
                 ],
             )
-            cur.execute(RAW_SUBSCRIPTIONS, {"client_id": item[0]}).fetchall()
+            if item[7]:  # the client has subscriptions: what the outbox reads
+                cur.execute(RAW_SUBSCRIPTIONS, {"client_id": item[0]}).fetchall()
         conn.commit()
         return claim_s
 

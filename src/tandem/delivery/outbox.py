@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, insert, select
+from sqlalchemy import ColumnElement, Exists, Table, bindparam, exists, insert, select
 from sqlalchemy.engine import Connection
 
 from tandem.db import new_id
@@ -20,6 +20,13 @@ _subscriptions = cast(Table, WebhookSubscription.__table__)
 _ACTIVE_SUBSCRIPTIONS = select(_subscriptions.c.id, _subscriptions.c.events).where(
     _subscriptions.c.client_id == bindparam("client_id"), _subscriptions.c.active
 )
+
+
+def has_subscribers(client_id: ColumnElement[int]) -> Exists:
+    """Whether the client has an active subscription, as an expression: the delivering
+    statement returns it, so that delivering for a client without webhooks reads nothing
+    more."""
+    return exists().where(_subscriptions.c.client_id == client_id, _subscriptions.c.active)
 
 
 def item_delivered(connection: Connection, item: Any, result: dict[str, Any], now: datetime) -> int:

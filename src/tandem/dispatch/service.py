@@ -66,6 +66,7 @@ _SUBMIT = (
         items.c.external_ref,
         (items.c.version - len(_SUBMITTED)).label("version"),
         items.c.attempt,
+        outbox.has_subscribers(items.c.client_id).label("notify"),
     )
 )
 _INSERT_EVENTS = insert(events)
@@ -236,7 +237,8 @@ class Dispatcher:
             _INSERT_EVENTS,
             step_events(before, _SUBMITTED, actor=f"agent:{agent_id}", now=now, attempt=attempt),
         )
-        outbox.item_delivered(connection, item, result, now)
+        if item.notify:
+            outbox.item_delivered(connection, item, result, now)
         metrics.ITEMS_DELIVERED.inc()
         return ItemRef(
             item.client_id, item.id, _SUBMITTED[-1], item.version + len(_SUBMITTED), attempt
