@@ -90,6 +90,20 @@ def test_csv_rows_are_numbered_as_in_a_spreadsheet() -> None:
     ]
 
 
+@pytest.mark.parametrize("delimiter", [";", "\t", "|"])
+def test_csv_delimiter_is_told_from_the_header(delimiter: str) -> None:
+    """Excel in a European locale saves CSV with ';' (and decimal commas stay text)."""
+    data = f'\nname{delimiter}amount\nAda{delimiter}"1,5"\n"Lovelace{delimiter} A."{delimiter}3\n'
+    assert rows(data.encode(), "csv") == [
+        SourceRow(3, {"name": "Ada", "amount": "1,5"}),
+        SourceRow(4, {"name": f"Lovelace{delimiter} A.", "amount": "3"}),
+    ]
+
+
+def test_csv_of_one_column() -> None:
+    assert rows(b"name\nAda\n", "csv") == [SourceRow(2, {"name": "Ada"})]
+
+
 def test_csv_skips_blank_lines_and_rows_of_empty_cells() -> None:
     data = b"\n\nname,age\n\n,\n  ,  \nAda,36\n"
     assert rows(data, "csv") == [SourceRow(7, {"name": "Ada", "age": "36"})]

@@ -9,8 +9,10 @@ an error surfaces while iterating, for a header at the first row.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
+import itertools
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -182,13 +184,34 @@ def _not_utf8(exc: UnicodeDecodeError, offset: int, line: int) -> ReaderError:
     )
 
 
+# Spreadsheets save CSV with the list separator of the user's locale: ";" across most of
+# Europe and Latin America, "," elsewhere; some systems export tabs or pipes.
+_DELIMITERS = ",;\t|"
+
+
+def _lines_and_delimiter(text: io.TextIOWrapper) -> tuple[Iterator[str], str]:
+    """The file's lines (none consumed) and its delimiter, told from the header line; all
+    else stays as Excel writes CSV."""
+    leading: list[str] = []
+    for line in text:
+        leading.append(line)
+        if line.strip():
+            break
+    delimiter = ","  # one column, or nothing to tell
+    if leading:
+        with contextlib.suppress(csv.Error):
+            delimiter = csv.Sniffer().sniff(leading[-1], delimiters=_DELIMITERS).delimiter
+    return itertools.chain(leading, text), delimiter
+
+
 def _read_csv(stream: BinaryIO) -> Iterator[SourceRow]:
     counter = _CountingReader(stream)
     text = io.TextIOWrapper(counter, encoding="utf-8-sig", newline="")
     number = 0  # records, blank ones included, as a spreadsheet numbers them
     header: list[str] | None = None
     try:
-        records: Iterable[list[str]] = csv.reader(text)
+        lines, delimiter = _lines_and_delimiter(text)
+        records: Iterable[list[str]] = csv.reader(lines, delimiter=delimiter)
         for cells in records:
             number += 1
             if not any(cells) or not "".join(cells).strip():
