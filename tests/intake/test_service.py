@@ -5,15 +5,18 @@ from __future__ import annotations
 import io
 import json
 import threading
+from datetime import datetime
 from typing import Any
 
 import openpyxl
 from sqlalchemy import func, select
 
+from tandem.catalog.service import define_process
 from tandem.db import transaction
 from tandem.http import Container
+from tandem.intake.service import ingest_file
 from tandem.work.models import Batch, WorkItem, WorkItemEvent
-from tests.conftest import World
+from tests.conftest import FORM_SCHEMA, World
 
 
 def _count(container: Container, model: Any = WorkItem) -> int:
@@ -147,3 +150,56 @@ def test_an_unreadable_file_is_refused(api: Any, world: World, container: Contai
     assert "a" in response.json()["detail"]
     assert _upload(api, world, b"hello", "notes.txt").status_code == 422
     assert _count(container) == 0
+
+
+def test_spreadsheet_date_times_are_the_clients_local_time(
+    world: World, container: Container
+) -> None:
+    """An Excel date-time cell carries no zone: it is read in the client's time zone."""
+    with transaction(container.sessions) as session:
+        process = define_process(
+            session,
+            client_id=world.client_id,
+            code="claims-log",
+            name="Claims log",
+            kind="data_entry",
+            input_schema={
+                "type": "object",
+                "required": ["reported_at", "reported_on"],
+                "properties": {
+                    "reported_at": {"type": "string", "format": "date-time"},
+                    "reported_on": {"type": "string", "format": "date"},
+                },
+            },
+            form_schema=FORM_SCHEMA,
+            sla_minutes=60,
+            sla_mode="24x7",
+            now=container.clock.now(),
+        )
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["reported_at", "reported_on"])
+    sheet.append([datetime(2026, 3, 4, 10, 30), datetime(2026, 3, 4)])  # winter: UTC-5
+    sheet.append([datetime(2026, 7, 1, 10, 30), datetime(2026, 7, 1)])  # summer: UTC-4
+    buffer = io.BytesIO()
+    book.save(buffer)
+    buffer.seek(0)
+    report = ingest_file(
+        container.sessions,
+        world.client_user,
+        process.id,
+        buffer,
+        filename="log.xlsx",
+        clock=container.clock,
+        at_risk_fraction=0.75,
+    )
+    assert report.errors == []
+    with transaction(container.sessions) as session:
+        payloads = session.scalars(
+            select(WorkItem.payload).where(WorkItem.process_id == process.id)
+        ).all()
+    assert sorted(p["reported_at"] for p in payloads) == [
+        "2026-03-04T10:30:00-05:00",
+        "2026-07-01T10:30:00-04:00",
+    ]
+    assert sorted(p["reported_on"] for p in payloads) == ["2026-03-04", "2026-07-01"]

@@ -19,7 +19,7 @@ import math
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, tzinfo
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import unquote
@@ -487,7 +487,7 @@ def _unexpected(instance: dict[str, Any], schema: Any) -> list[str]:
 class Form:
     """A compiled form. Nothing changes after `__init__`, so one instance serves all threads."""
 
-    __slots__ = ("_converters", "_fast", "_fields", "_order", "_validator")
+    __slots__ = ("_converters", "_date_times", "_fast", "_fields", "_order", "_validator")
 
     def __init__(self, schema: Mapping[str, Any]) -> None:
         document = _plain_copy(schema)
@@ -506,6 +506,11 @@ class Form:
         self._converters = {
             name: _field_converter(prop, document) for name, prop in properties.items()
         }
+        self._date_times = frozenset(
+            name
+            for name, prop in properties.items()
+            if isinstance(prop, dict) and prop.get("format") == "date-time"
+        )
 
     @property
     def fields(self) -> list[str]:
@@ -534,13 +539,14 @@ class Form:
         return self._explain(data, row, fast)
 
     def coerce(
-        self, raw: Mapping[str, Any], row: int | None = None
+        self, raw: Mapping[str, Any], row: int | None = None, zone: tzinfo | None = None
     ) -> tuple[dict[str, Any], list[FieldError]]:
         """Convert the text values of a CSV or spreadsheet row to the types the form declares.
 
         Blank values are left out (so `required` reports them); strings of declared fields are
         stripped; columns the form does not declare pass unchanged, for the schema to judge. A
-        value that cannot be converted is left out and reported.
+        value that cannot be converted is left out and reported. A spreadsheet's date-time
+        cell has no time zone: it is read as a time in `zone` (the client's), when given.
         """
         out: dict[str, Any] = {}
         problems: list[FieldError] = []
@@ -559,6 +565,8 @@ class Form:
             elif key not in converters:
                 out[key] = value
                 continue
+            elif key in self._date_times and type(value) is datetime and value.tzinfo is None:
+                value = value.replace(tzinfo=zone) if zone is not None else value
             plan = converters[key]
             if plan is None:
                 out[key] = value
@@ -570,11 +578,11 @@ class Form:
         return out, problems
 
     def validate(
-        self, raw: Mapping[str, Any], row: int | None = None
+        self, raw: Mapping[str, Any], row: int | None = None, zone: tzinfo | None = None
     ) -> tuple[dict[str, Any], list[FieldError]]:
         """`coerce`, then `errors` on the result: the converted data and all its errors, a
         field that failed conversion being reported once (not again as missing)."""
-        data, problems = self.coerce(raw, row)
+        data, problems = self.coerce(raw, row, zone)
         found = self.errors(data, row)
         if not problems:
             return data, found

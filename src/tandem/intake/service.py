@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, BinaryIO
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     Connection,
@@ -36,6 +37,7 @@ from tandem.intake.readers import FileFormat, ReaderError, detect_format, read_r
 from tandem.runtime import quick_thread_handoffs
 from tandem.sla.policy import SlaPolicy
 from tandem.sla.service import policy_for
+from tandem.tenancy.models import Client
 from tandem.tenancy.principal import Principal
 from tandem.work.lifecycle import State
 from tandem.work.models import Batch, WorkItem, batch_status
@@ -246,7 +248,8 @@ def _ingest_rows(
     keep_writing = True
     chunk: list[list[Any]] = []
     with _ChunkWriter(session.connection(), shared, f"batch:{report.id}") as writer:
-        for number, payload, row_errors in _validated(stream, report.file_format, form):
+        rows = _validated(stream, report.file_format, form, _client_zone(session, process))
+        for number, payload, row_errors in rows:
             report.rows_total += 1
             if row_errors:
                 report.rows_rejected += 1
@@ -271,8 +274,14 @@ def _ingest_rows(
         on_progress(report.rows_total)
 
 
+def _client_zone(session: Session, process: Process) -> ZoneInfo:
+    """Where the client's spreadsheet times are local to."""
+    client = session.get_one(Client, process.client_id)
+    return ZoneInfo(client.timezone)
+
+
 def _validated(
-    stream: BinaryIO, file_format: FileFormat, form: Form
+    stream: BinaryIO, file_format: FileFormat, form: Form, zone: ZoneInfo
 ) -> Iterator[tuple[int, dict[str, Any], list[FieldError]]]:
     for row in read_rows(stream, file_format):
         if row.problem is not None:
@@ -281,7 +290,7 @@ def _validated(
         if file_format == "jsonl":
             yield row.number, row.values, form.errors(row.values, row.number)
         else:
-            yield row.number, *form.validate(row.values, row.number)
+            yield row.number, *form.validate(row.values, row.number, zone)
 
 
 # A chunk of a file's items goes to the database as one JSON array of [id, payload] pairs,
