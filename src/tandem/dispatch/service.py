@@ -16,16 +16,18 @@ from typing import Any, NoReturn
 
 from sqlalchemy import (
     Executable,
+    Integer,
     Select,
+    String,
     TextualSelect,
     bindparam,
+    column,
     insert,
-    literal,
     or_,
     select,
     true,
-    union_all,
     update,
+    values,
 )
 from sqlalchemy.orm import Session
 
@@ -89,17 +91,12 @@ def _submit_with_events() -> Select[Any]:
     one round trip less on the hot path. SQLite writes the events with `step_events`."""
     moved = _SUBMIT.cte("moved")
     path = (State.LEASED, *_SUBMITTED)
-    # The steps as a UNION ALL of literal rows: SQLAlchemy cannot cache a statement with VALUES.
-    steps = union_all(
-        *(
-            select(
-                literal(n).label("step"),
-                literal(path[n - 1].value).label("from_state"),
-                literal(path[n].value).label("to_state"),
-            )
-            for n in range(1, len(path))
-        )
-    ).subquery("steps")
+    steps = values(
+        column("step", Integer),
+        column("from_state", String),
+        column("to_state", String),
+        name="steps",
+    ).data([(n, path[n - 1].value, path[n].value) for n in range(1, len(path))])
     written = insert(events).from_select(
         ["client_id", "work_item_id", "seq", "at", "from_state", "to_state", "actor", "attempt"],
         select(
