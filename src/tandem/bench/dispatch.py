@@ -7,9 +7,9 @@ What it measures, in scratch databases of its own on the given server:
   (`Dispatcher.claim` then `Dispatcher.submit`, one transaction each) with 1,000,000 items
   queued over 50 routing keys;
 * the ceiling: the same statements (the service's own, compiled: claim with its event row, the
-  fenced update with its two event rows, the subscriptions read when there are any) driven
-  by 64 plain psycopg connections in the same processes, without the Python service layer.
-  Service and raw runs alternate (A B A B), so that drift on a shared machine falls on both;
+  fenced update, the event rows, the subscriptions read) driven by 64 plain psycopg
+  connections in the same processes, without the Python service layer. Service and raw runs
+  alternate (A B A B), so that drift on a shared machine falls on both;
 * claim latency (the claim transaction, commit included) with 16 claimers at 1,000,000 queued,
   through the service and as raw SQL;
 * the 64-claimer service throughput at 10,000 queued items, in rounds that stop once half the
@@ -735,7 +735,8 @@ def _compiled(statement: Any) -> tuple[str, dict[str, Any]]:
 
 # The service's own statements (dispatch.service and delivery.outbox), compiled once.
 RAW_CLAIM = _pyformat(CLAIM_POSTGRES_SQL)
-RAW_SUBMIT, RAW_SUBMIT_CONSTANTS = _compiled(dispatch_service._SUBMIT_WITH_EVENTS)
+RAW_EVENTS, _ = _compiled(dispatch_service._INSERT_EVENTS)
+RAW_SUBMIT, RAW_SUBMIT_CONSTANTS = _compiled(dispatch_service._SUBMIT)
 RAW_SUBSCRIPTIONS, _ = _compiled(outbox._ACTIVE_SUBSCRIPTIONS)
 
 
@@ -758,6 +759,21 @@ class _RawClaimer:
 
     def close(self) -> None:
         self.conn.close()
+
+    def _event(
+        self, row: tuple[Any, ...], seq: int, at: datetime, steps: tuple[str, str], attempt: int
+    ) -> dict[str, Any]:
+        return {
+            "client_id": row[0],
+            "work_item_id": row[1],
+            "seq": seq,
+            "at": at,
+            "from_state": steps[0],
+            "to_state": steps[1],
+            "actor": self.actor,
+            "attempt": attempt,
+            "data": None,
+        }
 
     def pair(self) -> float | None:
         conn = self.conn
@@ -792,11 +808,18 @@ class _RawClaimer:
                     "item_id": row[1],
                     "held_attempt": attempt,
                     "agent_id": self.agent_id,
-                    "actor": self.actor,
                 },
             ).fetchone()
             if item is None:
                 raise RuntimeError(f"lease lost on {row[1]}")
+            before = item[5]
+            cur.executemany(
+                RAW_EVENTS,
+                [
+                    self._event(item, before + 1, now, ("leased", "submitted"), attempt),
+                    self._event(item, before + 2, now, ("submitted", "delivered"), attempt),
+                ],
+            )
             if item[7]:  # the client has subscriptions: what the outbox reads
                 cur.execute(RAW_SUBSCRIPTIONS, {"client_id": item[0]}).fetchall()
         conn.commit()

@@ -14,21 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NoReturn
 
-from sqlalchemy import (
-    Executable,
-    Integer,
-    Select,
-    String,
-    TextualSelect,
-    bindparam,
-    column,
-    insert,
-    or_,
-    select,
-    true,
-    update,
-    values,
-)
+from sqlalchemy import TextualSelect, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from tandem import metrics
@@ -84,36 +70,6 @@ _SUBMIT = (
     )
 )
 _INSERT_EVENTS = insert(events)
-
-
-def _submit_with_events() -> Select[Any]:
-    """PostgreSQL: `_SUBMIT` and its two event rows in one statement (a data-modifying CTE),
-    one round trip less on the hot path. SQLite writes the events with `step_events`."""
-    moved = _SUBMIT.cte("moved")
-    path = (State.LEASED, *_SUBMITTED)
-    steps = values(
-        column("step", Integer),
-        column("from_state", String),
-        column("to_state", String),
-        name="steps",
-    ).data([(n, path[n - 1].value, path[n].value) for n in range(1, len(path))])
-    written = insert(events).from_select(
-        ["client_id", "work_item_id", "seq", "at", "from_state", "to_state", "actor", "attempt"],
-        select(
-            moved.c.client_id,
-            moved.c.id,
-            moved.c.version + steps.c.step,
-            bindparam("now"),
-            steps.c.from_state,
-            steps.c.to_state,
-            bindparam("actor"),
-            moved.c.attempt,
-        ).select_from(moved.join(steps, true())),
-    )
-    return select(moved).add_cte(written.cte("written"))
-
-
-_SUBMIT_WITH_EVENTS = _submit_with_events()
 
 
 @dataclass(frozen=True)
@@ -265,22 +221,9 @@ class Dispatcher:
         One fenced update moves the item and tells what it was; a result that fails the form
         raises, and the caller's transaction rolls the update back."""
         now = self.clock.now()
-        actor = f"agent:{agent_id}"
-        postgres = is_postgres(session)
         connection = session.connection()
-        params = {
-            "item_id": item_id,
-            "held_attempt": attempt,
-            "agent_id": agent_id,
-            "now": now,
-            "result_value": result,
-        }
-        if postgres:
-            statement: Executable = _SUBMIT_WITH_EVENTS
-            params["actor"] = actor
-        else:
-            statement = _SUBMIT
-        item = connection.execute(statement, params).one_or_none()
+        fences = {"item_id": item_id, "held_attempt": attempt, "agent_id": agent_id, "now": now}
+        item = connection.execute(_SUBMIT, {**fences, "result_value": result}).one_or_none()
         if item is None:
             self._refuse(session, agent_id, item_id, attempt)
         errors = result_form(session, item.client_id, item.process_id).errors(result)
@@ -289,12 +232,11 @@ class Dispatcher:
                 "the result does not match the process form",
                 errors=[{"field": e.field, "message": e.message} for e in errors],
             )
-        if not postgres:  # PostgreSQL's statement wrote the events already
-            before = ItemRef(item.client_id, item.id, State.LEASED, item.version, item.attempt)
-            connection.execute(
-                _INSERT_EVENTS,
-                step_events(before, _SUBMITTED, actor=actor, now=now, attempt=attempt),
-            )
+        before = ItemRef(item.client_id, item.id, State.LEASED, item.version, item.attempt)
+        connection.execute(
+            _INSERT_EVENTS,
+            step_events(before, _SUBMITTED, actor=f"agent:{agent_id}", now=now, attempt=attempt),
+        )
         if item.notify:
             outbox.item_delivered(connection, item, result, now)
         metrics.ITEMS_DELIVERED.inc()
