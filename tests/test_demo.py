@@ -47,3 +47,41 @@ def test_cli_migrate_and_clear_config_errors(tmp_path: Any) -> None:
         text=True,
     )
     assert bad.returncode == 2 and "TANDEM_DATABASE_URL" in bad.stderr
+
+
+def test_serve_runs_worker_processes_that_share_the_port(tmp_path: Any) -> None:
+    """`tandem serve --workers 2`: two API processes behind one port, each with its own app."""
+    import os
+    import socket
+    import time
+
+    import httpx
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "TANDEM_DATABASE_URL": f"sqlite:///{tmp_path}/serve.db"}
+    subprocess.run([sys.executable, "-m", "tandem.cli", "migrate"], env=env, cwd=ROOT, check=True)
+    command = ["serve", "--workers", "2", "--no-with-worker", "--port", str(port)]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tandem.cli", *command],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "the server did not come up"
+            time.sleep(0.2)
+    finally:
+        server.terminate()
+        output, _ = server.communicate(timeout=30)
+    assert output.count("Started server process") == 2, output

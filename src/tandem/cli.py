@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import uuid
 from pathlib import Path
@@ -44,8 +45,10 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Default TANDEM_HOST")] = None,
     port: Annotated[int | None, typer.Option(help="Default TANDEM_PORT")] = None,
     with_worker: Annotated[bool, typer.Option(help="Run the background jobs too")] = True,
+    workers: Annotated[int, typer.Option(min=0, help="API worker processes; 0: one per core")] = 0,
 ) -> None:
-    """Serve the API (and, by default, the background jobs) on one process."""
+    """Serve the API from one worker process per core (Python runs one thread at a time per
+    process), and the background jobs, once, beside them."""
     import threading
 
     import uvicorn
@@ -55,11 +58,16 @@ def serve(
 
     settings = _settings()
     container = build_container(settings)
+    count = workers or os.cpu_count() or 1
     stop = threading.Event()
     if with_worker:
         threading.Thread(target=run_forever, args=(container, stop), daemon=True).start()
+    host, port = host or settings.host, port or settings.port
     try:
-        uvicorn.run(create_app(container), host=host or settings.host, port=port or settings.port)
+        if count == 1:
+            uvicorn.run(create_app(container), host=host, port=port)
+        else:  # each worker builds its own app from the same TANDEM_* environment
+            uvicorn.run("tandem.app:create_app", factory=True, workers=count, host=host, port=port)
     finally:
         stop.set()
 
@@ -118,7 +126,7 @@ def demo(
         f"Try: curl -H 'Authorization: Bearer {tokens['ops']}' {url}/api/v1/operations/queues"
     )
     if serve_after:
-        serve(None, None, True)
+        serve(None, None, True, 0)
 
 
 @app.command()
