@@ -212,13 +212,8 @@ def seed(
         for process in processes
         for _ in range(items_per_process)
     )
-    hour = 0
-    for at, process in arrivals:
-        while hour < at:  # agents work through the hour before the next arrivals
-            clock.set(end - timedelta(hours=total_hours - hour))
-            _work_an_hour(container, dispatcher, agents, rng)
-            hour += 1
-        clock.set(end - timedelta(hours=total_hours - at))
+
+    def arrive(process: Any, external_ref: str | None = None) -> None:
         with transaction(container.sessions) as session:
             submit_item(
                 session,
@@ -227,22 +222,23 @@ def seed(
                 _payload(process[2], rng),
                 now=clock.now(),
                 at_risk_fraction=container.settings.at_risk_fraction,
-                external_ref=f"{process[2]}-{rng.randrange(10**6):06d}",
+                external_ref=external_ref,
             )
+
+    hour = 0
+    for at, process in arrivals:
+        while hour < at:  # agents work through the hour before the next arrivals
+            clock.set(end - timedelta(hours=total_hours - hour))
+            _work_an_hour(container, dispatcher, agents, rng)
+            hour += 1
+        clock.set(end - timedelta(hours=total_hours - at))
+        arrive(process, external_ref=f"{process[2]}-{rng.randrange(10**6):06d}")
         if hour % 12 == 0:
             progress(f"simulated hour {hour} of {total_hours}")
     clock.set(end)
     for process in processes:  # the latest arrivals, not yet worked on
         for _ in range(max(8, items_per_process // 8)):
-            with transaction(container.sessions) as session:
-                submit_item(
-                    session,
-                    owners[process[0]],
-                    process[1],
-                    _payload(process[2], rng),
-                    now=clock.now(),
-                    at_risk_fraction=container.settings.at_risk_fraction,
-                )
+            arrive(process)
     _finish(container, dispatcher, agents, owners)
     return tokens
 

@@ -927,31 +927,22 @@ def run(*, postgres_url: str | None, quick: bool, log: Log) -> dict[str, Any]:
                             log,
                         )
                     )
-            latency = _phase(
-                "service, 16 claimers",
-                "service",
-                database,
-                operation,
-                admin,
-                LATENCY_CLAIMERS,
-                sizes.warmup_s,
-                sizes.duration_s,
-                budget,
-                log,
-            )
-            # The same at 16 claimers without the service layer: how much of the claim
-            # latency is PostgreSQL's.
-            raw_latency = _phase(
-                "raw SQL, 16 claimers",
-                "raw",
-                database,
-                operation,
-                admin,
-                LATENCY_CLAIMERS,
-                sizes.warmup_s,
-                sizes.duration_s,
-                budget,
-                log,
+            latency, raw_latency = (
+                # The same at 16 claimers without the service layer: how much of the claim
+                # latency is PostgreSQL's.
+                _phase(
+                    f"{label}, {LATENCY_CLAIMERS} claimers",
+                    driver,
+                    database,
+                    operation,
+                    admin,
+                    LATENCY_CLAIMERS,
+                    sizes.warmup_s,
+                    sizes.duration_s,
+                    budget,
+                    log,
+                )
+                for label, driver in (("service", "service"), ("raw SQL", "raw"))
             )
             figures["queued_at_end"] = _queued(admin)
             audits.append(_audit(admin))

@@ -161,16 +161,16 @@ _FALSE_KEPT = frozenset(
 _NOTHING: dict[str, Any] = {"not": {}}
 
 
-def _rebuild(node: Any, finish: Callable[[dict[str, Any]], dict[str, Any]], false: Any) -> Any:
-    """A copy of a schema with `finish` applied to every object subschema (innermost first)
-    and `false` standing for a `false` subschema (outside `_FALSE_KEPT`)."""
+def _without_false(node: Any) -> Any:
+    """A copy of a schema with `_NOTHING` standing for every `false` subschema (outside
+    `_FALSE_KEPT`), for the reference validator."""
     if not isinstance(node, dict):
         return node
 
     def sub(value: Any, keep_false: bool = False) -> Any:
         if value is False and not keep_false:
-            return copy.deepcopy(false)
-        return _rebuild(value, finish, false)
+            return copy.deepcopy(_NOTHING)
+        return _without_false(value)
 
     out: dict[str, Any] = {}
     for key, value in node.items():
@@ -182,11 +182,7 @@ def _rebuild(node: Any, finish: Callable[[dict[str, Any]], dict[str, Any]], fals
             out[key] = {name: sub(member) for name, member in value.items()}
         else:
             out[key] = value
-    return finish(out)
-
-
-def _same(node: dict[str, Any]) -> dict[str, Any]:
-    return node
+    return out
 
 
 # -- the schema checks -----------------------------------------------------------------------
@@ -492,9 +488,7 @@ class Form:
     def __init__(self, schema: Mapping[str, Any]) -> None:
         document = _plain_copy(schema)
         _check(document)
-        self._validator = Draft202012Validator(
-            _rebuild(document, _same, _NOTHING), format_checker=_FORMATS
-        )
+        self._validator = Draft202012Validator(_without_false(document), format_checker=_FORMATS)
         self._fast: jsonschema_rs.Draft202012Validator | None
         try:
             self._fast = jsonschema_rs.Draft202012Validator(document, validate_formats=True)
