@@ -18,6 +18,7 @@ from tandem.dispatch.queries import claim_postgres, claim_sqlite
         service._SUBMIT,
         service._HEARTBEAT,
         service._INSERT_EVENTS,
+        service._INSERT_SUBMIT_EVENTS,
         outbox._ACTIVE_SUBSCRIPTIONS,
     ],
 )

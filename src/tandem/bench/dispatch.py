@@ -735,7 +735,7 @@ def _compiled(statement: Any) -> tuple[str, dict[str, Any]]:
 
 # The service's own statements (dispatch.service and delivery.outbox), compiled once.
 RAW_CLAIM = _pyformat(CLAIM_POSTGRES_SQL)
-RAW_EVENTS, _ = _compiled(dispatch_service._INSERT_EVENTS)
+RAW_SUBMIT_EVENTS, _ = _compiled(dispatch_service._INSERT_SUBMIT_EVENTS)
 RAW_SUBMIT, RAW_SUBMIT_CONSTANTS = _compiled(dispatch_service._SUBMIT)
 RAW_SUBSCRIPTIONS, _ = _compiled(outbox._ACTIVE_SUBSCRIPTIONS)
 
@@ -761,18 +761,24 @@ class _RawClaimer:
         self.conn.close()
 
     def _event(
-        self, row: tuple[Any, ...], seq: int, at: datetime, steps: tuple[str, str], attempt: int
+        self,
+        row: tuple[Any, ...],
+        n: int,
+        seq: int,
+        at: datetime,
+        steps: tuple[str, str],
+        attempt: int,
     ) -> dict[str, Any]:
+        """Row `n` of submit's two-row event insert, as its parameters."""
         return {
-            "client_id": row[0],
-            "work_item_id": row[1],
-            "seq": seq,
-            "at": at,
-            "from_state": steps[0],
-            "to_state": steps[1],
-            "actor": self.actor,
-            "attempt": attempt,
-            "data": None,
+            f"client_id_{n}": row[0],
+            f"work_item_id_{n}": row[1],
+            f"seq_{n}": seq,
+            f"at_{n}": at,
+            f"from_state_{n}": steps[0],
+            f"to_state_{n}": steps[1],
+            f"actor_{n}": self.actor,
+            f"attempt_{n}": attempt,
         }
 
     def pair(self) -> float | None:
@@ -813,12 +819,10 @@ class _RawClaimer:
             if item is None:
                 raise RuntimeError(f"lease lost on {row[1]}")
             before = item[5]
-            cur.executemany(
-                RAW_EVENTS,
-                [
-                    self._event(item, before + 1, now, ("leased", "submitted"), attempt),
-                    self._event(item, before + 2, now, ("submitted", "delivered"), attempt),
-                ],
+            cur.execute(
+                RAW_SUBMIT_EVENTS,
+                self._event(item, 0, before + 1, now, ("leased", "submitted"), attempt)
+                | self._event(item, 1, before + 2, now, ("submitted", "delivered"), attempt),
             )
             if item[7]:  # the client has subscriptions: what the outbox reads
                 cur.execute(RAW_SUBSCRIPTIONS, {"client_id": item[0]}).fetchall()

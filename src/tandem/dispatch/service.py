@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NoReturn
 
-from sqlalchemy import TextualSelect, bindparam, insert, or_, select, update
+from sqlalchemy import TextualSelect, bindparam, insert, or_, select, union_all, update
 from sqlalchemy.orm import Session
 
 from tandem import metrics
@@ -70,6 +70,25 @@ _SUBMIT = (
     )
 )
 _INSERT_EVENTS = insert(events)
+# Submit's two event rows in one statement (an executemany costs a pipeline per call), as
+# INSERT ... SELECT ... UNION ALL SELECT: a VALUES list would not be cacheable.
+_EVENT_COLUMNS = tuple(column for column in events.c if column.name != "data")
+_INSERT_SUBMIT_EVENTS = insert(events).from_select(
+    [c.name for c in _EVENT_COLUMNS],
+    union_all(
+        *(
+            select(*(bindparam(f"{c.name}_{i}", type_=c.type) for c in _EVENT_COLUMNS))
+            for i in range(len(_SUBMITTED))
+        )
+    ),
+)
+
+
+@dataclass(frozen=True)
+class _Servable:
+    at: datetime
+    queues: list[tuple[int, str]]
+    queues_json: str  # the claim's :queues parameter
 
 
 @dataclass(frozen=True)
@@ -93,7 +112,7 @@ class Dispatcher:
         self.clock = clock
         self.lease = timedelta(seconds=lease_seconds)
         self._ttl = timedelta(seconds=eligibility_ttl_s)
-        self._queues: dict[uuid.UUID, tuple[datetime, list[tuple[int, str]]]] = {}
+        self._queues: dict[uuid.UUID, _Servable] = {}
         self._lock = threading.Lock()
         self._claim_pg = claim_postgres()
         # What the claim and submit statements do, checked against the lifecycle once.
@@ -104,18 +123,23 @@ class Dispatcher:
     # -- eligibility -------------------------------------------------------------------
 
     def servable(self, session: Session, agent_id: uuid.UUID) -> list[tuple[int, str]]:
-        """(client, routing key) pairs the agent may claim from now; cached for a few seconds,
-        since skills, clearances and shifts change rarely and claims are the hot path."""
+        """(client, routing key) pairs the agent may claim from now."""
+        return self._servable(session, agent_id).queues
+
+    def _servable(self, session: Session, agent_id: uuid.UUID) -> _Servable:
+        """Cached for a few seconds, since skills, clearances and shifts change rarely and
+        claims are the hot path."""
         now = self.clock.now()
         with self._lock:
             cached = self._queues.get(agent_id)
-        if cached and timedelta(0) <= now - cached[0] < self._ttl:
-            return cached[1]
+        if cached and timedelta(0) <= now - cached.at < self._ttl:
+            return cached
         profile = agent_profile(session, agent_id)
         queues = servable_queues(profile, queue_requirements(session, profile.cleared_clients), now)
+        servable = _Servable(now, queues, queues_param(queues))
         with self._lock:
-            self._queues[agent_id] = (now, queues)
-        return queues
+            self._queues[agent_id] = servable
+        return servable
 
     def forget_agent(self, agent_id: uuid.UUID) -> None:
         with self._lock:
@@ -132,7 +156,8 @@ class Dispatcher:
         postgres = is_postgres(session)
         if postgres:
             session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-        queues = self.servable(session, agent_id)
+        servable = self._servable(session, agent_id)
+        queues = servable.queues
         if not queues:
             metrics.EMPTY_CLAIMS.inc()
             return None
@@ -146,7 +171,7 @@ class Dispatcher:
         statement: TextualSelect
         if postgres:
             statement = self._claim_pg
-            params["queues"] = queues_param(queues)
+            params["queues"] = servable.queues_json
             params["per_key"] = candidates_per_key(len(queues))
             params["actor"] = actor
         else:
@@ -233,9 +258,10 @@ class Dispatcher:
                 errors=[{"field": e.field, "message": e.message} for e in errors],
             )
         before = ItemRef(item.client_id, item.id, State.LEASED, item.version, item.attempt)
+        rows = step_events(before, _SUBMITTED, actor=f"agent:{agent_id}", now=now, attempt=attempt)
         connection.execute(
-            _INSERT_EVENTS,
-            step_events(before, _SUBMITTED, actor=f"agent:{agent_id}", now=now, attempt=attempt),
+            _INSERT_SUBMIT_EVENTS,
+            {f"{c.name}_{i}": row[c.name] for i, row in enumerate(rows) for c in _EVENT_COLUMNS},
         )
         if item.notify:
             outbox.item_delivered(connection, item, result, now)
