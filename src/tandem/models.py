@@ -2,6 +2,7 @@
 
 from tandem.catalog.models import Process
 from tandem.db import Base
+from tandem.decisions.models import Decision, Ruleset, RulesetTest
 from tandem.delivery.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
 from tandem.tenancy.models import ApiToken, Client, User
 from tandem.work.models import Batch, WorkItem, WorkItemEvent
@@ -25,8 +26,11 @@ __all__ = [
     "ApiToken",
     "Batch",
     "Client",
+    "Decision",
     "DeliveryCenter",
     "Process",
+    "Ruleset",
+    "RulesetTest",
     "Shift",
     "Skill",
     "User",

@@ -270,6 +270,33 @@ class Dispatcher:
             item.client_id, item.id, _SUBMITTED[-1], item.version + len(_SUBMITTED), attempt
         )
 
+    def submit_for_review(
+        self,
+        session: Session,
+        agent_id: uuid.UUID,
+        item_id: uuid.UUID,
+        attempt: int,
+        result: dict[str, Any],
+    ) -> ItemRef:
+        """Hand in a result that a second person checks before it is delivered (four eyes):
+        leased -> submitted -> in_review. Not the hot path: the plain moves suffice."""
+        item = self._leased(session, agent_id, item_id, attempt)
+        errors = result_form(session, item.client_id, item.process_id).errors(result)
+        if errors:
+            raise InvalidInput(
+                "the result does not match the process form",
+                errors=[{"field": e.field, "message": e.message} for e in errors],
+            )
+        actor, now = f"agent:{agent_id}", self.clock.now()
+        return move(
+            session,
+            ItemRef.of(item),
+            (State.SUBMITTED, State.IN_REVIEW),
+            actor=actor,
+            now=now,
+            changes={"result": result, "lease_expires_at": None},
+        )
+
     def _leased(
         self, session: Session, agent_id: uuid.UUID, item_id: uuid.UUID, attempt: int
     ) -> Any:

@@ -4,23 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-import queue
-import threading
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, BinaryIO
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
-    Connection,
-    Table,
-    TextClause,
-    bindparam,
     insert,
     select,
-    text,
     update,
 )
 from sqlalchemy.exc import IntegrityError
@@ -32,9 +25,11 @@ from tandem.catalog.models import Process
 from tandem.catalog.service import form_of, get_process
 from tandem.clock import Clock
 from tandem.db import new_id, new_id_hex, transaction
+from tandem.decisions.models import Ruleset
+from tandem.decisions.service import DecidingChunks, decide_arrival, published
 from tandem.errors import InvalidInput
+from tandem.intake.chunks import ChunkWriter, JsonInsert
 from tandem.intake.readers import FileFormat, ReaderError, detect_format, read_rows
-from tandem.runtime import quick_thread_handoffs
 from tandem.sla.policy import SlaPolicy
 from tandem.sla.service import policy_for
 from tandem.tenancy.models import Client
@@ -123,10 +118,16 @@ def submit_item(
     )
     if priority is not None:
         row["priority"] = priority
+    ruleset = (
+        published(session, process.client_id, process.id) if process.kind == "decision" else None
+    )
     try:
         with session.begin_nested():
-            session.execute(insert(items).values(row))
-            session.execute(insert(events).values(creation_event(row, actor=principal.actor)))
+            if ruleset is not None:  # the client's rules decide what they can at once
+                decide_arrival(session, ruleset, row, actor=principal.actor, now=now)
+            else:
+                session.execute(insert(items).values(row))
+                session.execute(insert(events).values(creation_event(row, actor=principal.actor)))
     except IntegrityError:
         # A concurrent request with the same key won the race: answer with its item.
         if idempotency_key is None:
@@ -227,6 +228,11 @@ def ingest_file(
     return report
 
 
+def _ruleset(session: Session, process: Process) -> Ruleset | None:
+    """The published rules that decide a decision process's items as they arrive."""
+    return published(session, process.client_id, process.id) if process.kind == "decision" else None
+
+
 class _Rejected(Exception):
     """Rolls back an all-or-nothing file that had a bad row."""
 
@@ -247,7 +253,17 @@ def _ingest_rows(
     shared = _new_item(process, policy, {}, now, due=due, batch_id=report.id)
     keep_writing = True
     chunk: list[list[Any]] = []
-    with _ChunkWriter(session.connection(), shared, f"batch:{report.id}") as writer:
+    connection = session.connection()
+    actor = f"batch:{report.id}"
+    ruleset = (
+        published(session, process.client_id, process.id) if process.kind == "decision" else None
+    )
+    sink: _Queueing | DecidingChunks = (
+        DecidingChunks(connection.dialect.name, ruleset, shared, actor, now)
+        if ruleset
+        else _Queueing(connection.dialect.name, shared, actor)
+    )
+    with ChunkWriter(connection) as writer:
         rows = _validated(stream, report.file_format, form, _client_zone(session, process))
         for number, payload, row_errors in rows:
             report.rows_total += 1
@@ -264,12 +280,12 @@ def _ingest_rows(
             if keep_writing:
                 chunk.append([new_id_hex(), payload])
                 if len(chunk) >= CHUNK_ROWS:
-                    writer.write(chunk)
+                    writer.write(sink.parts(chunk))
                     chunk = []
             if on_progress and report.rows_total % CHUNK_ROWS == 0:
                 on_progress(report.rows_total)
         if keep_writing and chunk:
-            writer.write(chunk)
+            writer.write(sink.parts(chunk))
     if on_progress:
         on_progress(report.rows_total)
 
@@ -293,89 +309,17 @@ def _validated(
             yield row.number, *form.validate(row.values, row.number, zone)
 
 
-# A chunk of a file's items goes to the database as one JSON array of [id, payload] pairs,
-# and their creation events as one JSON array of the ids, each in one INSERT ... SELECT: the
-# database unpacks and stores a whole chunk in one call, during which the driver releases the
-# GIL (a row at a time, the writer would hold it per row). Per dialect: the SQL of each value
-# taken from the JSON, and the rows to take them from.
-_FROM_JSON: dict[str, tuple[dict[str, str], str, dict[str, str], str]] = {
-    "postgresql": (
-        {"id": "CAST(r ->> 0 AS uuid)", "payload": "r -> 1"},
-        "jsonb_array_elements(CAST(:rows AS jsonb)) AS r",
-        {"work_item_id": "CAST(i AS uuid)"},
-        "jsonb_array_elements_text(CAST(:ids AS jsonb)) AS i",
-    ),
-    "sqlite": (
-        {"id": "json_extract(r.value, '$[0]')", "payload": "json_extract(r.value, '$[1]')"},
-        "json_each(:rows) AS r",
-        {"work_item_id": "i.value"},
-        "json_each(:ids) AS i",
-    ),
-}
+class _Queueing:
+    """Plain intake: every row queued, with its creation event."""
 
+    def __init__(self, dialect: str, item: dict[str, Any], actor: str) -> None:
+        per_row = [("id", "uuid"), ("payload", "json")]
+        self.items = JsonInsert.of(dialect, items, per_row, item)
+        event = creation_event(item, actor=actor)
+        self.events = JsonInsert.of(dialect, events, [("work_item_id", "uuid")], event)
 
-def _insert_from_json(
-    table: Table, columns: Iterable[str], from_json: dict[str, str], source: str
-) -> TextClause:
-    """INSERT rows of `table`: the `from_json` columns per row, the others bound once."""
-    columns = list(columns)
-    values = [from_json.get(c, f":{c}") for c in columns]
-    sql = (  # table and column names come from our own metadata, values are bound
-        f"INSERT INTO {table.name} ({', '.join(columns)}) "  # noqa: S608
-        f"SELECT {', '.join(values)} FROM {source}"
-    )
-    shared = (bindparam(c, type_=table.c[c].type) for c in columns if c not in from_json)
-    return text(sql).bindparams(*shared)
-
-
-class _ChunkWriter:
-    """Writes chunks of new items, with their creation events, on a thread of its own, so
-    that the database stores one chunk while the next is read and validated (the machine has
-    more than one core). At most two chunks wait; an error in the writer surfaces at the next
-    write or on leaving the block, and the caller's transaction then rolls everything back."""
-
-    def __init__(self, connection: Connection, item: dict[str, Any], actor: str) -> None:
-        """`item`: the columns every item of the file shares (its id and payload aside)."""
-        rows, rows_source, ids, ids_source = _FROM_JSON[connection.dialect.name]
-        event = {k: v for k, v in creation_event(item, actor=actor).items() if v is not None}
-        self._connection = connection
-        self._items = _insert_from_json(items, item, rows, rows_source)
-        self._events = _insert_from_json(events, event, ids, ids_source)
-        self._item = {c: v for c, v in item.items() if c not in rows}
-        self._event = {c: v for c, v in event.items() if c not in ids}
-        self._chunks: queue.Queue[tuple[str, str] | None] = queue.Queue(maxsize=2)
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="intake-writer", daemon=True)
-        self._handoffs = quick_thread_handoffs()
-
-    def __enter__(self) -> _ChunkWriter:
-        self._handoffs.__enter__()
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._chunks.put(None)
-        self._thread.join()
-        self._handoffs.__exit__(None, None, None)
-        if self._error is not None and exc_info[0] is None:
-            raise self._error
-
-    def write(self, chunk: list[list[Any]]) -> None:
-        """Queue a chunk of [id (hex), payload] pairs. It is serialized here, on the reading
-        thread, which has time to spare: the writer's time is the database's."""
-        if self._error is not None:
-            raise self._error
-        self._chunks.put((json.dumps(chunk), json.dumps([row[0] for row in chunk])))
-
-    def _run(self) -> None:
-        while (chunk := self._chunks.get()) is not None:
-            if self._error is None:
-                rows, ids = chunk
-                try:
-                    self._connection.execute(self._items, {**self._item, "rows": rows})
-                    self._connection.execute(self._events, {**self._event, "ids": ids})
-                except BaseException as exc:  # handed to the reading thread
-                    self._error = exc
+    def parts(self, chunk: Sequence[list[Any]]) -> list[tuple[JsonInsert, list[list[Any]]]]:
+        return [(self.items, list(chunk)), (self.events, [[row[0]] for row in chunk])]
 
 
 def _batch_row(client_id: int, report: BatchReport, principal: Principal, now: datetime) -> Batch:

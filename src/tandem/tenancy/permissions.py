@@ -20,6 +20,9 @@ class Permission(StrEnum):
     WEBHOOK_MANAGE = "client:webhook:manage"
     WORK_CLAIM = "agent:work_item:claim"
     WORK_SUBMIT = "agent:work_item:submit"
+    RULESET_READ = "client:ruleset:read"
+    RULESET_MANAGE = "client:ruleset:manage"
+    DECISION_JUDGE = "agent:decision:judge"
 
 
 P = Permission
@@ -39,18 +42,36 @@ ROLES: dict[str, frozenset[Permission]] = {
             P.PROCESS_MANAGE,
             P.WORK_ITEM_READ,
             P.WORK_ITEM_MANAGE,
+            P.RULESET_READ,
+            P.RULESET_MANAGE,
         }
     ),
     "team_lead": frozenset(
-        {P.WORKFORCE_READ, P.OPERATIONS_READ, P.PROCESS_READ, P.WORK_ITEM_READ, *_AGENT}
+        {
+            P.WORKFORCE_READ,
+            P.OPERATIONS_READ,
+            P.PROCESS_READ,
+            P.WORK_ITEM_READ,
+            P.RULESET_READ,
+            P.DECISION_JUDGE,
+            *_AGENT,
+        }
     ),
     "agent": frozenset(_AGENT),
-    "analyst": frozenset(_AGENT),
+    "analyst": frozenset({*_AGENT, P.DECISION_JUDGE}),
     "qa_reviewer": frozenset({P.PROCESS_READ, P.WORK_ITEM_READ}),
     "wfm_planner": frozenset({P.WORKFORCE_READ, P.OPERATIONS_READ}),
     "security_officer": frozenset({P.CLIENT_READ, P.WORKFORCE_READ}),
     "client_admin": frozenset(
-        {*_CLIENT_READ, P.PROCESS_MANAGE, P.WORK_ITEM_CREATE, P.WORK_ITEM_MANAGE, P.WEBHOOK_MANAGE}
+        {
+            *_CLIENT_READ,
+            P.PROCESS_MANAGE,
+            P.WORK_ITEM_CREATE,
+            P.WORK_ITEM_MANAGE,
+            P.WEBHOOK_MANAGE,
+            P.RULESET_READ,
+            P.RULESET_MANAGE,
+        }
     ),
     "client_user": frozenset({*_CLIENT_READ, P.WORK_ITEM_CREATE, P.WORK_ITEM_MANAGE}),
     "client_system": frozenset({*_CLIENT_READ, P.WORK_ITEM_CREATE, P.WEBHOOK_MANAGE}),

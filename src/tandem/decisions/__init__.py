@@ -1,0 +1,1 @@
+"""Client business rules: rulesets (zen-engine), straight-through processing, referral, backtest."""

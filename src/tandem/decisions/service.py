@@ -1,0 +1,676 @@
+"""Rulesets and decisions: authoring, publishing, straight-through processing at arrival,
+analyst judgments with overrides and four-eyes confirmation, backtests and measures."""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Table, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from tandem.catalog.models import Process
+from tandem.catalog.service import get_process
+from tandem.db import new_id, new_id_hex
+from tandem.decisions import backtest as backtest_
+from tandem.decisions import engine
+from tandem.decisions.engine import Verdict
+from tandem.decisions.models import Decision, Ruleset, RulesetTest
+from tandem.dispatch.service import Dispatcher
+from tandem.errors import Conflict, InvalidInput, NotFound
+from tandem.intake.chunks import JsonInsert
+from tandem.tenancy.principal import Principal
+from tandem.work.lifecycle import State
+from tandem.work.models import WorkItem
+from tandem.work.service import ItemRef, creation_event, events, items, move, step_events
+
+decisions = cast(Table, Decision.__table__)
+
+# -- authoring ---------------------------------------------------------------------------------
+
+
+def _decision_process(session: Session, principal: Principal, process_id: uuid.UUID) -> Process:
+    process = get_process(session, principal, process_id)
+    if process.kind != "decision":
+        raise InvalidInput(
+            f"process {process.code} is a {process.kind} process; rulesets belong to decision "
+            "processes",
+            errors=[{"field": "process_id", "message": "not a decision process"}],
+        )
+    return process
+
+
+def check_graph(process: Process, graph: Any) -> None:
+    """Refuse a graph that is malformed or reads a field the process input does not have."""
+    fields = set((process.input_schema or {}).get("properties", {}))
+    problems = engine.check(graph, fields)
+    if problems:
+        raise InvalidInput(
+            f"the decision graph has {len(problems)} problem(s): "
+            + "; ".join(f"{p.where}: {p.message}" for p in problems[:5]),
+            errors=[{"field": p.where, "message": p.message} for p in problems],
+        )
+
+
+def create_version(
+    session: Session,
+    principal: Principal,
+    process_id: uuid.UUID,
+    graph: Any,
+    *,
+    now: datetime,
+    four_eyes: dict[str, Any] | None = None,
+    note: str | None = None,
+) -> Ruleset:
+    """A new draft version of the process's rules, numbered after the last one."""
+    process = _decision_process(session, principal, process_id)
+    check_graph(process, graph)
+    _check_four_eyes(process, four_eyes or {})
+    last = session.scalar(
+        select(func.max(Ruleset.version)).where(
+            Ruleset.client_id == process.client_id, Ruleset.process_id == process.id
+        )
+    )
+    ruleset = Ruleset(
+        client_id=process.client_id,
+        process_id=process.id,
+        version=(last or 0) + 1,
+        status="draft",
+        graph=graph,
+        four_eyes=four_eyes or {},
+        note=note,
+        created_at=now,
+    )
+    session.add(ruleset)
+    session.flush()
+    return ruleset
+
+
+def _check_four_eyes(process: Process, rule: dict[str, Any]) -> None:
+    unknown = set(rule) - {"declines", "amount_field", "above"}
+    errors = [{"field": f"four_eyes.{k}", "message": "unknown setting"} for k in sorted(unknown)]
+    amount_field = rule.get("amount_field")
+    if amount_field is not None and amount_field not in process.input_schema.get("properties", {}):
+        errors.append(
+            {"field": "four_eyes.amount_field", "message": "not a field of the process input"}
+        )
+    if ("above" in rule) != ("amount_field" in rule):
+        errors.append({"field": "four_eyes", "message": "amount_field and above go together"})
+    if errors:
+        raise InvalidInput("invalid four-eyes rule", errors=errors)
+
+
+def get_ruleset(session: Session, principal: Principal, ruleset_id: uuid.UUID) -> Ruleset:
+    ruleset = session.scalar(
+        select(Ruleset).where(
+            Ruleset.id == ruleset_id, principal.client_condition(Ruleset.client_id)
+        )
+    )
+    if ruleset is None:
+        raise NotFound(f"ruleset {ruleset_id} not found")
+    return ruleset
+
+
+def list_versions(session: Session, principal: Principal, process_id: uuid.UUID) -> list[Ruleset]:
+    process = _decision_process(session, principal, process_id)
+    return list(
+        session.scalars(
+            select(Ruleset)
+            .where(Ruleset.client_id == process.client_id, Ruleset.process_id == process.id)
+            .order_by(Ruleset.version)
+        )
+    )
+
+
+def _draft(session: Session, principal: Principal, ruleset_id: uuid.UUID) -> Ruleset:
+    ruleset = get_ruleset(session, principal, ruleset_id)
+    if ruleset.status != "draft":
+        raise Conflict(
+            f"version {ruleset.version} is {ruleset.status}: a published version never changes;"
+            " upload a new version instead"
+        )
+    return ruleset
+
+
+def add_test(
+    session: Session,
+    principal: Principal,
+    ruleset_id: uuid.UUID,
+    *,
+    name: str,
+    data: dict[str, Any],
+    expected: dict[str, Any],
+) -> RulesetTest:
+    ruleset = _draft(session, principal, ruleset_id)
+    if not expected:
+        raise InvalidInput(
+            "a test case must expect something",
+            errors=[{"field": "expected", "message": "give at least one output field"}],
+        )
+    test = RulesetTest(
+        client_id=ruleset.client_id, ruleset_id=ruleset.id, name=name, input=data, expected=expected
+    )
+    session.add(test)
+    session.flush()
+    return test
+
+
+def tests_of(session: Session, ruleset: Ruleset) -> list[RulesetTest]:
+    return list(
+        session.scalars(
+            select(RulesetTest)
+            .where(RulesetTest.client_id == ruleset.client_id, RulesetTest.ruleset_id == ruleset.id)
+            .order_by(RulesetTest.name)
+        )
+    )
+
+
+@dataclass(frozen=True)
+class TestRun:
+    name: str
+    passed: bool
+    expected: dict[str, Any]
+    actual: dict[str, Any]
+
+
+def run_tests(session: Session, principal: Principal, ruleset_id: uuid.UUID) -> list[TestRun]:
+    ruleset = get_ruleset(session, principal, ruleset_id)
+    rules = engine.compiled(ruleset.graph)
+    runs = []
+    for test in tests_of(session, ruleset):
+        try:
+            actual = rules.evaluate(test.input)
+        except RuntimeError as exc:
+            actual = {"error": str(exc).split("Stack backtrace")[0].strip()}
+        passed = all(actual.get(k) == v for k, v in test.expected.items())
+        runs.append(TestRun(test.name, passed, test.expected, actual))
+    return runs
+
+
+def publish(
+    session: Session, principal: Principal, ruleset_id: uuid.UUID, *, now: datetime
+) -> Ruleset:
+    """Publish a draft whose test cases all pass; the version published before is retired.
+    Items decided from now on record this version."""
+    ruleset = _draft(session, principal, ruleset_id)
+    runs = run_tests(session, principal, ruleset_id)
+    if not runs:
+        raise Conflict(f"version {ruleset.version} has no test cases: add some before publishing")
+    failed = [run for run in runs if not run.passed]
+    if failed:
+        raise Conflict(
+            f"version {ruleset.version} fails {len(failed)} of {len(runs)} test case(s): "
+            + ", ".join(run.name for run in failed),
+            failures=[{"name": r.name, "expected": r.expected, "actual": r.actual} for r in failed],
+        )
+    session.execute(
+        update(Ruleset)
+        .where(
+            Ruleset.client_id == ruleset.client_id,
+            Ruleset.process_id == ruleset.process_id,
+            Ruleset.status == "published",
+        )
+        .values(status="retired", retired_at=now)
+    )
+    ruleset.status = "published"
+    ruleset.published_at = now
+    session.flush()
+    return ruleset
+
+
+def published(session: Session, client_id: int, process_id: uuid.UUID) -> Ruleset | None:
+    return session.scalar(
+        select(Ruleset).where(
+            Ruleset.client_id == client_id,
+            Ruleset.process_id == process_id,
+            Ruleset.status == "published",
+        )
+    )
+
+
+# -- straight-through processing at arrival ----------------------------------------------------
+
+RULES_ACTOR = "system:rules"
+
+
+def auto_result(verdict: Verdict, ruleset: Ruleset) -> dict[str, Any]:
+    """What the client receives for an item the rules decided."""
+    return {
+        "outcome": verdict.outcome,
+        "reason": ", ".join(verdict.reasons) or verdict.outcome,
+        "reasons": verdict.reasons,
+        "decided_by": "rules",
+        "ruleset_version": ruleset.version,
+    }
+
+
+def _decision_row(ruleset: Ruleset, now: datetime) -> dict[str, Any]:
+    return {
+        "client_id": ruleset.client_id,
+        "process_id": ruleset.process_id,
+        "by": "rules",
+        "ruleset_id": ruleset.id,
+        "ruleset_version": ruleset.version,
+        "override": False,
+        "actor": RULES_ACTOR,
+        "at": now,
+    }
+
+
+def decide_arrival(
+    session: Session, ruleset: Ruleset, row: dict[str, Any], *, actor: str, now: datetime
+) -> Verdict:
+    """Insert a new item of a decision process (`row`, as intake built it) decided by the
+    rules: approve and decline are delivered at once, a referral is queued for analysts.
+    Item, its two events and the decision are written together."""
+    verdict = engine.compiled(ruleset.graph).decide(row["payload"])
+    arrived = {**row, "state": State.RECEIVED.value}
+    to_state = State.QUEUED if verdict.outcome == "refer" else State.DELIVERED
+    row.update(state=to_state.value, version=2)
+    if to_state is State.DELIVERED:
+        row.update(result=auto_result(verdict, ruleset), delivered_at=now)
+    before = ItemRef(row["client_id"], row["id"], State.RECEIVED, 1, 0)
+    session.execute(insert(items).values(row))
+    session.execute(
+        insert(events),
+        [
+            creation_event(arrived, actor=actor),
+            *step_events(before, (to_state,), actor=RULES_ACTOR, now=now, attempt=0),
+        ],
+    )
+    session.execute(
+        insert(decisions).values(
+            id=new_id(),
+            work_item_id=row["id"],
+            outcome=verdict.outcome,
+            reasons=verdict.reasons,
+            **_decision_row(ruleset, now),
+        )
+    )
+    return verdict
+
+
+class DecidingChunks:
+    """Bulk intake of a decision process: each chunk of rows is decided in one engine call,
+    then written as delivered items, queued referrals, their events and the decisions."""
+
+    def __init__(
+        self, dialect: str, ruleset: Ruleset, item: dict[str, Any], actor: str, now: datetime
+    ) -> None:
+        self.rules = engine.compiled(ruleset.graph)
+        self.ruleset = ruleset
+        base = {**item, "version": 2}
+        row_columns = [("id", "uuid"), ("payload", "json")]
+        self.delivered = JsonInsert.of(
+            dialect,
+            items,
+            [*row_columns, ("result", "json")],
+            {**base, "state": State.DELIVERED.value, "delivered_at": now},
+        )
+        self.referred = JsonInsert.of(dialect, items, row_columns, {**base, "state": "queued"})
+        arrived = creation_event({**item, "state": State.RECEIVED.value}, actor=actor)
+        self.arrived = JsonInsert.of(dialect, events, [("work_item_id", "uuid")], arrived)
+        before = ItemRef(item["client_id"], item["id"], State.RECEIVED, 1, 0)
+        self.moved = {
+            state: JsonInsert.of(
+                dialect,
+                events,
+                [("work_item_id", "uuid")],
+                step_events(before, (state,), actor=RULES_ACTOR, now=now, attempt=0)[0],
+            )
+            for state in (State.DELIVERED, State.QUEUED)
+        }
+        self.decisions = JsonInsert.of(
+            dialect,
+            decisions,
+            [("id", "uuid"), ("work_item_id", "uuid"), ("outcome", "text"), ("reasons", "json")],
+            _decision_row(ruleset, now),
+        )
+        self.outcomes: Counter[str] = Counter()
+
+    def parts(self, chunk: Sequence[list[Any]]) -> list[tuple[JsonInsert, list[list[Any]]]]:
+        verdicts = self.rules.decide_many([payload for _, payload in chunk])
+        delivered, referred, decided = [], [], []
+        for (item_id, payload), verdict in zip(chunk, verdicts, strict=True):
+            self.outcomes[verdict.outcome] += 1
+            if verdict.outcome == "refer":
+                referred.append([item_id, payload])
+            else:
+                delivered.append([item_id, payload, auto_result(verdict, self.ruleset)])
+            decided.append([new_id_hex(), item_id, verdict.outcome, verdict.reasons])
+        return [
+            (self.delivered, delivered),
+            (self.referred, referred),
+            (self.arrived, [[row[0]] for row in chunk]),
+            (self.moved[State.DELIVERED], [[row[0]] for row in delivered]),
+            (self.moved[State.QUEUED], [[row[0]] for row in referred]),
+            (self.decisions, decided),
+        ]
+
+
+# -- what analysts see and decide -------------------------------------------------------------
+
+
+def item_decisions(session: Session, client_id: int, item_id: uuid.UUID) -> list[Decision]:
+    return list(
+        session.scalars(
+            select(Decision)
+            .where(Decision.client_id == client_id, Decision.work_item_id == item_id)
+            .order_by(Decision.at, Decision.by.desc())
+        )
+    )
+
+
+@dataclass(frozen=True)
+class Referral:
+    """Why the rules referred an item, and how they got there."""
+
+    decision: Decision | None
+    trace: list[dict[str, Any]]
+
+
+def explain(session: Session, item: WorkItem) -> Referral:
+    """The rules' latest verdict on the item and its trace, replayed on the version that
+    decided it (published versions never change, so the replay is what happened)."""
+    ruled = [d for d in item_decisions(session, item.client_id, item.id) if d.by == "rules"]
+    if not ruled:
+        return Referral(None, [])
+    decision = ruled[-1]
+    ruleset = session.get_one(Ruleset, (item.client_id, decision.ruleset_id))
+    return Referral(decision, engine.compiled(ruleset.graph).trace(item.payload))
+
+
+def _four_eyes(ruleset: Ruleset | None, outcome: str, payload: dict[str, Any]) -> bool:
+    rule = ruleset.four_eyes if ruleset else {}
+    if rule.get("declines") and outcome == "decline":
+        return True
+    amount = payload.get(rule.get("amount_field", ""))
+    return isinstance(amount, int | float) and amount > rule.get("above", float("inf"))
+
+
+def judge(
+    session: Session,
+    dispatcher: Dispatcher,
+    agent_id: uuid.UUID,
+    item_id: uuid.UUID,
+    attempt: int,
+    *,
+    outcome: str,
+    reason: str,
+    notes: str | None = None,
+) -> tuple[Decision, State]:
+    """An analyst's judgment on a leased referral. It differs from the rules' outcome: an
+    override. When the four-eyes rule applies (a decline, or an amount above the limit), the
+    item waits in review for a second analyst; otherwise it is delivered."""
+    if outcome not in engine.OUTCOMES or outcome == "refer":
+        raise InvalidInput(
+            "an analyst approves or declines",
+            errors=[{"field": "outcome", "message": "must be approve or decline"}],
+        )
+    result = {"outcome": outcome, "reason": reason, **({"notes": notes} if notes else {})}
+    item = session.scalar(
+        select(WorkItem).where(
+            WorkItem.id == item_id,
+            WorkItem.lease_owner == agent_id,
+            WorkItem.state == State.LEASED.value,
+        )
+    )
+    if item is None:
+        raise NotFound(f"work item {item_id} is not leased to you")
+    ruled = [d for d in item_decisions(session, item.client_id, item.id) if d.by == "rules"]
+    recommended = ruled[-1] if ruled else None
+    ruleset = (
+        session.get(Ruleset, (item.client_id, recommended.ruleset_id)) if recommended else None
+    ) or published(session, item.client_id, item.process_id)
+    second_pair = _four_eyes(ruleset, outcome, item.payload)
+    if second_pair:
+        ref = dispatcher.submit_for_review(session, agent_id, item_id, attempt, result)
+    else:
+        ref = dispatcher.submit(session, agent_id, item_id, attempt, result)
+    decision = Decision(
+        client_id=item.client_id,
+        work_item_id=item.id,
+        process_id=item.process_id,
+        by="analyst",
+        outcome=outcome,
+        reasons=[reason],
+        ruleset_id=recommended.ruleset_id if recommended else None,
+        ruleset_version=recommended.ruleset_version if recommended else None,
+        recommended=recommended.outcome if recommended else None,
+        override=bool(recommended and recommended.outcome != outcome),
+        actor=f"agent:{agent_id}",
+        notes=notes,
+        at=dispatcher.clock.now(),
+    )
+    session.add(decision)
+    session.flush()
+    return decision, ref.state
+
+
+def pending_confirmations(session: Session, principal: Principal) -> list[WorkItem]:
+    """Judgments waiting for a second analyst (not the first one's own)."""
+    query = (
+        select(WorkItem)
+        .join(
+            Process, (Process.client_id == WorkItem.client_id) & (Process.id == WorkItem.process_id)
+        )
+        .where(WorkItem.state == State.IN_REVIEW.value, Process.kind == "decision")
+        .order_by(WorkItem.due_at)
+        .limit(200)
+    )
+    return list(session.scalars(query))
+
+
+def confirm(
+    session: Session,
+    agent_id: uuid.UUID,
+    item_id: uuid.UUID,
+    *,
+    agree: bool,
+    now: datetime,
+    notes: str | None = None,
+) -> Decision:
+    """The second pair of eyes: agreeing delivers the first analyst's judgment; disagreeing
+    sends the item back to be judged again (rework, then queued)."""
+    item = session.scalar(
+        select(WorkItem).where(WorkItem.id == item_id, WorkItem.state == State.IN_REVIEW.value)
+    )
+    if item is None:
+        raise NotFound(f"work item {item_id} is not waiting for a confirmation")
+    judged = [d for d in item_decisions(session, item.client_id, item.id) if d.by == "analyst"]
+    if not judged:
+        raise Conflict(f"work item {item_id} has no judgment to confirm")
+    first = judged[-1]
+    actor = f"agent:{agent_id}"
+    if first.actor == actor:
+        raise Conflict("four eyes: a second analyst must confirm, not the one who judged")
+    ref = ItemRef.of(item)
+    if agree:
+        move(session, ref, State.DELIVERED, actor=actor, now=now, changes={"delivered_at": now})
+    else:
+        move(
+            session,
+            ref,
+            (State.REWORK, State.QUEUED),
+            actor=actor,
+            now=now,
+            data={"notes": notes} if notes else None,
+            changes={"result": None, "lease_owner": None},
+        )
+    decision = Decision(
+        client_id=item.client_id,
+        work_item_id=item.id,
+        process_id=item.process_id,
+        by="confirmation",
+        outcome=first.outcome if agree else "refer",
+        reasons=first.reasons if agree else ["NOT_CONFIRMED"],
+        ruleset_id=first.ruleset_id,
+        ruleset_version=first.ruleset_version,
+        recommended=first.outcome,
+        override=not agree,
+        actor=actor,
+        notes=notes,
+        at=now,
+    )
+    session.add(decision)
+    session.flush()
+    return decision
+
+
+# -- measures -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Measures:
+    decided_by_rules: int = 0
+    straight_through: int = 0
+    referred: int = 0
+    referral_reasons: dict[str, int] = field(default_factory=dict)
+    judged: int = 0
+    overrides: int = 0
+    # per (version, reason code of the referral): judgments and overrides
+    overrides_by_rule: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def stp_rate(self) -> float | None:
+        return (
+            round(self.straight_through / self.decided_by_rules, 4)
+            if self.decided_by_rules
+            else None
+        )
+
+    @property
+    def override_rate(self) -> float | None:
+        return round(self.overrides / self.judged, 4) if self.judged else None
+
+
+def measures(session: Session, principal: Principal, process_id: uuid.UUID) -> Measures:
+    process = _decision_process(session, principal, process_id)
+    scope = (Decision.client_id == process.client_id, Decision.process_id == process.id)
+    result = Measures()
+    for outcome, count in session.execute(
+        select(Decision.outcome, func.count())
+        .where(*scope, Decision.by == "rules")
+        .group_by(Decision.outcome)
+    ):
+        result.decided_by_rules += count
+        if outcome == "refer":
+            result.referred += count
+        else:
+            result.straight_through += count
+    reasons: Counter[str] = Counter()
+    for (codes,) in session.execute(
+        select(Decision.reasons).where(*scope, Decision.by == "rules", Decision.outcome == "refer")
+    ):
+        reasons.update(codes or [])
+    result.referral_reasons = dict(reasons.most_common())
+    # Each analyst judgment against the referral it answered (its reasons and version).
+    per_rule: Counter[tuple[int | None, str]] = Counter()
+    overridden: Counter[tuple[int | None, str]] = Counter()
+    referrals = {
+        row.work_item_id: row
+        for row in session.execute(
+            select(Decision.work_item_id, Decision.reasons, Decision.ruleset_version).where(
+                *scope, Decision.by == "rules", Decision.outcome == "refer"
+            )
+        )
+    }
+    for judgment in session.execute(
+        select(Decision.work_item_id, Decision.override, Decision.ruleset_version).where(
+            *scope, Decision.by == "analyst"
+        )
+    ):
+        result.judged += 1
+        result.overrides += int(judgment.override)
+        referral = referrals.get(judgment.work_item_id)
+        for code in (referral.reasons if referral else None) or ["(none)"]:
+            key = (judgment.ruleset_version, code)
+            per_rule[key] += 1
+            overridden[key] += int(judgment.override)
+    result.overrides_by_rule = [
+        {
+            "version": version,
+            "reason": code,
+            "judged": count,
+            "overrides": overridden[(version, code)],
+            "override_rate": round(overridden[(version, code)] / count, 4),
+        }
+        for (version, code), count in sorted(
+            per_rule.items(), key=lambda kv: (kv[0][0] or 0, kv[0][1])
+        )
+    ]
+    return result
+
+
+def _by_version(entry: tuple[tuple[int | None, str], int]) -> tuple[int, str]:
+    (version, code), _ = entry
+    return version or 0, code
+
+
+# -- backtest -----------------------------------------------------------------------------------
+
+BACKTEST_CHUNK = 2000
+
+
+def backtest(
+    session: Session, principal: Principal, ruleset_id: uuid.UUID, *, limit: int = 100_000
+) -> backtest_.Report:
+    """Run a version (typically a draft) over the process's most recent past items that the
+    rules decided, against the published version and the analysts' final judgments. The
+    published version's verdict is the stored one where that version decided the item (a
+    published version never changes), and evaluated afresh otherwise."""
+    ruleset = get_ruleset(session, principal, ruleset_id)
+    current = published(session, ruleset.client_id, ruleset.process_id)
+    draft = engine.compiled(ruleset.graph)
+    current_rules = engine.compiled(current.graph) if current else None
+    ruled = (
+        select(
+            Decision.work_item_id,
+            Decision.outcome,
+            Decision.ruleset_version,
+            WorkItem.payload,
+        )
+        .join(
+            WorkItem,
+            (WorkItem.client_id == Decision.client_id) & (WorkItem.id == Decision.work_item_id),
+        )
+        .where(
+            Decision.client_id == ruleset.client_id,
+            Decision.process_id == ruleset.process_id,
+            Decision.by == "rules",
+        )
+        .order_by(Decision.at.desc())
+        .limit(limit)
+    )
+    analysts = dict(
+        session.execute(
+            select(Decision.work_item_id, Decision.outcome)
+            .where(
+                Decision.client_id == ruleset.client_id,
+                Decision.process_id == ruleset.process_id,
+                Decision.by == "analyst",
+            )
+            .order_by(Decision.at)
+        ).all()
+    )
+    cases: list[backtest_.Case] = []
+    rows = session.execute(ruled).yield_per(BACKTEST_CHUNK).partitions()
+    for part in rows:
+        payloads = [row.payload for row in part]
+        verdicts = draft.decide_many(payloads)
+        stale = [
+            i for i, row in enumerate(part) if current and row.ruleset_version != current.version
+        ]
+        fresh = current_rules.decide_many([payloads[i] for i in stale]) if current_rules else []
+        was = [row.outcome for row in part]
+        for i, verdict in zip(stale, fresh, strict=True):
+            was[i] = verdict.outcome
+        cases.extend(
+            backtest_.Case(was[i], v.outcome, tuple(v.reasons), analysts.get(row.work_item_id))
+            for i, (row, v) in enumerate(zip(part, verdicts, strict=True))
+        )
+    return backtest_.compare(cases)

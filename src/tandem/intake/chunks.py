@@ -1,0 +1,104 @@
+"""Writing a file's rows in chunks: each chunk is one JSON array per table, stored by one
+INSERT ... SELECT that unpacks the array in the database.
+
+The database unpacks and stores a whole chunk in one call, during which the driver releases
+the GIL (a row at a time, the writer would hold it per row). A writer thread stores one chunk
+while the reading thread reads, validates (and, for decision processes, decides) the next.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Table, TextClause, bindparam, text
+
+from tandem.runtime import quick_thread_handoffs
+
+# Per dialect: how to take element i of a row (a JSON array) as SQL of a kind, and the rows.
+_TAKE = {
+    "postgresql": {
+        "uuid": "CAST(r ->> {i} AS uuid)",
+        "json": "r -> {i}",
+        "text": "r ->> {i}",
+        "int": "CAST(r ->> {i} AS integer)",
+    },
+    "sqlite": {kind: "json_extract(r.value, '$[{i}]')" for kind in ("uuid", "json", "text", "int")},
+}
+_ROWS = {
+    "postgresql": "jsonb_array_elements(CAST(:rows AS jsonb)) AS r",
+    "sqlite": "json_each(:rows) AS r",
+}
+
+
+@dataclass(frozen=True)
+class JsonInsert:
+    """INSERT rows of `table`: `per_row` columns from each row's array (in that order, with
+    their kinds), every other column of `shared` bound once per chunk."""
+
+    statement: TextClause
+    shared: dict[str, Any]
+
+    @classmethod
+    def of(
+        cls,
+        dialect: str,
+        table: Table,
+        per_row: Sequence[tuple[str, str]],
+        shared: dict[str, Any],
+    ) -> JsonInsert:
+        shared = {c: v for c, v in shared.items() if v is not None and c not in dict(per_row)}
+        columns = [name for name, _ in per_row] + list(shared)
+        values = [_TAKE[dialect][kind].format(i=i) for i, (_, kind) in enumerate(per_row)]
+        values += [f":{c}" for c in shared]
+        sql = (  # table and column names come from our own metadata, values are bound
+            f"INSERT INTO {table.name} ({', '.join(columns)}) "  # noqa: S608
+            f"SELECT {', '.join(values)} FROM {_ROWS[dialect]}"
+        )
+        statement = text(sql).bindparams(*(bindparam(c, type_=table.c[c].type) for c in shared))
+        return cls(statement, shared)
+
+
+class ChunkWriter:
+    """Stores chunks on a thread of its own. At most two chunks wait; an error in the writer
+    surfaces at the next write or on leaving the block, and the caller's transaction then
+    rolls everything back."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+        self._chunks: queue.Queue[list[tuple[JsonInsert, str]] | None] = queue.Queue(maxsize=2)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="intake-writer", daemon=True)
+        self._handoffs = quick_thread_handoffs()
+
+    def __enter__(self) -> ChunkWriter:
+        self._handoffs.__enter__()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._chunks.put(None)
+        self._thread.join()
+        self._handoffs.__exit__(None, None, None)
+        if self._error is not None and exc_info[0] is None:
+            raise self._error
+
+    def write(self, parts: Sequence[tuple[JsonInsert, list[list[Any]]]]) -> None:
+        """Queue a chunk: for each insert, its rows. They are serialized here, on the reading
+        thread, which has time to spare: the writer's time is the database's."""
+        if self._error is not None:
+            raise self._error
+        self._chunks.put([(insert, json.dumps(rows)) for insert, rows in parts if rows])
+
+    def _run(self) -> None:
+        while (chunk := self._chunks.get()) is not None:
+            if self._error is None:
+                try:
+                    for insert, rows in chunk:
+                        self._connection.execute(insert.statement, {**insert.shared, "rows": rows})
+                except BaseException as exc:  # handed to the reading thread
+                    self._error = exc
