@@ -13,6 +13,7 @@ from tandem.catalog.api import router as catalog_router
 from tandem.clock import Clock, SystemClock
 from tandem.config import Settings, load_settings
 from tandem.db import make_engine, make_sessionmaker
+from tandem.decisions.api import router as decisions_router
 from tandem.delivery.api import router as delivery_router
 from tandem.dispatch.api import router as dispatch_router
 from tandem.dispatch.service import Dispatcher
@@ -29,6 +30,7 @@ ROUTERS = (
     work_router,
     dispatch_router,
     delivery_router,
+    decisions_router,
     workforce_router,
 )
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, func, insert, select, update
+from sqlalchemy import Table, func, insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from tandem.catalog.models import Process
@@ -451,36 +451,53 @@ def judge(
     return decision, ref.state
 
 
-def pending_confirmations(session: Session, principal: Principal) -> list[WorkItem]:
-    """Judgments waiting for a second analyst (not the first one's own)."""
-    query = (
+def pending_confirmations(
+    session: Session, dispatcher: Dispatcher, agent_id: uuid.UUID
+) -> list[WorkItem]:
+    """Judgments waiting for a second analyst, in the queues this analyst may serve (not
+    the ones they judged themselves)."""
+    queues = dispatcher.servable(session, agent_id)
+    if not queues:
+        return []
+    found = session.scalars(
         select(WorkItem)
-        .join(
-            Process, (Process.client_id == WorkItem.client_id) & (Process.id == WorkItem.process_id)
+        .where(
+            WorkItem.state == State.IN_REVIEW.value,
+            tuple_(WorkItem.client_id, WorkItem.routing_key).in_(queues),
         )
-        .where(WorkItem.state == State.IN_REVIEW.value, Process.kind == "decision")
         .order_by(WorkItem.due_at)
         .limit(200)
     )
-    return list(session.scalars(query))
+    actor = f"agent:{agent_id}"
+    return [
+        item
+        for item in found
+        if not any(
+            d.actor == actor and d.by == "analyst"
+            for d in item_decisions(session, item.client_id, item.id)
+        )
+    ]
 
 
 def confirm(
     session: Session,
+    dispatcher: Dispatcher,
     agent_id: uuid.UUID,
     item_id: uuid.UUID,
     *,
     agree: bool,
-    now: datetime,
     notes: str | None = None,
 ) -> Decision:
     """The second pair of eyes: agreeing delivers the first analyst's judgment; disagreeing
     sends the item back to be judged again (rework, then queued)."""
+    now = dispatcher.clock.now()
     item = session.scalar(
         select(WorkItem).where(WorkItem.id == item_id, WorkItem.state == State.IN_REVIEW.value)
     )
-    if item is None:
-        raise NotFound(f"work item {item_id} is not waiting for a confirmation")
+    if item is None or (item.client_id, item.routing_key) not in dispatcher.servable(
+        session, agent_id
+    ):
+        raise NotFound(f"work item {item_id} is not waiting for your confirmation")
     judged = [d for d in item_decisions(session, item.client_id, item.id) if d.by == "analyst"]
     if not judged:
         raise Conflict(f"work item {item_id} has no judgment to confirm")

@@ -1,0 +1,282 @@
+"""Rulesets (upload, download, test, publish, backtest, measures) and analysts' decisions."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, File, Form, UploadFile
+from pydantic import BaseModel, Field
+
+from tandem.db import transaction
+from tandem.decisions import excel, service
+from tandem.decisions.models import Decision, Ruleset
+from tandem.dispatch.api import _agent
+from tandem.http import Services, requires
+from tandem.tenancy.permissions import Permission
+from tandem.tenancy.principal import Principal
+from tandem.work.service import get_visible
+
+router = APIRouter(prefix="/api/v1", tags=["decisions"])
+
+Reader = Annotated[Principal, Depends(requires(Permission.RULESET_READ))]
+Manager = Annotated[Principal, Depends(requires(Permission.RULESET_MANAGE))]
+Analyst = Annotated[Principal, Depends(requires(Permission.DECISION_JUDGE))]
+ItemReader = Annotated[Principal, Depends(requires(Permission.WORK_ITEM_READ))]
+
+
+class RulesetIn(BaseModel):
+    graph: dict[str, Any] = Field(description="The JDM decision graph (GoRules JSON)")
+    four_eyes: dict[str, Any] = Field(
+        default_factory=dict,
+        description='e.g. {"declines": true, "amount_field": "coverage_amount", "above": 500000}',
+    )
+    note: str | None = Field(default=None, max_length=500)
+
+
+class RulesetOut(BaseModel):
+    id: uuid.UUID
+    process_id: uuid.UUID
+    version: int
+    status: str
+    four_eyes: dict[str, Any]
+    note: str | None
+    created_at: datetime
+    published_at: datetime | None
+    retired_at: datetime | None
+
+    @classmethod
+    def of(cls, ruleset: Ruleset) -> RulesetOut:
+        return cls.model_validate(ruleset, from_attributes=True)
+
+
+class TestIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    input: dict[str, Any]
+    expected: dict[str, Any]
+
+
+class TestRunOut(BaseModel):
+    name: str
+    passed: bool
+    expected: dict[str, Any]
+    actual: dict[str, Any]
+
+
+class DecisionOut(BaseModel):
+    id: uuid.UUID
+    by: str
+    outcome: str
+    reasons: list[str]
+    ruleset_version: int | None
+    recommended: str | None
+    override: bool
+    actor: str
+    notes: str | None
+    at: datetime
+
+    @classmethod
+    def of(cls, decision: Decision) -> DecisionOut:
+        return cls.model_validate(decision, from_attributes=True)
+
+
+class ReferralOut(BaseModel):
+    item_id: uuid.UUID
+    decision: DecisionOut | None
+    trace: list[dict[str, Any]]
+    history: list[DecisionOut]
+
+
+class JudgmentIn(BaseModel):
+    attempt: int = Field(ge=1)
+    outcome: str = Field(description="approve or decline")
+    reason: str = Field(min_length=2, max_length=200)
+    notes: str | None = Field(default=None, max_length=2000)
+
+
+class JudgmentOut(BaseModel):
+    item_id: uuid.UUID
+    state: str
+    override: bool
+
+
+class ConfirmationIn(BaseModel):
+    agree: bool
+    notes: str | None = Field(default=None, max_length=2000)
+
+
+class BacktestIn(BaseModel):
+    limit: int = Field(default=100_000, ge=1, le=1_000_000)
+
+
+@router.post("/processes/{process_id}/rulesets", response_model=RulesetOut, status_code=201)
+def upload_ruleset(
+    process_id: uuid.UUID, body: RulesetIn, principal: Manager, services: Services
+) -> RulesetOut:
+    """A new draft version from a JDM graph, checked before it is stored."""
+    with transaction(services.sessions) as session:
+        ruleset = service.create_version(
+            session,
+            principal,
+            process_id,
+            body.graph,
+            now=services.clock.now(),
+            four_eyes=body.four_eyes,
+            note=body.note,
+        )
+        return RulesetOut.of(ruleset)
+
+
+@router.post("/processes/{process_id}/rulesets/xlsx", response_model=RulesetOut, status_code=201)
+def import_ruleset(
+    process_id: uuid.UUID,
+    principal: Manager,
+    services: Services,
+    file: Annotated[UploadFile, File(description="One rule per row: input and output columns")],
+    hit_policy: Annotated[str, Form()] = "first",
+) -> RulesetOut:
+    """A new draft version from a decision table kept in a spreadsheet (see the README)."""
+    graph = excel.read_table(file.file, hit_policy=hit_policy)
+    with transaction(services.sessions) as session:
+        ruleset = service.create_version(
+            session, principal, process_id, graph, now=services.clock.now(), note=file.filename
+        )
+        return RulesetOut.of(ruleset)
+
+
+@router.get("/processes/{process_id}/rulesets", response_model=list[RulesetOut])
+def list_rulesets(process_id: uuid.UUID, principal: Reader, services: Services) -> list[RulesetOut]:
+    with transaction(services.sessions) as session:
+        return [RulesetOut.of(r) for r in service.list_versions(session, principal, process_id)]
+
+
+@router.get("/rulesets/{ruleset_id}", response_model=RulesetOut)
+def get_ruleset(ruleset_id: uuid.UUID, principal: Reader, services: Services) -> RulesetOut:
+    with transaction(services.sessions) as session:
+        return RulesetOut.of(service.get_ruleset(session, principal, ruleset_id))
+
+
+@router.get("/rulesets/{ruleset_id}/graph")
+def download_graph(ruleset_id: uuid.UUID, principal: Reader, services: Services) -> dict[str, Any]:
+    """The version's JDM graph, as uploaded (editable in GoRules' JDM editor)."""
+    with transaction(services.sessions) as session:
+        return service.get_ruleset(session, principal, ruleset_id).graph
+
+
+@router.post("/rulesets/{ruleset_id}/tests", response_model=TestIn, status_code=201)
+def add_test(ruleset_id: uuid.UUID, body: TestIn, principal: Manager, services: Services) -> TestIn:
+    with transaction(services.sessions) as session:
+        service.add_test(
+            session, principal, ruleset_id, name=body.name, data=body.input, expected=body.expected
+        )
+    return body
+
+
+@router.get("/rulesets/{ruleset_id}/tests/run", response_model=list[TestRunOut])
+def run_tests(ruleset_id: uuid.UUID, principal: Reader, services: Services) -> list[TestRunOut]:
+    with transaction(services.sessions) as session:
+        runs = service.run_tests(session, principal, ruleset_id)
+    return [TestRunOut.model_validate(run, from_attributes=True) for run in runs]
+
+
+@router.post("/rulesets/{ruleset_id}/publish", response_model=RulesetOut)
+def publish(ruleset_id: uuid.UUID, principal: Manager, services: Services) -> RulesetOut:
+    """Publish a draft whose test cases all pass (409 naming the failing ones otherwise)."""
+    with transaction(services.sessions) as session:
+        return RulesetOut.of(
+            service.publish(session, principal, ruleset_id, now=services.clock.now())
+        )
+
+
+@router.post("/rulesets/{ruleset_id}/backtest")
+def backtest(
+    ruleset_id: uuid.UUID, body: BacktestIn, principal: Manager, services: Services
+) -> dict[str, Any]:
+    """How outcomes would change on past items: against the published version and against
+    what analysts decided, overall and per reason code."""
+    with transaction(services.sessions) as session:
+        return service.backtest(session, principal, ruleset_id, limit=body.limit).as_dict()
+
+
+@router.get("/processes/{process_id}/decision-measures")
+def decision_measures(
+    process_id: uuid.UUID, principal: Reader, services: Services
+) -> dict[str, Any]:
+    """Straight-through rate, referral reasons, override rate per rule and version."""
+    with transaction(services.sessions) as session:
+        found = service.measures(session, principal, process_id)
+    return {**found.__dict__, "stp_rate": found.stp_rate, "override_rate": found.override_rate}
+
+
+def _referral(services: Services, principal: Principal, item_id: uuid.UUID) -> ReferralOut:
+    with transaction(services.sessions) as session:
+        item = get_visible(session, principal, item_id)
+        referral = service.explain(session, item)
+        history = service.item_decisions(session, item.client_id, item.id)
+        return ReferralOut(
+            item_id=item.id,
+            decision=DecisionOut.of(referral.decision) if referral.decision else None,
+            trace=referral.trace,
+            history=[DecisionOut.of(d) for d in history],
+        )
+
+
+@router.get("/leases/{item_id}/referral", response_model=ReferralOut)
+def referral_for_analyst(item_id: uuid.UUID, principal: Analyst, services: Services) -> ReferralOut:
+    """Why the rules referred the item leased to you: reasons and the rule trace."""
+    return _referral(services, principal, item_id)
+
+
+@router.get("/work-items/{item_id}/decisions", response_model=ReferralOut)
+def item_decisions(item_id: uuid.UUID, principal: ItemReader, services: Services) -> ReferralOut:
+    """Every decision on an item (rules, analysts, confirmations) and the rules' trace."""
+    return _referral(services, principal, item_id)
+
+
+@router.post("/leases/{item_id}/judgment", response_model=JudgmentOut)
+def judge(
+    item_id: uuid.UUID, body: JudgmentIn, principal: Analyst, services: Services
+) -> JudgmentOut:
+    """An analyst decides a referral; it is delivered, or waits for a second analyst when
+    the four-eyes rule applies."""
+    with transaction(services.sessions) as session:
+        decision, state = service.judge(
+            session,
+            services.dispatcher,
+            _agent(principal),
+            item_id,
+            body.attempt,
+            outcome=body.outcome,
+            reason=body.reason,
+            notes=body.notes,
+        )
+        return JudgmentOut(item_id=item_id, state=state.value, override=decision.override)
+
+
+@router.get("/decisions/confirmations", response_model=list[uuid.UUID])
+def confirmations(principal: Analyst, services: Services) -> list[uuid.UUID]:
+    """Items waiting for a second analyst, in the queues you may serve."""
+    with transaction(services.sessions) as session:
+        return [
+            item.id
+            for item in service.pending_confirmations(
+                session, services.dispatcher, _agent(principal)
+            )
+        ]
+
+
+@router.post("/decisions/confirmations/{item_id}", response_model=DecisionOut)
+def confirm(
+    item_id: uuid.UUID, body: ConfirmationIn, principal: Analyst, services: Services
+) -> DecisionOut:
+    with transaction(services.sessions) as session:
+        decision = service.confirm(
+            session,
+            services.dispatcher,
+            _agent(principal),
+            item_id,
+            agree=body.agree,
+            notes=body.notes,
+        )
+        return DecisionOut.of(decision)
