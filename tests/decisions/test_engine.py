@@ -83,9 +83,16 @@ def test_many_inputs_in_one_call_give_the_same_verdicts_as_one_by_one() -> None:
 def test_a_failing_input_is_referred_alone() -> None:
     g = Graph()
     g.add("in", "inputNode", "in")
-    g.add("x", "expressionNode", "Divide", {"expressions": [
-        {"id": "e", "key": "outcome", "value": "a.b.c > 1 ? 'approve' : 'decline'"}
-    ]})
+    g.add(
+        "x",
+        "expressionNode",
+        "Divide",
+        {
+            "expressions": [
+                {"id": "e", "key": "outcome", "value": "a.b.c > 1 ? 'approve' : 'decline'"}
+            ]
+        },
+    )
     g.add("out", "outputNode", "out")
     g.chain("in", "x", "out")
     rules = engine.compiled(g.as_json())
@@ -192,6 +199,10 @@ def test_backtest_counts_on_a_known_data_set() -> None:
     assert report["draft_decides_judged"] == 8
     assert report["agreement_with_analysts"] == 6 / 8
     assert report["per_reason"]["STANDARD"] == {
-        "items": 18, "approve": 18, "changed": 8, "judged": 8, "agreed": 6
+        "items": 18,
+        "approve": 18,
+        "changed": 8,
+        "judged": 8,
+        "agreed": 6,
     }
     assert report["per_reason"]["HIGH"]["decline"] == 3

@@ -1,0 +1,366 @@
+"""Rulesets and decisions through the platform: the real database, the real server."""
+
+from __future__ import annotations
+
+import copy
+import io
+import uuid
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from tandem.catalog.service import define_process
+from tandem.db import transaction
+from tandem.decisions import service
+from tandem.decisions import underwriting as uw
+from tandem.decisions.models import Decision
+from tandem.errors import Conflict, InvalidInput
+from tandem.http import Container
+from tandem.intake.service import ingest_file, submit_item
+from tandem.tenancy.principal import Principal
+from tandem.work.models import WorkItem, WorkItemEvent
+from tests.conftest import World
+
+BASE = uw.tests()[0][1]
+HIGH_RISK = {**BASE, "age": 62, "smoker": True, "bmi": 36.0, "conditions": 2}
+ABROAD = {**BASE, "country": "GB"}
+
+
+@pytest.fixture
+def process_id(container: Container, world: World) -> uuid.UUID:
+    with transaction(container.sessions) as session:
+        return define_process(
+            session,
+            client_id=world.client_id,
+            code="underwriting",
+            name="Underwriting",
+            kind="decision",
+            input_schema=uw.INPUT_SCHEMA,
+            form_schema=uw.RESULT_FORM,
+            required_skills={"data_entry": 2},
+            sla_minutes=480,
+            sla_mode="24x7",
+            now=container.clock.now(),
+        ).id
+
+
+def _version(
+    container: Container,
+    world: World,
+    process_id: uuid.UUID,
+    graph: dict[str, Any] | None = None,
+    *,
+    publish: bool = True,
+    **kwargs: Any,
+) -> uuid.UUID:
+    with transaction(container.sessions) as session:
+        ruleset = service.create_version(
+            session,
+            world.client_user,
+            process_id,
+            graph or uw.graph(),
+            now=container.clock.now(),
+            **kwargs,
+        )
+        for name, data, expected in uw.tests():
+            service.add_test(
+                session, world.client_user, ruleset.id, name=name, data=data, expected=expected
+            )
+        if publish:
+            service.publish(session, world.client_user, ruleset.id, now=container.clock.now())
+        return ruleset.id
+
+
+def _arrive(container: Container, world: World, process_id: uuid.UUID, data: dict) -> WorkItem:
+    with transaction(container.sessions) as session:
+        item, _ = submit_item(
+            session,
+            world.client_user,
+            process_id,
+            data,
+            now=container.clock.now(),
+            at_risk_fraction=0.75,
+        )
+        session.expunge(item)
+        return item
+
+
+def _decisions(container: Container, item_id: uuid.UUID) -> list[Decision]:
+    with transaction(container.sessions) as session:
+        found = session.scalars(select(Decision).where(Decision.work_item_id == item_id)).all()
+        session.expunge_all()
+        return list(found)
+
+
+def test_clear_cases_are_delivered_at_once_and_the_rest_referred(
+    container: Container, world: World, process_id: uuid.UUID
+) -> None:
+    _version(container, world, process_id)
+    approved = _arrive(container, world, process_id, BASE)
+    declined = _arrive(container, world, process_id, HIGH_RISK)
+    referred = _arrive(container, world, process_id, ABROAD)
+    assert (approved.state, approved.result["outcome"]) == ("delivered", "approve")
+    assert approved.result["ruleset_version"] == 1
+    assert (declined.state, declined.result["reasons"]) == ("delivered", ["HIGH_RISK"])
+    assert referred.state == "queued" and referred.result is None
+    [decision] = _decisions(container, referred.id)
+    assert (decision.outcome, decision.reasons, decision.ruleset_version) == (
+        "refer",
+        ["RESIDES_ABROAD"],
+        1,
+    )
+    with transaction(container.sessions) as session:
+        steps = session.execute(
+            select(WorkItemEvent.from_state, WorkItemEvent.to_state)
+            .where(WorkItemEvent.work_item_id == approved.id)
+            .order_by(WorkItemEvent.seq)
+        ).all()
+    assert [tuple(s) for s in steps] == [(None, "received"), ("received", "delivered")]
+
+
+def test_publishing_is_blocked_by_a_failing_test_case(
+    container: Container, world: World, process_id: uuid.UUID
+) -> None:
+    stricter = copy.deepcopy(uw.graph())
+    outcome = next(n for n in stricter["nodes"] if n["id"] == "outcome")
+    outcome["content"]["rules"][-1]["out0"] = "'refer'"  # nothing approves any more
+    ruleset_id = _version(container, world, process_id, stricter, publish=False)
+    with transaction(container.sessions) as session, pytest.raises(Conflict) as refused:
+        service.publish(session, world.client_user, ruleset_id, now=container.clock.now())
+    assert "clean applicant approves" in refused.value.detail
+    assert refused.value.extra["failures"][0]["actual"]["outcome"] == "refer"
+    with transaction(container.sessions) as session:
+        assert service.published(session, world.client_id, process_id) is None
+
+
+def test_a_version_without_tests_cannot_be_published(
+    container: Container, world: World, process_id: uuid.UUID
+) -> None:
+    with transaction(container.sessions) as session:
+        ruleset = service.create_version(
+            session, world.client_user, process_id, uw.graph(), now=container.clock.now()
+        )
+        with pytest.raises(Conflict, match="no test cases"):
+            service.publish(session, world.client_user, ruleset.id, now=container.clock.now())
+
+
+def test_versions_are_pinned_and_published_ones_never_change(
+    container: Container, world: World, process_id: uuid.UUID
+) -> None:
+    first = _version(container, world, process_id)
+    before = _arrive(container, world, process_id, {**BASE, "age": 50, "smoker": True})
+    assert before.result["outcome"] == "approve"  # score 30 < 40
+    lower = copy.deepcopy(uw.graph())
+    outcome = next(n for n in lower["nodes"] if n["id"] == "outcome")
+    outcome["content"]["rules"][5]["in3"] = ">= 25"  # refer from 25 points
+    second = _version(container, world, process_id, lower)
+    after = _arrive(container, world, process_id, {**BASE, "age": 50, "smoker": True})
+    assert after.state == "queued"
+    assert [d.ruleset_version for d in _decisions(container, before.id)] == [1]
+    assert [d.ruleset_version for d in _decisions(container, after.id)] == [2]
+    with transaction(container.sessions) as session:
+        assert service.get_ruleset(session, world.client_user, first).status == "retired"
+        assert service.get_ruleset(session, world.client_user, second).status == "published"
+        with pytest.raises(Conflict, match="never changes"):
+            service.add_test(
+                session, world.client_user, second, name="late", data=BASE, expected={"a": 1}
+            )
+        # The trace of the old item replays version 1, which approved it.
+        item = session.get_one(WorkItem, (world.client_id, before.id))
+        explained = service.explain(session, item)
+        assert explained.decision is not None and explained.decision.ruleset_version == 1
+        assert explained.trace[-1]["set"]["outcome"] == "approve"
+
+
+def test_upload_refuses_an_unknown_field_and_a_data_entry_process(
+    container: Container, world: World, process_id: uuid.UUID
+) -> None:
+    graph = copy.deepcopy(uw.graph())
+    graph["nodes"][2]["content"]["inputs"][0]["field"] = "age_years"
+    with transaction(container.sessions) as session:
+        with pytest.raises(InvalidInput) as refused:
+            service.create_version(
+                session, world.client_user, process_id, graph, now=container.clock.now()
+            )
+        assert refused.value.extra["errors"] == [
+            {
+                "field": "node 'Risk points', column 'Age'",
+                "message": "reads field 'age_years', which the process input form does not have",
+            }
+        ]
+        with pytest.raises(InvalidInput, match="rulesets belong to decision processes"):
+            service.create_version(
+                session, world.client_user, world.process_id, uw.graph(), now=container.clock.now()
+            )
+
+
+def _bulk_csv(rows: list[dict[str, Any]]) -> io.BytesIO:
+    columns = list(uw.INPUT_SCHEMA["properties"])
+    lines = [",".join(columns)]
+    for row in rows:
+        lines.append(
+            ",".join(
+                ""
+                if row.get(c) is None
+                else str(row[c]).lower()
+                if isinstance(row.get(c), bool)
+                else str(row.get(c))
+                for c in columns
+            )
+        )
+    return io.BytesIO("\n".join(lines).encode())
+
+
+def test_bulk_files_are_decided_chunk_by_chunk(
+    container: Container, world: World, process_id: uuid.UUID
+) -> None:
+    _version(container, world, process_id)
+    rows = [BASE, HIGH_RISK, ABROAD] * 1500  # 4,500 rows: three chunks
+    report = ingest_file(
+        container.sessions,
+        world.client_user,
+        process_id,
+        _bulk_csv(rows),
+        filename="apps.csv",
+        clock=container.clock,
+        at_risk_fraction=0.75,
+    )
+    assert report.rows_accepted == 4500, report.errors[:3]
+    with transaction(container.sessions) as session:
+        states = dict(
+            session.execute(
+                select(WorkItem.state, func.count())
+                .where(WorkItem.process_id == process_id)
+                .group_by(WorkItem.state)
+            ).all()
+        )
+        events = session.scalar(select(func.count()).select_from(WorkItemEvent))
+        measures = service.measures(session, world.client_user, process_id)
+    assert states == {"delivered": 3000, "queued": 1500}
+    assert events == 9000
+    assert measures.stp_rate == round(2 / 3, 4)
+    assert measures.referral_reasons == {"RESIDES_ABROAD": 1500}
+
+
+def _analyst(container: Container, world: World) -> uuid.UUID:
+    return world.add_agents(container, 1)[0]
+
+
+def _claim(container: Container, agent: uuid.UUID) -> Any:
+    with transaction(container.sessions) as session:
+        return container.dispatcher.claim(session, agent)
+
+
+def test_an_analyst_override_and_the_four_eyes_rule(
+    container: Container, world: World, process_id: uuid.UUID
+) -> None:
+    _version(container, world, process_id, four_eyes={"declines": True})
+    referred = _arrive(container, world, process_id, ABROAD)
+    first, second = world.add_agents(container, 2)
+    lease = _claim(container, first)
+    assert lease.item_id == referred.id
+    with transaction(container.sessions) as session:
+        decision, state = service.judge(
+            session,
+            container.dispatcher,
+            first,
+            lease.item_id,
+            lease.attempt,
+            outcome="decline",
+            reason="sanctioned country",
+        )
+    assert (decision.override, decision.recommended, state.value) == (True, "refer", "in_review")
+    with transaction(container.sessions) as session:
+        assert service.pending_confirmations(session, container.dispatcher, first) == []
+        assert [
+            i.id for i in service.pending_confirmations(session, container.dispatcher, second)
+        ] == [referred.id]
+        with pytest.raises(Conflict, match="second analyst"):
+            service.confirm(session, container.dispatcher, first, referred.id, agree=True)
+    with transaction(container.sessions) as session:
+        service.confirm(session, container.dispatcher, second, referred.id, agree=True)
+        item = session.get_one(WorkItem, (world.client_id, referred.id))
+        assert (item.state, item.result["outcome"]) == ("delivered", "decline")
+        measures = service.measures(session, world.client_user, process_id)
+    assert (measures.judged, measures.overrides, measures.override_rate) == (1, 1, 1.0)
+    assert measures.overrides_by_rule == [
+        {
+            "version": 1,
+            "reason": "RESIDES_ABROAD",
+            "judged": 1,
+            "overrides": 1,
+            "override_rate": 1.0,
+        }
+    ]
+
+
+def test_an_approval_without_four_eyes_is_delivered_and_agrees(
+    container: Container, world: World, process_id: uuid.UUID
+) -> None:
+    _version(container, world, process_id, four_eyes={"declines": True})
+    _arrive(container, world, process_id, ABROAD)
+    analyst = _analyst(container, world)
+    lease = _claim(container, analyst)
+    with transaction(container.sessions) as session:
+        decision, state = service.judge(
+            session,
+            container.dispatcher,
+            analyst,
+            lease.item_id,
+            lease.attempt,
+            outcome="approve",
+            reason="expat with US income",
+        )
+    assert (decision.override, state.value) == (True, "delivered")
+
+
+def test_backtest_through_the_platform(
+    container: Container, world: World, process_id: uuid.UUID
+) -> None:
+    """20 abroad (referred; analysts approve 15, decline 5), 30 clean approvals: a draft that
+    approves applicants abroad would decide the 20 alone and agree with 15 of them."""
+    _version(container, world, process_id)
+    abroad = [_arrive(container, world, process_id, ABROAD) for _ in range(20)]
+    for _ in range(30):
+        _arrive(container, world, process_id, BASE)
+    analyst = _analyst(container, world)
+    for n in range(len(abroad)):
+        lease = _claim(container, analyst)
+        with transaction(container.sessions) as session:
+            service.judge(
+                session,
+                container.dispatcher,
+                analyst,
+                lease.item_id,
+                lease.attempt,
+                outcome="approve" if n < 15 else "decline",
+                reason="reviewed",
+            )
+    draft = copy.deepcopy(uw.graph())
+    outcome = next(n for n in draft["nodes"] if n["id"] == "outcome")
+    outcome["content"]["rules"][2]["out0"] = "'approve'"  # abroad: approve
+    outcome["content"]["rules"][2]["out1"] = "['ABROAD_OK']"
+    with transaction(container.sessions) as session:
+        ruleset = service.create_version(
+            session, world.client_user, process_id, draft, now=container.clock.now()
+        )
+        report = service.backtest(session, world.client_user, ruleset.id).as_dict()
+    assert report["items"] == 50
+    assert report["transitions"] == {"refer->approve": 20}
+    assert (report["stp_rate_published"], report["stp_rate_draft"]) == (0.6, 1.0)
+    assert report["judged"] == 20 and report["draft_decides_judged"] == 20
+    assert report["agreement_with_analysts"] == 0.75
+    assert report["per_reason"]["ABROAD_OK"]["agreed"] == 15
+
+
+def test_rulesets_are_scoped_to_the_client(
+    container: Container, world: World, process_id: uuid.UUID
+) -> None:
+    ruleset_id = _version(container, world, process_id)
+    with transaction(container.sessions) as session:
+        with pytest.raises(Exception, match="not found"):
+            service.get_ruleset(session, world.other_client_user, ruleset_id)
+        other: Principal = world.other_client_user
+        with pytest.raises(Exception, match="not found"):
+            service.measures(session, other, process_id)
