@@ -5,8 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from tandem.bench.decisions import run as decisions
 from tandem.bench.dispatch import run as dispatch
 from tandem.bench.intake import run as intake
 
 Benchmark = Callable[..., dict[str, Any]]
-BENCHMARKS: dict[str, Benchmark] = {"dispatch": dispatch, "intake": intake}
+BENCHMARKS: dict[str, Benchmark] = {
+    "dispatch": dispatch,
+    "intake": intake,
+    "decisions": decisions,
+}
