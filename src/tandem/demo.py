@@ -21,6 +21,8 @@ from sqlalchemy.orm import Session
 from tandem.catalog.service import define_process
 from tandem.clock import ManualClock
 from tandem.db import transaction
+from tandem.decisions import service as decisions
+from tandem.decisions import underwriting
 from tandem.dispatch.service import Dispatcher
 from tandem.errors import TandemError
 from tandem.http import Container
@@ -135,15 +137,6 @@ TICKET_FORM = {
         "category": {"type": "string"},
     },
 }
-UNDERWRITING_FORM = {
-    "type": "object",
-    "required": ["outcome", "reason"],
-    "properties": {
-        "outcome": {"type": "string", "enum": ["approve", "decline", "refer"]},
-        "reason": {"type": "string", "minLength": 2},
-        "notes": {"type": "string"},
-    },
-}
 REVIEW_FORM = {
     "type": "object",
     "required": ["responsive", "privileged"],
@@ -204,7 +197,10 @@ def seed(
             for day in range(7)
         )
         tokens["agent"] = issue_token(session, agent_user.id, "demo", clock.now(), "demo-agent")
-    progress("clients, processes, 3 centers and 60 agents created")
+        for client_id, process_id, code in processes:
+            if code == "underwriting":
+                _publish_underwriting_rules(session, owners[client_id], process_id, clock.now())
+    progress("clients, processes, rules, 3 centers and 60 agents created")
 
     total_hours = 72
     arrivals = sorted(
@@ -287,8 +283,8 @@ def _processes(session: Session, clients: dict[str, int], now: Any) -> list[tupl
             "underwriting",
             "Evaluation of new insurance applications",
             "decision",
-            APP_FORM,
-            UNDERWRITING_FORM,
+            underwriting.INPUT_SCHEMA,
+            underwriting.RESULT_FORM,
             {"insurance": 3},
             480,
             "business_hours",
@@ -407,8 +403,48 @@ def _payload(process_code: str, rng: random.Random) -> dict[str, Any]:
             "message": "Hello, I ordered last week and still have not received the parcel.",
         }
     if process_code == "underwriting":
-        return _application(rng)
+        return _underwriting_case(rng)
     return {"document_ref": f"scan-{rng.randrange(10**8):08d}.pdf", "pages": rng.randint(1, 12)}
+
+
+def _underwriting_case(rng: random.Random) -> dict[str, Any]:
+    """An application as the insurer's systems send it for evaluation: some clear-cut, some
+    for an underwriter (abroad, large cover, high score, a field missing)."""
+    case: dict[str, Any] = {
+        "applicant_name": f"{rng.choice(FIRST)} {rng.choice(LAST)}",
+        "age": min(80, max(17, int(rng.gauss(42, 13)))),
+        "country": "US" if rng.random() > 0.08 else rng.choice(["GB", "CA", "PH"]),
+        "policy_type": rng.choice(["term_life", "whole_life", "health"]),
+        "coverage_amount": rng.choice([50_000, 100_000, 250_000, 500_000, 1_500_000]),
+        "annual_income": rng.choice([28_000, 45_000, 60_000, 90_000, 150_000]),
+        "smoker": rng.random() < 0.18,
+        "bmi": round(rng.uniform(18, 38), 1),
+        "conditions": rng.choice([0, 0, 0, 1, 2]),
+        "claims_5y": rng.choice([0, 0, 1, 3]),
+        "occupation_class": rng.choice([1, 1, 2, 3, 4]),
+    }
+    if rng.random() < 0.04:
+        del case[rng.choice(["age", "annual_income", "bmi"])]
+    return case
+
+
+def _publish_underwriting_rules(
+    session: Session, owner: Principal, process_id: Any, now: Any
+) -> None:
+    """The insurer's underwriting ruleset, published with its test cases; declines by an
+    underwriter need a second one (four eyes)."""
+    ruleset = decisions.create_version(
+        session,
+        owner,
+        process_id,
+        underwriting.graph(),
+        now=now,
+        four_eyes={"declines": True},
+        note="Underwriting guidelines 2026",
+    )
+    for name, data, expected in underwriting.tests():
+        decisions.add_test(session, owner, ruleset.id, name=name, data=data, expected=expected)
+    decisions.publish(session, owner, ruleset.id, now=now)
 
 
 def _application(rng: random.Random) -> dict[str, Any]:
