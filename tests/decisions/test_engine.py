@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import io
+import json
 
 import pytest
 
@@ -78,6 +79,8 @@ def test_many_inputs_in_one_call_give_the_same_verdicts_as_one_by_one() -> None:
     rules = engine.compiled(uw.graph())
     inputs = [data for _, data, _ in uw.tests()]
     assert rules.decide_many(inputs) == [rules.decide(data) for data in inputs]
+    as_text = [json.dumps(data) for data in inputs]
+    assert rules.decide_many(as_text) == rules.decide_many(inputs)
 
 
 def test_a_failing_input_is_referred_alone() -> None:

@@ -8,9 +8,13 @@ about a fifth of calling the engine once per input (each call has a fixed cost o
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
+import os
+import threading
 from collections.abc import Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,6 +90,40 @@ def _engine_message(exc: Exception) -> str:
     return text
 
 
+Input = dict[str, Any] | str
+
+
+def _batch(inputs: Sequence[Input]) -> dict[str, Any] | str:
+    """The wrapper graph's input: given as JSON text when every input is JSON text already
+    (as payloads read from the database can be), which the engine parses itself."""
+    if all(isinstance(data, str) for data in inputs):
+        return '{"items": [' + ", ".join(inputs) + "]}"  # type: ignore[arg-type]
+    return {"items": [json.loads(d) if isinstance(d, str) else d for d in inputs]}
+
+
+_LOOP: asyncio.AbstractEventLoop | None = None
+_LOOP_LOCK = threading.Lock()
+_SLOTS: asyncio.Semaphore | None = None
+
+
+def _event_loop() -> asyncio.AbstractEventLoop:
+    """One event loop on a thread of its own, to await the engine's asynchronous calls."""
+    global _LOOP
+    with _LOOP_LOCK:
+        if _LOOP is None:
+            _LOOP = asyncio.new_event_loop()
+            threading.Thread(target=_LOOP.run_forever, name="rules-engine", daemon=True).start()
+        return _LOOP
+
+
+def _engine_slots() -> asyncio.Semaphore:
+    """At most two batches per core in the engine at once (more only queue there)."""
+    global _SLOTS
+    if _SLOTS is None:  # created on the loop's thread, the only one that uses it
+        _SLOTS = asyncio.Semaphore(2 * (os.cpu_count() or 1))
+    return _SLOTS
+
+
 class Ruleset:
     """A compiled graph. Thread-safe for evaluation."""
 
@@ -106,20 +144,42 @@ class Ruleset:
     def decide(self, data: dict[str, Any]) -> Verdict:
         return self.decide_many([data])[0]
 
-    def decide_many(self, inputs: Sequence[dict[str, Any]]) -> list[Verdict]:
-        """One verdict per input, in order. If the batch fails, inputs are retried one by one
-        and only those that fail are referred (RULES_ERROR), with the engine's message."""
+    def decide_many(self, inputs: Sequence[Input]) -> list[Verdict]:
+        """One verdict per input (an object, or an object as JSON text), in order. If the
+        batch fails, inputs are retried one by one and only those that fail are referred
+        (RULES_ERROR), with the engine's message."""
         if not inputs:
             return []
         try:
-            results = self._many.evaluate({"items": list(inputs)})["result"]["results"]
+            response = self._many.evaluate(_batch(inputs))
         except RuntimeError:
             return [self._decide_alone(data) for data in inputs]
-        return [verdict_of(result) for result in results]
+        return [verdict_of(result) for result in response["result"]["results"]]
 
-    def _decide_alone(self, data: dict[str, Any]) -> Verdict:
+    def decide_later(self, inputs: Sequence[Input]) -> Future[list[Verdict]]:
+        """decide_many, run by the engine's own threads: the caller goes on (the engine
+        holds the GIL only to take the inputs and hand back the results) and several
+        batches decide at once on several cores."""
+        return asyncio.run_coroutine_threadsafe(self._decide_async(list(inputs)), _event_loop())
+
+    def decide_all(self, batches: Sequence[Sequence[Input]]) -> list[list[Verdict]]:
+        """Many batches at once, on every core."""
+        futures = [self.decide_later(batch) for batch in batches]
+        return [future.result() for future in futures]
+
+    async def _decide_async(self, inputs: list[Input]) -> list[Verdict]:
+        if not inputs:
+            return []
+        async with _engine_slots():
+            try:
+                response = await self._many.async_evaluate(_batch(inputs))
+            except RuntimeError:
+                return [self._decide_alone(data) for data in inputs]
+        return [verdict_of(result) for result in response["result"]["results"]]
+
+    def _decide_alone(self, data: Input) -> Verdict:
         try:
-            return verdict_of(self.evaluate(data))
+            return verdict_of(self.evaluate(json.loads(data) if isinstance(data, str) else data))
         except RuntimeError as exc:
             return Verdict("refer", [RULES_ERROR], {"error": _engine_message(exc)})
 

@@ -118,9 +118,7 @@ def submit_item(
     )
     if priority is not None:
         row["priority"] = priority
-    ruleset = (
-        published(session, process.client_id, process.id) if process.kind == "decision" else None
-    )
+    ruleset = _ruleset(session, process)
     try:
         with session.begin_nested():
             if ruleset is not None:  # the client's rules decide what they can at once
@@ -286,6 +284,8 @@ def _ingest_rows(
                 on_progress(report.rows_total)
         if keep_writing and chunk:
             writer.write(sink.parts(chunk))
+        if keep_writing:
+            writer.write(sink.finish())
     if on_progress:
         on_progress(report.rows_total)
 
@@ -320,6 +320,9 @@ class _Queueing:
 
     def parts(self, chunk: Sequence[list[Any]]) -> list[tuple[JsonInsert, list[list[Any]]]]:
         return [(self.items, list(chunk)), (self.events, [[row[0]] for row in chunk])]
+
+    def finish(self) -> list[tuple[JsonInsert, list[list[Any]]]]:
+        return []
 
 
 def _batch_row(client_id: int, report: BatchReport, principal: Principal, now: datetime) -> Batch:
