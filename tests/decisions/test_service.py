@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from tandem.catalog.service import define_process
 from tandem.db import transaction
 from tandem.decisions import service
 from tandem.decisions import underwriting as uw
@@ -21,28 +20,7 @@ from tandem.intake.service import ingest_file, submit_item
 from tandem.tenancy.principal import Principal
 from tandem.work.models import WorkItem, WorkItemEvent
 from tests.conftest import World
-
-BASE = uw.tests()[0][1]
-HIGH_RISK = {**BASE, "age": 62, "smoker": True, "bmi": 36.0, "conditions": 2}
-ABROAD = {**BASE, "country": "GB"}
-
-
-@pytest.fixture
-def process_id(container: Container, world: World) -> uuid.UUID:
-    with transaction(container.sessions) as session:
-        return define_process(
-            session,
-            client_id=world.client_id,
-            code="underwriting",
-            name="Underwriting",
-            kind="decision",
-            input_schema=uw.INPUT_SCHEMA,
-            form_schema=uw.RESULT_FORM,
-            required_skills={"data_entry": 2},
-            sla_minutes=480,
-            sla_mode="24x7",
-            now=container.clock.now(),
-        ).id
+from tests.decisions.conftest import ABROAD, BASE, HIGH_RISK
 
 
 def _version(

@@ -1,0 +1,148 @@
+"""Rulesets and analysts' decisions over HTTP, against the real server."""
+
+from __future__ import annotations
+
+import copy
+import io
+import uuid
+from typing import Any
+
+import httpx
+from openpyxl import Workbook
+
+from tandem.db import transaction
+from tandem.decisions import underwriting as uw
+from tandem.http import Container
+from tandem.tenancy.service import create_user, issue_token
+from tests.conftest import World, _agent
+from tests.decisions.conftest import ABROAD, BASE
+
+
+def _analyst(container: Container, world: World, server: str) -> httpx.Client:
+    with transaction(container.sessions) as session:
+        user = create_user(
+            session,
+            email="u@provider.example",
+            name="U",
+            role="analyst",
+            now=container.clock.now(),
+        )
+        _agent(session, [world.client_id], user_id=user.id)
+        token = issue_token(session, user.id, "test", container.clock.now())
+    return httpx.Client(base_url=server, headers={"Authorization": f"Bearer {token}"})
+
+
+def _publish(client: httpx.Client, process_id: uuid.UUID, graph: dict[str, Any]) -> Any:
+    created = client.post(f"/api/v1/processes/{process_id}/rulesets", json={"graph": graph})
+    assert created.status_code == 201, created.text
+    ruleset = created.json()
+    for name, data, expected in uw.tests():
+        added = client.post(
+            f"/api/v1/rulesets/{ruleset['id']}/tests",
+            json={"name": name, "input": data, "expected": expected},
+        )
+        assert added.status_code == 201, added.text
+    return ruleset, client.post(f"/api/v1/rulesets/{ruleset['id']}/publish")
+
+
+def test_upload_errors_are_problems_naming_the_place(
+    api: Any,
+    process_id: uuid.UUID,
+) -> None:
+    graph = copy.deepcopy(uw.graph())
+    graph["nodes"][1]["content"]["inputs"][2]["field"] = "body_mass"
+    refused = api("client").post(f"/api/v1/processes/{process_id}/rulesets", json={"graph": graph})
+    assert refused.status_code == 422
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert refused.json()["errors"] == [
+        {
+            "field": "node 'Data checks', column 'BMI'",
+            "message": "reads field 'body_mass', which the process input form does not have",
+        }
+    ]
+    graph = copy.deepcopy(uw.graph())
+    graph["edges"].append({"id": "loop", "sourceId": "route", "targetId": "checks"})
+    cyclic = api("client").post(f"/api/v1/processes/{process_id}/rulesets", json={"graph": graph})
+    assert cyclic.status_code == 422 and cyclic.json()["errors"][0]["field"] == "graph"
+
+
+def test_publish_refused_until_tests_pass_then_download_what_was_uploaded(
+    api: Any,
+    process_id: uuid.UUID,
+) -> None:
+    broken = copy.deepcopy(uw.graph())
+    next(n for n in broken["nodes"] if n["id"] == "outcome")["content"]["rules"][0]["out0"] = (
+        "'approve'"  # minors approved
+    )
+    _, refused = _publish(api("client"), process_id, broken)
+    assert refused.status_code == 409
+    assert [f["name"] for f in refused.json()["failures"]] == ["minor declines"]
+    ruleset, published = _publish(api("client"), process_id, uw.graph())
+    assert published.status_code == 200 and published.json()["status"] == "published"
+    assert published.json()["version"] == 2
+    assert api("client").get(f"/api/v1/rulesets/{ruleset['id']}/graph").json() == uw.graph()
+    versions = api("client").get(f"/api/v1/processes/{process_id}/rulesets").json()
+    assert [(v["version"], v["status"]) for v in versions] == [(1, "draft"), (2, "published")]
+    assert api("other_client").get(f"/api/v1/rulesets/{ruleset['id']}").status_code == 404
+    assert api("agent").get(f"/api/v1/rulesets/{ruleset['id']}").status_code == 403
+
+
+def test_excel_import_over_http(api: Any, process_id: uuid.UUID) -> None:
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["in:country", "in:age", "out:outcome", "out:reasons"])
+    sheet.append(["US", "[18..65]", "approve", '["STANDARD"]'])
+    sheet.append([None, None, "refer", '["REVIEW"]'])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    created = api("client").post(
+        f"/api/v1/processes/{process_id}/rulesets/xlsx",
+        files={"file": ("criteria.xlsx", buffer.getvalue())},
+        data={"hit_policy": "first"},
+    )
+    assert created.status_code == 201, created.text
+    graph = api("client").get(f"/api/v1/rulesets/{created.json()['id']}/graph").json()
+    assert graph["nodes"][1]["content"]["rules"][0]["in0"] == '"US"'
+    bad = api("client").post(
+        f"/api/v1/processes/{process_id}/rulesets/xlsx",
+        files={"file": ("criteria.xlsx", b"not a workbook")},
+    )
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "file"
+
+
+def test_an_analyst_sees_the_referral_and_judges_it(
+    api: Any,
+    server: str,
+    container: Container,
+    world: World,
+    process_id: uuid.UUID,
+) -> None:
+    _publish(api("client"), process_id, uw.graph())
+    created = api("client").post(
+        f"/api/v1/processes/{process_id}/work-items", json={"payload": ABROAD}
+    )
+    assert created.status_code == 201 and created.json()["state"] == "queued"
+    clear = api("client").post(f"/api/v1/processes/{process_id}/work-items", json={"payload": BASE})
+    assert clear.json()["state"] == "delivered"
+    item_id = created.json()["id"]
+    with _analyst(container, world, server) as analyst:
+        lease = analyst.post("/api/v1/dispatch/claim").json()
+        assert lease["item_id"] == item_id
+        referral = analyst.get(f"/api/v1/leases/{item_id}/referral").json()
+        assert referral["decision"]["reasons"] == ["RESIDES_ABROAD"]
+        assert referral["trace"][0]["node"] == "Data checks"
+        judged = analyst.post(
+            f"/api/v1/leases/{item_id}/judgment",
+            json={"attempt": lease["attempt"], "outcome": "approve", "reason": "US income"},
+        )
+        assert judged.status_code == 200, judged.text
+        assert judged.json() == {"item_id": item_id, "state": "delivered", "override": True}
+    seen = api("client").get(f"/api/v1/work-items/{item_id}/decisions").json()
+    assert [(d["by"], d["outcome"]) for d in seen["history"]] == [
+        ("rules", "refer"),
+        ("analyst", "approve"),
+    ]
+    measures = api("client").get(f"/api/v1/processes/{process_id}/decision-measures").json()
+    assert (measures["stp_rate"], measures["override_rate"]) == (0.5, 1.0)
+    assert measures["referral_reasons"] == {"RESIDES_ABROAD": 1}
