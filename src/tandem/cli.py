@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import sys
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -176,6 +178,156 @@ def intake(
         console.print(f"  row {error['row']}, {error['field'] or '(row)'}: {error['message']}")
     if report.rows_rejected:
         raise typer.Exit(1)
+
+
+rules = typer.Typer(help="Rulesets of decision processes: upload, test, publish, backtest.")
+app.add_typer(rules, name="rules")
+
+
+@contextlib.contextmanager
+def _refusals() -> Iterator[None]:
+    """A use case's refusal (bad input, conflict) is printed with its details: exit 1."""
+    from tandem.errors import TandemError
+
+    try:
+        yield
+    except TandemError as exc:
+        console.print(f"[red]{exc.detail}[/red]")
+        for error in exc.extra.get("errors", [])[:20]:
+            console.print(f"  {error['field']}: {error['message']}")
+        for failure in exc.extra.get("failures", [])[:20]:
+            console.print(
+                f"  {failure['name']}: expected {failure['expected']}, got {failure['actual']}"
+            )
+        raise typer.Exit(1) from None
+
+
+def _rules_call(call: Any) -> Any:
+    """Run a use case in one transaction, as the provider."""
+    from tandem.app import build_container
+    from tandem.db import transaction
+    from tandem.tenancy.principal import SYSTEM
+
+    container = build_container(_settings())
+    try:
+        with _refusals(), transaction(container.sessions) as session:
+            return call(session, SYSTEM, container.clock.now())
+    finally:
+        container.engine.dispose()
+
+
+@rules.command("upload")
+def rules_upload(
+    process_id: Annotated[uuid.UUID, typer.Argument(help="The decision process")],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            exists=True, dir_okay=False, help="A JDM graph (.json) or a decision table (.xlsx)"
+        ),
+    ],
+    tests: Annotated[
+        Path | None,
+        typer.Option(
+            exists=True, dir_okay=False, help='Test cases: [{"name", "input", "expected"}]'
+        ),
+    ] = None,
+    hit_policy: Annotated[str, typer.Option(help="For a .xlsx table: first or collect")] = "first",
+    four_eyes_declines: Annotated[
+        bool, typer.Option(help="A second analyst confirms declines")
+    ] = False,
+) -> None:
+    """Store a new draft version (checked first), with its test cases."""
+    from tandem.decisions import excel, service
+
+    if file.suffix.lower() == ".xlsx":
+        with _refusals(), file.open("rb") as stream:
+            graph = excel.read_table(stream, hit_policy=hit_policy)
+    else:
+        try:
+            graph = json.loads(file.read_text(encoding="utf-8"))
+        except ValueError as exc:
+            console.print(f"[red]{file}: not JSON: {exc}[/red]")
+            raise typer.Exit(1) from None
+    cases = json.loads(tests.read_text(encoding="utf-8")) if tests else []
+
+    def upload(session: Any, principal: Any, now: Any) -> Any:
+        ruleset = service.create_version(
+            session,
+            principal,
+            process_id,
+            graph,
+            now=now,
+            four_eyes={"declines": True} if four_eyes_declines else {},
+            note=file.name,
+        )
+        for case in cases:
+            service.add_test(
+                session,
+                principal,
+                ruleset.id,
+                name=case["name"],
+                data=case["input"],
+                expected=case["expected"],
+            )
+        return ruleset.id, ruleset.version
+
+    ruleset_id, version = _rules_call(upload)
+    console.print(f"draft version {version} stored with {len(cases)} test case(s): {ruleset_id}")
+    print(ruleset_id)
+
+
+@rules.command("download")
+def rules_download(
+    ruleset_id: uuid.UUID,
+    output: Annotated[
+        Path | None, typer.Option("-o", help=".json (default: stdout) or .xlsx")
+    ] = None,
+) -> None:
+    """Write a version's graph: JDM JSON, or a one-table graph as a spreadsheet."""
+    from tandem.decisions import excel, service
+
+    graph = _rules_call(lambda s, p, _: service.get_ruleset(s, p, ruleset_id).graph)
+    if output is None:
+        print(json.dumps(graph, indent=2))
+    elif output.suffix.lower() == ".xlsx":
+        with _refusals():
+            output.write_bytes(excel.write_table(graph))
+    else:
+        output.write_text(json.dumps(graph, indent=2), encoding="utf-8")
+
+
+@rules.command("test")
+def rules_test(ruleset_id: uuid.UUID) -> None:
+    """Run a version's test cases."""
+    from tandem.decisions import service
+
+    runs = _rules_call(lambda s, p, _: service.run_tests(s, p, ruleset_id))
+    for run in runs:
+        mark = "[green]pass[/green]" if run.passed else "[red]FAIL[/red]"
+        console.print(f"{mark} {run.name}" + ("" if run.passed else f": got {run.actual}"))
+    if not runs or not all(run.passed for run in runs):
+        raise typer.Exit(1)
+
+
+@rules.command("publish")
+def rules_publish(ruleset_id: uuid.UUID) -> None:
+    """Publish a draft whose test cases all pass; the version before it is retired."""
+    from tandem.decisions import service
+
+    version = _rules_call(lambda s, p, now: service.publish(s, p, ruleset_id, now=now).version)
+    console.print(f"version {version} published")
+
+
+@rules.command("backtest")
+def rules_backtest(
+    ruleset_id: uuid.UUID,
+    limit: Annotated[int, typer.Option(help="The most recent past items to run")] = 100_000,
+) -> None:
+    """How outcomes would change on past items (JSON on stdout)."""
+    from tandem.decisions import service
+
+    report = _rules_call(lambda s, p, _: service.backtest(s, p, ruleset_id, limit=limit))
+    print(json.dumps(report.as_dict(), indent=2))
 
 
 @app.command()
