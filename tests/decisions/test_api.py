@@ -146,3 +146,21 @@ def test_an_analyst_sees_the_referral_and_judges_it(
     measures = api("client").get(f"/api/v1/processes/{process_id}/decision-measures").json()
     assert (measures["stp_rate"], measures["override_rate"]) == (0.5, 1.0)
     assert measures["referral_reasons"] == {"RESIDES_ABROAD": 1}
+
+
+def test_on_demand_evaluation_over_http(api: Any, process_id: uuid.UUID) -> None:
+    _publish(api("client"), process_id, uw.graph())
+    item = (
+        api("client")
+        .post(f"/api/v1/processes/{process_id}/work-items", json={"payload": ABROAD})
+        .json()
+    )
+    evaluated = api("ops").post(f"/api/v1/work-items/{item['id']}/evaluation", json={})
+    assert evaluated.status_code == 200, evaluated.text
+    assert evaluated.json()["state"] == "queued"
+    assert evaluated.json()["decision"]["reasons"] == ["RESIDES_ABROAD"]
+    assert (
+        api("agent").post(f"/api/v1/work-items/{item['id']}/evaluation", json={}).status_code == 403
+    )
+    other = api("other_client").post(f"/api/v1/work-items/{item['id']}/evaluation", json={})
+    assert other.status_code == 404

@@ -342,3 +342,45 @@ def test_rulesets_are_scoped_to_the_client(
         other: Principal = world.other_client_user
         with pytest.raises(Exception, match="not found"):
             service.measures(session, other, process_id)
+
+
+def test_on_demand_evaluation_with_new_rules_or_a_pinned_version(
+    container: Container, world: World, process_id: uuid.UUID
+) -> None:
+    first = _version(container, world, process_id)
+    waiting = [_arrive(container, world, process_id, ABROAD) for _ in range(2)]
+    lenient = copy.deepcopy(uw.graph())
+    outcome = next(n for n in lenient["nodes"] if n["id"] == "outcome")
+    outcome["content"]["rules"][2]["out0"] = "'approve'"
+    outcome["content"]["rules"][2]["out1"] = "['ABROAD_OK']"
+    now = container.clock.now()
+    with transaction(container.sessions) as session:
+        draft = service.create_version(session, world.client_user, process_id, lenient, now=now)
+        with pytest.raises(Conflict, match="a draft decides no real item"):
+            service.evaluate_item(
+                session, world.client_user, waiting[0].id, now=now, ruleset_id=draft.id
+            )
+        service.add_test(
+            session,
+            world.client_user,
+            draft.id,
+            name="abroad approves",
+            data=ABROAD,
+            expected={"outcome": "approve"},
+        )
+        service.publish(session, world.client_user, draft.id, now=now)
+    with transaction(container.sessions) as session:
+        decided, state = service.evaluate_item(session, world.client_user, waiting[0].id, now=now)
+        assert (decided.ruleset_version, decided.outcome, state.value) == (
+            2,
+            "approve",
+            "delivered",
+        )
+        pinned, state = service.evaluate_item(
+            session, world.client_user, waiting[1].id, now=now, ruleset_id=first
+        )
+        assert (pinned.ruleset_version, pinned.outcome, state.value) == (1, "refer", "queued")
+        with pytest.raises(Conflict, match="only items waiting"):
+            service.evaluate_item(session, world.client_user, waiting[0].id, now=now)
+        item = session.get_one(WorkItem, (world.client_id, waiting[0].id))
+        assert item.result["reasons"] == ["ABROAD_OK"] and item.result["ruleset_version"] == 2

@@ -24,6 +24,7 @@ Reader = Annotated[Principal, Depends(requires(Permission.RULESET_READ))]
 Manager = Annotated[Principal, Depends(requires(Permission.RULESET_MANAGE))]
 Analyst = Annotated[Principal, Depends(requires(Permission.DECISION_JUDGE))]
 ItemReader = Annotated[Principal, Depends(requires(Permission.WORK_ITEM_READ))]
+ItemManager = Annotated[Principal, Depends(requires(Permission.WORK_ITEM_MANAGE))]
 
 
 class RulesetIn(BaseModel):
@@ -104,6 +105,17 @@ class JudgmentOut(BaseModel):
 class ConfirmationIn(BaseModel):
     agree: bool
     notes: str | None = Field(default=None, max_length=2000)
+
+
+class EvaluationIn(BaseModel):
+    ruleset_id: uuid.UUID | None = Field(
+        default=None, description="A version to evaluate with; the published one if omitted"
+    )
+
+
+class EvaluationOut(BaseModel):
+    decision: DecisionOut
+    state: str
 
 
 class BacktestIn(BaseModel):
@@ -280,3 +292,16 @@ def confirm(
             notes=body.notes,
         )
         return DecisionOut.of(decision)
+
+
+@router.post("/work-items/{item_id}/evaluation", response_model=EvaluationOut)
+def evaluate_item(
+    item_id: uuid.UUID, body: EvaluationIn, principal: ItemManager, services: Services
+) -> EvaluationOut:
+    """Evaluate an item waiting for a decision now (e.g. after new rules were published):
+    delivered if the rules decide it, still queued for analysts if they refer it."""
+    with transaction(services.sessions) as session:
+        decision, state = service.evaluate_item(
+            session, principal, item_id, now=services.clock.now(), ruleset_id=body.ruleset_id
+        )
+        return EvaluationOut(decision=DecisionOut.of(decision), state=state.value)

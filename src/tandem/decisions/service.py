@@ -29,7 +29,15 @@ from tandem.intake.chunks import JsonInsert
 from tandem.tenancy.principal import Principal
 from tandem.work.lifecycle import State
 from tandem.work.models import WorkItem
-from tandem.work.service import ItemRef, creation_event, events, items, move, step_events
+from tandem.work.service import (
+    ItemRef,
+    creation_event,
+    events,
+    get_visible,
+    items,
+    move,
+    step_events,
+)
 
 decisions = cast(Table, Decision.__table__)
 
@@ -295,6 +303,60 @@ def decide_arrival(
         )
     )
     return verdict
+
+
+def evaluate_item(
+    session: Session,
+    principal: Principal,
+    item_id: uuid.UUID,
+    *,
+    now: datetime,
+    ruleset_id: uuid.UUID | None = None,
+) -> tuple[Decision, State]:
+    """Evaluate an item on demand: with the published rules, or with the version named
+    (pinned). An item waiting for an analyst (received or queued) that the rules now decide
+    is delivered; one they still refer is queued, with the new reasons recorded."""
+    item = get_visible(session, principal, item_id)
+    if ruleset_id is not None:
+        ruleset: Ruleset | None = get_ruleset(session, principal, ruleset_id)
+        if ruleset is not None and ruleset.process_id != item.process_id:
+            raise InvalidInput(
+                "that ruleset belongs to another process",
+                errors=[{"field": "ruleset_id", "message": "not a version of this process"}],
+            )
+        if ruleset is not None and ruleset.status == "draft":
+            raise Conflict("a draft decides no real item: publish it, or backtest it")
+    else:
+        ruleset = published(session, item.client_id, item.process_id)
+    if ruleset is None:
+        raise Conflict("the process has no published rules to evaluate with")
+    state = State(item.state)
+    if state not in (State.RECEIVED, State.QUEUED):
+        raise Conflict(
+            f"the item is {state.value}: only items waiting for a decision are evaluated"
+        )
+    verdict = engine.compiled(ruleset.graph).decide(item.payload)
+    ref = ItemRef.of(item)
+    if verdict.outcome != "refer":
+        ref = move(
+            session,
+            ref,
+            State.DELIVERED,
+            actor=RULES_ACTOR,
+            now=now,
+            changes={"result": auto_result(verdict, ruleset), "delivered_at": now},
+        )
+    elif state is State.RECEIVED:
+        ref = move(session, ref, State.QUEUED, actor=RULES_ACTOR, now=now)
+    decision = Decision(
+        work_item_id=item.id,
+        outcome=verdict.outcome,
+        reasons=verdict.reasons,
+        **_decision_row(ruleset, now),
+    )
+    session.add(decision)
+    session.flush()
+    return decision, ref.state
 
 
 class DecidingChunks:

@@ -31,6 +31,7 @@ TRANSITIONS: frozenset[tuple[State | None, State]] = frozenset(
         (S.RECEIVED, S.DELIVERED),  # decided automatically by the client's rules
         (S.RECEIVED, S.CANCELLED),
         (S.QUEUED, S.LEASED),
+        (S.QUEUED, S.DELIVERED),  # a referral the client's rules, evaluated again, decide
         (S.QUEUED, S.WAITING),
         (S.QUEUED, S.CANCELLED),
         (S.LEASED, S.SUBMITTED),
