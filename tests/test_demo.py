@@ -8,9 +8,13 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from tandem.catalog.models import Process
 from tandem.db import transaction
+from tandem.decisions.models import Decision
+from tandem.decisions.service import measures
 from tandem.demo import seed
 from tandem.http import Container
+from tandem.tenancy.principal import SYSTEM
 from tandem.work.models import WorkItem
 from tandem.workforce.models import Agent
 from tests.conftest import ROOT
@@ -27,6 +31,19 @@ def test_demo_seed_builds_an_operation_in_many_states(container: Container) -> N
     assert sum(states.values()) == 160 + 4 * 8  # and the latest, unworked arrivals
     assert {"queued", "delivered", "waiting", "cancelled"} <= set(states)
     assert set(tokens) >= {"ops", "agent", "northwind"}
+    with transaction(container.sessions) as session:
+        by = dict(session.execute(select(Decision.by, func.count()).group_by(Decision.by)).all())
+        stp = measures(
+            session,
+            SYSTEM,
+            session.scalar(select(Process.id).where(Process.code == "underwriting")),
+        )
+    # The underwriting rules decided every application; analysts judged referrals, and
+    # a second analyst confirmed declines.
+    assert by["rules"] == 40 + 8
+    assert by["analyst"] > 0 and by.get("confirmation", 0) > 0
+    assert stp.stp_rate is not None and 0.2 < stp.stp_rate < 0.8
+    assert stp.referral_reasons and stp.overrides > 0
 
 
 def test_cli_migrate_and_clear_config_errors(tmp_path: Any) -> None:

@@ -464,7 +464,9 @@ def _result(routing_key: str, payload: dict[str, Any], rng: random.Random) -> di
     if routing_key == "support":
         return {"reply": "Sorry for the wait: your parcel ships today.", "resolution": "answered"}
     if routing_key == "underwriting":
-        return {"outcome": rng.choice(["approve", "decline"]), "reason": "within guidelines"}
+        if rng.random() < 0.7:
+            return {"outcome": "approve", "reason": "acceptable risk after review"}
+        return {"outcome": "decline", "reason": "risk beyond the guidelines"}
     if routing_key == "doc-review":
         return {"responsive": rng.random() < 0.4, "privileged": rng.random() < 0.1}
     return _application(rng)
@@ -479,15 +481,34 @@ def _work_an_hour(
                 lease = dispatcher.claim(session, agent_id)
                 if lease is None:
                     break
-                dispatcher.submit(
-                    session,
-                    agent_id,
-                    lease.item_id,
-                    lease.attempt,
-                    _result(lease.routing_key, lease.payload, rng),
-                )
+                result = _result(lease.routing_key, lease.payload, rng)
+                if lease.routing_key == "underwriting":  # an underwriter judges a referral
+                    decisions.judge(
+                        session,
+                        dispatcher,
+                        agent_id,
+                        lease.item_id,
+                        lease.attempt,
+                        outcome=result["outcome"],
+                        reason=result["reason"],
+                    )
+                else:
+                    dispatcher.submit(session, agent_id, lease.item_id, lease.attempt, result)
+    _confirm_declines(container, dispatcher, agents, rng)
     with transaction(container.sessions) as session:
         escalate(session, dispatcher.clock.now(), container.settings.at_risk_priority_boost)
+
+
+def _confirm_declines(
+    container: Container, dispatcher: Dispatcher, agents: list[Any], rng: random.Random
+) -> None:
+    """Second underwriters confirm most declines waiting for four eyes and send the rest
+    back to be judged again."""
+    for agent_id in rng.sample(agents, 10):
+        with transaction(container.sessions) as session:
+            waiting = decisions.pending_confirmations(session, dispatcher, agent_id)[:3]
+            for item in waiting:
+                decisions.confirm(session, dispatcher, agent_id, item.id, agree=rng.random() < 0.85)
 
 
 def _finish(
