@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -756,22 +756,41 @@ def backtest(
             .order_by(Decision.at)
         ).all()
     )
-    cases: list[backtest_.Case] = []
-    for window in session.execute(ruled).yield_per(BACKTEST_WINDOW).partitions():
-        batches = [window[i : i + BACKTEST_CHUNK] for i in range(0, len(window), BACKTEST_CHUNK)]
-        was = [row.outcome for row in window]
-        stale = [
-            i for i, row in enumerate(window) if current and row.ruleset_version != current.version
-        ]
-        if current_rules and stale:  # decided by another version: what would this one say?
-            fresh = current_rules.decide_many([window[i].payload for i in stale])
-            for i, verdict in zip(stale, fresh, strict=True):
-                was[i] = verdict.outcome
-        verdicts = chain.from_iterable(
-            draft.decide_all([[row.payload for row in batch] for batch in batches])
-        )
-        cases.extend(
-            backtest_.Case(was[i], v.outcome, tuple(v.reasons), analysts.get(row.work_item_id))
-            for i, (row, v) in enumerate(zip(window, verdicts, strict=True))
-        )
-    return backtest_.compare(cases)
+    windows = session.execute(ruled).yield_per(BACKTEST_WINDOW).partitions()
+    return backtest_.compare(_cases(windows, draft, current, current_rules, analysts))
+
+
+def _cases(
+    windows: Iterator[Sequence[Any]],
+    draft: engine.Ruleset,
+    current: Ruleset | None,
+    current_rules: engine.Ruleset | None,
+    analysts: dict[uuid.UUID, str],
+) -> Iterator[backtest_.Case]:
+    """The backtest's cases, window by window: the draft decides a window on the engine's
+    threads while the next one is read from the database."""
+    pending: tuple[Sequence[Any], list[str], list[Future[list[Verdict]]]] | None = None
+    for window in chain(windows, [None]):
+        if window is not None:
+            was = [row.outcome for row in window]
+            stale = [
+                i
+                for i, row in enumerate(window)
+                if current and row.ruleset_version != current.version
+            ]
+            if current_rules and stale:  # decided by another version: what would this say?
+                fresh = current_rules.decide_many([window[i].payload for i in stale])
+                for i, verdict in zip(stale, fresh, strict=True):
+                    was[i] = verdict.outcome
+            decided = [
+                draft.decide_later([row.payload for row in window[i : i + BACKTEST_CHUNK]])
+                for i in range(0, len(window), BACKTEST_CHUNK)
+            ]
+        if pending is not None:
+            rows, outcomes, futures = pending
+            verdicts = chain.from_iterable(future.result() for future in futures)
+            for row, was_, verdict in zip(rows, outcomes, verdicts, strict=True):
+                yield backtest_.Case(
+                    was_, verdict.outcome, tuple(verdict.reasons), analysts.get(row.work_item_id)
+                )
+        pending = (window, was, decided) if window is not None else None
