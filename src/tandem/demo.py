@@ -507,7 +507,7 @@ def _confirm_declines(
     for agent_id in rng.sample(agents, 10):
         with transaction(container.sessions) as session:
             waiting = decisions.pending_confirmations(session, dispatcher, agent_id)[:3]
-            for item in waiting:
+            for item, _ in waiting:
                 decisions.confirm(session, dispatcher, agent_id, item.id, agree=rng.random() < 0.85)
 
 

@@ -18,11 +18,13 @@ from tests.conftest import World, _agent
 from tests.decisions.conftest import ABROAD, BASE
 
 
-def _analyst(container: Container, world: World, server: str) -> httpx.Client:
+def _analyst(
+    container: Container, world: World, server: str, email: str = "u@provider.example"
+) -> httpx.Client:
     with transaction(container.sessions) as session:
         user = create_user(
             session,
-            email="u@provider.example",
+            email=email,
             name="U",
             role="analyst",
             now=container.clock.now(),
@@ -32,8 +34,12 @@ def _analyst(container: Container, world: World, server: str) -> httpx.Client:
     return httpx.Client(base_url=server, headers={"Authorization": f"Bearer {token}"})
 
 
-def _publish(client: httpx.Client, process_id: uuid.UUID, graph: dict[str, Any]) -> Any:
-    created = client.post(f"/api/v1/processes/{process_id}/rulesets", json={"graph": graph})
+def _publish(
+    client: httpx.Client, process_id: uuid.UUID, graph: dict[str, Any], **extra: Any
+) -> Any:
+    created = client.post(
+        f"/api/v1/processes/{process_id}/rulesets", json={"graph": graph, **extra}
+    )
     assert created.status_code == 201, created.text
     ruleset = created.json()
     for name, data, expected in uw.tests():
@@ -164,3 +170,34 @@ def test_on_demand_evaluation_over_http(api: Any, process_id: uuid.UUID) -> None
     )
     other = api("other_client").post(f"/api/v1/work-items/{item['id']}/evaluation", json={})
     assert other.status_code == 404
+
+
+def test_four_eyes_over_http(
+    api: Any, server: str, container: Container, world: World, process_id: uuid.UUID
+) -> None:
+    _publish(api("client"), process_id, uw.graph(), four_eyes={"declines": True})
+    item_id = (
+        api("client")
+        .post(f"/api/v1/processes/{process_id}/work-items", json={"payload": ABROAD})
+        .json()["id"]
+    )
+    with (
+        _analyst(container, world, server) as first,
+        _analyst(container, world, server, "v@provider.example") as second,
+    ):
+        lease = first.post("/api/v1/dispatch/claim").json()
+        judged = first.post(
+            f"/api/v1/leases/{item_id}/judgment",
+            json={"attempt": lease["attempt"], "outcome": "decline", "reason": "sanctions list"},
+        ).json()
+        assert judged["state"] == "in_review"
+        assert first.get("/api/v1/decisions/confirmations").json() == []
+        [waiting] = second.get("/api/v1/decisions/confirmations").json()
+        assert waiting["item_id"] == item_id and waiting["payload"]["country"] == "GB"
+        assert waiting["judgment"]["reasons"] == ["sanctions list"]
+        own = first.post(f"/api/v1/decisions/confirmations/{item_id}", json={"agree": True})
+        assert own.status_code == 409
+        confirmed = second.post(f"/api/v1/decisions/confirmations/{item_id}", json={"agree": True})
+        assert confirmed.status_code == 200 and confirmed.json()["by"] == "confirmation"
+    item = api("client").get(f"/api/v1/work-items/{item_id}").json()
+    assert (item["state"], item["result"]["outcome"]) == ("delivered", "decline")

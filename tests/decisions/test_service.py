@@ -251,9 +251,12 @@ def test_an_analyst_override_and_the_four_eyes_rule(
     assert (decision.override, decision.recommended, state.value) == (True, "refer", "in_review")
     with transaction(container.sessions) as session:
         assert service.pending_confirmations(session, container.dispatcher, first) == []
-        assert [
-            i.id for i in service.pending_confirmations(session, container.dispatcher, second)
-        ] == [referred.id]
+        [(waiting, judgment)] = service.pending_confirmations(session, container.dispatcher, second)
+        assert (waiting.id, judgment.outcome, judgment.reasons) == (
+            referred.id,
+            "decline",
+            ["sanctioned country"],
+        )
         with pytest.raises(Conflict, match="second analyst"):
             service.confirm(session, container.dispatcher, first, referred.id, agree=True)
     with transaction(container.sessions) as session:

@@ -102,6 +102,14 @@ class JudgmentOut(BaseModel):
     override: bool
 
 
+class ConfirmationOut(BaseModel):
+    item_id: uuid.UUID
+    process_id: uuid.UUID
+    due_at: datetime
+    payload: dict[str, Any]
+    judgment: DecisionOut
+
+
 class ConfirmationIn(BaseModel):
     agree: bool
     notes: str | None = Field(default=None, max_length=2000)
@@ -266,15 +274,21 @@ def judge(
         return JudgmentOut(item_id=item_id, state=state.value, override=decision.override)
 
 
-@router.get("/decisions/confirmations", response_model=list[uuid.UUID])
-def confirmations(principal: Analyst, services: Services) -> list[uuid.UUID]:
-    """Items waiting for a second analyst, in the queues you may serve."""
+@router.get("/decisions/confirmations", response_model=list[ConfirmationOut])
+def confirmations(principal: Analyst, services: Services) -> list[ConfirmationOut]:
+    """Judgments waiting for a second analyst, in the queues you may serve (not your own),
+    with the application and the first analyst's judgment."""
     with transaction(services.sessions) as session:
+        pending = service.pending_confirmations(session, services.dispatcher, _agent(principal))
         return [
-            item.id
-            for item in service.pending_confirmations(
-                session, services.dispatcher, _agent(principal)
+            ConfirmationOut(
+                item_id=item.id,
+                process_id=item.process_id,
+                due_at=item.due_at,
+                payload=item.payload,
+                judgment=DecisionOut.of(judgment),
             )
+            for item, judgment in pending
         ]
 
 

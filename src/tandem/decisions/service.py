@@ -532,13 +532,13 @@ def judge(
 
 def pending_confirmations(
     session: Session, dispatcher: Dispatcher, agent_id: uuid.UUID
-) -> list[WorkItem]:
-    """Judgments waiting for a second analyst, in the queues this analyst may serve (not
-    the ones they judged themselves)."""
+) -> list[tuple[WorkItem, Decision]]:
+    """Judgments waiting for a second analyst, with the item, in the queues this analyst
+    may serve; not the ones they judged themselves."""
     queues = dispatcher.servable(session, agent_id)
     if not queues:
         return []
-    found = session.scalars(
+    waiting = session.scalars(
         select(WorkItem)
         .where(
             WorkItem.state == State.IN_REVIEW.value,
@@ -546,15 +546,24 @@ def pending_confirmations(
         )
         .order_by(WorkItem.due_at)
         .limit(200)
-    )
+    ).all()
+    judgments: dict[uuid.UUID, Decision] = {}
+    for decision in session.scalars(
+        select(Decision)
+        .where(
+            tuple_(Decision.client_id, Decision.work_item_id).in_(
+                [(item.client_id, item.id) for item in waiting]
+            ),
+            Decision.by == "analyst",
+        )
+        .order_by(Decision.at)
+    ):
+        judgments[decision.work_item_id] = decision  # the latest one
     actor = f"agent:{agent_id}"
     return [
-        item
-        for item in found
-        if not any(
-            d.actor == actor and d.by == "analyst"
-            for d in item_decisions(session, item.client_id, item.id)
-        )
+        (item, judgments[item.id])
+        for item in waiting
+        if item.id in judgments and judgments[item.id].actor != actor
     ]
 
 
