@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import io
+import threading
 import uuid
 from typing import Any
 
@@ -387,3 +388,31 @@ def test_on_demand_evaluation_with_new_rules_or_a_pinned_version(
             service.evaluate_item(session, world.client_user, waiting[0].id, now=now)
         item = session.get_one(WorkItem, (world.client_id, waiting[0].id))
         assert item.result["reasons"] == ["ABROAD_OK"] and item.result["ruleset_version"] == 2
+
+
+def test_two_versions_published_at_once_leave_one_published(
+    container: Container, world: World, process_id: uuid.UUID
+) -> None:
+    drafts = [_version(container, world, process_id, publish=False) for _ in range(2)]
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def publish(ruleset_id: uuid.UUID) -> None:
+        barrier.wait()
+        try:
+            with transaction(container.sessions) as session:
+                service.publish(session, world.client_user, ruleset_id, now=container.clock.now())
+            outcomes.append("published")
+        except Conflict:
+            outcomes.append("conflict")
+
+    threads = [threading.Thread(target=publish, args=(d,)) for d in drafts]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    with transaction(container.sessions) as session:
+        statuses = [service.get_ruleset(session, world.client_user, d).status for d in drafts]
+    assert statuses.count("published") == 1
+    # PostgreSQL refuses the loser; SQLite's single writer runs them one after the other.
+    assert sorted(outcomes) in (["conflict", "published"], ["published", "published"])

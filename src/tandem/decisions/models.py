@@ -6,7 +6,14 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKeyConstraint, Index, String, UniqueConstraint
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKeyConstraint,
+    Index,
+    String,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tandem.db import Base, JSONType, UTCDateTime, new_id
@@ -38,6 +45,15 @@ class Ruleset(Base):
         ForeignKeyConstraint(["client_id", "process_id"], ["processes.client_id", "processes.id"]),
         UniqueConstraint("client_id", "process_id", "version"),
         CheckConstraint("status IN ('draft', 'published', 'retired')", name="status"),
+        # At most one published version per process, even when two are published at once.
+        Index(
+            "uq_rulesets_published",
+            "client_id",
+            "process_id",
+            unique=True,
+            postgresql_where=text("status = 'published'"),
+            sqlite_where=text("status = 'published'"),
+        ),
     )
 
 

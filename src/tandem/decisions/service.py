@@ -7,6 +7,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import chain
@@ -14,6 +15,7 @@ from typing import Any, cast
 
 from sqlalchemy import Table, Text, func, insert, select, tuple_, update
 from sqlalchemy import cast as cast_
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from tandem.catalog.models import Process
@@ -96,9 +98,19 @@ def create_version(
         note=note,
         created_at=now,
     )
-    session.add(ruleset)
-    session.flush()
+    with _raced("another version of these rules was uploaded at the same moment; upload again"):
+        session.add(ruleset)
+        session.flush()
     return ruleset
+
+
+@contextmanager
+def _raced(message: str) -> Iterator[None]:
+    """A unique key that a concurrent request took first: a conflict to retry, not a 500."""
+    try:
+        yield
+    except IntegrityError:
+        raise Conflict(message) from None
 
 
 def _check_four_eyes(process: Process, rule: dict[str, Any]) -> None:
@@ -229,7 +241,8 @@ def publish(
     )
     ruleset.status = "published"
     ruleset.published_at = now
-    session.flush()
+    with _raced("another version was published at the same moment; reload and try again"):
+        session.flush()
     return ruleset
 
 
