@@ -416,3 +416,42 @@ def test_two_versions_published_at_once_leave_one_published(
     assert statuses.count("published") == 1
     # PostgreSQL refuses the loser; SQLite's single writer runs them one after the other.
     assert sorted(outcomes) in (["conflict", "published"], ["published", "published"])
+
+
+def test_four_eyes_above_an_amount(
+    container: Container, world: World, process_id: uuid.UUID
+) -> None:
+    _version(
+        container,
+        world,
+        process_id,
+        four_eyes={"amount_field": "coverage_amount", "above": 500_000},
+    )
+    small = _arrive(container, world, process_id, ABROAD)
+    large = _arrive(container, world, process_id, {**ABROAD, "coverage_amount": 900_000})
+    analyst = _analyst(container, world)
+    states = {}
+    for _ in range(2):
+        lease = _claim(container, analyst)
+        with transaction(container.sessions) as session:
+            _, state = service.judge(
+                session,
+                container.dispatcher,
+                analyst,
+                lease.item_id,
+                lease.attempt,
+                outcome="approve",
+                reason="ok",
+            )
+        states[lease.item_id] = state.value
+    assert states == {small.id: "delivered", large.id: "in_review"}
+    with transaction(container.sessions) as session, pytest.raises(InvalidInput) as refused:
+        service.create_version(
+            session,
+            world.client_user,
+            process_id,
+            uw.graph(),
+            now=container.clock.now(),
+            four_eyes={"amount_field": "premium", "above": 1},
+        )
+    assert refused.value.extra["errors"][0]["field"] == "four_eyes.amount_field"
