@@ -54,7 +54,7 @@ from tandem.config import Settings
 from tandem.db import make_engine, make_sessionmaker, new_id_hex, transaction
 from tandem.delivery import outbox
 from tandem.dispatch import service as dispatch_service
-from tandem.dispatch.queries import CLAIM_POSTGRES_SQL, candidates_per_key, queues_param
+from tandem.dispatch.queries import candidates_per_key, claim_postgres_sql, queues_param
 from tandem.dispatch.service import Dispatcher
 from tandem.http import Container
 from tandem.migrate import upgrade
@@ -734,7 +734,6 @@ def _compiled(statement: Any) -> tuple[str, dict[str, Any]]:
 
 
 # The service's own statements (dispatch.service and delivery.outbox), compiled once.
-RAW_CLAIM = _pyformat(CLAIM_POSTGRES_SQL)
 RAW_SUBMIT_EVENTS, _ = _compiled(dispatch_service._INSERT_SUBMIT_EVENTS)
 RAW_SUBMIT, RAW_SUBMIT_CONSTANTS = _compiled(dispatch_service._SUBMIT)
 RAW_SUBSCRIPTIONS, _ = _compiled(outbox._ACTIVE_SUBSCRIPTIONS)
@@ -754,7 +753,7 @@ class _RawClaimer:
         self.agent_id = agent_id
         self.actor = f"agent:{agent_id}"
         self.queues = queues_param(queues)
-        self.per_key = candidates_per_key(len(queues))
+        self.claim = _pyformat(claim_postgres_sql(candidates_per_key(len(queues))))
         self.lease_s = lease_s
 
     def close(self) -> None:
@@ -788,13 +787,12 @@ class _RawClaimer:
         conn.autocommit = True  # the claim is one statement, its own transaction, as in the service
         with conn.cursor() as cur:
             row = cur.execute(
-                RAW_CLAIM,
+                self.claim,
                 {
                     "agent_id": self.agent_id,
                     "lease_expires_at": datetime.fromtimestamp(now.timestamp() + self.lease_s, UTC),
                     "now": now,
                     "queues": self.queues,
-                    "per_key": self.per_key,
                     "actor": self.actor,
                 },
             ).fetchone()

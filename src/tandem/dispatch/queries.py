@@ -34,10 +34,12 @@ _RETURNING = (
 #    has meanwhile leased fails the re-check of state = 'queued' and is passed over);
 # 3. leased: the picked row is leased;
 # 4. its event row (queued -> leased) is written by the same statement: one round trip.
-# :per_key candidates per routing key keep enough spares for concurrent claimers; should
+# {per_key} candidates per routing key keep enough spares for concurrent claimers; should
 # every candidate be taken by others at that instant, the claim finds nothing and the
-# agent asks again.
-CLAIM_POSTGRES_SQL = f"""
+# agent asks again. It is written into the SQL, not bound: with a bound LIMIT PostgreSQL
+# re-plans the prepared claim on every execution (its generic plan looks costlier), which
+# cost about 0.9 ms of server CPU per claim; with a constant it keeps the generic plan.
+_CLAIM_POSTGRES_SQL = f"""
 WITH candidates AS (
     SELECT c.client_id, c.id, c.due_at, c.priority, c.received_at
     FROM json_to_recordset(CAST(:queues AS json)) AS k(client_id integer, routing_key text)
@@ -47,7 +49,7 @@ WITH candidates AS (
         WHERE w.client_id = k.client_id AND w.routing_key = k.routing_key
           AND w.state = 'queued'
         ORDER BY w.due_at, w.priority DESC, w.received_at, w.id
-        LIMIT CAST(:per_key AS integer)
+        LIMIT {{per_key}}
     ) c
     ORDER BY c.{_ORDER.replace(", ", ", c.")}
 ),
@@ -88,9 +90,16 @@ def candidates_per_key(queue_count: int) -> int:
     return max(4, 128 // max(queue_count, 1))
 
 
-def claim_postgres() -> TextualSelect:
+@functools.lru_cache(maxsize=64)
+def claim_postgres_sql(per_key: int) -> str:
+    """The claim's SQL taking `per_key` candidates per routing key."""
+    return _CLAIM_POSTGRES_SQL.format(per_key=int(per_key))
+
+
+@functools.lru_cache(maxsize=64)
+def claim_postgres(per_key: int) -> TextualSelect:
     """Writes the item's event too (SQLite's claim leaves that to the caller)."""
-    return _typed(text(CLAIM_POSTGRES_SQL))
+    return _typed(text(claim_postgres_sql(per_key)))
 
 
 @functools.lru_cache(maxsize=128)

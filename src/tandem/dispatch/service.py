@@ -114,7 +114,6 @@ class Dispatcher:
         self._ttl = timedelta(seconds=eligibility_ttl_s)
         self._queues: dict[uuid.UUID, _Servable] = {}
         self._lock = threading.Lock()
-        self._claim_pg = claim_postgres()
         # What the claim and submit statements do, checked against the lifecycle once.
         check_transition(State.QUEUED, State.LEASED)
         check_transition(State.LEASED, _SUBMITTED[0])
@@ -170,9 +169,8 @@ class Dispatcher:
         actor = f"agent:{agent_id}"
         statement: TextualSelect
         if postgres:
-            statement = self._claim_pg
+            statement = claim_postgres(candidates_per_key(len(queues)))
             params["queues"] = servable.queues_json
-            params["per_key"] = candidates_per_key(len(queues))
             params["actor"] = actor
         else:
             statement = claim_sqlite(len(queues))
