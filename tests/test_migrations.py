@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Engine
+from sqlalchemy import Engine, create_engine, inspect
 
+from tandem.migrate import downgrade, upgrade
 from tandem.models import metadata
 
 
@@ -23,3 +26,19 @@ def test_migrated_schema_matches_the_models(engine: Engine) -> None:
             )
         ]
     assert differences == []
+
+
+def test_downgrade_and_upgrade_again(tmp_path: Path) -> None:
+    """Every revision's downgrade undoes its upgrade (on a scratch SQLite file)."""
+    url = f"sqlite:///{tmp_path / 'migrations.db'}"
+    upgrade(url)
+    downgrade(url, "0001")
+    downgrade(url, "base")
+    upgrade(url)
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            tables = set(inspect(connection).get_table_names())
+    finally:
+        engine.dispose()
+    assert {"rulesets", "decisions", "work_items"} <= tables

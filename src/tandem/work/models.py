@@ -131,8 +131,23 @@ class WorkItem(Base):
             ),
         ),
         CheckConstraint("at_risk_at <= due_at", name="sla_order"),
-        Index("ix_work_items_batch", "client_id", "batch_id"),
-        Index("ix_work_items_process_state", "client_id", "process_id", "state"),
+        # Partial, so that items outside a batch, and delivered or cancelled ones (the bulk of
+        # the table in time), cost no index entry on the hot path's updates.
+        Index(
+            "ix_work_items_batch",
+            "client_id",
+            "batch_id",
+            postgresql_where=text("batch_id IS NOT NULL"),
+            sqlite_where=text("batch_id IS NOT NULL"),
+        ),
+        Index(
+            "ix_work_items_open",
+            "client_id",
+            "process_id",
+            "state",
+            postgresql_where=text("state NOT IN ('delivered', 'cancelled')"),
+            sqlite_where=text("state NOT IN ('delivered', 'cancelled')"),
+        ),
         Index("ix_work_items_id", "id"),
     )
 
