@@ -704,17 +704,18 @@ def _container(url: str, pool_size: int) -> Container:
 
 
 def _service_pair(container: Container, agent_id: uuid.UUID) -> Pair:
-    sessions, dispatcher = container.sessions, container.dispatcher
+    """As the API's claim and submit routes: each on a pooled Core connection."""
+    engine, dispatcher = container.engine, container.dispatcher
 
     def pair() -> float | None:
         start = time.perf_counter()
-        with transaction(sessions) as session:
-            lease = dispatcher.claim(session, agent_id)
+        with engine.connect() as connection:
+            lease = dispatcher.claim(connection, agent_id)
         claim_s = time.perf_counter() - start
         if lease is None:
             return None
-        with transaction(sessions) as session:
-            dispatcher.submit(session, agent_id, lease.item_id, lease.attempt, RESULT)
+        with engine.connect() as connection:
+            dispatcher.submit(connection, agent_id, lease.item_id, lease.attempt, RESULT)
         return claim_s
 
     return pair

@@ -9,7 +9,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
 from tandem.catalog.forms import Form, FormError
@@ -33,13 +33,13 @@ def form_of(schema: dict[str, Any]) -> Form:
     return form
 
 
-def result_form(session: Session, client_id: int, process_id: uuid.UUID) -> Form:
+def result_form(db: Session | Connection, client_id: int, process_id: uuid.UUID) -> Form:
     """The compiled result form of a process, read once: a process is never edited once
     defined (a changed form is a new process), and submits are the hot path."""
     key = (client_id, process_id)
     form = _RESULT_FORMS.get(key)
     if form is None:
-        schema = session.execute(
+        schema = db.execute(
             select(Process.form_schema).where(
                 Process.client_id == client_id, Process.id == process_id
             )

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NoReturn
 
-from sqlalchemy import TextualSelect, bindparam, insert, or_, select, union_all, update
+from sqlalchemy import Connection, TextualSelect, bindparam, insert, or_, select, union_all, update
 from sqlalchemy.orm import Session
 
 from tandem import metrics
@@ -84,6 +85,29 @@ _INSERT_SUBMIT_EVENTS = insert(events).from_select(
 )
 
 
+@contextmanager
+def _unit(db: Session | Connection) -> Iterator[Connection]:
+    """The connection to work on: a session's (in its transaction), a connection already in
+    a transaction, or a connection given a transaction of its own for the block."""
+    if isinstance(db, Session):
+        yield db.connection()
+    elif db.in_transaction():
+        yield db
+    else:
+        with db.begin():
+            yield db
+
+
+@contextmanager
+def _orm(db: Session | Connection) -> Iterator[Session]:
+    """A session for the ORM's reads: the one given, or one on the given connection."""
+    if isinstance(db, Session):
+        yield db
+    else:
+        with Session(bind=db) as session:
+            yield session
+
+
 @dataclass(frozen=True)
 class _Servable:
     at: datetime
@@ -121,11 +145,11 @@ class Dispatcher:
 
     # -- eligibility -------------------------------------------------------------------
 
-    def servable(self, session: Session, agent_id: uuid.UUID) -> list[tuple[int, str]]:
+    def servable(self, db: Session | Connection, agent_id: uuid.UUID) -> list[tuple[int, str]]:
         """(client, routing key) pairs the agent may claim from now."""
-        return self._servable(session, agent_id).queues
+        return self._servable(db, agent_id).queues
 
-    def _servable(self, session: Session, agent_id: uuid.UUID) -> _Servable:
+    def _servable(self, db: Session | Connection, agent_id: uuid.UUID) -> _Servable:
         """Cached for a few seconds, since skills, clearances and shifts change rarely and
         claims are the hot path."""
         now = self.clock.now()
@@ -133,8 +157,10 @@ class Dispatcher:
             cached = self._queues.get(agent_id)
         if cached and timedelta(0) <= now - cached.at < self._ttl:
             return cached
-        profile = agent_profile(session, agent_id)
-        queues = servable_queues(profile, queue_requirements(session, profile.cleared_clients), now)
+        with _orm(db) as session:
+            profile = agent_profile(session, agent_id)
+            requirements = queue_requirements(session, profile.cleared_clients)
+        queues = servable_queues(profile, requirements, now)
         servable = _Servable(now, queues, queues_param(queues))
         with self._lock:
             self._queues[agent_id] = servable
@@ -146,20 +172,37 @@ class Dispatcher:
 
     # -- the lease protocol ------------------------------------------------------------
 
-    def claim(self, session: Session, agent_id: uuid.UUID) -> Lease | None:
+    def claim(self, db: Session | Connection, agent_id: uuid.UUID) -> Lease | None:
         """Lease the next item: earliest due, then highest priority, then oldest.
 
-        Must be the first use of `session`'s transaction: on PostgreSQL the claim is one
-        statement (lease and event) and runs as its own implicit transaction, which saves the
-        BEGIN and COMMIT round trips of the hot path."""
-        postgres = is_postgres(session)
-        if postgres:
-            session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-        servable = self._servable(session, agent_id)
+        `db` is a Session whose transaction this starts, or a Core connection (the API's hot
+        path: no ORM session to set up). On PostgreSQL the claim is one statement (lease and
+        event) and, unless the connection is in a transaction already, runs as its own
+        implicit transaction, which saves the BEGIN and COMMIT round trips. On SQLite a
+        connection not yet in a transaction gets one (BEGIN IMMEDIATE: the single writer)."""
+        if isinstance(db, Session):
+            postgres = is_postgres(db)
+            options = {"isolation_level": "AUTOCOMMIT"} if postgres else None
+            connection = db.connection(execution_options=options)  # first: before any read
+            return self._claim(connection, agent_id, self._servable(db, agent_id))
+        own_transaction = not db.in_transaction()
+        if own_transaction and db.dialect.name == "postgresql":
+            db.execution_options(isolation_level="AUTOCOMMIT")
+            own_transaction = False
+        servable = self._servable(db, agent_id)
+        if not own_transaction:
+            return self._claim(db, agent_id, servable)
+        with db.begin():
+            return self._claim(db, agent_id, servable)
+
+    def _claim(
+        self, connection: Connection, agent_id: uuid.UUID, servable: _Servable
+    ) -> Lease | None:
         queues = servable.queues
         if not queues:
             metrics.EMPTY_CLAIMS.inc()
             return None
+        postgres = connection.dialect.name == "postgresql"
         now = self.clock.now()
         params: dict[str, Any] = {
             "agent_id": agent_id,
@@ -176,7 +219,6 @@ class Dispatcher:
             statement = claim_sqlite(len(queues))
             for i, (client, key) in enumerate(queues):
                 params[f"c{i}"], params[f"k{i}"] = client, key
-        connection = session.connection()  # Core, not the ORM: this is the hot path
         row = connection.execute(statement, params).one_or_none()
         if row is None:
             metrics.EMPTY_CLAIMS.inc()
@@ -200,16 +242,17 @@ class Dispatcher:
         )
 
     def heartbeat(
-        self, session: Session, agent_id: uuid.UUID, item_id: uuid.UUID, attempt: int
+        self, db: Session | Connection, agent_id: uuid.UUID, item_id: uuid.UUID, attempt: int
     ) -> datetime:
         """Extend a live lease; returns the new expiry."""
-        now = self.clock.now()
-        expires = now + self.lease
-        fences = {"item_id": item_id, "held_attempt": attempt, "agent_id": agent_id, "now": now}
-        result = session.connection().execute(_HEARTBEAT, {**fences, "expires": expires})
-        if result.rowcount != 1:
-            self._refuse(session, agent_id, item_id, attempt)
-        return expires
+        with _unit(db) as connection:
+            now = self.clock.now()
+            expires = now + self.lease
+            fences = {"item_id": item_id, "held_attempt": attempt, "agent_id": agent_id}
+            params = {**fences, "now": now, "expires": expires}
+            if connection.execute(_HEARTBEAT, params).rowcount != 1:
+                self._refuse(connection, agent_id, item_id, attempt)
+            return expires
 
     def release(
         self,
@@ -232,7 +275,7 @@ class Dispatcher:
 
     def submit(
         self,
-        session: Session,
+        db: Session | Connection,
         agent_id: uuid.UUID,
         item_id: uuid.UUID,
         attempt: int,
@@ -242,14 +285,25 @@ class Dispatcher:
         (quality review, when a process asks for it, comes between these two steps).
 
         One fenced update moves the item and tells what it was; a result that fails the form
-        raises, and the caller's transaction rolls the update back."""
+        raises, and the transaction (the caller's, or this one's on a connection not in a
+        transaction yet) rolls the update back."""
+        with _unit(db) as connection:
+            return self._submit(connection, agent_id, item_id, attempt, result)
+
+    def _submit(
+        self,
+        connection: Connection,
+        agent_id: uuid.UUID,
+        item_id: uuid.UUID,
+        attempt: int,
+        result: dict[str, Any],
+    ) -> ItemRef:
         now = self.clock.now()
-        connection = session.connection()
         fences = {"item_id": item_id, "held_attempt": attempt, "agent_id": agent_id, "now": now}
         item = connection.execute(_SUBMIT, {**fences, "result_value": result}).one_or_none()
         if item is None:
-            self._refuse(session, agent_id, item_id, attempt)
-        errors = result_form(session, item.client_id, item.process_id).errors(result)
+            self._refuse(connection, agent_id, item_id, attempt)
+        errors = result_form(connection, item.client_id, item.process_id).errors(result)
         if errors:
             raise InvalidInput(
                 "the result does not match the process form",
@@ -312,10 +366,10 @@ class Dispatcher:
         return item
 
     def _refuse(
-        self, session: Session, agent_id: uuid.UUID, item_id: uuid.UUID, attempt: int
+        self, db: Session | Connection, agent_id: uuid.UUID, item_id: uuid.UUID, attempt: int
     ) -> NoReturn:
         """409 to an agent who held this lease once; 404 to anyone else (nothing to probe)."""
-        held = session.scalar(
+        held = db.scalar(
             select(WorkItemEvent.seq)
             .join(
                 WorkItem,
