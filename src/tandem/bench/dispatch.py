@@ -20,8 +20,8 @@ Every run starts after a VACUUM and a CHECKPOINT and has a warm-up whose pairs a
 counted; before the first, a whole phase just after the bulk load warms the caches (its rate
 is reported as `cold_start_per_s`). Besides pairs per second it records CPU (of the claimer
 processes, of the server processes serving the benchmark when PostgreSQL is local, and of
-the whole machine) and WAL per pair, which is what says what bounds the rates. The helpers for scratch databases are shared with
-the intake benchmark.
+the whole machine) and WAL per pair, which is what says what bounds the rates. The helpers
+for scratch databases are shared with the intake benchmark.
 """
 
 from __future__ import annotations
