@@ -154,7 +154,7 @@ def _raw_engine(payloads: list[dict[str, Any]], log: Log) -> dict[str, Any]:
     """The engine alone on the same applications, three ways: one call per application (the
     engine's plain API, a compiled decision reused), the batched call in one thread, and
     batched calls on every core at once (what the pipeline and the backtest use)."""
-    rules = rules_engine.Ruleset(uw.graph())  # compiled afresh: nothing cached from elsewhere
+    rules = rules_engine.CompiledRules(uw.graph())  # compiled afresh: nothing cached from elsewhere
     sample = payloads[:20_000]
     start = time.perf_counter()
     for data in sample:

@@ -124,7 +124,7 @@ def _engine_slots() -> asyncio.Semaphore:
     return _SLOTS
 
 
-class Ruleset:
+class CompiledRules:
     """A compiled graph. Thread-safe for evaluation."""
 
     def __init__(self, graph: dict[str, Any]) -> None:
@@ -212,11 +212,11 @@ class Ruleset:
 
 
 @functools.lru_cache(maxsize=256)
-def _compiled(canonical: str) -> Ruleset:
-    return Ruleset(json.loads(canonical))
+def _compiled(canonical: str) -> CompiledRules:
+    return CompiledRules(json.loads(canonical))
 
 
-def compiled(graph: dict[str, Any]) -> Ruleset:
+def compiled(graph: dict[str, Any]) -> CompiledRules:
     """The compiled ruleset of a graph, compiled once per distinct content."""
     return _compiled(json.dumps(graph, sort_keys=True))
 

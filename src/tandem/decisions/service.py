@@ -784,9 +784,9 @@ def backtest(
 
 def _cases(
     windows: Iterator[Sequence[Any]],
-    draft: engine.Ruleset,
+    draft: engine.CompiledRules,
     current: Ruleset | None,
-    current_rules: engine.Ruleset | None,
+    current_rules: engine.CompiledRules | None,
     analysts: dict[uuid.UUID, str],
 ) -> Iterator[backtest_.Case]:
     """The backtest's cases, window by window: the draft decides a window on the engine's
