@@ -19,6 +19,7 @@ from tandem.errors import Conflict, InvalidInput
 from tandem.http import Container
 from tandem.intake.service import ingest_file, submit_item
 from tandem.tenancy.principal import Principal
+from tandem.work.lifecycle import State
 from tandem.work.models import WorkItem, WorkItemEvent
 from tests.conftest import World
 from tests.decisions.conftest import ABROAD, BASE, HIGH_RISK
@@ -231,24 +232,32 @@ def _claim(container: Container, agent: uuid.UUID) -> Any:
         return container.dispatcher.claim(session, agent)
 
 
+def _judge_next(
+    container: Container, analyst: uuid.UUID, outcome: str, reason: str
+) -> tuple[uuid.UUID, Decision, State]:
+    """The analyst claims the next referral and judges it."""
+    lease = _claim(container, analyst)
+    with transaction(container.sessions) as session:
+        decision, state = service.judge(
+            session,
+            container.dispatcher,
+            analyst,
+            lease.item_id,
+            lease.attempt,
+            outcome=outcome,
+            reason=reason,
+        )
+    return lease.item_id, decision, state
+
+
 def test_an_analyst_override_and_the_four_eyes_rule(
     container: Container, world: World, process_id: uuid.UUID
 ) -> None:
     _version(container, world, process_id, four_eyes={"declines": True})
     referred = _arrive(container, world, process_id, ABROAD)
     first, second = world.add_agents(container, 2)
-    lease = _claim(container, first)
-    assert lease.item_id == referred.id
-    with transaction(container.sessions) as session:
-        decision, state = service.judge(
-            session,
-            container.dispatcher,
-            first,
-            lease.item_id,
-            lease.attempt,
-            outcome="decline",
-            reason="sanctioned country",
-        )
+    item_id, decision, state = _judge_next(container, first, "decline", "sanctioned country")
+    assert item_id == referred.id
     assert (decision.override, decision.recommended, state.value) == (True, "refer", "in_review")
     with transaction(container.sessions) as session:
         assert service.pending_confirmations(session, container.dispatcher, first) == []
@@ -283,17 +292,7 @@ def test_an_approval_without_four_eyes_is_delivered_and_agrees(
     _version(container, world, process_id, four_eyes={"declines": True})
     _arrive(container, world, process_id, ABROAD)
     analyst = _analyst(container, world)
-    lease = _claim(container, analyst)
-    with transaction(container.sessions) as session:
-        decision, state = service.judge(
-            session,
-            container.dispatcher,
-            analyst,
-            lease.item_id,
-            lease.attempt,
-            outcome="approve",
-            reason="expat with US income",
-        )
+    _, decision, state = _judge_next(container, analyst, "approve", "expat with US income")
     assert (decision.override, state.value) == (True, "delivered")
 
 
@@ -308,17 +307,7 @@ def test_backtest_through_the_platform(
         _arrive(container, world, process_id, BASE)
     analyst = _analyst(container, world)
     for n in range(len(abroad)):
-        lease = _claim(container, analyst)
-        with transaction(container.sessions) as session:
-            service.judge(
-                session,
-                container.dispatcher,
-                analyst,
-                lease.item_id,
-                lease.attempt,
-                outcome="approve" if n < 15 else "decline",
-                reason="reviewed",
-            )
+        _judge_next(container, analyst, "approve" if n < 15 else "decline", "reviewed")
     draft = copy.deepcopy(uw.graph())
     outcome = next(n for n in draft["nodes"] if n["id"] == "outcome")
     outcome["content"]["rules"][2]["out0"] = "'approve'"  # abroad: approve
@@ -432,18 +421,8 @@ def test_four_eyes_above_an_amount(
     analyst = _analyst(container, world)
     states = {}
     for _ in range(2):
-        lease = _claim(container, analyst)
-        with transaction(container.sessions) as session:
-            _, state = service.judge(
-                session,
-                container.dispatcher,
-                analyst,
-                lease.item_id,
-                lease.attempt,
-                outcome="approve",
-                reason="ok",
-            )
-        states[lease.item_id] = state.value
+        item_id, _, state = _judge_next(container, analyst, "approve", "ok")
+        states[item_id] = state.value
     assert states == {small.id: "delivered", large.id: "in_review"}
     with transaction(container.sessions) as session, pytest.raises(InvalidInput) as refused:
         service.create_version(

@@ -913,55 +913,35 @@ def run(*, postgres_url: str | None, quick: bool, log: Log) -> dict[str, Any]:
             figures["seed_s"] = round(time.perf_counter() - seed_start, 1)
             log(f"seeded in {figures['seed_s']} s (COPY, VACUUM ANALYZE included)")
             budget = max(1, sizes.items // 8)  # binds only in quick runs: never run dry
-            # Just after the bulk load the caches are cold and the first phase runs about a
-            # fifth slower than the ones after it (measured: 280 pairs/s, then 320-410): a
-            # phase of its own, reported as cold_start_per_s and not counted, warms them.
-            cold = _phase(
-                "cold start (not counted)",
-                "service",
-                database,
-                operation,
-                admin,
-                CLAIMERS,
-                sizes.warmup_s,
-                sizes.duration_s,
-                budget,
-                log,
-            )
-            figures["cold_start_per_s"] = round(cold.rate, 1)
-            # Service and raw SQL alternate (A B A B), so that drift on a shared machine
-            # falls on both alike.
-            for repeat in range(1, sizes.repeats + 1):
-                for total, driver in ((service, "service"), (raw, "raw")):
-                    total.add(
-                        _phase(
-                            f"{total.name}, {repeat} of {sizes.repeats}",
-                            driver,
-                            database,
-                            operation,
-                            admin,
-                            CLAIMERS,
-                            sizes.warmup_s,
-                            sizes.duration_s,
-                            budget,
-                            log,
-                        )
-                    )
-            latency, raw_latency = (
-                # The same at 16 claimers without the service layer: how much of the claim
-                # latency is PostgreSQL's.
-                _phase(
-                    f"{label}, {LATENCY_CLAIMERS} claimers",
+
+            def measure(name: str, driver: str, claimers: int = CLAIMERS) -> PhaseResult:
+                return _phase(
+                    name,
                     driver,
                     database,
                     operation,
                     admin,
-                    LATENCY_CLAIMERS,
+                    claimers,
                     sizes.warmup_s,
                     sizes.duration_s,
                     budget,
                     log,
                 )
+
+            # Just after the bulk load the caches are cold and the first phase runs about a
+            # fifth slower than the ones after it (measured: 280 pairs/s, then 320-410): a
+            # phase of its own, reported as cold_start_per_s and not counted, warms them.
+            cold = measure("cold start (not counted)", "service")
+            figures["cold_start_per_s"] = round(cold.rate, 1)
+            # Service and raw SQL alternate (A B A B), so that drift on a shared machine
+            # falls on both alike.
+            for repeat in range(1, sizes.repeats + 1):
+                for total, driver in ((service, "service"), (raw, "raw")):
+                    total.add(measure(f"{total.name}, {repeat} of {sizes.repeats}", driver))
+            latency, raw_latency = (
+                # The same at 16 claimers without the service layer: how much of the claim
+                # latency is PostgreSQL's.
+                measure(f"{label}, {LATENCY_CLAIMERS} claimers", driver, LATENCY_CLAIMERS)
                 for label, driver in (("service", "service"), ("raw SQL", "raw"))
             )
             figures["queued_at_end"] = _queued(admin)
