@@ -27,6 +27,12 @@ ITEMS_RECEIVED = Counter(
     "tandem_items_received", "Work items accepted at intake", ["channel"], registry=REGISTRY
 )
 ITEMS_DELIVERED = Counter("tandem_items_delivered", "Work items delivered", registry=REGISTRY)
+DECISIONS = Counter(
+    "tandem_decisions",
+    "Decisions on work items, by who decided (rules, analyst, confirmation) and outcome",
+    ["by", "outcome"],
+    registry=REGISTRY,
+)
 WEBHOOK_ATTEMPTS = Counter(
     "tandem_webhook_attempts", "Webhook delivery attempts", ["outcome"], registry=REGISTRY
 )

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from tandem import metrics
 from tandem.db import transaction
 from tandem.decisions import service
 from tandem.decisions import underwriting as uw
@@ -175,6 +176,13 @@ def test_upload_refuses_an_unknown_field_and_a_data_entry_process(
             )
 
 
+def _counted(outcome: str) -> float:
+    sample = metrics.REGISTRY.get_sample_value(
+        "tandem_decisions_total", {"by": "rules", "outcome": outcome}
+    )
+    return sample or 0.0
+
+
 def _bulk_csv(rows: list[dict[str, Any]]) -> io.BytesIO:
     columns = list(uw.INPUT_SCHEMA["properties"])
     lines = [",".join(columns)]
@@ -197,6 +205,7 @@ def test_bulk_files_are_decided_chunk_by_chunk(
 ) -> None:
     _version(container, world, process_id)
     rows = [BASE, HIGH_RISK, ABROAD] * 1500  # 4,500 rows: three chunks
+    referred_before = _counted("refer")
     report = ingest_file(
         container.sessions,
         world.client_user,
@@ -207,6 +216,8 @@ def test_bulk_files_are_decided_chunk_by_chunk(
         at_risk_fraction=0.75,
     )
     assert report.rows_accepted == 4500, report.errors[:3]
+    assert report.decisions == {"approve": 1500, "decline": 1500, "refer": 1500}
+    assert _counted("refer") - referred_before == 1500  # Prometheus
     with transaction(container.sessions) as session:
         states = dict(
             session.execute(

@@ -18,6 +18,7 @@ from sqlalchemy import cast as cast_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from tandem import metrics
 from tandem.catalog.models import Process
 from tandem.catalog.service import get_process
 from tandem.db import new_id, new_id_hex
@@ -315,6 +316,7 @@ def decide_arrival(
             **_decision_row(ruleset, now),
         )
     )
+    metrics.DECISIONS.labels("rules", verdict.outcome).inc()
     return verdict
 
 
@@ -369,6 +371,7 @@ def evaluate_item(
     )
     session.add(decision)
     session.flush()
+    metrics.DECISIONS.labels(decision.by, decision.outcome).inc()
     return decision, ref.state
 
 
@@ -540,6 +543,7 @@ def judge(
     )
     session.add(decision)
     session.flush()
+    metrics.DECISIONS.labels(decision.by, decision.outcome).inc()
     return decision, ref.state
 
 
@@ -636,6 +640,7 @@ def confirm(
     )
     session.add(decision)
     session.flush()
+    metrics.DECISIONS.labels(decision.by, decision.outcome).inc()
     return decision
 
 

@@ -167,6 +167,8 @@ class BatchReport:
     rows_accepted: int = 0
     rows_rejected: int = 0
     errors: list[dict[str, Any]] = field(default_factory=list)
+    # For a decision process with published rules: the rules' outcomes of the stored rows.
+    decisions: dict[str, int] = field(default_factory=dict)
 
     @property
     def status(self) -> str:
@@ -215,6 +217,7 @@ def ingest_file(
             _update_counts(session, process.client_id, report)
     except _Rejected:
         report.rows_accepted = 0
+        report.decisions = {}
         with transaction(sessions) as session:
             session.add(_batch_row(client_id, report, principal, now))
     except ReaderError as exc:
@@ -223,6 +226,8 @@ def ingest_file(
         ) from None
     if report.rows_accepted:
         metrics.ITEMS_RECEIVED.labels("file").inc(report.rows_accepted)
+    for outcome, count in report.decisions.items():
+        metrics.DECISIONS.labels("rules", outcome).inc(count)
     return report
 
 
@@ -286,6 +291,8 @@ def _ingest_rows(
             writer.write(sink.parts(chunk))
         if keep_writing:
             writer.write(sink.finish())
+    if isinstance(sink, DecidingChunks):
+        report.decisions = dict(sink.outcomes)
     if on_progress:
         on_progress(report.rows_total)
 

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class WorkItemOut(BaseModel):
@@ -54,3 +54,7 @@ class BatchOut(BaseModel):
     rows_accepted: int
     rows_rejected: int
     errors: list[dict[str, Any]]
+    decisions: dict[str, int] = Field(
+        default_factory=dict,
+        description="Decision processes: the rules' outcomes of the stored rows (at upload)",
+    )
