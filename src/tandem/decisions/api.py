@@ -12,7 +12,6 @@ from pydantic import BaseModel, Field
 from tandem.db import transaction
 from tandem.decisions import excel, service
 from tandem.decisions.models import Decision, Ruleset
-from tandem.dispatch.api import _agent
 from tandem.http import Services, requires
 from tandem.tenancy.permissions import Permission
 from tandem.tenancy.principal import Principal
@@ -264,7 +263,7 @@ def judge(
         decision, state = service.judge(
             session,
             services.dispatcher,
-            _agent(principal),
+            principal.agent(),
             item_id,
             body.attempt,
             outcome=body.outcome,
@@ -279,7 +278,7 @@ def confirmations(principal: Analyst, services: Services) -> list[ConfirmationOu
     """Judgments waiting for a second analyst, in the queues you may serve (not your own),
     with the application and the first analyst's judgment."""
     with transaction(services.sessions) as session:
-        pending = service.pending_confirmations(session, services.dispatcher, _agent(principal))
+        pending = service.pending_confirmations(session, services.dispatcher, principal.agent())
         return [
             ConfirmationOut(
                 item_id=item.id,
@@ -300,7 +299,7 @@ def confirm(
         decision = service.confirm(
             session,
             services.dispatcher,
-            _agent(principal),
+            principal.agent(),
             item_id,
             agree=body.agree,
             notes=body.notes,

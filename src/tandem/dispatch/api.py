@@ -10,7 +10,6 @@ from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, Field
 
 from tandem.db import transaction
-from tandem.errors import Forbidden
 from tandem.http import Services, requires
 from tandem.tenancy.permissions import Permission
 from tandem.tenancy.principal import Principal
@@ -19,12 +18,6 @@ router = APIRouter(prefix="/api/v1", tags=["dispatch"])
 
 Claimer = Annotated[Principal, Depends(requires(Permission.WORK_CLAIM))]
 Submitter = Annotated[Principal, Depends(requires(Permission.WORK_SUBMIT))]
-
-
-def _agent(principal: Principal) -> uuid.UUID:
-    if principal.agent_id is None:
-        raise Forbidden("only users with an agent profile work items")
-    return principal.agent_id
 
 
 class LeaseOut(BaseModel):
@@ -68,7 +61,7 @@ class SubmitOut(BaseModel):
 def my_queues(principal: Claimer, services: Services) -> list[QueueOut]:
     """The queues the calling agent may pull from right now (skills, clearance, shift)."""
     with transaction(services.sessions) as session:
-        queues = services.dispatcher.servable(session, _agent(principal))
+        queues = services.dispatcher.servable(session, principal.agent())
     return [QueueOut(client_id=client, routing_key=key) for client, key in queues]
 
 
@@ -80,7 +73,7 @@ def my_queues(principal: Claimer, services: Services) -> list[QueueOut]:
 def claim_next(principal: Claimer, services: Services) -> LeaseOut | Response:
     """Get the next item: earliest due first, then priority, then age."""
     with services.engine.connect() as connection:  # Core, no ORM session: the hot path
-        lease = services.dispatcher.claim(connection, _agent(principal))
+        lease = services.dispatcher.claim(connection, principal.agent())
     if lease is None:
         return Response(status_code=204)
     return LeaseOut(
@@ -101,7 +94,7 @@ def heartbeat(
 ) -> HeartbeatOut:
     with services.engine.connect() as connection:
         expires = services.dispatcher.heartbeat(
-            connection, _agent(principal), item_id, body.attempt
+            connection, principal.agent(), item_id, body.attempt
         )
     return HeartbeatOut(lease_expires_at=expires)
 
@@ -109,7 +102,7 @@ def heartbeat(
 @router.post("/leases/{item_id}/release", status_code=204)
 def release(item_id: uuid.UUID, body: ReleaseIn, principal: Claimer, services: Services) -> None:
     with transaction(services.sessions) as session:
-        services.dispatcher.release(session, _agent(principal), item_id, body.attempt, body.reason)
+        services.dispatcher.release(session, principal.agent(), item_id, body.attempt, body.reason)
 
 
 @router.post("/leases/{item_id}/submit", response_model=SubmitOut)
@@ -118,6 +111,6 @@ def submit(
 ) -> SubmitOut:
     with services.engine.connect() as connection:
         ref = services.dispatcher.submit(
-            connection, _agent(principal), item_id, body.attempt, body.result
+            connection, principal.agent(), item_id, body.attempt, body.result
         )
     return SubmitOut(item_id=ref.id, state=ref.state.value)

@@ -29,6 +29,12 @@ class Principal:
         """How this principal appears in event rows."""
         return f"agent:{self.agent_id}" if self.agent_id else f"user:{self.user_id}"
 
+    def agent(self) -> uuid.UUID:
+        """The agent profile of a user who works items; Forbidden for anyone else."""
+        if self.agent_id is None:
+            raise Forbidden("only users with an agent profile work items")
+        return self.agent_id
+
     def require(self, permission: Permission) -> None:
         if permission not in self.permissions:
             raise Forbidden(f"your role ({self.role}) lacks the permission {permission.value}")
