@@ -143,14 +143,15 @@ def test_an_analyst_sees_the_referral_and_judges_it(
             json={"attempt": lease["attempt"], "outcome": "approve", "reason": "US income"},
         )
         assert judged.status_code == 200, judged.text
-        assert judged.json() == {"item_id": item_id, "state": "delivered", "override": True}
+        # The rules advised approval on referring it: no override.
+        assert judged.json() == {"item_id": item_id, "state": "delivered", "override": False}
     seen = api("client").get(f"/api/v1/work-items/{item_id}/decisions").json()
     assert [(d["by"], d["outcome"]) for d in seen["history"]] == [
         ("rules", "refer"),
         ("analyst", "approve"),
     ]
     measures = api("client").get(f"/api/v1/processes/{process_id}/decision-measures").json()
-    assert (measures["stp_rate"], measures["override_rate"]) == (0.5, 1.0)
+    assert (measures["stp_rate"], measures["override_rate"]) == (0.5, 0.0)
     assert measures["referral_reasons"] == {"RESIDES_ABROAD": 1}
 
 

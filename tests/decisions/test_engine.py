@@ -107,6 +107,10 @@ def test_a_failing_input_is_referred_alone() -> None:
 def test_a_result_without_a_valid_outcome_is_referred() -> None:
     assert engine.verdict_of({"score": 3}).reasons == [engine.NO_OUTCOME]
     assert engine.verdict_of({"outcome": "approve", "reason": "OK"}).reasons == ["OK"]
+    advised = {"outcome": "refer", "reasons": ["X"], "recommendation": "decline"}
+    assert engine.verdict_of(advised).recommendation == "decline"
+    assert engine.verdict_of({**advised, "outcome": "approve"}).recommendation is None
+    assert engine.verdict_of({**advised, "recommendation": "maybe"}).recommendation is None
 
 
 def test_check_names_an_unknown_field() -> None:

@@ -269,7 +269,8 @@ def test_an_analyst_override_and_the_four_eyes_rule(
     first, second = world.add_agents(container, 2)
     item_id, decision, state = _judge_next(container, first, "decline", "sanctioned country")
     assert item_id == referred.id
-    assert (decision.override, decision.recommended, state.value) == (True, "refer", "in_review")
+    # The rules referred it advising approval: a decline overrides them.
+    assert (decision.override, decision.recommended, state.value) == (True, "approve", "in_review")
     with transaction(container.sessions) as session:
         assert service.pending_confirmations(session, container.dispatcher, first) == []
         [(waiting, judgment)] = service.pending_confirmations(session, container.dispatcher, second)
@@ -304,7 +305,7 @@ def test_an_approval_without_four_eyes_is_delivered_and_agrees(
     _arrive(container, world, process_id, ABROAD)
     analyst = _analyst(container, world)
     _, decision, state = _judge_next(container, analyst, "approve", "expat with US income")
-    assert (decision.override, state.value) == (True, "delivered")
+    assert (decision.override, decision.recommended, state.value) == (False, "approve", "delivered")
 
 
 def test_backtest_through_the_platform(

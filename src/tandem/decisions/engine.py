@@ -24,6 +24,7 @@ from tandem.decisions import jdm
 from tandem.decisions.jdm import Problem
 
 OUTCOMES = ("approve", "decline", "refer")
+ADVICE = ("approve", "decline")  # what a referral may recommend, and what analysts decide
 NO_OUTCOME = "NO_OUTCOME"  # the rules gave no valid outcome: an analyst decides
 RULES_ERROR = "RULES_ERROR"  # the rules failed on this input: an analyst decides
 
@@ -60,11 +61,14 @@ class Verdict:
     outcome: str
     reasons: list[str]
     result: dict[str, Any]  # all the graph returned
+    # On a referral, what the rules advise (approve or decline), if they say.
+    recommendation: str | None = None
 
 
 def verdict_of(result: Any) -> Verdict:
-    """The platform's reading of a graph's result: `outcome` (approve, decline or refer) and
-    `reasons` (a list of codes, or one `reason`). Anything else is referred to an analyst."""
+    """The platform's reading of a graph's result: `outcome` (approve, decline or refer),
+    `reasons` (a list of codes, or one `reason`) and, on a referral, an optional
+    `recommendation` (approve or decline). A result without a valid outcome is referred."""
     if not isinstance(result, dict) or result.get("outcome") not in OUTCOMES:
         return Verdict("refer", [NO_OUTCOME], result if isinstance(result, dict) else {})
     reasons = result.get("reasons", result.get("reason"))
@@ -72,7 +76,9 @@ def verdict_of(result: Any) -> Verdict:
         reasons = [reasons]
     if not isinstance(reasons, list):
         reasons = []
-    return Verdict(result["outcome"], [str(r) for r in reasons], result)
+    advice = result.get("recommendation")
+    recommendation = advice if result["outcome"] == "refer" and advice in ADVICE else None
+    return Verdict(result["outcome"], [str(r) for r in reasons], result, recommendation)
 
 
 def _engine_message(exc: Exception) -> str:

@@ -77,8 +77,9 @@ class RulesetTest(Base):
 
 class Decision(Base):
     """An outcome for a work item: by the rules (`by` = 'rules', with the version that
-    decided), or by an analyst (`by` = 'analyst'; `recommended` is what the rules said, and an
-    outcome that differs is an override), or a four-eyes confirmation ('confirmation')."""
+    decided; on a referral `recommended` is their advice, if any), by an analyst
+    ('analyst'; `recommended` is the rules' advice, and an outcome that differs from it is an
+    override), or a four-eyes confirmation ('confirmation')."""
 
     __tablename__ = "decisions"
 

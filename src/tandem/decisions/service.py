@@ -313,6 +313,7 @@ def decide_arrival(
             work_item_id=row["id"],
             outcome=verdict.outcome,
             reasons=verdict.reasons,
+            recommended=verdict.recommendation,
             **_decision_row(ruleset, now),
         )
     )
@@ -367,6 +368,7 @@ def evaluate_item(
         work_item_id=item.id,
         outcome=verdict.outcome,
         reasons=verdict.reasons,
+        recommended=verdict.recommendation,
         **_decision_row(ruleset, now),
     )
     session.add(decision)
@@ -408,7 +410,13 @@ class DecidingChunks:
         self.decisions = JsonInsert.of(
             dialect,
             decisions,
-            [("id", "uuid"), ("work_item_id", "uuid"), ("outcome", "text"), ("reasons", "json")],
+            [
+                ("id", "uuid"),
+                ("work_item_id", "uuid"),
+                ("outcome", "text"),
+                ("reasons", "json"),
+                ("recommended", "text"),
+            ],
             _decision_row(ruleset, now),
         )
         self.outcomes: Counter[str] = Counter()
@@ -436,7 +444,9 @@ class DecidingChunks:
                 referred.append([item_id, payload])
             else:
                 delivered.append([item_id, payload, auto_result(verdict, self.ruleset)])
-            decisions_.append([new_id_hex(), item_id, verdict.outcome, verdict.reasons])
+            decisions_.append(
+                [new_id_hex(), item_id, verdict.outcome, verdict.reasons, verdict.recommendation]
+            )
         return [
             (self.delivered, delivered),
             (self.referred, referred),
@@ -498,10 +508,11 @@ def judge(
     reason: str,
     notes: str | None = None,
 ) -> tuple[Decision, State]:
-    """An analyst's judgment on a leased referral. It differs from the rules' outcome: an
-    override. When the four-eyes rule applies (a decline, or an amount above the limit), the
-    item waits in review for a second analyst; otherwise it is delivered."""
-    if outcome not in engine.OUTCOMES or outcome == "refer":
+    """An analyst's judgment on a leased referral. One that differs from what the rules
+    advised on referring it (their recommendation) is an override; without advice there is
+    nothing to override. When the four-eyes rule applies (a decline, or an amount above the
+    limit), the item waits in review for a second analyst; otherwise it is delivered."""
+    if outcome not in engine.ADVICE:
         raise InvalidInput(
             "an analyst approves or declines",
             errors=[{"field": "outcome", "message": "must be approve or decline"}],
@@ -517,10 +528,11 @@ def judge(
     if item is None:
         raise NotFound(f"work item {item_id} is not leased to you")
     ruled = [d for d in item_decisions(session, item.client_id, item.id) if d.by == "rules"]
-    recommended = ruled[-1] if ruled else None
+    referral = ruled[-1] if ruled else None
     ruleset = (
-        session.get(Ruleset, (item.client_id, recommended.ruleset_id)) if recommended else None
+        session.get(Ruleset, (item.client_id, referral.ruleset_id)) if referral else None
     ) or published(session, item.client_id, item.process_id)
+    advice = referral.recommended if referral else None
     second_pair = _four_eyes(ruleset, outcome, item.payload)
     if second_pair:
         ref = dispatcher.submit_for_review(session, agent_id, item_id, attempt, result)
@@ -533,10 +545,10 @@ def judge(
         by="analyst",
         outcome=outcome,
         reasons=[reason],
-        ruleset_id=recommended.ruleset_id if recommended else None,
-        ruleset_version=recommended.ruleset_version if recommended else None,
-        recommended=recommended.outcome if recommended else None,
-        override=bool(recommended and recommended.outcome != outcome),
+        ruleset_id=referral.ruleset_id if referral else None,
+        ruleset_version=referral.ruleset_version if referral else None,
+        recommended=advice,
+        override=advice is not None and advice != outcome,
         actor=f"agent:{agent_id}",
         notes=notes,
         at=dispatcher.clock.now(),

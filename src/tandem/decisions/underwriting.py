@@ -15,7 +15,11 @@ from tandem.decisions.jdm import Column, Graph, Rule, expressions, switch, table
 HOME_COUNTRY = "US"
 MAX_AUTO_COVERAGE = 1_000_000  # above this an underwriter must look
 REFER_SCORE = 40  # from here up, an underwriter decides
+LEAN_DECLINE_SCORE = 60  # a referral from here up comes with the advice to decline
 DECLINE_SCORE = 80  # from here up, the rules decline
+# What the rules advise on a referral they cannot decide alone: the underwriter's judgment
+# that differs from it is an override.
+_LEAN = f"score >= {LEAN_DECLINE_SCORE} ? 'decline' : 'approve'"
 
 INPUT_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -151,18 +155,29 @@ def graph() -> dict[str, Any]:
                 Column("Coverage", "coverage_amount"),
                 Column("Score", "score"),
             ],
-            [Column("Outcome", "outcome"), Column("Reasons", "reasons"), Column("Score", "score")],
             [
-                Rule(["< 18", "", "", ""], ["'decline'", "['AGE_UNDER_18']", "score"]),
-                Rule(["> 75", "", "", ""], ["'decline'", "['AGE_OVER_75']", "score"]),
-                Rule(["", "true", "", ""], ["'refer'", "['RESIDES_ABROAD']", "score"]),
+                Column("Outcome", "outcome"),
+                Column("Reasons", "reasons"),
+                Column("Recommendation", "recommendation"),
+                Column("Score", "score"),
+            ],
+            [
+                Rule(["< 18", "", "", ""], ["'decline'", "['AGE_UNDER_18']", "null", "score"]),
+                Rule(["> 75", "", "", ""], ["'decline'", "['AGE_OVER_75']", "null", "score"]),
+                Rule(["", "true", "", ""], ["'refer'", "['RESIDES_ABROAD']", _LEAN, "score"]),
                 Rule(
                     ["", "", f"> {MAX_AUTO_COVERAGE}", ""],
-                    ["'refer'", "['COVERAGE_LIMIT']", "score"],
+                    ["'refer'", "['COVERAGE_LIMIT']", _LEAN, "score"],
                 ),
-                Rule(["", "", "", f">= {DECLINE_SCORE}"], ["'decline'", "['HIGH_RISK']", "score"]),
-                Rule(["", "", "", f">= {REFER_SCORE}"], ["'refer'", "['SCORE_LIMIT']", "score"]),
-                Rule(["", "", "", ""], ["'approve'", "['STANDARD_RISK']", "score"]),
+                Rule(
+                    ["", "", "", f">= {DECLINE_SCORE}"],
+                    ["'decline'", "['HIGH_RISK']", "null", "score"],
+                ),
+                Rule(
+                    ["", "", "", f">= {REFER_SCORE}"],
+                    ["'refer'", "['SCORE_LIMIT']", _LEAN, "score"],
+                ),
+                Rule(["", "", "", ""], ["'approve'", "['STANDARD_RISK']", "null", "score"]),
             ],
             hit_policy="first",
         ),
@@ -194,7 +209,11 @@ def tests() -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
     return [
         ("clean applicant approves", base, {"outcome": "approve", "reasons": ["STANDARD_RISK"]}),
         ("missing age refers", {**base, "age": None}, {"outcome": "refer"}),
-        ("abroad refers", {**base, "country": "GB"}, {"reasons": ["RESIDES_ABROAD"]}),
+        (
+            "abroad refers, advising approval",
+            {**base, "country": "GB"},
+            {"reasons": ["RESIDES_ABROAD"], "recommendation": "approve"},
+        ),
         (
             "coverage limit refers",
             {**base, "coverage_amount": 2_000_000, "annual_income": 200_000},
