@@ -8,10 +8,12 @@ from typing import Any
 from tandem.bench.decisions import run as decisions
 from tandem.bench.dispatch import run as dispatch
 from tandem.bench.intake import run as intake
+from tandem.bench.quality import run as quality
 
 Benchmark = Callable[..., dict[str, Any]]
 BENCHMARKS: dict[str, Benchmark] = {
     "dispatch": dispatch,
     "intake": intake,
     "decisions": decisions,
+    "quality": quality,
 }

@@ -14,6 +14,7 @@ agent's measured defect rate.
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 from dataclasses import dataclass, replace
@@ -82,19 +83,28 @@ def smallest_clearance(f: float, target_aoql: float) -> int | None:
     return lo
 
 
-def choose_plan(target_aoql: float, error_rate: float) -> Plan:
-    """The (i, f) meeting the AOQL target that reviews the least at `error_rate`."""
+@functools.lru_cache(maxsize=64)
+def _plans_meeting(target_aoql: float) -> tuple[tuple[int, float, float], ...]:
+    """(i, f, AOQL) for every fraction: the least clearance that meets the target."""
     if not 0.0 < target_aoql < 1.0:
         raise ValueError("the AOQL target must be between 0 and 1")
-    candidates = []
+    found = []
     for f in FRACTIONS:
         i = smallest_clearance(f, target_aoql)
         if i is not None:
-            candidates.append(
-                Plan(i, f, aoql(i, f), fraction_inspected(max(error_rate, 1e-9), i, f))
-            )
-    if not candidates:
+            found.append((i, f, aoql(i, f)))
+    if not found:
         raise ValueError(f"no CSP-1 plan reaches an AOQL of {target_aoql}")
+    return tuple(found)
+
+
+def choose_plan(target_aoql: float, error_rate: float) -> Plan:
+    """The (i, f) meeting the AOQL target that reviews the least at `error_rate`."""
+    rate = max(error_rate, 1e-9)
+    candidates = [
+        Plan(i, f, limit, fraction_inspected(rate, i, f))
+        for i, f, limit in _plans_meeting(target_aoql)
+    ]
     return min(candidates, key=lambda plan: (plan.review_fraction, plan.clearance))
 
 
