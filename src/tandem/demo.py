@@ -433,18 +433,16 @@ def _publish_underwriting_rules(
 ) -> None:
     """The insurer's underwriting ruleset, published with its test cases; declines by an
     underwriter need a second one (four eyes)."""
-    ruleset = decisions.create_version(
+    decisions.publish_version(
         session,
         owner,
         process_id,
         underwriting.graph(),
+        underwriting.tests(),
         now=now,
         four_eyes={"declines": True},
         note="Underwriting guidelines 2026",
     )
-    for name, data, expected in underwriting.tests():
-        decisions.add_test(session, owner, ruleset.id, name=name, data=data, expected=expected)
-    decisions.publish(session, owner, ruleset.id, now=now)
 
 
 def _application(rng: random.Random) -> dict[str, Any]:

@@ -94,10 +94,7 @@ def _setup(url: str) -> tuple[Any, Any, Any]:
             sla_mode="24x7",
             now=now,
         )
-        ruleset = service.create_version(session, SYSTEM, process.id, uw.graph(), now=now)
-        for name, data, expected in uw.tests():
-            service.add_test(session, SYSTEM, ruleset.id, name=name, data=data, expected=expected)
-        service.publish(session, SYSTEM, ruleset.id, now=now)
+        service.publish_version(session, SYSTEM, process.id, uw.graph(), uw.tests(), now=now)
         return engine, sessions, process.id
 
 

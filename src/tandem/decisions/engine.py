@@ -81,7 +81,7 @@ def verdict_of(result: Any) -> Verdict:
     return Verdict(result["outcome"], [str(r) for r in reasons], result, recommendation)
 
 
-def _engine_message(exc: Exception) -> str:
+def engine_message(exc: Exception) -> str:
     """zen's errors carry a JSON head and a Rust backtrace; keep what a person can use."""
     text = str(exc).split("Stack backtrace")[0].strip()
     try:
@@ -187,7 +187,7 @@ class CompiledRules:
         try:
             return verdict_of(self.evaluate(json.loads(data) if isinstance(data, str) else data))
         except RuntimeError as exc:
-            return Verdict("refer", [RULES_ERROR], {"error": _engine_message(exc)})
+            return Verdict("refer", [RULES_ERROR], {"error": engine_message(exc)})
 
     def trace(self, data: dict[str, Any]) -> list[dict[str, Any]]:
         """What each node did for this input, in order: the rules that matched (decision
@@ -239,11 +239,11 @@ def check(graph: Any, input_fields: set[str]) -> list[Problem]:
         try:
             (zen.compile_unary_expression if unary else zen.compile_expression)(text)
         except RuntimeError as exc:
-            found.append(Problem(where, f"invalid expression {text!r}: {_engine_message(exc)}"))
+            found.append(Problem(where, f"invalid expression {text!r}: {engine_message(exc)}"))
     if found:
         return found
     try:
         zen.ZenEngine().create_decision(zen.ZenDecisionContent(json.dumps(graph))).validate()
     except RuntimeError as exc:
-        found.append(Problem("graph", _engine_message(exc)))
+        found.append(Problem("graph", engine_message(exc)))
     return found

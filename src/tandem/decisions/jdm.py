@@ -59,8 +59,7 @@ class Graph:
         return node_id
 
     def link(self, source: str, target: str, handle: str | None = None) -> None:
-        edge = {"id": f"{source}->{target}", "sourceId": source, "targetId": target}
-        edge["type"] = "edge"
+        edge = {"id": f"{source}->{target}", "sourceId": source, "targetId": target, "type": "edge"}
         if handle is not None:
             edge["sourceHandle"] = handle
             edge["id"] += f"@{handle}"
@@ -186,7 +185,7 @@ def problems(graph: Any, input_fields: set[str]) -> list[Problem]:
     for node in nodes.values():
         found.extend(_content_problems(node))
     if not found:
-        found.extend(_unknown_fields(graph, nodes, input_fields))
+        found.extend(_unknown_fields(nodes, input_fields))
     return found
 
 
@@ -244,9 +243,7 @@ def expressions_of(graph: dict[str, Any]) -> Iterator[tuple[str, str, bool]]:
 _ROOT = re.compile(r"^[A-Za-z_]\w*")
 
 
-def _unknown_fields(
-    graph: dict[str, Any], nodes: dict[str, dict[str, Any]], input_fields: set[str]
-) -> Iterator[Problem]:
+def _unknown_fields(nodes: dict[str, dict[str, Any]], input_fields: set[str]) -> Iterator[Problem]:
     """Decision-table input columns whose field is neither in the input form nor produced by
     another node (a table's output path, an expression's key)."""
     produced = set(input_fields)

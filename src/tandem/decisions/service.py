@@ -202,14 +202,17 @@ class TestRun:
 
 
 def run_tests(session: Session, principal: Principal, ruleset_id: uuid.UUID) -> list[TestRun]:
-    ruleset = get_ruleset(session, principal, ruleset_id)
-    rules = engine.compiled(ruleset.graph)
+    return _run_tests(session, get_ruleset(session, principal, ruleset_id))
+
+
+def _run_tests(session: Session, ruleset: Ruleset) -> list[TestRun]:
+    rules = rules_of(ruleset)
     runs = []
     for test in tests_of(session, ruleset):
         try:
             actual = rules.evaluate(test.input)
         except RuntimeError as exc:
-            actual = {"error": str(exc).split("Stack backtrace")[0].strip()}
+            actual = {"error": engine.engine_message(exc)}
         passed = all(actual.get(k) == v for k, v in test.expected.items())
         runs.append(TestRun(test.name, passed, test.expected, actual))
     return runs
@@ -221,7 +224,7 @@ def publish(
     """Publish a draft whose test cases all pass; the version published before is retired.
     Items decided from now on record this version."""
     ruleset = _draft(session, principal, ruleset_id)
-    runs = run_tests(session, principal, ruleset_id)
+    runs = _run_tests(session, ruleset)
     if not runs:
         raise Conflict(f"version {ruleset.version} has no test cases: add some before publishing")
     failed = [run for run in runs if not run.passed]
@@ -245,6 +248,39 @@ def publish(
     with _raced("another version was published at the same moment; reload and try again"):
         session.flush()
     return ruleset
+
+
+_RULES: dict[tuple[int, uuid.UUID], engine.CompiledRules] = {}
+
+
+def rules_of(ruleset: Ruleset) -> engine.CompiledRules:
+    """The version's compiled rules, looked up by its id: a stored graph never changes, and
+    an arriving item should not pay for hashing the graph's JSON to find them."""
+    key = (ruleset.client_id, ruleset.id)
+    rules = _RULES.get(key)
+    if rules is None:
+        rules = _RULES[key] = engine.compiled(ruleset.graph)
+    return rules
+
+
+def publish_version(
+    session: Session,
+    principal: Principal,
+    process_id: uuid.UUID,
+    graph: Any,
+    tests: Sequence[tuple[str, dict[str, Any], dict[str, Any]]],
+    *,
+    now: datetime,
+    four_eyes: dict[str, Any] | None = None,
+    note: str | None = None,
+) -> Ruleset:
+    """Upload a version with its test cases (name, input, expected) and publish it."""
+    ruleset = create_version(
+        session, principal, process_id, graph, now=now, four_eyes=four_eyes, note=note
+    )
+    for name, data, expected in tests:
+        add_test(session, principal, ruleset.id, name=name, data=data, expected=expected)
+    return publish(session, principal, ruleset.id, now=now)
 
 
 def published(session: Session, client_id: int, process_id: uuid.UUID) -> Ruleset | None:
@@ -292,7 +328,7 @@ def decide_arrival(
     """Insert a new item of a decision process (`row`, as intake built it) decided by the
     rules: approve and decline are delivered at once, a referral is queued for analysts.
     Item, its two events and the decision are written together."""
-    verdict = engine.compiled(ruleset.graph).decide(row["payload"])
+    verdict = rules_of(ruleset).decide(row["payload"])
     arrived = {**row, "state": State.RECEIVED.value}
     to_state = State.QUEUED if verdict.outcome == "refer" else State.DELIVERED
     row.update(state=to_state.value, version=2)
@@ -333,14 +369,15 @@ def evaluate_item(
     (pinned). An item waiting for an analyst (received or queued) that the rules now decide
     is delivered; one they still refer is queued, with the new reasons recorded."""
     item = get_visible(session, principal, item_id)
+    ruleset: Ruleset | None
     if ruleset_id is not None:
-        ruleset: Ruleset | None = get_ruleset(session, principal, ruleset_id)
-        if ruleset is not None and ruleset.process_id != item.process_id:
+        ruleset = pinned = get_ruleset(session, principal, ruleset_id)
+        if pinned.process_id != item.process_id:
             raise InvalidInput(
                 "that ruleset belongs to another process",
                 errors=[{"field": "ruleset_id", "message": "not a version of this process"}],
             )
-        if ruleset is not None and ruleset.status == "draft":
+        if pinned.status == "draft":
             raise Conflict("a draft decides no real item: publish it, or backtest it")
     else:
         ruleset = published(session, item.client_id, item.process_id)
@@ -351,7 +388,7 @@ def evaluate_item(
         raise Conflict(
             f"the item is {state.value}: only items waiting for a decision are evaluated"
         )
-    verdict = engine.compiled(ruleset.graph).decide(item.payload)
+    verdict = rules_of(ruleset).decide(item.payload)
     ref = ItemRef.of(item)
     if verdict.outcome != "refer":
         ref = move(
@@ -384,7 +421,7 @@ class DecidingChunks:
     def __init__(
         self, dialect: str, ruleset: Ruleset, item: dict[str, Any], actor: str, now: datetime
     ) -> None:
-        self.rules = engine.compiled(ruleset.graph)
+        self.rules = rules_of(ruleset)
         self.ruleset = ruleset
         base = {**item, "version": 2}
         row_columns = [("id", "uuid"), ("payload", "json")]
@@ -394,7 +431,9 @@ class DecidingChunks:
             [*row_columns, ("result", "json")],
             {**base, "state": State.DELIVERED.value, "delivered_at": now},
         )
-        self.referred = JsonInsert.of(dialect, items, row_columns, {**base, "state": "queued"})
+        self.referred = JsonInsert.of(
+            dialect, items, row_columns, {**base, "state": State.QUEUED.value}
+        )
         arrived = creation_event({**item, "state": State.RECEIVED.value}, actor=actor)
         self.arrived = JsonInsert.of(dialect, events, [("work_item_id", "uuid")], arrived)
         before = ItemRef(item["client_id"], item["id"], State.RECEIVED, 1, 0)
@@ -470,6 +509,12 @@ def item_decisions(session: Session, client_id: int, item_id: uuid.UUID) -> list
     )
 
 
+def _latest(session: Session, item: WorkItem, by: str) -> Decision | None:
+    """The item's latest decision by the rules, an analyst or a confirmation."""
+    found = [d for d in item_decisions(session, item.client_id, item.id) if d.by == by]
+    return found[-1] if found else None
+
+
 @dataclass(frozen=True)
 class Referral:
     """Why the rules referred an item, and how they got there."""
@@ -481,12 +526,11 @@ class Referral:
 def explain(session: Session, item: WorkItem) -> Referral:
     """The rules' latest verdict on the item and its trace, replayed on the version that
     decided it (published versions never change, so the replay is what happened)."""
-    ruled = [d for d in item_decisions(session, item.client_id, item.id) if d.by == "rules"]
-    if not ruled:
+    decision = _latest(session, item, "rules")
+    if decision is None:
         return Referral(None, [])
-    decision = ruled[-1]
     ruleset = session.get_one(Ruleset, (item.client_id, decision.ruleset_id))
-    return Referral(decision, engine.compiled(ruleset.graph).trace(item.payload))
+    return Referral(decision, rules_of(ruleset).trace(item.payload))
 
 
 def _four_eyes(ruleset: Ruleset | None, outcome: str, payload: dict[str, Any]) -> bool:
@@ -527,8 +571,7 @@ def judge(
     )
     if item is None:
         raise NotFound(f"work item {item_id} is not leased to you")
-    ruled = [d for d in item_decisions(session, item.client_id, item.id) if d.by == "rules"]
-    referral = ruled[-1] if ruled else None
+    referral = _latest(session, item, "rules")
     ruleset = (
         session.get(Ruleset, (item.client_id, referral.ruleset_id)) if referral else None
     ) or published(session, item.client_id, item.process_id)
@@ -615,10 +658,9 @@ def confirm(
         session, agent_id
     ):
         raise NotFound(f"work item {item_id} is not waiting for your confirmation")
-    judged = [d for d in item_decisions(session, item.client_id, item.id) if d.by == "analyst"]
-    if not judged:
+    first = _latest(session, item, "analyst")
+    if first is None:
         raise Conflict(f"work item {item_id} has no judgment to confirm")
-    first = judged[-1]
     actor = f"agent:{agent_id}"
     if first.actor == actor:
         raise Conflict("four eyes: a second analyst must confirm, not the one who judged")
@@ -697,23 +739,21 @@ def measures(session: Session, principal: Principal, process_id: uuid.UUID) -> M
             result.referred += count
         else:
             result.straight_through += count
-    reasons: Counter[str] = Counter()
-    for (codes,) in session.execute(
-        select(Decision.reasons).where(*scope, Decision.by == "rules", Decision.outcome == "refer")
-    ):
-        reasons.update(codes or [])
-    result.referral_reasons = dict(reasons.most_common())
-    # Each analyst judgment against the referral it answered (its reasons and version).
-    per_rule: Counter[tuple[int | None, str]] = Counter()
-    overridden: Counter[tuple[int | None, str]] = Counter()
     referrals = {
         row.work_item_id: row
         for row in session.execute(
-            select(Decision.work_item_id, Decision.reasons, Decision.ruleset_version).where(
+            select(Decision.work_item_id, Decision.reasons).where(
                 *scope, Decision.by == "rules", Decision.outcome == "refer"
             )
         )
     }
+    reasons: Counter[str] = Counter()
+    for row in referrals.values():
+        reasons.update(row.reasons or [])
+    result.referral_reasons = dict(reasons.most_common())
+    # Each analyst judgment against the referral it answered (its reasons and version).
+    per_rule: Counter[tuple[int | None, str]] = Counter()
+    overridden: Counter[tuple[int | None, str]] = Counter()
     for judgment in session.execute(
         select(Decision.work_item_id, Decision.override, Decision.ruleset_version).where(
             *scope, Decision.by == "analyst"
@@ -734,9 +774,7 @@ def measures(session: Session, principal: Principal, process_id: uuid.UUID) -> M
             "overrides": overridden[(version, code)],
             "override_rate": round(overridden[(version, code)] / count, 4),
         }
-        for (version, code), count in sorted(
-            per_rule.items(), key=lambda kv: (kv[0][0] or 0, kv[0][1])
-        )
+        for (version, code), count in sorted(per_rule.items(), key=_by_version)
     ]
     return result
 
@@ -761,8 +799,8 @@ def backtest(
     published version never changes), and evaluated afresh otherwise."""
     ruleset = get_ruleset(session, principal, ruleset_id)
     current = published(session, ruleset.client_id, ruleset.process_id)
-    draft = engine.compiled(ruleset.graph)
-    current_rules = engine.compiled(current.graph) if current else None
+    draft = rules_of(ruleset)
+    current_rules = rules_of(current) if current else None
     ruled = (
         select(
             Decision.work_item_id,

@@ -258,9 +258,7 @@ def _ingest_rows(
     chunk: list[list[Any]] = []
     connection = session.connection()
     actor = f"batch:{report.id}"
-    ruleset = (
-        published(session, process.client_id, process.id) if process.kind == "decision" else None
-    )
+    ruleset = _ruleset(session, process)
     sink: _Queueing | DecidingChunks = (
         DecidingChunks(connection.dialect.name, ruleset, shared, actor, now)
         if ruleset
