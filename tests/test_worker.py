@@ -24,6 +24,7 @@ def test_a_worker_pass_reaps_and_escalates(
     with httpx.Client() as http:
         assert run_once(container, http) == {
             "reaped": 0,
+            "gold_items": 0,
             "at_risk": 0,
             "breached": 0,
             "webhooks": 0,
@@ -31,6 +32,7 @@ def test_a_worker_pass_reaps_and_escalates(
         clock.advance(timedelta(hours=5))  # lease (60 s) expired, SLA (4 business hours) gone
         assert run_once(container, http) == {
             "reaped": 1,
+            "gold_items": 0,
             "at_risk": 1,
             "breached": 1,
             "webhooks": 0,

@@ -19,6 +19,7 @@ from tandem.dispatch.api import router as dispatch_router
 from tandem.dispatch.service import Dispatcher
 from tandem.http import Container, install_problem_handlers, public
 from tandem.intake.api import router as intake_router
+from tandem.quality.api import router as quality_router
 from tandem.tenancy.api import router as tenancy_router
 from tandem.work.api import router as work_router
 from tandem.workforce.api import router as workforce_router
@@ -31,6 +32,7 @@ ROUTERS = (
     dispatch_router,
     delivery_router,
     decisions_router,
+    quality_router,
     workforce_router,
 )
 

@@ -33,6 +33,15 @@ DECISIONS = Counter(
     ["by", "outcome"],
     registry=REGISTRY,
 )
+REVIEWS = Counter(
+    "tandem_reviews",
+    "Quality reviews of work items, by kind (screening, sample, gold, ...) and finding",
+    ["kind", "finding"],
+    registry=REGISTRY,
+)
+QUALITY_ALERTS = Counter(
+    "tandem_quality_alerts", "Agents fallen below a process's accuracy threshold", registry=REGISTRY
+)
 WEBHOOK_ATTEMPTS = Counter(
     "tandem_webhook_attempts", "Webhook delivery attempts", ["outcome"], registry=REGISTRY
 )

@@ -4,6 +4,17 @@ from tandem.catalog.models import Process
 from tandem.db import Base
 from tandem.decisions.models import Decision, Ruleset, RulesetTest
 from tandem.delivery.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
+from tandem.quality.models import (
+    AgentQuality,
+    FieldCheck,
+    GoldCopy,
+    GoldItem,
+    GoldSeeding,
+    Keying,
+    QualityAlert,
+    Review,
+    ReviewRequest,
+)
 from tandem.tenancy.models import ApiToken, Client, User
 from tandem.work.models import Batch, WorkItem, WorkItemEvent
 from tandem.workforce.models import (
@@ -22,13 +33,22 @@ __all__ = [
     "Agent",
     "AgentClearance",
     "AgentLanguage",
+    "AgentQuality",
     "AgentSkill",
     "ApiToken",
     "Batch",
     "Client",
     "Decision",
     "DeliveryCenter",
+    "FieldCheck",
+    "GoldCopy",
+    "GoldItem",
+    "GoldSeeding",
+    "Keying",
     "Process",
+    "QualityAlert",
+    "Review",
+    "ReviewRequest",
     "Ruleset",
     "RulesetTest",
     "Shift",

@@ -10,6 +10,7 @@ import httpx
 from tandem.db import transaction
 from tandem.delivery.webhooks import deliver_due
 from tandem.http import Container
+from tandem.quality.gold import seed_gold
 from tandem.sla.service import escalate
 
 log = logging.getLogger("tandem.worker")
@@ -21,6 +22,10 @@ def run_once(container: Container, http: httpx.Client) -> dict[str, int]:
     with transaction(container.sessions) as session:
         reaped = container.dispatcher.reap(session)
     with transaction(container.sessions) as session:
+        gold_items = seed_gold(
+            session, container.clock.now(), container.dispatcher.rng, settings.at_risk_fraction
+        )
+    with transaction(container.sessions) as session:
         at_risk, breached = escalate(
             session, container.clock.now(), settings.at_risk_priority_boost
         )
@@ -31,7 +36,13 @@ def run_once(container: Container, http: httpx.Client) -> dict[str, int]:
         max_attempts=settings.webhook_max_attempts,
         timeout_s=settings.webhook_timeout_seconds,
     )
-    return {"reaped": reaped, "at_risk": at_risk, "breached": breached, "webhooks": sent}
+    return {
+        "reaped": reaped,
+        "gold_items": gold_items,
+        "at_risk": at_risk,
+        "breached": breached,
+        "webhooks": sent,
+    }
 
 
 def run_forever(container: Container, stop: threading.Event | None = None) -> None:

@@ -18,7 +18,7 @@ from tandem.catalog.models import Process
 from tandem.clock import ManualClock
 from tandem.db import transaction
 from tandem.http import Container
-from tandem.intake.service import _new_item
+from tandem.intake.service import new_item_row
 from tandem.sla.service import policy_for
 from tandem.work.models import WorkItem, WorkItemEvent
 from tandem.work.service import creation_event
@@ -30,7 +30,7 @@ def _queue(container: Container, world: World, n: int) -> None:
         process = session.get_one(Process, (world.client_id, world.process_id))
         policy = policy_for(session, world.client_id, world.process_id, 0.75)
         rows = [
-            _new_item(process, policy, {"document_ref": f"d{i}"}, container.clock.now())
+            new_item_row(process, policy, {"document_ref": f"d{i}"}, container.clock.now())
             for i in range(n)
         ]
         session.execute(insert(WorkItem), rows)

@@ -5,13 +5,16 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Numeric, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Numeric, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tandem.db import Base, JSONType, UTCDateTime, new_id
 
 PROCESS_KINDS = ("data_entry", "decision", "conversation")
 SLA_MODES = ("business_hours", "24x7")
+# How a process's work is checked before delivery (tandem.quality): not at all, a CSP-1
+# sample per agent, two independent keyings compared, or every item by a reviewer.
+QA_MODES = ("none", "sampling", "double_entry", "full_review")
 
 
 class Process(Base):
@@ -36,6 +39,13 @@ class Process(Base):
     sla_mode: Mapped[str] = mapped_column(String(20))
     priority: Mapped[int] = mapped_column(default=0)
     price_per_item: Mapped[Decimal] = mapped_column(Numeric(10, 4), default=Decimal(0))
+    qa_mode: Mapped[str] = mapped_column(String(16), default="none", server_default="none")
+    # The promised outgoing defect rate: the AOQL sampling plans are chosen to meet.
+    qa_aoql: Mapped[float] = mapped_column(default=0.01, server_default=text("0.01"))
+    # An agent whose reviewed items pass less often than this goes back to full review.
+    qa_min_accuracy: Mapped[float] = mapped_column(default=0.95, server_default=text("0.95"))
+    # Share of extra gold items (known answers) slipped into the process's queue.
+    qa_gold_rate: Mapped[float] = mapped_column(default=0.0, server_default=text("0"))
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -44,6 +54,12 @@ class Process(Base):
         CheckConstraint("kind IN ('data_entry', 'decision', 'conversation')", name="kind"),
         CheckConstraint("sla_mode IN ('business_hours', '24x7')", name="sla_mode"),
         CheckConstraint("sla_minutes > 0", name="sla_minutes"),
+        CheckConstraint(
+            "qa_mode IN ('none', 'sampling', 'double_entry', 'full_review')", name="qa_mode"
+        ),
+        CheckConstraint("qa_aoql > 0 AND qa_aoql < 1", name="qa_aoql"),
+        CheckConstraint("qa_min_accuracy BETWEEN 0 AND 1", name="qa_min_accuracy"),
+        CheckConstraint("qa_gold_rate BETWEEN 0 AND 1", name="qa_gold_rate"),
     )
 
     @property

@@ -25,7 +25,8 @@ _RETURNING = (
 
 # Claiming on PostgreSQL, in one statement:
 # 1. candidates: a short probe per routing key on the partial index of claimable rows (an
-#    index-only scan), taking its first few rows WITHOUT locking them (locking every key's
+#    index-only scan, which also passes over items excluded for this agent: the index
+#    carries excluded_agent_id), taking its first few rows WITHOUT locking them (locking every key's
 #    head row would cost one WAL record per key per claim and make claimers block each
 #    other's probes), all of them in claim order;
 # 2. picked: walking those candidates in that order, lock the first one no other claim
@@ -47,7 +48,7 @@ WITH candidates AS (
         SELECT w.client_id, w.id, w.due_at, w.priority, w.received_at
         FROM work_items w
         WHERE w.client_id = k.client_id AND w.routing_key = k.routing_key
-          AND w.state = 'queued'
+          AND w.state = 'queued' AND w.excluded_agent_id IS DISTINCT FROM :agent_id
         ORDER BY w.due_at, w.priority DESC, w.received_at, w.id
         LIMIT {{per_key}}
     ) c
@@ -108,6 +109,7 @@ def claim_sqlite(queue_count: int) -> TextualSelect:
     probes = " UNION ALL ".join(
         f"SELECT * FROM (SELECT client_id, id, due_at, priority, received_at FROM work_items "
         f"WHERE client_id = :c{i} AND routing_key = :k{i} AND state = 'queued' "
+        f"AND (excluded_agent_id IS NULL OR excluded_agent_id <> :agent_id) "
         f"ORDER BY {_ORDER} LIMIT 1)"
         for i in range(queue_count)
     )

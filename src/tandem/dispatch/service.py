@@ -7,18 +7,31 @@ once the lease was lost (expired and reaped, or released).
 
 from __future__ import annotations
 
+import random
 import threading
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, NoReturn
+from typing import Any, NoReturn, cast
 
-from sqlalchemy import Connection, TextualSelect, bindparam, insert, or_, select, union_all, update
+from sqlalchemy import (
+    Connection,
+    Table,
+    TextualSelect,
+    bindparam,
+    case,
+    insert,
+    or_,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from tandem import metrics
+from tandem.catalog.models import Process
 from tandem.catalog.service import result_form
 from tandem.clock import Clock
 from tandem.db import is_postgres
@@ -30,11 +43,14 @@ from tandem.dispatch.queries import (
     queues_param,
 )
 from tandem.errors import InvalidInput, LeaseLost, NotFound
+from tandem.quality import service as quality
 from tandem.work.lifecycle import State, check_transition
 from tandem.work.models import WorkItem, WorkItemEvent
 from tandem.work.service import ItemRef, events, items, move, step_events
 from tandem.workforce.eligibility import servable_queues
 from tandem.workforce.service import agent_profile, queue_requirements
+
+processes = cast(Table, Process.__table__)
 
 # The hot path's statements, built once: a claim or submit only binds values.
 _FENCES = (
@@ -46,16 +62,24 @@ _FENCES = (
 )
 _HEARTBEAT = update(items).where(*_FENCES).values(lease_expires_at=bindparam("expires"))
 _SUBMITTED = (State.SUBMITTED, State.DELIVERED)
-# The fenced move leased -> submitted -> delivered; what it returns is the item as it was.
+# Quality control decides what follows a submit when the process has a QA mode, or the item
+# is a gold item; otherwise the submit delivers at once.
+_QA_MODE = (
+    select(processes.c.qa_mode)
+    .where(processes.c.client_id == items.c.client_id, processes.c.id == items.c.process_id)
+    .scalar_subquery()
+)
+_CHECKED = or_(items.c.gold, _QA_MODE != "none")
+# The fenced move leased -> submitted (-> delivered); it returns the item as it now is.
 _SUBMIT = (
     update(items)
     .where(*_FENCES)
     .values(
-        state=_SUBMITTED[-1].value,
-        version=items.c.version + len(_SUBMITTED),
+        state=case((_CHECKED, State.SUBMITTED.value), else_=State.DELIVERED.value),
+        version=items.c.version + case((_CHECKED, 1), else_=len(_SUBMITTED)),
         updated_at=bindparam("now"),
         result=bindparam("result_value"),
-        delivered_at=bindparam("now"),
+        delivered_at=case((_CHECKED, None), else_=bindparam("now")),
         lease_expires_at=None,
         breached=or_(items.c.breached, items.c.due_at < bindparam("now")),
     )
@@ -65,8 +89,10 @@ _SUBMIT = (
         items.c.process_id,
         items.c.batch_id,
         items.c.external_ref,
-        (items.c.version - len(_SUBMITTED)).label("version"),
+        items.c.state,
+        items.c.version,
         items.c.attempt,
+        items.c.gold,
         outbox.has_subscribers(items.c.client_id).label("notify"),
     )
 )
@@ -138,6 +164,7 @@ class Dispatcher:
         self._ttl = timedelta(seconds=eligibility_ttl_s)
         self._queues: dict[uuid.UUID, _Servable] = {}
         self._lock = threading.Lock()
+        self.rng = random.Random()  # which items CSP-1 samples; tests seed it
         # What the claim and submit statements do, checked against the lifecycle once.
         check_transition(State.QUEUED, State.LEASED)
         check_transition(State.LEASED, _SUBMITTED[0])
@@ -281,8 +308,9 @@ class Dispatcher:
         attempt: int,
         result: dict[str, Any],
     ) -> ItemRef:
-        """Hand in a result validated against the process form; it is delivered at once
-        (quality review, when a process asks for it, comes between these two steps).
+        """Hand in a result validated against the process form. It is delivered at once,
+        unless the process has a QA mode or the item is a gold item: then quality control
+        (tandem.quality.service.after_submit) decides what follows, in the same transaction.
 
         One fenced update moves the item and tells what it was; a result that fails the form
         raises, and the transaction (the caller's, or this one's on a connection not in a
@@ -309,8 +337,26 @@ class Dispatcher:
                 "the result does not match the process form",
                 errors=[{"field": e.field, "message": e.message} for e in errors],
             )
-        before = ItemRef(item.client_id, item.id, State.LEASED, item.version, item.attempt)
-        rows = step_events(before, _SUBMITTED, actor=f"agent:{agent_id}", now=now, attempt=attempt)
+        actor = f"agent:{agent_id}"
+        if item.state == State.SUBMITTED.value:  # quality control decides what follows
+            before = ItemRef(item.client_id, item.id, State.LEASED, item.version - 1, attempt)
+            connection.execute(
+                _INSERT_EVENTS,
+                step_events(before, _SUBMITTED[:1], actor=actor, now=now, attempt=attempt),
+            )
+            submitted = quality.Submitted(
+                ItemRef(item.client_id, item.id, State.SUBMITTED, item.version, attempt),
+                item.process_id,
+                item.batch_id,
+                item.external_ref,
+                item.gold,
+            )
+            return quality.after_submit(
+                connection, submitted, agent_id, result, now=now, rng=self.rng
+            )
+        version = item.version - len(_SUBMITTED)
+        before = ItemRef(item.client_id, item.id, State.LEASED, version, attempt)
+        rows = step_events(before, _SUBMITTED, actor=actor, now=now, attempt=attempt)
         connection.execute(
             _INSERT_SUBMIT_EVENTS,
             {f"{c.name}_{i}": row[c.name] for i, row in enumerate(rows) for c in _EVENT_COLUMNS},
@@ -318,9 +364,7 @@ class Dispatcher:
         if item.notify:
             outbox.item_delivered(connection, item, result, now)
         metrics.ITEMS_DELIVERED.inc()
-        return ItemRef(
-            item.client_id, item.id, _SUBMITTED[-1], item.version + len(_SUBMITTED), attempt
-        )
+        return ItemRef(item.client_id, item.id, _SUBMITTED[-1], item.version, attempt)
 
     def submit_for_review(
         self,

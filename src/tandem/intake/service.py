@@ -43,7 +43,7 @@ CHUNK_ROWS = 2000
 MODES = ("all_or_nothing", "accept_valid")
 
 
-def _new_item(
+def new_item_row(
     process: Process,
     policy: SlaPolicy,
     payload: dict[str, Any],
@@ -107,7 +107,7 @@ def submit_item(
             errors=[{"field": e.field, "message": e.message} for e in errors],
         )
     policy = policy_for(session, process.client_id, process.id, at_risk_fraction)
-    row = _new_item(
+    row = new_item_row(
         process,
         policy,
         payload,
@@ -253,7 +253,7 @@ def _ingest_rows(
     policy = policy_for(session, process.client_id, process.id, at_risk_fraction)
     due = policy.start(now)
     # Every item of a file shares all its columns but the id and the payload.
-    shared = _new_item(process, policy, {}, now, due=due, batch_id=report.id)
+    shared = new_item_row(process, policy, {}, now, due=due, batch_id=report.id)
     keep_writing = True
     chunk: list[list[Any]] = []
     connection = session.connection()

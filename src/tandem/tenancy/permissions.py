@@ -23,11 +23,16 @@ class Permission(StrEnum):
     RULESET_READ = "client:ruleset:read"
     RULESET_MANAGE = "client:ruleset:manage"
     DECISION_JUDGE = "agent:decision:judge"
+    QUALITY_READ = "client:quality:read"  # accuracy per process and field, the QA report
+    RESULT_REJECT = "client:result:reject"  # send a delivered result back (acceptance)
+    QUALITY_REVIEW = "provider:quality:review"  # review, score, adjudicate
+    QUALITY_MANAGE = "provider:quality:manage"  # QA policies, gold items
+    AGENT_QUALITY_READ = "provider:agent_quality:read"  # accuracy per agent, alerts
 
 
 P = Permission
 
-_CLIENT_READ = {P.PROCESS_READ, P.WORK_ITEM_READ, P.RESULT_EXPORT}
+_CLIENT_READ = {P.PROCESS_READ, P.WORK_ITEM_READ, P.RESULT_EXPORT, P.QUALITY_READ}
 _AGENT = {P.WORK_CLAIM, P.WORK_SUBMIT}
 
 ROLES: dict[str, frozenset[Permission]] = {
@@ -44,6 +49,9 @@ ROLES: dict[str, frozenset[Permission]] = {
             P.WORK_ITEM_MANAGE,
             P.RULESET_READ,
             P.RULESET_MANAGE,
+            P.QUALITY_READ,
+            P.QUALITY_MANAGE,
+            P.AGENT_QUALITY_READ,
         }
     ),
     "team_lead": frozenset(
@@ -54,17 +62,29 @@ ROLES: dict[str, frozenset[Permission]] = {
             P.WORK_ITEM_READ,
             P.RULESET_READ,
             P.DECISION_JUDGE,
+            P.QUALITY_READ,
+            P.QUALITY_REVIEW,
+            P.AGENT_QUALITY_READ,
             *_AGENT,
         }
     ),
     "agent": frozenset(_AGENT),
     "analyst": frozenset({*_AGENT, P.DECISION_JUDGE}),
-    "qa_reviewer": frozenset({P.PROCESS_READ, P.WORK_ITEM_READ}),
+    "qa_reviewer": frozenset(
+        {
+            P.PROCESS_READ,
+            P.WORK_ITEM_READ,
+            P.QUALITY_READ,
+            P.QUALITY_REVIEW,
+            P.AGENT_QUALITY_READ,
+        }
+    ),
     "wfm_planner": frozenset({P.WORKFORCE_READ, P.OPERATIONS_READ}),
     "security_officer": frozenset({P.CLIENT_READ, P.WORKFORCE_READ}),
     "client_admin": frozenset(
         {
             *_CLIENT_READ,
+            P.RESULT_REJECT,
             P.PROCESS_MANAGE,
             P.WORK_ITEM_CREATE,
             P.WORK_ITEM_MANAGE,
@@ -73,7 +93,9 @@ ROLES: dict[str, frozenset[Permission]] = {
             P.RULESET_MANAGE,
         }
     ),
-    "client_user": frozenset({*_CLIENT_READ, P.WORK_ITEM_CREATE, P.WORK_ITEM_MANAGE}),
+    "client_user": frozenset(
+        {*_CLIENT_READ, P.WORK_ITEM_CREATE, P.WORK_ITEM_MANAGE, P.RESULT_REJECT}
+    ),
     "client_system": frozenset({*_CLIENT_READ, P.WORK_ITEM_CREATE, P.WEBHOOK_MANAGE}),
 }
 

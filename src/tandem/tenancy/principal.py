@@ -50,11 +50,11 @@ class Principal:
     def work_item_condition(self) -> ColumnElement[bool]:
         """Work items this principal may read.
 
-        Client users: their client's. Provider staff with read access: all. Anyone else who
-        works items: only the ones leased to them right now.
+        Client users: their client's, gold items excepted. Provider staff with read access:
+        all. Anyone else who works items: only the ones leased to them right now.
         """
-        if self.client_id is not None:
-            return WorkItem.client_id == self.client_id
+        if self.client_id is not None:  # never gold items: the provider's own test copies
+            return and_(WorkItem.client_id == self.client_id, WorkItem.gold.is_(False))
         if Permission.WORK_ITEM_READ in self.permissions:
             return true()
         if self.agent_id is not None:

@@ -40,9 +40,12 @@ TRANSITIONS: frozenset[tuple[State | None, State]] = frozenset(
         (S.LEASED, S.CANCELLED),
         (S.SUBMITTED, S.DELIVERED),
         (S.SUBMITTED, S.IN_REVIEW),
+        (S.SUBMITTED, S.QUEUED),  # the first of two keyings is in; the second keyer's turn
+        (S.SUBMITTED, S.CANCELLED),  # a gold item, scored, is retired
         (S.IN_REVIEW, S.DELIVERED),
         (S.IN_REVIEW, S.REWORK),
         (S.REWORK, S.QUEUED),
+        (S.REWORK, S.LEASED),  # sent back to the agent who did it
         (S.REWORK, S.CANCELLED),
         (S.WAITING, S.QUEUED),
         (S.WAITING, S.CANCELLED),

@@ -9,6 +9,7 @@ from sqlalchemy import (
     ForeignKeyConstraint,
     Index,
     String,
+    false,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -80,6 +81,12 @@ class WorkItem(Base):
     lease_owner: Mapped[uuid.UUID | None]
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     payload: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    # A gold item: a copy of a known-answer item slipped in unannounced to score the agent
+    # who works it (tandem.quality.gold); never shown to the client, never delivered.
+    gold: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # The agent who may not claim this item: its first keyer (double entry), or the agent
+    # whose work a reviewer sent to someone else.
+    excluded_agent_id: Mapped[uuid.UUID | None]
     result: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -109,6 +116,8 @@ class WorkItem(Base):
             text("priority DESC"),
             "received_at",
             "id",
+            # The claim's probes skip items excluded for the claiming agent in the index.
+            postgresql_include=["excluded_agent_id"],
             postgresql_where=text("state = 'queued'"),
             sqlite_where=text("state = 'queued'"),
         ),

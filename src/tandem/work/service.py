@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, insert, select, update
+from sqlalchemy import Connection, Row, Table, insert, select, update
 from sqlalchemy.orm import Session
 
 from tandem.errors import Conflict, NotFound
@@ -44,7 +44,7 @@ class StaleItem(Conflict):
 
 
 def move(
-    session: Session,
+    session: Session | Connection,
     item: ItemRef,
     to: State | Sequence[State],
     *,

@@ -1,0 +1,126 @@
+"""Gold items: known-answer items, defined per process, copied into its queue unannounced at
+the process's gold rate, and scored automatically when submitted (tandem.quality.service).
+
+The copies are ordinary queued items to the agents who get them; clients never see them
+(tenancy's item scoping hides gold items) and they are never delivered or billed.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.orm import Session
+
+from tandem.catalog.models import Process
+from tandem.catalog.service import form_of, get_process
+from tandem.errors import InvalidInput
+from tandem.intake.service import new_item_row
+from tandem.quality.models import GoldCopy, GoldItem, GoldSeeding
+from tandem.sla.service import policy_for
+from tandem.tenancy.principal import Principal
+from tandem.work.lifecycle import State
+from tandem.work.models import WorkItem
+from tandem.work.service import creation_event, events, items
+
+
+def add_gold_item(
+    session: Session,
+    principal: Principal,
+    process_id: uuid.UUID,
+    payload: dict[str, Any],
+    answer: dict[str, Any],
+    *,
+    now: datetime,
+) -> GoldItem:
+    process = get_process(session, principal, process_id)
+    errors = [
+        {"field": f"payload.{e.field}", "message": e.message}
+        for e in form_of(process.input_schema).errors(payload)
+    ] + [
+        {"field": f"answer.{e.field}", "message": e.message}
+        for e in form_of(process.form_schema).errors(answer)
+    ]
+    if errors:
+        raise InvalidInput("the gold item does not match the process's forms", errors=errors)
+    gold = GoldItem(
+        client_id=process.client_id,
+        process_id=process.id,
+        payload=payload,
+        answer=answer,
+        created_at=now,
+    )
+    session.add(gold)
+    session.flush()
+    return gold
+
+
+def seed_gold(session: Session, now: datetime, rng: random.Random, at_risk_fraction: float) -> int:
+    """Copy gold items into the queues of processes with a gold rate: for every item that
+    arrived for people to work since the last pass (items still open: what the client's
+    rules decided at once never reaches an agent), `rate` gold items are owed; whole ones
+    are made. Returns how many were made."""
+    made = 0
+    for process in session.scalars(
+        select(Process).where(Process.qa_gold_rate > 0, Process.active.is_(True))
+    ):
+        golds = session.scalars(
+            select(GoldItem).where(
+                GoldItem.client_id == process.client_id,
+                GoldItem.process_id == process.id,
+                GoldItem.active.is_(True),
+            )
+        ).all()
+        seeding = session.get(GoldSeeding, (process.client_id, process.id))
+        if seeding is None:
+            session.add(
+                GoldSeeding(
+                    client_id=process.client_id, process_id=process.id, counted_until=now, owed=0.0
+                )
+            )
+            continue
+        if not golds:
+            seeding.counted_until = now
+            continue
+        arrived = (
+            session.scalar(
+                select(func.count()).where(
+                    WorkItem.client_id == process.client_id,
+                    WorkItem.process_id == process.id,
+                    WorkItem.state.not_in((State.DELIVERED.value, State.CANCELLED.value)),
+                    WorkItem.gold.is_(False),
+                    WorkItem.received_at > seeding.counted_until,
+                    WorkItem.received_at <= now,
+                )
+            )
+            or 0
+        )
+        owed = seeding.owed + arrived * process.qa_gold_rate
+        count = int(owed)
+        if count:
+            sla = policy_for(session, process.client_id, process.id, at_risk_fraction)
+            chosen = [rng.choice(golds) for _ in range(count)]
+            rows = [new_item_row(process, sla, gold.payload, now, gold=True) for gold in chosen]
+            session.execute(insert(items), rows)
+            session.execute(
+                insert(events), [creation_event(row, actor="system:gold") for row in rows]
+            )
+            session.execute(
+                insert(GoldCopy),
+                [
+                    {
+                        "client_id": process.client_id,
+                        "work_item_id": row["id"],
+                        "gold_item_id": gold.id,
+                    }
+                    for row, gold in zip(rows, chosen, strict=True)
+                ],
+            )
+            made += count
+        seeding.owed = owed - count
+        seeding.counted_until = now
+    session.flush()
+    return made

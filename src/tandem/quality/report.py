@@ -1,0 +1,276 @@
+"""What quality control measured: accuracy per client, process, agent or field over time,
+and the outgoing-quality report per process against its promise (1 - AOQL).
+
+Field accuracy counts field checks (every field of every reviewed, scored or compared
+item); item accuracy counts reviews (an item passes when no field failed). Both come with
+Wilson intervals. Reads only; every query is scoped to the caller's client.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Date, and_, case, cast, func, select
+from sqlalchemy.orm import Session
+
+from tandem.catalog.models import Process
+from tandem.quality.accuracy import AgentOutput, Rate, estimated_escapes, wilson
+from tandem.quality.models import FieldCheck, Review
+from tandem.tenancy.principal import Principal
+from tandem.work.lifecycle import State
+from tandem.work.models import WorkItem, WorkItemEvent
+
+GROUPINGS = ("client", "process", "agent", "field")
+INTERVALS = ("none", "day", "week", "month")
+# Reviews by a person of one agent's own work (not comparisons, gold, or client rejections).
+HUMAN_REVIEWS = ("screening", "sample", "full", "rework", "adjudication")
+
+
+@dataclass(frozen=True)
+class AccuracyRow:
+    group: str  # the client id, process id, agent id, or "process id/field"
+    period: date | None  # the first day of the interval; None over the whole window
+    fields: Rate
+    items: Rate | None  # None when grouped by field
+
+
+def _day(session: Session, column: Any) -> ColumnElement[Any]:
+    if session.get_bind().dialect.name == "postgresql":
+        return cast(func.timezone("UTC", column), Date)
+    return func.date(column)
+
+
+def _period(day: Any, interval: str) -> date | None:
+    if interval == "none":
+        return None
+    value = day if isinstance(day, date) else date.fromisoformat(str(day))
+    if interval == "week":
+        return value - timedelta(days=value.weekday())
+    if interval == "month":
+        return value.replace(day=1)
+    return value
+
+
+def accuracy(
+    session: Session,
+    principal: Principal,
+    *,
+    by: str,
+    since: datetime,
+    until: datetime,
+    interval: str = "none",
+    process_id: uuid.UUID | None = None,
+) -> list[AccuracyRow]:
+    keys = {
+        "client": (FieldCheck.client_id,),
+        "process": (FieldCheck.process_id,),
+        "agent": (FieldCheck.agent_id,),
+        "field": (FieldCheck.process_id, FieldCheck.field),
+    }[by]
+    where = [
+        principal.client_condition(FieldCheck.client_id),
+        FieldCheck.at >= since,
+        FieldCheck.at < until,
+    ]
+    if process_id is not None:
+        where.append(FieldCheck.process_id == process_id)
+    day = _day(session, FieldCheck.at).label("day")
+    fields: dict[tuple[str, date | None], list[int]] = defaultdict(lambda: [0, 0])
+    for row in session.execute(
+        select(*keys, day, func.count(), func.sum(case((FieldCheck.passed, 1), else_=0)))
+        .where(*where)
+        .group_by(*keys, day)
+    ):
+        values: tuple[Any, ...] = tuple(row)
+        group = "/".join(str(value) for value in values[: len(keys)])
+        counts = fields[(group, _period(row.day, interval))]
+        counts[0] += values[-2]
+        counts[1] += int(values[-1] or 0)
+    items: dict[tuple[str, date | None], list[int]] = defaultdict(lambda: [0, 0])
+    if by != "field":
+        review_key = getattr(Review, keys[0].key)
+        review_day = _day(session, Review.at).label("day")
+        review_where = [
+            principal.client_condition(Review.client_id),
+            Review.at >= since,
+            Review.at < until,
+            Review.agent_id.is_not(None),
+        ]
+        if process_id is not None:
+            review_where.append(Review.process_id == process_id)
+        for row in session.execute(
+            select(
+                review_key, review_day, func.count(), func.sum(case((Review.defect, 0), else_=1))
+            )
+            .where(*review_where)
+            .group_by(review_key, review_day)
+        ):
+            key, day_of, checked, passed = tuple(row)
+            counts = items[(str(key), _period(day_of, interval))]
+            counts[0] += checked
+            counts[1] += int(passed or 0)
+    return [
+        AccuracyRow(
+            group,
+            period,
+            wilson(correct, checked),
+            None if by == "field" else wilson(*reversed(items.get((group, period), [0, 0]))),
+        )
+        for (group, period), (checked, correct) in sorted(
+            fields.items(), key=lambda kv: (kv[0][0], kv[0][1] or date.min)
+        )
+    ]
+
+
+@dataclass(frozen=True)
+class ProcessQuality:
+    process_id: uuid.UUID
+    code: str
+    mode: str
+    target_accuracy: float  # 1 - AOQL: what the SLA promises leaves right
+    delivered: int
+    submitted: int
+    reviewed: int  # by a person
+    review_fraction: float | None
+    defects_found: int
+    estimated_escapes: float  # expected defects among what left unreviewed
+    estimated_accuracy: float | None  # 1 - estimated escapes / delivered
+    rejected_by_client: int  # escapes the client found
+    observed_accuracy: float | None  # 1 - rejected / delivered
+    meets_target: bool | None
+
+
+def report(
+    session: Session, principal: Principal, *, since: datetime, until: datetime
+) -> list[ProcessQuality]:
+    """Per process: the estimated outgoing accuracy against the target, the review effort
+    spent, and the client's rejections (escapes the estimate should have foreseen)."""
+    processes = session.scalars(
+        select(Process).where(principal.client_condition(Process.client_id)).order_by(Process.code)
+    ).all()
+    window = and_(principal.client_condition(WorkItem.client_id))
+    delivered = dict(
+        session.execute(
+            select(WorkItem.process_id, func.count())
+            .where(
+                window,
+                WorkItem.state == State.DELIVERED.value,
+                WorkItem.delivered_at >= since,
+                WorkItem.delivered_at < until,
+            )
+            .group_by(WorkItem.process_id)
+        ).tuples()
+    )
+    submitted: dict[tuple[uuid.UUID, str], int] = dict(
+        ((process, actor), count)
+        for process, actor, count in session.execute(
+            select(WorkItem.process_id, WorkItemEvent.actor, func.count())
+            .join(
+                WorkItem,
+                (WorkItem.client_id == WorkItemEvent.client_id)
+                & (WorkItem.id == WorkItemEvent.work_item_id),
+            )
+            .where(
+                window,
+                WorkItem.gold.is_(False),
+                WorkItemEvent.to_state == State.SUBMITTED.value,
+                WorkItemEvent.at >= since,
+                WorkItemEvent.at < until,
+            )
+            .group_by(WorkItem.process_id, WorkItemEvent.actor)
+        ).tuples()
+    )
+    reviews: dict[tuple[uuid.UUID, str], dict[str, list[int]]] = defaultdict(dict)
+    for process, agent, kind, count, defects in session.execute(
+        select(
+            Review.process_id,
+            Review.agent_id,
+            Review.kind,
+            func.count(),
+            func.sum(case((Review.defect, 1), else_=0)),
+        )
+        .where(principal.client_condition(Review.client_id), Review.at >= since, Review.at < until)
+        .group_by(Review.process_id, Review.agent_id, Review.kind)
+    ).tuples():
+        reviews[(process, f"agent:{agent}")][kind] = [count, int(defects or 0)]
+    return [
+        _process_quality(process, delivered.get(process.id, 0), submitted, reviews)
+        for process in processes
+    ]
+
+
+def _process_quality(
+    process: Process,
+    delivered: int,
+    submitted: dict[tuple[uuid.UUID, str], int],
+    reviews: dict[tuple[uuid.UUID, str], dict[str, list[int]]],
+) -> ProcessQuality:
+    actors = {actor for (pid, actor) in [*submitted, *reviews] if pid == process.id}
+    outputs: list[AgentOutput] = []
+    agreed = keyer_checks = keyer_defects = rejected = found = 0
+    for actor in actors:
+        kinds = reviews.get((process.id, actor), {})
+        human = [kinds.get(kind, [0, 0]) for kind in HUMAN_REVIEWS if kind != "adjudication"]
+        sample = kinds.get("sample", [0, 0])
+        compared = [kinds.get(kind, [0, 0]) for kind in ("double_entry", "adjudication")]
+        agreed += kinds.get("double_entry", [0, 0])[0]
+        keyer_checks += sum(count for count, _ in compared)
+        keyer_defects += sum(defects for _, defects in compared)
+        rejected += kinds.get("acceptance", [0, 0])[0]
+        found += sum(defects for _, defects in human) + kinds.get("adjudication", [0, 0])[1]
+        outputs.append(
+            AgentOutput(
+                submitted=submitted.get((process.id, actor), 0),
+                # keyings compared with another are looked at too, by the comparison
+                reviewed=sum(count for count, _ in (*human, *compared)),
+                sampled=sample[0],
+                sampled_defects=sample[1],
+                defects=sum(defects for _, defects in human),
+            )
+        )
+    escapes, _ = estimated_escapes(outputs)
+    if keyer_checks:  # two keyings that agree are both wrong the same way rarely: p squared
+        keyer_rate = (keyer_defects + 0.5) / (keyer_checks + 1)
+        escapes += (agreed / 2) * keyer_rate**2  # each agreed item has two keyer reviews
+    human_reviews = sum(
+        reviews.get((process.id, actor), {}).get(kind, [0, 0])[0]
+        for actor in actors
+        for kind in HUMAN_REVIEWS
+    )
+    total_submitted = sum(output.submitted for output in outputs)
+    estimated = 1 - escapes / delivered if delivered else None
+    target = 1 - process.qa_aoql
+    return ProcessQuality(
+        process_id=process.id,
+        code=process.code,
+        mode=process.qa_mode,
+        target_accuracy=round(target, 6),
+        delivered=delivered,
+        submitted=total_submitted,
+        reviewed=human_reviews,
+        review_fraction=round(human_reviews / total_submitted, 4) if total_submitted else None,
+        defects_found=found,
+        estimated_escapes=round(escapes, 3),
+        estimated_accuracy=round(estimated, 6) if estimated is not None else None,
+        rejected_by_client=rejected,
+        observed_accuracy=round(1 - rejected / delivered, 6) if delivered else None,
+        meets_target=None if estimated is None else estimated >= target,
+    )
+
+
+def open_alerts(session: Session, principal: Principal) -> Sequence[Any]:
+    from tandem.quality.models import QualityAlert
+
+    return session.scalars(
+        select(QualityAlert)
+        .where(
+            principal.client_condition(QualityAlert.client_id),
+            QualityAlert.acknowledged_at.is_(None),
+        )
+        .order_by(QualityAlert.at.desc())
+    ).all()

@@ -1,0 +1,863 @@
+"""Quality control in the work loop: where a submitted item goes next, reviews and rework,
+double entry and its adjudication, gold scoring, and the client's rejection of a delivery.
+
+A process's QA mode decides (tandem.catalog.models.QA_MODES). The submit statement delivers
+items of processes without QA at once; every other submitted item comes to `after_submit`
+in the same transaction. Each agent's standing on a process (its CSP-1 phase and plan) is
+updated by every review of their work, whatever its kind.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, delete, exists, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from tandem import metrics
+from tandem.catalog.models import Process
+from tandem.catalog.service import form_of
+from tandem.db import new_id
+from tandem.delivery import outbox
+from tandem.errors import Conflict, InvalidInput, NotFound
+from tandem.quality.accuracy import below_threshold, defect_rate, wilson
+from tandem.quality.models import (
+    ERROR_CATEGORIES,
+    SCORECARD,
+    AgentQuality,
+    FieldCheck,
+    GoldCopy,
+    GoldItem,
+    Keying,
+    QualityAlert,
+    Review,
+    ReviewRequest,
+)
+from tandem.quality.normalize import agreement, normalize, normalizer_for
+from tandem.quality.sampling import CspState, after_review, choose_plan
+from tandem.tenancy.principal import Principal
+from tandem.work.lifecycle import State
+from tandem.work.models import WorkItem, WorkItemEvent
+from tandem.work.service import ItemRef, move
+
+Db = Session | Connection
+
+# How many of an agent's latest reviews on a process the accuracy threshold looks at.
+THRESHOLD_WINDOW = 50
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A process's QA policy, with what reviews check: its form fields, or for conversations
+    the scorecard's criteria."""
+
+    client_id: int
+    process_id: uuid.UUID
+    kind: str
+    mode: str
+    aoql: float
+    min_accuracy: float
+    form_schema: dict[str, Any]
+
+    @property
+    def criteria(self) -> tuple[str, ...]:
+        if self.kind == "conversation":
+            return SCORECARD
+        return tuple(form_of(self.form_schema).fields)
+
+
+def policy_of(db: Db, client_id: int, process_id: uuid.UUID) -> Policy:
+    row = db.execute(
+        select(
+            Process.kind,
+            Process.qa_mode,
+            Process.qa_aoql,
+            Process.qa_min_accuracy,
+            Process.form_schema,
+        ).where(Process.client_id == client_id, Process.id == process_id)
+    ).one()
+    return Policy(client_id, process_id, row.kind, row.qa_mode, *row[2:])
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """An item just moved leased -> submitted by its agent, as the submit statement saw it."""
+
+    ref: ItemRef
+    process_id: uuid.UUID
+    batch_id: uuid.UUID | None
+    external_ref: str | None
+    gold: bool
+
+    @property
+    def client_id(self) -> int:
+        return self.ref.client_id
+
+    @property
+    def id(self) -> uuid.UUID:
+        return self.ref.id
+
+
+def after_submit(
+    db: Db,
+    item: Submitted,
+    agent_id: uuid.UUID,
+    result: dict[str, Any],
+    *,
+    now: datetime,
+    rng: random.Random,
+) -> ItemRef:
+    """Where a submitted item goes: scored and retired (gold), to review, back to the
+    queue for its second keying, or delivered."""
+    actor = f"agent:{agent_id}"
+    if item.gold:
+        return _score_gold(db, item, agent_id, result, now)
+    policy = policy_of(db, item.client_id, item.process_id)
+    if _was_sent_back(db, item.ref):
+        return _request_review(db, item.ref, policy, "rework", agent_id, actor, now)
+    if policy.mode == "double_entry":
+        return _keyed(db, item, policy, agent_id, result, now)
+    kind = _review_kind(db, policy, agent_id, rng)
+    if kind is None:
+        return deliver(db, item.ref, item, result, actor=actor, now=now)
+    return _request_review(db, item.ref, policy, kind, agent_id, actor, now)
+
+
+def _review_kind(db: Db, policy: Policy, agent_id: uuid.UUID, rng: random.Random) -> str | None:
+    if policy.mode == "full_review":
+        return "full"
+    if policy.mode != "sampling":
+        return None
+    row = db.execute(
+        select(AgentQuality.__table__).where(
+            AgentQuality.client_id == policy.client_id,
+            AgentQuality.process_id == policy.process_id,
+            AgentQuality.agent_id == agent_id,
+        )
+    ).one_or_none()
+    if row is None:
+        return "screening"  # a new agent: every item until they clear
+    if row.screening or row.below_threshold:
+        return "screening"
+    return "sample" if rng.random() < row.fraction else None
+
+
+def _was_sent_back(db: Db, ref: ItemRef) -> bool:
+    """Sent back by a reviewer or rejected by the client: the redone work is always checked."""
+    return bool(
+        db.execute(
+            select(
+                exists().where(
+                    Review.client_id == ref.client_id,
+                    Review.work_item_id == ref.id,
+                    Review.verdict.in_(("rework", "reject")),
+                )
+            )
+        ).scalar()
+    )
+
+
+def deliver(
+    db: Db,
+    ref: ItemRef,
+    item: Any,
+    result: dict[str, Any],
+    *,
+    actor: str,
+    now: datetime,
+    changes: Mapping[str, Any] | None = None,
+) -> ItemRef:
+    """Deliver the item and tell the client's webhooks. `item` names its process, batch and
+    external reference (what the webhook carries)."""
+    ref = move(
+        db,
+        ref,
+        State.DELIVERED,
+        actor=actor,
+        now=now,
+        changes={"delivered_at": now, **(changes or {})},
+    )
+    connection = db.connection() if isinstance(db, Session) else db
+    outbox.item_delivered(connection, item, result, now)
+    metrics.ITEMS_DELIVERED.inc()
+    return ref
+
+
+def _request_review(
+    db: Db,
+    ref: ItemRef,
+    policy: Policy,
+    kind: str,
+    agent_id: uuid.UUID | None,
+    actor: str,
+    now: datetime,
+) -> ItemRef:
+    ref = move(db, ref, State.IN_REVIEW, actor=actor, now=now, data={"review": kind})
+    db.execute(
+        insert(ReviewRequest).values(
+            client_id=ref.client_id,
+            work_item_id=ref.id,
+            process_id=policy.process_id,
+            kind=kind,
+            agent_id=agent_id,
+            requested_at=now,
+        )
+    )
+    return ref
+
+
+# -- reviews -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A field or scorecard criterion the reviewer found wrong, and how."""
+
+    name: str
+    category: str
+
+
+def _checks(policy: Policy, failures: Sequence[Failure]) -> list[dict[str, Any]]:
+    """Every field (or criterion) checked: the failures named, the rest passed."""
+    criteria = policy.criteria
+    failed: dict[str, str] = {}
+    errors = []
+    for i, failure in enumerate(failures):
+        if failure.name not in criteria:
+            errors.append(
+                {
+                    "field": f"failures[{i}].name",
+                    "message": f"{failure.name!r} is not one of {', '.join(criteria)}",
+                }
+            )
+        if failure.category not in ERROR_CATEGORIES:
+            errors.append(
+                {
+                    "field": f"failures[{i}].category",
+                    "message": f"must be one of {', '.join(ERROR_CATEGORIES)}",
+                }
+            )
+        failed[failure.name] = failure.category
+    if errors:
+        raise InvalidInput("the review names unknown fields or categories", errors=errors)
+    return [
+        {"name": name, "passed": name not in failed, "category": failed.get(name)}
+        for name in criteria
+    ]
+
+
+def waiting(
+    session: Session, principal: Principal, item_id: uuid.UUID
+) -> tuple[ReviewRequest, WorkItem]:
+    found = session.execute(
+        select(ReviewRequest, WorkItem)
+        .join(
+            WorkItem,
+            (WorkItem.client_id == ReviewRequest.client_id)
+            & (WorkItem.id == ReviewRequest.work_item_id),
+        )
+        .where(
+            ReviewRequest.work_item_id == item_id,
+            WorkItem.state == State.IN_REVIEW.value,
+            principal.client_condition(ReviewRequest.client_id),
+        )
+    ).one_or_none()
+    if found is None:
+        raise NotFound(f"work item {item_id} is not waiting for review")
+    return found[0], found[1]
+
+
+def review_queue(
+    session: Session, principal: Principal, limit: int = 100
+) -> list[tuple[ReviewRequest, WorkItem]]:
+    """Items waiting for a reviewer, earliest due first; not the caller's own work."""
+    query = (
+        select(ReviewRequest, WorkItem)
+        .join(
+            WorkItem,
+            (WorkItem.client_id == ReviewRequest.client_id)
+            & (WorkItem.id == ReviewRequest.work_item_id),
+        )
+        .where(
+            WorkItem.state == State.IN_REVIEW.value,
+            principal.client_condition(ReviewRequest.client_id),
+        )
+        .order_by(WorkItem.due_at, ReviewRequest.requested_at)
+        .limit(limit)
+    )
+    mine = principal.agent_id
+    return [
+        (request, item)
+        for request, item in session.execute(query).tuples()
+        if mine is None
+        or (
+            request.agent_id != mine
+            and not (request.kind == "adjudication" and _keyed_by(session, item, mine))
+        )
+    ]
+
+
+def _keyed_by(session: Session, item: WorkItem, agent_id: uuid.UUID) -> bool:
+    return bool(
+        session.scalar(
+            select(
+                exists().where(
+                    Keying.client_id == item.client_id,
+                    Keying.work_item_id == item.id,
+                    Keying.agent_id == agent_id,
+                )
+            )
+        )
+    )
+
+
+def review(
+    session: Session,
+    principal: Principal,
+    item_id: uuid.UUID,
+    *,
+    failures: Sequence[Failure],
+    verdict: str,
+    now: datetime,
+    lease: timedelta,
+    corrected: dict[str, Any] | None = None,
+    rework_to: str | None = None,
+    reason: str | None = None,
+) -> Review:
+    """A reviewer's finding on an item in review: every field (or, for a conversation, every
+    scorecard criterion) not named in `failures` passed. Without failures the item is
+    delivered; with any, it is corrected and delivered (`corrected` is the whole result),
+    or sent back for rework to the same agent (leased to them again) or to another (queued,
+    the first agent excluded)."""
+    request, item = waiting(session, principal, item_id)
+    if request.kind == "adjudication":
+        raise Conflict("a double-entry disagreement is settled by adjudication, not review")
+    if principal.agent_id is not None and principal.agent_id == request.agent_id:
+        raise Conflict("four eyes: nobody reviews their own work")
+    policy = policy_of(session, item.client_id, item.process_id)
+    checks = _checks(policy, failures)
+    defect = any(not check["passed"] for check in checks)
+    _check_verdict(policy, defect, verdict, corrected, rework_to)
+    if request.agent_id is None:
+        raise Conflict(f"work item {item_id} has no agent's work to review")
+    agent_id = request.agent_id
+    found = _record(
+        session,
+        policy,
+        item.id,
+        agent_id,
+        kind=request.kind,
+        reviewer=principal.actor,
+        checks=checks,
+        verdict=verdict,
+        rework_to=rework_to,
+        reason=reason,
+        now=now,
+    )
+    ref = ItemRef.of(item)
+    if verdict == "deliver":
+        deliver(session, ref, item, item.result or {}, actor=principal.actor, now=now)
+    elif verdict == "correct":
+        assert corrected is not None
+        changes = {"result": corrected}
+        deliver(session, ref, item, corrected, actor=principal.actor, now=now, changes=changes)
+    elif rework_to == "same":
+        move(
+            session,
+            ref,
+            (State.REWORK, State.LEASED),
+            actor=principal.actor,
+            now=now,
+            data={"review": str(found.id), "rework_to": "same"},
+            changes={
+                "attempt": item.attempt + 1,
+                "lease_owner": agent_id,
+                "lease_expires_at": now + lease,
+            },
+        )
+    else:
+        move(
+            session,
+            ref,
+            (State.REWORK, State.QUEUED),
+            actor=principal.actor,
+            now=now,
+            data={"review": str(found.id), "rework_to": "other"},
+            changes={"lease_owner": None, "lease_expires_at": None, "excluded_agent_id": agent_id},
+        )
+    _done(session, request)
+    return found
+
+
+def _check_verdict(
+    policy: Policy,
+    defect: bool,
+    verdict: str,
+    corrected: dict[str, Any] | None,
+    rework_to: str | None,
+) -> None:
+    def refuse(field: str, message: str) -> None:
+        raise InvalidInput(
+            "the review's verdict does not fit its findings",
+            errors=[{"field": field, "message": message}],
+        )
+
+    if not defect:
+        if verdict != "deliver":
+            refuse("verdict", "nothing failed, so the item is delivered: send verdict 'deliver'")
+        return
+    if verdict == "correct":
+        if corrected is None:
+            refuse("corrected", "a correction needs the corrected result")
+        errors = form_of(policy.form_schema).errors(corrected or {})
+        if errors:
+            raise InvalidInput(
+                "the corrected result does not match the process form",
+                errors=[{"field": f"corrected.{e.field}", "message": e.message} for e in errors],
+            )
+    elif verdict == "rework":
+        if rework_to not in ("same", "other"):
+            refuse("rework_to", "rework goes to the 'same' agent or an 'other' one")
+    else:
+        refuse("verdict", "with failures, the verdict is 'correct' or 'rework'")
+
+
+def _record(
+    db: Db,
+    policy: Policy,
+    item_id: uuid.UUID,
+    agent_id: uuid.UUID | None,
+    *,
+    kind: str,
+    reviewer: str,
+    checks: list[dict[str, Any]],
+    verdict: str,
+    now: datetime,
+    rework_to: str | None = None,
+    reason: str | None = None,
+    defect: bool | None = None,
+) -> Review:
+    """Write a review and its field checks, and update the agent's standing."""
+    if defect is None:
+        defect = any(not check["passed"] for check in checks)
+    found = Review(
+        client_id=policy.client_id,
+        id=new_id(),
+        work_item_id=item_id,
+        process_id=policy.process_id,
+        agent_id=agent_id,
+        reviewer=reviewer,
+        kind=kind,
+        defect=defect,
+        verdict=verdict,
+        rework_to=rework_to,
+        checks=checks,
+        reason=reason,
+        at=now,
+    )
+    db.execute(insert(Review).values(_columns(found)))
+    if agent_id is not None:
+        if checks:
+            db.execute(
+                insert(FieldCheck),
+                [
+                    {
+                        "client_id": policy.client_id,
+                        "id": new_id(),
+                        "review_id": found.id,
+                        "process_id": policy.process_id,
+                        "agent_id": agent_id,
+                        "field": check["name"],
+                        "passed": check["passed"],
+                        "category": check["category"],
+                        "at": now,
+                    }
+                    for check in checks
+                ],
+            )
+        record_outcome(db, policy, agent_id, defect, now)
+    metrics.REVIEWS.labels(kind, "defect" if defect else "pass").inc()
+    return found
+
+
+def _columns(row: Any) -> dict[str, Any]:
+    return {column.key: getattr(row, column.key) for column in row.__table__.columns}
+
+
+def _done(db: Db, request: ReviewRequest) -> None:
+    db.execute(
+        delete(ReviewRequest).where(
+            ReviewRequest.client_id == request.client_id,
+            ReviewRequest.work_item_id == request.work_item_id,
+        )
+    )
+
+
+# -- each agent's standing -----------------------------------------------------------------
+
+
+def record_outcome(
+    db: Db, policy: Policy, agent_id: uuid.UUID, defect: bool, now: datetime
+) -> AgentQuality:
+    """One more reviewed item of the agent's: CSP-1's switching rules, the plan re-chosen
+    for the measured defect rate, and the accuracy threshold (falling below it sends the
+    agent back to full review and alerts the team lead, once)."""
+    key = {"client_id": policy.client_id, "process_id": policy.process_id, "agent_id": agent_id}
+    new = choose_plan(policy.aoql, defect_rate(0, 0))
+    dialect = postgresql if _dialect(db) == "postgresql" else sqlite
+    db.execute(
+        dialect.insert(AgentQuality)
+        .values(**key, clearance=new.clearance, fraction=new.fraction, updated_at=now)
+        .on_conflict_do_nothing()
+    )
+    query = select(AgentQuality.__table__).where(
+        *(getattr(AgentQuality, name) == value for name, value in key.items())
+    )
+    row = db.execute(query.with_for_update()).one()  # concurrent reviews of one agent queue here
+    reviewed, defects = row.reviewed + 1, row.defects + int(defect)
+    plan = choose_plan(policy.aoql, defect_rate(defects, reviewed))
+    csp = after_review(CspState(row.screening, row.passes_in_a_row), plan, defect)
+    rate = wilson(*_recent_passes(db, policy, agent_id))
+    below = below_threshold(rate, policy.min_accuracy)
+    if below:
+        csp = CspState(screening=True, passes_in_a_row=0)
+        if not row.below_threshold:
+            _alert(db, policy, agent_id, rate, now)
+    values = {
+        "screening": csp.screening,
+        "passes_in_a_row": csp.passes_in_a_row,
+        "reviewed": reviewed,
+        "defects": defects,
+        "clearance": plan.clearance,
+        "fraction": plan.fraction,
+        "below_threshold": below,
+        "updated_at": now,
+    }
+    db.execute(
+        update(AgentQuality)
+        .where(*(getattr(AgentQuality, name) == value for name, value in key.items()))
+        .values(**values)
+    )
+    return AgentQuality(**key, **values)
+
+
+def _dialect(db: Db) -> str:
+    return (db.get_bind() if isinstance(db, Session) else db).dialect.name
+
+
+def _recent_passes(db: Db, policy: Policy, agent_id: uuid.UUID) -> tuple[int, int]:
+    """(passed, reviewed) over the agent's latest reviews on the process."""
+    latest = (
+        select(Review.defect)
+        .where(
+            Review.client_id == policy.client_id,
+            Review.process_id == policy.process_id,
+            Review.agent_id == agent_id,
+        )
+        .order_by(Review.at.desc())
+        .limit(THRESHOLD_WINDOW)
+    )
+    defects = [bool(d) for d in db.execute(latest).scalars()]
+    return defects.count(False), len(defects)
+
+
+def _alert(db: Db, policy: Policy, agent_id: uuid.UUID, rate: Any, now: datetime) -> None:
+    db.execute(
+        insert(QualityAlert).values(
+            client_id=policy.client_id,
+            id=new_id(),
+            process_id=policy.process_id,
+            agent_id=agent_id,
+            accuracy=rate.value,
+            low=rate.low,
+            high=rate.high,
+            threshold=policy.min_accuracy,
+            reviewed=rate.checked,
+            at=now,
+        )
+    )
+    metrics.QUALITY_ALERTS.inc()
+
+
+# -- double entry --------------------------------------------------------------------------
+
+
+def _keyed(
+    db: Db,
+    item: Submitted,
+    policy: Policy,
+    agent_id: uuid.UUID,
+    result: dict[str, Any],
+    now: datetime,
+) -> ItemRef:
+    """The first keying waits, out of everyone's sight, for the second; the second is
+    compared with it field by field: agreement delivers, disagreement goes to adjudication.
+    The item never holds the first keying's values, so no route can show them."""
+    actor = f"agent:{agent_id}"
+    first = db.execute(
+        select(Keying.agent_id, Keying.values).where(
+            Keying.client_id == item.client_id, Keying.work_item_id == item.id, Keying.number == 1
+        )
+    ).one_or_none()
+    if first is not None and first.agent_id == agent_id:
+        raise Conflict("double entry: the second keying must be another agent's")
+    number = 1 if first is None else 2
+    db.execute(
+        insert(Keying).values(
+            client_id=item.client_id,
+            work_item_id=item.id,
+            number=number,
+            agent_id=agent_id,
+            attempt=item.ref.attempt,
+            values=result,
+            at=now,
+        )
+    )
+    if first is None:
+        return move(
+            db,
+            item.ref,
+            State.QUEUED,
+            actor=actor,
+            now=now,
+            data={"keying": 1},
+            changes={
+                "result": None,
+                "lease_owner": None,
+                "lease_expires_at": None,
+                "excluded_agent_id": agent_id,
+            },
+        )
+    agreed = agreement(policy.form_schema, first.values, result)
+    if all(agreed.values()):
+        checks = [{"name": name, "passed": True, "category": None} for name in agreed]
+        for keyer in (first.agent_id, agent_id):
+            _record(
+                db,
+                policy,
+                item.id,
+                keyer,
+                kind="double_entry",
+                reviewer="system:double_entry",
+                checks=checks,
+                verdict="deliver",
+                now=now,
+            )
+        return deliver(
+            db, item.ref, item, first.values, actor=actor, now=now, changes={"result": first.values}
+        )
+    return _request_review(
+        db, item.ref, policy, "adjudication", None, actor, now
+    )  # result stays empty: the adjudicator decides it
+
+
+@dataclass(frozen=True)
+class Adjudication:
+    item: WorkItem
+    keyings: list[Keying]
+    disagreements: list[str]
+
+
+def adjudication(session: Session, principal: Principal, item_id: uuid.UUID) -> Adjudication:
+    """Both keyings of a disagreement, side by side, for a senior agent who keyed neither.
+    Anyone else, the keyers included, finds nothing (404)."""
+    request, item = waiting(session, principal, item_id)
+    keyings = list(
+        session.scalars(
+            select(Keying)
+            .where(Keying.client_id == item.client_id, Keying.work_item_id == item.id)
+            .order_by(Keying.number)
+        )
+    )
+    if request.kind != "adjudication" or len(keyings) != 2:
+        raise NotFound(f"work item {item_id} has no double-entry disagreement")
+    if principal.agent_id in {keying.agent_id for keying in keyings}:
+        raise NotFound(f"work item {item_id} is not waiting for review")
+    policy = policy_of(session, item.client_id, item.process_id)
+    agreed = agreement(policy.form_schema, keyings[0].values, keyings[1].values)
+    return Adjudication(item, keyings, [name for name, same in agreed.items() if not same])
+
+
+def adjudicate(
+    session: Session,
+    principal: Principal,
+    item_id: uuid.UUID,
+    values: dict[str, Any],
+    *,
+    now: datetime,
+) -> WorkItem:
+    """Settle a disagreement with the right values, which are delivered. Each keyer is
+    scored field by field against them (after the fields' normalizers)."""
+    case = adjudication(session, principal, item_id)
+    item = case.item
+    policy = policy_of(session, item.client_id, item.process_id)
+    errors = form_of(policy.form_schema).errors(values)
+    if errors:
+        raise InvalidInput(
+            "the adjudicated result does not match the process form",
+            errors=[{"field": f"values.{e.field}", "message": e.message} for e in errors],
+        )
+    properties = policy.form_schema.get("properties", {})
+    for keying in case.keyings:
+        checks = []
+        for name in agreement(policy.form_schema, keying.values, values):
+            kind = normalizer_for(properties.get(name, {}))
+            right = normalize(kind, keying.values.get(name)) == normalize(kind, values.get(name))
+            checks.append(
+                {"name": name, "passed": right, "category": None if right else "wrong_value"}
+            )
+        _record(
+            session,
+            policy,
+            item.id,
+            keying.agent_id,
+            kind="adjudication",
+            reviewer=principal.actor,
+            checks=checks,
+            verdict="deliver",
+            now=now,
+        )
+    deliver(
+        session,
+        ItemRef.of(item),
+        item,
+        values,
+        actor=principal.actor,
+        now=now,
+        changes={"result": values},
+    )
+    request, _ = waiting(session, principal, item_id)
+    _done(session, request)
+    session.refresh(item)
+    return item
+
+
+# -- gold items ----------------------------------------------------------------------------
+
+
+def _score_gold(
+    db: Db, item: Submitted, agent_id: uuid.UUID, result: dict[str, Any], now: datetime
+) -> ItemRef:
+    """Compare with the known answer, score the agent, retire the copy (never delivered)."""
+    answer = db.execute(
+        select(GoldItem.answer)
+        .join(
+            GoldCopy,
+            (GoldCopy.client_id == GoldItem.client_id) & (GoldCopy.gold_item_id == GoldItem.id),
+        )
+        .where(GoldCopy.client_id == item.client_id, GoldCopy.work_item_id == item.id)
+    ).scalar_one()
+    policy = policy_of(db, item.client_id, item.process_id)
+    agreed = agreement(policy.form_schema, answer, result)
+    checks = [
+        {"name": name, "passed": right, "category": None if right else "wrong_value"}
+        for name, right in agreed.items()
+    ]
+    _record(
+        db,
+        policy,
+        item.id,
+        agent_id,
+        kind="gold",
+        reviewer="system:gold",
+        checks=checks,
+        verdict="retire",
+        now=now,
+    )
+    return move(
+        db,
+        item.ref,
+        State.CANCELLED,
+        actor="system:gold",
+        now=now,
+        data={"reason": "gold item scored"},
+    )
+
+
+# -- the client's acceptance ---------------------------------------------------------------
+
+
+def reject_delivered(
+    session: Session,
+    principal: Principal,
+    item_id: uuid.UUID,
+    *,
+    reason: str,
+    fields: Iterable[str] = (),
+    now: datetime,
+) -> WorkItem:
+    """The client sends a delivered result back: an escaped defect, counted against the
+    agent who did the work (and against the outgoing-quality estimate), and the item goes
+    back to the queue to be redone; the redone work is reviewed before it leaves again."""
+    from tandem.work.service import get_visible
+
+    item = get_visible(session, principal, item_id)
+    if item.state != State.DELIVERED.value:
+        raise Conflict(f"work item {item_id} is {item.state}: only a delivered item is rejected")
+    policy = policy_of(session, item.client_id, item.process_id)
+    named = list(fields)
+    unknown = [name for name in named if name not in policy.criteria]
+    if unknown:
+        raise InvalidInput(
+            "the rejection names fields the process form does not have",
+            errors=[{"field": "fields", "message": f"unknown: {', '.join(unknown)}"}],
+        )
+    checks = (
+        [
+            {
+                "name": name,
+                "passed": name not in named,
+                "category": None if name not in named else "wrong_value",
+            }
+            for name in policy.criteria
+        ]
+        if named
+        else []
+    )
+    _record(
+        session,
+        policy,
+        item.id,
+        _worked_by(session, item),
+        kind="acceptance",
+        reviewer=principal.actor,
+        checks=checks,
+        verdict="reject",
+        reason=reason,
+        defect=True,
+        now=now,
+    )
+    move(
+        session,
+        ItemRef.of(item),
+        (State.REWORK, State.QUEUED),
+        actor=principal.actor,
+        now=now,
+        data={"reason": reason, "rejected_by_client": True},
+        changes={"lease_owner": None, "lease_expires_at": None, "delivered_at": None},
+    )
+    session.refresh(item)
+    return item
+
+
+def _worked_by(session: Session, item: WorkItem) -> uuid.UUID | None:
+    """The agent who submitted the delivered result; None if the client's rules decided it."""
+    actor = session.scalar(
+        select(WorkItemEvent.actor)
+        .where(
+            WorkItemEvent.client_id == item.client_id,
+            WorkItemEvent.work_item_id == item.id,
+            WorkItemEvent.to_state == State.SUBMITTED.value,
+        )
+        .order_by(WorkItemEvent.seq.desc())
+        .limit(1)
+    )
+    if actor is None or not actor.startswith("agent:"):
+        return None
+    return uuid.UUID(actor.removeprefix("agent:"))
