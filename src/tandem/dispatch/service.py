@@ -62,14 +62,14 @@ _FENCES = (
 )
 _HEARTBEAT = update(items).where(*_FENCES).values(lease_expires_at=bindparam("expires"))
 _SUBMITTED = (State.SUBMITTED, State.DELIVERED)
-# Quality control decides what follows a submit when the process has a QA mode, or the item
-# is a gold item; otherwise the submit delivers at once.
+# Quality control decides what follows a submit when the process has a QA mode, the item is
+# a gold item, or it was sent back to be redone; otherwise the submit delivers at once.
 _QA_MODE = (
     select(processes.c.qa_mode)
     .where(processes.c.client_id == items.c.client_id, processes.c.id == items.c.process_id)
     .scalar_subquery()
 )
-_CHECKED = or_(items.c.gold, _QA_MODE != "none")
+_CHECKED = or_(items.c.gold, items.c.recheck, _QA_MODE != "none")
 # The fenced move leased -> submitted (-> delivered); it returns the item as it now is.
 _SUBMIT = (
     update(items)
@@ -93,6 +93,7 @@ _SUBMIT = (
         items.c.version,
         items.c.attempt,
         items.c.gold,
+        items.c.recheck,
         outbox.has_subscribers(items.c.client_id).label("notify"),
     )
 )
@@ -350,6 +351,7 @@ class Dispatcher:
                 item.batch_id,
                 item.external_ref,
                 item.gold,
+                item.recheck,
             )
             return quality.after_submit(
                 connection, submitted, agent_id, result, now=now, rng=self.rng

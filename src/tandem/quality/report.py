@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Date, and_, case, cast, func, select
+from sqlalchemy import ColumnElement, Date, case, cast, func, select
 from sqlalchemy.orm import Session
 
 from tandem.catalog.models import Process
@@ -153,7 +153,7 @@ def report(
     processes = session.scalars(
         select(Process).where(principal.client_condition(Process.client_id)).order_by(Process.code)
     ).all()
-    window = and_(principal.client_condition(WorkItem.client_id))
+    window = principal.client_condition(WorkItem.client_id)
     delivered = dict(
         session.execute(
             select(WorkItem.process_id, func.count())
@@ -164,7 +164,7 @@ def report(
                 WorkItem.delivered_at < until,
             )
             .group_by(WorkItem.process_id)
-        ).tuples()
+        ).all()
     )
     submitted: dict[tuple[uuid.UUID, str], int] = dict(
         ((process, actor), count)
@@ -183,7 +183,7 @@ def report(
                 WorkItemEvent.at < until,
             )
             .group_by(WorkItem.process_id, WorkItemEvent.actor)
-        ).tuples()
+        )
     )
     reviews: dict[tuple[uuid.UUID, str], dict[str, list[int]]] = defaultdict(dict)
     for process, agent, kind, count, defects in session.execute(
@@ -196,7 +196,7 @@ def report(
         )
         .where(principal.client_condition(Review.client_id), Review.at >= since, Review.at < until)
         .group_by(Review.process_id, Review.agent_id, Review.kind)
-    ).tuples():
+    ):
         reviews[(process, f"agent:{agent}")][kind] = [count, int(defects or 0)]
     return [
         _process_quality(process, delivered.get(process.id, 0), submitted, reviews)

@@ -94,6 +94,7 @@ class Submitted:
     batch_id: uuid.UUID | None
     external_ref: str | None
     gold: bool
+    recheck: bool  # sent back to be redone: reviewed whatever the mode
 
     @property
     def client_id(self) -> int:
@@ -119,7 +120,7 @@ def after_submit(
     if item.gold:
         return _score_gold(db, item, agent_id, result, now)
     policy = policy_of(db, item.client_id, item.process_id)
-    if _was_sent_back(db, item.ref):
+    if item.recheck:
         return _request_review(db, item.ref, policy, "rework", agent_id, actor, now)
     if policy.mode == "double_entry":
         return _keyed(db, item, policy, agent_id, result, now)
@@ -148,21 +149,6 @@ def _review_kind(db: Db, policy: Policy, agent_id: uuid.UUID, rng: random.Random
     return "sample" if rng.random() < row.fraction else None
 
 
-def _was_sent_back(db: Db, ref: ItemRef) -> bool:
-    """Sent back by a reviewer or rejected by the client: the redone work is always checked."""
-    return bool(
-        db.execute(
-            select(
-                exists().where(
-                    Review.client_id == ref.client_id,
-                    Review.work_item_id == ref.id,
-                    Review.verdict.in_(("rework", "reject")),
-                )
-            )
-        ).scalar()
-    )
-
-
 def deliver(
     db: Db,
     ref: ItemRef,
@@ -181,7 +167,7 @@ def deliver(
         State.DELIVERED,
         actor=actor,
         now=now,
-        changes={"delivered_at": now, **(changes or {})},
+        changes={"delivered_at": now, "recheck": False, **(changes or {})},
     )
     connection = db.connection() if isinstance(db, Session) else db
     outbox.item_delivered(connection, item, result, now)
@@ -197,8 +183,11 @@ def _request_review(
     agent_id: uuid.UUID | None,
     actor: str,
     now: datetime,
+    changes: Mapping[str, Any] | None = None,
 ) -> ItemRef:
-    ref = move(db, ref, State.IN_REVIEW, actor=actor, now=now, data={"review": kind})
+    ref = move(
+        db, ref, State.IN_REVIEW, actor=actor, now=now, data={"review": kind}, changes=changes
+    )
     db.execute(
         insert(ReviewRequest).values(
             client_id=ref.client_id,
@@ -294,7 +283,7 @@ def review_queue(
     mine = principal.agent_id
     return [
         (request, item)
-        for request, item in session.execute(query).tuples()
+        for request, item in session.execute(query)
         if mine is None
         or (
             request.agent_id != mine
@@ -379,6 +368,7 @@ def review(
                 "attempt": item.attempt + 1,
                 "lease_owner": agent_id,
                 "lease_expires_at": now + lease,
+                "recheck": True,
             },
         )
     else:
@@ -389,7 +379,12 @@ def review(
             actor=principal.actor,
             now=now,
             data={"review": str(found.id), "rework_to": "other"},
-            changes={"lease_owner": None, "lease_expires_at": None, "excluded_agent_id": agent_id},
+            changes={
+                "lease_owner": None,
+                "lease_expires_at": None,
+                "excluded_agent_id": agent_id,
+                "recheck": True,
+            },
         )
     _done(session, request)
     return found
@@ -652,13 +647,15 @@ def _keyed(
         return deliver(
             db, item.ref, item, first.values, actor=actor, now=now, changes={"result": first.values}
         )
+    # The item keeps no keying: the adjudicator decides its result.
     return _request_review(
-        db, item.ref, policy, "adjudication", None, actor, now
-    )  # result stays empty: the adjudicator decides it
+        db, item.ref, policy, "adjudication", None, actor, now, changes={"result": None}
+    )
 
 
 @dataclass(frozen=True)
 class Adjudication:
+    request: ReviewRequest
     item: WorkItem
     keyings: list[Keying]
     disagreements: list[str]
@@ -681,7 +678,7 @@ def adjudication(session: Session, principal: Principal, item_id: uuid.UUID) -> 
         raise NotFound(f"work item {item_id} is not waiting for review")
     policy = policy_of(session, item.client_id, item.process_id)
     agreed = agreement(policy.form_schema, keyings[0].values, keyings[1].values)
-    return Adjudication(item, keyings, [name for name, same in agreed.items() if not same])
+    return Adjudication(request, item, keyings, [name for name, same in agreed.items() if not same])
 
 
 def adjudicate(
@@ -732,8 +729,7 @@ def adjudicate(
         now=now,
         changes={"result": values},
     )
-    request, _ = waiting(session, principal, item_id)
-    _done(session, request)
+    _done(session, case.request)
     session.refresh(item)
     return item
 
@@ -840,7 +836,12 @@ def reject_delivered(
         actor=principal.actor,
         now=now,
         data={"reason": reason, "rejected_by_client": True},
-        changes={"lease_owner": None, "lease_expires_at": None, "delivered_at": None},
+        changes={
+            "lease_owner": None,
+            "lease_expires_at": None,
+            "delivered_at": None,
+            "recheck": True,
+        },
     )
     session.refresh(item)
     return item

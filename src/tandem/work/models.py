@@ -87,6 +87,9 @@ class WorkItem(Base):
     # The agent who may not claim this item: its first keyer (double entry), or the agent
     # whose work a reviewer sent to someone else.
     excluded_agent_id: Mapped[uuid.UUID | None]
+    # Sent back (by a reviewer or the client): the next submission is reviewed, whatever
+    # the process's QA mode.
+    recheck: Mapped[bool] = mapped_column(default=False, server_default=false())
     result: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
