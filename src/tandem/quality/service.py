@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, delete, exists, insert, select, update
+from sqlalchemy import Connection, Select, delete, exists, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -241,31 +241,9 @@ def _checks(policy: Policy, failures: Sequence[Failure]) -> list[dict[str, Any]]
     ]
 
 
-def waiting(
-    session: Session, principal: Principal, item_id: uuid.UUID
-) -> tuple[ReviewRequest, WorkItem]:
-    found = session.execute(
-        select(ReviewRequest, WorkItem)
-        .join(
-            WorkItem,
-            (WorkItem.client_id == ReviewRequest.client_id)
-            & (WorkItem.id == ReviewRequest.work_item_id),
-        )
-        .where(
-            ReviewRequest.work_item_id == item_id,
-            WorkItem.state == State.IN_REVIEW.value,
-            principal.client_condition(ReviewRequest.client_id),
-        )
-    ).one_or_none()
-    if found is None:
-        raise NotFound(f"work item {item_id} is not waiting for review")
-    return found[0], found[1]
-
-
-def review_queue(
-    session: Session, principal: Principal, limit: int = 100
-) -> list[tuple[ReviewRequest, WorkItem]]:
-    """Items waiting for a reviewer, earliest due first; not the caller's own work."""
+def _waiting_items(principal: Principal) -> Select[ReviewRequest, WorkItem]:
+    """Items in review the principal may look at: of their client (provider staff: any), and
+    never a double-entry item they keyed: that would show them the other keying."""
     query = (
         select(ReviewRequest, WorkItem)
         .join(
@@ -277,33 +255,40 @@ def review_queue(
             WorkItem.state == State.IN_REVIEW.value,
             principal.client_condition(ReviewRequest.client_id),
         )
-        .order_by(WorkItem.due_at, ReviewRequest.requested_at)
-        .limit(limit)
     )
-    mine = principal.agent_id
-    return [
-        (request, item)
-        for request, item in session.execute(query)
-        if mine is None
-        or (
-            request.agent_id != mine
-            and not (request.kind == "adjudication" and _keyed_by(session, item, mine))
-        )
-    ]
-
-
-def _keyed_by(session: Session, item: WorkItem, agent_id: uuid.UUID) -> bool:
-    return bool(
-        session.scalar(
-            select(
-                exists().where(
-                    Keying.client_id == item.client_id,
-                    Keying.work_item_id == item.id,
-                    Keying.agent_id == agent_id,
-                )
-            )
+    if principal.agent_id is None:
+        return query
+    return query.where(
+        ~exists().where(
+            Keying.client_id == ReviewRequest.client_id,
+            Keying.work_item_id == ReviewRequest.work_item_id,
+            Keying.agent_id == principal.agent_id,
         )
     )
+
+
+def waiting(
+    session: Session, principal: Principal, item_id: uuid.UUID
+) -> tuple[ReviewRequest, WorkItem]:
+    found = session.execute(
+        _waiting_items(principal).where(ReviewRequest.work_item_id == item_id)
+    ).one_or_none()
+    if found is None:
+        raise NotFound(f"work item {item_id} is not waiting for review")
+    return found[0], found[1]
+
+
+def review_queue(
+    session: Session, principal: Principal, limit: int = 100
+) -> list[tuple[ReviewRequest, WorkItem]]:
+    """Items waiting for a reviewer, earliest due first; not the caller's own work."""
+    query = _waiting_items(principal)
+    if principal.agent_id is not None:
+        query = query.where(
+            or_(ReviewRequest.agent_id.is_(None), ReviewRequest.agent_id != principal.agent_id)
+        )
+    rows = session.execute(query.order_by(WorkItem.due_at, ReviewRequest.requested_at).limit(limit))
+    return [(request, item) for request, item in rows]
 
 
 def review(
@@ -674,8 +659,6 @@ def adjudication(session: Session, principal: Principal, item_id: uuid.UUID) -> 
     )
     if request.kind != "adjudication" or len(keyings) != 2:
         raise NotFound(f"work item {item_id} has no double-entry disagreement")
-    if principal.agent_id in {keying.agent_id for keying in keyings}:
-        raise NotFound(f"work item {item_id} is not waiting for review")
     policy = policy_of(session, item.client_id, item.process_id)
     agreed = agreement(policy.form_schema, keyings[0].values, keyings[1].values)
     return Adjudication(request, item, keyings, [name for name, same in agreed.items() if not same])
