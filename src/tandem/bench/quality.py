@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, func, insert, select
+from sqlalchemy.orm import Session
 
 from tandem.bench.dispatch import scratch_database
 from tandem.catalog.models import Process
@@ -102,26 +103,29 @@ def _run(engine: Engine, count: int, log: Log) -> dict[str, Any]:
     reviewer = Principal(uuid.uuid4(), "qa_reviewer", None, None)
     started = time.perf_counter()
     reviewed = 0
-    for n, (item_id, agent) in enumerate(leased_to, start=1):
-        miskeyed = rng.random() < rates[agent]
-        with engine.connect() as connection:
-            ref = dispatcher.submit(connection, agent, item_id, 1, WRONG if miskeyed else RIGHT)
-        if ref.state is State.IN_REVIEW:
-            reviewed += 1
-            with transaction(sessions) as session:
-                service.review(
-                    session,
-                    reviewer,
-                    item_id,
-                    failures=MISKEYED if miskeyed else [],
-                    verdict="correct" if miskeyed else "deliver",
-                    corrected=RIGHT if miskeyed else None,
-                    now=clock.now(),
-                    lease=dispatcher.lease,
-                )
-        if n % (count // 10) == 0:
-            rate = n / (time.perf_counter() - started)
-            log(f"{n:,} items submitted, {reviewed:,} reviewed ({rate:,.0f} items/s)")
+    # One connection throughout, one transaction per submit and per review, as a worker
+    # process of the API would hold a pooled connection.
+    with engine.connect() as connection:
+        for n, (item_id, agent) in enumerate(leased_to, start=1):
+            miskeyed = rng.random() < rates[agent]
+            keyed = WRONG if miskeyed else RIGHT
+            ref = dispatcher.submit(connection, agent, item_id, 1, keyed)
+            if ref.state is State.IN_REVIEW:
+                reviewed += 1
+                with Session(bind=connection) as session, session.begin():
+                    service.review(
+                        session,
+                        reviewer,
+                        item_id,
+                        failures=MISKEYED if miskeyed else [],
+                        verdict="correct" if miskeyed else "deliver",
+                        corrected=RIGHT if miskeyed else None,
+                        now=clock.now(),
+                        lease=dispatcher.lease,
+                    )
+            if n % (count // 10) == 0:
+                rate = n / (time.perf_counter() - started)
+                log(f"{n:,} items submitted, {reviewed:,} reviewed ({rate:,.0f} items/s)")
     elapsed = time.perf_counter() - started
     return _figures(sessions, process, rates, count, elapsed, clock.now())
 

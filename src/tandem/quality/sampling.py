@@ -19,6 +19,8 @@ import math
 import random
 from dataclasses import dataclass, replace
 
+from tandem.quality.accuracy import defect_rate
+
 # Sampling fractions a plan may use (1/2 ... 1/100), and the longest clearance considered.
 FRACTIONS = (1 / 2, 1 / 3, 1 / 4, 1 / 5, 1 / 7, 1 / 10, 1 / 15, 1 / 20, 1 / 25, 1 / 50, 1 / 100)
 MAX_CLEARANCE = 5000
@@ -62,9 +64,17 @@ def fraction_inspected(p: float, i: int, f: float) -> float:
 
 
 @dataclass(frozen=True)
-class Plan:
+class Terms:
+    """A CSP-1 plan as it is applied: clear after `clearance` passes, then sample `fraction`."""
+
     clearance: int  # i
     fraction: float  # f
+
+
+@dataclass(frozen=True)
+class Plan(Terms):
+    """Terms chosen for a target, with what they guarantee and cost."""
+
     aoql: float
     review_fraction: float  # at the error rate the plan was chosen for
 
@@ -116,11 +126,11 @@ class CspState:
     passes_in_a_row: int = 0
 
 
-def needs_review(state: CspState, plan: Plan, rng: random.Random) -> bool:
+def needs_review(state: CspState, plan: Terms, rng: random.Random) -> bool:
     return state.screening or rng.random() < plan.fraction
 
 
-def after_review(state: CspState, plan: Plan, defect: bool) -> CspState:
+def after_review(state: CspState, plan: Terms, defect: bool) -> CspState:
     """The switching rules: a defect returns to screening; i passes in a row end it."""
     if defect:
         return CspState(screening=True, passes_in_a_row=0)
@@ -130,3 +140,40 @@ def after_review(state: CspState, plan: Plan, defect: bool) -> CspState:
     if passes >= plan.clearance:
         return CspState(screening=False, passes_in_a_row=0)
     return replace(state, passes_in_a_row=passes)
+
+
+# Plans are re-chosen for an agent's measured rate when a defect starts a screening run, and
+# every this many reviews while sampling; never during a screening run, whose clearance
+# would otherwise move away as each pass lowers the measured rate.
+REPLAN_EVERY = 100
+
+
+@dataclass(frozen=True)
+class Standing:
+    """One agent's record on one process: the phase, the plan in force, what was reviewed."""
+
+    state: CspState
+    plan: Terms
+    reviewed: int = 0
+    defects: int = 0
+
+    @property
+    def defect_rate(self) -> float:
+        return defect_rate(self.defects, self.reviewed)
+
+
+def first_standing(target_aoql: float) -> Standing:
+    """A new agent: screening, under the plan for an agent known nothing about."""
+    return Standing(CspState(), choose_plan(target_aoql, 0.5))
+
+
+def after_outcome(standing: Standing, defect: bool, target_aoql: float) -> Standing:
+    """One more reviewed item: the switching rules under the plan in force, then the plan
+    re-chosen if a screening run starts or a sampling stretch is due for it."""
+    state = after_review(standing.state, standing.plan, defect)
+    reviewed, defects = standing.reviewed + 1, standing.defects + int(defect)
+    updated = Standing(state, standing.plan, reviewed, defects)
+    if defect or (not state.screening and reviewed % REPLAN_EVERY == 0):
+        plan = choose_plan(target_aoql, updated.defect_rate)
+        updated = Standing(state, Terms(plan.clearance, plan.fraction), reviewed, defects)
+    return updated

@@ -12,11 +12,21 @@ from __future__ import annotations
 import random
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Select, delete, exists, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Select,
+    bindparam,
+    delete,
+    exists,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -26,7 +36,7 @@ from tandem.catalog.service import form_of
 from tandem.db import new_id
 from tandem.delivery import outbox
 from tandem.errors import Conflict, InvalidInput, NotFound
-from tandem.quality.accuracy import below_threshold, defect_rate, wilson
+from tandem.quality.accuracy import Rate, below_threshold, wilson
 from tandem.quality.models import (
     ERROR_CATEGORIES,
     SCORECARD,
@@ -40,7 +50,13 @@ from tandem.quality.models import (
     ReviewRequest,
 )
 from tandem.quality.normalize import agreement, normalize, normalizer_for
-from tandem.quality.sampling import CspState, after_review, choose_plan
+from tandem.quality.sampling import (
+    CspState,
+    Standing,
+    Terms,
+    after_outcome,
+    first_standing,
+)
 from tandem.tenancy.principal import Principal
 from tandem.work.lifecycle import State
 from tandem.work.models import WorkItem, WorkItemEvent
@@ -72,17 +88,15 @@ class Policy:
         return tuple(form_of(self.form_schema).fields)
 
 
+_POLICY = select(
+    Process.kind, Process.qa_mode, Process.qa_aoql, Process.qa_min_accuracy, Process.form_schema
+).where(Process.client_id == bindparam("client_id"), Process.id == bindparam("process_id"))
+
+
 def policy_of(db: Db, client_id: int, process_id: uuid.UUID) -> Policy:
-    row = db.execute(
-        select(
-            Process.kind,
-            Process.qa_mode,
-            Process.qa_aoql,
-            Process.qa_min_accuracy,
-            Process.form_schema,
-        ).where(Process.client_id == client_id, Process.id == process_id)
-    ).one()
-    return Policy(client_id, process_id, row.kind, row.qa_mode, *row[2:])
+    """Read at each use: a changed policy holds from the next submitted item."""
+    row = db.execute(_POLICY, {"client_id": client_id, "process_id": process_id}).one()
+    return Policy(client_id, process_id, *row)
 
 
 @dataclass(frozen=True)
@@ -426,31 +440,31 @@ def _record(
     """Write a review and its field checks, and update the agent's standing."""
     if defect is None:
         defect = any(not check["passed"] for check in checks)
-    found = Review(
-        client_id=policy.client_id,
-        id=new_id(),
-        work_item_id=item_id,
-        process_id=policy.process_id,
-        agent_id=agent_id,
-        reviewer=reviewer,
-        kind=kind,
-        defect=defect,
-        verdict=verdict,
-        rework_to=rework_to,
-        checks=checks,
-        reason=reason,
-        at=now,
-    )
-    db.execute(insert(Review).values(_columns(found)))
+    values = {
+        "client_id": policy.client_id,
+        "id": new_id(),
+        "work_item_id": item_id,
+        "process_id": policy.process_id,
+        "agent_id": agent_id,
+        "reviewer": reviewer,
+        "kind": kind,
+        "defect": defect,
+        "verdict": verdict,
+        "rework_to": rework_to,
+        "checks": checks,
+        "reason": reason,
+        "at": now,
+    }
+    db.execute(_INSERT_REVIEW, values)
     if agent_id is not None:
         if checks:
             db.execute(
-                insert(FieldCheck),
+                _INSERT_FIELD_CHECKS,
                 [
                     {
                         "client_id": policy.client_id,
                         "id": new_id(),
-                        "review_id": found.id,
+                        "review_id": values["id"],
                         "process_id": policy.process_id,
                         "agent_id": agent_id,
                         "field": check["name"],
@@ -463,11 +477,11 @@ def _record(
             )
         record_outcome(db, policy, agent_id, defect, now)
     metrics.REVIEWS.labels(kind, "defect" if defect else "pass").inc()
-    return found
+    return Review(**values)
 
 
-def _columns(row: Any) -> dict[str, Any]:
-    return {column.key: getattr(row, column.key) for column in row.__table__.columns}
+_INSERT_REVIEW = insert(Review)
+_INSERT_FIELD_CHECKS = insert(FieldCheck)
 
 
 def _done(db: Db, request: ReviewRequest) -> None:
@@ -482,72 +496,90 @@ def _done(db: Db, request: ReviewRequest) -> None:
 # -- each agent's standing -----------------------------------------------------------------
 
 
+_STANDING_KEY = (
+    AgentQuality.client_id == bindparam("k_client"),
+    AgentQuality.process_id == bindparam("k_process"),
+    AgentQuality.agent_id == bindparam("k_agent"),
+)
+_STANDING = select(AgentQuality.__table__).where(*_STANDING_KEY)
+_LOCK_STANDING = _STANDING.with_for_update()  # concurrent reviews of one agent queue here
+_SAVE_STANDING = update(AgentQuality).where(*_STANDING_KEY)
+_RECENT_DEFECTS = (
+    select(Review.defect)
+    .where(
+        Review.client_id == bindparam("k_client"),
+        Review.process_id == bindparam("k_process"),
+        Review.agent_id == bindparam("k_agent"),
+    )
+    .order_by(Review.at.desc())
+    .limit(THRESHOLD_WINDOW)
+)
+
+
+def _standing_key(policy: Policy, agent_id: uuid.UUID) -> dict[str, Any]:
+    return {"k_client": policy.client_id, "k_process": policy.process_id, "k_agent": agent_id}
+
+
 def record_outcome(
     db: Db, policy: Policy, agent_id: uuid.UUID, defect: bool, now: datetime
-) -> AgentQuality:
-    """One more reviewed item of the agent's: CSP-1's switching rules, the plan re-chosen
-    for the measured defect rate, and the accuracy threshold (falling below it sends the
-    agent back to full review and alerts the team lead, once)."""
-    key = {"client_id": policy.client_id, "process_id": policy.process_id, "agent_id": agent_id}
-    new = choose_plan(policy.aoql, defect_rate(0, 0))
-    dialect = postgresql if _dialect(db) == "postgresql" else sqlite
-    db.execute(
-        dialect.insert(AgentQuality)
-        .values(**key, clearance=new.clearance, fraction=new.fraction, updated_at=now)
-        .on_conflict_do_nothing()
+) -> Standing:
+    """One more reviewed item of the agent's (tandem.quality.sampling.after_outcome), then
+    the accuracy threshold over their latest reviews: falling below it sends the agent back
+    to full review until they recover, and alerts the team lead once."""
+    key = _standing_key(policy, agent_id)
+    row = db.execute(_LOCK_STANDING, key).one_or_none()
+    if row is None:
+        first = first_standing(policy.aoql)
+        dialect = postgresql if _dialect(db) == "postgresql" else sqlite
+        db.execute(
+            dialect.insert(AgentQuality)
+            .values(
+                client_id=policy.client_id,
+                process_id=policy.process_id,
+                agent_id=agent_id,
+                clearance=first.plan.clearance,
+                fraction=first.plan.fraction,
+                updated_at=now,
+            )
+            .on_conflict_do_nothing()
+        )
+        row = db.execute(_LOCK_STANDING, key).one()
+    before = Standing(
+        CspState(row.screening, row.passes_in_a_row),
+        Terms(row.clearance, row.fraction),
+        row.reviewed,
+        row.defects,
     )
-    query = select(AgentQuality.__table__).where(
-        *(getattr(AgentQuality, name) == value for name, value in key.items())
-    )
-    row = db.execute(query.with_for_update()).one()  # concurrent reviews of one agent queue here
-    reviewed, defects = row.reviewed + 1, row.defects + int(defect)
-    plan = choose_plan(policy.aoql, defect_rate(defects, reviewed))
-    csp = after_review(CspState(row.screening, row.passes_in_a_row), plan, defect)
-    rate = wilson(*_recent_passes(db, policy, agent_id))
+    standing = after_outcome(before, defect, policy.aoql)
+    defects = [bool(d) for d in db.execute(_RECENT_DEFECTS, key).scalars()]
+    rate = wilson(defects.count(False), len(defects))
     below = below_threshold(rate, policy.min_accuracy)
     if below:
-        csp = CspState(screening=True, passes_in_a_row=0)
+        standing = replace(standing, state=CspState(screening=True, passes_in_a_row=0))
         if not row.below_threshold:
             _alert(db, policy, agent_id, rate, now)
-    values = {
-        "screening": csp.screening,
-        "passes_in_a_row": csp.passes_in_a_row,
-        "reviewed": reviewed,
-        "defects": defects,
-        "clearance": plan.clearance,
-        "fraction": plan.fraction,
-        "below_threshold": below,
-        "updated_at": now,
-    }
     db.execute(
-        update(AgentQuality)
-        .where(*(getattr(AgentQuality, name) == value for name, value in key.items()))
-        .values(**values)
+        _SAVE_STANDING,
+        {
+            **key,
+            "screening": standing.state.screening,
+            "passes_in_a_row": standing.state.passes_in_a_row,
+            "reviewed": standing.reviewed,
+            "defects": standing.defects,
+            "clearance": standing.plan.clearance,
+            "fraction": standing.plan.fraction,
+            "below_threshold": below,
+            "updated_at": now,
+        },
     )
-    return AgentQuality(**key, **values)
+    return standing
 
 
 def _dialect(db: Db) -> str:
     return (db.get_bind() if isinstance(db, Session) else db).dialect.name
 
 
-def _recent_passes(db: Db, policy: Policy, agent_id: uuid.UUID) -> tuple[int, int]:
-    """(passed, reviewed) over the agent's latest reviews on the process."""
-    latest = (
-        select(Review.defect)
-        .where(
-            Review.client_id == policy.client_id,
-            Review.process_id == policy.process_id,
-            Review.agent_id == agent_id,
-        )
-        .order_by(Review.at.desc())
-        .limit(THRESHOLD_WINDOW)
-    )
-    defects = [bool(d) for d in db.execute(latest).scalars()]
-    return defects.count(False), len(defects)
-
-
-def _alert(db: Db, policy: Policy, agent_id: uuid.UUID, rate: Any, now: datetime) -> None:
+def _alert(db: Db, policy: Policy, agent_id: uuid.UUID, rate: Rate, now: datetime) -> None:
     db.execute(
         insert(QualityAlert).values(
             client_id=policy.client_id,
