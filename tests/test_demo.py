@@ -14,6 +14,7 @@ from tandem.decisions.models import Decision
 from tandem.decisions.service import measures
 from tandem.demo import seed
 from tandem.http import Container
+from tandem.quality.models import Review
 from tandem.tenancy.principal import SYSTEM
 from tandem.work.models import WorkItem
 from tandem.workforce.models import Agent
@@ -27,8 +28,9 @@ def test_demo_seed_builds_an_operation_in_many_states(container: Container) -> N
             session.execute(select(WorkItem.state, func.count()).group_by(WorkItem.state)).all()
         )
         agents = session.scalar(select(func.count()).select_from(Agent))
+        gold = session.scalar(select(func.count()).where(WorkItem.gold.is_(True))) or 0
     assert agents == 60
-    assert sum(states.values()) == 160 + 4 * 8  # and the latest, unworked arrivals
+    assert sum(states.values()) == 160 + 4 * 8 + gold  # the latest, unworked arrivals; gold
     assert {"queued", "delivered", "waiting", "cancelled"} <= set(states)
     assert set(tokens) >= {"ops", "agent", "northwind"}
     with transaction(container.sessions) as session:
@@ -44,6 +46,14 @@ def test_demo_seed_builds_an_operation_in_many_states(container: Container) -> N
     assert by["analyst"] > 0 and by.get("confirmation", 0) > 0
     assert stp.stp_rate is not None and 0.2 < stp.stp_rate < 0.8
     assert stp.referral_reasons and stp.overrides > 0
+    with transaction(container.sessions) as session:
+        reviews = dict(
+            session.execute(select(Review.kind, func.count()).group_by(Review.kind)).all()
+        )
+    # New agents are screened; litigation review is reviewed in full; gold items were slipped
+    # into the keying queue.
+    assert reviews["screening"] > 0 and reviews["full"] > 0
+    assert gold > 0
 
 
 def test_cli_migrate_and_clear_config_errors(tmp_path: Any) -> None:

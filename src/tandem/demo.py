@@ -9,6 +9,7 @@ cancelled, some at risk or breached.
 from __future__ import annotations
 
 import random
+import uuid
 from collections.abc import Callable
 from datetime import date, timedelta
 from decimal import Decimal
@@ -18,6 +19,7 @@ import holidays
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from tandem.catalog.models import Process
 from tandem.catalog.service import define_process
 from tandem.clock import ManualClock
 from tandem.db import transaction
@@ -27,6 +29,9 @@ from tandem.dispatch.service import Dispatcher
 from tandem.errors import TandemError
 from tandem.http import Container
 from tandem.intake.service import submit_item
+from tandem.quality import service as quality
+from tandem.quality.gold import seed_gold
+from tandem.quality.models import GoldItem
 from tandem.sla.calendar import BusinessCalendar
 from tandem.sla.service import escalate
 from tandem.tenancy.principal import Principal
@@ -150,6 +155,7 @@ REVIEW_FORM = {
 DEMO_TOKENS = {
     "ops": ("ops@tandem.example", "Olivia Ops", "ops_manager", None),
     "admin": ("admin@tandem.example", "Ada Admin", "provider_admin", None),
+    "reviewer": ("qa@tandem.example", "Quinn Reviewer", "qa_reviewer", None),
     "northwind": ("it@northwind.example", "Nora Northwind", "client_admin", "northwind"),
     "shopwave": ("cx@shopwave.example", "Sam Shopwave", "client_admin", "shopwave"),
     "hartley": ("lit@hartley.example", "Hal Hartley", "client_admin", "hartley"),
@@ -200,6 +206,7 @@ def seed(
         for client_id, process_id, code in processes:
             if code == "underwriting":
                 _publish_underwriting_rules(session, owners[client_id], process_id, clock.now())
+        _quality_policies(session, processes, clock.now())
     progress("clients, processes, rules, 3 centers and 60 agents created")
 
     total_hours = 72
@@ -220,6 +227,8 @@ def seed(
                 at_risk_fraction=container.settings.at_risk_fraction,
                 external_ref=external_ref,
             )
+        with transaction(container.sessions) as session:  # as the worker would, soon after
+            seed_gold(session, clock.now(), rng, container.settings.at_risk_fraction)
 
     hour = 0
     for at, process in arrivals:
@@ -493,6 +502,7 @@ def _work_an_hour(
                 else:
                     dispatcher.submit(session, agent_id, lease.item_id, lease.attempt, result)
     _confirm_declines(container, dispatcher, agents, rng)
+    _review_an_hour(container, dispatcher, rng)
     with transaction(container.sessions) as session:
         escalate(session, dispatcher.clock.now(), container.settings.at_risk_priority_boost)
 
@@ -507,6 +517,66 @@ def _confirm_declines(
             waiting = decisions.pending_confirmations(session, dispatcher, agent_id)[:3]
             for item, _ in waiting:
                 decisions.confirm(session, dispatcher, agent_id, item.id, agree=rng.random() < 0.85)
+
+
+# QA policies of the demo's processes: keying is sampled (CSP-1 at an AOQL of 1 %, with
+# gold items), tickets are sampled against a looser target, litigation review is reviewed
+# in full; underwriting has its four-eyes rule already.
+QUALITY = {
+    "app-keying": ("sampling", 0.01, 0.05),
+    "support": ("sampling", 0.02, 0.0),
+    "doc-review": ("full_review", 0.01, 0.0),
+}
+
+
+def _quality_policies(session: Session, processes: list[tuple[int, Any, str]], now: Any) -> None:
+    for client_id, process_id, code in processes:
+        if code not in QUALITY:
+            continue
+        process = session.get_one(Process, (client_id, process_id))
+        process.qa_mode, process.qa_aoql, process.qa_gold_rate = QUALITY[code]
+        if process.qa_gold_rate:
+            rng = random.Random(code)
+            for _ in range(5):
+                session.add(
+                    GoldItem(
+                        client_id=client_id,
+                        process_id=process_id,
+                        payload=_payload(code, rng),
+                        answer=_application(rng),
+                        created_at=now,
+                    )
+                )
+
+
+def _review_an_hour(container: Container, dispatcher: Dispatcher, rng: random.Random) -> None:
+    """The QA reviewer works through what waits: most passes; some is corrected, some sent
+    back to another agent."""
+    reviewer = Principal(uuid.UUID(int=1), "qa_reviewer", None, None)
+    with transaction(container.sessions) as session:
+        waiting = [item.id for _, item in quality.review_queue(session, reviewer, limit=40)]
+    for item_id in waiting:
+        with transaction(container.sessions) as session:
+            request, item = quality.waiting(session, reviewer, item_id)
+            if request.kind == "adjudication":
+                continue
+            criteria = quality.policy_of(session, item.client_id, item.process_id).criteria
+            conversation = item.routing_key == "support"  # a reply is redone, not corrected
+            failed = rng.random() < 0.08
+            category = "communication" if conversation else "wrong_value"
+            quality.review(
+                session,
+                reviewer,
+                item_id,
+                failures=[quality.Failure(rng.choice(criteria), category)] if failed else [],
+                verdict=("rework" if conversation else "correct") if failed else "deliver",
+                corrected=_result(item.routing_key, item.payload, rng)
+                if failed and not conversation
+                else None,
+                rework_to="other" if failed and conversation else None,
+                now=dispatcher.clock.now(),
+                lease=dispatcher.lease,
+            )
 
 
 def _finish(

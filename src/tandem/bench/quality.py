@@ -67,8 +67,11 @@ WRONG = {**RIGHT, "total": 1243.5}  # two digits swapped
 MISKEYED = [service.Failure("total", "wrong_value")]
 
 
-def run(*, postgres_url: str | None, quick: bool, log: Log) -> dict[str, Any]:
-    count = 20_000 if quick else 200_000
+def run(
+    *, postgres_url: str | None, quick: bool, log: Log, items: int | None = None
+) -> dict[str, Any]:
+    """`items` overrides the size (tests run a small one)."""
+    count = items or (20_000 if quick else 200_000)
     with _database(postgres_url, log) as (url, kind):
         engine = make_engine(Settings(database_url=url).sqlalchemy_url)
         try:
@@ -123,7 +126,7 @@ def _run(engine: Engine, count: int, log: Log) -> dict[str, Any]:
                         now=clock.now(),
                         lease=dispatcher.lease,
                     )
-            if n % (count // 10) == 0:
+            if n % max(count // 10, 1) == 0:
                 rate = n / (time.perf_counter() - started)
                 log(f"{n:,} items submitted, {reviewed:,} reviewed ({rate:,.0f} items/s)")
     elapsed = time.perf_counter() - started
