@@ -339,6 +339,17 @@ def test_rework_to_the_same_agent_leases_it_back_with_the_next_attempt(
     assert sent.status_code == 200, sent.text
     leased = _item(api, item_id, "ops")
     assert (leased["state"], leased["attempt"]) == ("leased", first["attempt"] + 1)
+    # The agent finds it among their leases, with their result and what failed.
+    (held,) = api("agent").get("/api/v1/dispatch/leases").json()
+    assert (held["item_id"], held["attempt"], held["result"]) == (
+        item_id,
+        first["attempt"] + 1,
+        RESULT,
+    )
+    assert held["sent_back"]["by"] == "reviewer"
+    assert held["sent_back"]["failed"] == [
+        {"name": "coverage_amount", "passed": False, "category": "wrong_value"}
+    ]
     # The old attempt is fenced off; the new one is the agent's to submit.
     stale = _submit(api("agent"), item_id, first["attempt"], CORRECTED)
     assert stale.status_code == 409, stale.text

@@ -192,7 +192,14 @@ def test_rework_to_the_same_agent_leases_it_to_them_and_the_redone_work_is_revie
         verdicts = session.scalars(
             select(Review.verdict).where(Review.work_item_id == ref.id).order_by(Review.at)
         ).all()
+        window = {"since": _later(container) - timedelta(days=1), "until": _later(container)}
+        (quality,) = [
+            row
+            for row in report.report(session, world.client_user, **window)
+            if row.process_id == world.process_id
+        ]
     assert verdicts == ["rework", "deliver"]
+    assert (quality.sent_back, quality.submitted, quality.reviewed) == (1, 2, 2)  # counted
 
 
 def test_rework_to_another_agent_keeps_it_from_the_first(
@@ -443,6 +450,7 @@ def test_accuracy_report_and_one_alert_when_an_agent_falls_below_the_threshold(
         ]
     assert _standing(container, world, world.agent_id).below_threshold
     assert (quality.submitted, quality.reviewed, quality.defects_found) == (12, 12, 6)
+    assert quality.sent_back == 0  # all six were corrected, none sent back
     assert quality.review_fraction == 1.0 and quality.delivered == 12
     assert quality.estimated_escapes == 0.0 and quality.estimated_accuracy == 1.0
     assert quality.target_accuracy == 0.99 and quality.meets_target

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 
 from tandem.db import transaction
 from tandem.http import Services, requires
+from tandem.quality.service import sent_back_notes
 from tandem.tenancy.permissions import Permission
 from tandem.tenancy.principal import Principal
 
@@ -86,6 +87,36 @@ def claim_next(principal: Claimer, services: Services) -> LeaseOut | Response:
         due_at=lease.due_at,
         payload=lease.payload,
     )
+
+
+class HeldLeaseOut(LeaseOut):
+    result: dict[str, Any] | None = Field(description="Your earlier result, when sent back")
+    sent_back: dict[str, Any] | None = Field(
+        description="Why a reviewer sent it back to you: the failed checks and the reason"
+    )
+
+
+@router.get("/dispatch/leases", response_model=list[HeldLeaseOut])
+def my_leases(principal: Claimer, services: Services) -> list[HeldLeaseOut]:
+    """The items leased to the calling agent now: a page reload resumes them, and work a
+    reviewer sent back to its agent shows here, with the reviewer's findings."""
+    with transaction(services.sessions) as session:
+        held = services.dispatcher.held(session, principal.agent())
+        return [
+            HeldLeaseOut(
+                item_id=item.id,
+                client_id=item.client_id,
+                process_id=item.process_id,
+                routing_key=item.routing_key,
+                attempt=item.attempt,
+                lease_expires_at=item.lease_expires_at,
+                due_at=item.due_at,
+                payload=item.payload,
+                result=item.result if item.recheck else None,
+                sent_back=sent_back_notes(session, item) if item.recheck else None,
+            )
+            for item in held
+        ]
 
 
 @router.post("/leases/{item_id}/heartbeat", response_model=HeartbeatOut)

@@ -269,6 +269,18 @@ class Dispatcher:
             row.payload,
         )
 
+    def held(self, session: Session, agent_id: uuid.UUID) -> Sequence[WorkItem]:
+        """The live leases of an agent, earliest due first."""
+        return session.scalars(
+            select(WorkItem)
+            .where(
+                WorkItem.lease_owner == agent_id,
+                WorkItem.state == State.LEASED.value,
+                WorkItem.lease_expires_at > self.clock.now(),
+            )
+            .order_by(WorkItem.due_at)
+        ).all()
+
     def heartbeat(
         self, db: Session | Connection, agent_id: uuid.UUID, item_id: uuid.UUID, attempt: int
     ) -> datetime:

@@ -387,6 +387,7 @@ class ProcessQualityOut(BaseModel):
     reviewed: int
     review_fraction: float | None
     defects_found: int
+    sent_back: int
     estimated_escapes: float
     estimated_accuracy: float | None
     rejected_by_client: int

@@ -138,6 +138,7 @@ class ProcessQuality:
     reviewed: int  # by a person
     review_fraction: float | None
     defects_found: int
+    sent_back: int  # reviews that sent the work back for rework
     estimated_escapes: float  # expected defects among what left unreviewed
     estimated_accuracy: float | None  # 1 - estimated escapes / delivered
     rejected_by_client: int  # escapes the client found
@@ -198,8 +199,22 @@ def report(
         .group_by(Review.process_id, Review.agent_id, Review.kind)
     ):
         reviews[(process, f"agent:{agent}")][kind] = [count, int(defects or 0)]
+    sent_back = dict(
+        session.execute(
+            select(Review.process_id, func.count())
+            .where(
+                principal.client_condition(Review.client_id),
+                Review.verdict == "rework",
+                Review.at >= since,
+                Review.at < until,
+            )
+            .group_by(Review.process_id)
+        ).all()
+    )
     return [
-        _process_quality(process, delivered.get(process.id, 0), submitted, reviews)
+        _process_quality(
+            process, delivered.get(process.id, 0), sent_back.get(process.id, 0), submitted, reviews
+        )
         for process in processes
     ]
 
@@ -207,6 +222,7 @@ def report(
 def _process_quality(
     process: Process,
     delivered: int,
+    sent_back: int,
     submitted: dict[tuple[uuid.UUID, str], int],
     reviews: dict[tuple[uuid.UUID, str], dict[str, list[int]]],
 ) -> ProcessQuality:
@@ -255,6 +271,7 @@ def _process_quality(
         reviewed=human_reviews,
         review_fraction=round(human_reviews / total_submitted, 4) if total_submitted else None,
         defects_found=found,
+        sent_back=sent_back,
         estimated_escapes=round(escapes, 3),
         estimated_accuracy=round(estimated, 6) if estimated is not None else None,
         rejected_by_client=rejected,

@@ -389,6 +389,28 @@ def review(
     return found
 
 
+def sent_back_notes(session: Session, item: WorkItem) -> dict[str, Any] | None:
+    """What the latest send-back of an item found: for the agent who redoes it."""
+    latest = session.scalars(
+        select(Review)
+        .where(
+            Review.client_id == item.client_id,
+            Review.work_item_id == item.id,
+            Review.verdict.in_(("rework", "reject")),
+        )
+        .order_by(Review.at.desc())
+        .limit(1)
+    ).one_or_none()
+    if latest is None:
+        return None
+    return {
+        "by": "client" if latest.kind == "acceptance" else "reviewer",
+        "failed": [check for check in latest.checks if not check["passed"]],
+        "reason": latest.reason,
+        "at": latest.at.isoformat(),
+    }
+
+
 def _check_verdict(
     policy: Policy,
     defect: bool,
