@@ -149,13 +149,7 @@ def _review_kind(db: Db, policy: Policy, agent_id: uuid.UUID, rng: random.Random
         return "full"
     if policy.mode != "sampling":
         return None
-    row = db.execute(
-        select(AgentQuality.__table__).where(
-            AgentQuality.client_id == policy.client_id,
-            AgentQuality.process_id == policy.process_id,
-            AgentQuality.agent_id == agent_id,
-        )
-    ).one_or_none()
+    row = db.execute(_STANDING, _standing_key(policy, agent_id)).one_or_none()
     if row is None:
         return "screening"  # a new agent: every item until they clear
     if row.screening or row.below_threshold:
@@ -328,13 +322,13 @@ def review(
         raise Conflict("a double-entry disagreement is settled by adjudication, not review")
     if principal.agent_id is not None and principal.agent_id == request.agent_id:
         raise Conflict("four eyes: nobody reviews their own work")
+    if request.agent_id is None:
+        raise Conflict(f"work item {item_id} has no agent's work to review")
+    agent_id = request.agent_id
     policy = policy_of(session, item.client_id, item.process_id)
     checks = _checks(policy, failures)
     defect = any(not check["passed"] for check in checks)
     _check_verdict(policy, defect, verdict, corrected, rework_to)
-    if request.agent_id is None:
-        raise Conflict(f"work item {item_id} has no agent's work to review")
-    agent_id = request.agent_id
     found = _record(
         session,
         policy,
@@ -352,38 +346,35 @@ def review(
     if verdict == "deliver":
         deliver(session, ref, item, item.result or {}, actor=principal.actor, now=now)
     elif verdict == "correct":
-        assert corrected is not None
-        changes = {"result": corrected}
-        deliver(session, ref, item, corrected, actor=principal.actor, now=now, changes=changes)
-    elif rework_to == "same":
-        move(
-            session,
-            ref,
-            (State.REWORK, State.LEASED),
-            actor=principal.actor,
-            now=now,
-            data={"review": str(found.id), "rework_to": "same"},
-            changes={
-                "attempt": item.attempt + 1,
-                "lease_owner": agent_id,
-                "lease_expires_at": now + lease,
-                "recheck": True,
-            },
-        )
+        assert corrected is not None  # _check_verdict saw to it
+        fixed = {"result": corrected}
+        deliver(session, ref, item, corrected, actor=principal.actor, now=now, changes=fixed)
     else:
+        back_to: dict[str, tuple[State, dict[str, Any]]] = {
+            # leased to its agent again, under a new attempt (the fencing token)
+            "same": (
+                State.LEASED,
+                {
+                    "attempt": item.attempt + 1,
+                    "lease_owner": agent_id,
+                    "lease_expires_at": now + lease,
+                },
+            ),
+            # queued for anyone but its agent
+            "other": (
+                State.QUEUED,
+                {"lease_owner": None, "lease_expires_at": None, "excluded_agent_id": agent_id},
+            ),
+        }
+        to, changes = back_to[rework_to or "other"]
         move(
             session,
             ref,
-            (State.REWORK, State.QUEUED),
+            (State.REWORK, to),
             actor=principal.actor,
             now=now,
-            data={"review": str(found.id), "rework_to": "other"},
-            changes={
-                "lease_owner": None,
-                "lease_expires_at": None,
-                "excluded_agent_id": agent_id,
-                "recheck": True,
-            },
+            data={"review": str(found.id), "rework_to": rework_to},
+            changes={**changes, "recheck": True},
         )
     _done(session, request)
     return found
