@@ -7,11 +7,14 @@ import random
 import pytest
 
 from tandem.quality.sampling import (
+    REPLAN_EVERY,
     CspState,
+    after_outcome,
     after_review,
     aoq,
     aoql,
     choose_plan,
+    first_standing,
     fraction_inspected,
     needs_review,
 )
@@ -78,3 +81,22 @@ def test_simulated_outgoing_quality_stays_within_the_aoql(error_rate: float) -> 
     noise = 5 * (expected / items) ** 0.5  # five standard deviations of a binomial count
     assert abs(escaped / items - expected) <= noise
     assert reviewed / items == pytest.approx(plan.review_fraction, abs=0.03)
+
+
+def test_an_agents_plan_stays_through_a_screening_run_and_changes_on_a_defect() -> None:
+    standing = first_standing(0.01)
+    assert standing.state.screening and standing.plan.clearance == choose_plan(0.01, 0.5).clearance
+    first_plan = standing.plan
+    for _ in range(first_plan.clearance - 1):  # the measured rate falls, the plan holds
+        standing = after_outcome(standing, defect=False, target_aoql=0.01)
+        assert standing.state.screening and standing.plan == first_plan
+    standing = after_outcome(standing, defect=False, target_aoql=0.01)
+    assert not standing.state.screening  # cleared under the plan it started with
+    while standing.reviewed % REPLAN_EVERY:  # sampling: re-chosen at the next hundred
+        standing = after_outcome(standing, defect=False, target_aoql=0.01)
+    assert standing.plan.fraction < first_plan.fraction  # a spotless record: sample less
+    assert standing.plan.clearance == choose_plan(0.01, standing.defect_rate).clearance
+    standing = after_outcome(standing, defect=True, target_aoql=0.01)
+    assert standing.state == CspState()  # screening again, under a plan for the new rate
+    assert standing.plan.clearance == choose_plan(0.01, standing.defect_rate).clearance
+    assert standing.defects == 1
