@@ -45,6 +45,7 @@ import psycopg
 import typer
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
+from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 from sqlalchemy.engine import make_url
@@ -763,7 +764,7 @@ class _RawClaimer:
 
     def _event(
         self,
-        row: tuple[Any, ...],
+        row: dict[str, Any],
         n: int,
         seq: int,
         at: datetime,
@@ -772,8 +773,8 @@ class _RawClaimer:
     ) -> dict[str, Any]:
         """Row `n` of submit's two-row event insert, as its parameters."""
         return {
-            f"client_id_{n}": row[0],
-            f"work_item_id_{n}": row[1],
+            f"client_id_{n}": row["client_id"],
+            f"work_item_id_{n}": row["id"],
             f"seq_{n}": seq,
             f"at_{n}": at,
             f"from_state_{n}": steps[0],
@@ -804,7 +805,7 @@ class _RawClaimer:
         attempt = row[4]
         claim_s = time.perf_counter() - start
         now = datetime.now(UTC)
-        with conn.cursor() as cur:
+        with conn.cursor(row_factory=dict_row) as cur:
             item = cur.execute(
                 RAW_SUBMIT,
                 RAW_SUBMIT_CONSTANTS
@@ -818,14 +819,16 @@ class _RawClaimer:
             ).fetchone()
             if item is None:
                 raise RuntimeError(f"lease lost on {row[1]}")
-            before = item[5]
+            if item["state"] != "delivered":
+                raise RuntimeError("the benchmark's process has no QA: submit must deliver")
+            before = item["version"] - 2  # it returns the item as it now is
             cur.execute(
                 RAW_SUBMIT_EVENTS,
                 self._event(item, 0, before + 1, now, ("leased", "submitted"), attempt)
                 | self._event(item, 1, before + 2, now, ("submitted", "delivered"), attempt),
             )
-            if item[7]:  # the client has subscriptions: what the outbox reads
-                cur.execute(RAW_SUBSCRIPTIONS, {"client_id": item[0]}).fetchall()
+            if item["notify"]:  # the client has subscriptions: what the outbox reads
+                cur.execute(RAW_SUBSCRIPTIONS, {"client_id": item["client_id"]}).fetchall()
         conn.commit()
         return claim_s
 
