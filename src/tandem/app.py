@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from tandem import __version__, metrics
+from tandem.audit.api import router as audit_router
 from tandem.catalog.api import router as catalog_router
 from tandem.clock import Clock, SystemClock
 from tandem.config import Settings, load_settings
@@ -25,6 +26,7 @@ from tandem.work.api import router as work_router
 from tandem.workforce.api import router as workforce_router
 
 ROUTERS = (
+    audit_router,
     tenancy_router,
     catalog_router,
     intake_router,

@@ -180,6 +180,59 @@ def intake(
         raise typer.Exit(1)
 
 
+audit = typer.Typer(help="The tamper-evident audit trail: check it, export it.")
+app.add_typer(audit, name="audit")
+
+
+@audit.command("verify")
+def audit_verify(
+    client: Annotated[int | None, typer.Option(help="Only this client's chain")] = None,
+) -> None:
+    """Check every chain from its first record; names each edited, deleted, out-of-order
+    or truncated record. Exits 1 when anything is wrong."""
+    from tandem.audit.chain import derive_key
+    from tandem.audit.service import check
+    from tandem.db import make_engine, make_sessionmaker
+
+    settings = _settings()
+    engine = make_engine(settings.sqlalchemy_url)
+    with make_sessionmaker(engine)() as session:
+        found = check(session, derive_key(settings.secret_key), client)
+    engine.dispose()
+    broken = 0
+    for client_id, findings in found.items():
+        for finding in findings:
+            broken += 1
+            console.print(
+                f"[red]client {client_id}, record {finding.seq}: {finding.problem}[/red]: "
+                f"{finding.detail}"
+            )
+    if broken:
+        raise typer.Exit(1)
+    console.print(f"[green]{len(found)} chain(s) intact[/green]")
+
+
+@audit.command("export")
+def audit_export(
+    client: Annotated[int, typer.Argument(help="The client's id (0: the provider's chain)")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="File to write")],
+    file_format: Annotated[str, typer.Option("--format", help="jsonl or csv")] = "jsonl",
+) -> None:
+    """One chain, in order, with its links, for auditors."""
+    from tandem.audit.service import export
+    from tandem.db import make_engine, make_sessionmaker
+
+    if file_format not in ("jsonl", "csv"):
+        raise typer.BadParameter("jsonl or csv", param_hint="--format")
+    settings = _settings()
+    engine = make_engine(settings.sqlalchemy_url)
+    with make_sessionmaker(engine)() as session, output.open("w", encoding="utf-8") as out:
+        for line in export(session, client, file_format):
+            out.write(line)
+    engine.dispose()
+    console.print(f"wrote {output}")
+
+
 rules = typer.Typer(help="Rulesets of decision processes: upload, test, publish, backtest.")
 app.add_typer(rules, name="rules")
 

@@ -1,5 +1,6 @@
 """Every table, imported once so that Base.metadata is complete (for Alembic and tests)."""
 
+from tandem.audit.models import AuditChain, AuditRecord
 from tandem.catalog.models import Process
 from tandem.db import Base
 from tandem.decisions.models import Decision, Ruleset, RulesetTest
@@ -36,6 +37,8 @@ __all__ = [
     "AgentQuality",
     "AgentSkill",
     "ApiToken",
+    "AuditChain",
+    "AuditRecord",
     "Batch",
     "Client",
     "Decision",

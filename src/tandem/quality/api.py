@@ -11,6 +11,8 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
+from tandem.audit import service as audit
+from tandem.audit.chain import derive_key
 from tandem.catalog.models import Process
 from tandem.catalog.service import get_process
 from tandem.db import transaction
@@ -91,6 +93,16 @@ def set_quality_policy(
         process.qa_min_accuracy = body.min_accuracy
         process.qa_gold_rate = body.gold_rate
         session.flush()
+        audit.record(
+            session,
+            derive_key(services.settings.secret_key),
+            client_id=process.client_id,
+            actor=principal.actor,
+            action="quality_policy.set",
+            subject=f"process:{process.id}",
+            data=body.model_dump(),
+            now=services.clock.now(),
+        )
         return QualityPolicyOut.of(process)
 
 
@@ -262,7 +274,7 @@ def reject_delivered(
 ) -> WorkItem:
     """Send a delivered result back to be redone: it counts as an escaped defect."""
     with transaction(services.sessions) as session:
-        return service.reject_delivered(
+        item = service.reject_delivered(
             session,
             principal,
             item_id,
@@ -270,6 +282,17 @@ def reject_delivered(
             fields=body.fields,
             now=services.clock.now(),
         )
+        audit.record(
+            session,
+            derive_key(services.settings.secret_key),
+            client_id=item.client_id,
+            actor=principal.actor,
+            action="work_item.reject",
+            subject=f"work_item:{item.id}",
+            data={"reason": body.reason, "fields": body.fields},
+            now=services.clock.now(),
+        )
+        return item
 
 
 # -- gold items ----------------------------------------------------------------------------

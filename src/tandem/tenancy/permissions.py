@@ -28,6 +28,7 @@ class Permission(StrEnum):
     QUALITY_REVIEW = "provider:quality:review"  # review, score, adjudicate
     QUALITY_MANAGE = "provider:quality:manage"  # QA policies, gold items
     AGENT_QUALITY_READ = "provider:agent_quality:read"  # accuracy per agent, alerts
+    AUDIT_READ = "provider:audit:read"  # verify and export the audit trail
 
 
 P = Permission
@@ -80,7 +81,7 @@ ROLES: dict[str, frozenset[Permission]] = {
         }
     ),
     "wfm_planner": frozenset({P.WORKFORCE_READ, P.OPERATIONS_READ}),
-    "security_officer": frozenset({P.CLIENT_READ, P.WORKFORCE_READ}),
+    "security_officer": frozenset({P.CLIENT_READ, P.WORKFORCE_READ, P.AUDIT_READ}),
     "client_admin": frozenset(
         {
             *_CLIENT_READ,

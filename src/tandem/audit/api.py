@@ -1,0 +1,82 @@
+"""The audit trail for security officers and auditors: check it, export it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel
+
+from tandem.audit import service
+from tandem.audit.chain import derive_key
+from tandem.audit.models import PROVIDER
+from tandem.db import transaction
+from tandem.http import Services, requires
+from tandem.tenancy.permissions import Permission
+from tandem.tenancy.principal import Principal
+
+router = APIRouter(prefix="/api/v1", tags=["audit"])
+
+Auditor = Annotated[Principal, Depends(requires(Permission.AUDIT_READ))]
+
+
+class FindingOut(BaseModel):
+    client_id: int
+    seq: int
+    problem: str
+    detail: str
+
+
+class CheckOut(BaseModel):
+    chains: int
+    intact: bool
+    findings: list[FindingOut]
+
+
+@router.get("/audit/check", response_model=CheckOut)
+def check_trail(principal: Auditor, services: Services, client_id: int | None = None) -> CheckOut:
+    """Every chain (or one client's) checked from its first record."""
+    key = derive_key(services.settings.secret_key)
+    with transaction(services.sessions) as session:
+        found = service.check(session, key, client_id)
+    findings = [
+        FindingOut(client_id=client, seq=f.seq, problem=f.problem, detail=f.detail)
+        for client, listed in found.items()
+        for f in listed
+    ]
+    return CheckOut(chains=len(found), intact=not findings, findings=findings)
+
+
+@router.get("/audit/records", response_class=StreamingResponse)
+def export_trail(
+    principal: Auditor,
+    services: Services,
+    client_id: Annotated[int, Query(description=f"{PROVIDER} for the provider's own chain")],
+    file_format: Annotated[Literal["jsonl", "csv"], Query(alias="format")] = "jsonl",
+) -> StreamingResponse:
+    """One chain as JSON Lines or CSV, in order, with its links. The export is itself
+    audited (in the provider's chain)."""
+    key = derive_key(services.settings.secret_key)
+    with transaction(services.sessions) as session:
+        service.record(
+            session,
+            key,
+            client_id=PROVIDER,
+            actor=principal.actor,
+            action="audit.export",
+            subject=f"client:{client_id}",
+            data={"format": file_format},
+            now=services.clock.now(),
+        )
+    session = services.sessions()
+
+    def lines() -> Iterator[str]:
+        try:
+            yield from service.export(session, client_id, file_format)
+        finally:
+            session.close()
+
+    media = "application/x-ndjson" if file_format == "jsonl" else "text/csv"
+    return StreamingResponse(lines(), media_type=media)

@@ -1,0 +1,160 @@
+"""Appending to the audit trail, checking it, and handing it to auditors.
+
+`record` runs inside the caller's transaction: the action and its audit record commit
+together or not at all. Appends to one client's chain lock its head row, so they are
+numbered and linked one at a time; other clients' chains are not held up.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, bindparam, insert, select, true, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from tandem.audit.chain import GENESIS, Entry, Finding, Head, Stored, link, seal, verify
+from tandem.audit.models import AuditChain, AuditRecord
+
+Db = Session | Connection
+
+_HEAD = (
+    select(AuditChain.__table__)
+    .where(AuditChain.client_id == bindparam("client_id"))
+    .with_for_update()
+)
+_MOVE_HEAD = update(AuditChain).where(AuditChain.client_id == bindparam("k_client"))
+_APPEND = insert(AuditRecord)
+EXPORT_COLUMNS = (
+    "client_id",
+    "seq",
+    "at",
+    "actor",
+    "action",
+    "subject",
+    "data",
+    "previous",
+    "link",
+)
+
+
+def record(
+    db: Db,
+    key: bytes,
+    *,
+    client_id: int,
+    actor: str,
+    action: str,
+    subject: str,
+    now: datetime,
+    data: dict[str, Any] | None = None,
+) -> int:
+    """Append one record to the client's chain; returns its sequence number."""
+    head = db.execute(_HEAD, {"client_id": client_id}).one_or_none()
+    if head is None:
+        dialect = postgresql if _dialect(db) == "postgresql" else sqlite
+        db.execute(
+            dialect.insert(AuditChain)
+            .values(client_id=client_id, seq=0, last=GENESIS, seal=seal(key, client_id, 0, GENESIS))
+            .on_conflict_do_nothing()
+        )
+        head = db.execute(_HEAD, {"client_id": client_id}).one()
+    entry = Entry(client_id, now, actor, action, subject, data or {})
+    seq, new_link = head.seq + 1, link(key, head.last, entry)
+    db.execute(
+        _APPEND,
+        {
+            "client_id": client_id,
+            "seq": seq,
+            "at": now,
+            "actor": actor,
+            "action": action,
+            "subject": subject,
+            "data": entry.data,
+            "previous": head.last,
+            "link": new_link,
+        },
+    )
+    db.execute(
+        _MOVE_HEAD,
+        {
+            "k_client": client_id,
+            "seq": seq,
+            "last": new_link,
+            "seal": seal(key, client_id, seq, new_link),
+        },
+    )
+    return int(seq)
+
+
+def _dialect(db: Db) -> str:
+    return (db.get_bind() if isinstance(db, Session) else db).dialect.name
+
+
+def check(session: Session, key: bytes, client_id: int | None = None) -> dict[int, list[Finding]]:
+    """Every chain (or one client's) checked from its first record: what is wrong, by
+    client. An empty list means the chain is intact."""
+    heads = {
+        head.client_id: Head(head.client_id, head.seq, head.last, head.seal)
+        for head in session.execute(
+            select(AuditChain.__table__).where(_one(AuditChain.client_id, client_id))
+        )
+    }
+    clients = set(heads) | set(
+        session.scalars(
+            select(AuditRecord.client_id).distinct().where(_one(AuditRecord.client_id, client_id))
+        )
+    )
+    return {
+        client: verify(key, _stored(session, client), heads.get(client))
+        for client in sorted(clients)
+    }
+
+
+def _one(column: Any, client_id: int | None) -> ColumnElement[bool]:
+    return true() if client_id is None else column == client_id
+
+
+def _stored(session: Session, client_id: int) -> Iterator[Stored]:
+    rows = session.execute(
+        select(AuditRecord.__table__)
+        .where(AuditRecord.client_id == client_id)
+        .order_by(AuditRecord.seq)
+        .execution_options(yield_per=5_000)
+    )
+    for row in rows:
+        entry = Entry(row.client_id, row.at, row.actor, row.action, row.subject, row.data)
+        yield Stored(row.seq, entry, row.previous, row.link)
+
+
+def export(session: Session, client_id: int, file_format: str) -> Iterator[str]:
+    """One client's trail for auditors, as CSV or JSON Lines, in chain order, links
+    included (so a copy can be compared with the database later)."""
+    rows = session.execute(
+        select(*(AuditRecord.__table__.c[name] for name in EXPORT_COLUMNS))
+        .where(AuditRecord.client_id == client_id)
+        .order_by(AuditRecord.seq)
+        .execution_options(yield_per=5_000)
+    )
+    if file_format == "jsonl":
+        for row in rows:
+            values = dict(zip(EXPORT_COLUMNS, row, strict=True))
+            values["at"] = values["at"].isoformat()
+            yield json.dumps(values, sort_keys=True, default=str) + "\n"
+        return
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(EXPORT_COLUMNS)
+    for row in rows:
+        values = dict(zip(EXPORT_COLUMNS, row, strict=True))
+        values["at"] = values["at"].isoformat()
+        values["data"] = json.dumps(values["data"], sort_keys=True, default=str)
+        writer.writerow(values[name] for name in EXPORT_COLUMNS)
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
