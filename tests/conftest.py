@@ -133,7 +133,7 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 def container(engine: Engine, database_url: str, clock: ManualClock, clean_db: None) -> Container:
-    settings = load_settings(database_url=database_url, lease_seconds=60)
+    settings = load_settings(database_url=database_url, lease_seconds=60, cookie_secure=False)
     return Container(
         settings=settings,
         engine=engine,

@@ -100,9 +100,12 @@ def demo(
 ) -> None:
     """Create a fresh embedded database with a realistic operation, then serve it."""
     from tandem.app import build_container
-    from tandem.demo import seed
+    from tandem.demo import DEMO_PASSWORD, seed
     from tandem.migrate import upgrade
 
+    # The demo is served over plain HTTP on this machine: session cookies without "Secure"
+    # (set before the settings are read, so `serve` below and its workers see it too).
+    os.environ.setdefault("TANDEM_COOKIE_SECURE", "false")
     settings = _settings()
     if settings.database_url.startswith("sqlite:///"):
         path = Path(settings.database_url.removeprefix("sqlite:///"))
@@ -122,6 +125,10 @@ def demo(
     console.print("Sign in to the API with one of these tokens (Authorization: Bearer <token>):")
     for name, token in tokens.items():
         console.print(f"  {name:10} {token}")
+    console.print(
+        f"Console users (POST /api/v1/auth/sign-in) have the password {DEMO_PASSWORD!r}: "
+        "ops@tandem.example, agent@tandem.example, it@northwind.example, ..."
+    )
     url = f"http://{settings.host}:{settings.port}"
     console.print(f"API docs: {url}/docs   (Authorize with a token above)")
     console.print(

@@ -26,6 +26,13 @@ class Settings(BaseSettings):
     worker_interval_seconds: float = Field(default=5.0, gt=0)
     webhook_max_attempts: int = Field(default=8, ge=1, le=50)
     webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Console sign-in: sessions end after this long without a request; after `max` failed
+    # sign-ins in a row an account is locked for `lockout` minutes (shorter waits before).
+    session_idle_minutes: int = Field(default=30, ge=1, le=1440)
+    sign_in_max_failures: int = Field(default=5, ge=1, le=100)
+    sign_in_lockout_minutes: int = Field(default=15, ge=1, le=1440)
+    # Session cookies only over HTTPS. Turn off for plain-HTTP local use (the demo does).
+    cookie_secure: bool = True
 
     @field_validator("database_url")
     @classmethod

@@ -36,6 +36,7 @@ from tandem.sla.calendar import BusinessCalendar
 from tandem.sla.service import escalate
 from tandem.tenancy.principal import Principal
 from tandem.tenancy.service import create_client, create_user, issue_token
+from tandem.tenancy.signin import set_password
 from tandem.work import service as work
 from tandem.work.models import WorkItem
 from tandem.workforce.models import (
@@ -152,6 +153,8 @@ REVIEW_FORM = {
     },
 }
 
+# Every demo user signs in to the console with this password (a demo, on one machine).
+DEMO_PASSWORD = "tandem-demo-password"  # noqa: S105 - the demo's, printed for anyone to use
 DEMO_TOKENS = {
     "ops": ("ops@tandem.example", "Olivia Ops", "ops_manager", None),
     "admin": ("admin@tandem.example", "Ada Admin", "provider_admin", None),
@@ -190,6 +193,7 @@ def seed(
                 client_id=clients[client] if client else None,
             )
             tokens[name] = issue_token(session, user.id, "demo", clock.now(), f"demo-{name}")
+            set_password(session, user, DEMO_PASSWORD)
             if user.client_id is not None:
                 owners[user.client_id] = Principal(user.id, user.role, user.client_id, None)
         agent_user = create_user(
@@ -203,6 +207,7 @@ def seed(
             for day in range(7)
         )
         tokens["agent"] = issue_token(session, agent_user.id, "demo", clock.now(), "demo-agent")
+        set_password(session, agent_user, DEMO_PASSWORD)
         for client_id, process_id, code in processes:
             if code == "underwriting":
                 _publish_underwriting_rules(session, owners[client_id], process_id, clock.now())

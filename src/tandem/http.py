@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
@@ -16,12 +17,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tandem.clock import Clock
 from tandem.config import Settings
+from tandem.db import transaction
 from tandem.dispatch.service import Dispatcher
 from tandem.errors import TandemError, Unauthorized
 from tandem.tenancy.models import ApiToken, User
 from tandem.tenancy.permissions import Permission
 from tandem.tenancy.principal import Principal
 from tandem.tenancy.service import hash_token
+from tandem.tenancy.signin import session_user
 from tandem.workforce.models import Agent
 
 
@@ -44,11 +47,17 @@ def get_container(request: Request) -> Container:
 Services = Annotated[Container, Depends(get_container)]
 
 
+SESSION_COOKIE = "tandem_session"
+
+
 def current_principal(request: Request, container: Services) -> Principal:
+    """Who is calling: a bearer token (API clients) or a console session cookie."""
     header = request.headers.get("authorization", "")
+    if not header and (cookie := request.cookies.get(SESSION_COOKIE)):
+        return _session_principal(container, cookie)
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
-        raise Unauthorized("send an API token as 'Authorization: Bearer <token>'")
+        raise Unauthorized("send an API token as 'Authorization: Bearer <token>', or sign in")
     with container.sessions() as session:
         row = session.execute(
             select(User.id, User.role, User.client_id, User.active, Agent.id.label("agent_id"))
@@ -59,6 +68,16 @@ def current_principal(request: Request, container: Services) -> Principal:
     if row is None or not row.active:
         raise Unauthorized("the API token is unknown, revoked or its user is disabled")
     return Principal(row.id, row.role, row.client_id, row.agent_id)
+
+
+def _session_principal(container: Container, cookie: str) -> Principal:
+    idle = timedelta(minutes=container.settings.session_idle_minutes)
+    with transaction(container.sessions) as session:
+        user = session_user(session, cookie, now=container.clock.now(), idle=idle)
+        if user is None:
+            raise Unauthorized("your session has ended: sign in again")
+        agent_id = session.scalar(select(Agent.id).where(Agent.user_id == user.id))
+        return Principal(user.id, user.role, user.client_id, agent_id)
 
 
 def requires(permission: Permission) -> Callable[..., Principal]:

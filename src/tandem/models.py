@@ -16,7 +16,7 @@ from tandem.quality.models import (
     Review,
     ReviewRequest,
 )
-from tandem.tenancy.models import ApiToken, Client, User
+from tandem.tenancy.models import ApiToken, Client, ConsoleSession, User
 from tandem.work.models import Batch, WorkItem, WorkItemEvent
 from tandem.workforce.models import (
     Agent,
@@ -41,6 +41,7 @@ __all__ = [
     "AuditRecord",
     "Batch",
     "Client",
+    "ConsoleSession",
     "Decision",
     "DeliveryCenter",
     "FieldCheck",

@@ -1,4 +1,4 @@
-"""Who am I, and the provider's list of clients."""
+"""Signing in and out of the console, who am I, and the provider's list of clients."""
 
 from __future__ import annotations
 
@@ -6,16 +6,19 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
+from tandem.audit.chain import derive_key
 from tandem.db import transaction
-from tandem.http import Services, current_principal, requires
-from tandem.tenancy import service
-from tandem.tenancy.models import Client
+from tandem.errors import Unauthorized
+from tandem.http import SESSION_COOKIE, Services, current_principal, public, requires
+from tandem.tenancy import service, signin
+from tandem.tenancy.models import Client, User
 from tandem.tenancy.permissions import Permission
 from tandem.tenancy.principal import Principal
+from tandem.workforce.models import Agent
 
 router = APIRouter(prefix="/api/v1", tags=["tenancy"])
 
@@ -51,6 +54,20 @@ class ClientOut(BaseModel):
 @router.get("/me", response_model=MeOut)
 def me(principal: Annotated[Principal, Depends(current_principal)]) -> MeOut:
     """The caller and what they may do. Any valid token may ask."""
+    return _me(principal)
+
+
+class SignInIn(BaseModel):
+    email: str = Field(min_length=3, max_length=254)
+    password: str = Field(min_length=1, max_length=1000)
+
+
+class PasswordIn(BaseModel):
+    current_password: str = Field(max_length=1000)
+    new_password: str = Field(max_length=1000)
+
+
+def _me(principal: Principal) -> MeOut:
     return MeOut(
         user_id=principal.user_id,
         role=principal.role,
@@ -58,6 +75,71 @@ def me(principal: Annotated[Principal, Depends(current_principal)]) -> MeOut:
         agent_id=principal.agent_id,
         permissions=sorted(p.value for p in principal.permissions),
     )
+
+
+@router.post("/auth/sign-in", response_model=MeOut)
+def sign_in(
+    body: SignInIn,
+    response: Response,
+    services: Services,
+    _: Annotated[None, Depends(public("signing in is how one becomes known"))],
+) -> MeOut:
+    """Sign in to the console: sets the session cookie. Every failure answers the same 401
+    (wrong password, unknown email, an account waiting after failed attempts), in the same
+    time; the audit trail records which."""
+    settings = services.settings
+    with transaction(services.sessions) as session:
+        outcome = signin.sign_in(
+            session,
+            body.email,
+            body.password,
+            now=services.clock.now(),
+            settings=settings,
+            key=derive_key(settings.secret_key),
+        )
+        user = outcome.user
+        agent_id = (
+            session.scalar(select(Agent.id).where(Agent.user_id == user.id)) if user else None
+        )
+    if outcome.token is None or user is None:
+        raise Unauthorized("the email or password is wrong, or the account must wait a while")
+    response.set_cookie(
+        SESSION_COOKIE,
+        outcome.token,
+        httponly=True,
+        samesite="strict",
+        secure=settings.cookie_secure,
+        max_age=settings.session_idle_minutes * 60 * 48,  # the server ends idle sessions
+    )
+    return _me(Principal(user.id, user.role, user.client_id, agent_id))
+
+
+@router.post("/auth/sign-out", status_code=204)
+def sign_out(
+    request: Request,
+    response: Response,
+    principal: Annotated[Principal, Depends(current_principal)],
+    services: Services,
+) -> None:
+    """End this console session (a bearer token is revoked elsewhere)."""
+    if cookie := request.cookies.get(SESSION_COOKIE):
+        with transaction(services.sessions) as session:
+            signin.sign_out(session, cookie, now=services.clock.now())
+    response.delete_cookie(SESSION_COOKIE)
+
+
+@router.put("/me/password", status_code=204)
+def change_password(
+    body: PasswordIn,
+    principal: Annotated[Principal, Depends(current_principal)],
+    services: Services,
+) -> None:
+    """Change your own password; the current one is asked for."""
+    with transaction(services.sessions) as session:
+        user = session.get_one(User, principal.user_id)
+        if not signin.verify_password(user, body.current_password):
+            raise Unauthorized("the current password is wrong")
+        signin.set_password(session, user, body.new_password)
 
 
 @router.get("/clients", response_model=list[ClientOut])

@@ -68,6 +68,7 @@ def create_user(
             "client roles need a client and provider roles must not have one",
             errors=[{"field": "client_id", "message": f"does not fit role {role}"}],
         )
+    email = email.strip().lower()
     if session.scalar(select(User.id).where(User.email == email)):
         raise Conflict(f"a user with email {email!r} exists")
     user = User(email=email, name=name, role=role, client_id=client_id, created_at=now)
