@@ -20,10 +20,10 @@ from tandem.config import Settings
 from tandem.db import transaction
 from tandem.dispatch.service import Dispatcher
 from tandem.errors import TandemError, Unauthorized
-from tandem.tenancy.models import ApiToken, User
+from tandem.tenancy.models import ApiKey, ApiToken, User
 from tandem.tenancy.permissions import Permission
 from tandem.tenancy.principal import Principal
-from tandem.tenancy.service import hash_token
+from tandem.tenancy.service import API_KEY_PREFIX, hash_token
 from tandem.tenancy.signin import session_user
 from tandem.workforce.models import Agent
 
@@ -58,6 +58,8 @@ def current_principal(request: Request, container: Services) -> Principal:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise Unauthorized("send an API token as 'Authorization: Bearer <token>', or sign in")
+    if token.startswith(API_KEY_PREFIX):
+        return _key_principal(container, token)
     with container.sessions() as session:
         row = session.execute(
             select(User.id, User.role, User.client_id, User.active, Agent.id.label("agent_id"))
@@ -68,6 +70,22 @@ def current_principal(request: Request, container: Services) -> Principal:
     if row is None or not row.active:
         raise Unauthorized("the API token is unknown, revoked or its user is disabled")
     return Principal(row.id, row.role, row.client_id, row.agent_id)
+
+
+def _key_principal(container: Container, key: str) -> Principal:
+    with container.sessions() as session:
+        found = session.execute(
+            select(ApiKey.id, ApiKey.client_id, ApiKey.permissions).where(
+                ApiKey.key_hash == hash_token(key), ApiKey.revoked_at.is_(None)
+            )
+        ).one_or_none()
+    if found is None:
+        raise Unauthorized("the API key is unknown or revoked")
+    scopes = frozenset(Permission(p) for p in found.permissions if p in _PERMISSION_VALUES)
+    return Principal(found.id, "api_key", found.client_id, None, scopes)
+
+
+_PERMISSION_VALUES = {p.value for p in Permission}
 
 
 def _session_principal(container: Container, cookie: str) -> Principal:

@@ -16,7 +16,7 @@ from tandem.quality.models import (
     Review,
     ReviewRequest,
 )
-from tandem.tenancy.models import ApiToken, Client, ConsoleSession, User
+from tandem.tenancy.models import ApiKey, ApiToken, Client, ConsoleSession, User
 from tandem.work.models import Batch, WorkItem, WorkItemEvent
 from tandem.workforce.models import (
     Agent,
@@ -36,6 +36,7 @@ __all__ = [
     "AgentLanguage",
     "AgentQuality",
     "AgentSkill",
+    "ApiKey",
     "ApiToken",
     "AuditChain",
     "AuditRecord",

@@ -9,13 +9,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from tandem.audit import service as audit
 from tandem.audit.chain import derive_key
 from tandem.db import transaction
 from tandem.errors import Unauthorized
-from tandem.http import SESSION_COOKIE, Services, current_principal, public, requires
+from tandem.http import SESSION_COOKIE, Container, Services, current_principal, public, requires
 from tandem.tenancy import service, signin
-from tandem.tenancy.models import Client, User
+from tandem.tenancy.models import ApiKey, Client, User
 from tandem.tenancy.permissions import Permission
 from tandem.tenancy.principal import Principal
 from tandem.workforce.models import Agent
@@ -162,3 +164,77 @@ def create_client(
 ) -> Client:
     with transaction(services.sessions) as session:
         return service.create_client(session, now=services.clock.now(), **body.model_dump())
+
+
+class ApiKeyIn(BaseModel):
+    name: str = Field(min_length=1, max_length=100)
+    permissions: list[str] = Field(
+        description="Client permissions you hold, e.g. client:work_item:create"
+    )
+    client_id: int | None = Field(default=None, description="Provider staff only: whose key")
+
+
+class ApiKeyOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    client_id: int
+    name: str
+    permissions: list[str]
+    created_by: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class NewApiKeyOut(ApiKeyOut):
+    key: str = Field(description="Shown this once: only its hash is kept")
+
+
+KeyManager = Annotated[Principal, Depends(requires(Permission.API_KEY_MANAGE))]
+
+
+@router.post("/api-keys", response_model=NewApiKeyOut, status_code=201)
+def create_api_key(body: ApiKeyIn, principal: KeyManager, services: Services) -> NewApiKeyOut:
+    """A key for a client system, with some of the client's permissions."""
+    now = services.clock.now()
+    with transaction(services.sessions) as session:
+        row, key = service.create_api_key(
+            session,
+            principal,
+            name=body.name,
+            permissions=body.permissions,
+            client_id=body.client_id,
+            now=now,
+        )
+        _audit_key(session, services, principal, row, "api_key.create")
+        return NewApiKeyOut(**ApiKeyOut.model_validate(row).model_dump(), key=key)
+
+
+@router.get("/api-keys", response_model=list[ApiKeyOut])
+def list_api_keys(principal: KeyManager, services: Services) -> list[ApiKeyOut]:
+    with transaction(services.sessions) as session:
+        return [ApiKeyOut.model_validate(row) for row in service.api_keys(session, principal)]
+
+
+@router.delete("/api-keys/{key_id}", response_model=ApiKeyOut)
+def revoke_api_key(key_id: uuid.UUID, principal: KeyManager, services: Services) -> ApiKeyOut:
+    """Revoked at once: the next request with it gets 401."""
+    with transaction(services.sessions) as session:
+        row = service.revoke_api_key(session, principal, key_id, services.clock.now())
+        _audit_key(session, services, principal, row, "api_key.revoke")
+        return ApiKeyOut.model_validate(row)
+
+
+def _audit_key(
+    session: Session, services: Container, principal: Principal, row: ApiKey, action: str
+) -> None:
+    audit.record(
+        session,
+        derive_key(services.settings.secret_key),
+        client_id=row.client_id,
+        actor=principal.actor,
+        action=action,
+        subject=f"api_key:{row.id}",
+        data={"name": row.name, "permissions": row.permissions},
+        now=services.clock.now(),
+    )

@@ -29,6 +29,7 @@ class Permission(StrEnum):
     QUALITY_MANAGE = "provider:quality:manage"  # QA policies, gold items
     AGENT_QUALITY_READ = "provider:agent_quality:read"  # accuracy per agent, alerts
     AUDIT_READ = "provider:audit:read"  # verify and export the audit trail
+    API_KEY_MANAGE = "client:api_key:manage"  # make, list and revoke a client's API keys
 
 
 P = Permission
@@ -86,6 +87,7 @@ ROLES: dict[str, frozenset[Permission]] = {
         {
             *_CLIENT_READ,
             P.RESULT_REJECT,
+            P.API_KEY_MANAGE,
             P.PROCESS_MANAGE,
             P.WORK_ITEM_CREATE,
             P.WORK_ITEM_MANAGE,

@@ -19,14 +19,20 @@ class Principal:
     role: str
     client_id: int | None  # set for client users: they see this client only
     agent_id: uuid.UUID | None  # set for users who work items
+    # An API key's own permissions (role "api_key"): exactly these, nothing of a role.
+    scopes: frozenset[Permission] | None = None
 
     @property
     def permissions(self) -> frozenset[Permission]:
+        if self.scopes is not None:
+            return self.scopes
         return ROLES.get(self.role, frozenset())
 
     @property
     def actor(self) -> str:
         """How this principal appears in event rows."""
+        if self.scopes is not None:
+            return f"api_key:{self.user_id}"
         return f"agent:{self.agent_id}" if self.agent_id else f"user:{self.user_id}"
 
     def agent(self) -> uuid.UUID:

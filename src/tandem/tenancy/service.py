@@ -1,10 +1,11 @@
-"""Creating clients, users and API tokens."""
+"""Creating clients, users, API tokens and client systems' API keys."""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -14,8 +15,9 @@ from sqlalchemy.orm import Session
 
 from tandem.errors import Conflict, InvalidInput, NotFound
 from tandem.sla.calendar import BusinessCalendar
-from tandem.tenancy.models import ApiToken, Client, User
+from tandem.tenancy.models import ApiKey, ApiToken, Client, User
 from tandem.tenancy.permissions import CLIENT_ROLES, ROLES
+from tandem.tenancy.principal import Principal
 
 
 def create_client(
@@ -77,6 +79,9 @@ def create_user(
     return user
 
 
+API_KEY_PREFIX = "tdk_"
+
+
 def hash_token(token: str) -> str:
     """Tokens are 256-bit random, so a fast hash is enough (unlike passwords)."""
     return hashlib.sha256(token.encode()).hexdigest()
@@ -93,3 +98,65 @@ def issue_token(
     session.add(ApiToken(user_id=user_id, name=name, token_hash=hash_token(token), created_at=now))
     session.flush()
     return token
+
+
+def create_api_key(
+    session: Session,
+    principal: Principal,
+    *,
+    name: str,
+    permissions: list[str],
+    now: datetime,
+    client_id: int | None = None,
+) -> tuple[ApiKey, str]:
+    """A new key for a client system, with some of the client's permissions that the
+    maker holds. Returns the key row and the key itself, which is never stored."""
+    client = principal.client_id if principal.client_id is not None else client_id
+    if client is None or session.get(Client, client) is None:
+        raise InvalidInput(
+            "an API key belongs to one client",
+            errors=[{"field": "client_id", "message": "name an existing client"}],
+        )
+    if principal.client_id is not None and client_id not in (None, principal.client_id):
+        raise NotFound(f"client {client_id} not found")
+    errors = [
+        {"field": f"permissions[{i}]", "message": f"{p!r} is not a client permission you hold"}
+        for i, p in enumerate(permissions)
+        if not p.startswith("client:") or p not in {q.value for q in principal.permissions}
+    ]
+    if not permissions:
+        errors.append({"field": "permissions", "message": "give the key at least one"})
+    if errors:
+        raise InvalidInput("the key's permissions are not allowed", errors=errors)
+    key = API_KEY_PREFIX + secrets.token_urlsafe(32)
+    row = ApiKey(
+        client_id=client,
+        name=name,
+        key_hash=hash_token(key),
+        permissions=sorted(set(permissions)),
+        created_by=principal.actor,
+        created_at=now,
+    )
+    session.add(row)
+    session.flush()
+    return row, key
+
+
+def api_keys(session: Session, principal: Principal) -> Sequence[ApiKey]:
+    return session.scalars(
+        select(ApiKey)
+        .where(principal.client_condition(ApiKey.client_id))
+        .order_by(ApiKey.created_at)
+    ).all()
+
+
+def revoke_api_key(
+    session: Session, principal: Principal, key_id: uuid.UUID, now: datetime
+) -> ApiKey:
+    key = session.scalar(
+        select(ApiKey).where(ApiKey.id == key_id, principal.client_condition(ApiKey.client_id))
+    )
+    if key is None:
+        raise NotFound(f"API key {key_id} not found")
+    key.revoked_at = key.revoked_at or now
+    return key
