@@ -31,6 +31,11 @@ class Settings(BaseSettings):
     session_idle_minutes: int = Field(default=30, ge=1, le=1440)
     sign_in_max_failures: int = Field(default=5, ge=1, le=100)
     sign_in_lockout_minutes: int = Field(default=15, ge=1, le=1440)
+    # Rate limits ("N/second|minute|hour"): sign-in attempts per client address, requests
+    # per API key; and where they are counted (see tandem.ratelimit).
+    rate_limit_sign_in: str = "10/minute"
+    rate_limit_api_key: str = "1200/minute"
+    rate_limit_storage: str = "memory://"
     # Session cookies only over HTTPS. Turn off for plain-HTTP local use (the demo does).
     cookie_secure: bool = True
 
@@ -41,6 +46,17 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"must start with sqlite:/// (embedded) or postgresql:// (server), got {value!r}"
             )
+        return value
+
+    @field_validator("rate_limit_sign_in", "rate_limit_api_key")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        from limits import parse
+
+        try:
+            parse(value)
+        except ValueError:
+            raise ValueError(f"a rate such as 10/minute, got {value!r}") from None
         return value
 
     @property

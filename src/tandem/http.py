@@ -4,7 +4,7 @@ permission each route declares, and errors as RFC 9457 problem details."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Annotated, Any
 
@@ -20,6 +20,7 @@ from tandem.config import Settings
 from tandem.db import transaction
 from tandem.dispatch.service import Dispatcher
 from tandem.errors import TandemError, Unauthorized
+from tandem.ratelimit import RateLimits
 from tandem.tenancy.models import ApiKey, ApiToken, User
 from tandem.tenancy.permissions import Permission
 from tandem.tenancy.principal import Principal
@@ -37,6 +38,10 @@ class Container:
     sessions: sessionmaker[Session]
     clock: Clock
     dispatcher: Dispatcher
+    rate_limits: RateLimits = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.rate_limits = RateLimits(self.settings)
 
 
 def get_container(request: Request) -> Container:
@@ -81,6 +86,7 @@ def _key_principal(container: Container, key: str) -> Principal:
         ).one_or_none()
     if found is None:
         raise Unauthorized("the API key is unknown or revoked")
+    container.rate_limits.hit("api_key", str(found.id))
     scopes = frozenset(Permission(p) for p in found.permissions if p in _PERMISSION_VALUES)
     return Principal(found.id, "api_key", found.client_id, None, scopes)
 
@@ -127,10 +133,11 @@ def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(TandemError)
     async def _domain(request: Request, exc: TandemError) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
         response = problem(exc.status, getattr(exc, "title", "Error"), exc.detail, **exc.extra)
-        if headers:
-            response.headers.update(headers)
+        if exc.status == 401:
+            response.headers["WWW-Authenticate"] = "Bearer"
+        if "retry_after" in exc.extra:
+            response.headers["Retry-After"] = str(exc.extra["retry_after"])
         return response
 
     @app.exception_handler(RequestValidationError)

@@ -15,14 +15,22 @@ from sqlalchemy import select
 
 from tandem.audit.models import AuditRecord
 from tandem.clock import ManualClock
+from tandem.config import load_settings
 from tandem.db import transaction
 from tandem.http import SESSION_COOKIE, Container
+from tandem.ratelimit import RateLimits
 from tandem.tenancy.models import User
 from tandem.tenancy.signin import set_password
 from tests.conftest import World
 
 PASSWORD = "correct horse battery staple"
 EMAIL = "c@insurer.example"  # the world's insurer client admin
+
+
+@pytest.fixture(autouse=True)
+def generous_rate_limit(container: Container) -> None:
+    """These tests sign in more often than the default per-address limit allows."""
+    container.rate_limits = RateLimits(load_settings(rate_limit_sign_in="1000/minute"))
 
 
 @pytest.fixture

@@ -82,6 +82,7 @@ def _me(principal: Principal) -> MeOut:
 @router.post("/auth/sign-in", response_model=MeOut)
 def sign_in(
     body: SignInIn,
+    request: Request,
     response: Response,
     services: Services,
     _: Annotated[None, Depends(public("signing in is how one becomes known"))],
@@ -90,6 +91,7 @@ def sign_in(
     (wrong password, unknown email, an account waiting after failed attempts), in the same
     time; the audit trail records which."""
     settings = services.settings
+    services.rate_limits.hit("sign_in", request.client.host if request.client else "unknown")
     with transaction(services.sessions) as session:
         outcome = signin.sign_in(
             session,

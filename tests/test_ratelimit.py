@@ -1,0 +1,57 @@
+"""Rate limits on sign-in and per API key, through the real server: 429 with Retry-After."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from tandem.config import load_settings
+from tandem.http import Container
+from tandem.ratelimit import RateLimits
+from tests.conftest import World
+
+
+@pytest.fixture
+def tight(container: Container) -> None:
+    container.rate_limits = RateLimits(
+        load_settings(rate_limit_sign_in="3/minute", rate_limit_api_key="5/minute")
+    )
+
+
+def test_sign_in_attempts_from_one_address_are_limited(
+    server: str, world: World, tight: None
+) -> None:
+    with httpx.Client(base_url=server) as browser:
+        body = {"email": "nobody@nowhere.example", "password": "guess"}
+        answers = [browser.post("/api/v1/auth/sign-in", json=body) for _ in range(4)]
+    assert [a.status_code for a in answers] == [401, 401, 401, 429]
+    assert 1 <= int(answers[-1].headers["Retry-After"]) <= 60
+    assert answers[-1].json()["title"] == "Too many requests"
+
+
+def test_each_api_key_has_its_own_allowance(
+    api: Any, server: str, world: World, tight: None
+) -> None:
+    def key() -> str:
+        made = api("client").post(
+            "/api/v1/api-keys", json={"name": "k", "permissions": ["client:work_item:read"]}
+        )
+        assert made.status_code == 201, made.text
+        value: str = made.json()["key"]
+        return value
+
+    first, second = key(), key()
+    with httpx.Client(base_url=server, headers={"Authorization": f"Bearer {first}"}) as erp:
+        codes = [erp.get("/api/v1/me").status_code for _ in range(6)]
+    assert codes == [200] * 5 + [429]
+    with httpx.Client(base_url=server, headers={"Authorization": f"Bearer {second}"}) as other:
+        assert other.get("/api/v1/me").status_code == 200  # not the first key's count
+
+
+def test_a_bad_rate_names_its_variable() -> None:
+    from tandem.config import ConfigError
+
+    with pytest.raises(ConfigError, match="TANDEM_RATE_LIMIT_SIGN_IN"):
+        load_settings(rate_limit_sign_in="lots")
