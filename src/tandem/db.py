@@ -13,6 +13,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
@@ -83,13 +84,35 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
         )
         _make_sqlite_transactions_immediate(engine)
         return engine
-    return create_engine(
+    engine = create_engine(
         url,
         echo=echo,
         pool_size=pool_size,
         max_overflow=pool_size,
         connect_args={"options": "-c idle_in_transaction_session_timeout=60000"},
     )
+    _scope_transactions_to_tenant(engine)
+    return engine
+
+
+# The client whose user the current request serves; None for provider staff, agents (who
+# work for several clients) and background jobs. Set by `tandem.http.requires`.
+TENANT: ContextVar[int | None] = ContextVar("tandem_tenant", default=None)
+
+
+def _scope_transactions_to_tenant(engine: Engine) -> None:
+    """PostgreSQL's row-level security (migration 0006) is the second wall behind the
+    application's own scoping: every transaction begun for a client's user names that
+    client, for this transaction only (set_config(..., true)), so a pooled connection
+    carries nothing over to the next request."""
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        tenant = TENANT.get()
+        if tenant is not None:
+            connection.exec_driver_sql(
+                "SELECT set_config('tandem.client_id', %s, true)", (str(tenant),)
+            )
 
 
 def _make_sqlite_transactions_immediate(engine: Engine) -> None:

@@ -3,7 +3,7 @@ permission each route declares, and errors as RFC 9457 problem details."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Annotated, Any
@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tandem.clock import Clock
 from tandem.config import Settings
-from tandem.db import transaction
+from tandem.db import TENANT, transaction
 from tandem.dispatch.service import Dispatcher
 from tandem.errors import TandemError, Unauthorized
 from tandem.ratelimit import RateLimits
@@ -104,11 +104,17 @@ def _session_principal(container: Container, cookie: str) -> Principal:
         return Principal(user.id, user.role, user.client_id, agent_id)
 
 
-def requires(permission: Permission) -> Callable[..., Principal]:
-    """The dependency a route declares: the caller, once they are known to hold `permission`."""
+def requires(permission: Permission) -> Callable[..., Awaitable[Principal]]:
+    """The dependency a route declares: the caller, once they are known to hold `permission`.
+    For a client's user it also names the client for the database's row-level security.
+    (Async, so that the name set here is seen by the route: a sync dependency runs in a
+    worker thread whose context is not the request's.)"""
 
-    def dependency(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+    async def dependency(
+        principal: Annotated[Principal, Depends(current_principal)],
+    ) -> Principal:
         principal.require(permission)
+        TENANT.set(principal.client_id)
         return principal
 
     dependency.permission = permission  # type: ignore[attr-defined]
