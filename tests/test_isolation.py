@@ -440,6 +440,14 @@ def problems(
     return found
 
 
+def call(http: httpx.Client, request: dict[str, Any]) -> httpx.Response:
+    """One request; a connection the server dropped after an error is tried once more."""
+    try:
+        return http.request(**request)
+    except httpx.TransportError:
+        return http.request(**request)
+
+
 def sweep(
     http: httpx.Client,
     caller: Caller,
@@ -459,14 +467,18 @@ def sweep(
                 continue
             called.add(endpoint.key)
             request = request_of(endpoint, values)
-            response = http.request(**request)
+            response = call(http, request)
             twin = None
             if values and (any(s.where != "body" for s in values) or not response.is_success):
                 twin_request = request_of(endpoint, {s: seeded.twins[s.kind] for s in values})
                 signature = _signature(twin_request)
                 if signature not in twins:
-                    twins[signature] = http.request(**twin_request)
+                    twins[signature] = call(http, twin_request)
                 twin = twins[signature]
+            import os  # DEBUG
+            if os.environ.get("ISO_DUMP"):
+                with open(os.environ["ISO_DUMP"], "a") as dump:
+                    dump.write(f"{caller.name}\t{endpoint.method}\t{endpoint.path}\t{response.status_code}\t{twin.status_code if twin else '-'}\t{request['url']}\t{' '.join(_text(response)[:150].split())}\n")
             for problem in problems(caller, response, twin, values, seeded):
                 findings.append(
                     Finding(

@@ -38,6 +38,10 @@ class ProcessIn(BaseModel):
     sla_mode: str = "business_hours"
     priority: int = 0
     price_per_item: Decimal = Decimal(0)
+    agent_visible_personal: list[str] = Field(
+        default_factory=list,
+        description="Categories of personal input fields (x-personal) agents see unmasked",
+    )
 
 
 class ProcessOut(BaseModel):
@@ -57,6 +61,7 @@ class ProcessOut(BaseModel):
     sla_mode: str
     priority: int
     price_per_item: Decimal
+    agent_visible_personal: list[str]
     active: bool
     created_at: datetime
 

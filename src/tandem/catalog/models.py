@@ -46,6 +46,10 @@ class Process(Base):
     qa_min_accuracy: Mapped[float] = mapped_column(default=0.95, server_default=text("0.95"))
     # Share of extra gold items (known answers) slipped into the process's queue.
     qa_gold_rate: Mapped[float] = mapped_column(default=0.0, server_default=text("0"))
+    # Categories of personal fields (x-personal in the input form) agents see unmasked.
+    agent_visible_personal: Mapped[list[str]] = mapped_column(
+        JSONType, default=list, server_default="[]"
+    )
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 

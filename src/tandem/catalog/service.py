@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from tandem.catalog.forms import Form, FormError
 from tandem.catalog.models import PROCESS_KINDS, SLA_MODES, Process
 from tandem.errors import Conflict, InvalidInput, NotFound
+from tandem.privacy.masking import CATEGORIES, check_categories, mask_payload, personal_fields
 from tandem.tenancy.principal import Principal
 from tandem.workforce.eligibility import CEFR_LEVELS
 from tandem.workforce.models import Skill
@@ -84,6 +85,7 @@ def define_process(
     min_cefr: str | None = None,
     priority: int = 0,
     price_per_item: Decimal = Decimal(0),
+    agent_visible_personal: list[str] | None = None,
 ) -> Process:
     """Create a process after checking every field; errors name the field."""
     errors: list[dict[str, str]] = []
@@ -105,6 +107,12 @@ def define_process(
             errors.append({"field": f"required_skills.{skill}", "message": "unknown skill"})
         elif not 1 <= level <= 5:
             errors.append({"field": f"required_skills.{skill}", "message": "level must be 1-5"})
+    errors += check_categories(input_schema)
+    errors += [
+        {"field": "agent_visible_personal", "message": f"unknown category {category!r}"}
+        for category in agent_visible_personal or []
+        if category not in CATEGORIES
+    ]
     if min_cefr is not None and min_cefr not in CEFR_LEVELS:
         errors.append({"field": "min_cefr", "message": f"must be one of {', '.join(CEFR_LEVELS)}"})
     if errors:
@@ -127,8 +135,36 @@ def define_process(
         sla_mode=sla_mode,
         priority=priority,
         price_per_item=price_per_item,
+        agent_visible_personal=sorted(set(agent_visible_personal or [])),
         created_at=now,
     )
     session.add(process)
     session.flush()
     return process
+
+
+_PERSONAL: dict[tuple[int, uuid.UUID], tuple[dict[str, str], frozenset[str]]] = {}
+
+
+def personal_view(
+    db: Session | Connection, client_id: int, process_id: uuid.UUID
+) -> tuple[dict[str, str], frozenset[str]]:
+    """The process's personal fields {field: category} and the categories agents see:
+    read once (a process's forms never change)."""
+    key = (client_id, process_id)
+    view = _PERSONAL.get(key)
+    if view is None:
+        row = db.execute(
+            select(Process.input_schema, Process.agent_visible_personal).where(
+                Process.client_id == client_id, Process.id == process_id
+            )
+        ).one()
+        view = _PERSONAL[key] = (personal_fields(row[0]), frozenset(row[1] or ()))
+    return view
+
+
+def masked_for_agents(
+    db: Session | Connection, client_id: int, process_id: uuid.UUID, payload: dict[str, Any]
+) -> dict[str, Any]:
+    fields, visible = personal_view(db, client_id, process_id)
+    return mask_payload(payload, fields, visible) if fields else payload

@@ -9,8 +9,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, Field
 
+from tandem.audit.chain import derive_key
+from tandem.catalog.service import masked_for_agents
 from tandem.db import transaction
 from tandem.http import Services, requires
+from tandem.privacy.service import reveal_personal
 from tandem.quality.service import sent_back_notes
 from tandem.tenancy.permissions import Permission
 from tandem.tenancy.principal import Principal
@@ -19,6 +22,7 @@ router = APIRouter(prefix="/api/v1", tags=["dispatch"])
 
 Claimer = Annotated[Principal, Depends(requires(Permission.WORK_CLAIM))]
 Submitter = Annotated[Principal, Depends(requires(Permission.WORK_SUBMIT))]
+Revealer = Annotated[Principal, Depends(requires(Permission.PERSONAL_REVEAL))]
 
 
 class LeaseOut(BaseModel):
@@ -75,8 +79,9 @@ def claim_next(principal: Claimer, services: Services) -> LeaseOut | Response:
     """Get the next item: earliest due first, then priority, then age."""
     with services.engine.connect() as connection:  # Core, no ORM session: the hot path
         lease = services.dispatcher.claim(connection, principal.agent())
-    if lease is None:
-        return Response(status_code=204)
+        if lease is None:
+            return Response(status_code=204)
+        payload = masked_for_agents(connection, lease.client_id, lease.process_id, lease.payload)
     return LeaseOut(
         item_id=lease.item_id,
         client_id=lease.client_id,
@@ -85,7 +90,7 @@ def claim_next(principal: Claimer, services: Services) -> LeaseOut | Response:
         attempt=lease.attempt,
         lease_expires_at=lease.expires_at,
         due_at=lease.due_at,
-        payload=lease.payload,
+        payload=payload,
     )
 
 
@@ -111,12 +116,35 @@ def my_leases(principal: Claimer, services: Services) -> list[HeldLeaseOut]:
                 attempt=item.attempt,
                 lease_expires_at=item.lease_expires_at,
                 due_at=item.due_at,
-                payload=item.payload,
+                payload=masked_for_agents(session, item.client_id, item.process_id, item.payload),
                 result=item.result if item.recheck else None,
                 sent_back=sent_back_notes(session, item) if item.recheck else None,
             )
             for item in held
         ]
+
+
+class RevealIn(BaseModel):
+    fields: list[str] = Field(min_length=1)
+    reason: str = Field(min_length=5, max_length=500, description="Why the work needs it")
+
+
+@router.post("/leases/{item_id}/reveal", response_model=dict[str, Any])
+def reveal(
+    item_id: uuid.UUID, body: RevealIn, principal: Revealer, services: Services
+) -> dict[str, Any]:
+    """The clear values of personal fields of an item leased to you, for a stated reason;
+    the reveal is written to the audit trail."""
+    with transaction(services.sessions) as session:
+        return reveal_personal(
+            session,
+            principal,
+            item_id,
+            body.fields,
+            body.reason,
+            now=services.clock.now(),
+            key=derive_key(services.settings.secret_key),
+        )
 
 
 @router.post("/leases/{item_id}/heartbeat", response_model=HeartbeatOut)

@@ -30,12 +30,13 @@ class Permission(StrEnum):
     AGENT_QUALITY_READ = "provider:agent_quality:read"  # accuracy per agent, alerts
     AUDIT_READ = "provider:audit:read"  # verify and export the audit trail
     API_KEY_MANAGE = "client:api_key:manage"  # make, list and revoke a client's API keys
+    PERSONAL_REVEAL = "agent:personal_data:reveal"  # unmask a leased item's personal fields
 
 
 P = Permission
 
 _CLIENT_READ = {P.PROCESS_READ, P.WORK_ITEM_READ, P.RESULT_EXPORT, P.QUALITY_READ}
-_AGENT = {P.WORK_CLAIM, P.WORK_SUBMIT}
+_AGENT = {P.WORK_CLAIM, P.WORK_SUBMIT, P.PERSONAL_REVEAL}
 
 ROLES: dict[str, frozenset[Permission]] = {
     "provider_admin": frozenset(Permission),

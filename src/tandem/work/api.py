@@ -8,11 +8,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from tandem.catalog.service import masked_for_agents
 from tandem.db import transaction
 from tandem.errors import NotFound
 from tandem.http import Services, requires
-from tandem.tenancy.permissions import Permission
+from tandem.tenancy.permissions import AGENT_ROLES, Permission
 from tandem.tenancy.principal import Principal
 from tandem.work import service
 from tandem.work.lifecycle import State
@@ -26,9 +28,17 @@ Manager = Annotated[Principal, Depends(requires(Permission.WORK_ITEM_MANAGE))]
 
 
 @router.get("/work-items/{item_id}", response_model=WorkItemOut)
-def get_work_item(item_id: uuid.UUID, principal: Reader, services: Services) -> WorkItem:
+def get_work_item(item_id: uuid.UUID, principal: Reader, services: Services) -> WorkItemOut:
     with transaction(services.sessions) as session:
-        return service.get_visible(session, principal, item_id)
+        return _shown(session, principal, service.get_visible(session, principal, item_id))
+
+
+def _shown(session: Session, principal: Principal, item: WorkItem) -> WorkItemOut:
+    """The item as this reader may see it: personal fields masked for agents' roles."""
+    out = WorkItemOut.model_validate(item)
+    if principal.role in AGENT_ROLES:
+        out.payload = masked_for_agents(session, item.client_id, item.process_id, item.payload)
+    return out
 
 
 @router.get("/work-items", response_model=list[WorkItemOut])
@@ -40,9 +50,9 @@ def list_work_items(
     state: State | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
-) -> list[WorkItem]:
+) -> list[WorkItemOut]:
     with transaction(services.sessions) as session:
-        return service.list_visible(
+        found = service.list_visible(
             session,
             principal,
             batch_id=batch_id,
@@ -51,6 +61,7 @@ def list_work_items(
             limit=limit,
             offset=offset,
         )
+        return [_shown(session, principal, item) for item in found]
 
 
 @router.get("/work-items/{item_id}/events", response_model=list[EventOut])

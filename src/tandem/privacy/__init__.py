@@ -1,0 +1,1 @@
+"""Personal data: which fields are personal, masking them for agents, revealing them."""

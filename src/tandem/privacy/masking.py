@@ -1,0 +1,57 @@
+"""Masking of personal fields, pure. A process's input form marks a field personal with
+`"x-personal": <category>`; agents see such fields masked unless the process lets agents
+see that category (`processes.agent_visible_personal`); a reveal shows one item's values."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from typing import Any
+
+CATEGORIES = ("name", "address", "national_id", "card", "health", "bank_account", "contact")
+HIDDEN = "[hidden]"
+
+
+def personal_fields(schema: Mapping[str, Any]) -> dict[str, str]:
+    """{field: category} of the form's top-level fields marked personal."""
+    properties = schema.get("properties", {})
+    return {
+        name: str(spec["x-personal"])
+        for name, spec in properties.items()
+        if isinstance(spec, Mapping) and "x-personal" in spec
+    }
+
+
+def check_categories(schema: Mapping[str, Any]) -> list[dict[str, str]]:
+    """Errors for unknown categories, naming the field (for process definitions)."""
+    return [
+        {
+            "field": f"input_schema.properties.{name}",
+            "message": f"x-personal must be one of {', '.join(CATEGORIES)}",
+        }
+        for name, category in personal_fields(schema).items()
+        if category not in CATEGORIES
+    ]
+
+
+def mask(value: Any, category: str) -> Any:
+    """A value an agent may see in place of the real one: enough to tell it is there and,
+    for numbers people read back (cards, accounts, ids), its last four characters."""
+    if value is None or value == "":
+        return value
+    text = str(value)
+    if category in ("card", "bank_account", "national_id"):
+        digits = "".join(ch for ch in text if ch.isalnum())
+        return "•" * max(len(digits) - 4, 4) + digits[-4:] if len(digits) > 4 else "••••"
+    if category == "name":
+        return " ".join(word[0] + "•••" for word in text.split() if word)
+    return HIDDEN
+
+
+def mask_payload(
+    payload: Mapping[str, Any], fields: Mapping[str, str], visible: Collection[str] = ()
+) -> dict[str, Any]:
+    """The payload with every personal field whose category is not `visible` masked."""
+    return {
+        name: mask(value, fields[name]) if name in fields and fields[name] not in visible else value
+        for name, value in payload.items()
+    }
