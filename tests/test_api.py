@@ -90,7 +90,9 @@ def test_metrics_and_docs(api: Any, world: World) -> None:
     api("client").post(
         f"/api/v1/processes/{world.process_id}/work-items", json={"payload": {"document_ref": "x"}}
     )
-    text = api("anonymous").get("/metrics").text
+    assert api("anonymous").get("/metrics").status_code == 401  # it names clients
+    assert api("client").get("/metrics").status_code == 403
+    text = api("ops").get("/metrics").text
     assert 'tandem_queue_depth{client="insurer",process="keying",state="queued"} 1.0' in text
     assert "tandem_items_received_total" in text
     assert api("anonymous").get("/docs").status_code == 200

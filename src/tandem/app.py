@@ -18,10 +18,12 @@ from tandem.decisions.api import router as decisions_router
 from tandem.delivery.api import router as delivery_router
 from tandem.dispatch.api import router as dispatch_router
 from tandem.dispatch.service import Dispatcher
-from tandem.http import Container, install_problem_handlers, public
+from tandem.http import Container, install_problem_handlers, public, requires
 from tandem.intake.api import router as intake_router
 from tandem.quality.api import router as quality_router
 from tandem.tenancy.api import router as tenancy_router
+from tandem.tenancy.permissions import Permission
+from tandem.tenancy.principal import Principal
 from tandem.work.api import router as work_router
 from tandem.workforce.api import router as workforce_router
 
@@ -75,8 +77,11 @@ def create_app(container: Container | None = None) -> FastAPI:
 
     @app.get("/metrics", tags=["operations"], response_class=Response)
     def prometheus_metrics(
-        _: Annotated[None, Depends(public("scraped by Prometheus on the private network"))],
+        _: Annotated[Principal, Depends(requires(Permission.OPERATIONS_READ))],
     ) -> Response:
+        """Prometheus exposition. Queue depth names clients and processes, so a scraper
+        authenticates as provider operations staff (Prometheus: `authorization:
+        credentials: <token>`)."""
         body = generate_latest(metrics.REGISTRY) + generate_latest(queue_registry)
         return Response(body, media_type=CONTENT_TYPE_LATEST)
 

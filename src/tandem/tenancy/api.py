@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from tandem.audit import service as audit
 from tandem.audit.chain import derive_key
 from tandem.db import transaction
-from tandem.errors import Unauthorized
+from tandem.errors import Forbidden, Unauthorized
 from tandem.http import SESSION_COOKIE, Container, Services, current_principal, public, requires
 from tandem.tenancy import service, signin
 from tandem.tenancy.models import ApiKey, Client, User
@@ -139,6 +139,8 @@ def change_password(
     services: Services,
 ) -> None:
     """Change your own password; the current one is asked for."""
+    if principal.scopes is not None:
+        raise Forbidden("an API key has no password")
     with transaction(services.sessions) as session:
         user = session.get_one(User, principal.user_id)
         if not signin.verify_password(user, body.current_password):
