@@ -70,28 +70,52 @@ FORM_SCHEMA = {
 RESULT = {"applicant_name": "Maria Santos", "coverage_amount": 250000}
 
 
-def _database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+# On PostgreSQL the application connects as an ordinary role, as in production: superusers
+# bypass row-level security, which would then go untested. The admin (the URL's own user)
+# creates the database and cleans it between tests.
+APP_ROLE = "tandem_app"
+
+
+@dataclass(frozen=True)
+class TestDatabase:
+    url: str  # what the application uses
+    admin_url: str | None  # PostgreSQL: a superuser's URL to the same database
+
+
+def _database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestDatabase]:
     url = os.environ.get("TANDEM_TEST_DATABASE_URL")
     if not url:
         path = tmp_path_factory.mktemp("db") / "test.db"
-        yield f"sqlite:///{path}"
+        yield TestDatabase(f"sqlite:///{path}", None)
         return
     base = make_url(url.replace("postgresql://", "postgresql+psycopg://", 1))
     name = f"tandem_test_{os.getpid()}"
     admin = base.set(drivername="postgresql").render_as_string(hide_password=False)
     with psycopg.connect(admin, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (APP_ROLE,)).fetchone():
+            conn.execute(f"CREATE ROLE {APP_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS")
         conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield base.set(database=name).render_as_string(hide_password=False)
+        conn.execute(f'CREATE DATABASE "{name}" OWNER {APP_ROLE}')
+    yield TestDatabase(
+        base.set(database=name, username=APP_ROLE, password=None).render_as_string(
+            hide_password=False
+        ),
+        base.set(database=name).render_as_string(hide_password=False),
+    )
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    for url in _database_url(tmp_path_factory):
-        upgrade(url)
-        yield url
+def test_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestDatabase]:
+    for database in _database(tmp_path_factory):
+        upgrade(database.url)
+        yield database
+
+
+@pytest.fixture(scope="session")
+def database_url(test_database: TestDatabase) -> str:
+    return test_database.url
 
 
 @pytest.fixture(scope="session")
@@ -101,17 +125,28 @@ def engine(database_url: str) -> Iterator[Engine]:
     engine.dispose()
 
 
+@pytest.fixture(scope="session")
+def admin_engine(test_database: TestDatabase, engine: Engine) -> Iterator[Engine]:
+    """A superuser's engine on PostgreSQL (the application's engine on SQLite)."""
+    if test_database.admin_url is None:
+        yield engine
+        return
+    admin = make_engine(test_database.admin_url, pool_size=2)
+    yield admin
+    admin.dispose()
+
+
 @pytest.fixture
 def is_postgres(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"
 
 
 @pytest.fixture
-def clean_db(engine: Engine) -> None:
+def clean_db(admin_engine: Engine) -> None:
     tables = [t.name for t in reversed(metadata.sorted_tables)]
-    with engine.begin() as conn:
+    with admin_engine.begin() as conn:
         # The audit trail refuses deletes (triggers): tests set them aside to start clean.
-        if engine.dialect.name == "postgresql":
+        if admin_engine.dialect.name == "postgresql":
             conn.execute(text("SET LOCAL session_replication_role = replica"))
             conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
         else:

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import Connection, func, select, text
+from sqlalchemy import Connection, Engine, func, select, text
 from sqlalchemy.exc import DatabaseError
 
 from tandem.audit import service
@@ -47,9 +47,17 @@ def _problems(container: Container, key: bytes = KEY) -> list[tuple[int, int, st
     return [(client, f.seq, f.problem) for client, listed in found.items() for f in listed]
 
 
-def _tamper(container: Container, *statements: str) -> None:
-    """As someone with write access to the database would: past the append-only triggers."""
-    with container.engine.begin() as conn:
+@pytest.fixture
+def tamper(admin_engine: Engine) -> Any:
+    def run(*statements: str) -> None:
+        _tamper(admin_engine, *statements)
+
+    return run
+
+
+def _tamper(admin_engine: Engine, *statements: str) -> None:
+    """As someone with full access to the database would: past the append-only triggers."""
+    with admin_engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(text("SET LOCAL session_replication_role = replica"))
             for statement in statements:
@@ -122,10 +130,13 @@ def test_the_database_refuses_updates_and_deletes(container: Container, statemen
     ids=["edit", "delete", "reorder", "truncate", "truncate-and-rewind-head"],
 )
 def test_tampering_is_found_and_named(
-    container: Container, statements: list[str], expected: list[tuple[int, int, str]]
+    container: Container,
+    tamper: Any,
+    statements: list[str],
+    expected: list[tuple[int, int, str]],
 ) -> None:
     _append(container, 6)
-    _tamper(container, *statements)
+    tamper(*statements)
     assert _problems(container) == expected
 
 
@@ -171,7 +182,7 @@ def _tandem(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]
 
 
 def test_the_command_line_verifies_and_exports(
-    container: Container, cli_env: dict[str, str], tmp_path: Any
+    container: Container, cli_env: dict[str, str], tmp_path: Any, tamper: Any
 ) -> None:
     _append(container, 4, key=derive_key(container.settings.secret_key))
     ok = _tandem(cli_env, "verify")
@@ -183,7 +194,7 @@ def test_the_command_line_verifies_and_exports(
     csv_file = tmp_path / "trail.csv"
     assert _tandem(cli_env, "export", "7", "-o", str(csv_file), "--format", "csv").returncode == 0
     assert csv_file.read_text().splitlines()[0].startswith("client_id,seq,at,actor")
-    _tamper(container, "DELETE FROM audit_records WHERE seq = 2")
+    tamper("DELETE FROM audit_records WHERE seq = 2")
     broken = _tandem(cli_env, "verify")
     assert broken.returncode == 1
     assert "client 7, record 3: deleted" in broken.stderr, broken.stderr

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import Executable, text
 
-from tandem.db import transaction
 from tandem.delivery import outbox
 from tandem.dispatch import service
 from tandem.dispatch.queries import claim_postgres, claim_sqlite
@@ -50,10 +49,11 @@ def test_the_claim_keeps_one_generic_plan(container: Container, world: World) ->
             )
         )
         connection.execute(text("ANALYZE work_items"))
-    for _ in range(30):  # psycopg prepares at the 6th, PostgreSQL plans 5 custom first
-        with transaction(container.sessions) as session:
-            container.dispatcher.claim(session, world.agent_id)
+    # One connection throughout: prepared statements belong to a connection, and the pool
+    # hands out its idle connections in turn.
     with container.engine.connect() as connection:
+        for _ in range(30):  # psycopg prepares at the 6th, PostgreSQL plans 5 custom first
+            container.dispatcher.claim(connection, world.agent_id)
         plans = connection.execute(
             text(
                 "SELECT generic_plans, custom_plans FROM pg_prepared_statements "

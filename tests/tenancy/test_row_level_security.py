@@ -4,8 +4,6 @@ goes in, gold items stay hidden, and nothing carries over on a pooled connection
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import DBAPIError
@@ -16,18 +14,13 @@ from tandem.work.models import WorkItem
 from tests.conftest import World
 
 pytestmark = pytest.mark.postgres_only
-PROBE = "tandem_rls_probe"  # an ordinary role: superusers always bypass row-level security
 
 
 @pytest.fixture
-def probe(container: Container) -> Iterator[None]:
-    with container.engine.begin() as conn:
-        if not conn.scalar(text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": PROBE}):
-            conn.execute(text(f"CREATE ROLE {PROBE} NOLOGIN"))
-        conn.execute(text(f"GRANT USAGE ON SCHEMA public TO {PROBE}"))
-        conn.execute(text(f"GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA public TO {PROBE}"))
-        conn.execute(text(f"GRANT EXECUTE ON FUNCTION tandem_tenant() TO {PROBE}"))
-    yield
+def ordinary(container: Container) -> None:
+    """The suite connects as an ordinary role (tests/conftest.py): superusers bypass RLS."""
+    with container.engine.connect() as conn:
+        assert not conn.scalar(text("SELECT rolsuper FROM pg_roles WHERE rolname = current_user"))
 
 
 def _clients_seen(conn: Connection, table: str) -> set[int]:
@@ -53,11 +46,10 @@ def _seed(container: Container, world: World) -> None:
 
 
 def test_a_transaction_naming_a_client_sees_and_writes_only_that_client(
-    container: Container, world: World, probe: None
+    container: Container, world: World, ordinary: None
 ) -> None:
     _seed(container, world)
     with container.engine.connect() as conn, conn.begin():
-        conn.execute(text(f"SET LOCAL ROLE {PROBE}"))
         conn.execute(
             text("SELECT set_config('tandem.client_id', :c, true)"), {"c": str(world.client_id)}
         )
@@ -70,7 +62,6 @@ def test_a_transaction_naming_a_client_sees_and_writes_only_that_client(
         container.engine.connect() as conn,
         conn.begin(),
     ):
-        conn.execute(text(f"SET LOCAL ROLE {PROBE}"))
         conn.execute(
             text("SELECT set_config('tandem.client_id', :c, true)"), {"c": str(world.client_id)}
         )
@@ -86,18 +77,16 @@ def test_a_transaction_naming_a_client_sees_and_writes_only_that_client(
 
 
 def test_the_application_names_the_client_per_transaction_and_pooled_connections_forget(
-    container: Container, world: World, probe: None
+    container: Container, world: World, ordinary: None
 ) -> None:
     _seed(container, world)
     token = TENANT.set(world.other_client_id)
     try:
         with container.engine.begin() as conn:  # as a client user's request would
-            conn.execute(text(f"SET LOCAL ROLE {PROBE}"))
             assert _clients_seen(conn, "work_items") == {world.other_client_id}
     finally:
         TENANT.reset(token)
     # The same pool, next transaction, no client named: the setting did not survive.
     with container.engine.begin() as conn:
-        conn.execute(text(f"SET LOCAL ROLE {PROBE}"))
         assert conn.scalar(text("SELECT tandem_tenant()")) is None
         assert _clients_seen(conn, "work_items") == {world.client_id, world.other_client_id}
