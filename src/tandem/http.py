@@ -15,6 +15,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from tandem.audit.chain import derive_key
 from tandem.clock import Clock
 from tandem.config import Settings
 from tandem.db import TENANT, transaction
@@ -39,9 +40,11 @@ class Container:
     clock: Clock
     dispatcher: Dispatcher
     rate_limits: RateLimits = field(init=False)
+    audit_key: bytes = field(init=False)  # the audit chain's key, from the secret
 
     def __post_init__(self) -> None:
         self.rate_limits = RateLimits(self.settings)
+        self.audit_key = derive_key(self.settings.secret_key)
 
 
 def get_container(request: Request) -> Container:

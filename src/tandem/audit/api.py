@@ -10,7 +10,6 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
 from tandem.audit import service
-from tandem.audit.chain import derive_key
 from tandem.audit.models import PROVIDER
 from tandem.db import transaction
 from tandem.http import Services, requires
@@ -38,7 +37,7 @@ class CheckOut(BaseModel):
 @router.get("/audit/check", response_model=CheckOut)
 def check_trail(principal: Auditor, services: Services, client_id: int | None = None) -> CheckOut:
     """Every chain (or one client's) checked from its first record."""
-    key = derive_key(services.settings.secret_key)
+    key = services.audit_key
     with transaction(services.sessions) as session:
         found = service.check(session, key, client_id)
     findings = [
@@ -58,7 +57,7 @@ def export_trail(
 ) -> StreamingResponse:
     """One chain as JSON Lines or CSV, in order, with its links. The export is itself
     audited (in the provider's chain)."""
-    key = derive_key(services.settings.secret_key)
+    key = services.audit_key
     with transaction(services.sessions) as session:
         service.record(
             session,

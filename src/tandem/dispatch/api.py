@@ -9,7 +9,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, Field
 
-from tandem.audit.chain import derive_key
 from tandem.catalog.service import masked_for_agents
 from tandem.db import transaction
 from tandem.http import Services, requires
@@ -143,7 +142,7 @@ def reveal(
             body.fields,
             body.reason,
             now=services.clock.now(),
-            key=derive_key(services.settings.secret_key),
+            key=services.audit_key,
         )
 
 

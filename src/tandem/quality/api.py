@@ -12,7 +12,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from tandem.audit import service as audit
-from tandem.audit.chain import derive_key
 from tandem.catalog.models import Process
 from tandem.catalog.service import get_process
 from tandem.db import transaction
@@ -95,7 +94,7 @@ def set_quality_policy(
         session.flush()
         audit.record(
             session,
-            derive_key(services.settings.secret_key),
+            services.audit_key,
             client_id=process.client_id,
             actor=principal.actor,
             action="quality_policy.set",
@@ -284,7 +283,7 @@ def reject_delivered(
         )
         audit.record(
             session,
-            derive_key(services.settings.secret_key),
+            services.audit_key,
             client_id=item.client_id,
             actor=principal.actor,
             action="work_item.reject",

@@ -12,7 +12,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tandem.audit import service as audit
-from tandem.audit.chain import derive_key
 from tandem.db import transaction
 from tandem.errors import Forbidden, Unauthorized
 from tandem.http import SESSION_COOKIE, Container, Services, current_principal, public, requires
@@ -99,7 +98,7 @@ def sign_in(
             body.password,
             now=services.clock.now(),
             settings=settings,
-            key=derive_key(settings.secret_key),
+            key=services.audit_key,
         )
         user = outcome.user
         agent_id = (
@@ -234,7 +233,7 @@ def _audit_key(
 ) -> None:
     audit.record(
         session,
-        derive_key(services.settings.secret_key),
+        services.audit_key,
         client_id=row.client_id,
         actor=principal.actor,
         action=action,
