@@ -26,6 +26,7 @@ SCHEMA = {
         ("Maria de la Cruz", "name", "M••• d••• l••• C•••"),
         ("12 High Street", "address", "[hidden]"),
         ("diabetes", "health", "[hidden]"),
+        ("••••••••••••1111", "card", "••••••••••••1111"),  # idempotent
         (None, "card", None),
         ("", "name", ""),
     ],

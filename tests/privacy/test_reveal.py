@@ -13,6 +13,7 @@ from tandem.catalog.service import define_process
 from tandem.db import transaction
 from tandem.http import Container
 from tandem.intake.service import submit_item
+from tandem.work.models import WorkItem
 from tests.conftest import FORM_SCHEMA, World
 
 INPUT = {
@@ -80,17 +81,17 @@ def test_a_reveal_needs_a_reason_and_is_audited(
     assert not_personal.status_code == 422
     shown = agent.post(
         f"/api/v1/leases/{leased}/reveal",
-        json={"fields": ["card_number"], "reason": "the scan is unreadable, confirm digits"},
+        json={"fields": ["applicant_name"], "reason": "the scan is unreadable, confirm spelling"},
     )
-    assert shown.status_code == 200 and shown.json() == {"card_number": "4111111111111111"}
+    assert shown.status_code == 200 and shown.json() == {"applicant_name": "Maria Santos"}
     with transaction(container.sessions) as session:
         (record,) = session.scalars(
             select(AuditRecord).where(AuditRecord.action == "personal_data.reveal")
         ).all()
     assert record.subject == f"work_item:{leased}"
     assert record.data == {
-        "fields": ["card_number"],
-        "reason": "the scan is unreadable, confirm digits",
+        "fields": ["applicant_name"],
+        "reason": "the scan is unreadable, confirm spelling",
     }
     assert record.actor.startswith("agent:")
 
@@ -98,7 +99,26 @@ def test_a_reveal_needs_a_reason_and_is_audited(
 def test_only_the_lease_holder_may_reveal_and_the_client_sees_clear_values(
     leased: str, api: Any
 ) -> None:
-    body = {"fields": ["card_number"], "reason": "curious about it"}
+    body = {"fields": ["applicant_name"], "reason": "curious about it"}
     assert api("other_agent").post(f"/api/v1/leases/{leased}/reveal", json=body).status_code == 404
     assert api("client").post(f"/api/v1/leases/{leased}/reveal", json=body).status_code == 403
-    assert api("client").get(f"/api/v1/work-items/{leased}").json()["payload"] == PAYLOAD
+    assert api("client").get(f"/api/v1/work-items/{leased}").json()["payload"] == {
+        **PAYLOAD,
+        "card_number": "••••••••••••1111",  # the one thing not even the client gets back
+    }
+
+
+def test_card_numbers_are_never_stored_in_clear(
+    leased: str, api: Any, world: World, container: Container
+) -> None:
+    """Neither from the API (the leased item) nor from a file."""
+    csv = b"applicant_name,card_number,policy_type\nAna Reyes,5500 0000 0000 0004,home\n"
+    process_id = api("client").get(f"/api/v1/work-items/{leased}").json()["process_id"]
+    uploaded = api("client").post(
+        f"/api/v1/processes/{process_id}/batches", files={"file": ("cards.csv", csv)}
+    )
+    assert uploaded.status_code == 201, uploaded.text
+    with container.engine.connect() as conn:
+        stored = " ".join(str(p) for p in conn.scalars(select(WorkItem.payload)))
+    assert "4111111111111111" not in stored and "5500 0000 0000 0004" not in stored
+    assert "••••••••••••1111" in stored and "••••••••••••0004" in stored

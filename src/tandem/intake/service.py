@@ -30,6 +30,7 @@ from tandem.decisions.service import DecidingChunks, decide_arrival, published
 from tandem.errors import InvalidInput
 from tandem.intake.chunks import ChunkWriter, JsonInsert
 from tandem.intake.readers import FileFormat, ReaderError, detect_format, read_rows
+from tandem.privacy.masking import card_fields, without_card_numbers
 from tandem.sla.policy import SlaPolicy
 from tandem.sla.service import policy_for
 from tandem.tenancy.models import Client
@@ -107,10 +108,11 @@ def submit_item(
             errors=[{"field": e.field, "message": e.message} for e in errors],
         )
     policy = policy_for(session, process.client_id, process.id, at_risk_fraction)
+    cards = card_fields(process.input_schema)
     row = new_item_row(
         process,
         policy,
-        payload,
+        without_card_numbers(payload, cards) if cards else payload,
         now,
         external_ref=external_ref,
         idempotency_key=idempotency_key,
@@ -259,6 +261,7 @@ def _ingest_rows(
     connection = session.connection()
     actor = f"batch:{report.id}"
     ruleset = _ruleset(session, process)
+    cards = card_fields(process.input_schema)
     sink: _Queueing | DecidingChunks = (
         DecidingChunks(connection.dialect.name, ruleset, shared, actor, now)
         if ruleset
@@ -279,7 +282,9 @@ def _ingest_rows(
                 continue
             report.rows_accepted += 1
             if keep_writing:
-                chunk.append([new_id_hex(), payload])
+                chunk.append(
+                    [new_id_hex(), without_card_numbers(payload, cards) if cards else payload]
+                )
                 if len(chunk) >= CHUNK_ROWS:
                     writer.write(sink.parts(chunk))
                     chunk = []

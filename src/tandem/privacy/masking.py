@@ -39,6 +39,8 @@ def mask(value: Any, category: str) -> Any:
     if value is None or value == "":
         return value
     text = str(value)
+    if "•" in text:  # masked already (card numbers are cut at intake): masking is idempotent
+        return text
     if category in ("card", "bank_account", "national_id"):
         digits = "".join(ch for ch in text if ch.isalnum())
         return "•" * max(len(digits) - 4, 4) + digits[-4:] if len(digits) > 4 else "••••"
@@ -54,4 +56,17 @@ def mask_payload(
     return {
         name: mask(value, fields[name]) if name in fields and fields[name] not in visible else value
         for name, value in payload.items()
+    }
+
+
+def card_fields(schema: Mapping[str, Any]) -> list[str]:
+    """The input form's card-number fields: these are never stored in clear."""
+    return [name for name, category in personal_fields(schema).items() if category == "card"]
+
+
+def without_card_numbers(payload: dict[str, Any], cards: Collection[str]) -> dict[str, Any]:
+    """The payload as it is stored: card numbers cut to their last four digits at intake
+    (PCI DSS: what is not stored cannot leak). The client keeps the full number."""
+    return {
+        name: mask(value, "card") if name in cards else value for name, value in payload.items()
     }
