@@ -18,7 +18,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import uuid_utils.compat as uuid_utils
-from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import JSON, Connection, DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -142,10 +143,15 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
         yield session
 
 
-def is_postgres(session_or_engine: Session | Engine) -> bool:
-    bind = (
-        session_or_engine.get_bind()
-        if isinstance(session_or_engine, Session)
-        else session_or_engine
-    )
+def is_postgres(db: Session | Connection | Engine) -> bool:
+    bind = db.get_bind() if isinstance(db, Session) else db
     return bind.dialect.name == "postgresql"
+
+
+def insert_unless_present(
+    db: Session | Connection, model: type[Base], values: dict[str, Any]
+) -> None:
+    """Insert a row unless one with its key exists (a concurrent first writer may have made
+    it): INSERT ... ON CONFLICT DO NOTHING, which both databases speak."""
+    dialect = postgresql if is_postgres(db) else sqlite
+    db.execute(dialect.insert(model).values(**values).on_conflict_do_nothing())

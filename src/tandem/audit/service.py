@@ -15,11 +15,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, bindparam, insert, select, true, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from tandem.audit.chain import GENESIS, Entry, Finding, Head, Stored, link, seal, verify
 from tandem.audit.models import AuditChain, AuditRecord
+from tandem.db import insert_unless_present
 
 Db = Session | Connection
 
@@ -57,12 +57,8 @@ def record(
     """Append one record to the client's chain; returns its sequence number."""
     head = db.execute(_HEAD, {"client_id": client_id}).one_or_none()
     if head is None:
-        dialect = postgresql if _dialect(db) == "postgresql" else sqlite
-        db.execute(
-            dialect.insert(AuditChain)
-            .values(client_id=client_id, seq=0, last=GENESIS, seal=seal(key, client_id, 0, GENESIS))
-            .on_conflict_do_nothing()
-        )
+        genesis = {"seq": 0, "last": GENESIS, "seal": seal(key, client_id, 0, GENESIS)}
+        insert_unless_present(db, AuditChain, {"client_id": client_id, **genesis})
         head = db.execute(_HEAD, {"client_id": client_id}).one()
     entry = Entry(client_id, now, actor, action, subject, data or {})
     seq, new_link = head.seq + 1, link(key, head.last, entry)
@@ -90,10 +86,6 @@ def record(
         },
     )
     return int(seq)
-
-
-def _dialect(db: Db) -> str:
-    return (db.get_bind() if isinstance(db, Session) else db).dialect.name
 
 
 def check(session: Session, key: bytes, client_id: int | None = None) -> dict[int, list[Finding]]:

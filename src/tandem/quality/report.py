@@ -19,8 +19,9 @@ from sqlalchemy import ColumnElement, Date, case, cast, func, select
 from sqlalchemy.orm import Session
 
 from tandem.catalog.models import Process
+from tandem.db import is_postgres
 from tandem.quality.accuracy import AgentOutput, Rate, estimated_escapes, wilson
-from tandem.quality.models import FieldCheck, Review
+from tandem.quality.models import FieldCheck, QualityAlert, Review
 from tandem.tenancy.principal import Principal
 from tandem.work.lifecycle import State
 from tandem.work.models import WorkItem, WorkItemEvent
@@ -40,7 +41,7 @@ class AccuracyRow:
 
 
 def _day(session: Session, column: Any) -> ColumnElement[Any]:
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgres(session):
         return cast(func.timezone("UTC", column), Date)
     return func.date(column)
 
@@ -280,9 +281,7 @@ def _process_quality(
     )
 
 
-def open_alerts(session: Session, principal: Principal) -> Sequence[Any]:
-    from tandem.quality.models import QualityAlert
-
+def open_alerts(session: Session, principal: Principal) -> Sequence[QualityAlert]:
     return session.scalars(
         select(QualityAlert)
         .where(

@@ -175,9 +175,10 @@ def after_outcome(standing: Standing, defect: bool, target_aoql: float) -> Stand
 
     A sampling agent may so move to a lower fraction than the clearance they passed was
     chosen for: the plan then bets on their measured rate rather than on the AOQL's worst
-    case. Re-clearing under each such plan was measured to keep every group of agents
-    within the AOQL, at about half the items reviewed instead of 28 % (bench quality, 2,000
-    items per agent); this keeps the overall outgoing rate within target at the lower cost."""
+    case. In a one-off simulation (2,000 items per agent, as in `tandem bench quality`),
+    re-clearing under each such plan kept every group of agents within the AOQL but
+    reviewed about half the items instead of 28 %; this rule keeps the overall outgoing rate
+    within target at the lower cost."""
     state = after_review(standing.state, standing.plan, defect)
     reviewed, defects = standing.reviewed + 1, standing.defects + int(defect)
     updated = Standing(state, standing.plan, reviewed, defects)

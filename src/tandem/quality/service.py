@@ -27,13 +27,12 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from tandem import metrics
 from tandem.catalog.models import Process
 from tandem.catalog.service import form_of
-from tandem.db import new_id
+from tandem.db import insert_unless_present, new_id
 from tandem.delivery import outbox
 from tandem.errors import Conflict, InvalidInput, NotFound
 from tandem.quality.accuracy import Rate, below_threshold, wilson
@@ -49,7 +48,7 @@ from tandem.quality.models import (
     Review,
     ReviewRequest,
 )
-from tandem.quality.normalize import agreement, normalize, normalizer_for
+from tandem.quality.normalize import agreement
 from tandem.quality.sampling import (
     CspState,
     Standing,
@@ -60,7 +59,7 @@ from tandem.quality.sampling import (
 from tandem.tenancy.principal import Principal
 from tandem.work.lifecycle import State
 from tandem.work.models import WorkItem, WorkItemEvent
-from tandem.work.service import ItemRef, move
+from tandem.work.service import ItemRef, get_visible, move
 
 Db = Session | Connection
 
@@ -210,6 +209,14 @@ def _request_review(
 
 
 # -- reviews -------------------------------------------------------------------------------
+
+
+def _checks_of(right: Mapping[str, bool]) -> list[dict[str, Any]]:
+    """Checks from a field-by-field comparison: a wrong field is a wrong value."""
+    return [
+        {"name": name, "passed": ok, "category": None if ok else "wrong_value"}
+        for name, ok in right.items()
+    ]
 
 
 @dataclass(frozen=True)
@@ -543,18 +550,17 @@ def record_outcome(
     row = db.execute(_LOCK_STANDING, key).one_or_none()
     if row is None:
         first = first_standing(policy.aoql)
-        dialect = postgresql if _dialect(db) == "postgresql" else sqlite
-        db.execute(
-            dialect.insert(AgentQuality)
-            .values(
-                client_id=policy.client_id,
-                process_id=policy.process_id,
-                agent_id=agent_id,
-                clearance=first.plan.clearance,
-                fraction=first.plan.fraction,
-                updated_at=now,
-            )
-            .on_conflict_do_nothing()
+        insert_unless_present(
+            db,
+            AgentQuality,
+            {
+                "client_id": policy.client_id,
+                "process_id": policy.process_id,
+                "agent_id": agent_id,
+                "clearance": first.plan.clearance,
+                "fraction": first.plan.fraction,
+                "updated_at": now,
+            },
         )
         row = db.execute(_LOCK_STANDING, key).one()
     before = Standing(
@@ -586,10 +592,6 @@ def record_outcome(
         },
     )
     return standing
-
-
-def _dialect(db: Db) -> str:
-    return (db.get_bind() if isinstance(db, Session) else db).dialect.name
 
 
 def _alert(db: Db, policy: Policy, agent_id: uuid.UUID, rate: Rate, now: datetime) -> None:
@@ -661,7 +663,7 @@ def _keyed(
         )
     agreed = agreement(policy.form_schema, first.values, result)
     if all(agreed.values()):
-        checks = [{"name": name, "passed": True, "category": None} for name in agreed]
+        checks = _checks_of(agreed)
         for keyer in (first.agent_id, agent_id):
             _record(
                 db,
@@ -687,6 +689,7 @@ def _keyed(
 class Adjudication:
     request: ReviewRequest
     item: WorkItem
+    policy: Policy
     keyings: list[Keying]
     disagreements: list[str]
 
@@ -706,7 +709,8 @@ def adjudication(session: Session, principal: Principal, item_id: uuid.UUID) -> 
         raise NotFound(f"work item {item_id} has no double-entry disagreement")
     policy = policy_of(session, item.client_id, item.process_id)
     agreed = agreement(policy.form_schema, keyings[0].values, keyings[1].values)
-    return Adjudication(request, item, keyings, [name for name, same in agreed.items() if not same])
+    disagreements = [name for name, same in agreed.items() if not same]
+    return Adjudication(request, item, policy, keyings, disagreements)
 
 
 def adjudicate(
@@ -720,23 +724,14 @@ def adjudicate(
     """Settle a disagreement with the right values, which are delivered. Each keyer is
     scored field by field against them (after the fields' normalizers)."""
     case = adjudication(session, principal, item_id)
-    item = case.item
-    policy = policy_of(session, item.client_id, item.process_id)
+    item, policy = case.item, case.policy
     errors = form_of(policy.form_schema).errors(values)
     if errors:
         raise InvalidInput(
             "the adjudicated result does not match the process form",
             errors=[{"field": f"values.{e.field}", "message": e.message} for e in errors],
         )
-    properties = policy.form_schema.get("properties", {})
     for keying in case.keyings:
-        checks = []
-        for name in agreement(policy.form_schema, keying.values, values):
-            kind = normalizer_for(properties.get(name, {}))
-            right = normalize(kind, keying.values.get(name)) == normalize(kind, values.get(name))
-            checks.append(
-                {"name": name, "passed": right, "category": None if right else "wrong_value"}
-            )
         _record(
             session,
             policy,
@@ -744,7 +739,7 @@ def adjudicate(
             keying.agent_id,
             kind="adjudication",
             reviewer=principal.actor,
-            checks=checks,
+            checks=_checks_of(agreement(policy.form_schema, keying.values, values)),
             verdict="deliver",
             now=now,
         )
@@ -778,11 +773,6 @@ def _score_gold(
         .where(GoldCopy.client_id == item.client_id, GoldCopy.work_item_id == item.id)
     ).scalar_one()
     policy = policy_of(db, item.client_id, item.process_id)
-    agreed = agreement(policy.form_schema, answer, result)
-    checks = [
-        {"name": name, "passed": right, "category": None if right else "wrong_value"}
-        for name, right in agreed.items()
-    ]
     _record(
         db,
         policy,
@@ -790,7 +780,7 @@ def _score_gold(
         agent_id,
         kind="gold",
         reviewer="system:gold",
-        checks=checks,
+        checks=_checks_of(agreement(policy.form_schema, answer, result)),
         verdict="retire",
         now=now,
     )
@@ -819,8 +809,6 @@ def reject_delivered(
     """The client sends a delivered result back: an escaped defect, counted against the
     agent who did the work (and against the outgoing-quality estimate), and the item goes
     back to the queue to be redone; the redone work is reviewed before it leaves again."""
-    from tandem.work.service import get_visible
-
     item = get_visible(session, principal, item_id)
     if item.state != State.DELIVERED.value:
         raise Conflict(f"work item {item_id} is {item.state}: only a delivered item is rejected")
@@ -832,18 +820,7 @@ def reject_delivered(
             "the rejection names fields the process form does not have",
             errors=[{"field": "fields", "message": f"unknown: {', '.join(unknown)}"}],
         )
-    checks = (
-        [
-            {
-                "name": name,
-                "passed": name not in named,
-                "category": None if name not in named else "wrong_value",
-            }
-            for name in policy.criteria
-        ]
-        if named
-        else []
-    )
+    checks = _checks_of({name: name not in named for name in policy.criteria}) if named else []
     _record(
         session,
         policy,

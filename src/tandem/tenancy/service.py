@@ -119,10 +119,11 @@ def create_api_key(
         )
     if principal.client_id is not None and client_id not in (None, principal.client_id):
         raise NotFound(f"client {client_id} not found")
+    held = {p.value for p in principal.permissions if p.value.startswith("client:")}
     errors = [
         {"field": f"permissions[{i}]", "message": f"{p!r} is not a client permission you hold"}
         for i, p in enumerate(permissions)
-        if not p.startswith("client:") or p not in {q.value for q in principal.permissions}
+        if p not in held
     ]
     if not permissions:
         errors.append({"field": "permissions", "message": "give the key at least one"})
