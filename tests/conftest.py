@@ -201,6 +201,7 @@ class World:
                 {"document_ref": document_ref},
                 now=container.clock.now(),
                 at_risk_fraction=0.75,
+                keyring=container.keyring,
                 **kwargs,
             )
         return item

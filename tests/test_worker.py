@@ -28,6 +28,7 @@ def test_a_worker_pass_reaps_and_escalates(
             "at_risk": 0,
             "breached": 0,
             "webhooks": 0,
+            "resealed": 0,
         }
         clock.advance(timedelta(hours=5))  # lease (60 s) expired, SLA (4 business hours) gone
         assert run_once(container, http) == {
@@ -36,6 +37,7 @@ def test_a_worker_pass_reaps_and_escalates(
             "at_risk": 1,
             "breached": 1,
             "webhooks": 0,
+            "resealed": 0,
         }
     with transaction(container.sessions) as session:
         row = session.execute(

@@ -169,6 +169,7 @@ def intake(
                     filename=file.name,
                     clock=container.clock,
                     at_risk_fraction=container.settings.at_risk_fraction,
+                    keyring=container.keyring,
                     mode="accept_valid" if accept_valid else "all_or_nothing",
                     on_progress=lambda n: progress.update(task, completed=n),
                 )
@@ -240,6 +241,75 @@ def audit_export(
     console.print(f"wrote {output}")
 
 
+keys = typer.Typer(help="The keys of personal data at rest: rotate them, follow re-encryption.")
+app.add_typer(keys, name="keys")
+
+
+@keys.command("rotate")
+def keys_rotate(
+    client: Annotated[
+        list[int] | None, typer.Option(help="This client's key (repeatable; default: all)")
+    ] = None,
+) -> None:
+    """Seal new personal data under a new key (after a new TANDEM_MASTER_KEY, or to retire
+    a client's key); the worker re-encrypts older data in the background."""
+    from sqlalchemy import select
+
+    from tandem.privacy.keys import rotate
+    from tandem.tenancy.models import Client
+
+    def start(session: Any, container: Any) -> list[tuple[int, str]]:
+        ids = client or list(session.scalars(select(Client.id).where(Client.ended_at.is_(None))))
+        now = container.clock.now()
+        return [
+            (
+                client_id,
+                rotate(
+                    session,
+                    container.keyring,
+                    client_id,
+                    actor="system:cli",
+                    now=now,
+                    key=container.audit_key,
+                ).target,
+            )
+            for client_id in ids
+        ]
+
+    for client_id, target in _in_transaction(start):
+        console.print(f"client {client_id}: new data sealed as {target}…; re-encrypting the rest")
+
+
+@keys.command("status")
+def keys_status() -> None:
+    """Each rotation: re-encrypted so far, finished or not."""
+    from tandem.privacy.keys import status
+
+    def show(session: Any, _: Any) -> None:
+        for rotation in status(session):
+            done = rotation.finished_at and f"finished {rotation.finished_at:%Y-%m-%d %H:%M}"
+            console.print(
+                f"client {rotation.client_id}: {rotation.target}… started "
+                f"{rotation.started_at:%Y-%m-%d %H:%M}, {rotation.resealed:,} re-encrypted, "
+                f"{done or 'running'}"
+            )
+
+    _in_transaction(show)
+
+
+def _in_transaction(call: Any) -> Any:
+    """Run call(session, container) in one transaction."""
+    from tandem.app import build_container
+    from tandem.db import transaction
+
+    container = build_container(_settings())
+    try:
+        with _refusals(), transaction(container.sessions) as session:
+            return call(session, container)
+    finally:
+        container.engine.dispose()
+
+
 rules = typer.Typer(help="Rulesets of decision processes: upload, test, publish, backtest.")
 app.add_typer(rules, name="rules")
 
@@ -264,16 +334,9 @@ def _refusals() -> Iterator[None]:
 
 def _rules_call(call: Any) -> Any:
     """Run a use case in one transaction, as the provider."""
-    from tandem.app import build_container
-    from tandem.db import transaction
     from tandem.tenancy.principal import SYSTEM
 
-    container = build_container(_settings())
-    try:
-        with _refusals(), transaction(container.sessions) as session:
-            return call(session, SYSTEM, container.clock.now())
-    finally:
-        container.engine.dispose()
+    return _in_transaction(lambda session, container: call(session, SYSTEM, container.clock.now()))
 
 
 @rules.command("upload")
@@ -385,8 +448,11 @@ def rules_backtest(
 ) -> None:
     """How outcomes would change on past items (JSON on stdout)."""
     from tandem.decisions import service
+    from tandem.tenancy.principal import SYSTEM
 
-    report = _rules_call(lambda s, p, _: service.backtest(s, p, ruleset_id, limit=limit))
+    report = _in_transaction(
+        lambda s, c: service.backtest(s, SYSTEM, ruleset_id, keyring=c.keyring, limit=limit)
+    )
     print(json.dumps(report.as_dict(), indent=2))
 
 

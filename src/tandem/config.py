@@ -38,6 +38,15 @@ class Settings(BaseSettings):
     rate_limit_storage: str = "memory://"
     # Session cookies only over HTTPS. Turn off for plain-HTTP local use (the demo does).
     cookie_secure: bool = True
+    # Personal fields are encrypted at rest with keys derived from this (at least 32
+    # characters; unset: derived from the secret key, fine for a demo, not for production).
+    # To change it, put the old one in previous_master_keys (comma-separated) until
+    # `tandem keys rotate` has re-encrypted everything (`tandem keys status`).
+    master_key: str | None = Field(default=None, min_length=32)
+    previous_master_keys: str = ""
+    # Items done (delivered or cancelled) longer ago than a client's retention period have
+    # their personal data purged by the worker, at most this many per pass.
+    purge_batch: int = Field(default=1000, ge=1, le=100_000)
 
     @field_validator("database_url")
     @classmethod
@@ -58,6 +67,19 @@ class Settings(BaseSettings):
         except ValueError:
             raise ValueError(f"a rate such as 10/minute, got {value!r}") from None
         return value
+
+    @field_validator("previous_master_keys")
+    @classmethod
+    def _previous_keys(cls, value: str) -> str:
+        if any(len(key.strip()) < 32 for key in value.split(",") if key.strip()):
+            raise ValueError("each previous master key has at least 32 characters")
+        return value
+
+    @property
+    def master_keys(self) -> tuple[str, list[str]]:
+        """(the master key that seals, the previous ones that still open)."""
+        current = self.master_key or "tandem master key from the secret:" + self.secret_key
+        return current, [key.strip() for key in self.previous_master_keys.split(",") if key.strip()]
 
     @property
     def sqlalchemy_url(self) -> str:

@@ -230,6 +230,7 @@ def seed(
                 _payload(process[2], rng),
                 now=clock.now(),
                 at_risk_fraction=container.settings.at_risk_fraction,
+                keyring=container.keyring,
                 external_ref=external_ref,
             )
         with transaction(container.sessions) as session:  # as the worker would, soon after
@@ -503,6 +504,7 @@ def _work_an_hour(
                         lease.attempt,
                         outcome=result["outcome"],
                         reason=result["reason"],
+                        keyring=container.keyring,
                     )
                 else:
                     dispatcher.submit(session, agent_id, lease.item_id, lease.attempt, result)

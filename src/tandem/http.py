@@ -21,6 +21,7 @@ from tandem.config import Settings
 from tandem.db import TENANT, transaction
 from tandem.dispatch.service import Dispatcher
 from tandem.errors import TandemError, Unauthorized
+from tandem.privacy.vault import Keyring
 from tandem.ratelimit import RateLimits
 from tandem.tenancy.models import ApiKey, ApiToken, User
 from tandem.tenancy.permissions import Permission
@@ -41,10 +42,12 @@ class Container:
     dispatcher: Dispatcher
     rate_limits: RateLimits = field(init=False)
     audit_key: bytes = field(init=False)  # the audit chain's key, from the secret
+    keyring: Keyring = field(init=False)  # the keys of personal data at rest
 
     def __post_init__(self) -> None:
         self.rate_limits = RateLimits(self.settings)
         self.audit_key = derive_key(self.settings.secret_key)
+        self.keyring = Keyring(*self.settings.master_keys)
 
 
 def get_container(request: Request) -> Container:

@@ -5,6 +5,7 @@ from tandem.catalog.models import Process
 from tandem.db import Base
 from tandem.decisions.models import Decision, Ruleset, RulesetTest
 from tandem.delivery.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
+from tandem.privacy.models import KeyRotation, PurgeReport
 from tandem.quality.models import (
     AgentQuality,
     FieldCheck,
@@ -49,8 +50,10 @@ __all__ = [
     "GoldCopy",
     "GoldItem",
     "GoldSeeding",
+    "KeyRotation",
     "Keying",
     "Process",
+    "PurgeReport",
     "QualityAlert",
     "Review",
     "ReviewRequest",

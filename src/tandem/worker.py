@@ -1,4 +1,5 @@
-"""Background jobs: the lease reaper, SLA escalation and webhook delivery."""
+"""Background jobs: the lease reaper, gold items, SLA escalation, webhook delivery and
+re-encryption after a key rotation."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import httpx
 from tandem.db import transaction
 from tandem.delivery.webhooks import deliver_due
 from tandem.http import Container
+from tandem.privacy import keys
 from tandem.quality.gold import seed_gold
 from tandem.sla.service import escalate
 
@@ -29,6 +31,10 @@ def run_once(container: Container, http: httpx.Client) -> dict[str, int]:
         at_risk, breached = escalate(
             session, container.clock.now(), settings.at_risk_priority_boost
         )
+    with transaction(container.sessions) as session:
+        resealed = keys.advance(
+            session, container.keyring, container.clock.now(), key=container.audit_key
+        )
     sent = deliver_due(
         container.sessions,
         container.clock,
@@ -42,6 +48,7 @@ def run_once(container: Container, http: httpx.Client) -> dict[str, int]:
         "at_risk": at_risk,
         "breached": breached,
         "webhooks": sent,
+        "resealed": resealed,
     }
 
 

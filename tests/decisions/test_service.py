@@ -62,6 +62,7 @@ def _arrive(container: Container, world: World, process_id: uuid.UUID, data: dic
             data,
             now=container.clock.now(),
             at_risk_fraction=0.75,
+            keyring=container.keyring,
         )
         session.expunge(item)
         return item
@@ -149,7 +150,7 @@ def test_versions_are_pinned_and_published_ones_never_change(
             )
         # The trace of the old item replays version 1, which approved it.
         item = session.get_one(WorkItem, (world.client_id, before.id))
-        explained = service.explain(session, item)
+        explained = service.explain(session, item, container.keyring)
         assert explained.decision is not None and explained.decision.ruleset_version == 1
         assert explained.trace[-1]["set"]["outcome"] == "approve"
 
@@ -214,6 +215,7 @@ def test_bulk_files_are_decided_chunk_by_chunk(
         filename="apps.csv",
         clock=container.clock,
         at_risk_fraction=0.75,
+        keyring=container.keyring,
     )
     assert report.rows_accepted == 4500, report.errors[:3]
     assert report.decisions == {"approve": 1500, "decline": 1500, "refer": 1500}
@@ -257,6 +259,7 @@ def _judge_next(
             lease.attempt,
             outcome=outcome,
             reason=reason,
+            keyring=container.keyring,
         )
     return lease.item_id, decision, state
 
@@ -328,7 +331,9 @@ def test_backtest_through_the_platform(
         ruleset = service.create_version(
             session, world.client_user, process_id, draft, now=container.clock.now()
         )
-        report = service.backtest(session, world.client_user, ruleset.id).as_dict()
+        report = service.backtest(
+            session, world.client_user, ruleset.id, keyring=container.keyring
+        ).as_dict()
     assert report["items"] == 50
     assert report["transitions"] == {"refer->approve": 20}
     assert (report["stp_rate_published"], report["stp_rate_draft"]) == (0.6, 1.0)
@@ -363,7 +368,12 @@ def test_on_demand_evaluation_with_new_rules_or_a_pinned_version(
         draft = service.create_version(session, world.client_user, process_id, lenient, now=now)
         with pytest.raises(Conflict, match="a draft decides no real item"):
             service.evaluate_item(
-                session, world.client_user, waiting[0].id, now=now, ruleset_id=draft.id
+                session,
+                world.client_user,
+                waiting[0].id,
+                now=now,
+                keyring=container.keyring,
+                ruleset_id=draft.id,
             )
         service.add_test(
             session,
@@ -375,18 +385,27 @@ def test_on_demand_evaluation_with_new_rules_or_a_pinned_version(
         )
         service.publish(session, world.client_user, draft.id, now=now)
     with transaction(container.sessions) as session:
-        decided, state = service.evaluate_item(session, world.client_user, waiting[0].id, now=now)
+        decided, state = service.evaluate_item(
+            session, world.client_user, waiting[0].id, now=now, keyring=container.keyring
+        )
         assert (decided.ruleset_version, decided.outcome, state.value) == (
             2,
             "approve",
             "delivered",
         )
         pinned, state = service.evaluate_item(
-            session, world.client_user, waiting[1].id, now=now, ruleset_id=first
+            session,
+            world.client_user,
+            waiting[1].id,
+            now=now,
+            keyring=container.keyring,
+            ruleset_id=first,
         )
         assert (pinned.ruleset_version, pinned.outcome, state.value) == (1, "refer", "queued")
         with pytest.raises(Conflict, match="only items waiting"):
-            service.evaluate_item(session, world.client_user, waiting[0].id, now=now)
+            service.evaluate_item(
+                session, world.client_user, waiting[0].id, now=now, keyring=container.keyring
+            )
         item = session.get_one(WorkItem, (world.client_id, waiting[0].id))
         assert item.result["reasons"] == ["ABROAD_OK"] and item.result["ruleset_version"] == 2
 

@@ -30,6 +30,7 @@ def _submit(container: Container, world: World, n: int = 1, **kw: Any) -> list[u
                 {"document_ref": f"doc-{i}"},
                 now=container.clock.now(),
                 at_risk_fraction=0.75,
+                keyring=container.keyring,
                 **kw,
             )
             ids.append(item.id)

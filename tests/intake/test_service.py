@@ -192,6 +192,7 @@ def test_spreadsheet_date_times_are_the_clients_local_time(
         filename="log.xlsx",
         clock=container.clock,
         at_risk_fraction=0.75,
+        keyring=container.keyring,
     )
     assert report.errors == []
     with transaction(container.sessions) as session:

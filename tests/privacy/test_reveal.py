@@ -55,6 +55,7 @@ def leased(container: Container, world: World, api: Any) -> str:
             PAYLOAD,
             now=container.clock.now(),
             at_risk_fraction=0.75,
+            keyring=container.keyring,
         )
     claimed = api("agent").post("/api/v1/dispatch/claim")
     assert claimed.status_code == 200, claimed.text

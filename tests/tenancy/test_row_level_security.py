@@ -39,6 +39,7 @@ def _seed(container: Container, world: World) -> None:
             {"document_ref": "retailer-1"},
             now=container.clock.now(),
             at_risk_fraction=0.75,
+            keyring=container.keyring,
         )
     gold = world.submit(container, "insurer-gold")
     with transaction(container.sessions) as session:

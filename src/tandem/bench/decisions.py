@@ -40,6 +40,7 @@ from tandem.decisions.models import Decision
 from tandem.intake.readers import read_rows
 from tandem.intake.service import ingest_file
 from tandem.migrate import upgrade
+from tandem.privacy.vault import Keyring
 from tandem.tenancy.principal import SYSTEM
 from tandem.tenancy.service import create_client
 from tandem.work.models import WorkItem
@@ -47,6 +48,7 @@ from tandem.work.models import WorkItem
 Log = Callable[[str], None]
 TARGET_PIPELINE_RATIO = 0.5
 TARGET_BACKTEST_S = 10.0
+KEYRING = Keyring("tandem bench master key, not a secret at all")
 COLUMNS = list(uw.INPUT_SCHEMA["properties"])
 
 
@@ -112,6 +114,7 @@ def _pipeline(url: str, path: Path, rows: int, label: str, log: Log) -> dict[str
                 filename=path.name,
                 clock=SystemClock(),
                 at_risk_fraction=0.75,
+                keyring=KEYRING,
             )
         elapsed = time.perf_counter() - start
         with transaction(sessions) as session:
@@ -201,7 +204,7 @@ def _backtest(run: dict[str, Any], log: Log) -> dict[str, Any]:
         )
     start = time.perf_counter()
     with transaction(sessions) as session:
-        report = service.backtest(session, SYSTEM, ruleset.id).as_dict()
+        report = service.backtest(session, SYSTEM, ruleset.id, keyring=KEYRING).as_dict()
     elapsed = time.perf_counter() - start
     log(f"backtest of {report['items']:,} items in {elapsed:.1f} s")
     return {

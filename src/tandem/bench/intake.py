@@ -36,6 +36,7 @@ from tandem.db import make_engine, make_sessionmaker, transaction
 from tandem.intake.readers import read_rows
 from tandem.intake.service import ingest_file
 from tandem.migrate import upgrade
+from tandem.privacy.vault import Keyring
 from tandem.tenancy.principal import SYSTEM
 from tandem.tenancy.service import create_client
 from tandem.work.models import Batch, WorkItem, WorkItemEvent
@@ -140,6 +141,7 @@ def _ingest(url: str, path: Path, label: str, log: Log) -> dict[str, Any]:
                 filename=path.name,
                 clock=clock,
                 at_risk_fraction=settings.at_risk_fraction,
+                keyring=Keyring(*settings.master_keys),
                 mode="all_or_nothing",
             )
         elapsed = time.perf_counter() - start

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from tandem.catalog.forms import Form, FormError
 from tandem.catalog.models import PROCESS_KINDS, SLA_MODES, Process
 from tandem.errors import Conflict, InvalidInput, NotFound
-from tandem.privacy.masking import CATEGORIES, check_categories, mask_payload, personal_fields
+from tandem.privacy.masking import CATEGORIES, check_categories, personal_fields
 from tandem.tenancy.principal import Principal
 from tandem.workforce.eligibility import CEFR_LEVELS
 from tandem.workforce.models import Skill
@@ -161,10 +161,3 @@ def personal_view(
         ).one()
         view = _PERSONAL[key] = (personal_fields(row[0]), frozenset(row[1] or ()))
     return view
-
-
-def masked_for_agents(
-    db: Session | Connection, client_id: int, process_id: uuid.UUID, payload: dict[str, Any]
-) -> dict[str, Any]:
-    fields, visible = personal_view(db, client_id, process_id)
-    return mask_payload(payload, fields, visible) if fields else payload

@@ -13,6 +13,7 @@ from tandem.db import transaction
 from tandem.decisions import excel, service
 from tandem.decisions.models import Decision, Ruleset
 from tandem.http import Services, requires
+from tandem.privacy.service import staff_view
 from tandem.tenancy.permissions import Permission
 from tandem.tenancy.principal import Principal
 from tandem.work.service import get_visible
@@ -215,7 +216,9 @@ def backtest(
     """How outcomes would change on past items: against the published version and against
     what analysts decided, overall and per reason code."""
     with transaction(services.sessions) as session:
-        return service.backtest(session, principal, ruleset_id, limit=body.limit).as_dict()
+        return service.backtest(
+            session, principal, ruleset_id, keyring=services.keyring, limit=body.limit
+        ).as_dict()
 
 
 @router.get("/processes/{process_id}/decision-measures")
@@ -231,7 +234,7 @@ def decision_measures(
 def _referral(services: Services, principal: Principal, item_id: uuid.UUID) -> ReferralOut:
     with transaction(services.sessions) as session:
         item = get_visible(session, principal, item_id)
-        referral = service.explain(session, item)
+        referral = service.explain(session, item, services.keyring)
         history = service.item_decisions(session, item.client_id, item.id)
         return ReferralOut(
             item_id=item.id,
@@ -268,6 +271,7 @@ def judge(
             body.attempt,
             outcome=body.outcome,
             reason=body.reason,
+            keyring=services.keyring,
             notes=body.notes,
         )
         return JudgmentOut(item_id=item_id, state=state.value, override=decision.override)
@@ -284,7 +288,7 @@ def confirmations(principal: Analyst, services: Services) -> list[ConfirmationOu
                 item_id=item.id,
                 process_id=item.process_id,
                 due_at=item.due_at,
-                payload=item.payload,
+                payload=staff_view(session, services.keyring, item, agent=True),
                 judgment=DecisionOut.of(judgment),
             )
             for item, judgment in pending
@@ -315,6 +319,11 @@ def evaluate_item(
     delivered if the rules decide it, still queued for analysts if they refer it."""
     with transaction(services.sessions) as session:
         decision, state = service.evaluate_item(
-            session, principal, item_id, now=services.clock.now(), ruleset_id=body.ruleset_id
+            session,
+            principal,
+            item_id,
+            now=services.clock.now(),
+            keyring=services.keyring,
+            ruleset_id=body.ruleset_id,
         )
         return EvaluationOut(decision=DecisionOut.of(decision), state=state.value)

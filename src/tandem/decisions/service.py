@@ -3,6 +3,7 @@ analyst judgments with overrides and four-eyes confirmation, backtests and measu
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -11,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import chain
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import Table, Text, func, insert, select, tuple_, update
 from sqlalchemy import cast as cast_
@@ -28,7 +29,9 @@ from tandem.decisions.engine import Verdict
 from tandem.decisions.models import Decision, Ruleset, RulesetTest
 from tandem.dispatch.service import Dispatcher
 from tandem.errors import Conflict, InvalidInput, NotFound
-from tandem.intake.chunks import JsonInsert
+from tandem.intake.chunks import ITEM_COLUMNS, JsonInsert, item_row
+from tandem.privacy.service import Storing, clear_payload
+from tandem.privacy.vault import Keyring, opened
 from tandem.tenancy.principal import Principal
 from tandem.work.lifecycle import State
 from tandem.work.models import WorkItem
@@ -323,12 +326,18 @@ def _decision_row(ruleset: Ruleset, now: datetime) -> dict[str, Any]:
 
 
 def decide_arrival(
-    session: Session, ruleset: Ruleset, row: dict[str, Any], *, actor: str, now: datetime
+    session: Session,
+    ruleset: Ruleset,
+    row: dict[str, Any],
+    payload: dict[str, Any],
+    *,
+    actor: str,
+    now: datetime,
 ) -> Verdict:
     """Insert a new item of a decision process (`row`, as intake built it) decided by the
-    rules: approve and decline are delivered at once, a referral is queued for analysts.
-    Item, its two events and the decision are written together."""
-    verdict = rules_of(ruleset).decide(row["payload"])
+    rules on its `payload` in clear: approve and decline are delivered at once, a referral
+    is queued for analysts. Item, its two events and the decision are written together."""
+    verdict = rules_of(ruleset).decide(payload)
     arrived = {**row, "state": State.RECEIVED.value}
     to_state = State.QUEUED if verdict.outcome == "refer" else State.DELIVERED
     row.update(state=to_state.value, version=2)
@@ -363,6 +372,7 @@ def evaluate_item(
     item_id: uuid.UUID,
     *,
     now: datetime,
+    keyring: Keyring,
     ruleset_id: uuid.UUID | None = None,
 ) -> tuple[Decision, State]:
     """Evaluate an item on demand: with the published rules, or with the version named
@@ -388,7 +398,7 @@ def evaluate_item(
         raise Conflict(
             f"the item is {state.value}: only items waiting for a decision are evaluated"
         )
-    verdict = rules_of(ruleset).decide(item.payload)
+    verdict = rules_of(ruleset).decide(clear_payload(keyring, item))
     ref = ItemRef.of(item)
     if verdict.outcome != "refer":
         ref = move(
@@ -419,20 +429,26 @@ class DecidingChunks:
     then written as delivered items, queued referrals, their events and the decisions."""
 
     def __init__(
-        self, dialect: str, ruleset: Ruleset, item: dict[str, Any], actor: str, now: datetime
+        self,
+        dialect: str,
+        ruleset: Ruleset,
+        item: dict[str, Any],
+        actor: str,
+        now: datetime,
+        store: Storing | None,
     ) -> None:
         self.rules = rules_of(ruleset)
         self.ruleset = ruleset
+        self.store = store
         base = {**item, "version": 2}
-        row_columns = [("id", "uuid"), ("payload", "json")]
         self.delivered = JsonInsert.of(
             dialect,
             items,
-            [*row_columns, ("result", "json")],
+            [*ITEM_COLUMNS, ("result", "json")],
             {**base, "state": State.DELIVERED.value, "delivered_at": now},
         )
         self.referred = JsonInsert.of(
-            dialect, items, row_columns, {**base, "state": State.QUEUED.value}
+            dialect, items, ITEM_COLUMNS, {**base, "state": State.QUEUED.value}
         )
         arrived = creation_event({**item, "state": State.RECEIVED.value}, actor=actor)
         self.arrived = JsonInsert.of(dialect, events, [("work_item_id", "uuid")], arrived)
@@ -479,10 +495,11 @@ class DecidingChunks:
         delivered, referred, decisions_ = [], [], []
         for (item_id, payload), verdict in zip(chunk, decided.result(), strict=True):
             self.outcomes[verdict.outcome] += 1
+            row = item_row(self.store, item_id, payload)
             if verdict.outcome == "refer":
-                referred.append([item_id, payload])
+                referred.append(row)
             else:
-                delivered.append([item_id, payload, auto_result(verdict, self.ruleset)])
+                delivered.append([*row, auto_result(verdict, self.ruleset)])
             decisions_.append(
                 [new_id_hex(), item_id, verdict.outcome, verdict.reasons, verdict.recommendation]
             )
@@ -523,14 +540,14 @@ class Referral:
     trace: list[dict[str, Any]]
 
 
-def explain(session: Session, item: WorkItem) -> Referral:
+def explain(session: Session, item: WorkItem, keyring: Keyring) -> Referral:
     """The rules' latest verdict on the item and its trace, replayed on the version that
     decided it (published versions never change, so the replay is what happened)."""
     decision = _latest(session, item, "rules")
     if decision is None:
         return Referral(None, [])
     ruleset = session.get_one(Ruleset, (item.client_id, decision.ruleset_id))
-    return Referral(decision, rules_of(ruleset).trace(item.payload))
+    return Referral(decision, rules_of(ruleset).trace(clear_payload(keyring, item)))
 
 
 def _four_eyes(ruleset: Ruleset | None, outcome: str, payload: dict[str, Any]) -> bool:
@@ -550,6 +567,7 @@ def judge(
     *,
     outcome: str,
     reason: str,
+    keyring: Keyring,
     notes: str | None = None,
 ) -> tuple[Decision, State]:
     """An analyst's judgment on a leased referral. One that differs from what the rules
@@ -576,7 +594,7 @@ def judge(
         session.get(Ruleset, (item.client_id, referral.ruleset_id)) if referral else None
     ) or published(session, item.client_id, item.process_id)
     advice = referral.recommended if referral else None
-    second_pair = _four_eyes(ruleset, outcome, item.payload)
+    second_pair = _four_eyes(ruleset, outcome, clear_payload(keyring, item))
     if second_pair:
         ref = dispatcher.submit_for_review(session, agent_id, item_id, attempt, result)
     else:
@@ -791,7 +809,12 @@ BACKTEST_WINDOW = 20 * BACKTEST_CHUNK  # items read at a time, decided on every 
 
 
 def backtest(
-    session: Session, principal: Principal, ruleset_id: uuid.UUID, *, limit: int = 100_000
+    session: Session,
+    principal: Principal,
+    ruleset_id: uuid.UUID,
+    *,
+    keyring: Keyring,
+    limit: int = 100_000,
 ) -> backtest_.Report:
     """Run a version (typically a draft) over the process's most recent past items that the
     rules decided, against the published version and the analysts' final judgments. The
@@ -809,6 +832,7 @@ def backtest(
             # As JSON text, handed to the engine as it is: parsing it in Python first costs
             # as much as deciding it.
             cast_(WorkItem.payload, Text).label("payload"),
+            WorkItem.sealed,
         )
         .join(
             WorkItem,
@@ -834,7 +858,37 @@ def backtest(
         ).all()
     )
     windows = session.execute(ruled).yield_per(BACKTEST_WINDOW).partitions()
-    return backtest_.compare(_cases(windows, draft, current, current_rules, analysts))
+    cases = _cases(
+        _in_clear(windows, keyring, ruleset.client_id), draft, current, current_rules, analysts
+    )
+    return backtest_.compare(cases)
+
+
+class _Ruled(NamedTuple):
+    work_item_id: uuid.UUID
+    outcome: str
+    ruleset_version: int | None
+    payload: str
+
+
+def _in_clear(
+    windows: Iterator[Sequence[Any]], keyring: Keyring, client_id: int
+) -> Iterator[Sequence[Any]]:
+    """The windows with sealed personal fields opened into their payloads' JSON text."""
+    for window in windows:
+        yield [
+            row
+            if row.sealed is None
+            else _Ruled(
+                row.work_item_id, row.outcome, row.ruleset_version, _opened(keyring, client_id, row)
+            )
+            for row in window
+        ]
+
+
+def _opened(keyring: Keyring, client_id: int, row: Any) -> str:
+    clear = opened(keyring, client_id, row.work_item_id, json.loads(row.payload), row.sealed)
+    return json.dumps(clear)
 
 
 def _cases(

@@ -9,10 +9,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, Field
 
-from tandem.catalog.service import masked_for_agents
 from tandem.db import transaction
 from tandem.http import Services, requires
-from tandem.privacy.service import reveal_personal
+from tandem.privacy.service import reveal_personal, staff_view
 from tandem.quality.service import sent_back_notes
 from tandem.tenancy.permissions import Permission
 from tandem.tenancy.principal import Principal
@@ -80,7 +79,7 @@ def claim_next(principal: Claimer, services: Services) -> LeaseOut | Response:
         lease = services.dispatcher.claim(connection, principal.agent())
         if lease is None:
             return Response(status_code=204)
-        payload = masked_for_agents(connection, lease.client_id, lease.process_id, lease.payload)
+        payload = staff_view(connection, services.keyring, lease, agent=True)
     return LeaseOut(
         item_id=lease.item_id,
         client_id=lease.client_id,
@@ -115,7 +114,7 @@ def my_leases(principal: Claimer, services: Services) -> list[HeldLeaseOut]:
                 attempt=item.attempt,
                 lease_expires_at=item.lease_expires_at,
                 due_at=item.due_at,
-                payload=masked_for_agents(session, item.client_id, item.process_id, item.payload),
+                payload=staff_view(session, services.keyring, item, agent=True),
                 result=item.result if item.recheck else None,
                 sent_back=sent_back_notes(session, item) if item.recheck else None,
             )
@@ -143,6 +142,7 @@ def reveal(
             body.reason,
             now=services.clock.now(),
             key=services.audit_key,
+            keyring=services.keyring,
         )
 
 

@@ -20,7 +20,8 @@ _SET_LEASED = (
     "lease_owner = :agent_id, lease_expires_at = :lease_expires_at, updated_at = :now"
 )
 _RETURNING = (
-    "client_id, id, process_id, version, attempt, due_at, lease_expires_at, payload, routing_key"
+    "client_id, id, process_id, version, attempt, due_at, lease_expires_at, payload, sealed, "
+    "routing_key"
 )
 
 # Claiming on PostgreSQL, in one statement:

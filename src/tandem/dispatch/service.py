@@ -152,6 +152,12 @@ class Lease:
     expires_at: datetime
     due_at: datetime
     payload: dict[str, Any]
+    sealed: str | None  # the personal fields, encrypted (tandem.privacy.vault)
+
+    @property
+    def id(self) -> uuid.UUID:
+        """The item's id, named as on a WorkItem (what tandem.privacy.service reads)."""
+        return self.item_id
 
 
 class Dispatcher:
@@ -267,6 +273,7 @@ class Dispatcher:
             row.lease_expires_at,
             row.due_at,
             row.payload,
+            row.sealed,
         )
 
     def held(self, session: Session, agent_id: uuid.UUID) -> Sequence[WorkItem]:

@@ -14,7 +14,7 @@ from tandem.http import Services, requires
 from tandem.intake import service
 from tandem.tenancy.permissions import Permission
 from tandem.tenancy.principal import Principal
-from tandem.work.models import WorkItem
+from tandem.work.api import shown
 from tandem.work.schemas import BatchOut, WorkItemOut
 
 router = APIRouter(prefix="/api/v1", tags=["intake"])
@@ -41,7 +41,7 @@ def submit_work_item(
     principal: Submitter,
     services: Services,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
-) -> WorkItem:
+) -> WorkItemOut:
     """Hand one work item to the provider. Send an `Idempotency-Key` header so that a retried
     request never creates a second item."""
     with transaction(services.sessions) as session:
@@ -52,14 +52,16 @@ def submit_work_item(
             body.payload,
             now=services.clock.now(),
             at_risk_fraction=services.settings.at_risk_fraction,
+            keyring=services.keyring,
             external_ref=body.external_ref,
             priority=body.priority,
             idempotency_key=idempotency_key,
         )
+        out = shown(session, services.keyring, principal, item)
     if not created:
         response.status_code = 200
         response.headers["Idempotent-Replayed"] = "true"
-    return item
+    return out
 
 
 @router.post("/processes/{process_id}/batches", response_model=BatchOut, status_code=201)
@@ -81,6 +83,7 @@ def upload_batch(
         content_type=file.content_type,
         clock=services.clock,
         at_risk_fraction=services.settings.at_risk_fraction,
+        keyring=services.keyring,
         mode=mode,
     )
     if report.status == "rejected":

@@ -13,11 +13,14 @@ import queue
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Table, TextClause, bindparam, text
 
 from tandem.runtime import quick_thread_handoffs
+
+if TYPE_CHECKING:
+    from tandem.privacy.service import Storing
 
 # Per dialect: how to take element i of a row (a JSON array) as SQL of a kind, and the rows.
 _TAKE = {
@@ -33,6 +36,16 @@ _ROWS = {
     "postgresql": "jsonb_array_elements(CAST(:rows AS jsonb)) AS r",
     "sqlite": "json_each(:rows) AS r",
 }
+
+
+# A file's item as a chunk stores it: id, payload (personal fields masked) and their sealed
+# clear values (tandem.privacy.vault).
+ITEM_COLUMNS = (("id", "uuid"), ("payload", "json"), ("sealed", "text"))
+
+
+def item_row(store: Storing | None, item_id: str, payload: dict[str, Any]) -> list[Any]:
+    """An item's ITEM_COLUMNS values."""
+    return [item_id, *store(item_id, payload)] if store else [item_id, payload, None]
 
 
 @dataclass(frozen=True)

@@ -28,9 +28,10 @@ from tandem.db import new_id, new_id_hex, transaction
 from tandem.decisions.models import Ruleset
 from tandem.decisions.service import DecidingChunks, decide_arrival, published
 from tandem.errors import InvalidInput
-from tandem.intake.chunks import ChunkWriter, JsonInsert
+from tandem.intake.chunks import ITEM_COLUMNS, ChunkWriter, JsonInsert, item_row
 from tandem.intake.readers import FileFormat, ReaderError, detect_format, read_rows
-from tandem.privacy.masking import card_fields, without_card_numbers
+from tandem.privacy.service import Storing, storing
+from tandem.privacy.vault import Keyring
 from tandem.sla.policy import SlaPolicy
 from tandem.sla.service import policy_for
 from tandem.tenancy.models import Client
@@ -89,6 +90,7 @@ def submit_item(
     *,
     now: datetime,
     at_risk_fraction: float,
+    keyring: Keyring,
     external_ref: str | None = None,
     priority: int | None = None,
     idempotency_key: str | None = None,
@@ -108,11 +110,10 @@ def submit_item(
             errors=[{"field": e.field, "message": e.message} for e in errors],
         )
     policy = policy_for(session, process.client_id, process.id, at_risk_fraction)
-    cards = card_fields(process.input_schema)
     row = new_item_row(
         process,
         policy,
-        without_card_numbers(payload, cards) if cards else payload,
+        payload,
         now,
         external_ref=external_ref,
         idempotency_key=idempotency_key,
@@ -120,11 +121,14 @@ def submit_item(
     )
     if priority is not None:
         row["priority"] = priority
+    store = storing(session, keyring, process.client_id, process.id)
+    if store is not None:
+        row["payload"], row["sealed"] = store(row["id"], payload)
     ruleset = _ruleset(session, process)
     try:
         with session.begin_nested():
             if ruleset is not None:  # the client's rules decide what they can at once
-                decide_arrival(session, ruleset, row, actor=principal.actor, now=now)
+                decide_arrival(session, ruleset, row, payload, actor=principal.actor, now=now)
             else:
                 session.execute(insert(items).values(row))
                 session.execute(insert(events).values(creation_event(row, actor=principal.actor)))
@@ -186,6 +190,7 @@ def ingest_file(
     filename: str,
     clock: Clock,
     at_risk_fraction: float,
+    keyring: Keyring,
     content_type: str | None = None,
     mode: str = "all_or_nothing",
     on_progress: Callable[[int], None] | None = None,
@@ -213,7 +218,10 @@ def ingest_file(
             client_id = process.client_id
             session.add(_batch_row(client_id, report, principal, now))
             session.flush()
-            _ingest_rows(session, process, stream, report, now, at_risk_fraction, on_progress)
+            store = storing(session, keyring, client_id, process.id)
+            _ingest_rows(
+                session, process, stream, report, now, at_risk_fraction, store, on_progress
+            )
             if report.rows_rejected and mode == "all_or_nothing":
                 raise _Rejected()
             _update_counts(session, process.client_id, report)
@@ -249,6 +257,7 @@ def _ingest_rows(
     report: BatchReport,
     now: datetime,
     at_risk_fraction: float,
+    store: Storing | None,
     on_progress: Callable[[int], None] | None,
 ) -> None:
     form = form_of(process.input_schema)
@@ -261,11 +270,10 @@ def _ingest_rows(
     connection = session.connection()
     actor = f"batch:{report.id}"
     ruleset = _ruleset(session, process)
-    cards = card_fields(process.input_schema)
     sink: _Queueing | DecidingChunks = (
-        DecidingChunks(connection.dialect.name, ruleset, shared, actor, now)
+        DecidingChunks(connection.dialect.name, ruleset, shared, actor, now, store)
         if ruleset
-        else _Queueing(connection.dialect.name, shared, actor)
+        else _Queueing(connection.dialect.name, shared, actor, store)
     )
     with ChunkWriter(connection) as writer:
         rows = _validated(stream, report.file_format, form, _client_zone(session, process))
@@ -282,9 +290,7 @@ def _ingest_rows(
                 continue
             report.rows_accepted += 1
             if keep_writing:
-                chunk.append(
-                    [new_id_hex(), without_card_numbers(payload, cards) if cards else payload]
-                )
+                chunk.append([new_id_hex(), payload])
                 if len(chunk) >= CHUNK_ROWS:
                     writer.write(sink.parts(chunk))
                     chunk = []
@@ -322,14 +328,19 @@ def _validated(
 class _Queueing:
     """Plain intake: every row queued, with its creation event."""
 
-    def __init__(self, dialect: str, item: dict[str, Any], actor: str) -> None:
-        per_row = [("id", "uuid"), ("payload", "json")]
-        self.items = JsonInsert.of(dialect, items, per_row, item)
+    def __init__(
+        self, dialect: str, item: dict[str, Any], actor: str, store: Storing | None
+    ) -> None:
+        self.items = JsonInsert.of(dialect, items, ITEM_COLUMNS, item)
         event = creation_event(item, actor=actor)
         self.events = JsonInsert.of(dialect, events, [("work_item_id", "uuid")], event)
+        self.store = store
 
     def parts(self, chunk: Sequence[list[Any]]) -> list[tuple[JsonInsert, list[list[Any]]]]:
-        return [(self.items, list(chunk)), (self.events, [[row[0]] for row in chunk])]
+        return [
+            (self.items, [item_row(self.store, *row) for row in chunk]),
+            (self.events, [[row[0]] for row in chunk]),
+        ]
 
     def finish(self) -> list[tuple[JsonInsert, list[list[Any]]]]:
         return []

@@ -57,16 +57,3 @@ def mask_payload(
         name: mask(value, fields[name]) if name in fields and fields[name] not in visible else value
         for name, value in payload.items()
     }
-
-
-def card_fields(schema: Mapping[str, Any]) -> list[str]:
-    """The input form's card-number fields: these are never stored in clear."""
-    return [name for name, category in personal_fields(schema).items() if category == "card"]
-
-
-def without_card_numbers(payload: dict[str, Any], cards: Collection[str]) -> dict[str, Any]:
-    """The payload as it is stored: card numbers cut to their last four digits at intake
-    (PCI DSS: what is not stored cannot leak). The client keeps the full number."""
-    return {
-        name: mask(value, "card") if name in cards else value for name, value in payload.items()
-    }

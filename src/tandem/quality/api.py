@@ -17,12 +17,14 @@ from tandem.catalog.service import get_process
 from tandem.db import transaction
 from tandem.errors import Forbidden, NotFound
 from tandem.http import Services, requires
+from tandem.privacy.service import staff_view
 from tandem.quality import gold, report, service
 from tandem.quality.accuracy import Rate
 from tandem.quality.models import ERROR_CATEGORIES, QualityAlert, Review
 from tandem.quality.sampling import choose_plan
 from tandem.tenancy.permissions import Permission
 from tandem.tenancy.principal import Principal
+from tandem.work.api import shown
 from tandem.work.models import WorkItem
 from tandem.work.schemas import WorkItemOut
 
@@ -186,7 +188,7 @@ def review_case(item_id: uuid.UUID, principal: Reviewer, services: Services) -> 
         policy = service.policy_of(session, item.client_id, item.process_id)
         return ReviewCaseOut(
             **_waiting_out(request, item),
-            payload=item.payload,
+            payload=staff_view(session, services.keyring, item, agent=False),
             result=item.result,
             criteria=list(policy.criteria),
             error_categories=list(ERROR_CATEGORIES),
@@ -240,7 +242,7 @@ def get_adjudication(
         return AdjudicationOut(
             item_id=case.item.id,
             process_id=case.item.process_id,
-            payload=case.item.payload,
+            payload=staff_view(session, services.keyring, case.item, agent=False),
             keyings=[
                 KeyingOut(number=k.number, agent_id=k.agent_id, values=k.values)
                 for k in case.keyings
@@ -252,11 +254,12 @@ def get_adjudication(
 @router.post("/quality/adjudications/{item_id}", response_model=WorkItemOut)
 def adjudicate(
     item_id: uuid.UUID, body: AdjudicationIn, principal: Reviewer, services: Services
-) -> WorkItem:
+) -> WorkItemOut:
     with transaction(services.sessions) as session:
-        return service.adjudicate(
+        item = service.adjudicate(
             session, principal, item_id, body.values, now=services.clock.now()
         )
+        return shown(session, services.keyring, principal, item)
 
 
 # -- the client's acceptance ---------------------------------------------------------------
@@ -270,7 +273,7 @@ class RejectionIn(BaseModel):
 @router.post("/work-items/{item_id}/reject", response_model=WorkItemOut)
 def reject_delivered(
     item_id: uuid.UUID, body: RejectionIn, principal: Rejecter, services: Services
-) -> WorkItem:
+) -> WorkItemOut:
     """Send a delivered result back to be redone: it counts as an escaped defect."""
     with transaction(services.sessions) as session:
         item = service.reject_delivered(
@@ -291,7 +294,7 @@ def reject_delivered(
             data={"reason": body.reason, "fields": body.fields},
             now=services.clock.now(),
         )
-        return item
+        return shown(session, services.keyring, principal, item)
 
 
 # -- gold items ----------------------------------------------------------------------------

@@ -10,11 +10,12 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tandem.catalog.service import masked_for_agents
 from tandem.db import transaction
 from tandem.errors import NotFound
 from tandem.http import Services, requires
-from tandem.tenancy.permissions import AGENT_ROLES, Permission
+from tandem.privacy.service import payload_for
+from tandem.privacy.vault import Keyring
+from tandem.tenancy.permissions import Permission
 from tandem.tenancy.principal import Principal
 from tandem.work import service
 from tandem.work.lifecycle import State
@@ -30,14 +31,14 @@ Manager = Annotated[Principal, Depends(requires(Permission.WORK_ITEM_MANAGE))]
 @router.get("/work-items/{item_id}", response_model=WorkItemOut)
 def get_work_item(item_id: uuid.UUID, principal: Reader, services: Services) -> WorkItemOut:
     with transaction(services.sessions) as session:
-        return _shown(session, principal, service.get_visible(session, principal, item_id))
+        item = service.get_visible(session, principal, item_id)
+        return shown(session, services.keyring, principal, item)
 
 
-def _shown(session: Session, principal: Principal, item: WorkItem) -> WorkItemOut:
-    """The item as this reader may see it: personal fields masked for agents' roles."""
+def shown(session: Session, keyring: Keyring, principal: Principal, item: WorkItem) -> WorkItemOut:
+    """The item as this reader may see it (tandem.privacy.service.payload_for)."""
     out = WorkItemOut.model_validate(item)
-    if principal.role in AGENT_ROLES:
-        out.payload = masked_for_agents(session, item.client_id, item.process_id, item.payload)
+    out.payload = payload_for(session, keyring, principal, item)
     return out
 
 
@@ -61,7 +62,7 @@ def list_work_items(
             limit=limit,
             offset=offset,
         )
-        return [_shown(session, principal, item) for item in found]
+        return [shown(session, services.keyring, principal, item) for item in found]
 
 
 @router.get("/work-items/{item_id}/events", response_model=list[EventOut])
@@ -77,10 +78,10 @@ class HoldIn(BaseModel):
 @router.post("/work-items/{item_id}/hold", response_model=WorkItemOut)
 def hold_work_item(
     item_id: uuid.UUID, body: HoldIn, principal: Manager, services: Services
-) -> WorkItem:
+) -> WorkItemOut:
     """Put an item on hold (waiting, e.g. for the client): its SLA clock pauses."""
     with transaction(services.sessions) as session:
-        return service.hold(
+        item = service.hold(
             session,
             principal,
             item_id,
@@ -88,27 +89,30 @@ def hold_work_item(
             now=services.clock.now(),
             at_risk_fraction=services.settings.at_risk_fraction,
         )
+        return shown(session, services.keyring, principal, item)
 
 
 @router.post("/work-items/{item_id}/resume", response_model=WorkItemOut)
-def resume_work_item(item_id: uuid.UUID, principal: Manager, services: Services) -> WorkItem:
+def resume_work_item(item_id: uuid.UUID, principal: Manager, services: Services) -> WorkItemOut:
     """Queue a waiting item again; its SLA clock restarts with the time it had left."""
     with transaction(services.sessions) as session:
-        return service.resume(
+        item = service.resume(
             session,
             principal,
             item_id,
             now=services.clock.now(),
             at_risk_fraction=services.settings.at_risk_fraction,
         )
+        return shown(session, services.keyring, principal, item)
 
 
 @router.post("/work-items/{item_id}/cancel", response_model=WorkItemOut)
 def cancel_work_item(
     item_id: uuid.UUID, body: HoldIn, principal: Manager, services: Services
-) -> WorkItem:
+) -> WorkItemOut:
     with transaction(services.sessions) as session:
-        return service.cancel(session, principal, item_id, body.reason, now=services.clock.now())
+        item = service.cancel(session, principal, item_id, body.reason, now=services.clock.now())
+        return shown(session, services.keyring, principal, item)
 
 
 @router.get("/batches/{batch_id}", response_model=BatchOut)

@@ -9,6 +9,7 @@ from sqlalchemy import (
     ForeignKeyConstraint,
     Index,
     String,
+    Text,
     false,
     text,
 )
@@ -80,7 +81,11 @@ class WorkItem(Base):
     attempt: Mapped[int] = mapped_column(default=0)
     lease_owner: Mapped[uuid.UUID | None]
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The input; personal fields in their masked forms, their clear values in `sealed`,
+    # encrypted with the client's key (tandem.privacy.vault).
     payload: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    sealed: Mapped[str | None] = mapped_column(Text)
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # personal data removed
     # A gold item: a copy of a known-answer item slipped in unannounced to score the agent
     # who works it (tandem.quality.gold); never shown to the client, never delivered.
     gold: Mapped[bool] = mapped_column(default=False, server_default=false())

@@ -1,0 +1,164 @@
+"""Personal fields encrypted at rest with a key per client (AES-GCM), pure: no I/O.
+
+A client's key is derived (HKDF-SHA256) from a master key given by configuration, the
+client's id and the client's key version, so no key is ever stored in the database. An item's
+personal input fields are sealed together into one value (`work_items.sealed`) bound to the
+item: the client and item id are the associated data, so a sealed value copied onto another
+row does not open. The payload keeps the fields' masked forms, so what agents see by default
+needs no key at all; the clear values are opened only for those who need them.
+
+A sealed value names the key that sealed it: `v1.<master key id>.<client key version>.<base64
+of nonce and ciphertext>`. Rotating means sealing again under the current key: the client's
+key version is raised (or a new master key configured, the old one kept as a previous master
+key) and a background job re-seals the client's items; until it is done, values under the old
+key still open.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.hashes import SHA256
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from tandem.privacy.masking import mask
+
+FORMAT = "v1"
+MIN_MASTER_KEY_LENGTH = 32
+_NONCE = 12
+
+
+class KeyUnavailable(Exception):
+    """A sealed value names a master key that is not configured (any more)."""
+
+
+@dataclass(frozen=True)
+class MasterKey:
+    id: str  # eight hex digits that name the key (not secret: a hash of it)
+    secret: bytes
+
+    @classmethod
+    def of(cls, secret: str) -> MasterKey:
+        if len(secret) < MIN_MASTER_KEY_LENGTH:
+            raise ValueError(f"a master key has at least {MIN_MASTER_KEY_LENGTH} characters")
+        material = secret.encode()
+        return cls(hashlib.sha256(b"tandem master key id:" + material).hexdigest()[:8], material)
+
+
+def key_ref(sealed: str) -> tuple[str, int]:
+    """(master key id, client key version) of a sealed value."""
+    _, master_id, version, _ = sealed.split(".", 3)
+    return master_id, int(version)
+
+
+class Keyring:
+    """The master keys (current first, then previous ones still needed to open old values)
+    and the client keys derived from them, each derived once."""
+
+    def __init__(self, current: str, previous: Iterable[str] = ()) -> None:
+        self.current = MasterKey.of(current)
+        self._masters = {key.id: key for key in (self.current, *map(MasterKey.of, previous))}
+        self._ciphers: dict[tuple[str, int, int], AESGCM] = {}
+
+    def prefix(self, version: int) -> str:
+        """How every value sealed under the current master key and this client key version
+        begins (what a rotation is done re-sealing into)."""
+        return f"{FORMAT}.{self.current.id}.{version}."
+
+    def seal(
+        self, client_id: int, version: int, item_id: uuid.UUID | str, values: Mapping[str, Any]
+    ) -> str:
+        """`values` encrypted under the client's current key, bound to the item."""
+        nonce = os.urandom(_NONCE)
+        plain = json.dumps(values, separators=(",", ":"), default=str).encode()
+        cipher = self._cipher(self.current.id, client_id, version)
+        sealed = cipher.encrypt(nonce, plain, _bound_to(client_id, item_id))
+        return self.prefix(version) + base64.b64encode(nonce + sealed).decode()
+
+    def open(self, client_id: int, item_id: uuid.UUID | str, sealed: str) -> dict[str, Any]:
+        """The values of a sealed value, under whichever key sealed them. Raises
+        cryptography's InvalidTag if it was altered or belongs to another item."""
+        _, master_id, version, body = sealed.split(".", 3)
+        raw = base64.b64decode(body)
+        cipher = self._cipher(master_id, client_id, int(version))
+        plain = cipher.decrypt(raw[:_NONCE], raw[_NONCE:], _bound_to(client_id, item_id))
+        values: dict[str, Any] = json.loads(plain)
+        return values
+
+    def _cipher(self, master_id: str, client_id: int, version: int) -> AESGCM:
+        cipher = self._ciphers.get((master_id, client_id, version))
+        if cipher is None:
+            master = self._masters.get(master_id)
+            if master is None:
+                raise KeyUnavailable(
+                    f"master key {master_id} is not configured: add it to "
+                    "TANDEM_PREVIOUS_MASTER_KEYS until re-encryption under the new key is done"
+                )
+            derived = HKDF(
+                algorithm=SHA256(),
+                length=32,
+                salt=b"tandem client key",
+                info=f"{client_id}:{version}".encode(),
+            ).derive(master.secret)
+            cipher = self._ciphers[(master_id, client_id, version)] = AESGCM(derived)
+        return cipher
+
+
+def _bound_to(client_id: int, item_id: uuid.UUID | str) -> bytes:
+    hex_id = item_id.hex if isinstance(item_id, uuid.UUID) else item_id.replace("-", "")
+    return f"{client_id}:{hex_id}".encode()
+
+
+@dataclass(frozen=True)
+class Sealing:
+    """How a process's items are stored: every personal field in its masked form in the
+    payload, and the clear values sealed, except card numbers, which are never stored in
+    clear, not even encrypted (PCI DSS: what is not kept cannot leak): the client keeps them,
+    Tandem keeps the last four digits."""
+
+    fields: Mapping[str, str]  # {field: category}
+
+    def split(
+        self,
+        keyring: Keyring,
+        client_id: int,
+        version: int,
+        item_id: uuid.UUID | str,
+        payload: Mapping[str, Any],
+    ) -> tuple[dict[str, Any], str | None]:
+        """(the payload as stored, its sealed personal values or None if it has none)."""
+        fields = self.fields
+        present = [
+            n for n in fields if n in payload and payload[n] is not None and payload[n] != ""
+        ]
+        if not present:
+            return dict(payload), None
+        stored = dict(payload)
+        for name in present:
+            stored[name] = mask(payload[name], fields[name])
+        clear = {name: payload[name] for name in present if fields[name] != "card"}
+        return stored, keyring.seal(client_id, version, item_id, clear) if clear else None
+
+
+def sealing(fields: Mapping[str, str]) -> Sealing | None:
+    """The sealing of a process with these personal fields, or None if it has none."""
+    return Sealing(fields) if fields else None
+
+
+def opened(
+    keyring: Keyring,
+    client_id: int,
+    item_id: uuid.UUID | str,
+    payload: Mapping[str, Any],
+    sealed: str | None,
+) -> dict[str, Any]:
+    """The payload with its personal fields in clear."""
+    return {**payload, **keyring.open(client_id, item_id, sealed)} if sealed else dict(payload)

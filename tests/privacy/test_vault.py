@@ -1,0 +1,96 @@
+"""Sealing personal fields with a key per client (no database)."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from cryptography.exceptions import InvalidTag
+
+from tandem.privacy.vault import Keyring, KeyUnavailable, key_ref, sealing
+
+MASTER = "a master key of at least thirty-two characters"
+NEW_MASTER = "the next master key, also thirty-two characters"
+FIELDS = {"applicant_name": "name", "national_id": "national_id", "card_number": "card"}
+PAYLOAD = {
+    "applicant_name": "Maria Santos",
+    "national_id": "123-45-6789",
+    "card_number": "4111 1111 1111 1111",
+    "document_ref": "scan-1",
+}
+
+
+def _split(keyring: Keyring, item_id: uuid.UUID, version: int = 1) -> tuple[dict, str | None]:
+    plan = sealing(FIELDS)
+    assert plan is not None
+    return plan.split(keyring, 7, version, item_id, PAYLOAD)
+
+
+def test_personal_fields_are_stored_masked_and_sealed_cards_never_in_clear() -> None:
+    keyring, item_id = Keyring(MASTER), uuid.uuid4()
+    stored, sealed = _split(keyring, item_id)
+    assert stored == {
+        "applicant_name": "M••• S•••",
+        "national_id": "•••••6789",
+        "card_number": "••••••••••••1111",
+        "document_ref": "scan-1",
+    }
+    assert sealed is not None and sealed.startswith(keyring.prefix(1))
+    for clear in ("Maria", "Santos", "123-45-6789", "4111"):
+        assert clear not in sealed
+    opened = keyring.open(7, item_id, sealed)
+    assert opened == {"applicant_name": "Maria Santos", "national_id": "123-45-6789"}
+
+
+def test_a_sealed_value_opens_only_for_its_client_and_item() -> None:
+    keyring, item_id = Keyring(MASTER), uuid.uuid4()
+    _, sealed = _split(keyring, item_id)
+    assert sealed is not None
+    with pytest.raises(InvalidTag):
+        keyring.open(7, uuid.uuid4(), sealed)  # copied onto another item
+    with pytest.raises(InvalidTag):
+        keyring.open(8, item_id, sealed)  # another client's key
+    body = sealed.rsplit(".", 1)[1]
+    tampered = sealed[: -len(body)] + ("A" if body[0] != "A" else "B") + body[1:]
+    with pytest.raises(InvalidTag):
+        keyring.open(7, item_id, tampered)
+    assert keyring.open(7, item_id.hex, sealed)["applicant_name"] == "Maria Santos"
+
+
+def test_each_sealing_uses_a_fresh_nonce() -> None:
+    keyring, item_id = Keyring(MASTER), uuid.uuid4()
+    assert _split(keyring, item_id)[1] != _split(keyring, item_id)[1]
+
+
+def test_old_keys_open_until_rotation_is_done() -> None:
+    item_id = uuid.uuid4()
+    old = Keyring(MASTER)
+    _, sealed_v1 = _split(old, item_id, version=1)
+    assert sealed_v1 is not None
+    rotated = Keyring(NEW_MASTER, previous=[MASTER])
+    assert key_ref(sealed_v1) == (old.current.id, 1)
+    assert rotated.open(7, item_id, sealed_v1)["national_id"] == "123-45-6789"
+    _, sealed_v2 = _split(rotated, item_id, version=2)
+    assert sealed_v2 is not None and key_ref(sealed_v2) == (rotated.current.id, 2)
+    assert rotated.open(7, item_id, sealed_v2)["national_id"] == "123-45-6789"
+    with pytest.raises(KeyUnavailable, match=old.current.id):
+        Keyring(NEW_MASTER).open(7, item_id, sealed_v1)
+
+
+def test_items_without_personal_values_seal_nothing() -> None:
+    plan = sealing(FIELDS)
+    assert plan is not None
+    stored, sealed = plan.split(Keyring(MASTER), 7, 1, uuid.uuid4(), {"document_ref": "x"})
+    assert (stored, sealed) == ({"document_ref": "x"}, None)
+    only_card = sealing({"card_number": "card"})
+    assert only_card is not None
+    stored, sealed = only_card.split(
+        Keyring(MASTER), 7, 1, uuid.uuid4(), {"card_number": "4111111111111111"}
+    )
+    assert (stored, sealed) == ({"card_number": "••••••••••••1111"}, None)
+    assert sealing({}) is None
+
+
+def test_a_short_master_key_is_refused() -> None:
+    with pytest.raises(ValueError, match="32 characters"):
+        Keyring("too short")
