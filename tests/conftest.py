@@ -309,6 +309,9 @@ def world(container: Container) -> World:
             "ops": create_user(
                 session, email="o@provider.example", name="O", role="ops_manager", now=now
             ),
+            "security": create_user(
+                session, email="s@provider.example", name="S", role="security_officer", now=now
+            ),
         }
         for name, user in users.items():
             tokens[name] = issue_token(session, user.id, "test", now)

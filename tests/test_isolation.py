@@ -36,7 +36,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from openpyxl import Workbook
 from sqlalchemy import select
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Mount, Route
 
 from tandem.app import create_app
 from tandem.clock import ManualClock
@@ -46,6 +46,7 @@ from tandem.delivery.models import WebhookDelivery
 from tandem.delivery.webhooks import deliver_due
 from tandem.http import Container
 from tandem.models import metadata
+from tandem.privacy.models import PurgeReport
 from tandem.quality.gold import seed_gold
 from tandem.tenancy.models import User
 from tandem.tenancy.service import create_user, issue_token
@@ -75,7 +76,11 @@ APPLICANT = {**uw.tests()[0][1], "applicant_name": NAME}
 
 DOC_ROUTES = frozenset({"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
 NOT_IN_SCHEMA = frozenset({("GET", "/")})  # the landing page: include_in_schema=False
-REFUSALS = frozenset({401, 403, 404, 405, 409, 422})
+# The console's pages are not in the API's schema: their ids come from their paths.
+PAGES = ("/console", "/sign-in", "/sign-out")
+STATIC = "/static"  # files only, the same for everyone
+# A redirect (to the sign-in page, or to a section) shows nothing either.
+REFUSALS = frozenset({303, 401, 403, 404, 405, 409, 422})
 
 # Parameter name -> kind of id, wherever the parameter is (path, query, JSON body field).
 ID_KINDS = {
@@ -89,6 +94,7 @@ ID_KINDS = {
     "key_id": "api_key",
     "client_id": "client",
     "email": "email",
+    "user_id": "user",
 }
 HEADERS = {"idempotency-key": IDEMPOTENCY_KEY}
 PROBE_CSV = b"document_ref,pages\nprobe.pdf,1\n"
@@ -128,6 +134,8 @@ BODY_OVERRIDES: dict[tuple[str, str], dict[str, Any]] = {
         "expected": {"outcome": "approve"},
     },
     ("POST", "/api/v1/quality/adjudications/{item_id}"): {"values": RESULT},
+    ("POST", "/api/v1/users"): {"email": "probe@probe.example", "role": "client_user"},
+    ("PUT", "/api/v1/users/{user_id}/role"): {"role": "client_user"},
     ("POST", "/api/v1/quality/gold-items"): {
         "payload": {"document_ref": "probe.pdf"},
         "answer": RESULT,
@@ -184,6 +192,8 @@ def app_routes(app: FastAPI) -> set[tuple[str, str]]:
     for path, route in _walk(app.routes):
         if isinstance(route, APIRoute):
             found |= {(method, path) for method in route.methods or ()}
+        elif isinstance(route, Mount) and path == STATIC:
+            continue
         elif isinstance(route, Route):
             others.add(path)
         else:
@@ -240,6 +250,12 @@ def endpoints(app: FastAPI, doc: dict[str, Any]) -> list[Endpoint]:
     table = []
     for method, path in sorted(routes):
         operation = doc["paths"].get(path, {}).get(method.lower())
+        if operation is None and path.startswith(PAGES):
+            names = re.findall(r"{(\w+)}", path)
+            unknown = [name for name in names if name not in ID_KINDS]
+            assert not unknown, f"{method} {path}: no id of the insurer for {unknown}"
+            table.append(Endpoint(method, path, tuple(Slot("path", n, ID_KINDS[n]) for n in names)))
+            continue
         if operation is None:
             assert (method, path) in NOT_IN_SCHEMA, f"{method} {path} is not in the schema"
             table.append(Endpoint(method, path))
@@ -527,6 +543,11 @@ def _ok(response: httpx.Response, status: int = 200) -> Any:
     return response.json() if response.content else None
 
 
+def _user_id(container: Container, email: str) -> uuid.UUID:
+    with container.sessions() as session:
+        return session.scalars(select(User.id).where(User.email == email)).one()
+
+
 def seed(container: Container, world: World, server: str, stack: ExitStack) -> Seeded:
     """The insurer's data in every state the routes care about, through the real use cases;
     the retailer's own data beside it. Claims happen while only the intended item is queued."""
@@ -710,6 +731,19 @@ def seed(container: Container, world: World, server: str, stack: ExitStack) -> S
     states["gold"] = "queued"
     for label in ("queued-2", "queued-3"):
         del items[label]
+    security = http(world.tokens["security"])
+    _ok(security.post(f"/api/v1/clients/{world.client_id}/key-rotations"), 201)
+    _ok(security.put(f"/api/v1/clients/{world.client_id}/retention", json={"days": 3650}))
+    with transaction(container.sessions) as session:  # as a purge writes it, years on
+        session.add(
+            PurgeReport(
+                client_id=world.client_id,
+                reason="retention",
+                at=container.clock.now(),
+                cutoff=container.clock.now(),
+                counts={"work_items": 1, "note": DOC},
+            )
+        )
 
     uuids: set[str] = set()
     with container.sessions() as session:
@@ -729,6 +763,7 @@ def seed(container: Container, world: World, server: str, stack: ExitStack) -> S
             "api_key": {"key": uuid.UUID(key["id"])},
             "client": {"insurer": world.client_id},
             "email": {"client admin": INSURER_EMAIL},
+            "user": {"client admin": _user_id(container, INSURER_EMAIL)},
         },
         twins={
             **{kind: uuid.uuid4() for kind in ID_KINDS.values()},
@@ -839,7 +874,9 @@ def test_no_route_shows_or_changes_the_insurers_data_to_another_tenant(
     seeded = setup.seeded
     paths = setup.openapi["paths"].items()
     in_schema = {(method.upper(), path) for path, operations in paths for method in operations}
-    assert in_schema == setup.app_routes - NOT_IN_SCHEMA
+    pages = {(method, path) for method, path in setup.app_routes if path.startswith(PAGES)}
+    assert pages, "the console's pages are swept too"
+    assert in_schema == setup.app_routes - NOT_IN_SCHEMA - pages
     findings: list[Finding] = []
     called: dict[str, set[tuple[str, str]]] = {}
     before = snapshot(container, seeded.client_id)

@@ -29,6 +29,8 @@ def test_a_worker_pass_reaps_and_escalates(
             "breached": 0,
             "webhooks": 0,
             "resealed": 0,
+            "purged": 0,
+            "events_sealed": 0,
         }
         clock.advance(timedelta(hours=5))  # lease (60 s) expired, SLA (4 business hours) gone
         assert run_once(container, http) == {
@@ -38,6 +40,8 @@ def test_a_worker_pass_reaps_and_escalates(
             "breached": 1,
             "webhooks": 0,
             "resealed": 0,
+            "purged": 0,
+            "events_sealed": 2,  # its arrival and claim, older than the grace period
         }
     with transaction(container.sessions) as session:
         row = session.execute(

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI
-from fastapi.responses import HTMLResponse, Response
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import RedirectResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from tandem import __version__, metrics
+from tandem import __version__, metrics, web
 from tandem.audit.api import router as audit_router
 from tandem.catalog.api import router as catalog_router
 from tandem.clock import Clock, SystemClock
@@ -18,8 +18,10 @@ from tandem.decisions.api import router as decisions_router
 from tandem.delivery.api import router as delivery_router
 from tandem.dispatch.api import router as dispatch_router
 from tandem.dispatch.service import Dispatcher
+from tandem.errors import PROBLEM_MEDIA_TYPE, InvalidInput, Problem
 from tandem.http import Container, install_problem_handlers, public, requires
 from tandem.intake.api import router as intake_router
+from tandem.privacy.api import router as privacy_router
 from tandem.quality.api import router as quality_router
 from tandem.tenancy.api import router as tenancy_router
 from tandem.tenancy.permissions import Permission
@@ -37,8 +39,86 @@ ROUTERS = (
     delivery_router,
     decisions_router,
     quality_router,
+    privacy_router,
     workforce_router,
 )
+
+
+def _problem(description: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
+    response: dict[str, Any] = {"model": Problem, "description": description}
+    if headers:
+        response["headers"] = headers
+    return response
+
+
+# What any route behind a token may answer besides its own result: problem details.
+AUTH_PROBLEMS: dict[int | str, dict[str, Any]] = {
+    401: _problem(
+        "No valid token or session",
+        {"WWW-Authenticate": {"description": "Bearer", "schema": {"type": "string"}}},
+    ),
+    403: _problem("The caller lacks the route's permission"),
+    429: _problem(
+        "Too many requests: an API key's allowance, or sign-in attempts from one address",
+        {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}},
+    ),
+}
+# Added to every API route, once, here: what the use cases and request parsing may raise.
+PROBLEMS: dict[int | str, dict[str, Any]] = {
+    400: _problem("A body that cannot be read (not UTF-8 text, a malformed multipart body)"),
+    401: AUTH_PROBLEMS[401],
+    403: AUTH_PROBLEMS[403],
+    404: _problem("Not found, or not the caller's to see"),
+    409: _problem("In conflict with the current state (e.g. a lease lost, a duplicate)"),
+    422: _problem("Invalid input: `errors` names each field"),
+    429: AUTH_PROBLEMS[429],
+}
+
+
+NUL = "\x00"
+
+
+async def refuse_nul_characters(request: Request) -> None:
+    """PostgreSQL keeps no NUL character in text, nor in JSON: any string of a request that
+    holds one (path, query, JSON body at any depth, form field, file name) is invalid input,
+    refused here for every route, with each field named as validation errors name them."""
+    found = [f"path.{name}" for name, value in request.path_params.items() if NUL in value]
+    found += [f"query.{name}" for name, value in request.query_params.multi_items() if NUL in value]
+    content_type = request.headers.get("content-type", "")
+    try:
+        if content_type.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
+            form = await request.form()  # parsed once: the route's parameters come from it
+            for name, value in form.multi_items():
+                text = value if isinstance(value, str) else value.filename or ""
+                if NUL in name + text:
+                    found.append(name)
+        elif await request.body():
+            found += _nul_fields(await request.json(), "")  # parsed once, as for the route
+    except ValueError:
+        pass  # not JSON after all: the route's own parsing answers
+    if found:
+        message = "must not contain NUL (\\u0000) characters"
+        raise InvalidInput(
+            "text may not contain NUL characters",
+            errors=[{"field": field, "message": message} for field in dict.fromkeys(found)],
+        )
+
+
+def _nul_fields(value: Any, path: str) -> list[str]:
+    """The dotted paths of the strings (and keys) holding a NUL in a JSON document."""
+    if isinstance(value, str):
+        return [path] if NUL in value else []
+    if isinstance(value, dict):
+        items = [(str(key), inner) for key, inner in value.items()]
+    elif isinstance(value, list):
+        items = [(str(index), inner) for index, inner in enumerate(value)]
+    else:
+        return []
+    found = []
+    for key, inner in items:
+        here = f"{path}.{key}" if path else key
+        found += [here] if NUL in key else _nul_fields(inner, here)
+    return found
 
 
 def build_container(settings: Settings | None = None, clock: Clock | None = None) -> Container:
@@ -66,7 +146,17 @@ def create_app(container: Container | None = None) -> FastAPI:
     app.state.container = container
     install_problem_handlers(app)
     for router in ROUTERS:
-        app.include_router(router)
+        app.include_router(
+            router, responses=PROBLEMS, dependencies=[Depends(refuse_nul_characters)]
+        )
+    default_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = _problems_as_problem_json(default_openapi())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     # Queue depth reads this app's database, so it lives in a registry of the app's own.
     queue_registry = CollectorRegistry(auto_describe=False)
     queue_registry.register(metrics.QueueDepthCollector(container.sessions))
@@ -75,7 +165,15 @@ def create_app(container: Container | None = None) -> FastAPI:
     def healthz(_: Annotated[None, Depends(public("load balancers probe it"))]) -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/metrics", tags=["operations"], response_class=Response)
+    @app.get(
+        "/metrics",
+        tags=["operations"],
+        response_class=Response,
+        responses={
+            200: {"content": {"text/plain": {"schema": {"type": "string"}}}},
+            **AUTH_PROBLEMS,
+        },
+    )
     def prometheus_metrics(
         _: Annotated[Principal, Depends(requires(Permission.OPERATIONS_READ))],
     ) -> Response:
@@ -85,12 +183,22 @@ def create_app(container: Container | None = None) -> FastAPI:
         body = generate_latest(metrics.REGISTRY) + generate_latest(queue_registry)
         return Response(body, media_type=CONTENT_TYPE_LATEST)
 
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def home(_: Annotated[None, Depends(public("landing page, no data"))]) -> str:
-        return (
-            "<!doctype html><html lang=en><meta charset=utf-8><title>Tandem</title>"
-            "<h1>Tandem</h1><p>API documentation: <a href=/docs>/docs</a>. "
-            "Metrics: <a href=/metrics>/metrics</a>.</p></html>"
-        )
+    @app.get("/", include_in_schema=False)
+    def home(_: Annotated[None, Depends(public("the console's front door, no data"))]) -> Response:
+        return RedirectResponse("/console", status_code=303)
 
+    web.install(app)
     return app
+
+
+def _problems_as_problem_json(doc: dict[str, Any]) -> dict[str, Any]:
+    """FastAPI documents a response model under the route's media type (application/json);
+    problem details are sent as application/problem+json, and documented so."""
+    problem = {"$ref": "#/components/schemas/Problem"}
+    for operations in doc["paths"].values():
+        for operation in operations.values():
+            for response in operation.get("responses", {}).values():
+                content = response.get("content", {})
+                if content.get("application/json", {}).get("schema") == problem:
+                    content[PROBLEM_MEDIA_TYPE] = content.pop("application/json")
+    return doc

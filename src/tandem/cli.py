@@ -197,15 +197,16 @@ def audit_verify(
     client: Annotated[int | None, typer.Option(help="Only this client's chain")] = None,
 ) -> None:
     """Check every chain from its first record; names each edited, deleted, out-of-order
-    or truncated record. Exits 1 when anything is wrong."""
+    or truncated record, and each sealed window of item state changes that no longer
+    matches its seal. Exits 1 when anything is wrong."""
     from tandem.audit.chain import derive_key
-    from tandem.audit.service import check
+    from tandem.audit.item_events import verify_trail
     from tandem.db import make_engine, make_sessionmaker
 
     settings = _settings()
     engine = make_engine(settings.sqlalchemy_url)
     with make_sessionmaker(engine)() as session:
-        found = check(session, derive_key(settings.secret_key), client)
+        found = verify_trail(session, derive_key(settings.secret_key), client)
     engine.dispose()
     broken = 0
     for client_id, findings in found.items():
@@ -295,6 +296,40 @@ def keys_status() -> None:
             )
 
     _in_transaction(show)
+
+
+@app.command("client-exit")
+def client_exit(
+    client: Annotated[int, typer.Argument(help="The client's id")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Directory for the export")],
+    yes: Annotated[bool, typer.Option("--yes", help="Delete without asking")] = False,
+) -> None:
+    """End a contract: export everything the client owns (JSON Lines per table and a
+    manifest with SHA-256 digests), then delete it. The audit trail stays, as evidence."""
+    from tandem.privacy.retention import end_contract, export_client
+
+    def export(session: Any, container: Any) -> dict[str, Any]:
+        return export_client(session, container.keyring, client, output)
+
+    manifest = _in_transaction(export)
+    total = sum(entry["rows"] for entry in manifest["files"].values())
+    console.print(f"exported {total:,} rows to {output} (manifest.json lists them)")
+    if not yes and not typer.confirm(f"Delete all of client {client}'s data now?"):
+        raise typer.Exit(1)
+
+    def purge(session: Any, container: Any) -> dict[str, int]:
+        report = end_contract(
+            session,
+            client,
+            manifest,
+            actor="system:cli",
+            now=container.clock.now(),
+            key=container.audit_key,
+        )
+        return dict(report.counts)
+
+    counts = _in_transaction(purge)
+    console.print(f"deleted {sum(counts.values()):,} rows; the purge report is in the audit trail")
 
 
 def _in_transaction(call: Any) -> Any:

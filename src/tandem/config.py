@@ -45,7 +45,8 @@ class Settings(BaseSettings):
     master_key: str | None = Field(default=None, min_length=32)
     previous_master_keys: str = ""
     # Items done (delivered or cancelled) longer ago than a client's retention period have
-    # their personal data purged by the worker, at most this many per pass.
+    # their personal data purged by the worker: this often, at most purge_batch per pass.
+    purge_interval_minutes: int = Field(default=60, ge=1, le=10_080)
     purge_batch: int = Field(default=1000, ge=1, le=100_000)
 
     @field_validator("database_url")

@@ -106,11 +106,16 @@ APP_FORM = {
     "required": ["applicant_name", "birth_date", "policy_type", "coverage_amount"],
     "additionalProperties": False,
     "properties": {
-        "applicant_name": {"type": "string", "minLength": 2, "maxLength": 120},
+        "applicant_name": {
+            "type": "string",
+            "minLength": 2,
+            "maxLength": 120,
+            "x-personal": "name",
+        },
         "birth_date": {"type": "string", "format": "date"},
         "policy_type": {"type": "string", "enum": ["term_life", "whole_life", "health", "home"]},
         "coverage_amount": {"type": "number", "minimum": 1000},
-        "postcode": {"type": "string", "maxLength": 12},
+        "postcode": {"type": "string", "maxLength": 12, "x-personal": "address"},
         "smoker": {"type": "boolean"},
     },
 }
@@ -127,13 +132,20 @@ TICKET_INPUT = {
     "type": "object",
     "required": ["customer", "subject", "message"],
     "properties": {
-        "customer": {"type": "string"},
+        "customer": {"type": "string", "x-personal": "name"},
         "channel": {"type": "string", "enum": ["email", "chat", "social"]},
         "order_id": {"type": "string"},
         "subject": {"type": "string"},
-        "message": {"type": "string"},
+        "message": {"type": "string", "x-personal": "free_text"},
     },
 }
+# Ticket messages: personal data in free text, which agents see masked.
+MESSAGES = [
+    "Hello, I ordered last week and still have not received the parcel.",
+    "Hi, please send the refund to my card 4111 1111 1111 1111, not to store credit.",
+    "My parcel went to the old address. Call me on {phone} or write to {email}.",
+    "The size is wrong. Can I exchange it? You can reach me at {email}.",
+]
 TICKET_FORM = {
     "type": "object",
     "required": ["reply", "resolution"],
@@ -159,6 +171,7 @@ DEMO_TOKENS = {
     "ops": ("ops@tandem.example", "Olivia Ops", "ops_manager", None),
     "admin": ("admin@tandem.example", "Ada Admin", "provider_admin", None),
     "reviewer": ("qa@tandem.example", "Quinn Reviewer", "qa_reviewer", None),
+    "security": ("security@tandem.example", "Sasha Security", "security_officer", None),
     "northwind": ("it@northwind.example", "Nora Northwind", "client_admin", "northwind"),
     "shopwave": ("cx@shopwave.example", "Sam Shopwave", "client_admin", "shopwave"),
     "hartley": ("lit@hartley.example", "Hal Hartley", "client_admin", "hartley"),
@@ -347,6 +360,8 @@ def _processes(session: Session, clients: dict[str, int], now: Any) -> list[tupl
             language=language,
             min_cefr="B2" if language else None,
             price_per_item=Decimal("0.85"),
+            # Underwriters judge health: they see it; names stay masked unless revealed.
+            agent_visible_personal=["health"] if code == "underwriting" else None,
         )
         made.append((process.client_id, process.id, code))
     return made
@@ -410,12 +425,16 @@ def _workforce(session: Session, clients: dict[str, int], rng: random.Random) ->
 
 def _payload(process_code: str, rng: random.Random) -> dict[str, Any]:
     if process_code == "support":
+        first, last = rng.choice(FIRST), rng.choice(LAST)
         return {
-            "customer": f"{rng.choice(FIRST)} {rng.choice(LAST)}",
+            "customer": f"{first} {last}",
             "channel": rng.choice(["email", "chat", "social"]),
             "order_id": f"SW-{rng.randrange(10**7)}",
             "subject": rng.choice(["Where is my order?", "Refund request", "Wrong size"]),
-            "message": "Hello, I ordered last week and still have not received the parcel.",
+            "message": rng.choice(MESSAGES).format(
+                email=f"{first.lower()}.{last.lower()}@example.com",
+                phone=f"+44 7911 {rng.randrange(10**6):06d}",
+            ),
         }
     if process_code == "underwriting":
         return _underwriting_case(rng)

@@ -57,6 +57,10 @@ def get_container(request: Request) -> Container:
 
 Services = Annotated[Container, Depends(get_container)]
 
+# The database's integer columns hold 32 bits: routes declare their integers (ids, attempts,
+# offsets) within these bounds, so that a larger one is invalid input, not a database error.
+MIN_INT, MAX_INT = -(2**31), 2**31 - 1
+
 
 SESSION_COOKIE = "tandem_session"
 

@@ -1,25 +1,29 @@
-"""Background jobs: the lease reaper, gold items, SLA escalation, webhook delivery and
-re-encryption after a key rotation."""
+"""Background jobs: the lease reaper, gold items, SLA escalation, webhook delivery,
+re-encryption after a key rotation, sealing item events into the audit trail and, now and
+then, the retention purge."""
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 
 import httpx
 
+from tandem.audit import item_events
 from tandem.db import transaction
 from tandem.delivery.webhooks import deliver_due
 from tandem.http import Container
-from tandem.privacy import keys
+from tandem.privacy import keys, retention
 from tandem.quality.gold import seed_gold
 from tandem.sla.service import escalate
 
 log = logging.getLogger("tandem.worker")
 
 
-def run_once(container: Container, http: httpx.Client) -> dict[str, int]:
-    """One pass of every job, each in its own short transaction."""
+def run_once(container: Container, http: httpx.Client, *, purge: bool = True) -> dict[str, int]:
+    """One pass of every job, each in its own short transaction. The purge scans each
+    client's finished items, so `run_forever` runs it only every purge_interval_minutes."""
     settings = container.settings
     with transaction(container.sessions) as session:
         reaped = container.dispatcher.reap(session)
@@ -42,6 +46,18 @@ def run_once(container: Container, http: httpx.Client) -> dict[str, int]:
         max_attempts=settings.webhook_max_attempts,
         timeout_s=settings.webhook_timeout_seconds,
     )
+    with transaction(container.sessions) as session:
+        sealed = item_events.seal_events(session, container.audit_key, container.clock.now())
+    purged = 0
+    if purge:
+        with transaction(container.sessions) as session:
+            reports = retention.purge_due(
+                session,
+                container.clock.now(),
+                key=container.audit_key,
+                batch=settings.purge_batch,
+            )
+            purged = sum(report.counts["work_items"] for report in reports)
     return {
         "reaped": reaped,
         "gold_items": gold_items,
@@ -49,15 +65,22 @@ def run_once(container: Container, http: httpx.Client) -> dict[str, int]:
         "breached": breached,
         "webhooks": sent,
         "resealed": resealed,
+        "purged": purged,
+        "events_sealed": sealed,
     }
 
 
 def run_forever(container: Container, stop: threading.Event | None = None) -> None:
     stop = stop or threading.Event()
+    every = container.settings.purge_interval_minutes * 60
+    last_purge = float("-inf")
     with httpx.Client() as http:
         while not stop.is_set():
             try:
-                counts = run_once(container, http)
+                purge = time.monotonic() - last_purge >= every
+                counts = run_once(container, http, purge=purge)
+                if purge and counts["purged"] < container.settings.purge_batch:
+                    last_purge = time.monotonic()  # caught up: wait for the next interval
                 if any(counts.values()):
                     log.info("worker pass: %s", counts)
             except Exception:

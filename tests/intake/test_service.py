@@ -204,3 +204,22 @@ def test_spreadsheet_date_times_are_the_clients_local_time(
         "2026-07-01T10:30:00-04:00",
     ]
     assert sorted(p["reported_on"] for p in payloads) == ["2026-03-04", "2026-07-01"]
+
+
+def test_a_nul_character_in_a_cell_is_that_rows_error(container: Container, world: World) -> None:
+    """PostgreSQL keeps no NUL in text: the row is refused, naming the field."""
+    report = ingest_file(
+        container.sessions,
+        world.client_user,
+        world.process_id,
+        io.BytesIO(b"document_ref,pages\nok.pdf,1\nbad\x00.pdf,2\n"),
+        filename="nul.csv",
+        clock=container.clock,
+        at_risk_fraction=0.75,
+        keyring=container.keyring,
+        mode="accept_valid",
+    )
+    assert report.rows_accepted == 1
+    assert report.errors == [
+        {"row": 3, "field": "document_ref", "message": "must not contain NUL (\\u0000) characters"}
+    ]

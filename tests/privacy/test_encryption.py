@@ -227,3 +227,60 @@ def test_a_new_master_key_with_the_old_one_kept_until_re_encryption_is_done(
     assert only_new.open(world.client_id, item_id, sealed)["applicant_name"] == "Maria Santos"
     with pytest.raises(Exception, match="not configured"):
         Keyring(old_master).open(world.client_id, item_id, sealed)
+
+
+TICKET = {
+    "type": "object",
+    "properties": {
+        "customer": {"type": "string", "x-personal": "name"},
+        "message": {"type": "string", "x-personal": "free_text"},
+    },
+}
+MESSAGE = (
+    "Hi, I was charged twice on my card 4111 1111 1111 1111 for order SW-1029. "
+    "Please call me back on +44 7911 123456 or write to maria.santos@example.com."
+)
+
+
+def test_a_card_number_inside_a_ticket_message_is_masked_for_the_agent(
+    container: Container, world: World, api: Any
+) -> None:
+    with transaction(container.sessions) as session:
+        process_id = define_process(
+            session,
+            client_id=world.client_id,
+            code="tickets",
+            name="Tickets",
+            kind="conversation",
+            input_schema=TICKET,
+            form_schema=FORM_SCHEMA,
+            required_skills={"data_entry": 2},
+            sla_minutes=60,
+            sla_mode="24x7",
+            now=container.clock.now(),
+        ).id
+    submitted = api("client").post(
+        f"/api/v1/processes/{process_id}/work-items",
+        json={"payload": {"customer": "Maria Santos", "message": MESSAGE}},
+    )
+    assert submitted.status_code == 201, submitted.text
+    item_id = submitted.json()["id"]
+    shown = (
+        "Hi, I was charged twice on my card [CARD ••••1111] for order SW-1029. "
+        "Please call me back on [PHONE] or write to [EMAIL]."
+    )
+    lease = api("agent").post("/api/v1/dispatch/claim").json()
+    assert lease["payload"] == {"customer": "M••• S•••", "message": shown}
+    ((stored, sealed),) = _stored(container).values()
+    assert json.loads(stored)["message"] == shown  # what the database holds in clear
+    assert sealed is not None
+    revealed = api("agent").post(
+        f"/api/v1/leases/{item_id}/reveal",
+        json={"fields": ["message"], "reason": "the customer asks which card was charged"},
+    )
+    # Kept sealed, in clear but for the card number: never kept, not even encrypted.
+    kept = MESSAGE.replace("4111 1111 1111 1111", "[CARD ••••1111]")
+    assert container.keyring.open(world.client_id, item_id, sealed)["message"] == kept
+    assert revealed.json() == {"message": kept}
+    client_view = api("client").get(f"/api/v1/work-items/{item_id}").json()["payload"]
+    assert client_view["message"] == kept

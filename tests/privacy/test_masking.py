@@ -54,5 +54,5 @@ def test_only_personal_fields_of_hidden_categories_are_masked() -> None:
 
 def test_unknown_categories_are_named() -> None:
     bad = {"properties": {"ssn": {"type": "string", "x-personal": "secret"}}}
-    assert check_categories(bad)[0]["field"] == "input_schema.properties.ssn"
-    assert check_categories(SCHEMA) == []
+    assert check_categories(bad, "form_schema")[0]["field"] == "form_schema.properties.ssn"
+    assert check_categories(SCHEMA, "input_schema") == []

@@ -23,7 +23,7 @@ PAYLOAD = {
 def _split(keyring: Keyring, item_id: uuid.UUID, version: int = 1) -> tuple[dict, str | None]:
     plan = sealing(FIELDS)
     assert plan is not None
-    return plan.split(keyring, 7, version, item_id, PAYLOAD)
+    return plan.split(keyring.sealer(7, version), item_id, PAYLOAD)
 
 
 def test_personal_fields_are_stored_masked_and_sealed_cards_never_in_clear() -> None:
@@ -80,12 +80,12 @@ def test_old_keys_open_until_rotation_is_done() -> None:
 def test_items_without_personal_values_seal_nothing() -> None:
     plan = sealing(FIELDS)
     assert plan is not None
-    stored, sealed = plan.split(Keyring(MASTER), 7, 1, uuid.uuid4(), {"document_ref": "x"})
+    stored, sealed = plan.split(Keyring(MASTER).sealer(7, 1), uuid.uuid4(), {"document_ref": "x"})
     assert (stored, sealed) == ({"document_ref": "x"}, None)
     only_card = sealing({"card_number": "card"})
     assert only_card is not None
     stored, sealed = only_card.split(
-        Keyring(MASTER), 7, 1, uuid.uuid4(), {"card_number": "4111111111111111"}
+        Keyring(MASTER).sealer(7, 1), uuid.uuid4(), {"card_number": "4111111111111111"}
     )
     assert (stored, sealed) == ({"card_number": "••••••••••••1111"}, None)
     assert sealing({}) is None

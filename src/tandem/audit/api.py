@@ -10,9 +10,10 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
 from tandem.audit import service
+from tandem.audit.item_events import verify_trail
 from tandem.audit.models import PROVIDER
 from tandem.db import transaction
-from tandem.http import Services, requires
+from tandem.http import MAX_INT, MIN_INT, Services, requires
 from tandem.tenancy.permissions import Permission
 from tandem.tenancy.principal import Principal
 
@@ -35,11 +36,16 @@ class CheckOut(BaseModel):
 
 
 @router.get("/audit/check", response_model=CheckOut)
-def check_trail(principal: Auditor, services: Services, client_id: int | None = None) -> CheckOut:
-    """Every chain (or one client's) checked from its first record."""
+def check_trail(
+    principal: Auditor,
+    services: Services,
+    client_id: Annotated[int | None, Query(ge=MIN_INT, le=MAX_INT)] = None,
+) -> CheckOut:
+    """Every chain (or one client's) checked from its first record, and the sealed
+    windows of item state changes recomputed."""
     key = services.audit_key
     with transaction(services.sessions) as session:
-        found = service.check(session, key, client_id)
+        found = verify_trail(session, key, client_id)
     findings = [
         FindingOut(client_id=client, seq=f.seq, problem=f.problem, detail=f.detail)
         for client, listed in found.items()
@@ -48,11 +54,18 @@ def check_trail(principal: Auditor, services: Services, client_id: int | None = 
     return CheckOut(chains=len(found), intact=not findings, findings=findings)
 
 
-@router.get("/audit/records", response_class=StreamingResponse)
+@router.get(
+    "/audit/records",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/x-ndjson": {}, "text/csv": {}}}},
+)
 def export_trail(
     principal: Auditor,
     services: Services,
-    client_id: Annotated[int, Query(description=f"{PROVIDER} for the provider's own chain")],
+    client_id: Annotated[
+        int,
+        Query(ge=MIN_INT, le=MAX_INT, description=f"{PROVIDER} for the provider's own chain"),
+    ],
     file_format: Annotated[Literal["jsonl", "csv"], Query(alias="format")] = "jsonl",
 ) -> StreamingResponse:
     """One chain as JSON Lines or CSV, in order, with its links. The export is itself

@@ -84,7 +84,7 @@ class Stored:
 @dataclass(frozen=True)
 class Finding:
     seq: int
-    problem: str  # edited | deleted | out_of_order | truncated
+    problem: str  # edited | deleted | out_of_order | truncated | events_changed
     detail: str
 
 

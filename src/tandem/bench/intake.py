@@ -105,7 +105,9 @@ def _validate_only(path: Path) -> tuple[int, int, float]:
     return rows, bad, time.perf_counter() - start
 
 
-def _ingest(url: str, path: Path, label: str, log: Log) -> dict[str, Any]:
+def ingest(
+    url: str, path: Path, label: str, log: Log, input_schema: dict[str, Any] = INPUT_SCHEMA
+) -> dict[str, Any]:
     """Define the process, then time ingest_file on the file and count what was written."""
     settings = Settings(database_url=url)
     engine = make_engine(settings.sqlalchemy_url)
@@ -123,7 +125,7 @@ def _ingest(url: str, path: Path, label: str, log: Log) -> dict[str, Any]:
                 code="claims-keying",
                 name="First notice of loss keying",
                 kind="data_entry",
-                input_schema=INPUT_SCHEMA,
+                input_schema=input_schema,
                 form_schema=FORM_SCHEMA,
                 sla_minutes=480,
                 sla_mode="business_hours",
@@ -226,11 +228,11 @@ def run(*, postgres_url: str | None, quick: bool, log: Log) -> dict[str, Any]:
         )
 
         with scratch_database(server, "tandem_bench_intake", log) as database:
-            postgres = _ingest(database.sqlalchemy_url, path, "PostgreSQL", log)
+            postgres = ingest(database.sqlalchemy_url, path, "PostgreSQL", log)
 
         sqlite_url = f"sqlite:///{Path(tmp) / 'bench.db'}"
         upgrade(sqlite_url)
-        sqlite = _ingest(sqlite_url, path, "SQLite", log)
+        sqlite = ingest(sqlite_url, path, "SQLite", log)
 
     for prefix, result in (("postgres", postgres), ("sqlite", sqlite)):
         for key, value in result.items():

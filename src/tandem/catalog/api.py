@@ -13,19 +13,25 @@ from pydantic import BaseModel, ConfigDict, Field
 from tandem.catalog import service
 from tandem.catalog.models import Process
 from tandem.db import transaction
-from tandem.errors import InvalidInput
-from tandem.http import Services, requires
+from tandem.errors import InvalidInput, NotFound
+from tandem.http import MAX_INT, Services, requires
+from tandem.tenancy.models import Client
 from tandem.tenancy.permissions import Permission
 from tandem.tenancy.principal import Principal
 
 router = APIRouter(prefix="/api/v1", tags=["catalog"])
+
+SLA_MINUTES_MAX = 366 * 24 * 60
+PRICE_MAX = Decimal("999999.9999")  # the column's numeric(10, 4)
 
 Reader = Annotated[Principal, Depends(requires(Permission.PROCESS_READ))]
 Manager = Annotated[Principal, Depends(requires(Permission.PROCESS_MANAGE))]
 
 
 class ProcessIn(BaseModel):
-    client_id: int | None = Field(default=None, description="Provider staff only: whose process")
+    client_id: int | None = Field(
+        default=None, ge=1, le=MAX_INT, description="Provider staff only: whose process"
+    )
     code: str = Field(min_length=1, max_length=60, pattern=r"^[a-z0-9][a-z0-9_-]*$")
     name: str = Field(min_length=1, max_length=200)
     kind: str
@@ -34,10 +40,10 @@ class ProcessIn(BaseModel):
     required_skills: dict[str, int] = Field(default_factory=dict)
     language: str | None = Field(default=None, max_length=8)
     min_cefr: str | None = None
-    sla_minutes: int
+    sla_minutes: int = Field(le=SLA_MINUTES_MAX, description="At most a year")
     sla_mode: str = "business_hours"
-    priority: int = 0
-    price_per_item: Decimal = Decimal(0)
+    priority: int = Field(default=0, ge=-100, le=100)
+    price_per_item: Decimal = Field(default=Decimal(0), ge=-PRICE_MAX, le=PRICE_MAX)
     agent_visible_personal: list[str] = Field(
         default_factory=list,
         description="Categories of personal input fields (x-personal) agents see unmasked",
@@ -86,6 +92,8 @@ def define_process(body: ProcessIn, principal: Manager, services: Services) -> P
             "say which client", errors=[{"field": "client_id", "message": "required"}]
         )
     with transaction(services.sessions) as session:
+        if session.get(Client, client_id) is None:
+            raise NotFound(f"client {client_id} not found")
         return service.define_process(
             session,
             client_id=client_id,

@@ -107,7 +107,8 @@ def define_process(
             errors.append({"field": f"required_skills.{skill}", "message": "unknown skill"})
         elif not 1 <= level <= 5:
             errors.append({"field": f"required_skills.{skill}", "message": "level must be 1-5"})
-    errors += check_categories(input_schema)
+    errors += check_categories(input_schema, "input_schema")
+    errors += check_categories(form_schema, "form_schema")
     errors += [
         {"field": "agent_visible_personal", "message": f"unknown category {category!r}"}
         for category in agent_visible_personal or []

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from tandem.db import transaction
 from tandem.decisions import excel, service
 from tandem.decisions.models import Decision, Ruleset
-from tandem.http import Services, requires
+from tandem.http import MAX_INT, Services, requires
 from tandem.privacy.service import staff_view
 from tandem.tenancy.permissions import Permission
 from tandem.tenancy.principal import Principal
@@ -90,7 +90,7 @@ class ReferralOut(BaseModel):
 
 
 class JudgmentIn(BaseModel):
-    attempt: int = Field(ge=1)
+    attempt: int = Field(ge=1, le=MAX_INT)
     outcome: str = Field(description="approve or decline")
     reason: str = Field(min_length=2, max_length=200)
     notes: str | None = Field(default=None, max_length=2000)

@@ -110,7 +110,8 @@ def create_version(
 
 @contextmanager
 def _raced(message: str) -> Iterator[None]:
-    """A unique key that a concurrent request took first: a conflict to retry, not a 500."""
+    """A unique key already taken, by an earlier or a concurrent request: a conflict, not a
+    500."""
     try:
         yield
     except IntegrityError:
@@ -181,8 +182,9 @@ def add_test(
     test = RulesetTest(
         client_id=ruleset.client_id, ruleset_id=ruleset.id, name=name, input=data, expected=expected
     )
-    session.add(test)
-    session.flush()
+    with _raced(f"this version already has a test case named {name!r}"):
+        session.add(test)
+        session.flush()
     return test
 
 

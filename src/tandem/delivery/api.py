@@ -19,7 +19,8 @@ from tandem.delivery.export import MEDIA_TYPES, ExportFormat, export_rows
 from tandem.delivery.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
 from tandem.delivery.outbox import EVENT_TYPES
 from tandem.errors import InvalidInput, NotFound
-from tandem.http import Services, requires
+from tandem.http import MAX_INT, Services, requires
+from tandem.tenancy.models import Client
 from tandem.tenancy.permissions import Permission
 from tandem.tenancy.principal import Principal
 from tandem.work.models import Batch
@@ -65,7 +66,9 @@ def export_batch(
 class WebhookIn(BaseModel):
     url: AnyHttpUrl
     events: list[str] = Field(default_factory=lambda: list(EVENT_TYPES), min_length=1)
-    client_id: int | None = Field(default=None, description="Provider staff only: whose hook")
+    client_id: int | None = Field(
+        default=None, ge=1, le=MAX_INT, description="Provider staff only: whose hook"
+    )
 
 
 class WebhookOut(BaseModel):
@@ -119,6 +122,8 @@ def create_webhook(body: WebhookIn, principal: WebhookAdmin, services: Services)
         )
     secret = secrets.token_urlsafe(32)
     with transaction(services.sessions) as session:
+        if session.get(Client, client_id) is None:
+            raise NotFound(f"client {client_id} not found")
         hook = WebhookSubscription(
             client_id=client_id,
             url=str(body.url),

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, Field
 
 from tandem.db import transaction
-from tandem.http import Services, requires
+from tandem.http import MAX_INT, Services, requires
 from tandem.privacy.service import reveal_personal, staff_view
 from tandem.quality.service import sent_back_notes
 from tandem.tenancy.permissions import Permission
@@ -40,7 +40,7 @@ class QueueOut(BaseModel):
 
 
 class AttemptIn(BaseModel):
-    attempt: int = Field(ge=1)
+    attempt: int = Field(ge=1, le=MAX_INT)
 
 
 class ReleaseIn(AttemptIn):

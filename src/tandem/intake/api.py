@@ -32,7 +32,18 @@ class WorkItemIn(BaseModel):
     "/processes/{process_id}/work-items",
     response_model=WorkItemOut,
     status_code=201,
-    responses={200: {"description": "A retry: the item created by the first request"}},
+    responses={
+        200: {
+            "model": WorkItemOut,
+            "description": "A retry: the item created by the first request",
+            "headers": {
+                "Idempotent-Replayed": {
+                    "required": True,
+                    "schema": {"type": "string", "const": "true"},
+                }
+            },
+        }
+    },
 )
 def submit_work_item(
     process_id: uuid.UUID,

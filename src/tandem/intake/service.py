@@ -319,6 +319,11 @@ def _validated(
         if row.problem is not None:
             yield row.number, {}, [FieldError("", row.problem, row.number)]
             continue
+        if nul := [name for name, value in row.values.items() if "\x00" in str(value)]:
+            # No database keeps a NUL character in text: the row is wrong, not the server.
+            message = "must not contain NUL (\\u0000) characters"
+            yield row.number, {}, [FieldError(name, message, row.number) for name in nul]
+            continue
         if file_format == "jsonl":
             yield row.number, row.values, form.errors(row.values, row.number)
         else:

@@ -1,13 +1,27 @@
 """Masking of personal fields, pure. A process's input form marks a field personal with
 `"x-personal": <category>`; agents see such fields masked unless the process lets agents
-see that category (`processes.agent_visible_personal`); a reveal shows one item's values."""
+see that category (`processes.agent_visible_personal`); a reveal shows one item's values.
+
+`free_text` marks text that may hold personal data anywhere in it (a ticket's message, a
+note, an uploaded letter): it is shown with what the free-text scanner finds (e-mail, phone,
+card, IBAN, national ids...) replaced by placeholders, the rest readable
+(tandem.privacy.freetext)."""
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from typing import Any
 
-CATEGORIES = ("name", "address", "national_id", "card", "health", "bank_account", "contact")
+CATEGORIES = (
+    "name",
+    "address",
+    "national_id",
+    "card",
+    "health",
+    "bank_account",
+    "contact",
+    "free_text",
+)
 HIDDEN = "[hidden]"
 
 
@@ -21,11 +35,11 @@ def personal_fields(schema: Mapping[str, Any]) -> dict[str, str]:
     }
 
 
-def check_categories(schema: Mapping[str, Any]) -> list[dict[str, str]]:
+def check_categories(schema: Mapping[str, Any], form: str) -> list[dict[str, str]]:
     """Errors for unknown categories, naming the field (for process definitions)."""
     return [
         {
-            "field": f"input_schema.properties.{name}",
+            "field": f"{form}.properties.{name}",
             "message": f"x-personal must be one of {', '.join(CATEGORIES)}",
         }
         for name, category in personal_fields(schema).items()
@@ -39,14 +53,31 @@ def mask(value: Any, category: str) -> Any:
     if value is None or value == "":
         return value
     text = str(value)
+    if category == "free_text":
+        return scanned(text)
     if "•" in text:  # masked already (card numbers are cut at intake): masking is idempotent
         return text
     if category in ("card", "bank_account", "national_id"):
         digits = "".join(ch for ch in text if ch.isalnum())
         return "•" * max(len(digits) - 4, 4) + digits[-4:] if len(digits) > 4 else "••••"
     if category == "name":
-        return " ".join(word[0] + "•••" for word in text.split() if word)
+        return " ".join([word[0] + "•••" for word in text.split()])
     return HIDDEN
+
+
+def scanned(text: str) -> str:
+    """Free text with the personal data in it masked. (Presidio loads on first use: it
+    takes a second or two, which processes without free text never pay.)"""
+    from tandem.privacy.freetext import scanner
+
+    return scanner().mask(text)
+
+
+def free_text_for_storage(text: str) -> tuple[str, str]:
+    """(the text masked for agents, the text as it may be kept: card numbers cut)."""
+    from tandem.privacy.freetext import scanner
+
+    return scanner().for_storage(text)
 
 
 def mask_payload(

@@ -36,7 +36,7 @@ def storing(
     if plan is None:
         return None
     version = db.execute(select(Client.key_version).where(Client.id == client_id)).scalar_one()
-    return partial(plan.split, keyring, client_id, version)
+    return partial(plan.split, keyring.sealer(client_id, version))
 
 
 def clear_payload(keyring: Keyring, item: Any) -> dict[str, Any]:

@@ -29,11 +29,12 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from tandem.privacy.masking import mask
+from tandem.privacy.masking import free_text_for_storage, mask
 
 FORMAT = "v1"
 MIN_MASTER_KEY_LENGTH = 32
 _NONCE = 12
+_JSON = json.JSONEncoder(separators=(",", ":"), default=str).encode  # built once: 3x faster
 
 
 class KeyUnavailable(Exception):
@@ -73,15 +74,16 @@ class Keyring:
         begins (what a rotation is done re-sealing into)."""
         return f"{FORMAT}.{self.current.id}.{version}."
 
+    def sealer(self, client_id: int, version: int) -> Sealer:
+        """Seals under the client's key of this version and the current master key."""
+        cipher = self._cipher(self.current.id, client_id, version)
+        return Sealer(client_id, self.prefix(version), cipher)
+
     def seal(
         self, client_id: int, version: int, item_id: uuid.UUID | str, values: Mapping[str, Any]
     ) -> str:
         """`values` encrypted under the client's current key, bound to the item."""
-        nonce = os.urandom(_NONCE)
-        plain = json.dumps(values, separators=(",", ":"), default=str).encode()
-        cipher = self._cipher(self.current.id, client_id, version)
-        sealed = cipher.encrypt(nonce, plain, _bound_to(client_id, item_id))
-        return self.prefix(version) + base64.b64encode(nonce + sealed).decode()
+        return self.sealer(client_id, version).seal(item_id, values)
 
     def open(self, client_id: int, item_id: uuid.UUID | str, sealed: str) -> dict[str, Any]:
         """The values of a sealed value, under whichever key sealed them. Raises
@@ -112,6 +114,24 @@ class Keyring:
         return cipher
 
 
+class Sealer:
+    """One client key at work: bulk intake seals 100,000 items with one."""
+
+    def __init__(self, client_id: int, prefix: str, cipher: AESGCM) -> None:
+        self.client_id = client_id
+        self.prefix = prefix
+        self._cipher = cipher
+        self._nonces = b""
+
+    def seal(self, item_id: uuid.UUID | str, values: Mapping[str, Any]) -> str:
+        if not self._nonces:  # random nonces, drawn from the OS a thousand at a time
+            self._nonces = os.urandom(_NONCE * 1000)
+        nonce, self._nonces = self._nonces[:_NONCE], self._nonces[_NONCE:]
+        plain = _JSON(values).encode()
+        sealed = self._cipher.encrypt(nonce, plain, _bound_to(self.client_id, item_id))
+        return self.prefix + base64.b64encode(nonce + sealed).decode()
+
+
 def _bound_to(client_id: int, item_id: uuid.UUID | str) -> bytes:
     hex_id = item_id.hex if isinstance(item_id, uuid.UUID) else item_id.replace("-", "")
     return f"{client_id}:{hex_id}".encode()
@@ -122,17 +142,12 @@ class Sealing:
     """How a process's items are stored: every personal field in its masked form in the
     payload, and the clear values sealed, except card numbers, which are never stored in
     clear, not even encrypted (PCI DSS: what is not kept cannot leak): the client keeps them,
-    Tandem keeps the last four digits."""
+    Tandem keeps the last four digits, in card fields and in free text alike."""
 
     fields: Mapping[str, str]  # {field: category}
 
     def split(
-        self,
-        keyring: Keyring,
-        client_id: int,
-        version: int,
-        item_id: uuid.UUID | str,
-        payload: Mapping[str, Any],
+        self, sealer: Sealer, item_id: uuid.UUID | str, payload: Mapping[str, Any]
     ) -> tuple[dict[str, Any], str | None]:
         """(the payload as stored, its sealed personal values or None if it has none)."""
         fields = self.fields
@@ -141,11 +156,16 @@ class Sealing:
         ]
         if not present:
             return dict(payload), None
-        stored = dict(payload)
+        stored, clear = dict(payload), {}
         for name in present:
-            stored[name] = mask(payload[name], fields[name])
-        clear = {name: payload[name] for name in present if fields[name] != "card"}
-        return stored, keyring.seal(client_id, version, item_id, clear) if clear else None
+            value, category = payload[name], fields[name]
+            if category == "free_text":  # masked where the scanner finds personal data
+                stored[name], clear[name] = free_text_for_storage(str(value))
+            else:
+                stored[name] = mask(value, category)
+                if category != "card":
+                    clear[name] = value
+        return stored, sealer.seal(item_id, clear) if clear else None
 
 
 def sealing(fields: Mapping[str, str]) -> Sealing | None:

@@ -4,11 +4,11 @@ items, the client's rejection of a delivery, accuracy, the report and alerts."""
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from tandem.audit import service as audit
@@ -42,7 +42,10 @@ QaMode = Literal["none", "sampling", "double_entry", "full_review"]
 
 class QualityPolicyIn(BaseModel):
     mode: QaMode
-    aoql: float = Field(default=0.01, gt=0, le=0.2, description="Promised outgoing defect rate")
+    # Below 0.0001 no CSP-1 plan of tandem.quality.sampling reaches the target.
+    aoql: float = Field(
+        default=0.01, ge=0.0001, le=0.2, description="Promised outgoing defect rate"
+    )
     min_accuracy: float = Field(
         default=0.95, ge=0, le=1, description="Agents below it go back to full review"
     )
@@ -359,11 +362,24 @@ def _rate(rate: Rate) -> RateOut:
     )
 
 
+def _in_utc(value: datetime) -> datetime:
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("out of range once in UTC") from None
+
+
+# A moment with its offset (a naive one would be a guess), that exists in UTC.
+Instant = Annotated[AwareDatetime, AfterValidator(_in_utc)]
+EARLIEST = datetime.min.replace(tzinfo=UTC)
+
+
 def _window(
     since: datetime | None, until: datetime | None, services: Any
 ) -> tuple[datetime, datetime]:
     until = until or services.clock.now() + timedelta(seconds=1)
-    return since or until - timedelta(days=30), until
+    month = timedelta(days=30)
+    return since or max(until, EARLIEST + month) - month, until
 
 
 @router.get("/quality/accuracy", response_model=list[AccuracyOut])
@@ -373,8 +389,8 @@ def accuracy(
     by: Annotated[Literal["client", "process", "agent", "field"], Query()] = "process",
     interval: Annotated[Literal["none", "day", "week", "month"], Query()] = "none",
     process_id: uuid.UUID | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: Instant | None = None,
+    until: Instant | None = None,
 ) -> list[AccuracyOut]:
     """Field and item accuracy with 95 % intervals, over the last 30 days unless told.
     Per agent only for provider staff who may see agents' quality."""
@@ -424,8 +440,8 @@ class ProcessQualityOut(BaseModel):
 def quality_report(
     principal: Reader,
     services: Services,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: Instant | None = None,
+    until: Instant | None = None,
 ) -> list[ProcessQualityOut]:
     """Per process: estimated outgoing accuracy against the target, review effort, and the
     client's rejections; over the last 30 days unless told."""

@@ -35,6 +35,7 @@ from tandem.catalog.service import form_of
 from tandem.db import insert_unless_present, new_id
 from tandem.delivery import outbox
 from tandem.errors import Conflict, InvalidInput, NotFound
+from tandem.privacy.masking import scanned
 from tandem.quality.accuracy import Rate, below_threshold, wilson
 from tandem.quality.models import (
     ERROR_CATEGORIES,
@@ -388,7 +389,8 @@ def review(
 
 
 def sent_back_notes(session: Session, item: WorkItem) -> dict[str, Any] | None:
-    """What the latest send-back of an item found: for the agent who redoes it."""
+    """What the latest send-back of an item found: for the agent who redoes it (the reason
+    is free text, which may name a customer's details: scanned and masked)."""
     latest = session.scalars(
         select(Review)
         .where(
@@ -404,7 +406,7 @@ def sent_back_notes(session: Session, item: WorkItem) -> dict[str, Any] | None:
     return {
         "by": "client" if latest.kind == "acceptance" else "reviewer",
         "failed": [check for check in latest.checks if not check["passed"]],
-        "reason": latest.reason,
+        "reason": scanned(latest.reason) if latest.reason else latest.reason,
         "at": latest.at.isoformat(),
     }
 

@@ -1,4 +1,5 @@
-"""Signing in and out of the console, who am I, and the provider's list of clients."""
+"""Signing in and out of the console, who am I, the provider's list of clients, users and
+their roles."""
 
 from __future__ import annotations
 
@@ -14,8 +15,16 @@ from sqlalchemy.orm import Session
 from tandem.audit import service as audit
 from tandem.db import transaction
 from tandem.errors import Forbidden, Unauthorized
-from tandem.http import SESSION_COOKIE, Container, Services, current_principal, public, requires
-from tandem.tenancy import service, signin
+from tandem.http import (
+    MAX_INT,
+    SESSION_COOKIE,
+    Container,
+    Services,
+    current_principal,
+    public,
+    requires,
+)
+from tandem.tenancy import service, signin, users
 from tandem.tenancy.models import ApiKey, Client, User
 from tandem.tenancy.permissions import Permission
 from tandem.tenancy.principal import Principal
@@ -174,7 +183,9 @@ class ApiKeyIn(BaseModel):
     permissions: list[str] = Field(
         description="Client permissions you hold, e.g. client:work_item:create"
     )
-    client_id: int | None = Field(default=None, description="Provider staff only: whose key")
+    client_id: int | None = Field(
+        default=None, ge=1, le=MAX_INT, description="Provider staff only: whose key"
+    )
 
 
 class ApiKeyOut(BaseModel):
@@ -241,3 +252,79 @@ def _audit_key(
         data={"name": row.name, "permissions": row.permissions},
         now=services.clock.now(),
     )
+
+
+# -- users and roles -------------------------------------------------------------------------
+
+UserManager = Annotated[Principal, Depends(requires(Permission.CLIENT_USER_MANAGE))]
+
+
+class UserIn(BaseModel):
+    email: str = Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")
+    name: str = Field(min_length=1, max_length=200)
+    role: str = Field(description="A role name, e.g. client_user, agent, qa_reviewer")
+    client_id: int | None = Field(
+        default=None, ge=1, le=MAX_INT, description="For client roles (a client admin's own)"
+    )
+    password: str | None = Field(
+        default=None, max_length=1000, description="To sign in to the console (12+ characters)"
+    )
+
+
+class RoleIn(BaseModel):
+    role: str
+
+
+class UserOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    email: str
+    name: str
+    role: str
+    client_id: int | None
+    active: bool
+    created_at: datetime
+
+
+@router.get("/users", response_model=list[UserOut])
+def list_users(principal: UserManager, services: Services) -> list[User]:
+    """The users you manage: your client's, or everyone's for a provider admin."""
+    with transaction(services.sessions) as session:
+        return list(users.list_users(session, principal))
+
+
+@router.post("/users", response_model=UserOut, status_code=201)
+def add_user(body: UserIn, principal: UserManager, services: Services) -> User:
+    with transaction(services.sessions) as session:
+        return users.add_user(
+            session,
+            principal,
+            email=body.email,
+            name=body.name,
+            role=body.role,
+            client_id=body.client_id,
+            password=body.password,
+            now=services.clock.now(),
+            key=services.audit_key,
+        )
+
+
+@router.put("/users/{user_id}/role", response_model=UserOut)
+def change_role(
+    user_id: uuid.UUID, body: RoleIn, principal: UserManager, services: Services
+) -> User:
+    """Takes effect at the user's next request; audited with the role before and after."""
+    with transaction(services.sessions) as session:
+        return users.change_role(
+            session, principal, user_id, body.role, now=services.clock.now(), key=services.audit_key
+        )
+
+
+@router.delete("/users/{user_id}", response_model=UserOut)
+def deactivate_user(user_id: uuid.UUID, principal: UserManager, services: Services) -> User:
+    """No more sign-in; the user's sessions and tokens end at once. Kept for the record."""
+    with transaction(services.sessions) as session:
+        return users.deactivate(
+            session, principal, user_id, now=services.clock.now(), key=services.audit_key
+        )

@@ -31,6 +31,10 @@ class Permission(StrEnum):
     AUDIT_READ = "provider:audit:read"  # verify and export the audit trail
     API_KEY_MANAGE = "client:api_key:manage"  # make, list and revoke a client's API keys
     PERSONAL_REVEAL = "agent:personal_data:reveal"  # unmask a leased item's personal fields
+    PROVIDER_USER_MANAGE = "provider:user:manage"  # any user, any role
+    CLIENT_USER_MANAGE = "client:user:manage"  # a client's own users, in client roles
+    KEY_ROTATE = "provider:encryption_key:rotate"  # new keys for personal data at rest
+    RETENTION_MANAGE = "provider:retention:manage"  # retention periods, purge reports
 
 
 P = Permission
@@ -83,12 +87,15 @@ ROLES: dict[str, frozenset[Permission]] = {
         }
     ),
     "wfm_planner": frozenset({P.WORKFORCE_READ, P.OPERATIONS_READ}),
-    "security_officer": frozenset({P.CLIENT_READ, P.WORKFORCE_READ, P.AUDIT_READ}),
+    "security_officer": frozenset(
+        {P.CLIENT_READ, P.WORKFORCE_READ, P.AUDIT_READ, P.KEY_ROTATE, P.RETENTION_MANAGE}
+    ),
     "client_admin": frozenset(
         {
             *_CLIENT_READ,
             P.RESULT_REJECT,
             P.API_KEY_MANAGE,
+            P.CLIENT_USER_MANAGE,
             P.PROCESS_MANAGE,
             P.WORK_ITEM_CREATE,
             P.WORK_ITEM_MANAGE,

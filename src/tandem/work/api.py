@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from tandem.db import transaction
 from tandem.errors import NotFound
-from tandem.http import Services, requires
+from tandem.http import MAX_INT, Services, requires
 from tandem.privacy.service import payload_for
 from tandem.privacy.vault import Keyring
 from tandem.tenancy.permissions import Permission
@@ -50,7 +50,7 @@ def list_work_items(
     process_id: uuid.UUID | None = None,
     state: State | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_INT)] = 0,
 ) -> list[WorkItemOut]:
     with transaction(services.sessions) as session:
         found = service.list_visible(

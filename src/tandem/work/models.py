@@ -17,6 +17,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from tandem.db import Base, JSONType, UTCDateTime, new_id
 
+URGENT = "state NOT IN ('delivered', 'cancelled') AND (at_risk OR breached) AND NOT gold"
+
 
 def batch_status(rows_accepted: int, rows_rejected: int) -> str:
     if rows_rejected == 0:
@@ -157,15 +159,35 @@ class WorkItem(Base):
             postgresql_where=text("batch_id IS NOT NULL"),
             sqlite_where=text("batch_id IS NOT NULL"),
         ),
+        # Open work per process and state; it carries what the operations floor counts, so
+        # the floor reads the index alone.
         Index(
             "ix_work_items_open",
             "client_id",
             "process_id",
             "state",
+            postgresql_include=["routing_key", "at_risk", "breached", "gold"],
             postgresql_where=text("state NOT IN ('delivered', 'cancelled')"),
             sqlite_where=text("state NOT IN ('delivered', 'cancelled')"),
         ),
+        # Open work at risk or breached, soonest due first (the floor's list).
+        Index(
+            "ix_work_items_urgent",
+            "due_at",
+            postgresql_where=text(URGENT),
+            sqlite_where=text(URGENT),
+        ),
         Index("ix_work_items_id", "id"),
+        # The client's delivered work by delivery time, with what its KPIs read (SLA
+        # attainment, turnaround, cost per process): an index-only range scan.
+        Index(
+            "ix_work_items_delivered",
+            "client_id",
+            "delivered_at",
+            postgresql_include=["process_id", "received_at", "due_at"],
+            postgresql_where=text("state = 'delivered' AND NOT gold"),
+            sqlite_where=text("state = 'delivered' AND NOT gold"),
+        ),
     )
 
 
@@ -185,5 +207,9 @@ class WorkItemEvent(Base):
     data: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
 
     # No foreign key to work_items: events are appended only by the functions that change
-    # the item, in the same transaction, and items are never deleted; the key's check locked
-    # the item row for every event (one more WAL record per claim, per step, per intake row).
+    # the item, in the same transaction, and items are deleted only with all of a client's
+    # data at the end of its contract; the key's check locked the item row for every event
+    # (one more WAL record per claim, per step, per intake row).
+    # By time: the audit trail seals each client's events window by window
+    # (tandem.audit.item_events), and the operations floor counts them per hour.
+    __table_args__ = (Index("ix_work_item_events_at", "client_id", "at"),)

@@ -151,6 +151,16 @@ def history(session: Session, item: WorkItem) -> Sequence[WorkItemEvent]:
 __all__ = ["IllegalTransition", "ItemRef", "StaleItem", "creation_event", "move", "step_events"]
 
 
+def latest(session: Session, client_id: int, limit: int) -> Sequence[WorkItem]:
+    """The client's most recent items (ids are time-ordered: the primary key, backwards)."""
+    return session.scalars(
+        select(WorkItem)
+        .where(WorkItem.client_id == client_id, WorkItem.gold.is_(False))
+        .order_by(WorkItem.id.desc())
+        .limit(limit)
+    ).all()
+
+
 def list_visible(
     session: Session,
     principal: Principal,

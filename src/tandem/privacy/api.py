@@ -1,0 +1,109 @@
+"""Keys and retention, for security officers: rotate a client's key and follow the
+re-encryption; set a client's retention period and read what purges removed."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+
+from tandem.db import transaction
+from tandem.http import MAX_INT, Services, requires
+from tandem.privacy import keys, retention
+from tandem.privacy.models import KeyRotation, PurgeReport
+from tandem.tenancy.permissions import Permission
+from tandem.tenancy.principal import Principal
+
+router = APIRouter(prefix="/api/v1", tags=["keys and retention"])
+
+KeyOfficer = Annotated[Principal, Depends(requires(Permission.KEY_ROTATE))]
+RetentionOfficer = Annotated[Principal, Depends(requires(Permission.RETENTION_MANAGE))]
+ClientId = Annotated[int, Path(ge=1, le=MAX_INT)]
+
+
+class KeyRotationOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    client_id: int
+    id: uuid.UUID
+    target: str = Field(description="How values sealed under the new key begin")
+    requested_by: str
+    started_at: datetime
+    resealed: int = Field(description="Items re-encrypted so far")
+    finished_at: datetime | None
+
+
+@router.post("/clients/{client_id}/key-rotations", response_model=KeyRotationOut, status_code=201)
+def rotate_key(client_id: ClientId, principal: KeyOfficer, services: Services) -> KeyRotation:
+    """Seal the client's personal data under a new key from now on; older data is
+    re-encrypted in the background and stays readable meanwhile."""
+    with transaction(services.sessions) as session:
+        return keys.rotate(
+            session,
+            services.keyring,
+            client_id,
+            actor=principal.actor,
+            now=services.clock.now(),
+            key=services.audit_key,
+        )
+
+
+@router.get("/key-rotations", response_model=list[KeyRotationOut])
+def key_rotations(principal: KeyOfficer, services: Services) -> list[KeyRotation]:
+    with transaction(services.sessions) as session:
+        return keys.status(session)
+
+
+class RetentionIn(BaseModel):
+    days: int | None = Field(
+        ge=1, le=36_500, description="Personal data of items done longer ago is purged; null: kept"
+    )
+
+
+class RetentionOut(BaseModel):
+    client_id: int
+    days: int | None
+
+
+@router.put("/clients/{client_id}/retention", response_model=RetentionOut)
+def set_retention(
+    client_id: ClientId, body: RetentionIn, principal: RetentionOfficer, services: Services
+) -> RetentionOut:
+    with transaction(services.sessions) as session:
+        client = retention.set_retention(
+            session,
+            client_id,
+            body.days,
+            actor=principal.actor,
+            now=services.clock.now(),
+            key=services.audit_key,
+        )
+        return RetentionOut(client_id=client.id, days=client.retention_days)
+
+
+class PurgeReportOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    client_id: int
+    id: uuid.UUID
+    reason: str = Field(description="retention or exit (the contract ended)")
+    at: datetime
+    cutoff: datetime | None = Field(description="Items done before this were purged")
+    counts: dict[str, Any] = Field(description="Rows anonymized or deleted, per kind")
+
+
+@router.get("/purge-reports", response_model=list[PurgeReportOut])
+def purge_reports(principal: RetentionOfficer, services: Services) -> list[PurgeReport]:
+    with transaction(services.sessions) as session:
+        return list(
+            session.scalars(
+                select(PurgeReport)
+                .where(principal.client_condition(PurgeReport.client_id))
+                .order_by(PurgeReport.at.desc())
+                .limit(1000)
+            )
+        )

@@ -1,0 +1,251 @@
+"""Retention and exit: personal data is kept no longer than the client's retention period,
+and when the contract ends the client gets everything it owns back and Tandem keeps none of it.
+
+`purge_due` (run by the worker) anonymizes items done (delivered or cancelled) longer ago than
+the period: their personal input and result fields become null, their sealed values go, and so
+do the copies of their results (first keyings, webhook bodies sent). What is left (states,
+times, SLA, quality scores) still counts in reports. `export_client` writes every row the client
+owns as JSON Lines with a manifest of counts and SHA-256 digests; `end_contract` then deletes
+them. Each purge writes a purge report and an audit record; the audit trail itself stays, as
+the evidence.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Table, delete, select, update
+from sqlalchemy.orm import Session
+
+from tandem.audit import service as audit
+from tandem.catalog.models import Process
+from tandem.db import Base
+from tandem.delivery.models import WebhookDelivery
+from tandem.errors import Conflict, NotFound
+from tandem.privacy.masking import personal_fields
+from tandem.privacy.models import PurgeReport
+from tandem.privacy.vault import Keyring, opened
+from tandem.quality.models import Keying
+from tandem.tenancy.models import ApiToken, Client, ConsoleSession, User
+from tandem.work.lifecycle import State
+from tandem.work.models import WorkItem
+
+DONE = (State.DELIVERED.value, State.CANCELLED.value)
+# Kept at the end of a contract: the evidence of what was done and that it was purged.
+EVIDENCE = ("audit_records", "audit_chains", "purge_reports")
+
+
+def set_retention(
+    session: Session, client_id: int, days: int | None, *, actor: str, now: datetime, key: bytes
+) -> Client:
+    client = session.get(Client, client_id)
+    if client is None:
+        raise NotFound(f"client {client_id} not found")
+    before, client.retention_days = client.retention_days, days
+    audit.record(
+        session,
+        key,
+        client_id=client_id,
+        actor=actor,
+        action="retention.set",
+        subject=f"client:{client_id}",
+        data={"days": days, "before": before},
+        now=now,
+    )
+    return client
+
+
+def purge_due(session: Session, now: datetime, *, key: bytes, batch: int) -> list[PurgeReport]:
+    """Anonymize up to `batch` items per client that are past its retention period; one
+    purge report (and audit record) per client that had any."""
+    reports = []
+    clients = session.execute(
+        select(Client.id, Client.retention_days).where(
+            Client.retention_days.is_not(None), Client.ended_at.is_(None)
+        )
+    ).all()
+    for client_id, days in clients:
+        cutoff = now - timedelta(days=days or 0)  # never None: selected so
+        due = session.execute(
+            select(WorkItem.id, WorkItem.process_id)
+            .where(
+                WorkItem.client_id == client_id,
+                WorkItem.state.in_(DONE),
+                WorkItem.updated_at < cutoff,
+                WorkItem.purged_at.is_(None),
+            )
+            .limit(batch)
+        ).all()
+        if due:
+            counts = anonymize(session, client_id, due, now)
+            reports.append(_report(session, client_id, "retention", cutoff, counts, now, key))
+    return reports
+
+
+def anonymize(
+    session: Session, client_id: int, items: Sequence[Any], now: datetime
+) -> dict[str, int]:
+    """Null the personal fields of these (id, process_id) items and drop their copies."""
+    by_process: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
+    for item_id, process_id in items:
+        by_process[process_id].append(item_id)
+    schemas = {
+        row.id: row
+        for row in session.execute(
+            select(Process.id, Process.input_schema, Process.form_schema).where(
+                Process.client_id == client_id, Process.id.in_(by_process)
+            )
+        )
+    }
+    for process_id, ids in by_process.items():
+        inputs = personal_fields(schemas[process_id].input_schema)
+        results = personal_fields(schemas[process_id].form_schema)
+        for item in session.execute(
+            select(WorkItem.id, WorkItem.payload, WorkItem.result).where(
+                WorkItem.client_id == client_id, WorkItem.id.in_(ids)
+            )
+        ):
+            session.execute(
+                update(WorkItem)
+                .where(WorkItem.client_id == client_id, WorkItem.id == item.id)
+                .values(
+                    payload=_nulled(item.payload, inputs),
+                    result=_nulled(item.result, results) if item.result else item.result,
+                    sealed=None,
+                    purged_at=now,
+                )
+            )
+    ids = [item_id for item_id, _ in items]
+    return {
+        "work_items": len(ids),
+        "keyings": _deleted(
+            session, Keying, (Keying.client_id == client_id) & Keying.work_item_id.in_(ids)
+        ),
+        "webhook_deliveries": _deleted(
+            session,
+            WebhookDelivery,
+            (WebhookDelivery.client_id == client_id)
+            & WebhookDelivery.work_item_id.in_(ids)
+            & (WebhookDelivery.status != "pending"),
+        ),
+    }
+
+
+def _deleted(session: Session, table: Any, where: Any) -> int:
+    result = session.execute(delete(table).where(where))
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def _nulled(values: dict[str, Any], fields: dict[str, str]) -> dict[str, Any]:
+    return {name: None if name in fields else value for name, value in values.items()}
+
+
+def _report(
+    session: Session,
+    client_id: int,
+    reason: str,
+    cutoff: datetime | None,
+    counts: dict[str, int],
+    now: datetime,
+    key: bytes,
+) -> PurgeReport:
+    report = PurgeReport(client_id=client_id, reason=reason, at=now, cutoff=cutoff, counts=counts)
+    session.add(report)
+    session.flush()
+    audit.record(
+        session,
+        key,
+        client_id=client_id,
+        actor="system:retention" if reason == "retention" else "system:exit",
+        action="personal_data.purge",
+        subject=f"purge_report:{report.id}",
+        data={"reason": reason, "cutoff": cutoff.isoformat() if cutoff else None, **counts},
+        now=now,
+    )
+    return report
+
+
+# -- the end of a contract ------------------------------------------------------------------
+
+
+def client_tables() -> list[Table]:
+    """Every table of rows a client owns, parents before children."""
+    return [table for table in Base.metadata.sorted_tables if "client_id" in table.c]
+
+
+def export_client(
+    session: Session, keyring: Keyring, client_id: int, directory: Path
+) -> dict[str, Any]:
+    """Write every row the client owns, one JSON Lines file per table (personal fields in
+    clear, sealed values opened), and a manifest with each file's rows and SHA-256."""
+    if session.get(Client, client_id) is None:
+        raise NotFound(f"client {client_id} not found")
+    directory.mkdir(parents=True, exist_ok=True)
+    files = {}
+    for table in client_tables():
+        path = directory / f"{table.name}.jsonl"
+        digest, rows = hashlib.sha256(), 0
+        with path.open("w", encoding="utf-8") as out:
+            query = select(table).where(table.c.client_id == client_id)
+            for row in session.execute(query.execution_options(yield_per=5_000)).mappings():
+                values = dict(row)
+                if table.name == "work_items":
+                    values["payload"] = opened(
+                        keyring, client_id, values["id"], values["payload"], values.pop("sealed")
+                    )
+                if table.name == "users":
+                    values.pop("password_hash", None)
+                line = json.dumps(values, default=str, sort_keys=True) + "\n"
+                out.write(line)
+                digest.update(line.encode())
+                rows += 1
+        files[path.name] = {"rows": rows, "sha256": digest.hexdigest()}
+    manifest = {"client_id": client_id, "files": files}
+    (directory / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
+    return manifest
+
+
+def end_contract(
+    session: Session,
+    client_id: int,
+    manifest: dict[str, Any],
+    *,
+    actor: str,
+    now: datetime,
+    key: bytes,
+) -> PurgeReport:
+    """After the export (its manifest recorded in the audit trail): delete every row the
+    client owns but the evidence, and mark the client ended."""
+    client = session.get(Client, client_id, with_for_update=True)
+    if client is None:
+        raise NotFound(f"client {client_id} not found")
+    if client.ended_at is not None:
+        raise Conflict(f"client {client_id}'s contract ended on {client.ended_at:%Y-%m-%d}")
+    audit.record(
+        session,
+        key,
+        client_id=client_id,
+        actor=actor,
+        action="client.export",
+        subject=f"client:{client_id}",
+        data={"files": manifest["files"]},
+        now=now,
+    )
+    users = select(User.id).where(User.client_id == client_id).scalar_subquery()
+    counts = {
+        "console_sessions": _deleted(session, ConsoleSession, ConsoleSession.user_id.in_(users)),
+        "api_tokens": _deleted(session, ApiToken, ApiToken.user_id.in_(users)),
+    }
+    for table in reversed(client_tables()):
+        if table.name not in EVIDENCE:
+            counts[table.name] = _deleted(session, table, table.c.client_id == client_id)
+    client.ended_at = now
+    client.retention_days = None
+    return _report(session, client_id, "exit", None, counts, now, key)

@@ -1,0 +1,136 @@
+"""Managing named users and their roles; every change is an audit record.
+
+A client admin manages the users of their own client, in client roles only; a provider admin
+(provider:user:manage) manages anyone. Nobody changes their own role or deactivates
+themselves, so no one can lock the last admin out by accident or raise their own rights.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, delete, select, true
+from sqlalchemy.orm import Session
+
+from tandem.audit import service as audit
+from tandem.audit.models import PROVIDER
+from tandem.errors import Conflict, Forbidden, InvalidInput, NotFound
+from tandem.tenancy.models import ApiToken, ConsoleSession, User
+from tandem.tenancy.permissions import CLIENT_ROLES, ROLES, Permission
+from tandem.tenancy.principal import Principal
+from tandem.tenancy.service import create_user
+from tandem.tenancy.signin import set_password
+
+
+def _visible(principal: Principal) -> ColumnElement[bool]:
+    """Everyone for provider staff; a client's own users for a client's admin."""
+    return true() if principal.client_id is None else User.client_id == principal.client_id
+
+
+def list_users(session: Session, principal: Principal) -> Sequence[User]:
+    return session.scalars(select(User).where(_visible(principal)).order_by(User.email)).all()
+
+
+def _known(role: str) -> None:
+    if role not in ROLES:
+        raise InvalidInput(
+            "unknown role", errors=[{"field": "role", "message": f"one of {', '.join(ROLES)}"}]
+        )
+
+
+def _may_manage(principal: Principal, role: str, client_id: int | None) -> None:
+    if Permission.PROVIDER_USER_MANAGE in principal.permissions:
+        return
+    if role not in CLIENT_ROLES or client_id != principal.client_id:
+        raise Forbidden("you manage the users of your own client, in client roles only")
+
+
+def _managed(session: Session, principal: Principal, user_id: uuid.UUID) -> User:
+    user = session.scalar(select(User).where(User.id == user_id, _visible(principal)))
+    if user is None:
+        raise NotFound(f"user {user_id} not found")
+    if user.id == principal.user_id:
+        raise Conflict("you cannot change your own role or access; ask another admin")
+    _may_manage(principal, user.role, user.client_id)
+    return user
+
+
+def add_user(
+    session: Session,
+    principal: Principal,
+    *,
+    email: str,
+    name: str,
+    role: str,
+    client_id: int | None,
+    password: str | None,
+    now: datetime,
+    key: bytes,
+) -> User:
+    """A new named user; a client admin's users belong to the admin's client."""
+    _known(role)
+    if principal.client_id is not None:
+        client_id = client_id or principal.client_id
+    _may_manage(principal, role, client_id)
+    user = create_user(session, email=email, name=name, role=role, client_id=client_id, now=now)
+    if password is not None:
+        set_password(session, user, password)
+    _trail(session, key, principal, user, "user.create", now, role=role, email=user.email)
+    return user
+
+
+def change_role(
+    session: Session,
+    principal: Principal,
+    user_id: uuid.UUID,
+    role: str,
+    *,
+    now: datetime,
+    key: bytes,
+) -> User:
+    _known(role)
+    user = _managed(session, principal, user_id)
+    if (role in CLIENT_ROLES) != (user.client_id is not None):
+        raise InvalidInput(
+            "a client's user keeps a client role, provider staff a provider role",
+            errors=[{"field": "role", "message": f"does not fit this user: {role}"}],
+        )
+    _may_manage(principal, role, user.client_id)
+    before, user.role = user.role, role
+    _trail(session, key, principal, user, "user.role_change", now, before=before, after=role)
+    return user
+
+
+def deactivate(
+    session: Session, principal: Principal, user_id: uuid.UUID, *, now: datetime, key: bytes
+) -> User:
+    """No more sign-in; console sessions and bearer tokens end at once."""
+    user = _managed(session, principal, user_id)
+    user.active = False
+    session.execute(delete(ConsoleSession).where(ConsoleSession.user_id == user.id))
+    session.execute(delete(ApiToken).where(ApiToken.user_id == user.id))
+    _trail(session, key, principal, user, "user.deactivate", now, role=user.role)
+    return user
+
+
+def _trail(
+    session: Session,
+    key: bytes,
+    principal: Principal,
+    user: User,
+    action: str,
+    now: datetime,
+    **data: object,
+) -> None:
+    audit.record(
+        session,
+        key,
+        client_id=user.client_id if user.client_id is not None else PROVIDER,
+        actor=principal.actor,
+        action=action,
+        subject=f"user:{user.id}",
+        data=dict(data),
+        now=now,
+    )

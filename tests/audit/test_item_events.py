@@ -1,0 +1,91 @@
+"""Item state changes in the audit trail: sealed window by window, each kind of tampering
+with the events of a sealed window found."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, select
+
+from tandem.audit.item_events import ACTION, seal_events, verify_trail
+from tandem.audit.models import AuditRecord
+from tandem.clock import ManualClock
+from tandem.db import transaction
+from tandem.http import Container
+from tests.audit.test_service import _tamper
+from tests.conftest import World
+
+
+def _seal(container: Container) -> int:
+    with transaction(container.sessions) as session:
+        return seal_events(session, container.audit_key, container.clock.now())
+
+
+def _problems(container: Container) -> list[tuple[str, str]]:
+    with transaction(container.sessions) as session:
+        found = verify_trail(session, container.audit_key)
+    return [(f.problem, f.detail) for listed in found.values() for f in listed]
+
+
+@pytest.fixture
+def tamper(admin_engine: Engine) -> Any:
+    return lambda *statements: _tamper(admin_engine, *statements)
+
+
+@pytest.fixture
+def sealed(container: Container, world: World, clock: ManualClock) -> list[Any]:
+    """Three items of the insurer, one claimed: four events, sealed 20 minutes later."""
+    items = [world.submit(container, f"doc-{i}") for i in range(3)]
+    with transaction(container.sessions) as session:
+        assert container.dispatcher.claim(session, world.agent_id) is not None
+    clock.advance(timedelta(minutes=20))
+    assert _seal(container) == 4
+    return items
+
+
+def test_events_are_sealed_window_by_window_and_check_intact(
+    sealed: list[Any], container: Container, world: World, clock: ManualClock
+) -> None:
+    with transaction(container.sessions) as session:
+        (seal,) = session.scalars(select(AuditRecord).where(AuditRecord.action == ACTION)).all()
+    assert seal.client_id == world.client_id and seal.data["events"] == 4
+    assert seal.data["start"] is None
+    assert _problems(container) == []
+    world.submit(container, "later")
+    assert _seal(container) == 0  # too recent: inside the grace period, and under `every`
+    clock.advance(timedelta(minutes=30))
+    assert _seal(container) == 1  # the next window starts where the first ended
+    assert _problems(container) == []
+
+
+@pytest.mark.parametrize(
+    "tampering",
+    [
+        ("UPDATE work_item_events SET actor = 'agent:someone-else' WHERE seq = 2", "edited"),
+        ("DELETE FROM work_item_events WHERE seq = 2", "4 sealed, 3 now"),
+        (
+            "INSERT INTO work_item_events (client_id, work_item_id, seq, at, from_state, "
+            "to_state, actor, attempt) SELECT client_id, work_item_id, 9, at, 'queued', "
+            "'cancelled', 'user:forger', 0 FROM work_item_events WHERE seq = 1 LIMIT 1",
+            "4 sealed, 5 now",
+        ),
+        # The claimed item's two events swapped: every row still there, out of order.
+        (
+            "UPDATE work_item_events SET seq = 99 WHERE seq = 1 AND work_item_id IN "
+            "(SELECT work_item_id FROM work_item_events WHERE seq = 2)",
+            "UPDATE work_item_events SET seq = 1 WHERE seq = 2",
+            "UPDATE work_item_events SET seq = 2 WHERE seq = 99",
+            "edited",
+        ),
+    ],
+    ids=["edited", "deleted", "inserted", "reordered"],
+)
+def test_tampering_with_sealed_events_is_found(
+    sealed: list[Any], container: Container, tamper: Any, tampering: tuple[str, ...]
+) -> None:
+    *statements, detail = tampering
+    tamper(*statements)
+    ((problem, found),) = _problems(container)
+    assert problem == "events_changed" and detail in found
