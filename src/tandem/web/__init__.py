@@ -1,0 +1,36 @@
+"""The console: server-rendered pages on the services the API uses (tandem.web.templating)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from tandem.errors import TandemError
+from tandem.web import admin, desks, operations, portal, workbench
+from tandem.web.templating import STATIC, SignInFirst, page, sign_in_url
+
+ROUTERS = (workbench.router, portal.router, operations.router, desks.router, admin.router)
+
+
+def install(app: FastAPI) -> None:
+    """Pages, static files, and errors on pages shown as pages."""
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    for router in ROUTERS:
+        app.include_router(router)
+    api_errors: Any = app.exception_handlers[TandemError]
+
+    async def on_error(request: Request, exc: Exception) -> Response:
+        if not request.url.path.startswith("/console") or not isinstance(exc, TandemError):
+            response: Response = await api_errors(request, exc)
+            return response
+        return page(request, "error.html", None, exc.status, title=exc.title, detail=exc.detail)
+
+    async def to_sign_in(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, SignInFirst)
+        return RedirectResponse(sign_in_url(exc.back_to), status_code=303)
+
+    app.add_exception_handler(TandemError, on_error)
+    app.add_exception_handler(SignInFirst, to_sign_in)

@@ -1,0 +1,243 @@
+"""Administration: clients, processes (a form schema editor with a live preview), agents and
+their skills, users and their roles.
+
+Pages only read; every change is made from the page through the public API (/api/v1/users,
+/api/v1/clients, /api/v1/processes), which checks and audits it. The section needs
+client:user:manage (client admins and provider admins); each sub-page also needs its own
+permission, so a client admin is answered 403 for the provider's list of clients."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+from zoneinfo import available_timezones
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tandem.catalog.models import PROCESS_KINDS, SLA_MODES
+from tandem.catalog.service import list_processes
+from tandem.db import transaction
+from tandem.http import Services
+from tandem.privacy.masking import CATEGORIES
+from tandem.tenancy.models import Client, User
+from tandem.tenancy.permissions import CLIENT_ROLES, ROLES, Permission
+from tandem.tenancy.principal import Principal
+from tandem.tenancy.users import list_users
+from tandem.web.templating import page, viewer
+from tandem.workforce.eligibility import CEFR_LEVELS
+from tandem.workforce.models import Agent, AgentLanguage, AgentSkill, DeliveryCenter, Skill
+
+router = APIRouter(include_in_schema=False)
+
+SECTION = Permission.CLIENT_USER_MANAGE
+
+# The section's pages, each shown to those who hold its permission as well.
+TABS = (
+    ("Users and roles", "/console/admin/users", Permission.CLIENT_USER_MANAGE),
+    ("Clients", "/console/admin/clients", Permission.CLIENT_MANAGE),
+    ("Processes", "/console/admin/processes", Permission.PROCESS_READ),
+    ("Agents and skills", "/console/admin/agents", Permission.WORKFORCE_READ),
+)
+
+PROVIDER_ROLES = tuple(role for role in ROLES if role not in CLIENT_ROLES)
+CLIENT_ROLE_ORDER = tuple(role for role in ROLES if role in CLIENT_ROLES)
+
+
+def within_admin(permission: Permission) -> Callable[..., Awaitable[Principal]]:
+    """The section's guard (`viewer`), then the sub-page's own permission: 403 without it."""
+
+    async def dependency(
+        principal: Annotated[Principal, Depends(viewer(SECTION))],
+    ) -> Principal:
+        principal.require(permission)
+        return principal
+
+    dependency.permission = permission  # type: ignore[attr-defined]
+    return dependency
+
+
+Admin = Annotated[Principal, Depends(viewer(SECTION))]
+ClientManager = Annotated[Principal, Depends(within_admin(Permission.CLIENT_MANAGE))]
+ProcessReader = Annotated[Principal, Depends(within_admin(Permission.PROCESS_READ))]
+ProcessManager = Annotated[Principal, Depends(within_admin(Permission.PROCESS_MANAGE))]
+WorkforceReader = Annotated[Principal, Depends(within_admin(Permission.WORKFORCE_READ))]
+
+
+def _page(request: Request, name: str, principal: Principal, **context: Any) -> HTMLResponse:
+    tabs = [(label, url) for label, url, p in TABS if p in principal.permissions]
+    return page(request, name, principal, tabs=tabs, **context)
+
+
+@router.get("/console/admin", response_class=HTMLResponse)
+def admin(request: Request, principal: Admin) -> HTMLResponse:
+    return _page(request, "admin_index.html", principal)
+
+
+# -- users and roles -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UserRow:
+    user: User
+    client: str  # the client's name; "" for provider staff
+    roles: tuple[str, ...]  # the roles the caller may give this user
+    is_self: bool
+
+
+def roles_to_give(principal: Principal) -> dict[str, tuple[str, ...]]:
+    """The roles the caller may give, by group: client roles only for a client admin."""
+    if Permission.PROVIDER_USER_MANAGE in principal.permissions:
+        return {"Provider roles": PROVIDER_ROLES, "Client roles": CLIENT_ROLE_ORDER}
+    return {"Client roles": CLIENT_ROLE_ORDER}
+
+
+def _clients(session: Session, principal: Principal) -> Sequence[Client]:
+    return session.scalars(
+        select(Client).where(principal.client_condition(Client.id)).order_by(Client.code)
+    ).all()
+
+
+@router.get("/console/admin/users", response_class=HTMLResponse)
+def users(request: Request, principal: Admin, services: Services) -> HTMLResponse:
+    provider = Permission.PROVIDER_USER_MANAGE in principal.permissions
+    with transaction(services.sessions) as session:
+        clients = _clients(session, principal)
+        names = {client.id: client.name for client in clients}
+        rows = [
+            UserRow(
+                user,
+                names.get(user.client_id, "") if user.client_id is not None else "",
+                CLIENT_ROLE_ORDER if user.client_id is not None else PROVIDER_ROLES,
+                user.id == principal.user_id,
+            )
+            for user in list_users(session, principal)
+        ]
+        return _page(
+            request,
+            "admin_users.html",
+            principal,
+            rows=rows,
+            roles=roles_to_give(principal),
+            client_roles=sorted(CLIENT_ROLES),
+            clients=clients if provider else None,
+        )
+
+
+# -- clients ---------------------------------------------------------------------------------
+
+
+@router.get("/console/admin/clients", response_class=HTMLResponse)
+def clients(request: Request, principal: ClientManager, services: Services) -> HTMLResponse:
+    with transaction(services.sessions) as session:
+        return _page(
+            request,
+            "admin_clients.html",
+            principal,
+            clients=_clients(session, principal),
+            timezones=sorted(available_timezones()),
+        )
+
+
+# -- processes -------------------------------------------------------------------------------
+
+
+@router.get("/console/admin/processes", response_class=HTMLResponse)
+def processes(request: Request, principal: ProcessReader, services: Services) -> HTMLResponse:
+    with transaction(services.sessions) as session:
+        clients = {client.id: client.name for client in _clients(session, principal)}
+        return _page(
+            request,
+            "admin_processes.html",
+            principal,
+            processes=list_processes(session, principal),
+            clients=clients,
+            can_define=Permission.PROCESS_MANAGE in principal.permissions,
+        )
+
+
+# What the editor starts from: a small valid form each, drawn in the preview at once.
+STARTING_INPUT = """{
+  "type": "object",
+  "additionalProperties": false,
+  "required": ["document_ref"],
+  "properties": {
+    "document_ref": {"type": "string", "title": "Document reference", "minLength": 1}
+  }
+}"""
+STARTING_FORM = """{
+  "type": "object",
+  "additionalProperties": false,
+  "required": ["outcome"],
+  "properties": {
+    "outcome": {"enum": ["accept", "reject"]},
+    "note": {"type": "string", "maxLength": 2000}
+  }
+}"""
+
+
+@router.get("/console/admin/processes/new", response_class=HTMLResponse)
+def new_process(request: Request, principal: ProcessManager, services: Services) -> HTMLResponse:
+    with transaction(services.sessions) as session:
+        return _page(
+            request,
+            "admin_process_new.html",
+            principal,
+            clients=_clients(session, principal) if principal.client_id is None else None,
+            skills=session.scalars(select(Skill).order_by(Skill.code)).all(),
+            kinds=PROCESS_KINDS,
+            sla_modes=SLA_MODES,
+            categories=CATEGORIES,
+            cefr_levels=CEFR_LEVELS,
+            starting_input=STARTING_INPUT,
+            starting_form=STARTING_FORM,
+        )
+
+
+# -- agents and skills -----------------------------------------------------------------------
+
+
+@dataclass
+class AgentRow:
+    agent: Agent
+    email: str | None  # the agent's sign-in, if they have one
+    skills: list[tuple[str, str, int]] = field(default_factory=list)  # code, name, level
+    languages: list[tuple[str, str]] = field(default_factory=list)  # language, CEFR level
+
+
+def workforce(session: Session) -> list[tuple[DeliveryCenter, list[AgentRow]]]:
+    """Each delivery center with its agents, their skills with levels and their languages."""
+    rows = {
+        agent.id: AgentRow(agent, email)
+        for agent, email in session.execute(
+            select(Agent, User.email)
+            .outerjoin(User, User.id == Agent.user_id)
+            .order_by(Agent.center_code, Agent.name, Agent.id)
+        )
+    }
+    for agent_id, code, name, level in session.execute(
+        select(AgentSkill.agent_id, AgentSkill.skill_code, Skill.name, AgentSkill.level)
+        .join(Skill, Skill.code == AgentSkill.skill_code)
+        .order_by(AgentSkill.skill_code)
+    ):
+        rows[agent_id].skills.append((code, name, level))
+    for agent_id, language, cefr in session.execute(
+        select(AgentLanguage.agent_id, AgentLanguage.language, AgentLanguage.cefr).order_by(
+            AgentLanguage.language
+        )
+    ):
+        rows[agent_id].languages.append((language, cefr))
+    centers = session.scalars(select(DeliveryCenter).order_by(DeliveryCenter.code)).all()
+    return [
+        (center, [row for row in rows.values() if row.agent.center_code == center.code])
+        for center in centers
+    ]
+
+
+@router.get("/console/admin/agents", response_class=HTMLResponse)
+def agents(request: Request, principal: WorkforceReader, services: Services) -> HTMLResponse:
+    with transaction(services.sessions) as session:
+        return _page(request, "admin_agents.html", principal, centers=workforce(session))

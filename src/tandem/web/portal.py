@@ -1,0 +1,109 @@
+"""The client portal: the service at a glance, handing work over (one item, or a file with a
+progress bar and a per-row error report), batches followed live, results to download."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tandem.catalog.service import get_process, list_processes
+from tandem.db import transaction
+from tandem.errors import NotFound
+from tandem.http import Services
+from tandem.privacy.service import payload_for
+from tandem.tenancy.permissions import Permission
+from tandem.tenancy.principal import Principal
+from tandem.web.forms import controls
+from tandem.web.templating import page, viewer
+from tandem.work import service as work
+from tandem.work.kpis import client_kpis
+from tandem.work.models import Batch, WorkItem
+
+router = APIRouter(include_in_schema=False)
+
+Client = Annotated[Principal, Depends(viewer(Permission.WORK_ITEM_CREATE))]
+PERIOD = timedelta(days=30)
+RECENT = 20
+
+
+def _client_id(principal: Principal) -> int:
+    if principal.client_id is None:
+        raise NotFound("the portal is a client's: sign in as one of the client's people")
+    return principal.client_id
+
+
+@router.get("/console/portal", response_class=HTMLResponse)
+def portal(request: Request, principal: Client, services: Services) -> HTMLResponse:
+    client_id = _client_id(principal)
+    now = services.clock.now()
+    with transaction(services.sessions) as session:
+        return page(
+            request,
+            "portal.html",
+            principal,
+            now=now,
+            kpis=client_kpis(session, client_id, now - PERIOD),
+            processes=list_processes(session, principal),
+            batches=_batches(session, client_id),
+            items=work.latest(session, client_id, RECENT),
+        )
+
+
+@router.get("/console/portal/batches", response_class=HTMLResponse)
+def batches(request: Request, principal: Client, services: Services) -> HTMLResponse:
+    """The batches table alone: the portal page refreshes it while batches are open."""
+    with transaction(services.sessions) as session:
+        rows = _batches(session, _client_id(principal))
+        return page(request, "_batches.html", principal, batches=rows)
+
+
+def _batches(session: Session, client_id: int) -> list[Batch]:
+    return list(
+        session.scalars(
+            select(Batch)
+            .where(Batch.client_id == client_id)
+            .order_by(Batch.created_at.desc())
+            .limit(RECENT)
+        )
+    )
+
+
+@router.get("/console/portal/processes/{process_id}", response_class=HTMLResponse)
+def hand_over(
+    process_id: uuid.UUID, request: Request, principal: Client, services: Services
+) -> HTMLResponse:
+    """One item by form, or a whole file."""
+    _client_id(principal)
+    with transaction(services.sessions) as session:
+        process = get_process(session, principal, process_id)
+        return page(
+            request,
+            "portal_process.html",
+            principal,
+            process=process,
+            controls=controls(process.input_schema),
+            columns=list(process.input_schema.get("properties", {})),
+        )
+
+
+@router.get("/console/portal/items/{item_id}", response_class=HTMLResponse)
+def item(
+    item_id: uuid.UUID, request: Request, principal: Client, services: Services
+) -> HTMLResponse:
+    _client_id(principal)
+    with transaction(services.sessions) as session:
+        found: WorkItem = work.get_visible(session, principal, item_id)
+        return page(
+            request,
+            "portal_item.html",
+            principal,
+            item=found,
+            payload=payload_for(session, services.keyring, principal, found),
+            events=work.history(session, found),
+        )

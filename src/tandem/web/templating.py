@@ -1,0 +1,81 @@
+"""Rendering console pages: one Jinja2 environment, the static files, and the sign-in guard.
+
+Pages are drawn on the server from the same services the API uses; the little JavaScript
+they carry (static/console.js) calls the API for actions, with the session cookie. A page
+declares its permission like a route does (`viewer`); someone not signed in is sent to the
+sign-in page and brought back afterwards."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from tandem.db import TENANT
+from tandem.errors import Unauthorized
+from tandem.http import Services, current_principal
+from tandem.tenancy.permissions import Permission
+from tandem.tenancy.principal import Principal
+
+HERE = Path(__file__).parent
+STATIC = HERE / "static"
+templates = Jinja2Templates(directory=HERE / "templates")
+
+# The console's sections, each shown to those who hold its permission.
+SECTIONS = (
+    ("Work", "/console/work", Permission.WORK_CLAIM),
+    ("Portal", "/console/portal", Permission.WORK_ITEM_CREATE),
+    ("Operations", "/console/operations", Permission.OPERATIONS_READ),
+    ("Referrals", "/console/referrals", Permission.DECISION_JUDGE),
+    ("Quality", "/console/quality", Permission.QUALITY_REVIEW),
+    ("Administration", "/console/admin", Permission.CLIENT_USER_MANAGE),
+)
+
+
+class SignInFirst(Exception):
+    """A page asked for without a session: the app redirects to the sign-in page."""
+
+    def __init__(self, back_to: str) -> None:
+        super().__init__(back_to)
+        self.back_to = back_to
+
+
+def viewer(permission: Permission) -> Callable[..., Awaitable[Principal]]:
+    """The dependency a page declares: the signed-in person, holding `permission`."""
+
+    async def dependency(request: Request, services: Services) -> Principal:
+        try:
+            principal = current_principal(request, services)
+        except Unauthorized:
+            raise SignInFirst(request.url.path) from None
+        principal.require(permission)
+        TENANT.set(principal.client_id)
+        return principal
+
+    dependency.permission = permission  # type: ignore[attr-defined]
+    return dependency
+
+
+def sign_in_url(back_to: str) -> str:
+    return "/sign-in?next=" + quote(back_to, safe="/")
+
+
+def page(
+    request: Request, name: str, principal: Principal | None, status_code: int = 200, **context: Any
+) -> HTMLResponse:
+    sections = [
+        (label, url)
+        for label, url, permission in SECTIONS
+        if principal is not None and permission in principal.permissions
+    ]
+    return templates.TemplateResponse(
+        request,
+        name,
+        {"principal": principal, "sections": sections, **context},
+        status_code=status_code,
+    )

@@ -1,0 +1,116 @@
+"""Signing in, and the agent's workbench: the next item by one click or key, the item beside
+its form, submit or release, the lease kept alive while the page is open."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
+
+from tandem.catalog.models import Process
+from tandem.catalog.service import personal_view
+from tandem.db import transaction
+from tandem.errors import NotFound, Unauthorized
+from tandem.http import SESSION_COOKIE, Services, current_principal, public
+from tandem.privacy.service import staff_view
+from tandem.quality.service import sent_back_notes
+from tandem.tenancy import signin
+from tandem.tenancy.permissions import Permission
+from tandem.tenancy.principal import Principal
+from tandem.web.forms import controls
+from tandem.web.templating import SECTIONS, page, sign_in_url, viewer
+from tandem.work.lifecycle import State
+from tandem.work.models import WorkItem
+
+router = APIRouter(include_in_schema=False)
+
+Agent = Annotated[Principal, Depends(viewer(Permission.WORK_CLAIM))]
+
+
+@router.get("/sign-in", response_class=HTMLResponse)
+def sign_in_page(
+    request: Request,
+    _: Annotated[None, Depends(public("signing in is how one becomes known"))],
+    next: str = "/console",
+) -> HTMLResponse:
+    return page(request, "sign_in.html", None, next=next)
+
+
+@router.post("/sign-out")
+def sign_out(
+    request: Request,
+    services: Services,
+    _: Annotated[None, Depends(public("anyone may end their own session"))],
+) -> Response:
+    if cookie := request.cookies.get(SESSION_COOKIE):
+        with transaction(services.sessions) as session:
+            signin.sign_out(session, cookie, now=services.clock.now())
+    response = RedirectResponse("/sign-in", status_code=303)
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+@router.get("/console")
+def home(
+    request: Request,
+    services: Services,
+    _: Annotated[None, Depends(public("sends each person to their first section"))],
+) -> Response:
+    """Each person's first section; the sign-in page for someone not signed in."""
+    try:
+        principal = current_principal(request, services)
+    except Unauthorized:
+        return RedirectResponse(sign_in_url("/console"), status_code=303)
+    for _label, url, permission in SECTIONS:
+        if permission in principal.permissions:
+            return RedirectResponse(url, status_code=303)
+    return page(request, "nothing.html", principal)
+
+
+@router.get("/console/work", response_class=HTMLResponse)
+def work(request: Request, principal: Agent, services: Services) -> HTMLResponse:
+    with transaction(services.sessions) as session:
+        held = services.dispatcher.held(session, principal.agent())
+        leases = [(item.id, item.routing_key, item.due_at) for item in held]
+    return page(request, "work.html", principal, leases=leases, now=services.clock.now())
+
+
+@router.get("/console/work/{item_id}", response_class=HTMLResponse)
+def leased_item(
+    item_id: uuid.UUID, request: Request, principal: Agent, services: Services
+) -> HTMLResponse:
+    """An item leased to the agent now, beside its result form."""
+    with transaction(services.sessions) as session:
+        item = session.scalar(
+            select(WorkItem).where(
+                WorkItem.id == item_id,
+                WorkItem.lease_owner == principal.agent(),
+                WorkItem.state == State.LEASED.value,
+                WorkItem.lease_expires_at > services.clock.now(),
+            )
+        )
+        if item is None:
+            raise NotFound(f"work item {item_id} is not leased to you")
+        process = session.get_one(Process, (item.client_id, item.process_id))
+        payload = staff_view(session, services.keyring, item, agent=True)
+        fields, visible = personal_view(session, item.client_id, item.process_id)
+        masked = {name for name, category in fields.items() if category not in visible}
+        notes = sent_back_notes(session, item) if item.recheck else None
+        return page(
+            request,
+            "leased_item.html",
+            principal,
+            item=item,
+            process=process,
+            payload=payload,
+            masked=masked if Permission.PERSONAL_REVEAL in principal.permissions else set(),
+            hidden=masked,
+            controls=controls(process.form_schema),
+            earlier=item.result if item.recheck else None,
+            notes=notes,
+            lease_seconds=services.settings.lease_seconds,
+            now=services.clock.now(),
+        )

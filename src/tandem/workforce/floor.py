@@ -1,0 +1,193 @@
+"""The operations floor: open work per process and routing key, what is at risk or breached,
+who is on shift in each delivery center, and how much was delivered hour by hour."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from tandem.catalog.models import Process
+from tandem.db import is_postgres
+from tandem.tenancy.models import Client
+from tandem.work.lifecycle import State
+from tandem.work.models import WorkItem, WorkItemEvent
+from tandem.workforce.eligibility import WeeklyShift, on_shift
+from tandem.workforce.models import Agent, DeliveryCenter, Shift
+
+FINAL = (State.DELIVERED.value, State.CANCELLED.value)
+HOURS = 24
+AT_RISK_SHOWN = 20
+
+
+@dataclass(frozen=True)
+class Queue:
+    client: str
+    process: str
+    routing_key: str
+    states: dict[str, int]
+    at_risk: int
+    breached: int
+
+    @property
+    def open(self) -> int:
+        return sum(self.states.values())
+
+
+@dataclass(frozen=True)
+class Urgent:
+    id: uuid.UUID
+    client: str
+    process: str
+    state: str
+    due_at: datetime
+    breached: bool
+
+
+@dataclass(frozen=True)
+class Center:
+    code: str
+    name: str
+    agents: int
+    on_shift: int
+    working: int  # holding a lease now
+
+
+@dataclass(frozen=True)
+class Floor:
+    queues: list[Queue]
+    urgent: list[Urgent]
+    centers: list[Center]
+    hours: list[datetime]  # the start of each of the last HOURS hours
+    delivered_per_hour: list[int]
+
+
+def floor(session: Session, now: datetime) -> Floor:
+    clients = dict(session.execute(select(Client.id, Client.code)).all())
+    processes = {
+        (row.client_id, row.id): row.name
+        for row in session.execute(select(Process.client_id, Process.id, Process.name))
+    }
+    open_work = WorkItem.state.not_in(FINAL) & ~WorkItem.gold
+    counts: dict[tuple[int, uuid.UUID, str], dict[str, int]] = defaultdict(dict)
+    risk: dict[tuple[int, uuid.UUID, str], tuple[int, int]] = {}
+    for client_id, process_id, key, state, items, at_risk, breached in session.execute(
+        select(
+            WorkItem.client_id,
+            WorkItem.process_id,
+            WorkItem.routing_key,
+            WorkItem.state,
+            func.count(),
+            func.count().filter(WorkItem.at_risk),
+            func.count().filter(WorkItem.breached),
+        )
+        .where(open_work)
+        .group_by(WorkItem.client_id, WorkItem.process_id, WorkItem.routing_key, WorkItem.state)
+    ):
+        group = (client_id, process_id, key)
+        counts[group][state] = items
+        before = risk.get(group, (0, 0))
+        risk[group] = (before[0] + at_risk, before[1] + breached)
+    queues = sorted(
+        (
+            Queue(
+                clients.get(client_id, str(client_id)),
+                processes.get((client_id, process_id), str(process_id)),
+                key,
+                states,
+                *risk[(client_id, process_id, key)],
+            )
+            for (client_id, process_id, key), states in counts.items()
+        ),
+        key=lambda queue: (-queue.breached, -queue.at_risk, queue.client, queue.process),
+    )
+    urgent = [
+        Urgent(
+            row.id,
+            clients.get(row.client_id, ""),
+            processes.get((row.client_id, row.process_id), ""),
+            row.state,
+            row.due_at,
+            row.breached,
+        )
+        for row in session.execute(
+            select(
+                WorkItem.id,
+                WorkItem.client_id,
+                WorkItem.process_id,
+                WorkItem.state,
+                WorkItem.due_at,
+                WorkItem.breached,
+            )
+            .where(open_work, WorkItem.at_risk | WorkItem.breached)  # ix_work_items_urgent
+            .order_by(WorkItem.due_at)
+            .limit(AT_RISK_SHOWN)
+        )
+    ]
+    hours, delivered = _throughput(session, list(clients), now)
+    return Floor(queues, urgent, _centers(session, now), hours, delivered)
+
+
+def _centers(session: Session, now: datetime) -> list[Center]:
+    shifts: dict[uuid.UUID, list[WeeklyShift]] = defaultdict(list)
+    for agent_id, weekday, start, minutes in session.execute(
+        select(Shift.agent_id, Shift.weekday, Shift.start_minute, Shift.duration_minutes)
+    ):
+        shifts[agent_id].append(WeeklyShift(weekday, start, minutes))
+    working = set(
+        session.scalars(
+            select(WorkItem.lease_owner)
+            .where(WorkItem.state == State.LEASED.value, WorkItem.lease_expires_at > now)
+            .distinct()
+        )
+    )
+    centers = {row.code: row for row in session.scalars(select(DeliveryCenter))}
+    tally: dict[str, list[int]] = {code: [0, 0, 0] for code in centers}
+    for agent_id, code in session.execute(
+        select(Agent.id, Agent.center_code).where(Agent.active.is_(True))
+    ):
+        counts = tally[code]
+        counts[0] += 1
+        counts[1] += on_shift(shifts[agent_id], centers[code].timezone, now)
+        counts[2] += agent_id in working
+    return [Center(code, centers[code].name, *tally[code]) for code in sorted(centers)]
+
+
+def _throughput(
+    session: Session, client_ids: list[int], now: datetime
+) -> tuple[list[datetime], list[int]]:
+    """Items delivered in each of the last HOURS hours (per client, so that each count
+    reads the events' (client, time) index)."""
+    end = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    hours = [end - timedelta(hours=HOURS - i) for i in range(HOURS)]
+    per_hour = [0] * HOURS
+    if is_postgres(session):
+        hour = func.date_trunc("hour", func.timezone("UTC", WorkItemEvent.at))  # UTC hours
+    else:  # SQLite keeps UTC as text: its first 13 characters name the hour
+        hour = func.substr(WorkItemEvent.at, 1, 13)
+    for client_id in client_ids:
+        for started, count in session.execute(
+            select(hour, func.count())
+            .where(
+                WorkItemEvent.client_id == client_id,
+                WorkItemEvent.at >= hours[0],
+                WorkItemEvent.to_state == State.DELIVERED.value,
+            )
+            .group_by(hour)
+        ):
+            index = _index(started, hours[0])
+            if 0 <= index < HOURS:
+                per_hour[index] += count
+    return hours, per_hour
+
+
+def _index(started: datetime | str, first: datetime) -> int:
+    if isinstance(started, str):  # "YYYY-MM-DD HH" from SQLite
+        started = datetime.fromisoformat(started + ":00")
+    if started.tzinfo is None:
+        started = started.replace(tzinfo=UTC)
+    return int((started - first).total_seconds() // 3600)

@@ -1,0 +1,320 @@
+"""Administration in a real browser: a client admin adds a user, changes their role and
+deactivates them, each audited; a bad email is shown at the email field; a provider admin
+defines a process through the schema editor, whose live preview redraws the form while
+typing and shows where the JSON breaks; client admins are refused the provider's pages."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import select
+
+from tandem.audit.models import AuditRecord
+from tandem.catalog.models import Process
+from tandem.db import transaction
+from tandem.http import Container
+from tandem.tenancy.models import Client, User
+from tandem.tenancy.service import create_user
+from tests.conftest import World
+from tests.web.conftest import shoot, sign_in
+
+PROVIDER_ADMIN = "p@provider.example"
+
+
+def _provider_admin(container: Container) -> None:
+    with transaction(container.sessions) as session:
+        create_user(
+            session,
+            email=PROVIDER_ADMIN,
+            name="P",
+            role="provider_admin",
+            now=container.clock.now(),
+        )
+
+
+def _user(container: Container, email: str) -> User | None:
+    with transaction(container.sessions) as session:
+        user = session.scalar(select(User).where(User.email == email))
+        if user is not None:
+            session.expunge(user)
+        return user
+
+
+def test_a_client_admin_adds_a_user_changes_their_role_and_deactivates_them(
+    page: Any, container: Container, world: World
+) -> None:
+    sign_in(page, container, "c@insurer.example")
+    page.get_by_role("navigation", name="Sections").get_by_role(
+        "link", name="Administration"
+    ).click()
+    page.get_by_role("navigation", name="Administration").get_by_role(
+        "link", name="Users and roles"
+    ).click()
+    page.wait_for_url("**/console/admin/users")
+    role = page.get_by_label("Role *", exact=True)  # the star marks it required
+    # A client admin gives client roles only, in their own client: no client to choose.
+    assert role.locator("option").all_inner_texts() == [
+        "client admin",
+        "client user",
+        "client system",
+    ]
+    assert page.get_by_label("Client", exact=True).count() == 0
+    page.get_by_label("Email").fill("new@insurer.example")
+    page.get_by_label("Name").fill("Nina New")
+    role.select_option("client_user")
+    page.get_by_role("button", name="Add user").click()
+    page.wait_for_url("**/console/admin/users?added=*")
+    row = page.locator("tr", has_text="new@insurer.example")
+    assert "Insurer" in row.inner_text()
+    added = _user(container, "new@insurer.example")
+    assert added is not None and added.role == "client_user"
+    assert added.client_id == world.client_id
+
+    page.get_by_label("Role of new@insurer.example", exact=True).select_option("client_admin")
+    page.get_by_role("button", name="Save role of new@insurer.example").click()
+    page.locator("#toast").get_by_text("new@insurer.example is now client admin.").wait_for()
+    changed = _user(container, "new@insurer.example")
+    assert changed is not None and changed.role == "client_admin"
+    shoot(page, "admin-users")
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Deactivate new@insurer.example").click()
+    page.locator("#toast").get_by_text("new@insurer.example is deactivated.").wait_for()
+    assert row.locator("[data-active]").inner_text() == "no"
+    gone = _user(container, "new@insurer.example")
+    assert gone is not None and not gone.active
+
+    with transaction(container.sessions) as session:
+        records = session.scalars(
+            select(AuditRecord)
+            .where(AuditRecord.subject == f"user:{added.id}")
+            .order_by(AuditRecord.seq)
+        ).all()
+        trail = [(r.client_id, r.action, r.actor, r.data) for r in records]
+    actor = f"user:{world.client_user.user_id}"
+    assert trail == [
+        (
+            world.client_id,
+            "user.create",
+            actor,
+            {"role": "client_user", "email": "new@insurer.example"},
+        ),
+        (
+            world.client_id,
+            "user.role_change",
+            actor,
+            {"before": "client_user", "after": "client_admin"},
+        ),
+        (world.client_id, "user.deactivate", actor, {"role": "client_admin"}),
+    ]
+
+
+def test_a_bad_email_is_shown_at_the_email_field(
+    page: Any, container: Container, world: World
+) -> None:
+    sign_in(page, container, "c@insurer.example")
+    page.goto("/console/admin/users")
+    page.get_by_label("Email").fill("not-an-email")
+    page.get_by_label("Name").fill("Nobody")
+    page.get_by_role("button", name="Add user").click()
+    email = page.get_by_label("Email")
+    error = page.locator("#add-email-error")
+    error.wait_for()
+    assert "pattern" in error.inner_text()
+    assert email.get_attribute("aria-invalid") == "true"
+    assert "add-email-error" in (email.get_attribute("aria-describedby") or "")
+    assert page.evaluate("document.activeElement.id") == "add-email"
+    assert page.locator("#add-name-error").count() == 0
+    assert _user(container, "not-an-email") is None
+
+
+INPUT_WITH_ENUM = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["claim_ref", "channel"],
+    "properties": {
+        "claim_ref": {"type": "string", "minLength": 1},
+        "channel": {"enum": ["email", "post", "phone"], "description": "How it came in"},
+        "holder": {"type": "string", "x-personal": "nmae"},
+    },
+}
+RESULT_FORM = {
+    "type": "object",
+    "required": ["decision"],
+    "properties": {
+        "decision": {"enum": ["pay", "refer", "decline"]},
+        "fraud_suspected": {"type": "boolean"},
+        "decided_on": {"type": "string", "format": "date"},
+        "amount": {"type": "number", "minimum": 0},
+        "notes": {"type": "string", "maxLength": 4000},
+    },
+}
+
+
+def test_a_provider_admin_defines_a_process_in_the_schema_editor(
+    page: Any, container: Container, world: World
+) -> None:
+    _provider_admin(container)
+    sign_in(page, container, PROVIDER_ADMIN)
+    page.goto("/console/admin/processes")
+    assert page.get_by_role("cell", name="Keying", exact=True).count() == 2  # both clients'
+    page.get_by_role("link", name="Define a process").click()
+    page.wait_for_url("**/console/admin/processes/new")
+
+    page.get_by_label("Client *", exact=True).select_option(label="Insurer (insurer)")
+    page.get_by_label("Code").fill("claims_triage")
+    page.get_by_label("Name *", exact=True).fill("Claims triage")
+    page.get_by_label("Kind").select_option("decision")
+    page.get_by_label("SLA in minutes").fill("120")
+    page.get_by_label("SLA clock").select_option("24x7")
+    page.get_by_label("Data entry").fill("2")
+
+    editor = page.get_by_label("Input schema (JSON)")
+    preview = page.locator("#input_schema-preview")
+    error = page.locator("#input_schema-error")
+    text = json.dumps(INPUT_WITH_ENUM, indent=2)
+    # Typed up to the last brace: the JSON does not parse, the error is at the textarea.
+    editor.fill(text[:-1])
+    error.wait_for()
+    assert "does not parse" in error.inner_text()
+    assert editor.get_attribute("aria-invalid") == "true"
+    assert preview.get_by_label("Channel").count() == 0  # still the last version that parsed
+    assert "last version" in preview.get_by_role("status").inner_text()
+    # The closing brace: the preview redraws with a select for the enum, the error goes.
+    editor.press("Control+End")
+    page.keyboard.type("}")
+    channel = preview.get_by_label("Channel")
+    channel.wait_for()
+    assert channel.evaluate("node => node.tagName") == "SELECT"
+    assert channel.locator("option").all_inner_texts() == ["(choose)", "email", "post", "phone"]
+    assert error.count() == 0 and editor.get_attribute("aria-invalid") is None
+    assert preview.get_by_text("personal: nmae").is_visible()
+
+    form = page.get_by_label("Result schema (JSON)")
+    form.fill(json.dumps(RESULT_FORM, indent=2))
+    result = page.locator("#form_schema-preview")
+    assert result.get_by_label("Decision").evaluate("n => n.tagName") == "SELECT"
+    assert result.get_by_label("Fraud suspected").get_attribute("type") == "checkbox"
+    assert result.get_by_label("Decided on").get_attribute("type") == "date"
+    assert result.get_by_label("Amount").get_attribute("type") == "number"
+    assert result.get_by_label("Notes").evaluate("n => n.tagName") == "TEXTAREA"
+
+    # The server's error on a property of the schema comes back at the schema's textarea.
+    page.get_by_role("button", name="Define process").click()
+    error.wait_for()
+    assert "properties.holder: x-personal must be one of" in error.inner_text()
+    assert page.evaluate("document.activeElement.id") == "input_schema"
+    editor.fill(text.replace('"nmae"', '"name"'))
+    assert error.count() == 0
+    page.get_by_label("name", exact=True).check()  # agents may see names
+    shoot(page, "admin-process-editor")
+
+    page.get_by_role("button", name="Define process").click()
+    page.wait_for_url("**/console/admin/processes?added=claims_triage")
+    assert page.get_by_role("cell", name="Claims triage").is_visible()
+    with transaction(container.sessions) as session:
+        process = session.scalars(select(Process).where(Process.code == "claims_triage")).one()
+        assert process.client_id == world.client_id
+        assert process.kind == "decision"
+        assert process.sla_minutes == 120 and process.sla_mode == "24x7"
+        assert process.required_skills == {"data_entry": 2}
+        assert process.agent_visible_personal == ["name"]
+        assert process.input_schema["properties"]["channel"]["enum"] == ["email", "post", "phone"]
+        assert process.input_schema["properties"]["holder"]["x-personal"] == "name"
+        assert process.form_schema == RESULT_FORM
+
+
+def test_a_provider_admin_adds_a_client_and_sees_agents_with_their_skills(
+    page: Any, container: Container, world: World
+) -> None:
+    _provider_admin(container)
+    sign_in(page, container, PROVIDER_ADMIN)
+    page.goto("/console/admin")
+    tabs = page.get_by_role("navigation", name="Administration")
+    tabs.get_by_role("link", name="Clients").click()
+    page.wait_for_url("**/console/admin/clients")
+    page.get_by_label("Code").fill("Bad Code")
+    page.get_by_label("Name").fill("Bank")
+    page.get_by_label("Time zone").fill("Europe/Nowhere")
+    page.get_by_role("button", name="Add client").click()
+    page.locator("#client-code-error").wait_for()
+    assert page.locator("#client-timezone-error").count() == 0  # pydantic answers first
+    page.get_by_label("Code").fill("bank")
+    page.get_by_role("button", name="Add client").click()
+    page.locator("#client-timezone-error").wait_for()
+    assert "Europe/Nowhere" in page.locator("#client-timezone-error").inner_text()
+    page.get_by_label("Time zone").fill("Europe/Berlin")
+    page.get_by_role("button", name="Add client").click()
+    page.wait_for_url("**/console/admin/clients?added=bank")
+    with transaction(container.sessions) as session:
+        bank = session.scalars(select(Client).where(Client.code == "bank")).one()
+        assert (bank.name, bank.timezone) == ("Bank", "Europe/Berlin")
+
+    page.get_by_role("navigation", name="Administration").get_by_role(
+        "link", name="Agents and skills"
+    ).click()
+    page.wait_for_url("**/console/admin/agents")
+    manila = page.get_by_role("region", name="Manila MNL")
+    rows = manila.locator("tbody tr")
+    assert rows.count() == 2
+    assert "a@provider.example" in manila.inner_text()
+    assert rows.first.get_by_text("Data entry 3").is_visible()
+    assert "en C1" in rows.first.inner_text()
+    assert page.get_by_text("Read only").is_visible()
+    shoot(page, "admin-agents")
+
+
+def test_a_client_admin_cannot_open_the_providers_pages(
+    page: Any, container: Container, world: World
+) -> None:
+    sign_in(page, container, "c@insurer.example")
+    page.goto("/console/admin")
+    tabs = page.get_by_role("navigation", name="Administration")
+    assert tabs.get_by_role("link").all_inner_texts() == ["Users and roles", "Processes"]
+    for url in ("/console/admin/clients", "/console/admin/agents"):
+        response = page.goto(url)
+        assert response.status == 403
+        assert page.get_by_role("heading", name="Forbidden").is_visible()
+        assert "Retailer" not in page.content() and "Manila" not in page.content()
+    # The processes page is theirs, with their own client's processes only.
+    page.goto("/console/admin/processes")
+    assert page.get_by_role("cell", name="Keying", exact=True).count() == 1
+
+
+def test_a_provider_admin_gives_any_role_and_picks_the_client_for_client_roles(
+    page: Any, container: Container, world: World
+) -> None:
+    _provider_admin(container)
+    sign_in(page, container, PROVIDER_ADMIN)
+    page.goto("/console/admin/users")
+    table = page.locator("table").inner_text()
+    assert "c@retailer.example" in table and "o@provider.example" in table  # everyone's
+    role = page.get_by_label("Role *", exact=True)
+    client = page.get_by_label("Client", exact=True)
+    groups = role.locator("optgroup")
+    assert [g.get_attribute("label") for g in groups.all()] == ["Provider roles", "Client roles"]
+    role.select_option("qa_reviewer")
+    assert client.is_disabled()  # provider staff belong to no client
+    role.select_option("client_user")
+    assert client.is_enabled()
+    page.get_by_label("Email").fill("u@retailer.example")
+    page.get_by_label("Name *", exact=True).fill("Uma")
+    page.get_by_role("button", name="Add user").click()
+    page.locator("#add-client-error").wait_for()  # a client role needs its client
+    client.select_option(label="Retailer (retailer)")
+    page.get_by_role("button", name="Add user").click()
+    page.wait_for_url("**/console/admin/users?added=*")
+    assert "Retailer" in page.locator("tr", has_text="u@retailer.example").inner_text()
+    added = _user(container, "u@retailer.example")
+    assert added is not None and added.client_id == world.other_client_id
+    # Provider staff are offered provider roles only, client users client roles only.
+    ops = page.get_by_label("Role of o@provider.example", exact=True)
+    assert "client user" not in ops.locator("option").all_inner_texts()
+    assert "team lead" in ops.locator("option").all_inner_texts()
+    uma = page.get_by_label("Role of u@retailer.example", exact=True)
+    assert uma.locator("option").all_inner_texts() == [
+        "client admin",
+        "client user",
+        "client system",
+    ]

@@ -1,0 +1,50 @@
+"""The client portal in a real browser: a file with one bad row names that row's error; an
+item keyed by an agent shows as delivered; another client's item cannot be opened by URL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from tandem.http import Container
+from tests.conftest import World
+from tests.web.conftest import shoot, sign_in
+
+
+def test_a_file_with_one_bad_row_shows_that_rows_error(
+    page: Any, container: Container, world: World, tmp_path: Path
+) -> None:
+    sign_in(page, container, "c@insurer.example")
+    assert page.url.endswith("/console/portal")
+    page.get_by_role("link", name="Keying").click()
+    csv = tmp_path / "claims.csv"
+    csv.write_text("document_ref,pages\nscan-1.pdf,2\nscan-2.pdf,0\nscan-3.pdf,4\n")
+    page.get_by_label("File").set_input_files(str(csv))
+    page.get_by_role("button", name="Upload").click()
+    errors = page.locator("#upload-errors")
+    errors.wait_for()
+    assert errors.locator("tbody tr").count() == 1
+    cells = errors.locator("tbody tr td").all_inner_texts()
+    assert cells[0] == "3" and cells[1] == "pages" and "minimum" in cells[2]
+    assert page.locator("#upload-progress").get_attribute("value") == "100"
+    assert "refused" in page.locator("#upload-status").inner_text() or "invalid" in (
+        page.locator("#upload-status").inner_text()
+    )
+    shoot(page, "portal-upload")
+    page.get_by_label("If a row is wrong").select_option("accept_valid")
+    page.get_by_role("button", name="Upload").click()
+    page.get_by_text("2 of 3 rows handed over").wait_for()
+    page.goto("/console/portal")
+    assert page.locator("#batches").get_by_text("claims.csv").count() == 2
+    shoot(page, "portal")
+
+
+def test_a_client_cannot_open_another_clients_item_by_its_url(
+    page: Any, container: Container, world: World
+) -> None:
+    other = world.submit(container, "insurer-only.pdf")  # the insurer's
+    sign_in(page, container, "c@retailer.example")
+    response = page.goto(f"/console/portal/items/{other.id}")
+    assert response.status == 404
+    assert "insurer-only" not in page.content()
+    assert page.get_by_role("heading", name="Not found").is_visible()

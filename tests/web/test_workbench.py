@@ -1,0 +1,51 @@
+"""The agent's workbench in a real browser: sign in, take the next item by key, key it with
+an error shown at its field, submit, and the item is delivered."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tandem.db import transaction
+from tandem.http import Container
+from tandem.work.models import WorkItem
+from tests.conftest import World
+from tests.web.conftest import shoot, sign_in
+
+
+def test_an_agent_takes_keys_and_submits_an_item_the_client_sees_delivered(
+    page: Any, browser: Any, server: str, container: Container, world: World
+) -> None:
+    item = world.submit(container, "scan-0042.pdf")
+    page.goto("/console/work")  # not signed in: to the sign-in page and back
+    assert "/sign-in" in page.url
+    shoot(page, "sign-in")
+    sign_in(page, container, "a@provider.example")
+    assert page.url.endswith("/console/work")
+    page.keyboard.press("n")  # the next item, by key
+    page.wait_for_url(f"**/console/work/{item.id}")
+    assert page.get_by_text("scan-0042.pdf").is_visible()
+    assert "due in" in page.locator(".sla").first.inner_text()
+    page.get_by_label("Applicant name").fill("Maria Santos")
+    page.get_by_label("Coverage amount").fill("500")  # below the form's minimum of 1000
+    page.get_by_label("Coverage amount").press("Enter")
+    error = page.locator("#result-coverage_amount-error")
+    error.wait_for()
+    assert "1000" in error.inner_text()
+    assert page.get_by_label("Coverage amount").get_attribute("aria-invalid") == "true"
+    shoot(page, "workbench-item")
+    page.get_by_label("Coverage amount").fill("250000")
+    page.get_by_label("Coverage amount").press("Enter")
+    page.wait_for_url("**/console/work?done=*")
+    shoot(page, "workbench")
+    with transaction(container.sessions) as session:
+        stored = session.get_one(WorkItem, (item.client_id, item.id))
+        assert stored.state == "delivered"
+        assert stored.result == {"applicant_name": "Maria Santos", "coverage_amount": 250000}
+    client = browser.new_context(base_url=server, viewport={"width": 1280, "height": 800})
+    portal = client.new_page()
+    sign_in(portal, container, "c@insurer.example")
+    portal.get_by_role("link", name=str(item.id)[:12], exact=False).click()
+    assert portal.locator("#item-state").inner_text() == "delivered"
+    assert portal.get_by_text("Maria Santos").is_visible()
+    shoot(portal, "portal-item")
+    client.close()
