@@ -28,13 +28,27 @@ templates = Jinja2Templates(directory=HERE / "templates")
 
 # The console's sections, each shown to those who hold its permission.
 SECTIONS = (
+    ("Referrals", "/console/referrals", Permission.DECISION_JUDGE),
     ("Work", "/console/work", Permission.WORK_CLAIM),
     ("Portal", "/console/portal", Permission.WORK_ITEM_CREATE),
     ("Operations", "/console/operations", Permission.OPERATIONS_READ),
-    ("Referrals", "/console/referrals", Permission.DECISION_JUDGE),
     ("Quality", "/console/quality", Permission.QUALITY_REVIEW),
     ("Administration", "/console/admin", Permission.CLIENT_USER_MANAGE),
 )
+
+
+# Sections of work held under a lease: only for people with an agent profile.
+AGENT_SECTIONS = frozenset({Permission.DECISION_JUDGE, Permission.WORK_CLAIM})
+
+
+def sections_of(principal: Principal) -> list[tuple[str, str]]:
+    """(label, url) of the sections this person may open, in order: the first is home."""
+    return [
+        (label, url)
+        for label, url, permission in SECTIONS
+        if permission in principal.permissions
+        and (permission not in AGENT_SECTIONS or principal.agent_id is not None)
+    ]
 
 
 class SignInFirst(Exception):
@@ -68,11 +82,7 @@ def sign_in_url(back_to: str) -> str:
 def page(
     request: Request, name: str, principal: Principal | None, status_code: int = 200, **context: Any
 ) -> HTMLResponse:
-    sections = [
-        (label, url)
-        for label, url, permission in SECTIONS
-        if principal is not None and permission in principal.permissions
-    ]
+    sections = sections_of(principal) if principal is not None else []
     return templates.TemplateResponse(
         request,
         name,

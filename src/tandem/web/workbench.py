@@ -21,7 +21,7 @@ from tandem.tenancy import signin
 from tandem.tenancy.permissions import Permission
 from tandem.tenancy.principal import Principal
 from tandem.web.forms import controls
-from tandem.web.templating import SECTIONS, page, sign_in_url, viewer
+from tandem.web.templating import page, sections_of, sign_in_url, viewer
 from tandem.work.lifecycle import State
 from tandem.work.models import WorkItem
 
@@ -64,9 +64,9 @@ def home(
         principal = current_principal(request, services)
     except Unauthorized:
         return RedirectResponse(sign_in_url("/console"), status_code=303)
-    for _label, url, permission in SECTIONS:
-        if permission in principal.permissions:
-            return RedirectResponse(url, status_code=303)
+    sections = sections_of(principal)
+    if sections:
+        return RedirectResponse(sections[0][1], status_code=303)
     return page(request, "nothing.html", principal)
 
 
@@ -78,11 +78,12 @@ def work(request: Request, principal: Agent, services: Services) -> HTMLResponse
     return page(request, "work.html", principal, leases=leases, now=services.clock.now())
 
 
-@router.get("/console/work/{item_id}", response_class=HTMLResponse)
+@router.get("/console/work/{item_id}", response_model=None)
 def leased_item(
     item_id: uuid.UUID, request: Request, principal: Agent, services: Services
-) -> HTMLResponse:
-    """An item leased to the agent now, beside its result form."""
+) -> Response:
+    """An item leased to the agent now, beside its result form; a referral goes to the
+    analyst desk, where it is judged (the rules' advice, four eyes), not keyed."""
     with transaction(services.sessions) as session:
         item = session.scalar(
             select(WorkItem).where(
@@ -95,6 +96,8 @@ def leased_item(
         if item is None:
             raise NotFound(f"work item {item_id} is not leased to you")
         process = session.get_one(Process, (item.client_id, item.process_id))
+        if process.kind == "decision":
+            return RedirectResponse(f"/console/referrals/{item_id}", status_code=303)
         payload = staff_view(session, services.keyring, item, agent=True)
         fields, visible = personal_view(session, item.client_id, item.process_id)
         masked = {name for name, category in fields.items() if category not in visible}
