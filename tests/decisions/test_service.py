@@ -301,6 +301,23 @@ def test_an_analyst_override_and_the_four_eyes_rule(
     ]
 
 
+def test_a_referral_is_judged_never_simply_submitted(
+    container: Container, world: World, process_id: uuid.UUID
+) -> None:
+    """A plain submit would skip the decision record and the four-eyes rule."""
+    _version(container, world, process_id, four_eyes={"declines": True})
+    referred = _arrive(container, world, process_id, ABROAD)
+    (analyst,) = world.add_agents(container, 1)
+    lease = _claim(container, analyst)
+    result = {"outcome": "decline", "reason": "sanctioned country"}
+    with pytest.raises(Conflict, match="judge it"), transaction(container.sessions) as session:
+        container.dispatcher.submit(session, analyst, lease.item_id, lease.attempt, result)
+    with transaction(container.sessions) as session:
+        item = session.get_one(WorkItem, (world.client_id, referred.id))
+        assert (item.state, item.result) == ("leased", None)
+    assert [d.by for d in _decisions(container, referred.id)] == ["rules"]
+
+
 def test_an_approval_without_four_eyes_is_delivered_and_agrees(
     container: Container, world: World, process_id: uuid.UUID
 ) -> None:

@@ -21,6 +21,7 @@ from tandem.workforce.eligibility import CEFR_LEVELS
 from tandem.workforce.models import Skill
 
 _FORMS: dict[str, Form] = {}
+_KINDS: dict[tuple[int, uuid.UUID], str] = {}
 _RESULT_FORMS: dict[tuple[int, uuid.UUID], Form] = {}
 
 
@@ -40,13 +41,21 @@ def result_form(db: Session | Connection, client_id: int, process_id: uuid.UUID)
     key = (client_id, process_id)
     form = _RESULT_FORMS.get(key)
     if form is None:
-        schema = db.execute(
-            select(Process.form_schema).where(
+        schema, _KINDS[key] = db.execute(
+            select(Process.form_schema, Process.kind).where(
                 Process.client_id == client_id, Process.id == process_id
             )
-        ).scalar_one()
+        ).one()
         form = _RESULT_FORMS[key] = form_of(schema)
     return form
+
+
+def process_kind(db: Session | Connection, client_id: int, process_id: uuid.UUID) -> str:
+    """A process's kind, read with its result form (and as rarely)."""
+    key = (client_id, process_id)
+    if key not in _KINDS:
+        result_form(db, client_id, process_id)
+    return _KINDS[key]
 
 
 def get_process(session: Session, principal: Principal, process_id: uuid.UUID) -> Process:

@@ -600,7 +600,7 @@ def judge(
     if second_pair:
         ref = dispatcher.submit_for_review(session, agent_id, item_id, attempt, result)
     else:
-        ref = dispatcher.submit(session, agent_id, item_id, attempt, result)
+        ref = dispatcher.submit(session, agent_id, item_id, attempt, result, judged=True)
     decision = Decision(
         client_id=item.client_id,
         work_item_id=item.id,

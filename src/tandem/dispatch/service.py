@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 
 from tandem import metrics
 from tandem.catalog.models import Process
-from tandem.catalog.service import result_form
+from tandem.catalog.service import process_kind, result_form
 from tandem.clock import Clock
 from tandem.db import is_postgres
 from tandem.delivery import outbox
@@ -42,7 +42,7 @@ from tandem.dispatch.queries import (
     claim_sqlite,
     queues_param,
 )
-from tandem.errors import InvalidInput, LeaseLost, NotFound
+from tandem.errors import Conflict, InvalidInput, LeaseLost, NotFound
 from tandem.quality import service as quality
 from tandem.work.lifecycle import State, check_transition
 from tandem.work.models import WorkItem, WorkItemEvent
@@ -327,6 +327,8 @@ class Dispatcher:
         item_id: uuid.UUID,
         attempt: int,
         result: dict[str, Any],
+        *,
+        judged: bool = False,
     ) -> ItemRef:
         """Hand in a result validated against the process form. It is delivered at once,
         unless the process has a QA mode or the item is a gold item: then quality control
@@ -334,9 +336,11 @@ class Dispatcher:
 
         One fenced update moves the item and tells what it was; a result that fails the form
         raises, and the transaction (the caller's, or this one's on a connection not in a
-        transaction yet) rolls the update back."""
+        transaction yet) rolls the update back. A referral of a decision process is only
+        handed in as a judgment (tandem.decisions.service.judge: `judged`), which records
+        the decision and applies the four-eyes rule."""
         with _unit(db) as connection:
-            return self._submit(connection, agent_id, item_id, attempt, result)
+            return self._submit(connection, agent_id, item_id, attempt, result, judged)
 
     def _submit(
         self,
@@ -345,6 +349,7 @@ class Dispatcher:
         item_id: uuid.UUID,
         attempt: int,
         result: dict[str, Any],
+        judged: bool,
     ) -> ItemRef:
         now = self.clock.now()
         fences = {"item_id": item_id, "held_attempt": attempt, "agent_id": agent_id, "now": now}
@@ -357,6 +362,8 @@ class Dispatcher:
                 "the result does not match the process form",
                 errors=[{"field": e.field, "message": e.message} for e in errors],
             )
+        if not judged and process_kind(connection, item.client_id, item.process_id) == "decision":
+            raise Conflict(f"work item {item_id} is a referral: judge it (POST .../judgment)")
         actor = f"agent:{agent_id}"
         if item.state == State.SUBMITTED.value:  # quality control decides what follows
             before = ItemRef(item.client_id, item.id, State.LEASED, item.version - 1, attempt)
