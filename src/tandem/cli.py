@@ -125,11 +125,12 @@ def demo(
     console.print("Sign in to the API with one of these tokens (Authorization: Bearer <token>):")
     for name, token in tokens.items():
         console.print(f"  {name:10} {token}")
-    console.print(
-        f"Console users (POST /api/v1/auth/sign-in) have the password {DEMO_PASSWORD!r}: "
-        "ops@tandem.example, agent@tandem.example, it@northwind.example, ..."
-    )
     url = f"http://{settings.host}:{settings.port}"
+    console.print(
+        f"The console: {url}/console. Its users have the password {DEMO_PASSWORD!r}: "
+        "agent@tandem.example, it@northwind.example, ops@tandem.example, qa@tandem.example, "
+        "admin@tandem.example, security@tandem.example, ..."
+    )
     console.print(f"API docs: {url}/docs   (Authorize with a token above)")
     console.print(
         f"Try: curl -H 'Authorization: Bearer {tokens['ops']}' {url}/api/v1/operations/queues"

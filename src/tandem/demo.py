@@ -213,7 +213,14 @@ def seed(
             session, email="agent@tandem.example", name="Alex Agent", role="agent", now=clock.now()
         )
         session.get_one(Agent, agents[0]).user_id = agent_user.id
-        # The tour's agent is on shift whenever someone tries the demo.
+        # The tour's agent is on shift whenever someone tries the demo, and answers the
+        # retailer's tickets too (their messages show the free-text masking).
+        for model, values in (
+            (AgentSkill, {"skill_code": "customer_service", "level": 3}),
+            (AgentLanguage, {"language": "en", "cefr": "C1"}),
+            (AgentClearance, {"client_id": clients["shopwave"]}),
+        ):
+            session.merge(model(agent_id=agents[0], **values))
         session.execute(delete(Shift).where(Shift.agent_id == agents[0]))
         session.add_all(
             Shift(agent_id=agents[0], weekday=day, start_minute=0, duration_minutes=1440)

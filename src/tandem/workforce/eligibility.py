@@ -26,6 +26,7 @@ class QueueRequirements:
     skills: Mapping[str, int]
     language: str | None = None
     min_cefr: str | None = None
+    judged: bool = False  # a decision process: its referrals are judged, by analysts
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class AgentProfile:
     cleared_clients: frozenset[int]
     center_timezone: str
     shifts: tuple[WeeklyShift, ...]
+    judges: bool = True  # may judge referrals (an analyst's role, or no sign-in: a simulation)
 
 
 def on_shift(shifts: Iterable[WeeklyShift], timezone: str, now: datetime) -> bool:
@@ -58,6 +60,8 @@ def on_shift(shifts: Iterable[WeeklyShift], timezone: str, now: datetime) -> boo
 
 def can_serve(agent: AgentProfile, queue: QueueRequirements) -> bool:
     if queue.client_id not in agent.cleared_clients:
+        return False
+    if queue.judged and not agent.judges:
         return False
     if any(agent.skills.get(skill, 0) < level for skill, level in queue.skills.items()):
         return False

@@ -9,6 +9,8 @@ from sqlalchemy.orm import Session
 
 from tandem.catalog.models import Process
 from tandem.errors import NotFound
+from tandem.tenancy.models import User
+from tandem.tenancy.permissions import ROLES, Permission
 from tandem.workforce.eligibility import AgentProfile, QueueRequirements, WeeklyShift
 from tandem.workforce.models import (
     Agent,
@@ -22,8 +24,9 @@ from tandem.workforce.models import (
 
 def agent_profile(session: Session, agent_id: uuid.UUID) -> AgentProfile:
     row = session.execute(
-        select(Agent.active, DeliveryCenter.timezone)
+        select(Agent.active, DeliveryCenter.timezone, User.role)
         .join(DeliveryCenter, DeliveryCenter.code == Agent.center_code)
+        .outerjoin(User, User.id == Agent.user_id)
         .where(Agent.id == agent_id)
     ).one_or_none()
     if row is None or not row.active:
@@ -48,6 +51,7 @@ def agent_profile(session: Session, agent_id: uuid.UUID) -> AgentProfile:
         cleared_clients=frozenset(clients),
         center_timezone=row.timezone,
         shifts=tuple(WeeklyShift(*shift) for shift in shifts),
+        judges=row.role is None or Permission.DECISION_JUDGE in ROLES.get(row.role, ()),
     )
 
 
@@ -59,6 +63,13 @@ def queue_requirements(session: Session, client_ids: frozenset[int]) -> list[Que
         select(Process).where(Process.client_id.in_(client_ids), Process.active)
     ).all()
     return [
-        QueueRequirements(p.client_id, p.routing_key, p.required_skills, p.language, p.min_cefr)
+        QueueRequirements(
+            p.client_id,
+            p.routing_key,
+            p.required_skills,
+            p.language,
+            p.min_cefr,
+            judged=p.kind == "decision",
+        )
         for p in processes
     ]
