@@ -120,15 +120,17 @@ class Sealer:
     def __init__(self, client_id: int, prefix: str, cipher: AESGCM) -> None:
         self.client_id = client_id
         self.prefix = prefix
-        self._cipher = cipher
-        self._nonces = b""
+        self._encrypt = cipher.encrypt
+        self._nonces = memoryview(b"")
+        self._next = 0
 
     def seal(self, item_id: uuid.UUID | str, values: Mapping[str, Any]) -> str:
-        if not self._nonces:  # random nonces, drawn from the OS a thousand at a time
-            self._nonces = os.urandom(_NONCE * 1000)
-        nonce, self._nonces = self._nonces[:_NONCE], self._nonces[_NONCE:]
-        plain = _JSON(values).encode()
-        sealed = self._cipher.encrypt(nonce, plain, _bound_to(self.client_id, item_id))
+        at = self._next
+        if at >= len(self._nonces):  # random nonces, drawn from the OS a thousand at a time
+            self._nonces, at = memoryview(os.urandom(_NONCE * 1000)), 0
+        nonce = bytes(self._nonces[at : at + _NONCE])
+        self._next = at + _NONCE
+        sealed = self._encrypt(nonce, _JSON(values).encode(), _bound_to(self.client_id, item_id))
         return self.prefix + base64.b64encode(nonce + sealed).decode()
 
 
