@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import os
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -34,7 +34,6 @@ from tandem.privacy.masking import free_text_for_storage, mask
 FORMAT = "v1"
 MIN_MASTER_KEY_LENGTH = 32
 _NONCE = 12
-_JSON = json.JSONEncoder(separators=(",", ":"), default=str).encode  # built once: 3x faster
 
 
 class KeyUnavailable(Exception):
@@ -92,7 +91,7 @@ class Keyring:
         raw = base64.b64decode(body)
         cipher = self._cipher(master_id, client_id, int(version))
         plain = cipher.decrypt(raw[:_NONCE], raw[_NONCE:], _bound_to(client_id, item_id))
-        values: dict[str, Any] = json.loads(plain)
+        values: dict[str, Any] = orjson.loads(plain)
         return values
 
     def _cipher(self, master_id: str, client_id: int, version: int) -> AESGCM:
@@ -130,7 +129,8 @@ class Sealer:
             self._nonces, at = memoryview(os.urandom(_NONCE * 1000)), 0
         nonce = bytes(self._nonces[at : at + _NONCE])
         self._next = at + _NONCE
-        sealed = self._encrypt(nonce, _JSON(values).encode(), _bound_to(self.client_id, item_id))
+        plain = orjson.dumps(values, default=str)  # a tenth of the json module's time
+        sealed = self._encrypt(nonce, plain, _bound_to(self.client_id, item_id))
         return self.prefix + base64.b64encode(nonce + sealed).decode()
 
 
@@ -152,15 +152,11 @@ class Sealing:
         self, sealer: Sealer, item_id: uuid.UUID | str, payload: Mapping[str, Any]
     ) -> tuple[dict[str, Any], str | None]:
         """(the payload as stored, its sealed personal values or None if it has none)."""
-        fields = self.fields
-        present = [
-            n for n in fields if n in payload and payload[n] is not None and payload[n] != ""
-        ]
-        if not present:
-            return dict(payload), None
         stored, clear = dict(payload), {}
-        for name in present:
-            value, category = payload[name], fields[name]
+        for name, category in self.fields.items():
+            value = stored.get(name)
+            if value is None or value == "":
+                continue
             if category == "free_text":  # masked where the scanner finds personal data
                 stored[name], clear[name] = free_text_for_storage(str(value))
             else:
