@@ -95,6 +95,7 @@ ID_KINDS = {
     "client_id": "client",
     "email": "email",
     "user_id": "user",
+    "agent_id": "agent",
 }
 HEADERS = {"idempotency-key": IDEMPOTENCY_KEY}
 PROBE_CSV = b"document_ref,pages\nprobe.pdf,1\n"
@@ -139,6 +140,13 @@ BODY_OVERRIDES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/quality/gold-items"): {
         "payload": {"document_ref": "probe.pdf"},
         "answer": RESULT,
+    },
+    ("POST", "/api/v1/agents"): {"name": "Probe", "center_code": "MNL", "tier": "agent"},
+    ("PUT", "/api/v1/agents/{agent_id}/skills"): {"skills": {"data_entry": 3}},
+    ("PUT", "/api/v1/agents/{agent_id}/languages"): {"languages": {"en": "C1"}},
+    ("PUT", "/api/v1/agents/{agent_id}/clearances"): {"client_ids": []},
+    ("PUT", "/api/v1/agents/{agent_id}/shifts"): {
+        "shifts": [{"weekday": 0, "start_minute": 0, "duration_minutes": 1440}]
     },
 }
 FILE_OVERRIDES: dict[tuple[str, str], tuple[str, bytes]] = {
@@ -764,6 +772,8 @@ def seed(container: Container, world: World, server: str, stack: ExitStack) -> S
             "client": {"insurer": world.client_id},
             "email": {"client admin": INSURER_EMAIL},
             "user": {"client admin": _user_id(container, INSURER_EMAIL)},
+            # Agents belong to the provider: the world's agent is cleared for the insurer.
+            "agent": {"insurer-cleared agent": world.agent_id},
         },
         twins={
             **{kind: uuid.uuid4() for kind in ID_KINDS.values()},

@@ -1,7 +1,9 @@
 """Administration in a real browser: a client admin adds a user, changes their role and
 deactivates them, each audited; a bad email is shown at the email field; a provider admin
 defines a process through the schema editor, whose live preview redraws the form while
-typing and shows where the JSON breaks; client admins are refused the provider's pages."""
+typing and shows where the JSON breaks; client admins are refused the provider's pages; an
+ops manager gives an agent skills, a clearance, a language and shifts, adds an agent and
+deactivates one, while a planner sees the workforce read only."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from tandem.db import transaction
 from tandem.http import Container
 from tandem.tenancy.models import Client, User
 from tandem.tenancy.service import create_user
+from tandem.workforce.models import Agent, AgentClearance, AgentLanguage, AgentSkill, Shift, Skill
 from tests.conftest import World
 from tests.web.conftest import shoot, sign_in
 
@@ -256,12 +259,17 @@ def test_a_provider_admin_adds_a_client_and_sees_agents_with_their_skills(
     ).click()
     page.wait_for_url("**/console/admin/agents")
     manila = page.get_by_role("region", name="Manila MNL")
-    rows = manila.locator("tbody tr")
+    rows = manila.locator("tbody tr.agent")
     assert rows.count() == 2
     assert "a@provider.example" in manila.inner_text()
     assert rows.first.get_by_text("Data entry 3").is_visible()
     assert "en C1" in rows.first.inner_text()
-    assert page.get_by_text("Read only").is_visible()
+    assert "Insurer, Retailer" in rows.first.inner_text()
+    assert "Mon 00:00 24h" in rows.first.inner_text()
+    # A provider admin manages the workforce: each agent has an editor, drawn when opened.
+    assert page.get_by_text("Read only").count() == 0
+    assert rows.first.get_by_role("button", name="Edit Test Agent").is_visible()
+    assert manila.locator("tr.editor").count() == 0
     shoot(page, "admin-agents")
 
 
@@ -318,3 +326,194 @@ def test_a_provider_admin_gives_any_role_and_picks_the_client_for_client_roles(
         "client user",
         "client system",
     ]
+
+
+def _agent_of(container: Container, email: str) -> Agent:
+    with transaction(container.sessions) as session:
+        agent = session.scalars(
+            select(Agent).join(User, User.id == Agent.user_id).where(User.email == email)
+        ).one()
+        session.expunge(agent)
+        return agent
+
+
+def test_an_ops_manager_gives_an_agent_a_skill_and_a_clearance_in_the_page(
+    page: Any, container: Container, world: World
+) -> None:
+    with transaction(container.sessions) as session:
+        session.add(Skill(code="claims", name="Claims handling"))
+    other = _agent_of(container, "b@provider.example")  # cleared for the retailer only
+    with container.sessions() as session:  # the dispatcher has cached their queues
+        assert {c for c, _ in container.dispatcher.servable(session, other.id)} == {
+            world.other_client_id
+        }
+    sign_in(page, container, "o@provider.example")
+    page.get_by_role("navigation", name="Sections").get_by_role(
+        "link", name="Administration"
+    ).click()
+    tabs = page.get_by_role("navigation", name="Administration")
+    assert tabs.get_by_role("link").all_inner_texts() == ["Processes", "Agents and skills"]
+    tabs.get_by_role("link", name="Agents and skills").click()
+    page.wait_for_url("**/console/admin/agents")
+    row = page.locator("tr.agent", has_text="b@provider.example")
+    editor = page.locator(f"#edit-{other.id}")
+    edit = row.get_by_role("button", name="Edit Test Agent")
+    edit.focus()  # by keyboard
+    page.keyboard.press("Enter")
+    editor.wait_for()
+    assert edit.get_attribute("aria-expanded") == "true"
+    assert edit.get_attribute("aria-controls") == f"edit-{other.id}"
+    assert editor.get_by_role("group", name="Change Test Agent").is_visible()
+    skills = editor.get_by_role("form", name="Skills")
+    claims = skills.get_by_label("Claims handling")
+    claims.fill("7")
+    skills.get_by_role("button", name="Save skills").click()
+    error = page.locator(f"#skill-{other.id}-claims-error")
+    error.wait_for()
+    assert "less than or equal to 5" in error.inner_text()
+    assert claims.get_attribute("aria-invalid") == "true"
+    assert page.evaluate("document.activeElement.id") == f"skill-{other.id}-claims"
+    claims.fill("4")
+    claims.press("Enter")  # submits the form
+    page.locator("#toast").get_by_text("Saved the skills of Test Agent.").wait_for()
+    assert claims.get_attribute("aria-invalid") is None
+    assert row.locator("[data-cell=skills]").inner_text() == "Claims handling 4, Data entry 3"
+
+    clearances = editor.get_by_role("form", name="Clearances")
+    clearances.get_by_label("Insurer", exact=True).check()
+    clearances.get_by_role("button", name="Save clearances").click()
+    page.locator("#toast").get_by_text("Saved the clearances of Test Agent.").wait_for()
+    assert row.locator("[data-cell=clearances]").inner_text() == "Insurer, Retailer"
+
+    languages = editor.get_by_role("form", name="Languages")
+    languages.get_by_label("Language 2", exact=True).fill("fil")
+    languages.get_by_label("Level of language 2").select_option("B2")
+    languages.get_by_label("Level of language 1").select_option("")  # English: removed
+    languages.get_by_role("button", name="Save languages").click()
+    page.locator("#toast").get_by_text("Saved the languages of Test Agent.").wait_for()
+    assert row.locator("[data-cell=languages]").inner_text() == "fil B2"
+
+    shifts = editor.get_by_role("form", name="Weekly shifts")
+    shifts.get_by_label("Day of shift 1", exact=True).select_option("")  # Monday: removed
+    shifts.get_by_label("Day of shift 8", exact=True).select_option("Monday")
+    shifts.get_by_label("Hours of shift 8", exact=True).fill("8.5")
+    shifts.get_by_role("button", name="Save shifts").click()
+    start = page.locator(f"#shift-start-{other.id}-7-error")  # the start is missing
+    start.wait_for()
+    assert page.evaluate("document.activeElement.id") == f"shift-start-{other.id}-7"
+    shifts.get_by_label("Start of shift 8", exact=True).fill("09:30")
+    shifts.get_by_role("button", name="Save shifts").click()
+    page.locator("#toast").get_by_text("Saved the shifts of Test Agent.").wait_for()
+    assert row.locator("[data-cell=shifts]").inner_text().startswith("Mon 09:30 8.5h, Tue")
+    shoot(page, "admin-agent-editor")
+    page.keyboard.press("Escape")  # closes the editor, back to its button
+    assert editor.is_hidden()
+    assert page.evaluate("document.activeElement.getAttribute('aria-controls')") == (
+        f"edit-{other.id}"
+    )
+
+    with transaction(container.sessions) as session:
+        held = session.execute(
+            select(AgentSkill.skill_code, AgentSkill.level)
+            .where(AgentSkill.agent_id == other.id)
+            .order_by(AgentSkill.skill_code)
+        ).all()
+        assert held == [("claims", 4), ("data_entry", 3)]
+        cleared = session.scalars(
+            select(AgentClearance.client_id).where(AgentClearance.agent_id == other.id)
+        ).all()
+        assert sorted(cleared) == sorted([world.client_id, world.other_client_id])
+        assert session.execute(
+            select(AgentLanguage.language, AgentLanguage.cefr).where(
+                AgentLanguage.agent_id == other.id
+            )
+        ).all() == [("fil", "B2")]
+        monday = session.execute(
+            select(Shift.start_minute, Shift.duration_minutes).where(
+                Shift.agent_id == other.id, Shift.weekday == 0
+            )
+        ).all()
+        assert monday == [(570, 510)]
+        actions = session.scalars(
+            select(AuditRecord.action)
+            .where(AuditRecord.subject == f"agent:{other.id}")
+            .order_by(AuditRecord.seq)
+        ).all()
+        assert actions == ["agent.skills", "agent.clearances", "agent.languages", "agent.shifts"]
+    # Held from the agent's next claim: the dispatcher forgot what it had cached.
+    with container.sessions() as session:
+        assert {c for c, _ in container.dispatcher.servable(session, other.id)} == {
+            world.client_id,
+            world.other_client_id,
+        }
+
+
+def test_an_ops_manager_adds_an_agent_and_deactivates_them(
+    page: Any, container: Container, world: World
+) -> None:
+    with transaction(container.sessions) as session:
+        create_user(
+            session,
+            email="new@provider.example",
+            name="Nia",
+            role="analyst",
+            now=container.clock.now(),
+        )
+    sign_in(page, container, "o@provider.example")
+    page.goto("/console/admin/agents")
+    add = page.locator("#add-agent")
+    user = add.get_by_label("Sign-in", exact=True)
+    # Provider users with an agent role and no profile yet: not the world's agents.
+    assert user.locator("option").all_inner_texts() == ["(none)", "new@provider.example (analyst)"]
+    add.get_by_role("button", name="Add agent").click()
+    page.locator("#agent-name-error").wait_for()  # a name is needed
+    add.get_by_label("Name *", exact=True).fill("Nia Nakamura")
+    add.get_by_label("Delivery center *", exact=True).select_option("MNL")
+    add.get_by_label("Tier *", exact=True).select_option("analyst")
+    user.select_option(label="new@provider.example (analyst)")
+    add.get_by_role("button", name="Add agent").click()
+    page.wait_for_url("**/console/admin/agents?added=*")
+    agent = _agent_of(container, "new@provider.example")
+    assert (agent.name, agent.tier, agent.center_code, agent.active) == (
+        "Nia Nakamura",
+        "analyst",
+        "MNL",
+        True,
+    )
+    # The new agent's editor is open, its first control focused, to give skills next.
+    page.locator(f"#edit-{agent.id}").wait_for()
+    page.wait_for_function(f"document.activeElement.id === 'skill-{agent.id}-data_entry'")
+    assert page.get_by_role("status").get_by_text("Added Nia Nakamura").is_visible()
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Deactivate Nia Nakamura").click()
+    page.locator("#toast").get_by_text("Nia Nakamura is deactivated.").wait_for()
+    row = page.locator("tr.agent", has_text="new@provider.example")
+    assert row.locator("[data-cell=active]").inner_text() == "no"
+    assert row.get_by_role("button").count() == 0
+    assert page.locator(f"#edit-{agent.id}").count() == 0
+    assert not _agent_of(container, "new@provider.example").active
+
+
+def test_a_planner_sees_the_workforce_read_only(
+    page: Any, container: Container, world: World
+) -> None:
+    with transaction(container.sessions) as session:
+        create_user(
+            session,
+            email="plan@provider.example",
+            name="Pat",
+            role="wfm_planner",
+            now=container.clock.now(),
+        )
+    sign_in(page, container, "plan@provider.example")
+    page.goto("/console/admin")
+    tabs = page.get_by_role("navigation", name="Administration")
+    assert tabs.get_by_role("link").all_inner_texts() == ["Agents and skills"]
+    tabs.get_by_role("link", name="Agents and skills").click()
+    page.wait_for_url("**/console/admin/agents")
+    assert page.get_by_text("Read only").is_visible()
+    assert page.locator("tr.agent").count() == 2
+    assert page.get_by_role("button", name="Edit Test Agent").count() == 0
+    assert page.locator("#add-agent, tr.editor, form").count() == 1  # the sign-out form only
+    assert page.goto("/console/admin/users").status == 403

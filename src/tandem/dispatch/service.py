@@ -201,6 +201,9 @@ class Dispatcher:
         return servable
 
     def forget_agent(self, agent_id: uuid.UUID) -> None:
+        """Drop the agent's cached queues: their next claim reads their skills, languages,
+        clearances and shifts afresh. Called once a change to the agent has committed (this
+        process's cache only: another process's copy expires within the cache's few seconds)."""
         with self._lock:
             self._queues.pop(agent_id, None)
 

@@ -1,10 +1,12 @@
 """Administration: clients, processes (a form schema editor with a live preview), agents and
-their skills, users and their roles.
+their skills, languages, clearances and shifts, users and their roles.
 
 Pages only read; every change is made from the page through the public API (/api/v1/users,
-/api/v1/clients, /api/v1/processes), which checks and audits it. The section needs
-client:user:manage (client admins and provider admins); each sub-page also needs its own
-permission, so a client admin is answered 403 for the provider's list of clients."""
+/api/v1/clients, /api/v1/processes, /api/v1/agents), which checks and audits it. The section
+is for those who manage users (client:user:manage: client admins and provider admins) or
+manage or read the workforce (ops managers; team leads, planners, security officers); each
+sub-page also needs its own permission, so a client admin is answered 403 for the provider's
+list of clients, an ops manager for the list of users."""
 
 from __future__ import annotations
 
@@ -24,16 +26,25 @@ from tandem.db import transaction
 from tandem.http import Services
 from tandem.privacy.masking import CATEGORIES
 from tandem.tenancy.models import Client, User
-from tandem.tenancy.permissions import CLIENT_ROLES, ROLES, Permission
+from tandem.tenancy.permissions import AGENT_ROLES, CLIENT_ROLES, ROLES, Permission
 from tandem.tenancy.principal import Principal
 from tandem.tenancy.users import list_users
-from tandem.web.templating import page, viewer
-from tandem.workforce.eligibility import CEFR_LEVELS
-from tandem.workforce.models import Agent, AgentLanguage, AgentSkill, DeliveryCenter, Skill
+from tandem.web.templating import ADMINISTRATORS, page, viewer
+from tandem.workforce.eligibility import CEFR_LEVELS, WeeklyShift
+from tandem.workforce.models import (
+    Agent,
+    AgentClearance,
+    AgentLanguage,
+    AgentSkill,
+    DeliveryCenter,
+    Shift,
+    Skill,
+)
+from tandem.workforce.service import TIERS
 
 router = APIRouter(include_in_schema=False)
 
-SECTION = Permission.CLIENT_USER_MANAGE
+SECTION = viewer(*ADMINISTRATORS)
 
 # The section's pages, each shown to those who hold its permission as well.
 TABS = (
@@ -51,7 +62,7 @@ def within_admin(permission: Permission) -> Callable[..., Awaitable[Principal]]:
     """The section's guard (`viewer`), then the sub-page's own permission: 403 without it."""
 
     async def dependency(
-        principal: Annotated[Principal, Depends(viewer(SECTION))],
+        principal: Annotated[Principal, Depends(SECTION)],
     ) -> Principal:
         principal.require(permission)
         return principal
@@ -60,7 +71,8 @@ def within_admin(permission: Permission) -> Callable[..., Awaitable[Principal]]:
     return dependency
 
 
-Admin = Annotated[Principal, Depends(viewer(SECTION))]
+Admin = Annotated[Principal, Depends(SECTION)]
+UserManager = Annotated[Principal, Depends(within_admin(Permission.CLIENT_USER_MANAGE))]
 ClientManager = Annotated[Principal, Depends(within_admin(Permission.CLIENT_MANAGE))]
 ProcessReader = Annotated[Principal, Depends(within_admin(Permission.PROCESS_READ))]
 ProcessManager = Annotated[Principal, Depends(within_admin(Permission.PROCESS_MANAGE))]
@@ -102,7 +114,7 @@ def _clients(session: Session, principal: Principal) -> Sequence[Client]:
 
 
 @router.get("/console/admin/users", response_class=HTMLResponse)
-def users(request: Request, principal: Admin, services: Services) -> HTMLResponse:
+def users(request: Request, principal: UserManager, services: Services) -> HTMLResponse:
     provider = Permission.PROVIDER_USER_MANAGE in principal.permissions
     with transaction(services.sessions) as session:
         clients = _clients(session, principal)
@@ -199,6 +211,24 @@ def new_process(request: Request, principal: ProcessManager, services: Services)
 
 # -- agents and skills -----------------------------------------------------------------------
 
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def clock_time(minute: int) -> str:
+    """Minutes after midnight as HH:MM."""
+    return f"{minute // 60:02d}:{minute % 60:02d}"
+
+
+def hours(minutes: int) -> str:
+    """A duration in hours, to two decimals at most: 540 -> "9", 510 -> "8.5"."""
+    return f"{round(minutes / 60, 2)}".removesuffix(".0")
+
+
+def shift_text(shift: WeeklyShift) -> str:
+    """ "Mon 09:00 9h", as the page's script writes it too."""
+    day = WEEKDAYS[shift.weekday][:3]
+    return f"{day} {clock_time(shift.start_minute)} {hours(shift.duration_minutes)}h"
+
 
 @dataclass
 class AgentRow:
@@ -206,10 +236,13 @@ class AgentRow:
     email: str | None  # the agent's sign-in, if they have one
     skills: list[tuple[str, str, int]] = field(default_factory=list)  # code, name, level
     languages: list[tuple[str, str]] = field(default_factory=list)  # language, CEFR level
+    clearances: list[int] = field(default_factory=list)  # client ids
+    shifts: list[WeeklyShift] = field(default_factory=list)
 
 
 def workforce(session: Session) -> list[tuple[DeliveryCenter, list[AgentRow]]]:
-    """Each delivery center with its agents, their skills with levels and their languages."""
+    """Each delivery center with its agents, their skills with levels, their languages,
+    clearances and shifts."""
     rows = {
         agent.id: AgentRow(agent, email)
         for agent, email in session.execute(
@@ -230,6 +263,16 @@ def workforce(session: Session) -> list[tuple[DeliveryCenter, list[AgentRow]]]:
         )
     ):
         rows[agent_id].languages.append((language, cefr))
+    for agent_id, client_id in session.execute(
+        select(AgentClearance.agent_id, AgentClearance.client_id).order_by(AgentClearance.client_id)
+    ):
+        rows[agent_id].clearances.append(client_id)
+    for agent_id, weekday, start, minutes in session.execute(
+        select(Shift.agent_id, Shift.weekday, Shift.start_minute, Shift.duration_minutes).order_by(
+            Shift.weekday, Shift.start_minute, Shift.duration_minutes
+        )
+    ):
+        rows[agent_id].shifts.append(WeeklyShift(weekday, start, minutes))
     centers = session.scalars(select(DeliveryCenter).order_by(DeliveryCenter.code)).all()
     return [
         (center, [row for row in rows.values() if row.agent.center_code == center.code])
@@ -237,7 +280,43 @@ def workforce(session: Session) -> list[tuple[DeliveryCenter, list[AgentRow]]]:
     ]
 
 
+def free_sign_ins(session: Session) -> Sequence[User]:
+    """Active provider users with an agent role and no agent profile: who may be linked to a
+    new agent."""
+    return session.scalars(
+        select(User)
+        .outerjoin(Agent, Agent.user_id == User.id)
+        .where(
+            User.client_id.is_(None),
+            User.role.in_(sorted(AGENT_ROLES)),
+            User.active.is_(True),
+            Agent.id.is_(None),
+        )
+        .order_by(User.email)
+    ).all()
+
+
 @router.get("/console/admin/agents", response_class=HTMLResponse)
 def agents(request: Request, principal: WorkforceReader, services: Services) -> HTMLResponse:
+    """Read only, unless the caller manages the workforce: then an editor per agent (skills,
+    languages, clearances, shifts; drawn by the page's script when opened, from the API's
+    answer, so that the page stays light with hundreds of agents), deactivation and a form
+    to add an agent."""
+    can_manage = Permission.WORKFORCE_MANAGE in principal.permissions
     with transaction(services.sessions) as session:
-        return _page(request, "admin_agents.html", principal, centers=workforce(session))
+        centers = workforce(session)
+        clients = _clients(session, principal)
+        return _page(
+            request,
+            "admin_agents.html",
+            principal,
+            centers=centers,
+            client_names={client.id: client.name for client in clients},
+            can_manage=can_manage,
+            clients=clients,
+            skills=session.scalars(select(Skill).order_by(Skill.name)).all() if can_manage else [],
+            sign_ins=free_sign_ins(session) if can_manage else [],
+            cefr_levels=CEFR_LEVELS,
+            tiers=TIERS,
+            shift_text=shift_text,
+        )

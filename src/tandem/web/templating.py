@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from tandem.db import TENANT
-from tandem.errors import Unauthorized
+from tandem.errors import Forbidden, Unauthorized
 from tandem.http import Services, current_principal
 from tandem.tenancy.permissions import Permission
 from tandem.tenancy.principal import Principal
@@ -26,14 +26,23 @@ HERE = Path(__file__).parent
 STATIC = HERE / "static"
 templates = Jinja2Templates(directory=HERE / "templates")
 
-# The console's sections, each shown to those who hold its permission.
-SECTIONS = (
-    ("Referrals", "/console/referrals", Permission.DECISION_JUDGE),
-    ("Work", "/console/work", Permission.WORK_CLAIM),
-    ("Portal", "/console/portal", Permission.WORK_ITEM_CREATE),
-    ("Operations", "/console/operations", Permission.OPERATIONS_READ),
-    ("Quality", "/console/quality", Permission.QUALITY_REVIEW),
-    ("Administration", "/console/admin", Permission.CLIENT_USER_MANAGE),
+# Administration is for those who manage users (client and provider admins) and for those who
+# manage or read the workforce (ops managers; team leads, planners and security officers see
+# the agents read only).
+ADMINISTRATORS = (
+    Permission.CLIENT_USER_MANAGE,
+    Permission.WORKFORCE_MANAGE,
+    Permission.WORKFORCE_READ,
+)
+
+# The console's sections, each shown to those who hold (one of) its permissions.
+SECTIONS: tuple[tuple[str, str, tuple[Permission, ...]], ...] = (
+    ("Referrals", "/console/referrals", (Permission.DECISION_JUDGE,)),
+    ("Work", "/console/work", (Permission.WORK_CLAIM,)),
+    ("Portal", "/console/portal", (Permission.WORK_ITEM_CREATE,)),
+    ("Operations", "/console/operations", (Permission.OPERATIONS_READ,)),
+    ("Quality", "/console/quality", (Permission.QUALITY_REVIEW,)),
+    ("Administration", "/console/admin", ADMINISTRATORS),
 )
 
 
@@ -45,9 +54,9 @@ def sections_of(principal: Principal) -> list[tuple[str, str]]:
     """(label, url) of the sections this person may open, in order: the first is home."""
     return [
         (label, url)
-        for label, url, permission in SECTIONS
-        if permission in principal.permissions
-        and (permission not in AGENT_SECTIONS or principal.agent_id is not None)
+        for label, url, permissions in SECTIONS
+        if not principal.permissions.isdisjoint(permissions)
+        and (AGENT_SECTIONS.isdisjoint(permissions) or principal.agent_id is not None)
     ]
 
 
@@ -59,19 +68,25 @@ class SignInFirst(Exception):
         self.back_to = back_to
 
 
-def viewer(permission: Permission) -> Callable[..., Awaitable[Principal]]:
-    """The dependency a page declares: the signed-in person, holding `permission`."""
+def viewer(permission: Permission, *or_: Permission) -> Callable[..., Awaitable[Principal]]:
+    """The dependency a page declares: the signed-in person, holding `permission` (or one of
+    the others named)."""
+    either = (permission, *or_)
 
     async def dependency(request: Request, services: Services) -> Principal:
         try:
             principal = current_principal(request, services)
         except Unauthorized:
             raise SignInFirst(request.url.path) from None
-        principal.require(permission)
+        if principal.permissions.isdisjoint(either):
+            if not or_:
+                principal.require(permission)
+            names = ", ".join(p.value for p in either)
+            raise Forbidden(f"your role ({principal.role}) holds none of {names}")
         TENANT.set(principal.client_id)
         return principal
 
-    dependency.permission = permission  # type: ignore[attr-defined]
+    dependency.permission = permission if not or_ else either  # type: ignore[attr-defined]
     return dependency
 
 

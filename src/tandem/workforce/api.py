@@ -1,26 +1,37 @@
-"""The provider's workforce and the operations view of the queues."""
+"""The provider's workforce and the operations view of the queues.
+
+Workforce managers (provider:workforce:manage: ops managers, provider admins) add agents,
+set their skills, languages, clearances and shifts (each PUT replaces the whole set, in one
+transaction) and deactivate them. Every change is audited on the provider's chain, and
+holds from the agent's next claim: the dispatcher forgets the queues it cached for them."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from tandem.catalog.models import Process
 from tandem.db import transaction
-from tandem.http import Services, requires
+from tandem.http import MAX_INT, Container, Services, requires
 from tandem.tenancy.permissions import Permission
 from tandem.tenancy.principal import Principal
 from tandem.work.models import WorkItem
+from tandem.workforce import service
+from tandem.workforce.eligibility import CEFR_LEVELS, WeeklyShift
 from tandem.workforce.models import Agent, DeliveryCenter
 
 router = APIRouter(prefix="/api/v1", tags=["workforce and operations"])
 
 WorkforceReader = Annotated[Principal, Depends(requires(Permission.WORKFORCE_READ))]
+WorkforceManager = Annotated[Principal, Depends(requires(Permission.WORKFORCE_MANAGE))]
 OpsReader = Annotated[Principal, Depends(requires(Permission.OPERATIONS_READ))]
 
 
@@ -71,6 +82,186 @@ def list_agents(
         if center:
             query = query.where(Agent.center_code == center)
         return list(session.scalars(query).all())
+
+
+# -- administering agents --------------------------------------------------------------------
+
+
+class AgentIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    center_code: str = Field(min_length=1, max_length=16, description="A delivery center's code")
+    tier: Literal["agent", "analyst"]
+    user_id: uuid.UUID | None = Field(
+        default=None,
+        description="Their sign-in: a provider user with an agent role (agent, analyst, "
+        "team_lead) and no agent profile yet",
+    )
+
+
+Level = Annotated[int, Field(ge=1, le=5)]
+Cefr = Annotated[str, Field(max_length=2, json_schema_extra={"enum": list(CEFR_LEVELS)})]
+
+
+class SkillsIn(BaseModel):
+    skills: dict[str, Level] = Field(
+        max_length=200, description="Skill code -> level, 1 (trainee) to 5 (expert)"
+    )
+
+
+class LanguagesIn(BaseModel):
+    languages: dict[str, Cefr] = Field(
+        max_length=50, description="Language code (en, fil, pt-BR) -> CEFR level"
+    )
+
+
+class ClearancesIn(BaseModel):
+    client_ids: list[Annotated[int, Field(ge=1, le=MAX_INT)]] = Field(
+        max_length=1000, description="The clients whose items the agent may work"
+    )
+
+
+class ShiftIn(BaseModel):
+    weekday: int = Field(ge=0, le=6, description="0 = Monday, in the center's calendar")
+    start_minute: int = Field(ge=0, le=1439, description="Minutes after local midnight")
+    duration_minutes: int = Field(ge=1, le=1440, description="May run past midnight")
+
+
+class ShiftsIn(BaseModel):
+    shifts: list[ShiftIn] = Field(max_length=100)
+
+
+class ShiftOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    weekday: int
+    start_minute: int
+    duration_minutes: int
+
+
+class AgentDetailOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    name: str
+    center_code: str
+    tier: str
+    active: bool
+    user_id: uuid.UUID | None
+    skills: dict[str, int]
+    languages: dict[str, str]
+    client_ids: list[int] = Field(description="Cleared for these clients' items")
+    shifts: list[ShiftOut]
+
+
+@contextmanager
+def _changing(services: Container, agent_id: uuid.UUID) -> Iterator[Session]:
+    """A transaction changing one agent; once it has committed, the dispatcher forgets the
+    queues it cached for the agent, so that the change holds from their next claim."""
+    with transaction(services.sessions) as session:
+        yield session
+    services.dispatcher.forget_agent(agent_id)
+
+
+@router.post("/agents", response_model=AgentDetailOut, status_code=201)
+def create_agent(
+    body: AgentIn, principal: WorkforceManager, services: Services
+) -> service.AgentDetails:
+    """A new agent, serving no queue until given skills, clearances and shifts."""
+    with transaction(services.sessions) as session:
+        return service.create_agent(
+            session,
+            principal,
+            name=body.name,
+            center_code=body.center_code,
+            tier=body.tier,
+            user_id=body.user_id,
+            now=services.clock.now(),
+            key=services.audit_key,
+        )
+
+
+@router.get("/agents/{agent_id}", response_model=AgentDetailOut)
+def get_agent(
+    agent_id: uuid.UUID, principal: WorkforceReader, services: Services
+) -> service.AgentDetails:
+    with transaction(services.sessions) as session:
+        return service.agent_details(session, agent_id)
+
+
+@router.put("/agents/{agent_id}/skills", response_model=AgentDetailOut)
+def set_skills(
+    agent_id: uuid.UUID, body: SkillsIn, principal: WorkforceManager, services: Services
+) -> service.AgentDetails:
+    """Replaces the agent's skills; an unknown skill is named as skills.<code>."""
+    with _changing(services, agent_id) as session:
+        return service.replace_skills(
+            session,
+            principal,
+            agent_id,
+            body.skills,
+            now=services.clock.now(),
+            key=services.audit_key,
+        )
+
+
+@router.put("/agents/{agent_id}/languages", response_model=AgentDetailOut)
+def set_languages(
+    agent_id: uuid.UUID, body: LanguagesIn, principal: WorkforceManager, services: Services
+) -> service.AgentDetails:
+    """Replaces the agent's languages, each with its CEFR level (A1 to C2)."""
+    with _changing(services, agent_id) as session:
+        return service.replace_languages(
+            session,
+            principal,
+            agent_id,
+            body.languages,
+            now=services.clock.now(),
+            key=services.audit_key,
+        )
+
+
+@router.put("/agents/{agent_id}/clearances", response_model=AgentDetailOut)
+def set_clearances(
+    agent_id: uuid.UUID, body: ClearancesIn, principal: WorkforceManager, services: Services
+) -> service.AgentDetails:
+    """Replaces the clients the agent is cleared for; an unknown one is named as
+    client_ids.<index>."""
+    with _changing(services, agent_id) as session:
+        return service.replace_clearances(
+            session,
+            principal,
+            agent_id,
+            body.client_ids,
+            now=services.clock.now(),
+            key=services.audit_key,
+        )
+
+
+@router.put("/agents/{agent_id}/shifts", response_model=AgentDetailOut)
+def set_shifts(
+    agent_id: uuid.UUID, body: ShiftsIn, principal: WorkforceManager, services: Services
+) -> service.AgentDetails:
+    """Replaces the agent's weekly shifts, in their center's local time."""
+    shifts = [WeeklyShift(s.weekday, s.start_minute, s.duration_minutes) for s in body.shifts]
+    with _changing(services, agent_id) as session:
+        return service.replace_shifts(
+            session, principal, agent_id, shifts, now=services.clock.now(), key=services.audit_key
+        )
+
+
+@router.delete("/agents/{agent_id}", response_model=AgentDetailOut)
+def deactivate_agent(
+    agent_id: uuid.UUID, principal: WorkforceManager, services: Services
+) -> service.AgentDetails:
+    """Deactivates the agent: their next claim is refused. Their live leases are not taken
+    back but left to expire (the work in hand may still be handed in until then, and a
+    heartbeat still extends a lease while their sign-in works: deactivate the user too to
+    end that at once); the reaper then returns those items to the queue. The agent is kept
+    for the record; deactivating them again changes nothing."""
+    with _changing(services, agent_id) as session:
+        return service.deactivate_agent(
+            session, principal, agent_id, now=services.clock.now(), key=services.audit_key
+        )
 
 
 @router.get("/operations/queues", response_model=list[QueueDepthOut])

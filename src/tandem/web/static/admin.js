@@ -1,7 +1,8 @@
 // Tandem console, administration: users and roles, clients, the process editor with a live
-// preview of its forms. Every change goes through the public API (/api/v1) with the session
-// cookie; its errors name the field and are shown there. Loaded after console.js, whose
-// helpers arrive through the window.tandemPages hook.
+// preview of its forms, agents with their skills, languages, clearances and shifts. Every
+// change goes through the public API (/api/v1) with the session cookie; its errors name the
+// field and are shown there. Loaded after console.js, whose helpers arrive through the
+// window.tandemPages hook.
 "use strict";
 
 (function () {
@@ -364,6 +365,314 @@
     });
   }
 
+  // -- agents and skills ----------------------------------------------------------------------
+  // Each agent's row opens an editor of four forms; each form replaces one set through
+  // PUT /api/v1/agents/{id}/<set> and redraws the row's summary of it from the answer.
+
+  const DAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+
+  const twoDigits = (n) => String(n).padStart(2, "0");
+  const clockTime = (minute) => `${twoDigits(Math.floor(minute / 60))}:${twoDigits(minute % 60)}`;
+
+  // As the server writes it (tandem.web.admin.shift_text): "Mon 09:00 9h".
+  function shiftText(shift) {
+    const hours = Number((shift.duration_minutes / 60).toFixed(2));
+    return `${DAYS[shift.weekday]} ${clockTime(shift.start_minute)} ${hours}h`;
+  }
+
+  function minutesOf(time) {
+    const match = /^(\d{2}):(\d{2})/.exec(time);
+    return match ? Number(match[1]) * 60 + Number(match[2]) : null;
+  }
+
+  function labelOf(control) {
+    const label = control.id && document.querySelector(`label[for="${CSS.escape(control.id)}"]`);
+    return label ? label.textContent.trim() : control.value;
+  }
+
+  function fill(cell, texts) {
+    if (texts.length) { cell.textContent = texts.join(", "); return; }
+    const none = document.createElement("span");
+    none.className = "hint";
+    none.textContent = "none";
+    cell.replaceChildren(none);
+  }
+
+  // Per set: the body read from the form, with the mistakes found before asking the server
+  // (`local`: [control, message]) and how the server's field names map to the form's
+  // controls (`rename`); and the row's summary drawn from the answer.
+  const SETS = {
+    skills: {
+      read(form) {
+        const skills = {};
+        for (const input of form.querySelectorAll("input[name^='skills.']")) {
+          const raw = input.value.trim();
+          if (raw !== "") skills[input.name.slice("skills.".length)] = numberOr(raw);
+        }
+        return { body: { skills }, local: [] };
+      },
+      summary(form, data) {
+        return Object.entries(data.skills).map(([code, level]) => {
+          const input = form.elements.namedItem(`skills.${code}`);
+          return `${input ? labelOf(input) : code} ${level}`;
+        });
+      },
+    },
+    languages: {
+      read(form) {
+        const languages = {};
+        const controls = {}; // language code -> the name of its input
+        const local = [];
+        for (const row of form.querySelectorAll("[data-row]")) {
+          const code = row.querySelector("input");
+          const level = row.querySelector("select");
+          const text = code.value.trim();
+          if (!level.value) continue; // level "none": not held
+          if (!text) local.push([code, "a language code, such as en"]);
+          else if (text in languages) local.push([code, `${text} is there twice`]);
+          else { languages[text] = level.value; controls[text] = code.name; }
+        }
+        const rename = (field) => {
+          const match = /^languages\.(.+)$/.exec(field);
+          return match && controls[match[1]] ? controls[match[1]] : field;
+        };
+        return { body: { languages }, local, rename };
+      },
+      summary(form, data) {
+        return Object.entries(data.languages).map(([language, cefr]) => `${language} ${cefr}`);
+      },
+    },
+    clearances: {
+      read(form) {
+        const checked = form.querySelectorAll("input[name='client_ids']:checked");
+        return { body: { client_ids: [...checked].map((box) => Number(box.value)) }, local: [] };
+      },
+      summary(form, data) {
+        return data.client_ids.map((id) => {
+          const box = form.querySelector(`input[name='client_ids'][value='${id}']`);
+          return box ? labelOf(box) : String(id);
+        });
+      },
+    },
+    shifts: {
+      read(form) {
+        const shifts = [];
+        const rows = []; // the form's row of each shift sent
+        const local = [];
+        for (const row of form.querySelectorAll("[data-row]")) {
+          const [day, start, length] = row.querySelectorAll("select, input");
+          if (day.value === "") continue; // no shift
+          const minute = minutesOf(start.value);
+          const hours = Number(length.value);
+          if (minute === null) local.push([start, "the time the shift starts"]);
+          if (length.value.trim() === "" || !(hours > 0 && hours <= 24)) {
+            local.push([length, "the shift's length in hours, up to 24"]);
+          }
+          if (minute === null || !(hours > 0 && hours <= 24)) continue;
+          rows.push(row.dataset.row);
+          shifts.push({ weekday: Number(day.value), start_minute: minute, duration_minutes: Math.round(hours * 60) });
+        }
+        const rename = (field) => String(field).replace(/^shifts\.(\d+)\./, (_, i) => `shifts.${rows[Number(i)]}.`);
+        return { body: { shifts }, local, rename };
+      },
+      summary(form, data) { return data.shifts.map(shiftText); },
+    },
+  };
+
+  const WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
+  const BLANK_ROWS = 2; // rows to add a language or a shift in
+
+  // Words of a label for screen readers only: "Day" shows, "Day of shift 3" is read.
+  const hidden = (text) => element("span", { class: "visually-hidden" }, text);
+
+  function languageRow(agent, n, levels, language, cefr) {
+    const code = `language-${agent}-${n}`;
+    const level = `cefr-${agent}-${n}`;
+    const options = levels.map((l) => element("option", { selected: l === cefr }, l));
+    return element(
+      "div", { class: "pair", "data-row": n },
+      element(
+        "div", {},
+        element("label", { for: code }, "Language", hidden(` ${n + 1}`)),
+        element("input", {
+          id: code, name: `languages.${n}.code`, value: language, maxlength: 8,
+          autocomplete: "off", "aria-describedby": `languages-${agent}-hint`,
+        }),
+      ),
+      element(
+        "div", {},
+        element("label", { for: level }, "Level", hidden(` of language ${n + 1}`)),
+        element("select", { id: level, name: `languages.${n}.cefr` }, element("option", { value: "" }, "none"), ...options),
+      ),
+    );
+  }
+
+  function shiftRow(agent, n, shift) {
+    const [day, start, length] = ["day", "start", "hours"].map((part) => `shift-${part}-${agent}-${n}`);
+    const days = WEEKDAYS.map((name, i) => element("option", { value: i, selected: Boolean(shift) && shift.weekday === i }, name));
+    return element(
+      "div", { class: "triple", "data-row": n },
+      element(
+        "div", {},
+        element("label", { for: day }, "Day", hidden(` of shift ${n + 1}`)),
+        element("select", { id: day, name: `shifts.${n}.weekday`, "aria-describedby": `shifts-${agent}-hint` }, element("option", { value: "" }, "no shift"), ...days),
+      ),
+      element(
+        "div", {},
+        element("label", { for: start }, "Start", hidden(` of shift ${n + 1}`)),
+        element("input", { id: start, name: `shifts.${n}.start_minute`, type: "time", value: shift ? clockTime(shift.start_minute) : "" }),
+      ),
+      element(
+        "div", {},
+        element("label", { for: length }, "Hours", hidden(` of shift ${n + 1}`)),
+        element("input", {
+          id: length, name: `shifts.${n}.duration_minutes`, type: "number", min: 0.25, max: 24, step: 0.25,
+          inputmode: "decimal", value: shift ? Number((shift.duration_minutes / 60).toFixed(2)) : "",
+        }),
+      ),
+    );
+  }
+
+  // The editor of one agent, from the page's template, filled with what the API says now.
+  function drawEditor(root, row, agent) {
+    const template = root.querySelector("#agent-editor");
+    const editor = template.content.firstElementChild.cloneNode(true);
+    for (const node of [editor, ...editor.querySelectorAll("*")]) {
+      for (const name of ["id", "for", "data-agent", "aria-labelledby", "aria-describedby"]) {
+        const value = node.getAttribute(name);
+        if (value && value.includes("__AGENT__")) node.setAttribute(name, value.replaceAll("__AGENT__", agent.id));
+      }
+    }
+    editor.querySelector("[role=group]").setAttribute("aria-label", `Change ${agent.name}`);
+    for (const input of editor.querySelectorAll("input[name^='skills.']")) {
+      const level = agent.skills[input.name.slice("skills.".length)];
+      input.value = level === undefined ? "" : String(level);
+    }
+    const levels = (root.dataset.cefr || "").split(" ").filter(Boolean);
+    const languages = [...Object.entries(agent.languages), ...Array(BLANK_ROWS).fill(["", ""])];
+    editor.querySelector("[data-set=languages] [data-rows]").replaceChildren(
+      ...languages.map(([language, cefr], n) => languageRow(agent.id, n, levels, language, cefr)),
+    );
+    for (const box of editor.querySelectorAll("input[name='client_ids']")) {
+      box.checked = agent.client_ids.includes(Number(box.value));
+    }
+    editor.querySelector("[data-timezone]").textContent = row.dataset.timezone;
+    const shifts = [...agent.shifts, ...Array(BLANK_ROWS).fill(null)];
+    editor.querySelector("[data-set=shifts] [data-rows]").replaceChildren(
+      ...shifts.map((shift, n) => shiftRow(agent.id, n, shift)),
+    );
+    return editor;
+  }
+
+  function wireEditor(h, editor, row) {
+    for (const form of editor.querySelectorAll("form[data-set]")) {
+      const set = SETS[form.dataset.set];
+      form.addEventListener("submit", async (event) => {
+        event.preventDefault();
+        clearAll(form);
+        const read = set.read(form);
+        if (read.local.length) {
+          for (const [control, message] of read.local) mark(control, message);
+          read.local[0][0].focus();
+          return;
+        }
+        const result = await h.api("PUT", `/api/v1/agents/${row.dataset.agent}/${form.dataset.set}`, read.body);
+        if (!result.ok) {
+          const errors = ((result.data && result.data.errors) || []).map((error) => ({
+            ...error,
+            field: read.rename ? read.rename(error.field) : error.field,
+          }));
+          report(h, form, { ...result, data: { ...result.data, errors } }, null);
+          return;
+        }
+        fill(row.querySelector(`[data-cell="${form.dataset.set}"]`), set.summary(form, result.data));
+        h.toast(`Saved the ${form.dataset.set} of ${row.dataset.name}.`);
+      });
+    }
+  }
+
+  function agentsPage(root, h) {
+    const show = (button, editor, open) => {
+      editor.hidden = !open;
+      button.setAttribute("aria-expanded", String(open));
+    };
+
+    // Opens (drawing it the first time) or closes the editor under the button's row.
+    async function toggle(button) {
+      const row = button.closest("tr");
+      let editor = document.getElementById(`edit-${row.dataset.agent}`);
+      if (editor) { show(button, editor, editor.hidden); return editor; }
+      button.disabled = true;
+      const result = await h.api("GET", `/api/v1/agents/${row.dataset.agent}`);
+      button.disabled = false;
+      if (!result.ok) { h.toast(h.problemText(result)); button.focus(); return null; }
+      editor = drawEditor(root, row, result.data);
+      row.after(editor);
+      wireEditor(h, editor, row);
+      button.setAttribute("aria-controls", editor.id);
+      editor.addEventListener("keydown", (event) => {
+        if (event.key !== "Escape") return;
+        show(button, editor, false);
+        button.focus();
+      });
+      show(button, editor, true);
+      button.focus();
+      return editor;
+    }
+
+    for (const button of root.querySelectorAll("[data-edit]")) {
+      button.addEventListener("click", () => toggle(button));
+    }
+
+    for (const button of root.querySelectorAll("[data-deactivate]")) {
+      button.addEventListener("click", async () => {
+        const row = button.closest("tr");
+        const name = row.dataset.name;
+        const question = `Deactivate ${name}? They claim no more work; leases they hold now run out and their items go back to the queue.`;
+        if (!window.confirm(question)) return;
+        const result = await h.api("DELETE", `/api/v1/agents/${row.dataset.agent}`);
+        if (!result.ok) { h.toast(h.problemText(result)); return; }
+        row.classList.add("inactive");
+        const active = row.querySelector("[data-cell='active']");
+        active.textContent = "no";
+        const editor = document.getElementById(`edit-${row.dataset.agent}`);
+        if (editor) editor.remove();
+        row.querySelector("td.manage").replaceChildren();
+        active.tabIndex = -1;
+        active.focus();
+        h.toast(`${name} is deactivated.`);
+      });
+    }
+
+    const add = root.querySelector("#add-agent");
+    if (add) {
+      add.addEventListener("submit", async (event) => {
+        event.preventDefault();
+        clearAll(add);
+        const body = { name: value(add, "name"), center_code: value(add, "center_code"), tier: value(add, "tier") };
+        const user = value(add, "user_id");
+        if (user) body.user_id = user;
+        const result = await h.api("POST", "/api/v1/agents", body);
+        if (result.ok) {
+          const added = encodeURIComponent(result.data.name);
+          window.location.assign(`/console/admin/agents?added=${added}&edit=${result.data.id}`);
+          return;
+        }
+        report(h, add, result, null);
+      });
+    }
+
+    // Just added: the new agent's editor opens, its first control focused.
+    const wanted = new URLSearchParams(window.location.search).get("edit");
+    const row = wanted && root.querySelector(`tr.agent[data-agent="${CSS.escape(wanted)}"]`);
+    const button = row && row.querySelector("[data-edit]");
+    if (button) {
+      toggle(button).then((editor) => {
+        if (editor) editor.querySelector("input, select").focus();
+      });
+    }
+  }
+
   (window.tandemPages = window.tandemPages || []).push((h) => {
     const users = document.getElementById("admin-users");
     if (users) usersPage(users, h);
@@ -371,5 +680,7 @@
     if (newClient) clientsPage(newClient, h);
     const editor = document.getElementById("process-editor");
     if (editor) processEditor(editor, h);
+    const agents = document.getElementById("admin-agents");
+    if (agents && "manage" in agents.dataset) agentsPage(agents, h);
   });
 })();
