@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import orjson
 from sqlalchemy import Connection, Table, TextClause, bindparam, text
 
 from tandem.runtime import quick_thread_handoffs
@@ -76,6 +77,16 @@ class JsonInsert:
         return cls(statement, shared)
 
 
+def _json(rows: list[list[Any]]) -> str:
+    """A chunk as JSON text: orjson, several times faster than the json module on a chunk and
+    with no escaping of non-ASCII text (masks are full of it); the json module for what orjson
+    refuses (integers beyond 64 bits)."""
+    try:
+        return orjson.dumps(rows).decode()
+    except TypeError:
+        return json.dumps(rows)
+
+
 class ChunkWriter:
     """Stores chunks on a thread of its own. At most two chunks wait; an error in the writer
     surfaces at the next write or on leaving the block, and the caller's transaction then
@@ -105,7 +116,7 @@ class ChunkWriter:
         thread, which has time to spare: the writer's time is the database's."""
         if self._error is not None:
             raise self._error
-        self._chunks.put([(insert, json.dumps(rows)) for insert, rows in parts if rows])
+        self._chunks.put([(insert, _json(rows)) for insert, rows in parts if rows])
 
     def _run(self) -> None:
         while (chunk := self._chunks.get()) is not None:
