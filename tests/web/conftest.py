@@ -29,8 +29,6 @@ FLAGS = [
 PASSWORD = "a long browser passphrase"
 SCREENSHOTS = Path(os.environ.get("TANDEM_SCREENSHOTS", "test-artifacts/screenshots"))
 
-pytestmark = pytest.mark.slow
-
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
