@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import io
 import json
 import threading
@@ -9,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 import openpyxl
+import pytest
 from sqlalchemy import func, select
 
 from tandem.catalog.service import define_process
@@ -223,3 +225,30 @@ def test_a_nul_character_in_a_cell_is_that_rows_error(container: Container, worl
     assert report.errors == [
         {"row": 3, "field": "document_ref", "message": "must not contain NUL (\\u0000) characters"}
     ]
+
+
+def test_the_cycle_collector_pauses_while_a_file_streams_and_resumes_after_a_failure(
+    container: Container, world: World
+) -> None:
+    """tandem.runtime.paused_cycle_collection: off for the rows, back on whatever happens."""
+    seen: list[bool] = []
+
+    def progress(rows: int) -> None:
+        seen.append(gc.isenabled())
+        raise RuntimeError("the upload was cut off")
+
+    with pytest.raises(RuntimeError, match="cut off"):
+        ingest_file(
+            container.sessions,
+            world.client_user,
+            world.process_id,
+            io.BytesIO(b"document_ref,pages\n" + b"a.pdf,1\n" * 2000),
+            filename="many.csv",
+            clock=container.clock,
+            at_risk_fraction=0.75,
+            keyring=container.keyring,
+            on_progress=progress,
+        )
+    assert seen == [False]
+    assert gc.isenabled()
+    assert _count(container) == 0

@@ -12,13 +12,14 @@ import json
 import queue
 import threading
 from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import orjson
 from sqlalchemy import Connection, Table, TextClause, bindparam, text
 
-from tandem.runtime import quick_thread_handoffs
+from tandem.runtime import paused_cycle_collection, quick_thread_handoffs
 
 if TYPE_CHECKING:
     from tandem.privacy.service import Storing
@@ -90,24 +91,26 @@ def _json(rows: list[list[Any]]) -> str:
 class ChunkWriter:
     """Stores chunks on a thread of its own. At most two chunks wait; an error in the writer
     surfaces at the next write or on leaving the block, and the caller's transaction then
-    rolls everything back."""
+    rolls everything back. Meanwhile threads hand over every millisecond and the cyclic
+    garbage collector pauses (tandem.runtime)."""
 
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
         self._chunks: queue.Queue[list[tuple[JsonInsert, str]] | None] = queue.Queue(maxsize=2)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="intake-writer", daemon=True)
-        self._handoffs = quick_thread_handoffs()
+        self._settings = ExitStack()
 
     def __enter__(self) -> ChunkWriter:
-        self._handoffs.__enter__()
+        self._settings.enter_context(quick_thread_handoffs())
+        self._settings.enter_context(paused_cycle_collection())
         self._thread.start()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self._chunks.put(None)
         self._thread.join()
-        self._handoffs.__exit__(None, None, None)
+        self._settings.close()
         if self._error is not None and exc_info[0] is None:
             raise self._error
 
