@@ -3,7 +3,7 @@ with the events of a sealed window found."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -14,6 +14,7 @@ from tandem.audit.models import AuditRecord
 from tandem.clock import ManualClock
 from tandem.db import transaction
 from tandem.http import Container
+from tandem.intake.service import submit_item
 from tests.audit.test_service import _tamper
 from tests.conftest import World
 
@@ -89,3 +90,30 @@ def test_tampering_with_sealed_events_is_found(
     tamper(*statements)
     ((problem, found),) = _problems(container)
     assert problem == "events_changed" and detail in found
+
+
+@pytest.mark.postgres_only
+def test_a_window_never_ends_after_a_transaction_still_open_began(
+    container: Container, world: World, clock: ManualClock
+) -> None:
+    """A file's intake open longer than the grace commits events stamped with its start: the
+    window sealed meanwhile stops before that start, so the events land in a later window
+    and the trail still verifies."""
+    clock.advance(datetime.now(UTC) - clock.now())  # the database's clock: xact_start
+    world.submit(container, "before")
+    with container.sessions() as long_intake, long_intake.begin():
+        submit_item(
+            long_intake,
+            world.client_user,
+            world.process_id,
+            {"document_ref": "in a long file"},
+            now=clock.now(),
+            at_risk_fraction=0.75,
+            keyring=container.keyring,
+        )
+        long_intake.flush()
+        clock.advance(timedelta(minutes=20))
+        assert _seal(container) == 0  # nothing sealed past the open transaction's start
+    clock.advance(timedelta(minutes=20))
+    assert _seal(container) == 2
+    assert _problems(container) == []

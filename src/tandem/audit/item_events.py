@@ -7,9 +7,14 @@ so the worker seals them instead: now and then it appends one record per client 
 window of event times, how many events it holds and a digest of them all (ordered by item and
 sequence). `check` recomputes each sealed window: an event edited, deleted, added or moved
 between items inside a window changes its count or digest, and the chain's own links keep the
-seals themselves from being edited. Events newer than the last seal are not covered yet; the
-seal waits `grace` behind the clock so that transactions still open when it runs (a large
-file's intake) are not left out of their window.
+seals themselves from being edited. Events newer than the last seal are not covered yet.
+
+A transaction still open when a window is sealed (a large file's intake) commits events
+stamped with its own start, which a window already sealed would then seem to have gained.
+So a window ends `grace` behind the clock and, on PostgreSQL, also before the oldest
+transaction still open began (less a minute for the application's and database's clocks to
+differ); on SQLite every write transaction waits for the one before it (BEGIN IMMEDIATE), so
+the seal's own sees everything written before it.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from tandem.audit import service as audit
@@ -33,6 +38,11 @@ from tandem.work.models import WorkItemEvent
 ACTION = "work_item_events.seal"
 GRACE = timedelta(minutes=15)
 EVERY = timedelta(minutes=10)
+CLOCK_MARGIN = timedelta(minutes=1)
+_OLDEST_OPEN_TRANSACTION = text(
+    "SELECT min(xact_start) FROM pg_stat_activity WHERE datname = current_database() "
+    "AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
+)
 _COLUMNS = (
     WorkItemEvent.work_item_id,
     WorkItemEvent.seq,
@@ -92,9 +102,14 @@ def seal_events(
     grace: timedelta = GRACE,
     every: timedelta = EVERY,
 ) -> int:
-    """Seal each client's events since its last seal, up to `grace` ago, once at least
-    `every` has passed; returns the number of events sealed."""
+    """Seal each client's events since its last seal, up to `grace` ago (and, on PostgreSQL,
+    up to the oldest open transaction), once at least `every` has passed; returns the number
+    of events sealed."""
     end = now - grace
+    if session.get_bind().dialect.name == "postgresql":
+        oldest = session.scalar(_OLDEST_OPEN_TRANSACTION)
+        if oldest is not None:
+            end = min(end, oldest - CLOCK_MARGIN)
     sealed = 0
     for client_id in session.scalars(select(Client.id).where(Client.ended_at.is_(None))):
         start = _sealed_until(session, client_id)
