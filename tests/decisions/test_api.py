@@ -15,7 +15,7 @@ from tandem.decisions import underwriting as uw
 from tandem.http import Container
 from tandem.tenancy.service import create_user, issue_token
 from tests.conftest import World, _agent
-from tests.decisions.conftest import ABROAD, BASE
+from tests.decisions.conftest import ABROAD, BASE, NAME_MASKED, NAMED, naming_process
 
 
 def _analyst(
@@ -202,3 +202,50 @@ def test_four_eyes_over_http(
         assert confirmed.status_code == 200 and confirmed.json()["by"] == "confirmation"
     item = api("client").get(f"/api/v1/work-items/{item_id}").json()
     assert (item["state"], item["result"]["outcome"]) == ("delivered", "decline")
+
+
+def test_the_trace_masks_what_the_readers_payload_masks(
+    api: Any, server: str, container: Container, world: World
+) -> None:
+    """Agents of this process see health data but not names: the analyst's trace shows the
+    BMI the rules read and copied, and every value made from the name masked as in the
+    analyst's payload; staff who are not agents see both masked; the client all in clear."""
+    process_id = naming_process(container, world, visible=["health"])
+    created = api("client").post(
+        f"/api/v1/processes/{process_id}/work-items", json={"payload": NAMED}
+    )
+    assert created.status_code == 201 and created.json()["state"] == "queued", created.text
+    item_id = created.json()["id"]
+    with _analyst(container, world, server) as analyst:
+        lease = analyst.post("/api/v1/dispatch/claim").json()
+        assert lease["item_id"] == item_id
+        assert (lease["payload"]["applicant_name"], lease["payload"]["bmi"]) == (NAME_MASKED, 36.5)
+        answer = analyst.get(f"/api/v1/leases/{item_id}/referral")
+    assert answer.status_code == 200, answer.text
+    assert "maria" not in answer.text.lower() and "santos" not in answer.text.lower()
+    facts, outcome = answer.json()["trace"]
+    # The rules decided on the clear values; the analyst reads them as their payload shows.
+    assert facts["set"] == {"applicant": NAME_MASKED, "shouted": NAME_MASKED, "body_mass": 36.5}
+    assert outcome["set"] == {
+        "outcome": "refer",
+        "reasons": ["BMI_35_PLUS"],
+        "note": "f••• " + NAME_MASKED,
+        "bmi_seen": 36.5,
+    }
+    assert answer.json()["decision"]["reasons"] == ["BMI_35_PLUS"]
+
+    staff = api("ops").get(f"/api/v1/work-items/{item_id}/decisions")  # reads items, no agent
+    assert staff.status_code == 200, staff.text
+    assert "maria" not in staff.text.lower() and "36.5" not in staff.text
+    assert staff.json()["trace"][0]["set"] == {
+        "applicant": NAME_MASKED,
+        "shouted": NAME_MASKED,
+        "body_mass": "[hidden]",
+    }
+    client = api("client").get(f"/api/v1/work-items/{item_id}/decisions").json()
+    assert client["trace"][0]["set"] == {
+        "applicant": "Maria Santos",
+        "shouted": "MARIA SANTOS",
+        "body_mass": 36.5,
+    }
+    assert client["trace"][1]["set"]["note"] == "for Maria Santos"

@@ -101,7 +101,8 @@ def test_a_failing_input_is_referred_alone() -> None:
     rules = engine.compiled(g.as_json())
     verdicts = rules.decide_many([{"a": {"b": {"c": 2}}}, {"a": 5}, {"a": {"b": {"c": 0}}}])
     assert [v.outcome for v in verdicts][::2] == ["approve", "decline"]
-    assert verdicts[1].outcome == "refer"
+    assert verdicts[1].outcome == "refer" and verdicts[1].reasons == [engine.RULES_ERROR]
+    assert rules.trace({"a": 5}) == []  # the analyst's desk shows the reason, not a failure
 
 
 def test_a_result_without_a_valid_outcome_is_referred() -> None:

@@ -13,8 +13,9 @@ from sqlalchemy import func, select
 
 from tandem import metrics
 from tandem.db import transaction
-from tandem.decisions import service
+from tandem.decisions import lineage, service
 from tandem.decisions import underwriting as uw
+from tandem.decisions.jdm import Column, Graph, Rule, expressions, table
 from tandem.decisions.models import Decision
 from tandem.errors import Conflict, InvalidInput
 from tandem.http import Container
@@ -23,7 +24,7 @@ from tandem.tenancy.principal import Principal
 from tandem.work.lifecycle import State
 from tandem.work.models import WorkItem, WorkItemEvent
 from tests.conftest import World
-from tests.decisions.conftest import ABROAD, BASE, HIGH_RISK
+from tests.decisions.conftest import ABROAD, BASE, HIGH_RISK, naming_graph
 
 
 def _version(
@@ -150,7 +151,7 @@ def test_versions_are_pinned_and_published_ones_never_change(
             )
         # The trace of the old item replays version 1, which approved it.
         item = session.get_one(WorkItem, (world.client_id, before.id))
-        explained = service.explain(session, item, container.keyring)
+        explained = service.explain(session, item, container.keyring, audience="client")
         assert explained.decision is not None and explained.decision.ruleset_version == 1
         assert explained.trace[-1]["set"]["outcome"] == "approve"
 
@@ -482,3 +483,63 @@ def test_four_eyes_above_an_amount(
             four_eyes={"amount_field": "premium", "above": 1},
         )
     assert refused.value.extra["errors"][0]["field"] == "four_eyes.amount_field"
+
+
+def test_personal_sources_follow_values_through_the_graph() -> None:
+    """Which personal categories each key a graph sets may carry, for masking its trace."""
+    fields = {"applicant_name": "name", "bmi": "health", "conditions": "health"}
+    own = {"applicant_name": {"name"}, "bmi": {"health"}, "conditions": {"health"}}
+    # The demo rules read health data but copy no personal value: scores, outcomes and
+    # reasons come from which rules matched, and stay readable.
+    assert lineage.personal_sources(uw.graph(), fields) == own
+    assert lineage.personal_sources(naming_graph(), fields) == {
+        **own,
+        "applicant": {"name"},
+        "shouted": {"name"},
+        "body_mass": {"health"},
+        "note": {"name"},  # through "applicant", set by the node before
+        "bmi_seen": {"health"},
+    }
+    graph = Graph()
+    graph.add("request", "inputNode", "Application")
+    graph.add(
+        "facts",
+        "expressionNode",
+        "Facts",
+        expressions(
+            [
+                ("named.first", "$root.applicant_name"),  # a path: its top-level key is set
+                ("again", "$.named"),  # an earlier key of the same node
+                ("everything", "values($root)"),  # the input taken whole
+                ("earlier", "$nodes.request"),
+                ("lookup", "$root['applicant' + '_name']"),
+                ("plain", "coverage_amount * 2"),
+            ]
+        ),
+    )
+    graph.add(
+        "risk",
+        "decisionTableNode",
+        "Risk",
+        table(
+            [Column("Age", "age")],
+            [Column("Points", "points"), Column("Mass", "mass")],
+            [Rule([">= 60"], ["20", "bmi"]), Rule([""], ["0", "null"])],
+            output_path="risk",
+        ),
+    )
+    looped = table([Column("Age", "age")], [Column("Flag", "flag")], [Rule([""], ["true"])])
+    graph.add("each", "decisionTableNode", "Each", {**looped, "inputField": "conditions"})
+    graph.add("response", "outputNode", "Decision")
+    graph.chain("request", "facts", "risk", "each", "response")
+    everything = {"name", "health"}
+    assert lineage.personal_sources(graph.as_json(), fields) == {
+        **own,
+        "named": {"name"},
+        "again": {"name"},
+        "everything": everything,
+        "earlier": everything,
+        "lookup": everything,
+        "risk": {"health"},  # a table's output path holds all its outputs
+        "flag": {"health"},  # computed per element of a health field
+    }

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from tandem.privacy.masking import check_categories, mask, mask_payload, personal_fields
+from tandem.privacy.masking import (
+    check_categories,
+    mask,
+    mask_payload,
+    mask_trace,
+    personal_fields,
+)
 
 SCHEMA = {
     "type": "object",
@@ -56,3 +62,53 @@ def test_unknown_categories_are_named() -> None:
     bad = {"properties": {"ssn": {"type": "string", "x-personal": "secret"}}}
     assert check_categories(bad, "form_schema")[0]["field"] == "form_schema.properties.ssn"
     assert check_categories(SCHEMA, "input_schema") == []
+
+
+def test_a_trace_is_masked_by_where_each_value_came_from() -> None:
+    """A value from a hidden category is masked as the payload masks that field, one from
+    several hidden categories is hidden; values from visible categories, values from no
+    personal field and the row's other entries stay as they are; the trace is not changed."""
+    trace = [
+        {
+            "node": "Facts",
+            "type": "expressionNode",
+            "set": {
+                "applicant_name": "Maria Santos",  # a personal field itself, re-set by a rule
+                "applicant": "Maria Santos",  # a copy of it
+                "bmi": 36.5,
+                "summary": "Maria Santos, BMI 36.5",  # from the name and the BMI
+                "score": 25,
+                "missing": None,
+            },
+            "matched": ["BMI 35 or more"],
+        },
+        {"node": "Route", "type": "switchNode", "set": {}},
+    ]
+    sources = {
+        "applicant_name": frozenset({"name"}),
+        "applicant": frozenset({"name"}),
+        "bmi": frozenset({"health"}),
+        "summary": frozenset({"name", "health"}),
+        "missing": frozenset({"name", "health"}),
+    }
+    assert mask_trace(trace, sources, visible={"health"}) == [
+        {
+            "node": "Facts",
+            "type": "expressionNode",
+            "set": {
+                "applicant_name": "M••• S•••",
+                "applicant": "M••• S•••",
+                "bmi": 36.5,
+                "summary": "M••• S••• B••• 3•••",  # only the name is hidden from this reader
+                "score": 25,
+                "missing": None,
+            },
+            "matched": ["BMI 35 or more"],
+        },
+        {"node": "Route", "type": "switchNode", "set": {}},
+    ]
+    hidden = mask_trace(trace, sources)
+    assert hidden[0]["set"]["bmi"] == hidden[0]["set"]["summary"] == "[hidden]"
+    assert hidden[0]["set"]["applicant"] == "M••• S•••"
+    assert mask_trace(trace, sources, visible={"name", "health"}) == trace
+    assert trace[0]["set"]["applicant"] == "Maria Santos"  # a copy was masked, not the trace

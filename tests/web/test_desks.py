@@ -21,6 +21,7 @@ from tandem.quality.models import Keying, Review
 from tandem.tenancy.service import create_user, issue_token
 from tandem.work.models import WorkItem
 from tests.conftest import World, _agent
+from tests.decisions.conftest import NAME_MASKED, NAMED, naming_process
 from tests.web.conftest import shoot, sign_in
 
 ABROAD = {**uw.tests()[0][1], "country": "GB"}  # referred, the rules advising approval
@@ -354,3 +355,40 @@ def test_a_reviewer_corrects_a_failed_field_and_the_correction_is_delivered(
         "delivered",
         {"applicant_name": "Maria Santos", "coverage_amount": 250000},
     )
+
+
+def test_the_referral_desk_masks_in_the_trace_what_it_masks_in_the_application(
+    page: Any, container: Container, world: World
+) -> None:
+    """The process lets agents see health data, not names: the rules copied both into their
+    trace; the page (as the server wrote it, and as shown) has the BMI and the masked name,
+    never the name itself."""
+    process_id = naming_process(container, world, visible=["health"])
+    with transaction(container.sessions) as session:
+        referred, _ = submit_item(
+            session,
+            world.client_user,
+            process_id,
+            NAMED,
+            now=container.clock.now(),
+            at_risk_fraction=0.75,
+            keyring=container.keyring,
+        )
+        assert referred.state == "queued"
+        item_id = referred.id
+    _person(container, world, "u1@provider.example", "analyst", agent=True)
+
+    sign_in(page, container, "u1@provider.example")
+    page.goto("/console/referrals")
+    page.get_by_role("button", name="Next referral").click()
+    page.wait_for_url(f"**/console/referrals/{item_id}")
+    source = page.locator("dl.source").inner_text()
+    assert NAME_MASKED in source and "36.5" in source
+    trace = page.locator("#trace").inner_text()
+    assert f'applicant = "{NAME_MASKED}"' in trace and "body_mass = 36.5" in trace
+    assert f'note = "f••• {NAME_MASKED}"' in trace
+    shoot(page, "referral-masked-trace")
+    written = page.request.get(f"/console/referrals/{item_id}")  # the same session
+    assert written.status == 200 and "How the rules got there" in written.text()
+    for html in (written.text(), page.content()):
+        assert "maria" not in html.lower() and "santos" not in html.lower()

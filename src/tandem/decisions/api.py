@@ -232,9 +232,13 @@ def decision_measures(
 
 
 def _referral(services: Services, principal: Principal, item_id: uuid.UUID) -> ReferralOut:
+    """The item's decisions and the rules' trace, its personal values shown as the reader
+    sees the item's payload (masked for provider staff; tandem.decisions.service.explain)."""
     with transaction(services.sessions) as session:
         item = get_visible(session, principal, item_id)
-        referral = service.explain(session, item, services.keyring)
+        referral = service.explain(
+            session, item, services.keyring, audience=service.audience_of(principal)
+        )
         history = service.item_decisions(session, item.client_id, item.id)
         return ReferralOut(
             item_id=item.id,

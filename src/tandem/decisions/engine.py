@@ -191,8 +191,12 @@ class CompiledRules:
 
     def trace(self, data: dict[str, Any]) -> list[dict[str, Any]]:
         """What each node did for this input, in order: the rules that matched (decision
-        tables) and the values the node set (not the ones it passed through)."""
-        response = self._one.evaluate(data, {"trace": True})
+        tables) and the values the node set (not the ones it passed through). Nothing for an
+        input the rules fail on: its referral's reason (RULES_ERROR) says so."""
+        try:
+            response = self._one.evaluate(data, {"trace": True})
+        except RuntimeError:
+            return []
         steps = sorted(response.get("trace", {}).values(), key=lambda s: s.get("order", 0))
         kinds = {node["id"]: node.get("type") for node in self.graph["nodes"]}
         trace = []

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import chain
-from typing import Any, NamedTuple, cast
+from typing import Any, Literal, NamedTuple, cast
 
 from sqlalchemy import Table, Text, func, insert, select, tuple_, update
 from sqlalchemy import cast as cast_
@@ -21,17 +21,20 @@ from sqlalchemy.orm import Session
 
 from tandem import metrics
 from tandem.catalog.models import Process
-from tandem.catalog.service import get_process
+from tandem.catalog.service import get_process, personal_view
 from tandem.db import new_id, new_id_hex
 from tandem.decisions import backtest as backtest_
 from tandem.decisions import engine
 from tandem.decisions.engine import Verdict
+from tandem.decisions.lineage import personal_sources
 from tandem.decisions.models import Decision, Ruleset, RulesetTest
 from tandem.dispatch.service import Dispatcher
 from tandem.errors import Conflict, InvalidInput, NotFound
 from tandem.intake.chunks import ITEM_COLUMNS, JsonInsert, item_row
+from tandem.privacy.masking import mask_trace
 from tandem.privacy.service import Storing, clear_payload
 from tandem.privacy.vault import Keyring, opened
+from tandem.tenancy.permissions import AGENT_ROLES
 from tandem.tenancy.principal import Principal
 from tandem.work.lifecycle import State
 from tandem.work.models import WorkItem
@@ -542,14 +545,36 @@ class Referral:
     trace: list[dict[str, Any]]
 
 
-def explain(session: Session, item: WorkItem, keyring: Keyring) -> Referral:
+# Who reads a trace, deciding which personal values it shows in clear, as for the payload
+# (tandem.privacy.service): the client's own people all of them; agents the categories the
+# process lets agents see; other provider staff none.
+Audience = Literal["client", "agent", "staff"]
+
+
+def audience_of(principal: Principal) -> Audience:
+    """The reader's audience, by the rule tandem.privacy.service.payload_for applies."""
+    if principal.client_id is not None:
+        return "client"
+    return "agent" if principal.role in AGENT_ROLES else "staff"
+
+
+def explain(session: Session, item: WorkItem, keyring: Keyring, *, audience: Audience) -> Referral:
     """The rules' latest verdict on the item and its trace, replayed on the version that
-    decided it (published versions never change, so the replay is what happened)."""
+    decided it (published versions never change, so the replay is what happened). The rules
+    run on the clear payload; the trace shows the audience what its payload shows: personal
+    values it may not see, and values the rules computed from them, masked."""
     decision = _latest(session, item, "rules")
     if decision is None:
         return Referral(None, [])
     ruleset = session.get_one(Ruleset, (item.client_id, decision.ruleset_id))
-    return Referral(decision, rules_of(ruleset).trace(clear_payload(keyring, item)))
+    trace = rules_of(ruleset).trace(clear_payload(keyring, item))
+    if audience == "client":
+        return Referral(decision, trace)
+    fields, visible = personal_view(session, item.client_id, item.process_id)
+    if not fields:
+        return Referral(decision, trace)
+    shown = visible if audience == "agent" else frozenset()
+    return Referral(decision, mask_trace(trace, personal_sources(ruleset.graph, fields), shown))
 
 
 def _four_eyes(ruleset: Ruleset | None, outcome: str, payload: dict[str, Any]) -> bool:

@@ -9,7 +9,7 @@ card, IBAN, national ids...) replaced by placeholders, the rest readable
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 CATEGORIES = (
@@ -88,3 +88,33 @@ def mask_payload(
         name: mask(value, fields[name]) if name in fields and fields[name] not in visible else value
         for name, value in payload.items()
     }
+
+
+def mask_trace(
+    trace: Sequence[Mapping[str, Any]],
+    sources: Mapping[str, frozenset[str]],
+    visible: Collection[str] = (),
+) -> list[dict[str, Any]]:
+    """A rules trace (tandem.decisions.engine) as a reader may see it: the rules ran on
+    clear values, and each row's mappings (the values a node set, any it read) carry them.
+    `sources` gives the personal categories each key's value came from: a personal input
+    field's own, and those of the fields a value was computed from. A value with a category
+    not `visible` is masked as mask_payload masks that field (with several, `[hidden]`), so
+    a reader's trace and payload agree."""
+    shown = frozenset(visible)
+
+    def masked(key: str, value: Any) -> Any:
+        hidden = sources.get(key, frozenset()) - shown
+        if not hidden or value is None or value == "":
+            return value
+        return mask(value, next(iter(hidden))) if len(hidden) == 1 else HIDDEN
+
+    return [
+        {
+            name: {key: masked(key, value) for key, value in part.items()}
+            if isinstance(part, Mapping)
+            else part
+            for name, part in row.items()
+        }
+        for row in trace
+    ]

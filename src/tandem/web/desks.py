@@ -129,7 +129,8 @@ def referral(
         process = session.get_one(Process, (item.client_id, item.process_id))
         if process.kind != "decision":  # the next item of the queues was not a referral
             return RedirectResponse(f"/console/work/{item_id}", status_code=303)
-        explained = decisions.explain(session, item, services.keyring)
+        # The trace as the payload beside it: an agent's view (tandem.privacy.service).
+        explained = decisions.explain(session, item, services.keyring, audience="agent")
         masked = _masked(session, item, agent=True)
         return page(
             request,
