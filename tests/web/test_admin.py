@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from tandem.audit.models import AuditRecord
+from tandem.audit.models import PROVIDER, AuditRecord
 from tandem.catalog.models import Process
 from tandem.db import transaction
 from tandem.http import Container
@@ -436,10 +436,16 @@ def test_an_ops_manager_gives_an_agent_a_skill_and_a_clearance_in_the_page(
         assert monday == [(570, 510)]
         actions = session.scalars(
             select(AuditRecord.action)
-            .where(AuditRecord.subject == f"agent:{other.id}")
+            .where(AuditRecord.subject == f"agent:{other.id}", AuditRecord.client_id == PROVIDER)
             .order_by(AuditRecord.seq)
         ).all()
         assert actions == ["agent.skills", "agent.clearances", "agent.languages", "agent.shifts"]
+        cleared = session.scalars(  # and on the chain of the client newly cleared
+            select(AuditRecord.action).where(
+                AuditRecord.subject == f"agent:{other.id}", AuditRecord.client_id != PROVIDER
+            )
+        ).all()
+        assert cleared == ["agent.clearance"]
     # Held from the agent's next claim: the dispatcher forgot what it had cached.
     with container.sessions() as session:
         assert {c for c, _ in container.dispatcher.servable(session, other.id)} == {

@@ -5,6 +5,7 @@ the dispatcher caches each agent's queues."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -12,6 +13,7 @@ import httpx
 from sqlalchemy import select
 
 from tandem.audit import service as audit
+from tandem.audit.item_events import verify_trail
 from tandem.audit.models import PROVIDER, AuditRecord
 from tandem.db import transaction
 from tandem.http import Container
@@ -315,3 +317,43 @@ def test_the_dispatcher_forgets_only_the_changed_agent(
         }
         # Changed behind the API's back: the other agent is still served from the cache.
         assert {c for c, _ in dispatcher.servable(session, other)} == {world.client_id}
+
+
+def test_a_clearance_change_is_on_the_chain_of_each_client_it_grants_or_removes(
+    api: Any, container: Container, world: World
+) -> None:
+    """A client's auditors verify and export that client's chain alone: who was given or
+    lost access to its work is recorded there, with who changed it; another client's chain
+    hears nothing of it, and every chain still verifies."""
+    ops = api("ops")
+    made = ops.post("/api/v1/agents", json={"name": "Cleo", "center_code": "MNL", "tier": "agent"})
+    assert made.status_code == 201, made.text
+    agent_id = made.json()["id"]
+    url = f"/api/v1/agents/{agent_id}/clearances"
+    client_a = world.client_id
+    for client_ids in ([client_a], [client_a], []):  # granted, unchanged, revoked
+        changed = ops.put(url, json={"client_ids": client_ids})
+        assert changed.status_code == 200, changed.text
+
+    def exported(client_id: int) -> list[dict[str, Any]]:
+        answer = api("security").get("/api/v1/audit/records", params={"client_id": client_id})
+        assert answer.status_code == 200, answer.text
+        return [json.loads(line) for line in answer.text.splitlines()]
+
+    actor = f"user:{_user_id(container, 'o@provider.example')}"
+    on_a = [r for r in exported(client_a) if r["subject"] == f"agent:{agent_id}"]
+    assert [(r["action"], r["actor"], r["data"]) for r in on_a] == [
+        ("agent.clearance", actor, {"before": {"cleared": False}, "after": {"cleared": True}}),
+        ("agent.clearance", actor, {"before": {"cleared": True}, "after": {"cleared": False}}),
+    ]
+    assert [r for r in exported(world.other_client_id) if r["action"].startswith("agent.")] == []
+    # The provider's chain keeps the whole change, each time.
+    assert [data["after"] for _, _, data in _trail(container, f"agent:{agent_id}")][1:] == [
+        [client_a],
+        [client_a],
+        [],
+    ]
+    with container.sessions() as session:
+        found = verify_trail(session, container.audit_key)
+    assert {PROVIDER, client_a} <= set(found)
+    assert all(findings == [] for findings in found.values()), found

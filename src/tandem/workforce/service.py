@@ -95,8 +95,10 @@ def queue_requirements(session: Session, client_ids: frozenset[int]) -> list[Que
 # -- administering the workforce -------------------------------------------------------------
 # Each use case changes one agent in the caller's transaction, under a lock of the agent's row
 # (concurrent changes to one agent queue up instead of colliding), and appends an audit record
-# to the provider's chain with the data before and after. The caller drops the dispatcher's
-# cached queues of the agent once the transaction commits (Dispatcher.forget_agent).
+# to the provider's chain with the data before and after; a clearance change is also recorded
+# on the chain of each client it grants or removes access to. The caller drops the
+# dispatcher's cached queues of the agent once the transaction commits
+# (Dispatcher.forget_agent).
 
 TIERS = ("agent", "analyst")
 SKILL_LEVELS = range(1, 6)
@@ -263,7 +265,10 @@ def replace_clearances(
     now: datetime,
     key: bytes,
 ) -> AgentDetails:
-    """The clients whose items the agent may work become exactly these."""
+    """The clients whose items the agent may work become exactly these. Besides the
+    provider's record of the whole change, each client granted or losing the agent gets a
+    record on its own chain: its auditors verify and export that chain alone, and who may
+    touch the client's data is theirs to see."""
     agent = _changeable(session, agent_id)
     wanted = sorted(set(client_ids))
     known = set(session.scalars(select(Client.id).where(Client.id.in_(wanted))))
@@ -278,6 +283,22 @@ def replace_clearances(
     session.execute(delete(AgentClearance).where(AgentClearance.agent_id == agent_id))
     _insert(session, AgentClearance, [{"agent_id": agent_id, "client_id": c} for c in wanted])
     _trail(session, key, principal, agent_id, "agent.clearances", now, before, wanted)
+    # The provider's chain head is locked first, then the clients' in order: two clearance
+    # changes (of different agents) never hold each other's chain heads crosswise.
+    for client_id in sorted(set(before) ^ set(wanted)):
+        audit.record(
+            session,
+            key,
+            client_id=client_id,
+            actor=principal.actor,
+            action="agent.clearance",
+            subject=f"agent:{agent_id}",
+            data={
+                "before": {"cleared": client_id in before},
+                "after": {"cleared": client_id in wanted},
+            },
+            now=now,
+        )
     return _details(session, agent)
 
 
