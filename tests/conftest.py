@@ -26,7 +26,6 @@ from tandem.catalog.service import define_process
 from tandem.clock import ManualClock
 from tandem.config import load_settings
 from tandem.db import make_engine, make_sessionmaker, transaction
-from tandem.dispatch.service import Dispatcher
 from tandem.http import Container
 from tandem.intake.service import submit_item
 from tandem.migrate import upgrade
@@ -174,7 +173,6 @@ def container(engine: Engine, database_url: str, clock: ManualClock, clean_db: N
         engine=engine,
         sessions=make_sessionmaker(engine),
         clock=clock,
-        dispatcher=Dispatcher(clock, lease_seconds=60),
     )
 
 

@@ -616,7 +616,14 @@ def seed(container: Container, world: World, server: str, stack: ExitStack) -> S
     items["delivered"] = uuid.UUID(_ok(created, 201)["id"])
     states["delivered"] = work(container, world.agent_id, MARKED).state.value
     failing = httpx.Client(transport=httpx.MockTransport(lambda _: httpx.Response(500)))
-    assert deliver_due(container.sessions, container.clock, failing, max_attempts=5, timeout_s=1)
+    assert deliver_due(
+        container.sessions,
+        container.clock,
+        failing,
+        max_attempts=5,
+        timeout_s=1,
+        keyring=container.keyring,
+    )
     with container.sessions() as session:
         delivery = session.scalars(
             select(WebhookDelivery.id).where(WebhookDelivery.client_id == world.client_id)
@@ -726,12 +733,14 @@ def seed(container: Container, world: World, server: str, stack: ExitStack) -> S
     _ok(ops.post("/api/v1/quality/gold-items", json={**gold, "answer": MARKED}), 201)
     policy(mode="full_review", gold_rate=0.5)
     with transaction(container.sessions) as session:
-        seed_gold(session, container.clock.now(), random.Random(1), 0.75)
+        seed_gold(session, container.clock.now(), random.Random(1), 0.75, keyring=container.keyring)
     container.clock.advance(timedelta(seconds=1))
     submit("queued-2")
     submit("queued-3")
     with transaction(container.sessions) as session:
-        assert seed_gold(session, container.clock.now(), random.Random(1), 0.75)
+        assert seed_gold(
+            session, container.clock.now(), random.Random(1), 0.75, keyring=container.keyring
+        )
     with container.sessions() as session:
         items["gold"] = session.scalars(
             select(WorkItem.id).where(WorkItem.client_id == world.client_id, WorkItem.gold)

@@ -1,4 +1,5 @@
-"""One pass of `tandem worker`: reaper, SLA escalation and webhooks together."""
+"""One pass of `tandem worker`: reaper, SLA escalation and webhooks together; gold copies
+sealed and gold items re-sealed after a key rotation."""
 
 from __future__ import annotations
 
@@ -10,9 +11,19 @@ from sqlalchemy import select
 from tandem.clock import ManualClock
 from tandem.db import transaction
 from tandem.http import Container
+from tandem.privacy import keys
+from tandem.privacy.vault import key_ref
 from tandem.work.models import WorkItem
 from tandem.worker import run_once
 from tests.conftest import World
+from tests.quality.conftest import (
+    SEALED_VALUES,
+    add_gold,
+    arrive,
+    gold_copies,
+    personal_process,
+    stored,
+)
 
 
 def test_a_worker_pass_reaps_and_escalates(
@@ -48,3 +59,32 @@ def test_a_worker_pass_reaps_and_escalates(
             select(WorkItem.state, WorkItem.lease_owner).where(WorkItem.id == item.id)
         ).one()
     assert tuple(row) == ("queued", None)
+
+
+def test_a_worker_pass_seals_gold_copies_and_re_seals_gold_items(
+    container: Container, world: World, clock: ManualClock
+) -> None:
+    process_id = personal_process(container, world)
+    add_gold(container, process_id)
+    with httpx.Client() as http:
+        assert run_once(container, http)["gold_items"] == 0  # starts counting
+        clock.advance(timedelta(seconds=1))
+        arrive(container, world, process_id)
+        assert run_once(container, http)["gold_items"] == 1
+        (copy_id,) = gold_copies(container)
+        _, sealed = stored(container, "work_items")[copy_id]
+        assert sealed is not None  # sealed with the container's keyring, under the copy's id
+        assert container.keyring.open(world.client_id, copy_id, sealed) == SEALED_VALUES
+        with transaction(container.sessions) as session:
+            keys.rotate(
+                session,
+                container.keyring,
+                world.client_id,
+                actor="user:security",
+                now=clock.now(),
+                key=container.audit_key,
+            )
+        # The walk re-seals the real item and the copy; its end, the gold item.
+        assert [run_once(container, http)["resealed"] for _ in range(3)] == [2, 1, 0]
+    ((_, gold_sealed),) = stored(container, "qa_gold_items").values()
+    assert gold_sealed is not None and key_ref(gold_sealed)[1] == 2

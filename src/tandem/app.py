@@ -17,7 +17,6 @@ from tandem.db import make_engine, make_sessionmaker
 from tandem.decisions.api import router as decisions_router
 from tandem.delivery.api import router as delivery_router
 from tandem.dispatch.api import router as dispatch_router
-from tandem.dispatch.service import Dispatcher
 from tandem.errors import PROBLEM_MEDIA_TYPE, InvalidInput, Problem
 from tandem.http import Container, install_problem_handlers, public, requires
 from tandem.intake.api import router as intake_router
@@ -130,7 +129,6 @@ def build_container(settings: Settings | None = None, clock: Clock | None = None
         engine=engine,
         sessions=make_sessionmaker(engine),
         clock=clock,
-        dispatcher=Dispatcher(clock, lease_seconds=settings.lease_seconds),
     )
 
 

@@ -29,12 +29,12 @@ from tandem.dispatch.service import Dispatcher
 from tandem.errors import TandemError
 from tandem.http import Container
 from tandem.intake.service import submit_item
+from tandem.privacy.vault import Keyring
 from tandem.quality import service as quality
-from tandem.quality.gold import seed_gold
-from tandem.quality.models import GoldItem
+from tandem.quality.gold import add_gold_item, seed_gold
 from tandem.sla.calendar import BusinessCalendar
 from tandem.sla.service import escalate
-from tandem.tenancy.principal import Principal
+from tandem.tenancy.principal import SYSTEM, Principal
 from tandem.tenancy.service import create_client, create_user, issue_token
 from tandem.tenancy.signin import set_password
 from tandem.work import service as work
@@ -189,7 +189,7 @@ def seed(
     rng = random.Random(seed)
     end = container.clock.now().replace(second=0, microsecond=0)
     clock = ManualClock(end - timedelta(days=3))
-    dispatcher = Dispatcher(clock, container.settings.lease_seconds)
+    dispatcher = Dispatcher(clock, container.keyring, container.settings.lease_seconds)
     tokens: dict[str, str] = {}
     owners: dict[int, Principal] = {}  # each client's admin hands over its work
     with transaction(container.sessions) as session:
@@ -231,7 +231,7 @@ def seed(
         for client_id, process_id, code in processes:
             if code == "underwriting":
                 _publish_underwriting_rules(session, owners[client_id], process_id, clock.now())
-        _quality_policies(session, processes, clock.now())
+        _quality_policies(session, processes, clock.now(), container.keyring)
     progress("clients, processes, rules, 3 centers and 60 agents created")
 
     total_hours = 72
@@ -254,7 +254,13 @@ def seed(
                 external_ref=external_ref,
             )
         with transaction(container.sessions) as session:  # as the worker would, soon after
-            seed_gold(session, clock.now(), rng, container.settings.at_risk_fraction)
+            seed_gold(
+                session,
+                clock.now(),
+                rng,
+                container.settings.at_risk_fraction,
+                keyring=container.keyring,
+            )
 
     hour = 0
     for at, process in arrivals:
@@ -562,7 +568,9 @@ QUALITY = {
 }
 
 
-def _quality_policies(session: Session, processes: list[tuple[int, Any, str]], now: Any) -> None:
+def _quality_policies(
+    session: Session, processes: list[tuple[int, Any, str]], now: Any, keyring: Keyring
+) -> None:
     for client_id, process_id, code in processes:
         if code not in QUALITY:
             continue
@@ -571,14 +579,14 @@ def _quality_policies(session: Session, processes: list[tuple[int, Any, str]], n
         if process.qa_gold_rate:
             rng = random.Random(code)
             for _ in range(5):
-                session.add(
-                    GoldItem(
-                        client_id=client_id,
-                        process_id=process_id,
-                        payload=_payload(code, rng),
-                        answer=_application(rng),
-                        created_at=now,
-                    )
+                add_gold_item(
+                    session,
+                    SYSTEM,
+                    process_id,
+                    _payload(code, rng),
+                    _application(rng),
+                    now=now,
+                    keyring=keyring,
                 )
 
 
@@ -609,6 +617,7 @@ def _review_an_hour(container: Container, dispatcher: Dispatcher, rng: random.Ra
                 rework_to="other" if failed and conversation else None,
                 now=dispatcher.clock.now(),
                 lease=dispatcher.lease,
+                keyring=dispatcher.keyring,
             )
 
 

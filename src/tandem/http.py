@@ -39,15 +39,16 @@ class Container:
     engine: Engine
     sessions: sessionmaker[Session]
     clock: Clock
-    dispatcher: Dispatcher
     rate_limits: RateLimits = field(init=False)
     audit_key: bytes = field(init=False)  # the audit chain's key, from the secret
     keyring: Keyring = field(init=False)  # the keys of personal data at rest
+    dispatcher: Dispatcher = field(init=False)
 
     def __post_init__(self) -> None:
         self.rate_limits = RateLimits(self.settings)
         self.audit_key = derive_key(self.settings.secret_key)
         self.keyring = Keyring(*self.settings.master_keys)
+        self.dispatcher = Dispatcher(self.clock, self.keyring, self.settings.lease_seconds)
 
 
 def get_container(request: Request) -> Container:

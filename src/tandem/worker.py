@@ -29,7 +29,11 @@ def run_once(container: Container, http: httpx.Client, *, purge: bool = True) ->
         reaped = container.dispatcher.reap(session)
     with transaction(container.sessions) as session:
         gold_items = seed_gold(
-            session, container.clock.now(), container.dispatcher.rng, settings.at_risk_fraction
+            session,
+            container.clock.now(),
+            container.dispatcher.rng,
+            settings.at_risk_fraction,
+            keyring=container.keyring,
         )
     with transaction(container.sessions) as session:
         at_risk, breached = escalate(
@@ -45,6 +49,7 @@ def run_once(container: Container, http: httpx.Client, *, purge: bool = True) ->
         http,
         max_attempts=settings.webhook_max_attempts,
         timeout_s=settings.webhook_timeout_seconds,
+        keyring=container.keyring,
     )
     with transaction(container.sessions) as session:
         sealed = item_events.seal_events(session, container.audit_key, container.clock.now())

@@ -9,9 +9,11 @@ from typing import Any
 
 import httpx
 from openpyxl import Workbook
+from sqlalchemy import select
 
 from tandem.db import transaction
 from tandem.decisions import underwriting as uw
+from tandem.delivery.models import WebhookDelivery
 from tandem.http import Container
 from tandem.tenancy.service import create_user, issue_token
 from tests.conftest import World, _agent
@@ -177,6 +179,9 @@ def test_four_eyes_over_http(
     api: Any, server: str, container: Container, world: World, process_id: uuid.UUID
 ) -> None:
     _publish(api("client"), process_id, uw.graph(), four_eyes={"declines": True})
+    assert (
+        api("client").post("/api/v1/webhooks", json={"url": "https://hooks.example/in"}).is_success
+    )
     item_id = (
         api("client")
         .post(f"/api/v1/processes/{process_id}/work-items", json={"payload": ABROAD})
@@ -202,6 +207,11 @@ def test_four_eyes_over_http(
         assert confirmed.status_code == 200 and confirmed.json()["by"] == "confirmation"
     item = api("client").get(f"/api/v1/work-items/{item_id}").json()
     assert (item["state"], item["result"]["outcome"]) == ("delivered", "decline")
+    with transaction(container.sessions) as session:  # the client's webhook is told, once
+        (event,) = session.scalars(select(WebhookDelivery.payload)).all()
+    assert (
+        event["data"]["work_item_id"] == item_id and event["data"]["result"]["outcome"] == "decline"
+    )
 
 
 def test_the_trace_masks_what_the_readers_payload_masks(

@@ -70,7 +70,7 @@ def test_signed_webhook_with_retries_and_recorded_attempts(
     secret = hook.json()["secret"]
     _deliver_one(api, world)
     with httpx.Client() as http:
-        kwargs = {"max_attempts": 5, "timeout_s": 5.0}
+        kwargs = {"max_attempts": 5, "timeout_s": 5.0, "keyring": container.keyring}
         assert deliver_due(container.sessions, clock, http, **kwargs) == 1  # 500
         assert deliver_due(container.sessions, clock, http, **kwargs) == 0  # backing off
         clock.advance(backoff(1))
@@ -108,7 +108,14 @@ def test_a_hook_that_keeps_failing_gives_up(
     _deliver_one(api, world)
     with httpx.Client() as http:
         for attempt in range(1, 4):
-            deliver_due(container.sessions, clock, http, max_attempts=3, timeout_s=5.0)
+            deliver_due(
+                container.sessions,
+                clock,
+                http,
+                max_attempts=3,
+                timeout_s=5.0,
+                keyring=container.keyring,
+            )
             clock.advance(backoff(attempt))
     with transaction(container.sessions) as session:
         assert session.scalars(select(WebhookDelivery.status)).one() == "failed"

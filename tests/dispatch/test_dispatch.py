@@ -201,7 +201,7 @@ def test_dispatch_over_http(api: Any, world: World, container: Container) -> Non
 def test_second_dispatcher_instance_sees_the_same_queue(container: Container, world: World) -> None:
     """Two server processes share nothing but the database."""
     _submit(container, world, n=2)
-    other = Dispatcher(container.clock, lease_seconds=60)
+    other = Dispatcher(container.clock, container.keyring, lease_seconds=60)
     with transaction(container.sessions) as session:
         a = container.dispatcher.claim(session, world.agent_id)
     with transaction(container.sessions) as session:

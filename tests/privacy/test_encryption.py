@@ -20,8 +20,17 @@ from tandem.intake.service import submit_item
 from tandem.privacy import keys
 from tandem.privacy.models import KeyRotation
 from tandem.privacy.vault import Keyring, key_ref
+from tandem.quality.models import Review
 from tandem.work.models import WorkItem
-from tests.conftest import FORM_SCHEMA, World
+from tests.conftest import FORM_SCHEMA, RESULT, World
+from tests.quality.conftest import (
+    SEALED_VALUES,
+    add_gold,
+    claim_copy,
+    personal_process,
+    seeded_copies,
+)
+from tests.quality.conftest import stored as stored_rows
 
 INPUT = {
     "type": "object",
@@ -227,6 +236,55 @@ def test_a_new_master_key_with_the_old_one_kept_until_re_encryption_is_done(
     assert only_new.open(world.client_id, item_id, sealed)["applicant_name"] == "Maria Santos"
     with pytest.raises(Exception, match="not configured"):
         Keyring(old_master).open(world.client_id, item_id, sealed)
+
+
+def test_a_key_rotation_re_seals_gold_items_and_their_copies_still_score(
+    container: Container, world: World, api: Any
+) -> None:
+    process_id = personal_process(container, world)
+    gold_id = add_gold(container, process_id)
+    (before,) = seeded_copies(container, world, process_id)
+    with transaction(container.sessions) as session:
+        rotation = keys.rotate(
+            session,
+            container.keyring,
+            world.client_id,
+            actor="user:security",
+            now=container.clock.now(),
+            key=container.audit_key,
+        )
+    target = rotation.target
+    for _ in range(3):  # the walk (the real item and the copy), then its end: the gold item
+        with transaction(container.sessions) as session:
+            keys.advance(session, container.keyring, container.clock.now(), key=container.audit_key)
+    with transaction(container.sessions) as session:
+        done = session.scalars(select(KeyRotation)).one()
+        assert done.finished_at is not None and done.resealed == 2 + 1
+    # Done means done: nothing of the client's is left under the old key, gold items included.
+    ((_, gold_sealed),) = stored_rows(container, "qa_gold_items").values()
+    assert gold_sealed is not None
+    assert key_ref(gold_sealed) == (container.keyring.current.id, 2)
+    assert container.keyring.open(world.client_id, gold_id, gold_sealed) == SEALED_VALUES
+    items = stored_rows(container, "work_items")
+    assert all(str(sealed).startswith(target) for _, sealed in items.values())
+    assert container.keyring.open(world.client_id, before, str(items[before][1])) == SEALED_VALUES
+    (after,) = seeded_copies(container, world, process_id)  # from the re-sealed gold item
+    after_sealed = str(stored_rows(container, "work_items")[after][1])
+    assert after_sealed.startswith(target)
+    assert container.keyring.open(world.client_id, after, after_sealed) == SEALED_VALUES
+    # Copies sealed before and after the rotation are scored against the known answer.
+    for _ in range(2):
+        lease = claim_copy(api, {before, after})
+        submitted = api("agent").post(
+            f"/api/v1/leases/{lease['item_id']}/submit",
+            json={"attempt": lease["attempt"], "result": RESULT},
+        )
+        assert submitted.json()["state"] == "cancelled"  # scored and retired
+    with transaction(container.sessions) as session:
+        scored = session.scalars(select(Review).where(Review.kind == "gold")).all()
+    assert {r.work_item_id for r in scored} == {before, after}
+    assert not any(r.defect for r in scored)
+    assert all(check["passed"] for r in scored for check in r.checks)
 
 
 TICKET = {

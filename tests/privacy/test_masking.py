@@ -6,6 +6,7 @@ import pytest
 
 from tandem.privacy.masking import (
     check_categories,
+    kept_personal,
     mask,
     mask_payload,
     mask_trace,
@@ -112,3 +113,14 @@ def test_a_trace_is_masked_by_where_each_value_came_from() -> None:
     assert hidden[0]["set"]["applicant"] == "M••• S•••"
     assert mask_trace(trace, sources, visible={"name", "health"}) == trace
     assert trace[0]["set"]["applicant"] == "Maria Santos"  # a copy was masked, not the trace
+
+
+def test_a_value_left_as_shown_masked_keeps_what_it_stood_for_if_only_one() -> None:
+    first = ({"name": "M••• S•••", "amount": 5}, {"name": "Maria Santos", "amount": 5})
+    second = ({"name": "M••• S•••", "amount": 6}, {"name": "Maria Santoz", "amount": 6})
+    same = ({"name": "M••• S•••"}, {"name": "Maria Santos"})
+    left = {"name": "M••• S•••", "amount": 7}
+    assert kept_personal(left, [first]) == {"name": "Maria Santos", "amount": 7}
+    assert kept_personal(left, [first, same]) == {"name": "Maria Santos", "amount": 7}
+    assert kept_personal(left, [first, second]) == left  # stood for two: the caller refuses
+    assert kept_personal({"name": "Jose Rizal"}, [first]) == {"name": "Jose Rizal"}

@@ -29,6 +29,12 @@ from tandem.tenancy.models import Client, User
 from tandem.work.models import WorkItem
 from tandem.worker import run_once
 from tests.conftest import World
+from tests.quality.conftest import (
+    CLEAR_PAYLOAD,
+    add_gold,
+    personal_process,
+    seeded_copies,
+)
 
 INPUT = {
     "type": "object",
@@ -209,3 +215,27 @@ def test_at_contract_end_everything_is_exported_then_deleted(
                 now=container.clock.now(),
                 key=container.audit_key,
             )
+
+
+def test_the_exit_export_holds_gold_items_in_clear(
+    container: Container, world: World, tmp_path: Path
+) -> None:
+    """Gold items are the client's data too: exported as items are, opened, no sealed column."""
+    process_id = personal_process(container, world)
+    gold_id = add_gold(container, process_id)
+    (copy_id,) = seeded_copies(container, world, process_id)
+    with transaction(container.sessions) as session:
+        manifest = export_client(session, container.keyring, world.client_id, tmp_path)
+    (gold_row,) = [
+        json.loads(line) for line in (tmp_path / "qa_gold_items.jsonl").read_text().splitlines()
+    ]
+    assert gold_row["id"] == str(gold_id)
+    assert gold_row["payload"] == CLEAR_PAYLOAD  # the card number: its last four, as kept
+    assert "sealed" not in gold_row
+    assert manifest["files"]["qa_gold_items.jsonl"]["rows"] == 1
+    items = {
+        row["id"]: row
+        for row in map(json.loads, (tmp_path / "work_items.jsonl").read_text().splitlines())
+    }
+    copy = items[str(copy_id)]
+    assert copy["payload"] == CLEAR_PAYLOAD and "sealed" not in copy

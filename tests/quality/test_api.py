@@ -645,7 +645,7 @@ def test_gold_copies_are_invisible_to_the_client(
 
     def seed() -> int:
         with transaction(container.sessions) as session:
-            return seed_gold(session, container.clock.now(), rng, 0.75)
+            return seed_gold(session, container.clock.now(), rng, 0.75, keyring=container.keyring)
 
     assert seed() == 0  # the first pass only starts counting
     assert isinstance(container.clock, ManualClock)

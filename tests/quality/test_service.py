@@ -53,6 +53,7 @@ def _review(container: Container, reviewer: Principal, item_id: uuid.UUID, **kwa
             item_id,
             now=container.clock.now(),
             lease=container.dispatcher.lease,
+            keyring=container.keyring,
             **kwargs,
         )
         return found
@@ -271,8 +272,8 @@ def test_double_entry_keeps_the_first_keying_out_of_sight_and_adjudication_score
     keyer = Principal(uuid.uuid4(), "team_lead", None, second)
     with transaction(container.sessions) as session:
         with pytest.raises(NotFound):
-            service.adjudication(session, keyer, keyed.id)
-        case = service.adjudication(session, reviewer, keyed.id)
+            service.adjudication(session, keyer, keyed.id, container.keyring)
+        case = service.adjudication(session, reviewer, keyed.id, container.keyring)
         assert case.disagreements == ["coverage_amount"]
         assert [k.agent_id for k in case.keyings] == [first, second]
     with transaction(container.sessions) as session:
@@ -282,6 +283,7 @@ def test_double_entry_keeps_the_first_keying_out_of_sight_and_adjudication_score
             keyed.id,
             {"applicant_name": "Maria Santos", "coverage_amount": 250000},
             now=container.clock.now(),
+            keyring=container.keyring,
         )
         assert settled.state == "delivered"
     with transaction(container.sessions) as session:
@@ -329,13 +331,16 @@ def test_gold_items_are_seeded_at_the_rate_scored_and_retired(
             {"document_ref": "gold-1"},
             RESULT,
             now=now(),
+            keyring=container.keyring,
         )
-        assert gold.seed_gold(session, now(), random.Random(1), 0.75) == 0  # starts counting
+        seeded = gold.seed_gold(session, now(), random.Random(1), 0.75, keyring=container.keyring)
+        assert seeded == 0  # starts counting
     container.clock.advance(timedelta(seconds=1))  # type: ignore[attr-defined]
     for i in range(5):
         world.submit(container, f"doc-{i}")
     with transaction(container.sessions) as session:
-        assert gold.seed_gold(session, now(), random.Random(1), 0.75) == 2  # 2.5 owed
+        seeded = gold.seed_gold(session, now(), random.Random(1), 0.75, keyring=container.keyring)
+        assert seeded == 2  # 2.5 owed
     with transaction(container.sessions) as session:
         golds = session.scalars(select(WorkItem).where(WorkItem.gold.is_(True))).all()
         assert len(golds) == 2

@@ -28,7 +28,6 @@ from tandem.clock import SystemClock
 from tandem.config import Settings
 from tandem.db import make_engine, make_sessionmaker, transaction
 from tandem.demo import _clients, _processes, _workforce
-from tandem.dispatch.service import Dispatcher
 from tandem.http import Container
 from tandem.tenancy.service import create_user, issue_token
 
@@ -119,7 +118,6 @@ def _container(url: str) -> Container:
         engine=engine,
         sessions=make_sessionmaker(engine),
         clock=clock,
-        dispatcher=Dispatcher(clock),
     )
 
 

@@ -57,7 +57,6 @@ from tandem.db import make_engine, make_sessionmaker, new_id_hex, transaction
 from tandem.delivery import outbox
 from tandem.dispatch import service as dispatch_service
 from tandem.dispatch.queries import candidates_per_key, claim_postgres_sql, queues_param
-from tandem.dispatch.service import Dispatcher
 from tandem.http import Container
 from tandem.migrate import upgrade
 from tandem.tenancy.service import create_client
@@ -701,7 +700,6 @@ def _container(url: str, pool_size: int) -> Container:
         engine=engine,
         sessions=make_sessionmaker(engine),
         clock=clock,
-        dispatcher=Dispatcher(clock, lease_seconds=300),
     )
 
 

@@ -39,6 +39,7 @@ from tandem.config import Settings
 from tandem.db import make_engine, make_sessionmaker, new_id, transaction
 from tandem.dispatch.service import Dispatcher
 from tandem.migrate import upgrade
+from tandem.privacy.vault import Keyring
 from tandem.quality import report, service
 from tandem.quality.models import Review
 from tandem.tenancy.principal import SYSTEM, Principal
@@ -97,7 +98,7 @@ def _database(postgres_url: str | None, log: Log) -> Iterator[tuple[str, str]]:
 def _run(engine: Engine, count: int, log: Log) -> dict[str, Any]:
     clock = SystemClock()
     sessions = make_sessionmaker(engine)
-    dispatcher = Dispatcher(clock)
+    dispatcher = Dispatcher(clock, Keyring(*Settings().master_keys))
     dispatcher.rng = random.Random(7)
     rng = random.Random(42)
     process, agents = _setup(sessions, clock.now())
@@ -125,6 +126,7 @@ def _run(engine: Engine, count: int, log: Log) -> dict[str, Any]:
                         corrected=RIGHT if miskeyed else None,
                         now=clock.now(),
                         lease=dispatcher.lease,
+                        keyring=dispatcher.keyring,
                     )
             if n % max(count // 10, 1) == 0:
                 rate = n / (time.perf_counter() - started)

@@ -23,6 +23,7 @@ from tandem.workforce.models import Skill
 _FORMS: dict[str, Form] = {}
 _KINDS: dict[tuple[int, uuid.UUID], str] = {}
 _RESULT_FORMS: dict[tuple[int, uuid.UUID], Form] = {}
+_RESULT_PERSONAL: dict[tuple[int, uuid.UUID], dict[str, str]] = {}
 
 
 def form_of(schema: dict[str, Any]) -> Form:
@@ -46,8 +47,19 @@ def result_form(db: Session | Connection, client_id: int, process_id: uuid.UUID)
                 Process.client_id == client_id, Process.id == process_id
             )
         ).one()
+        _RESULT_PERSONAL[key] = personal_fields(schema)
         form = _RESULT_FORMS[key] = form_of(schema)
     return form
+
+
+def result_personal(
+    db: Session | Connection, client_id: int, process_id: uuid.UUID
+) -> dict[str, str]:
+    """The result form's personal fields {field: category}, read with the form."""
+    key = (client_id, process_id)
+    if key not in _RESULT_PERSONAL:
+        result_form(db, client_id, process_id)
+    return _RESULT_PERSONAL[key]
 
 
 def process_kind(db: Session | Connection, client_id: int, process_id: uuid.UUID) -> str:

@@ -30,10 +30,11 @@ from tandem.decisions.lineage import personal_sources
 from tandem.decisions.models import Decision, Ruleset, RulesetTest
 from tandem.dispatch.service import Dispatcher
 from tandem.errors import Conflict, InvalidInput, NotFound
-from tandem.intake.chunks import ITEM_COLUMNS, JsonInsert, item_row
+from tandem.intake.chunks import ITEM_COLUMNS, JsonInsert, item_rows
 from tandem.privacy.masking import mask_trace
-from tandem.privacy.service import Storing, clear_payload
+from tandem.privacy.service import Storing, clear_payload, clear_result
 from tandem.privacy.vault import Keyring, opened
+from tandem.quality import service as quality
 from tandem.tenancy.permissions import AGENT_ROLES
 from tandem.tenancy.principal import Principal
 from tandem.work.lifecycle import State
@@ -498,9 +499,10 @@ class DecidingChunks:
         self, chunk: list[list[Any]], decided: Future[list[Verdict]]
     ) -> list[tuple[JsonInsert, list[list[Any]]]]:
         delivered, referred, decisions_ = [], [], []
-        for (item_id, payload), verdict in zip(chunk, decided.result(), strict=True):
+        rows = item_rows(self.store, chunk)
+        for row, verdict in zip(rows, decided.result(), strict=True):
+            item_id = row[0]
             self.outcomes[verdict.outcome] += 1
-            row = item_row(self.store, item_id, payload)
             if verdict.outcome == "refer":
                 referred.append(row)
             else:
@@ -693,8 +695,9 @@ def confirm(
     agree: bool,
     notes: str | None = None,
 ) -> Decision:
-    """The second pair of eyes: agreeing delivers the first analyst's judgment; disagreeing
-    sends the item back to be judged again (rework, then queued)."""
+    """The second pair of eyes: agreeing delivers the first analyst's judgment (and tells
+    the client's webhooks); disagreeing sends the item back to be judged again (rework,
+    then queued)."""
     now = dispatcher.clock.now()
     item = session.scalar(
         select(WorkItem).where(WorkItem.id == item_id, WorkItem.state == State.IN_REVIEW.value)
@@ -710,8 +713,10 @@ def confirm(
     if first.actor == actor:
         raise Conflict("four eyes: a second analyst must confirm, not the one who judged")
     ref = ItemRef.of(item)
+    keyring = dispatcher.keyring
     if agree:
-        move(session, ref, State.DELIVERED, actor=actor, now=now, changes={"delivered_at": now})
+        judged = clear_result(keyring, item) or {}
+        quality.deliver(session, ref, item, judged, actor=actor, now=now, keyring=keyring)
     else:
         move(
             session,
@@ -720,7 +725,7 @@ def confirm(
             actor=actor,
             now=now,
             data={"notes": notes} if notes else None,
-            changes={"result": None, "lease_owner": None},
+            changes={"result": None, "result_sealed": None, "lease_owner": None},
         )
     decision = Decision(
         client_id=item.client_id,

@@ -54,7 +54,9 @@ def export_batch(
 
     def stream() -> Iterator[bytes]:
         with services.sessions() as session:
-            yield from export_rows(session, row.client_id, batch_id, fields, format)
+            yield from export_rows(
+                session, services.keyring, row.client_id, batch_id, fields, format
+            )
 
     return StreamingResponse(
         stream(),

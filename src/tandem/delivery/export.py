@@ -13,6 +13,8 @@ from openpyxl import Workbook
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tandem.privacy.service import clear_result
+from tandem.privacy.vault import Keyring
 from tandem.work.models import WorkItem
 
 ExportFormat = Literal["csv", "jsonl", "xlsx"]
@@ -46,8 +48,7 @@ def _record(item: WorkItem) -> dict[str, Any]:
     }
 
 
-def _flat(item: WorkItem, fields: Sequence[str]) -> list[Any]:
-    result = item.result or {}
+def _flat(item: WorkItem, result: dict[str, Any], fields: Sequence[str]) -> list[Any]:
     values: list[Any] = list(_record(item).values())
     for name in fields:
         value = result.get(name)
@@ -56,12 +57,19 @@ def _flat(item: WorkItem, fields: Sequence[str]) -> list[Any]:
 
 
 def export_rows(
-    session: Session, client_id: int, batch_id: Any, fields: Sequence[str], fmt: ExportFormat
+    session: Session,
+    keyring: Keyring,
+    client_id: int,
+    batch_id: Any,
+    fields: Sequence[str],
+    fmt: ExportFormat,
 ) -> Iterator[bytes]:
-    """Chunks of the file; result fields become columns (CSV, XLSX) or a `result` object."""
+    """Chunks of the file; result fields become columns (CSV, XLSX) or a `result` object,
+    personal ones in clear: the file is the client's."""
     if fmt == "jsonl":
         for item in _items(session, client_id, batch_id):
-            yield (json.dumps({**_record(item), "result": item.result}) + "\n").encode()
+            record = {**_record(item), "result": clear_result(keyring, item)}
+            yield (json.dumps(record) + "\n").encode()
         return
     header = [*BASE_COLUMNS, *fields]
     if fmt == "csv":
@@ -69,7 +77,7 @@ def export_rows(
         writer = csv.writer(buffer)
         writer.writerow(header)
         for count, item in enumerate(_items(session, client_id, batch_id), 1):
-            writer.writerow(_flat(item, fields))
+            writer.writerow(_flat(item, clear_result(keyring, item) or {}, fields))
             if count % PAGE == 0:
                 yield buffer.getvalue().encode()
                 buffer.seek(0)
@@ -81,7 +89,7 @@ def export_rows(
     sheet = workbook.create_sheet("results")
     sheet.append(header)
     for item in _items(session, client_id, batch_id):
-        sheet.append(_flat(item, fields))
+        sheet.append(_flat(item, clear_result(keyring, item) or {}, fields))
     with tempfile.TemporaryFile() as spool:
         workbook.save(spool)
         spool.seek(0)

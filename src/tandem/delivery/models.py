@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKeyConstraint, Index, String, text
+from sqlalchemy import ForeignKeyConstraint, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tandem.db import Base, JSONType, UTCDateTime, new_id
@@ -35,6 +35,9 @@ class WebhookDelivery(Base):
     event_type: Mapped[str] = mapped_column(String(60))
     work_item_id: Mapped[uuid.UUID | None]
     payload: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    # The clear values of the result's personal fields (masked in the payload), sealed as
+    # the item keeps them (tandem.privacy.vault): opened when sent.
+    result_sealed: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(12), default="pending")
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -1,5 +1,7 @@
 """Webhook events are written to an outbox in the transaction that delivers the item, so a
-crash can neither lose a notification nor send one for a change that rolled back."""
+crash can neither lose a notification nor send one for a change that rolled back. The result
+waits there as the item keeps it: personal fields masked, their clear values sealed
+(`result_sealed`, opened by the sender)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,8 @@ from sqlalchemy.engine import Connection
 
 from tandem.db import new_id
 from tandem.delivery.models import WebhookDelivery, WebhookSubscription
+from tandem.privacy.service import stored_result
+from tandem.privacy.vault import Keyring
 
 ITEM_DELIVERED = "work_item.delivered"
 EVENT_TYPES = (ITEM_DELIVERED,)
@@ -29,13 +33,18 @@ def has_subscribers(client_id: ColumnElement[int]) -> Exists:
     return exists().where(_subscriptions.c.client_id == client_id, _subscriptions.c.active)
 
 
-def item_delivered(connection: Connection, item: Any, result: dict[str, Any], now: datetime) -> int:
-    """Queue a `work_item.delivered` event for each subscription of the item's client."""
+def item_delivered(
+    connection: Connection, item: Any, result: dict[str, Any], now: datetime, keyring: Keyring
+) -> int:
+    """Queue a `work_item.delivered` event for each subscription of the item's client;
+    `result` is the delivered result in clear."""
     subscriptions = connection.execute(_ACTIVE_SUBSCRIPTIONS, {"client_id": item.client_id}).all()
+    wanted = [sid for sid, event_types in subscriptions if ITEM_DELIVERED in event_types]
+    if not wanted:
+        return 0
+    stored = stored_result(connection, keyring, item.client_id, item.process_id, item.id, result)
     rows = []
-    for subscription_id, event_types in subscriptions:
-        if ITEM_DELIVERED not in event_types:
-            continue
+    for subscription_id in wanted:
         delivery_id = new_id()
         rows.append(
             {
@@ -55,15 +64,15 @@ def item_delivered(connection: Connection, item: Any, result: dict[str, Any], no
                         "external_ref": item.external_ref,
                         "state": "delivered",
                         "delivered_at": now.isoformat(),
-                        "result": result,
+                        "result": stored["result"],
                     },
                 },
+                "result_sealed": stored["result_sealed"],
                 "status": "pending",
                 "attempts": 0,
                 "next_attempt_at": now,
                 "created_at": now,
             }
         )
-    if rows:
-        connection.execute(insert(WebhookDelivery), rows)
+    connection.execute(insert(WebhookDelivery), rows)
     return len(rows)

@@ -18,6 +18,7 @@ from tandem.clock import Clock
 from tandem.db import is_postgres, transaction
 from tandem.delivery.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
 from tandem.delivery.signing import HEADER, sign
+from tandem.privacy.vault import RESULT, Keyring, opened
 
 BACKOFF_BASE = timedelta(seconds=30)
 BACKOFF_CAP = timedelta(hours=1)
@@ -37,6 +38,24 @@ class _Due:
     url: str
     secret: str
     payload: dict[str, Any]
+    work_item_id: Any
+    result_sealed: str | None
+
+    def body(self, keyring: Keyring) -> bytes:
+        """The event as sent: the result's personal fields opened."""
+        payload = self.payload
+        if self.result_sealed:
+            data = payload["data"]
+            result = opened(
+                keyring,
+                self.client_id,
+                self.work_item_id,
+                data["result"],
+                self.result_sealed,
+                RESULT,
+            )
+            payload = {**payload, "data": {**data, "result": result}}
+        return json.dumps(payload, separators=(",", ":")).encode()
 
 
 def deliver_due(
@@ -46,12 +65,13 @@ def deliver_due(
     *,
     max_attempts: int,
     timeout_s: float,
+    keyring: Keyring,
     limit: int = 100,
 ) -> int:
     """Try every pending delivery that is due; returns how many were tried."""
     due = _take_due(sessions, clock, timeout_s, limit)
     for delivery in due:
-        body = json.dumps(delivery.payload, separators=(",", ":")).encode()
+        body = delivery.body(keyring)
         started = time.perf_counter()
         status: int | None = None
         error: str | None = None
@@ -92,6 +112,8 @@ def _take_due(
                 WebhookSubscription.url,
                 WebhookSubscription.secret,
                 WebhookDelivery.payload,
+                WebhookDelivery.work_item_id,
+                WebhookDelivery.result_sealed,
             )
             .join(
                 WebhookSubscription,

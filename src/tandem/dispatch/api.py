@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from tandem.db import transaction
 from tandem.http import MAX_INT, Services, requires
-from tandem.privacy.service import reveal_personal, staff_view
+from tandem.privacy.service import result_for, reveal_personal, staff_view
 from tandem.quality.service import sent_back_notes
 from tandem.tenancy.permissions import Permission
 from tandem.tenancy.principal import Principal
@@ -115,7 +115,9 @@ def my_leases(principal: Claimer, services: Services) -> list[HeldLeaseOut]:
                 lease_expires_at=item.lease_expires_at,
                 due_at=item.due_at,
                 payload=staff_view(session, services.keyring, item, agent=True),
-                result=item.result if item.recheck else None,
+                result=result_for(session, services.keyring, principal, item)
+                if item.recheck
+                else None,
                 sent_back=sent_back_notes(session, item) if item.recheck else None,
             )
             for item in held

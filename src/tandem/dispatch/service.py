@@ -43,6 +43,8 @@ from tandem.dispatch.queries import (
     queues_param,
 )
 from tandem.errors import Conflict, InvalidInput, LeaseLost, NotFound
+from tandem.privacy.service import stored_result
+from tandem.privacy.vault import Keyring
 from tandem.quality import service as quality
 from tandem.work.lifecycle import State, check_transition
 from tandem.work.models import WorkItem, WorkItemEvent
@@ -79,6 +81,7 @@ _SUBMIT = (
         version=items.c.version + case((_CHECKED, 1), else_=len(_SUBMITTED)),
         updated_at=bindparam("now"),
         result=bindparam("result_value"),
+        result_sealed=bindparam("result_sealed"),
         delivered_at=case((_CHECKED, None), else_=bindparam("now")),
         lease_expires_at=None,
         breached=or_(items.c.breached, items.c.due_at < bindparam("now")),
@@ -160,16 +163,28 @@ class Lease:
         return self.item_id
 
 
+# An item's client and process, read when this process did not lease it.
+_ORIGIN = select(items.c.client_id, items.c.process_id).where(items.c.id == bindparam("item_id"))
+_ORIGINS_KEPT = 100_000
+
+
 class Dispatcher:
-    """Stateless apart from one cache: the queues each agent may serve."""
+    """Stateless apart from two caches: the queues each agent may serve, and the client and
+    process of the items it leased (which never change)."""
 
     def __init__(
-        self, clock: Clock, lease_seconds: int = 300, eligibility_ttl_s: float = 30.0
+        self,
+        clock: Clock,
+        keyring: Keyring,
+        lease_seconds: int = 300,
+        eligibility_ttl_s: float = 30.0,
     ) -> None:
         self.clock = clock
+        self.keyring = keyring  # results' personal fields are sealed as they are handed in
         self.lease = timedelta(seconds=lease_seconds)
         self._ttl = timedelta(seconds=eligibility_ttl_s)
         self._queues: dict[uuid.UUID, _Servable] = {}
+        self._origins: dict[uuid.UUID, tuple[int, uuid.UUID]] = {}
         self._lock = threading.Lock()
         self.rng = random.Random()  # which items CSP-1 samples; tests seed it
         # What the claim and submit statements do, checked against the lifecycle once.
@@ -267,6 +282,10 @@ class Dispatcher:
                 step_events(leased, (State.LEASED,), actor=actor, now=now, attempt=row.attempt),
             )
         metrics.CLAIMS.inc()
+        with self._lock:
+            if len(self._origins) >= _ORIGINS_KEPT:
+                self._origins.pop(next(iter(self._origins)))
+            self._origins[row.id] = (row.client_id, row.process_id)
         return Lease(
             row.client_id,
             row.id,
@@ -356,7 +375,11 @@ class Dispatcher:
     ) -> ItemRef:
         now = self.clock.now()
         fences = {"item_id": item_id, "held_attempt": attempt, "agent_id": agent_id, "now": now}
-        item = connection.execute(_SUBMIT, {**fences, "result_value": result}).one_or_none()
+        stored = self._stored_result(connection, agent_id, item_id, attempt, result)
+        item = connection.execute(
+            _SUBMIT,
+            {**fences, "result_value": stored["result"], "result_sealed": stored["result_sealed"]},
+        ).one_or_none()
         if item is None:
             self._refuse(connection, agent_id, item_id, attempt)
         errors = result_form(connection, item.client_id, item.process_id).errors(result)
@@ -383,7 +406,7 @@ class Dispatcher:
                 item.recheck,
             )
             return quality.after_submit(
-                connection, submitted, agent_id, result, now=now, rng=self.rng
+                connection, submitted, agent_id, result, now=now, rng=self.rng, keyring=self.keyring
             )
         version = item.version - len(_SUBMITTED)
         before = ItemRef(item.client_id, item.id, State.LEASED, version, attempt)
@@ -393,9 +416,29 @@ class Dispatcher:
             {f"{c.name}_{i}": row[c.name] for i, row in enumerate(rows) for c in _EVENT_COLUMNS},
         )
         if item.notify:
-            outbox.item_delivered(connection, item, result, now)
+            outbox.item_delivered(connection, item, result, now, self.keyring)
         metrics.ITEMS_DELIVERED.inc()
         return ItemRef(item.client_id, item.id, _SUBMITTED[-1], item.version, attempt)
+
+    def _stored_result(
+        self,
+        connection: Connection,
+        agent_id: uuid.UUID,
+        item_id: uuid.UUID,
+        attempt: int,
+        result: dict[str, Any],
+    ) -> dict[str, Any]:
+        """The result as it is written: sealing its personal fields needs the item's client
+        and process before the one fenced update, known from the claim when this process
+        made it (otherwise read: one more round trip)."""
+        with self._lock:
+            origin = self._origins.pop(item_id, None)
+        if origin is None:
+            origin = connection.execute(_ORIGIN, {"item_id": item_id}).one_or_none()
+            if origin is None:
+                self._refuse(connection, agent_id, item_id, attempt)
+        client_id, process_id = origin
+        return stored_result(connection, self.keyring, client_id, process_id, item_id, result)
 
     def submit_for_review(
         self,
@@ -421,7 +464,12 @@ class Dispatcher:
             (State.SUBMITTED, State.IN_REVIEW),
             actor=actor,
             now=now,
-            changes={"result": result, "lease_expires_at": None},
+            changes={
+                **stored_result(
+                    session, self.keyring, item.client_id, item.process_id, item_id, result
+                ),
+                "lease_expires_at": None,
+            },
         )
 
     def _leased(

@@ -45,9 +45,12 @@ _ROWS = {
 ITEM_COLUMNS = (("id", "uuid"), ("payload", "json"), ("sealed", "text"))
 
 
-def item_row(store: Storing | None, item_id: str, payload: dict[str, Any]) -> list[Any]:
-    """An item's ITEM_COLUMNS values."""
-    return [item_id, *store(item_id, payload)] if store else [item_id, payload, None]
+def item_rows(store: Storing | None, chunk: Sequence[list[Any]]) -> list[list[Any]]:
+    """The ITEM_COLUMNS values of a chunk's items, each an [id, payload]."""
+    if store is None:
+        return [[item_id, payload, None] for item_id, payload in chunk]
+    stored = store.many([(item_id, payload) for item_id, payload in chunk])
+    return [[row[0], *kept] for row, kept in zip(chunk, stored, strict=True)]
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from tandem.db import new_id, new_id_hex, transaction
 from tandem.decisions.models import Ruleset
 from tandem.decisions.service import DecidingChunks, decide_arrival, published
 from tandem.errors import InvalidInput
-from tandem.intake.chunks import ITEM_COLUMNS, ChunkWriter, JsonInsert, item_row
+from tandem.intake.chunks import ITEM_COLUMNS, ChunkWriter, JsonInsert, item_rows
 from tandem.intake.readers import FileFormat, ReaderError, detect_format, read_rows
 from tandem.privacy.service import Storing, storing
 from tandem.privacy.vault import Keyring
@@ -343,7 +343,7 @@ class _Queueing:
 
     def parts(self, chunk: Sequence[list[Any]]) -> list[tuple[JsonInsert, list[list[Any]]]]:
         return [
-            (self.items, [item_row(self.store, *row) for row in chunk]),
+            (self.items, item_rows(self.store, chunk)),
             (self.events, [[row[0]] for row in chunk]),
         ]
 

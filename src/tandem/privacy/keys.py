@@ -5,20 +5,28 @@ the new key (derived from the current master key). The worker's `advance` then r
 client's older items in batches, walking them in id order from a saved cursor, so a restart
 goes on where it stopped. Reads never wait: a value sealed under the old key opens with it
 until it is re-sealed. Values an intake transaction begun before the rotation seals under the
-old key after the walk passed them are found by a last check, and the walk starts over.
+old key after the walk passed them are found by a last check, and the walk starts over. An
+item's input and result are both re-sealed by the walk; then, a batch a step, what is sealed
+beside the items (gold items, double-entry keyings, webhook events waiting or kept), and the
+step that finds nothing left finishes the rotation.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import ColumnElement, exists, select, update
 from sqlalchemy.orm import Session
 
 from tandem.audit import service as audit
+from tandem.delivery.models import WebhookDelivery
 from tandem.errors import NotFound
 from tandem.privacy.models import KeyRotation
-from tandem.privacy.vault import Keyring, key_ref
+from tandem.privacy.vault import ANSWER, INPUT, RESULT, Keyring, key_ref
+from tandem.quality.models import GoldItem, Keying
 from tandem.tenancy.models import Client
 from tandem.work.models import WorkItem
 
@@ -62,8 +70,8 @@ def rotate(
 def advance(
     session: Session, keyring: Keyring, now: datetime, *, key: bytes, batch: int = RESEAL_BATCH
 ) -> int:
-    """One step of every unfinished rotation: up to `batch` items re-sealed each. Returns
-    how many were re-sealed."""
+    """One step of every unfinished rotation: up to `batch` items re-sealed each (and, in
+    its last step, the client's gold items). Returns how many were re-sealed."""
     resealed = 0
     rotations = session.scalars(
         select(KeyRotation)
@@ -86,40 +94,130 @@ def _step(
 ) -> int:
     client_id = rotation.client_id
     _, version = key_ref(rotation.target)
-    behind = (WorkItem.client_id == client_id) & WorkItem.sealed.is_not(None)
-    behind &= ~WorkItem.sealed.startswith(rotation.target, autoescape=True)
+    old = _behind(WorkItem.sealed, rotation.target) | _behind(
+        WorkItem.result_sealed, rotation.target
+    )
+    behind = (WorkItem.client_id == client_id) & old
     after = behind if rotation.cursor is None else behind & (WorkItem.id > rotation.cursor)
     rows = session.execute(
-        select(WorkItem.id, WorkItem.sealed).where(after).order_by(WorkItem.id).limit(batch)
+        select(WorkItem.id, WorkItem.sealed, WorkItem.result_sealed)
+        .where(after)
+        .order_by(WorkItem.id)
+        .limit(batch)
     ).all()
-    for item_id, sealed in rows:
-        assert sealed is not None  # selected so
-        values = keyring.open(client_id, item_id, sealed)
+    for item_id, sealed, result_sealed in rows:
         session.execute(
             update(WorkItem)
             .where(
                 WorkItem.client_id == client_id,
                 WorkItem.id == item_id,
-                WorkItem.sealed == sealed,  # purged or re-sealed meanwhile: leave it
+                # purged or re-sealed meanwhile: leave it
+                WorkItem.sealed.is_(None) if sealed is None else WorkItem.sealed == sealed,
+                WorkItem.result_sealed.is_(None)
+                if result_sealed is None
+                else WorkItem.result_sealed == result_sealed,
             )
-            .values(sealed=keyring.seal(client_id, version, item_id, values))
+            .values(
+                sealed=_resealed(keyring, client_id, version, item_id, sealed, INPUT),
+                result_sealed=_resealed(
+                    keyring, client_id, version, item_id, result_sealed, RESULT
+                ),
+            )
         )
     if rows:
         rotation.cursor = rows[-1][0]
         rotation.resealed += len(rows)
-    elif session.scalar(select(exists().where(behind))):
+        return len(rows)
+    if session.scalar(select(exists().where(behind))):
         rotation.cursor = None  # sealed under the old key behind the walk: walk again
-    else:
-        rotation.finished_at = now
-        audit.record(
-            session,
-            key,
-            client_id=client_id,
-            actor="system:key-rotation",
-            action="encryption_key.rotated",
-            subject=f"client:{client_id}",
-            data={"key_version": version, "resealed": rotation.resealed},
-            now=now,
+        return 0
+    # The items are done: then, a batch at a time, what is sealed beside them.
+    others = sum(
+        _reseal(session, keyring, client_id, rotation.target, version, copies, batch)
+        for copies in _BESIDE_ITEMS
+    )
+    rotation.resealed += others
+    if others:
+        return others
+    rotation.finished_at = now
+    audit.record(
+        session,
+        key,
+        client_id=client_id,
+        actor="system:key-rotation",
+        action="encryption_key.rotated",
+        subject=f"client:{client_id}",
+        data={"key_version": version, "resealed": rotation.resealed},
+        now=now,
+    )
+    return 0
+
+
+def _behind(column: Any, target: str) -> ColumnElement[bool]:
+    """Whether a sealed column holds a value not yet under the rotation's key."""
+    behind: ColumnElement[bool] = column.is_not(None) & ~column.startswith(target, autoescape=True)
+    return behind
+
+
+def _resealed(
+    keyring: Keyring, client_id: int, version: int, bound: Any, sealed: str | None, part: str
+) -> str | None:
+    if sealed is None:
+        return None
+    values = keyring.open(client_id, bound, sealed, part)
+    return keyring.seal(client_id, version, bound, values, part)
+
+
+@dataclass(frozen=True)
+class Sealed:
+    """A table whose rows keep a sealed value, bound to an item (or a gold item): which
+    column holds it, which column names the item, and which part of it the value is."""
+
+    table: Any
+    column: str
+    bound_to: str
+    part: Callable[[Any], str]
+
+
+_BESIDE_ITEMS = (
+    Sealed(GoldItem, "sealed", "id", lambda _: INPUT),
+    Sealed(GoldItem, "answer_sealed", "id", lambda _: ANSWER),
+    Sealed(Keying, "sealed", "work_item_id", lambda row: f"keying{row.number}"),
+    Sealed(WebhookDelivery, "result_sealed", "work_item_id", lambda _: RESULT),
+)
+
+
+def _reseal(
+    session: Session,
+    keyring: Keyring,
+    client_id: int,
+    target: str,
+    version: int,
+    copies: Sealed,
+    batch: int,
+) -> int:
+    """Re-seal up to `batch` of the client's rows of a table not yet under the rotation's
+    key; returns how many. Re-sealed rows leave the condition, so no cursor is needed: each
+    batch scans the client's rows of the table again, which is fine for these few (gold
+    items, double-entry keyings, webhook events kept until the retention purge)."""
+    table = copies.table
+    column = getattr(table, copies.column)
+    keys = list(table.__table__.primary_key.columns)
+    rows = (
+        session.execute(
+            select(table).where(table.client_id == client_id, _behind(column, target)).limit(batch)
+        )
+        .scalars()
+        .all()
+    )
+    for row in rows:
+        sealed = getattr(row, copies.column)
+        part = copies.part(row)
+        bound = getattr(row, copies.bound_to)
+        session.execute(
+            update(table)
+            .where(*(key == getattr(row, key.key) for key in keys), column == sealed)
+            .values({copies.column: _resealed(keyring, client_id, version, bound, sealed, part)})
         )
     return len(rows)
 

@@ -65,6 +65,11 @@ def mask(value: Any, category: str) -> Any:
     return HIDDEN
 
 
+def is_masked(value: Any) -> bool:
+    """Whether a value is a mask (what `mask` shows), not a value someone keyed."""
+    return isinstance(value, str) and ("•" in value or value == HIDDEN)
+
+
 def scanned(text: str) -> str:
     """Free text with the personal data in it masked. (Presidio loads on first use: it
     takes a second or two, which processes without free text never pay.)"""
@@ -118,3 +123,20 @@ def mask_trace(
         }
         for row in trace
     ]
+
+
+def kept_personal(
+    values: dict[str, Any], seen: Sequence[tuple[Mapping[str, Any], Mapping[str, Any]]]
+) -> dict[str, Any]:
+    """Values handed back by someone who saw results masked (a reviewer's correction, an
+    adjudicator's settlement), `seen` as (shown, clear) pairs: a field left as it was shown
+    keeps the clear value it stood for, if it stood for one only. Otherwise it stays masked,
+    and storing it is refused (tandem.privacy.service.stored_result)."""
+    kept = {}
+    for name, value in values.items():
+        stood_for = [
+            clear[name] for shown, clear in seen if name in clear and value == shown.get(name)
+        ]
+        distinct = [v for i, v in enumerate(stood_for) if v not in stood_for[:i]]
+        kept[name] = distinct[0] if len(distinct) == 1 else value
+    return kept

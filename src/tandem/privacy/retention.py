@@ -16,7 +16,7 @@ import hashlib
 import json
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,7 @@ from tandem.delivery.models import WebhookDelivery
 from tandem.errors import Conflict, NotFound
 from tandem.privacy.masking import personal_fields
 from tandem.privacy.models import PurgeReport
-from tandem.privacy.vault import Keyring, opened
+from tandem.privacy.vault import ANSWER, RESULT, Keyring, opened
 from tandem.quality.models import Keying
 from tandem.tenancy.models import ApiToken, Client, ConsoleSession, User
 from tandem.work.lifecycle import State
@@ -119,6 +119,7 @@ def anonymize(
                     payload=_nulled(item.payload, inputs),
                     result=_nulled(item.result, results) if item.result else item.result,
                     sealed=None,
+                    result_sealed=None,
                     purged_at=now,
                 )
             )
@@ -196,10 +197,8 @@ def export_client(
             query = select(table).where(table.c.client_id == client_id)
             for row in session.execute(query.execution_options(yield_per=5_000)).mappings():
                 values = dict(row)
-                if table.name == "work_items":
-                    values["payload"] = opened(
-                        keyring, client_id, values["id"], values["payload"], values.pop("sealed")
-                    )
+                if table.name in _OPENED:
+                    _OPENED[table.name](keyring, client_id, values)
                 if table.name == "users":
                     values.pop("password_hash", None)
                 line = json.dumps(values, default=str, sort_keys=True) + "\n"
@@ -210,6 +209,46 @@ def export_client(
     manifest = {"client_id": client_id, "files": files}
     (directory / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
     return manifest
+
+
+def _item(keyring: Keyring, client_id: int, values: dict[str, Any]) -> None:
+    item_id = values["id"]
+    values["payload"] = opened(keyring, client_id, item_id, values["payload"], values.pop("sealed"))
+    if values["result"] is not None:
+        result, sealed = values["result"], values.pop("result_sealed")
+        values["result"] = opened(keyring, client_id, item_id, result, sealed, RESULT)
+    else:
+        values.pop("result_sealed")
+
+
+def _gold_item(keyring: Keyring, client_id: int, values: dict[str, Any]) -> None:
+    gold_id = values["id"]
+    values["payload"] = opened(keyring, client_id, gold_id, values["payload"], values.pop("sealed"))
+    answer, sealed = values["answer"], values.pop("answer_sealed")
+    values["answer"] = opened(keyring, client_id, gold_id, answer, sealed, ANSWER)
+
+
+def _keying(keyring: Keyring, client_id: int, values: dict[str, Any]) -> None:
+    item_id, part = values["work_item_id"], f"keying{values['number']}"
+    values["values"] = opened(
+        keyring, client_id, item_id, values["values"], values.pop("sealed"), part
+    )
+
+
+def _webhook_delivery(keyring: Keyring, client_id: int, values: dict[str, Any]) -> None:
+    sealed, data = values.pop("result_sealed"), values["payload"].get("data") or {}
+    if sealed:
+        result = opened(keyring, client_id, values["work_item_id"], data["result"], sealed, RESULT)
+        values["payload"] = {**values["payload"], "data": {**data, "result": result}}
+
+
+# Tables whose rows keep personal values sealed: opened into the row on export, in place.
+_OPENED: dict[str, Callable[[Keyring, int, dict[str, Any]], None]] = {
+    "work_items": _item,
+    "qa_gold_items": _gold_item,
+    "qa_keyings": _keying,
+    "webhook_deliveries": _webhook_delivery,
+}
 
 
 def end_contract(

@@ -4,26 +4,48 @@ those who need it, revealed to an agent only with a reason, permission-checked a
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from functools import partial
 from typing import Any
 
 from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
 from tandem.audit import service as audit
-from tandem.catalog.service import personal_view
+from tandem.catalog.service import personal_view, result_personal
 from tandem.errors import InvalidInput, NotFound
-from tandem.privacy.masking import mask_payload
-from tandem.privacy.vault import Keyring, opened, sealing
+from tandem.privacy.masking import CATEGORIES, is_masked, mask, mask_payload
+from tandem.privacy.vault import RESULT, Keyring, Sealer, Sealing, opened, sealing
 from tandem.tenancy.models import Client
 from tandem.tenancy.permissions import AGENT_ROLES
 from tandem.tenancy.principal import Principal
 from tandem.work.lifecycle import State
 from tandem.work.models import WorkItem
 
-Storing = Callable[[uuid.UUID | str, dict[str, Any]], tuple[dict[str, Any], str | None]]
+# Categories whose mask can never be a keyed value (a card's mask is what is kept of it; free
+# text may hold bullets).
+_KEYED = frozenset(CATEGORIES) - {"card", "free_text"}
+
+
+@dataclass(frozen=True)
+class Storing:
+    """How a process's items (or results) are stored: (item id, payload) -> (the payload
+    with its personal fields masked, their clear values sealed or None); `many` does a chunk
+    of a file (tandem.privacy.vault.Sealing.split_many)."""
+
+    plan: Sealing
+    sealer: Sealer
+
+    def __call__(
+        self, item_id: uuid.UUID | str, payload: dict[str, Any]
+    ) -> tuple[dict[str, Any], str | None]:
+        return self.plan.split(self.sealer, item_id, payload)
+
+    def many(
+        self, items: Sequence[tuple[uuid.UUID | str, dict[str, Any]]]
+    ) -> list[tuple[dict[str, Any], str | None]]:
+        return self.plan.split_many(self.sealer, items)
 
 
 def storing(
@@ -35,14 +57,82 @@ def storing(
     plan = sealing(fields)
     if plan is None:
         return None
-    version = db.execute(select(Client.key_version).where(Client.id == client_id)).scalar_one()
-    return partial(plan.split, keyring.sealer(client_id, version))
+    return Storing(plan, keyring.sealer(client_id, _key_version(db, client_id)))
+
+
+def result_storing(
+    db: Session | Connection,
+    keyring: Keyring,
+    client_id: int,
+    process_id: uuid.UUID,
+    part: str = RESULT,
+) -> Storing | None:
+    """How the process's results (`part`: or one keying of a double-entry item) are stored:
+    the result form's personal fields masked, their clear values sealed; None when the result
+    form has no personal fields."""
+    plan = sealing(result_personal(db, client_id, process_id))
+    if plan is None:
+        return None
+    return Storing(plan, keyring.sealer(client_id, _key_version(db, client_id), part))
+
+
+def stored_result(
+    db: Session | Connection,
+    keyring: Keyring,
+    client_id: int,
+    process_id: uuid.UUID,
+    item_id: uuid.UUID,
+    result: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """The columns an item's result is written to: `result` with its personal fields masked
+    and `result_sealed` with their clear values."""
+    fields = result_personal(db, client_id, process_id) if result else {}
+    if not result or not fields:
+        return {"result": result, "result_sealed": None}
+    if masked := [
+        name for name, kind in fields.items() if kind in _KEYED and is_masked(result.get(name))
+    ]:
+        raise InvalidInput(
+            "a result cannot hold a masked value",
+            errors=[
+                {"field": name, "message": "is a masked value: key the value itself"}
+                for name in masked
+            ],
+        )
+    store = result_storing(db, keyring, client_id, process_id)
+    assert store is not None  # the form has personal fields
+    stored, sealed = store(item_id, result)
+    return {"result": stored, "result_sealed": sealed}
+
+
+def as_kept(
+    db: Session | Connection, client_id: int, process_id: uuid.UUID, result: dict[str, Any]
+) -> dict[str, Any]:
+    """A result in clear as Tandem keeps it (what opening it gives back): its card numbers
+    cut to their last four, never kept whole. Compare a new result with kept ones so."""
+    fields = result_personal(db, client_id, process_id)
+    return {
+        name: mask(value, "card") if fields.get(name) == "card" else value
+        for name, value in result.items()
+    }
+
+
+def _key_version(db: Session | Connection, client_id: int) -> int:
+    return int(db.execute(select(Client.key_version).where(Client.id == client_id)).scalar_one())
 
 
 def clear_payload(keyring: Keyring, item: Any) -> dict[str, Any]:
     """An item's payload (a WorkItem or a row with client_id, id, payload and sealed) with
     its personal fields in clear: for the client's own people and the client's rules."""
     return opened(keyring, item.client_id, item.id, item.payload, item.sealed)
+
+
+def clear_result(keyring: Keyring, item: Any) -> dict[str, Any] | None:
+    """An item's result (a WorkItem or a row with client_id, id, result and result_sealed)
+    with its personal fields in clear."""
+    if item.result is None:
+        return None
+    return opened(keyring, item.client_id, item.id, item.result, item.result_sealed, RESULT)
 
 
 def staff_view(
@@ -70,6 +160,20 @@ def payload_for(
     if principal.client_id is not None:
         return clear_payload(keyring, item)
     return staff_view(db, keyring, item, agent=principal.role in AGENT_ROLES)
+
+
+def result_for(
+    db: Session | Connection, keyring: Keyring, principal: Principal, item: Any
+) -> dict[str, Any] | None:
+    """An item's result as this reader may see it, as its payload is: in clear for the
+    client's own people; for provider staff the result form's personal fields masked, except
+    for agents the categories the process lets agents see."""
+    result = clear_result(keyring, item)
+    fields = result_personal(db, item.client_id, item.process_id)
+    if result is None or principal.client_id is not None or not fields:
+        return result
+    _, visible = personal_view(db, item.client_id, item.process_id)
+    return mask_payload(result, fields, visible if principal.role in AGENT_ROLES else ())
 
 
 def reveal_personal(

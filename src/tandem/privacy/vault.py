@@ -4,7 +4,9 @@ A client's key is derived (HKDF-SHA256) from a master key given by configuration
 client's id and the client's key version, so no key is ever stored in the database. An item's
 personal input fields are sealed together into one value (`work_items.sealed`) bound to the
 item: the client and item id are the associated data, so a sealed value copied onto another
-row does not open. The payload keeps the fields' masked forms, so what agents see by default
+row does not open. An item's result (and each keying of a double-entry item) is sealed the
+same way, with the part it is of named in the associated data too, so a sealed input does not
+open as the item's result. The payload keeps the fields' masked forms, so what agents see by default
 needs no key at all; the clear values are opened only for those who need them.
 
 A sealed value names the key that sealed it: `v1.<master key id>.<client key version>.<base64
@@ -21,7 +23,7 @@ import binascii
 import hashlib
 import os
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +35,9 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from tandem.privacy.masking import free_text_for_storage, mask
 
 FORMAT = "v1"
+INPUT = ""  # the part of an item a sealed value holds: its input, its result, a keying
+RESULT = "result"
+ANSWER = "answer"  # a gold item's known answer
 MIN_MASTER_KEY_LENGTH = 32
 _NONCE = 12
 
@@ -74,24 +79,33 @@ class Keyring:
         begins (what a rotation is done re-sealing into)."""
         return f"{FORMAT}.{self.current.id}.{version}."
 
-    def sealer(self, client_id: int, version: int) -> Sealer:
-        """Seals under the client's key of this version and the current master key."""
+    def sealer(self, client_id: int, version: int, part: str = INPUT) -> Sealer:
+        """Seals a part of items under the client's key of this version and the current
+        master key."""
         cipher = self._cipher(self.current.id, client_id, version)
-        return Sealer(client_id, self.prefix(version), cipher)
+        return Sealer(client_id, self.prefix(version), cipher, part)
 
     def seal(
-        self, client_id: int, version: int, item_id: uuid.UUID | str, values: Mapping[str, Any]
+        self,
+        client_id: int,
+        version: int,
+        item_id: uuid.UUID | str,
+        values: Mapping[str, Any],
+        part: str = INPUT,
     ) -> str:
-        """`values` encrypted under the client's current key, bound to the item."""
-        return self.sealer(client_id, version).seal(item_id, values)
+        """`values` encrypted under the client's current key, bound to the item's part."""
+        return self.sealer(client_id, version, part).seal(item_id, values)
 
-    def open(self, client_id: int, item_id: uuid.UUID | str, sealed: str) -> dict[str, Any]:
+    def open(
+        self, client_id: int, item_id: uuid.UUID | str, sealed: str, part: str = INPUT
+    ) -> dict[str, Any]:
         """The values of a sealed value, under whichever key sealed them. Raises
-        cryptography's InvalidTag if it was altered or belongs to another item."""
+        cryptography's InvalidTag if it was altered or belongs to another item or part."""
         _, master_id, version, body = sealed.split(".", 3)
         raw = base64.b64decode(body)
         cipher = self._cipher(master_id, client_id, int(version))
-        plain = cipher.decrypt(raw[:_NONCE], raw[_NONCE:], _bound_to(client_id, item_id))
+        bound = _bound_to(client_id, item_id, part)
+        plain = cipher.decrypt(raw[:_NONCE], raw[_NONCE:], bound)
         values: dict[str, Any] = orjson.loads(plain)
         return values
 
@@ -115,29 +129,36 @@ class Keyring:
 
 
 class Sealer:
-    """One client key at work: bulk intake seals 100,000 items with one, so every step is
-    kept to the bone (about a microsecond an item, half of it AES-GCM itself)."""
+    """One client key at work, on one part of items. Bulk intake seals 100,000 items with
+    one, a chunk at a time (`seal_many`), every step kept to the bone: about a microsecond an
+    item, half of it AES-GCM itself."""
 
-    def __init__(self, client_id: int, prefix: str, cipher: AESGCM) -> None:
+    def __init__(self, client_id: int, prefix: str, cipher: AESGCM, part: str = INPUT) -> None:
         self.client_id = client_id
         self.prefix = prefix
+        self.part = part
         self._encrypt = cipher.encrypt
-        self._nonces: list[bytes] = []
 
     def seal(self, item_id: uuid.UUID | str, values: Mapping[str, Any]) -> str:
-        if not self._nonces:  # random nonces, drawn from the OS a thousand at a time
-            pool = os.urandom(_NONCE * 1000)
-            self._nonces = [pool[at : at + _NONCE] for at in range(0, len(pool), _NONCE)]
-        nonce = self._nonces.pop()
-        plain = orjson.dumps(values, default=str)  # a tenth of the json module's time
-        sealed = self._encrypt(nonce, plain, _bound_to(self.client_id, item_id))
-        return self.prefix + binascii.b2a_base64(nonce + sealed, newline=False).decode()
+        return self.seal_many([(item_id, values)])[0]
+
+    def seal_many(self, items: Sequence[tuple[uuid.UUID | str, Mapping[str, Any]]]) -> list[str]:
+        """Each item's values sealed, under a random nonce each (drawn from the OS at once)."""
+        nonces = os.urandom(_NONCE * len(items))
+        encrypt, client_id, part = self._encrypt, self.client_id, self.part
+        sealed = []
+        for at, (item_id, values) in enumerate(items):
+            nonce = nonces[at * _NONCE : (at + 1) * _NONCE]
+            plain = orjson.dumps(values, default=str)  # a tenth of the json module's time
+            box = encrypt(nonce, plain, _bound_to(client_id, item_id, part))
+            sealed.append(self.prefix + binascii.b2a_base64(nonce + box, newline=False).decode())
+        return sealed
 
 
-def _bound_to(client_id: int, item_id: uuid.UUID | str) -> bytes:
-    if isinstance(item_id, str):
-        return f"{client_id}:{item_id.replace('-', '')}".encode()
-    return f"{client_id}:{item_id.hex}".encode()
+def _bound_to(client_id: int, item_id: uuid.UUID | str, part: str) -> bytes:
+    """The associated data: client, item and, but for the input, the part."""
+    hex_id = item_id.replace("-", "") if isinstance(item_id, str) else item_id.hex
+    return f"{client_id}:{hex_id}:{part}".encode() if part else f"{client_id}:{hex_id}".encode()
 
 
 @dataclass(frozen=True)
@@ -153,18 +174,34 @@ class Sealing:
         self, sealer: Sealer, item_id: uuid.UUID | str, payload: Mapping[str, Any]
     ) -> tuple[dict[str, Any], str | None]:
         """(the payload as stored, its sealed personal values or None if it has none)."""
-        stored, clear = dict(payload), {}
-        for name, category in self.fields.items():
-            value = stored.get(name)
-            if value is None or value == "":
-                continue
-            if category == "free_text":  # masked where the scanner finds personal data
-                stored[name], clear[name] = free_text_for_storage(str(value))
-            else:
-                stored[name] = mask(value, category)
-                if category != "card":
-                    clear[name] = value
-        return stored, sealer.seal(item_id, clear) if clear else None
+        return self.split_many(sealer, [(item_id, payload)])[0]
+
+    def split_many(
+        self, sealer: Sealer, items: Sequence[tuple[uuid.UUID | str, Mapping[str, Any]]]
+    ) -> list[tuple[dict[str, Any], str | None]]:
+        """`split` of each (item id, payload)."""
+        fields = tuple(self.fields.items())
+        stored_all: list[dict[str, Any]] = []
+        kept: list[tuple[uuid.UUID | str, dict[str, Any]]] = []  # the items with clear values
+        for item_id, payload in items:
+            stored, clear = dict(payload), {}
+            for name, category in fields:
+                value = stored.get(name)
+                if value is None or value == "":
+                    continue
+                if category == "free_text":  # masked where the scanner finds personal data
+                    stored[name], clear[name] = free_text_for_storage(str(value))
+                else:
+                    stored[name] = mask(value, category)
+                    if category != "card":
+                        clear[name] = value
+            stored_all.append(stored)
+            kept.append((item_id, clear))
+        sealed = sealer.seal_many([(item_id, clear) for item_id, clear in kept if clear])[::-1]
+        return [
+            (stored, sealed.pop() if clear else None)
+            for stored, (_, clear) in zip(stored_all, kept, strict=True)
+        ]
 
 
 def sealing(fields: Mapping[str, str]) -> Sealing | None:
@@ -178,6 +215,9 @@ def opened(
     item_id: uuid.UUID | str,
     payload: Mapping[str, Any],
     sealed: str | None,
+    part: str = INPUT,
 ) -> dict[str, Any]:
-    """The payload with its personal fields in clear."""
-    return {**payload, **keyring.open(client_id, item_id, sealed)} if sealed else dict(payload)
+    """The payload (or result, or keying) with its personal fields in clear."""
+    if not sealed:
+        return dict(payload)
+    return {**payload, **keyring.open(client_id, item_id, sealed, part)}

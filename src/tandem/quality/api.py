@@ -214,6 +214,7 @@ def review_item(
             reason=body.reason,
             now=services.clock.now(),
             lease=services.dispatcher.lease,
+            keyring=services.keyring,
         )
 
 
@@ -241,7 +242,7 @@ def get_adjudication(
 ) -> AdjudicationOut:
     """Both keyings side by side; only for someone who keyed neither."""
     with transaction(services.sessions) as session:
-        case = service.adjudication(session, principal, item_id)
+        case = service.adjudication(session, principal, item_id, services.keyring)
         return AdjudicationOut(
             item_id=case.item.id,
             process_id=case.item.process_id,
@@ -260,7 +261,12 @@ def adjudicate(
 ) -> WorkItemOut:
     with transaction(services.sessions) as session:
         item = service.adjudicate(
-            session, principal, item_id, body.values, now=services.clock.now()
+            session,
+            principal,
+            item_id,
+            body.values,
+            now=services.clock.now(),
+            keyring=services.keyring,
         )
         return shown(session, services.keyring, principal, item)
 
@@ -315,7 +321,7 @@ class GoldItemOut(BaseModel):
     id: uuid.UUID
     client_id: int
     process_id: uuid.UUID
-    payload: dict[str, Any]
+    payload: dict[str, Any] = Field(description="As stored: personal fields masked")
     answer: dict[str, Any]
     active: bool
     created_at: datetime
@@ -331,6 +337,7 @@ def add_gold_item(body: GoldItemIn, principal: Manager, services: Services) -> A
             body.payload,
             body.answer,
             now=services.clock.now(),
+            keyring=services.keyring,
         )
 
 

@@ -2,13 +2,17 @@
 the process's gold rate, and scored automatically when submitted (tandem.quality.service).
 
 The copies are ordinary queued items to the agents who get them; clients never see them
-(tenancy's item scoping hides gold items) and they are never delivered or billed.
+(tenancy's item scoping hides gold items) and they are never delivered or billed. A gold
+item's input is kept as an item's is: personal fields masked, their clear values sealed and
+bound to the gold item; each copy is sealed again, bound to the copy (a sealed value opens
+only on the row it was sealed for).
 """
 
 from __future__ import annotations
 
 import random
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -17,8 +21,11 @@ from sqlalchemy.orm import Session
 
 from tandem.catalog.models import Process
 from tandem.catalog.service import form_of, get_process
+from tandem.db import new_id
 from tandem.errors import InvalidInput
 from tandem.intake.service import new_item_row
+from tandem.privacy.service import clear_payload, result_storing, storing
+from tandem.privacy.vault import ANSWER, Keyring
 from tandem.quality.models import GoldCopy, GoldItem, GoldSeeding
 from tandem.sla.service import policy_for
 from tandem.tenancy.principal import Principal
@@ -35,7 +42,10 @@ def add_gold_item(
     answer: dict[str, Any],
     *,
     now: datetime,
+    keyring: Keyring,
 ) -> GoldItem:
+    """A new gold item; its payload's and its answer's personal fields stored as an item's
+    input and result are (masked, the clear values sealed, bound to the gold item's id)."""
     process = get_process(session, principal, process_id)
     errors = [
         {"field": f"payload.{e.field}", "message": e.message}
@@ -46,11 +56,19 @@ def add_gold_item(
     ]
     if errors:
         raise InvalidInput("the gold item does not match the process's forms", errors=errors)
+    gold_id = new_id()
+    store = storing(session, keyring, process.client_id, process.id)
+    stored, sealed = store(gold_id, payload) if store is not None else (payload, None)
+    store = result_storing(session, keyring, process.client_id, process.id, ANSWER)
+    kept, answer_sealed = store(gold_id, answer) if store is not None else (answer, None)
     gold = GoldItem(
         client_id=process.client_id,
+        id=gold_id,
         process_id=process.id,
-        payload=payload,
-        answer=answer,
+        payload=stored,
+        sealed=sealed,
+        answer=kept,
+        answer_sealed=answer_sealed,
         created_at=now,
     )
     session.add(gold)
@@ -58,11 +76,24 @@ def add_gold_item(
     return gold
 
 
-def seed_gold(session: Session, now: datetime, rng: random.Random, at_risk_fraction: float) -> int:
+# (copy's id, gold item) -> (the copy's payload as stored, its sealed values or None)
+Copying = Callable[[uuid.UUID, GoldItem], tuple[dict[str, Any], str | None]]
+
+
+def seed_gold(
+    session: Session,
+    now: datetime,
+    rng: random.Random,
+    at_risk_fraction: float,
+    *,
+    keyring: Keyring,
+) -> int:
     """Copy gold items into the queues of processes with a gold rate: for every item that
     arrived for people to work since the last pass (items still open: what the client's
     rules decided at once never reaches an agent), `rate` gold items are owed; whole ones
-    are made. Returns how many were made."""
+    are made. Returns how many were made.
+
+    Each copy's personal values are sealed again under the copy's own id."""
     made = 0
     for process in session.scalars(
         select(Process).where(Process.qa_gold_rate > 0, Process.active.is_(True))
@@ -103,7 +134,10 @@ def seed_gold(session: Session, now: datetime, rng: random.Random, at_risk_fract
         if count:
             sla = policy_for(session, process.client_id, process.id, at_risk_fraction)
             chosen = [rng.choice(golds) for _ in range(count)]
+            copy = _copying(session, keyring, process)
             rows = [new_item_row(process, sla, gold.payload, now, gold=True) for gold in chosen]
+            for row, gold in zip(rows, chosen, strict=True):
+                row["payload"], row["sealed"] = copy(row["id"], gold)
             session.execute(insert(items), rows)
             session.execute(
                 insert(events), [creation_event(row, actor="system:gold") for row in rows]
@@ -124,3 +158,12 @@ def seed_gold(session: Session, now: datetime, rng: random.Random, at_risk_fract
         seeding.counted_until = now
     session.flush()
     return made
+
+
+def _copying(session: Session, keyring: Keyring, process: Process) -> Copying:
+    """How the process's gold items are stored in their copies: the gold's clear values
+    split again under the copy's id, so the copy holds its own sealed value."""
+    store = storing(session, keyring, process.client_id, process.id)
+    if store is None:  # no personal fields: the payload as it is
+        return lambda _, gold: (gold.payload, None)
+    return lambda copy_id, gold: store(copy_id, clear_payload(keyring, gold))

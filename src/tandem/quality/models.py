@@ -150,7 +150,9 @@ class Keying(Base):
     number: Mapped[int] = mapped_column(primary_key=True)
     agent_id: Mapped[uuid.UUID]
     attempt: Mapped[int]
+    # Kept as results are: personal fields masked, their clear values in `sealed`.
     values: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    sealed: Mapped[str | None] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     __table_args__ = (CheckConstraint("number IN (1, 2)", name="number"),)
@@ -164,8 +166,12 @@ class GoldItem(Base):
     client_id: Mapped[int] = mapped_column(primary_key=True)
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     process_id: Mapped[uuid.UUID]
+    # The input as an item's is kept: personal fields in their masked forms, their clear
+    # values in `sealed`, bound to the gold item (tandem.privacy.vault).
     payload: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    sealed: Mapped[str | None] = mapped_column(Text)
     answer: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    answer_sealed: Mapped[str | None] = mapped_column(Text)  # as a result's (privacy.vault)
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 

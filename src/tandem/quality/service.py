@@ -35,7 +35,14 @@ from tandem.catalog.service import form_of
 from tandem.db import insert_unless_present, new_id
 from tandem.delivery import outbox
 from tandem.errors import Conflict, InvalidInput, NotFound
-from tandem.privacy.masking import scanned
+from tandem.privacy.masking import kept_personal, scanned
+from tandem.privacy.service import (
+    as_kept,
+    clear_result,
+    result_storing,
+    stored_result,
+)
+from tandem.privacy.vault import ANSWER, Keyring, opened
 from tandem.quality.accuracy import Rate, below_threshold, wilson
 from tandem.quality.models import (
     ERROR_CATEGORIES,
@@ -127,20 +134,22 @@ def after_submit(
     *,
     now: datetime,
     rng: random.Random,
+    keyring: Keyring,
 ) -> ItemRef:
     """Where a submitted item goes: scored and retired (gold), to review, back to the
-    queue for its second keying, or delivered."""
+    queue for its second keying, or delivered. `result` is in clear; the item holds it
+    sealed already."""
     actor = f"agent:{agent_id}"
     if item.gold:
-        return _score_gold(db, item, agent_id, result, now)
+        return _score_gold(db, item, agent_id, result, now, keyring)
     policy = policy_of(db, item.client_id, item.process_id)
     if item.recheck:
         return _request_review(db, item.ref, policy, "rework", agent_id, actor, now)
     if policy.mode == "double_entry":
-        return _keyed(db, item, policy, agent_id, result, now)
+        return _keyed(db, item, policy, agent_id, result, now, keyring)
     kind = _review_kind(db, policy, agent_id, rng)
     if kind is None:
-        return deliver(db, item.ref, item, result, actor=actor, now=now)
+        return deliver(db, item.ref, item, result, actor=actor, now=now, keyring=keyring)
     return _request_review(db, item.ref, policy, kind, agent_id, actor, now)
 
 
@@ -165,10 +174,11 @@ def deliver(
     *,
     actor: str,
     now: datetime,
+    keyring: Keyring,
     changes: Mapping[str, Any] | None = None,
 ) -> ItemRef:
     """Deliver the item and tell the client's webhooks. `item` names its process, batch and
-    external reference (what the webhook carries)."""
+    external reference (what the webhook carries); `result` is in clear."""
     ref = move(
         db,
         ref,
@@ -178,7 +188,7 @@ def deliver(
         changes={"delivered_at": now, "recheck": False, **(changes or {})},
     )
     connection = db.connection() if isinstance(db, Session) else db
-    outbox.item_delivered(connection, item, result, now)
+    outbox.item_delivered(connection, item, result, now, keyring)
     metrics.ITEMS_DELIVERED.inc()
     return ref
 
@@ -316,6 +326,7 @@ def review(
     verdict: str,
     now: datetime,
     lease: timedelta,
+    keyring: Keyring,
     corrected: dict[str, Any] | None = None,
     rework_to: str | None = None,
     reason: str | None = None,
@@ -324,7 +335,8 @@ def review(
     scorecard criterion) not named in `failures` passed. Without failures the item is
     delivered; with any, it is corrected and delivered (`corrected` is the whole result),
     or sent back for rework to the same agent (leased to them again) or to another (queued,
-    the first agent excluded)."""
+    the first agent excluded). A corrected field left as the reviewer saw it masked keeps
+    its value."""
     request, item = waiting(session, principal, item_id)
     if request.kind == "adjudication":
         raise Conflict("a double-entry disagreement is settled by adjudication, not review")
@@ -351,12 +363,23 @@ def review(
         now=now,
     )
     ref = ItemRef.of(item)
+    clear = clear_result(keyring, item) or {}
     if verdict == "deliver":
-        deliver(session, ref, item, item.result or {}, actor=principal.actor, now=now)
+        deliver(session, ref, item, clear, actor=principal.actor, now=now, keyring=keyring)
     elif verdict == "correct":
         assert corrected is not None  # _check_verdict saw to it
-        fixed = {"result": corrected}
-        deliver(session, ref, item, corrected, actor=principal.actor, now=now, changes=fixed)
+        corrected = kept_personal(corrected, [(item.result or {}, clear)])
+        fixed = stored_result(session, keyring, item.client_id, item.process_id, item.id, corrected)
+        deliver(
+            session,
+            ref,
+            item,
+            corrected,
+            actor=principal.actor,
+            now=now,
+            keyring=keyring,
+            changes=fixed,
+        )
     else:
         back_to: dict[str, tuple[State, dict[str, Any]]] = {
             # leased to its agent again, under a new attempt (the fencing token)
@@ -624,19 +647,23 @@ def _keyed(
     agent_id: uuid.UUID,
     result: dict[str, Any],
     now: datetime,
+    keyring: Keyring,
 ) -> ItemRef:
     """The first keying waits, out of everyone's sight, for the second; the second is
     compared with it field by field: agreement delivers, disagreement goes to adjudication.
-    The item never holds the first keying's values, so no route can show them."""
+    The item never holds the first keying's values, so no route can show them. Keyings are
+    kept as results are: personal fields masked, their clear values sealed."""
     actor = f"agent:{agent_id}"
     first = db.execute(
-        select(Keying.agent_id, Keying.values).where(
+        select(Keying.agent_id, Keying.values, Keying.sealed).where(
             Keying.client_id == item.client_id, Keying.work_item_id == item.id, Keying.number == 1
         )
     ).one_or_none()
     if first is not None and first.agent_id == agent_id:
         raise Conflict("double entry: the second keying must be another agent's")
     number = 1 if first is None else 2
+    store = result_storing(db, keyring, item.client_id, item.process_id, _keying(number))
+    values, sealed = store(item.id, result) if store else (result, None)
     db.execute(
         insert(Keying).values(
             client_id=item.client_id,
@@ -644,7 +671,8 @@ def _keyed(
             number=number,
             agent_id=agent_id,
             attempt=item.ref.attempt,
-            values=result,
+            values=values,
+            sealed=sealed,
             at=now,
         )
     )
@@ -658,12 +686,15 @@ def _keyed(
             data={"keying": 1},
             changes={
                 "result": None,
+                "result_sealed": None,
                 "lease_owner": None,
                 "lease_expires_at": None,
                 "excluded_agent_id": agent_id,
             },
         )
-    agreed = agreement(policy.form_schema, first.values, result)
+    first_values = opened(keyring, item.client_id, item.id, first.values, first.sealed, _keying(1))
+    second = as_kept(db, item.client_id, item.process_id, result)
+    agreed = agreement(policy.form_schema, first_values, second)
     if all(agreed.values()):
         checks = _checks_of(agreed)
         for keyer in (first.agent_id, agent_id):
@@ -678,13 +709,18 @@ def _keyed(
                 verdict="deliver",
                 now=now,
             )
+        kept = stored_result(db, keyring, item.client_id, item.process_id, item.id, first_values)
         return deliver(
-            db, item.ref, item, first.values, actor=actor, now=now, changes={"result": first.values}
+            db, item.ref, item, first_values, actor=actor, now=now, keyring=keyring, changes=kept
         )
     # The item keeps no keying: the adjudicator decides its result.
-    return _request_review(
-        db, item.ref, policy, "adjudication", None, actor, now, changes={"result": None}
-    )
+    nothing = {"result": None, "result_sealed": None}
+    return _request_review(db, item.ref, policy, "adjudication", None, actor, now, nothing)
+
+
+def _keying(number: int) -> str:
+    """The part of an item a keying is sealed as (tandem.privacy.vault)."""
+    return f"keying{number}"
 
 
 @dataclass(frozen=True)
@@ -692,11 +728,14 @@ class Adjudication:
     request: ReviewRequest
     item: WorkItem
     policy: Policy
-    keyings: list[Keying]
+    keyings: list[Keying]  # as stored: personal fields masked, as the payload shows them
+    clear: list[dict[str, Any]]  # the keyings' values in clear, to settle and score with
     disagreements: list[str]
 
 
-def adjudication(session: Session, principal: Principal, item_id: uuid.UUID) -> Adjudication:
+def adjudication(
+    session: Session, principal: Principal, item_id: uuid.UUID, keyring: Keyring
+) -> Adjudication:
     """Both keyings of a disagreement, side by side, for a senior agent who keyed neither.
     Anyone else, the keyers included, finds nothing (404)."""
     request, item = waiting(session, principal, item_id)
@@ -710,9 +749,13 @@ def adjudication(session: Session, principal: Principal, item_id: uuid.UUID) -> 
     if request.kind != "adjudication" or len(keyings) != 2:
         raise NotFound(f"work item {item_id} has no double-entry disagreement")
     policy = policy_of(session, item.client_id, item.process_id)
-    agreed = agreement(policy.form_schema, keyings[0].values, keyings[1].values)
+    clear = [
+        opened(keyring, item.client_id, item.id, k.values, k.sealed, _keying(k.number))
+        for k in keyings
+    ]
+    agreed = agreement(policy.form_schema, clear[0], clear[1])
     disagreements = [name for name, same in agreed.items() if not same]
-    return Adjudication(request, item, policy, keyings, disagreements)
+    return Adjudication(request, item, policy, keyings, clear, disagreements)
 
 
 def adjudicate(
@@ -722,10 +765,12 @@ def adjudicate(
     values: dict[str, Any],
     *,
     now: datetime,
+    keyring: Keyring,
 ) -> WorkItem:
     """Settle a disagreement with the right values, which are delivered. Each keyer is
-    scored field by field against them (after the fields' normalizers)."""
-    case = adjudication(session, principal, item_id)
+    scored field by field against them (after the fields' normalizers). A field left as
+    the adjudicator saw it masked keeps the value it stood for, if only one."""
+    case = adjudication(session, principal, item_id, keyring)
     item, policy = case.item, case.policy
     errors = form_of(policy.form_schema).errors(values)
     if errors:
@@ -733,7 +778,12 @@ def adjudicate(
             "the adjudicated result does not match the process form",
             errors=[{"field": f"values.{e.field}", "message": e.message} for e in errors],
         )
-    for keying in case.keyings:
+    values = kept_personal(
+        values, [(k.values, clear) for k, clear in zip(case.keyings, case.clear, strict=True)]
+    )
+    settled = stored_result(session, keyring, item.client_id, item.process_id, item.id, values)
+    right = as_kept(session, item.client_id, item.process_id, values)
+    for keying, clear in zip(case.keyings, case.clear, strict=True):
         _record(
             session,
             policy,
@@ -741,7 +791,7 @@ def adjudicate(
             keying.agent_id,
             kind="adjudication",
             reviewer=principal.actor,
-            checks=_checks_of(agreement(policy.form_schema, keying.values, values)),
+            checks=_checks_of(agreement(policy.form_schema, clear, right)),
             verdict="deliver",
             now=now,
         )
@@ -752,7 +802,8 @@ def adjudicate(
         values,
         actor=principal.actor,
         now=now,
-        changes={"result": values},
+        keyring=keyring,
+        changes=settled,
     )
     _done(session, case.request)
     session.refresh(item)
@@ -763,17 +814,24 @@ def adjudicate(
 
 
 def _score_gold(
-    db: Db, item: Submitted, agent_id: uuid.UUID, result: dict[str, Any], now: datetime
+    db: Db,
+    item: Submitted,
+    agent_id: uuid.UUID,
+    result: dict[str, Any],
+    now: datetime,
+    keyring: Keyring,
 ) -> ItemRef:
     """Compare with the known answer, score the agent, retire the copy (never delivered)."""
-    answer = db.execute(
-        select(GoldItem.answer)
+    gold_id, kept, sealed = db.execute(
+        select(GoldItem.id, GoldItem.answer, GoldItem.answer_sealed)
         .join(
             GoldCopy,
             (GoldCopy.client_id == GoldItem.client_id) & (GoldCopy.gold_item_id == GoldItem.id),
         )
         .where(GoldCopy.client_id == item.client_id, GoldCopy.work_item_id == item.id)
-    ).scalar_one()
+    ).one()
+    answer = opened(keyring, item.client_id, gold_id, kept, sealed, ANSWER)
+    result = as_kept(db, item.client_id, item.process_id, result)
     policy = policy_of(db, item.client_id, item.process_id)
     _record(
         db,

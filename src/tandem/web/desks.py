@@ -241,7 +241,7 @@ def adjudication(
     """Both keyings side by side, field by field, the disagreements marked; the fields they
     agree on filled in, the others left for the adjudicator to settle."""
     with transaction(services.sessions) as session:
-        case = quality.adjudication(session, principal, item_id)
+        case = quality.adjudication(session, principal, item_id, services.keyring)
         first, second = (keying.values for keying in case.keyings)
         form = controls(case.policy.form_schema)
         labels = {control.name: control.label for control in form}

@@ -16,7 +16,7 @@ from tandem.catalog.service import get_process, list_processes
 from tandem.db import transaction
 from tandem.errors import NotFound
 from tandem.http import Services
-from tandem.privacy.service import payload_for
+from tandem.privacy.service import payload_for, result_for
 from tandem.tenancy.permissions import Permission
 from tandem.tenancy.principal import Principal
 from tandem.web.forms import controls
@@ -105,5 +105,6 @@ def item(
             principal,
             item=found,
             payload=payload_for(session, services.keyring, principal, found),
+            result=result_for(session, services.keyring, principal, found),
             events=work.history(session, found),
         )

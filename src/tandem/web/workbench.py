@@ -4,18 +4,21 @@ its form, submit or release, the lease kept alive while the page is open."""
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from tandem.catalog.models import Process
 from tandem.catalog.service import personal_view
 from tandem.db import transaction
 from tandem.errors import NotFound, Unauthorized
 from tandem.http import SESSION_COOKIE, Services, current_principal, public
-from tandem.privacy.service import staff_view
+from tandem.privacy.masking import is_masked
+from tandem.privacy.service import result_for, staff_view
+from tandem.privacy.vault import Keyring
 from tandem.quality.service import sent_back_notes
 from tandem.tenancy import signin
 from tandem.tenancy.permissions import Permission
@@ -112,8 +115,17 @@ def leased_item(
             masked=masked if Permission.PERSONAL_REVEAL in principal.permissions else set(),
             hidden=masked,
             controls=controls(process.form_schema),
-            earlier=item.result if item.recheck else None,
+            earlier=_earlier(session, services.keyring, principal, item),
             notes=notes,
             lease_seconds=services.settings.lease_seconds,
             now=services.clock.now(),
         )
+
+
+def _earlier(session: Session, keyring: Keyring, principal: Principal, item: WorkItem) -> Any:
+    """A sent-back item's earlier result, to fill the form with: without masked values,
+    which are not values to hand in again (the agent keys those afresh)."""
+    if not item.recheck:
+        return None
+    earlier = result_for(session, keyring, principal, item) or {}
+    return {name: value for name, value in earlier.items() if not is_masked(value)}

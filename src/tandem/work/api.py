@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from tandem.db import transaction
 from tandem.errors import NotFound
 from tandem.http import MAX_INT, Services, requires
-from tandem.privacy.service import payload_for
+from tandem.privacy.service import payload_for, result_for
 from tandem.privacy.vault import Keyring
 from tandem.tenancy.permissions import Permission
 from tandem.tenancy.principal import Principal
@@ -36,9 +36,10 @@ def get_work_item(item_id: uuid.UUID, principal: Reader, services: Services) -> 
 
 
 def shown(session: Session, keyring: Keyring, principal: Principal, item: WorkItem) -> WorkItemOut:
-    """The item as this reader may see it (tandem.privacy.service.payload_for)."""
+    """The item as this reader may see it (tandem.privacy.service: payload_for, result_for)."""
     out = WorkItemOut.model_validate(item)
     out.payload = payload_for(session, keyring, principal, item)
+    out.result = result_for(session, keyring, principal, item)
     return out
 
 

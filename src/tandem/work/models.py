@@ -97,7 +97,10 @@ class WorkItem(Base):
     # Sent back (by a reviewer or the client): the next submission is reviewed, whatever
     # the process's QA mode.
     recheck: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # The result, kept as the input is: personal fields of the result form masked, their
+    # clear values in `result_sealed` (tandem.privacy.vault).
     result: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    result_sealed: Mapped[str | None] = mapped_column(Text)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
