@@ -422,3 +422,22 @@ def test_two_keyings_alike_but_for_the_card_digits_never_kept_agree(
     (second_agent,) = world.add_agents(container, 1)
     assert work(container, second_agent, KEYED).state is State.DELIVERED
     assert api("client").get(f"/api/v1/work-items/{first.id}").json()["result"] == CLEAR
+
+
+def test_a_submit_for_an_item_leased_to_someone_else_answers_as_for_a_missing_one(
+    api: Any, container: Container, world: World, process_id: uuid.UUID
+) -> None:
+    """Sealing a result reads the item's process first, but only the holder's: anyone else,
+    even with a result that would be refused, learns nothing a missing item would not say."""
+    _arrive(container, world, process_id)
+    lease = api("agent").post("/api/v1/dispatch/claim").json()
+    masked = {"attempt": lease["attempt"], "result": {**KEYED, "holder_name": "M••• S•••"}}
+    other = api("other_agent")
+    theirs = other.post(f"/api/v1/leases/{lease['item_id']}/submit", json=masked)
+    missing_id = uuid.uuid4()
+    missing = other.post(f"/api/v1/leases/{missing_id}/submit", json=masked)
+    assert theirs.status_code == missing.status_code == 404
+    assert theirs.json() == {
+        **missing.json(),
+        "detail": missing.json()["detail"].replace(str(missing_id), lease["item_id"]),
+    }

@@ -163,14 +163,17 @@ class Lease:
         return self.item_id
 
 
-# An item's client and process, read when this process did not lease it.
-_ORIGIN = select(items.c.client_id, items.c.process_id).where(items.c.id == bindparam("item_id"))
+# The client and process of an item leased to the agent, read when this process did not
+# lease it (only the holder's: anyone else is refused as the fenced update would be).
+_ORIGIN = select(items.c.client_id, items.c.process_id).where(
+    items.c.id == bindparam("item_id"), items.c.lease_owner == bindparam("agent_id")
+)
 _ORIGINS_KEPT = 100_000
 
 
 class Dispatcher:
     """Stateless apart from two caches: the queues each agent may serve, and the client and
-    process of the items it leased (which never change)."""
+    process of the items it leased, by agent (an item's never change)."""
 
     def __init__(
         self,
@@ -184,7 +187,7 @@ class Dispatcher:
         self.lease = timedelta(seconds=lease_seconds)
         self._ttl = timedelta(seconds=eligibility_ttl_s)
         self._queues: dict[uuid.UUID, _Servable] = {}
-        self._origins: dict[uuid.UUID, tuple[int, uuid.UUID]] = {}
+        self._origins: dict[tuple[uuid.UUID, uuid.UUID], tuple[int, uuid.UUID]] = {}
         self._lock = threading.Lock()
         self.rng = random.Random()  # which items CSP-1 samples; tests seed it
         # What the claim and submit statements do, checked against the lifecycle once.
@@ -285,7 +288,7 @@ class Dispatcher:
         with self._lock:
             if len(self._origins) >= _ORIGINS_KEPT:
                 self._origins.pop(next(iter(self._origins)))
-            self._origins[row.id] = (row.client_id, row.process_id)
+            self._origins[(agent_id, row.id)] = (row.client_id, row.process_id)
         return Lease(
             row.client_id,
             row.id,
@@ -429,12 +432,15 @@ class Dispatcher:
         result: dict[str, Any],
     ) -> dict[str, Any]:
         """The result as it is written: sealing its personal fields needs the item's client
-        and process before the one fenced update, known from the claim when this process
-        made it (otherwise read: one more round trip)."""
+        and process before the one fenced update, known from the agent's claim when this
+        process made it (otherwise read, if the item is leased to the agent: one more round
+        trip). Anyone else is refused as the update would refuse them."""
         with self._lock:
-            origin = self._origins.pop(item_id, None)
+            origin = self._origins.pop((agent_id, item_id), None)
         if origin is None:
-            origin = connection.execute(_ORIGIN, {"item_id": item_id}).one_or_none()
+            origin = connection.execute(
+                _ORIGIN, {"item_id": item_id, "agent_id": agent_id}
+            ).one_or_none()
             if origin is None:
                 self._refuse(connection, agent_id, item_id, attempt)
         client_id, process_id = origin
