@@ -441,3 +441,31 @@ def test_a_submit_for_an_item_leased_to_someone_else_answers_as_for_a_missing_on
         **missing.json(),
         "detail": missing.json()["detail"].replace(str(missing_id), lease["item_id"]),
     }
+
+
+def test_a_reworked_items_form_is_filled_without_its_masked_values(
+    api: Any, container: Container, world: World, process_id: uuid.UUID
+) -> None:
+    """Sent back to its agent, an item's earlier result fills the workbench form, but a
+    masked value is not a value to hand in again: those fields are left for the agent."""
+    set_policy(container, process_id, "full_review")
+    _arrive(container, world, process_id)
+    ref = work(container, world.agent_id, KEYED)
+    with transaction(container.sessions) as session:
+        quality.review(
+            session,
+            REVIEWER,
+            ref.id,
+            failures=[quality.Failure("holder_name", "wrong_value")],
+            verdict="rework",
+            rework_to="same",
+            reason="check the name",
+            now=container.clock.now(),
+            lease=container.dispatcher.lease,
+            keyring=container.keyring,
+        )
+    page = api("agent").get(f"/console/work/{ref.id}")
+    assert page.status_code == 200, page.text
+    form = page.text.split("<form", 1)[1]
+    assert "<option selected>pay</option>" in form  # the decision, kept
+    assert "•" not in form and "Maria" not in page.text  # no mask, no clear name
