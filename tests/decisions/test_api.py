@@ -259,3 +259,41 @@ def test_the_trace_masks_what_the_readers_payload_masks(
         "body_mass": 36.5,
     }
     assert client["trace"][1]["set"]["note"] == "for Maria Santos"
+
+
+def test_the_clients_webhooks_hear_of_items_the_rules_deliver(
+    api: Any, container: Container, process_id: uuid.UUID
+) -> None:
+    """Decided by the rules at once (one item, a file's rows) or on demand, a delivered
+    item tells the client's webhooks as an analyst's or an agent's delivery does."""
+    client = api("client")
+    early = client.post(f"/api/v1/processes/{process_id}/work-items", json={"payload": BASE})
+    assert early.json()["state"] == "queued"  # no rules published yet: for analysts
+    _publish(client, process_id, uw.graph())
+    assert client.post("/api/v1/webhooks", json={"url": "https://hooks.example/in"}).is_success
+    one = client.post(f"/api/v1/processes/{process_id}/work-items", json={"payload": BASE})
+    assert one.json()["state"] == "delivered"
+    rows = [BASE, ABROAD, {**BASE, "age": 41}]
+    cells = [
+        ",".join(str(r[k]).lower() if r[k] in (True, False) else str(r[k]) for k in BASE)
+        for r in rows
+    ]
+    csv_text = "\n".join([",".join(BASE), *cells])
+    batch = client.post(
+        f"/api/v1/processes/{process_id}/batches",
+        files={"file": ("applications.csv", csv_text.encode())},
+    )
+    assert batch.status_code == 201, batch.text
+    assert batch.json()["decisions"] == {"approve": 2, "refer": 1}
+    evaluated = api("ops").post(f"/api/v1/work-items/{early.json()['id']}/evaluation", json={})
+    assert evaluated.json()["state"] == "delivered"
+
+    with transaction(container.sessions) as session:
+        events = session.scalars(select(WebhookDelivery.payload)).all()
+    delivered = sorted(
+        item["id"]
+        for item in client.get("/api/v1/work-items", params={"state": "delivered"}).json()
+    )
+    assert sorted(event["data"]["work_item_id"] for event in events) == delivered
+    assert len(delivered) == 4
+    assert {event["data"]["result"]["outcome"] for event in events} == {"approve"}

@@ -28,6 +28,8 @@ from tandem.decisions import engine
 from tandem.decisions.engine import Verdict
 from tandem.decisions.lineage import personal_sources
 from tandem.decisions.models import Decision, Ruleset, RulesetTest
+from tandem.delivery import outbox
+from tandem.delivery.models import WebhookDelivery
 from tandem.dispatch.service import Dispatcher
 from tandem.errors import Conflict, InvalidInput, NotFound
 from tandem.intake.chunks import ITEM_COLUMNS, JsonInsert, item_rows
@@ -50,6 +52,7 @@ from tandem.work.service import (
 )
 
 decisions = cast(Table, Decision.__table__)
+webhook_deliveries = cast(Table, WebhookDelivery.__table__)
 
 # -- authoring ---------------------------------------------------------------------------------
 
@@ -339,10 +342,12 @@ def decide_arrival(
     *,
     actor: str,
     now: datetime,
+    keyring: Keyring,
 ) -> Verdict:
     """Insert a new item of a decision process (`row`, as intake built it) decided by the
-    rules on its `payload` in clear: approve and decline are delivered at once, a referral
-    is queued for analysts. Item, its two events and the decision are written together."""
+    rules on its `payload` in clear: approve and decline are delivered at once (the client's
+    webhooks told), a referral is queued for analysts. Item, its two events and the
+    decision are written together."""
     verdict = rules_of(ruleset).decide(payload)
     arrived = {**row, "state": State.RECEIVED.value}
     to_state = State.QUEUED if verdict.outcome == "refer" else State.DELIVERED
@@ -368,6 +373,11 @@ def decide_arrival(
             **_decision_row(ruleset, now),
         )
     )
+    if to_state is State.DELIVERED:
+        item = outbox.Delivered(
+            row["client_id"], row["id"], row["process_id"], None, row.get("external_ref")
+        )
+        outbox.item_delivered(session.connection(), item, row["result"], now, keyring)
     metrics.DECISIONS.labels("rules", verdict.outcome).inc()
     return verdict
 
@@ -415,6 +425,9 @@ def evaluate_item(
             now=now,
             changes={"result": auto_result(verdict, ruleset), "delivered_at": now},
         )
+        outbox.item_delivered(
+            session.connection(), item, auto_result(verdict, ruleset), now, keyring
+        )
     elif state is State.RECEIVED:
         ref = move(session, ref, State.QUEUED, actor=RULES_ACTOR, now=now)
     decision = Decision(
@@ -442,10 +455,28 @@ class DecidingChunks:
         actor: str,
         now: datetime,
         store: Storing | None,
+        subscriptions: Sequence[uuid.UUID] = (),
     ) -> None:
         self.rules = rules_of(ruleset)
         self.ruleset = ruleset
         self.store = store
+        self.now = now
+        # The client's webhooks, told of each item the rules deliver.
+        self.subscriptions = subscriptions
+        self.item = item
+        # Every event row shares the columns of a template event but its four own.
+        template = outbox.delivered_event(uuid.UUID(int=0), self._delivered(item["id"]), None, now)
+        self.told = JsonInsert.of(
+            dialect,
+            webhook_deliveries,
+            [
+                ("id", "uuid"),
+                ("subscription_id", "uuid"),
+                ("work_item_id", "uuid"),
+                ("payload", "json"),
+            ],
+            {**template, "client_id": item["client_id"]},
+        )
         base = {**item, "version": 2}
         self.delivered = JsonInsert.of(
             dialect,
@@ -483,6 +514,12 @@ class DecidingChunks:
         self.outcomes: Counter[str] = Counter()
         self._pending: list[tuple[list[list[Any]], Future[list[Verdict]]]] = []
 
+    def _delivered(self, item_id: Any) -> outbox.Delivered:
+        item = self.item
+        return outbox.Delivered(
+            item["client_id"], item_id, item["process_id"], item.get("batch_id"), None
+        )
+
     def parts(self, chunk: Sequence[list[Any]]) -> list[tuple[JsonInsert, list[list[Any]]]]:
         """Hand the chunk to the engine and return the rows of the chunk before it: the
         engine decides one chunk while the next is read and validated."""
@@ -510,8 +547,16 @@ class DecidingChunks:
             decisions_.append(
                 [new_id_hex(), item_id, verdict.outcome, verdict.reasons, verdict.recommendation]
             )
+        told = []  # the client's webhooks, told of each delivered item
+        for row in delivered:
+            delivered_item = self._delivered(uuid.UUID(row[0]))
+            for subscription in self.subscriptions:
+                event = outbox.delivered_event(subscription, delivered_item, row[-1], self.now)
+                # ids as 32 hex digits, as SQLite keeps them (PostgreSQL casts either form)
+                told.append([event["id"].hex, subscription.hex, row[0], event["payload"]])
         return [
             (self.delivered, delivered),
+            (self.told, told),
             (self.referred, referred),
             (self.arrived, [[row[0]] for row in chunk]),
             (self.moved[State.DELIVERED], [[row[0]] for row in delivered]),

@@ -5,8 +5,9 @@ waits there as the item keeps it: personal fields masked, their clear values sea
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import ColumnElement, Exists, Table, bindparam, exists, insert, select
 from sqlalchemy.engine import Connection
@@ -33,46 +34,68 @@ def has_subscribers(client_id: ColumnElement[int]) -> Exists:
     return exists().where(_subscriptions.c.client_id == client_id, _subscriptions.c.active)
 
 
+class Delivered(NamedTuple):
+    """What a delivery event names of an item not read as a row (a new item's columns)."""
+
+    client_id: int
+    id: Any
+    process_id: Any
+    batch_id: Any
+    external_ref: str | None
+
+
+def subscribers(connection: Connection, client_id: int) -> list[uuid.UUID]:
+    """The client's active subscriptions to `work_item.delivered`."""
+    subscriptions = connection.execute(_ACTIVE_SUBSCRIPTIONS, {"client_id": client_id}).all()
+    return [sid for sid, event_types in subscriptions if ITEM_DELIVERED in event_types]
+
+
 def item_delivered(
     connection: Connection, item: Any, result: dict[str, Any], now: datetime, keyring: Keyring
 ) -> int:
     """Queue a `work_item.delivered` event for each subscription of the item's client;
-    `result` is the delivered result in clear."""
-    subscriptions = connection.execute(_ACTIVE_SUBSCRIPTIONS, {"client_id": item.client_id}).all()
-    wanted = [sid for sid, event_types in subscriptions if ITEM_DELIVERED in event_types]
+    `result` is the delivered result in clear. `item` names its client, id, process, batch
+    and external reference."""
+    wanted = subscribers(connection, item.client_id)
     if not wanted:
         return 0
     stored = stored_result(connection, keyring, item.client_id, item.process_id, item.id, result)
-    rows = []
-    for subscription_id in wanted:
-        delivery_id = new_id()
-        rows.append(
-            {
-                "client_id": item.client_id,
-                "id": delivery_id,
-                "subscription_id": subscription_id,
-                "event_type": ITEM_DELIVERED,
-                "work_item_id": item.id,
-                "payload": {
-                    "id": str(delivery_id),
-                    "type": ITEM_DELIVERED,
-                    "created_at": now.isoformat(),
-                    "data": {
-                        "work_item_id": str(item.id),
-                        "process_id": str(item.process_id),
-                        "batch_id": str(item.batch_id) if item.batch_id else None,
-                        "external_ref": item.external_ref,
-                        "state": "delivered",
-                        "delivered_at": now.isoformat(),
-                        "result": stored["result"],
-                    },
-                },
-                "result_sealed": stored["result_sealed"],
-                "status": "pending",
-                "attempts": 0,
-                "next_attempt_at": now,
-                "created_at": now,
-            }
-        )
+    rows = [
+        delivered_event(subscription_id, item, stored["result"], now)
+        | {"client_id": item.client_id, "result_sealed": stored["result_sealed"]}
+        for subscription_id in wanted
+    ]
     connection.execute(insert(WebhookDelivery), rows)
     return len(rows)
+
+
+def delivered_event(
+    subscription_id: uuid.UUID, item: Any, result: dict[str, Any] | None, now: datetime
+) -> dict[str, Any]:
+    """The outbox row of one item's delivery for one subscription (`result` as stored: its
+    personal fields masked, their sealed values in the row's `result_sealed`)."""
+    delivery_id = new_id()
+    return {
+        "id": delivery_id,
+        "subscription_id": subscription_id,
+        "event_type": ITEM_DELIVERED,
+        "work_item_id": item.id,
+        "payload": {
+            "id": str(delivery_id),
+            "type": ITEM_DELIVERED,
+            "created_at": now.isoformat(),
+            "data": {
+                "work_item_id": str(item.id),
+                "process_id": str(item.process_id),
+                "batch_id": str(item.batch_id) if item.batch_id else None,
+                "external_ref": item.external_ref,
+                "state": "delivered",
+                "delivered_at": now.isoformat(),
+                "result": result,
+            },
+        },
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }

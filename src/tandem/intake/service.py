@@ -27,6 +27,7 @@ from tandem.clock import Clock
 from tandem.db import new_id, new_id_hex, transaction
 from tandem.decisions.models import Ruleset
 from tandem.decisions.service import DecidingChunks, decide_arrival, published
+from tandem.delivery import outbox
 from tandem.errors import InvalidInput
 from tandem.intake.chunks import ITEM_COLUMNS, ChunkWriter, JsonInsert, item_rows
 from tandem.intake.readers import FileFormat, ReaderError, detect_format, read_rows
@@ -128,7 +129,9 @@ def submit_item(
     try:
         with session.begin_nested():
             if ruleset is not None:  # the client's rules decide what they can at once
-                decide_arrival(session, ruleset, row, payload, actor=principal.actor, now=now)
+                decide_arrival(
+                    session, ruleset, row, payload, actor=principal.actor, now=now, keyring=keyring
+                )
             else:
                 session.execute(insert(items).values(row))
                 session.execute(insert(events).values(creation_event(row, actor=principal.actor)))
@@ -271,7 +274,15 @@ def _ingest_rows(
     actor = f"batch:{report.id}"
     ruleset = _ruleset(session, process)
     sink: _Queueing | DecidingChunks = (
-        DecidingChunks(connection.dialect.name, ruleset, shared, actor, now, store)
+        DecidingChunks(
+            connection.dialect.name,
+            ruleset,
+            shared,
+            actor,
+            now,
+            store,
+            outbox.subscribers(connection, process.client_id),
+        )
         if ruleset
         else _Queueing(connection.dialect.name, shared, actor, store)
     )
