@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -76,10 +75,6 @@ def add_gold_item(
     return gold
 
 
-# (copy's id, gold item) -> (the copy's payload as stored, its sealed values or None)
-Copying = Callable[[uuid.UUID, GoldItem], tuple[dict[str, Any], str | None]]
-
-
 def seed_gold(
     session: Session,
     now: datetime,
@@ -134,10 +129,11 @@ def seed_gold(
         if count:
             sla = policy_for(session, process.client_id, process.id, at_risk_fraction)
             chosen = [rng.choice(golds) for _ in range(count)]
-            copy = _copying(session, keyring, process)
             rows = [new_item_row(process, sla, gold.payload, now, gold=True) for gold in chosen]
-            for row, gold in zip(rows, chosen, strict=True):
-                row["payload"], row["sealed"] = copy(row["id"], gold)
+            store = storing(session, keyring, process.client_id, process.id)
+            if store is not None:  # each copy sealed again, under its own id
+                for row, gold in zip(rows, chosen, strict=True):
+                    row["payload"], row["sealed"] = store(row["id"], clear_payload(keyring, gold))
             session.execute(insert(items), rows)
             session.execute(
                 insert(events), [creation_event(row, actor="system:gold") for row in rows]
@@ -158,12 +154,3 @@ def seed_gold(
         seeding.counted_until = now
     session.flush()
     return made
-
-
-def _copying(session: Session, keyring: Keyring, process: Process) -> Copying:
-    """How the process's gold items are stored in their copies: the gold's clear values
-    split again under the copy's id, so the copy holds its own sealed value."""
-    store = storing(session, keyring, process.client_id, process.id)
-    if store is None:  # no personal fields: the payload as it is
-        return lambda _, gold: (gold.payload, None)
-    return lambda copy_id, gold: store(copy_id, clear_payload(keyring, gold))
