@@ -102,8 +102,7 @@ def _arrive(container: Container, world: World, process_id: uuid.UUID) -> uuid.U
 
 def _at_rest(container: Container, table: str, columns: str) -> list[str]:
     """Rows as the database holds them, as text: raw SQL, nothing of ours in between."""
-    with container.engine.connect() as connection:
-        rows = connection.execute(text(f"SELECT {columns} FROM {table}")).all()
+    rows = _raw(container, f"SELECT {columns} FROM {table}")
     return [json.dumps([str(value) for value in row], ensure_ascii=False) for row in rows]
 
 

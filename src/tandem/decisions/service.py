@@ -34,7 +34,7 @@ from tandem.dispatch.service import Dispatcher
 from tandem.errors import Conflict, InvalidInput, NotFound
 from tandem.intake.chunks import ITEM_COLUMNS, JsonInsert, item_rows
 from tandem.privacy.masking import mask_trace
-from tandem.privacy.service import Storing, clear_payload, clear_result
+from tandem.privacy.service import Storing, clear_payload
 from tandem.privacy.vault import Keyring, opened
 from tandem.quality import service as quality
 from tandem.tenancy.permissions import AGENT_ROLES
@@ -342,7 +342,6 @@ def decide_arrival(
     *,
     actor: str,
     now: datetime,
-    keyring: Keyring,
 ) -> Verdict:
     """Insert a new item of a decision process (`row`, as intake built it) decided by the
     rules on its `payload` in clear: approve and decline are delivered at once (the client's
@@ -377,7 +376,8 @@ def decide_arrival(
         item = outbox.Delivered(
             row["client_id"], row["id"], row["process_id"], None, row.get("external_ref")
         )
-        outbox.item_delivered(session.connection(), item, row["result"], now, keyring)
+        unsealed = {"result": row["result"], "result_sealed": None}  # the rules' own words
+        outbox.item_delivered(session.connection(), item, unsealed, now)
     metrics.DECISIONS.labels("rules", verdict.outcome).inc()
     return verdict
 
@@ -417,17 +417,16 @@ def evaluate_item(
     verdict = rules_of(ruleset).decide(clear_payload(keyring, item))
     ref = ItemRef.of(item)
     if verdict.outcome != "refer":
+        decided = {"result": auto_result(verdict, ruleset), "result_sealed": None}
         ref = move(
             session,
             ref,
             State.DELIVERED,
             actor=RULES_ACTOR,
             now=now,
-            changes={"result": auto_result(verdict, ruleset), "delivered_at": now},
+            changes={**decided, "delivered_at": now},
         )
-        outbox.item_delivered(
-            session.connection(), item, auto_result(verdict, ruleset), now, keyring
-        )
+        outbox.item_delivered(session.connection(), item, decided, now)
     elif state is State.RECEIVED:
         ref = move(session, ref, State.QUEUED, actor=RULES_ACTOR, now=now)
     decision = Decision(
@@ -758,10 +757,9 @@ def confirm(
     if first.actor == actor:
         raise Conflict("four eyes: a second analyst must confirm, not the one who judged")
     ref = ItemRef.of(item)
-    keyring = dispatcher.keyring
     if agree:
-        judged = clear_result(keyring, item) or {}
-        quality.deliver(session, ref, item, judged, actor=actor, now=now, keyring=keyring)
+        judged = {"result": item.result, "result_sealed": item.result_sealed}
+        quality.deliver(session, ref, item, judged, actor=actor, now=now)
     else:
         move(
             session,

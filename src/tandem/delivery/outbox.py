@@ -6,6 +6,7 @@ waits there as the item keeps it: personal fields masked, their clear values sea
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, NamedTuple, cast
 
@@ -14,8 +15,6 @@ from sqlalchemy.engine import Connection
 
 from tandem.db import new_id
 from tandem.delivery.models import WebhookDelivery, WebhookSubscription
-from tandem.privacy.service import stored_result
-from tandem.privacy.vault import Keyring
 
 ITEM_DELIVERED = "work_item.delivered"
 EVENT_TYPES = (ITEM_DELIVERED,)
@@ -51,18 +50,17 @@ def subscribers(connection: Connection, client_id: int) -> list[uuid.UUID]:
 
 
 def item_delivered(
-    connection: Connection, item: Any, result: dict[str, Any], now: datetime, keyring: Keyring
+    connection: Connection, item: Any, kept: Mapping[str, Any], now: datetime
 ) -> int:
-    """Queue a `work_item.delivered` event for each subscription of the item's client;
-    `result` is the delivered result in clear. `item` names its client, id, process, batch
-    and external reference."""
+    """Queue a `work_item.delivered` event for each subscription of the item's client.
+    `item` names its client, id, process, batch and external reference; `kept` is the
+    delivered result as the item keeps it (`result`, `result_sealed`: tandem.privacy)."""
     wanted = subscribers(connection, item.client_id)
     if not wanted:
         return 0
-    stored = stored_result(connection, keyring, item.client_id, item.process_id, item.id, result)
     rows = [
-        delivered_event(subscription_id, item, stored["result"], now)
-        | {"client_id": item.client_id, "result_sealed": stored["result_sealed"]}
+        delivered_event(subscription_id, item, kept["result"], now)
+        | {"client_id": item.client_id, "result_sealed": kept["result_sealed"]}
         for subscription_id in wanted
     ]
     connection.execute(insert(WebhookDelivery), rows)

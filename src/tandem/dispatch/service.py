@@ -409,7 +409,14 @@ class Dispatcher:
                 item.recheck,
             )
             return quality.after_submit(
-                connection, submitted, agent_id, result, now=now, rng=self.rng, keyring=self.keyring
+                connection,
+                submitted,
+                agent_id,
+                result,
+                kept=stored,
+                now=now,
+                rng=self.rng,
+                keyring=self.keyring,
             )
         version = item.version - len(_SUBMITTED)
         before = ItemRef(item.client_id, item.id, State.LEASED, version, attempt)
@@ -419,7 +426,7 @@ class Dispatcher:
             {f"{c.name}_{i}": row[c.name] for i, row in enumerate(rows) for c in _EVENT_COLUMNS},
         )
         if item.notify:
-            outbox.item_delivered(connection, item, result, now, self.keyring)
+            outbox.item_delivered(connection, item, stored, now)
         metrics.ITEMS_DELIVERED.inc()
         return ItemRef(item.client_id, item.id, _SUBMITTED[-1], item.version, attempt)
 

@@ -129,9 +129,7 @@ def submit_item(
     try:
         with session.begin_nested():
             if ruleset is not None:  # the client's rules decide what they can at once
-                decide_arrival(
-                    session, ruleset, row, payload, actor=principal.actor, now=now, keyring=keyring
-                )
+                decide_arrival(session, ruleset, row, payload, actor=principal.actor, now=now)
             else:
                 session.execute(insert(items).values(row))
                 session.execute(insert(events).values(creation_event(row, actor=principal.actor)))

@@ -132,13 +132,14 @@ def after_submit(
     agent_id: uuid.UUID,
     result: dict[str, Any],
     *,
+    kept: Mapping[str, Any],
     now: datetime,
     rng: random.Random,
     keyring: Keyring,
 ) -> ItemRef:
     """Where a submitted item goes: scored and retired (gold), to review, back to the
-    queue for its second keying, or delivered. `result` is in clear; the item holds it
-    sealed already."""
+    queue for its second keying, or delivered. `result` is in clear; `kept` is the result
+    as the item holds it already (tandem.privacy.service.stored_result)."""
     actor = f"agent:{agent_id}"
     if item.gold:
         return _score_gold(db, item, agent_id, result, now, keyring)
@@ -149,7 +150,7 @@ def after_submit(
         return _keyed(db, item, policy, agent_id, result, now, keyring)
     kind = _review_kind(db, policy, agent_id, rng)
     if kind is None:
-        return deliver(db, item.ref, item, result, actor=actor, now=now, keyring=keyring)
+        return deliver(db, item.ref, item, kept, actor=actor, now=now)
     return _request_review(db, item.ref, policy, kind, agent_id, actor, now)
 
 
@@ -170,25 +171,24 @@ def deliver(
     db: Db,
     ref: ItemRef,
     item: Any,
-    result: dict[str, Any],
+    kept: Mapping[str, Any],
     *,
     actor: str,
     now: datetime,
-    keyring: Keyring,
-    changes: Mapping[str, Any] | None = None,
 ) -> ItemRef:
-    """Deliver the item and tell the client's webhooks. `item` names its process, batch and
-    external reference (what the webhook carries); `result` is in clear."""
+    """Deliver the item with its result as kept (`result`, `result_sealed`:
+    tandem.privacy.service.stored_result) and tell the client's webhooks. `item` names its
+    process, batch and external reference (what the webhook carries)."""
     ref = move(
         db,
         ref,
         State.DELIVERED,
         actor=actor,
         now=now,
-        changes={"delivered_at": now, "recheck": False, **(changes or {})},
+        changes={"delivered_at": now, "recheck": False, **kept},
     )
     connection = db.connection() if isinstance(db, Session) else db
-    outbox.item_delivered(connection, item, result, now, keyring)
+    outbox.item_delivered(connection, item, kept, now)
     metrics.ITEMS_DELIVERED.inc()
     return ref
 
@@ -363,23 +363,15 @@ def review(
         now=now,
     )
     ref = ItemRef.of(item)
-    clear = clear_result(keyring, item) or {}
     if verdict == "deliver":
-        deliver(session, ref, item, clear, actor=principal.actor, now=now, keyring=keyring)
+        kept = {"result": item.result, "result_sealed": item.result_sealed}
+        deliver(session, ref, item, kept, actor=principal.actor, now=now)
     elif verdict == "correct":
         assert corrected is not None  # _check_verdict saw to it
+        clear = clear_result(keyring, item) or {}
         corrected = kept_personal(corrected, [(item.result or {}, clear)])
         fixed = stored_result(session, keyring, item.client_id, item.process_id, item.id, corrected)
-        deliver(
-            session,
-            ref,
-            item,
-            corrected,
-            actor=principal.actor,
-            now=now,
-            keyring=keyring,
-            changes=fixed,
-        )
+        deliver(session, ref, item, fixed, actor=principal.actor, now=now)
     else:
         back_to: dict[str, tuple[State, dict[str, Any]]] = {
             # leased to its agent again, under a new attempt (the fencing token)
@@ -710,9 +702,7 @@ def _keyed(
                 now=now,
             )
         kept = stored_result(db, keyring, item.client_id, item.process_id, item.id, first_values)
-        return deliver(
-            db, item.ref, item, first_values, actor=actor, now=now, keyring=keyring, changes=kept
-        )
+        return deliver(db, item.ref, item, kept, actor=actor, now=now)
     # The item keeps no keying: the adjudicator decides its result.
     nothing = {"result": None, "result_sealed": None}
     return _request_review(db, item.ref, policy, "adjudication", None, actor, now, nothing)
@@ -795,16 +785,7 @@ def adjudicate(
             verdict="deliver",
             now=now,
         )
-    deliver(
-        session,
-        ItemRef.of(item),
-        item,
-        values,
-        actor=principal.actor,
-        now=now,
-        keyring=keyring,
-        changes=settled,
-    )
+    deliver(session, ItemRef.of(item), item, settled, actor=principal.actor, now=now)
     _done(session, case.request)
     session.refresh(item)
     return item
