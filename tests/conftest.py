@@ -23,12 +23,12 @@ from sqlalchemy.engine import make_url
 
 from tandem.app import create_app
 from tandem.catalog.service import define_process
-from tandem.clock import ManualClock
-from tandem.config import load_settings
-from tandem.db import make_engine, make_sessionmaker, transaction
-from tandem.http import Container
+from tandem.container import Container
+from tandem.core.clock import ManualClock
+from tandem.core.config import load_settings
+from tandem.core.db import make_engine, make_sessionmaker, transaction
+from tandem.core.migrate import upgrade
 from tandem.intake.service import submit_item
-from tandem.migrate import upgrade
 from tandem.models import metadata
 from tandem.sla.calendar import BusinessCalendar
 from tandem.tenancy.principal import Principal

@@ -9,8 +9,9 @@ import pytest
 from fastapi.routing import APIRoute
 
 from tandem.app import ROUTERS, create_app
-from tandem.config import ConfigError, load_settings
-from tandem.http import Container, current_principal
+from tandem.container import Container
+from tandem.core.config import ConfigError, load_settings
+from tandem.http import current_principal
 from tests.conftest import World
 
 

@@ -10,8 +10,9 @@ from typing import Any
 import httpx
 import pytest
 
+from tandem.container import Container
 from tandem.decisions import underwriting as uw
-from tandem.http import MAX_INT, Container
+from tandem.http import MAX_INT
 from tests.conftest import World
 from tests.test_schemathesis import _provider_admin
 

@@ -9,11 +9,11 @@ from typing import Any
 from sqlalchemy import func, select
 
 from tandem.catalog.models import Process
-from tandem.db import transaction
+from tandem.container import Container
+from tandem.core.db import transaction
 from tandem.decisions.models import Decision
 from tandem.decisions.service import measures
 from tandem.demo import seed
-from tandem.http import Container
 from tandem.quality.models import Review
 from tandem.tenancy.principal import SYSTEM
 from tandem.work.models import WorkItem

@@ -39,12 +39,12 @@ from sqlalchemy import select
 from starlette.routing import BaseRoute, Mount, Route
 
 from tandem.app import create_app
-from tandem.clock import ManualClock
-from tandem.db import transaction
+from tandem.container import Container
+from tandem.core.clock import ManualClock
+from tandem.core.db import transaction
 from tandem.decisions import underwriting as uw
 from tandem.delivery.models import WebhookDelivery
 from tandem.delivery.webhooks import deliver_due
-from tandem.http import Container
 from tandem.models import metadata
 from tandem.privacy.models import PurgeReport
 from tandem.quality.gold import seed_gold

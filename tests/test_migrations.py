@@ -8,7 +8,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, create_engine, inspect
 
-from tandem.migrate import downgrade, upgrade
+from tandem.core.migrate import downgrade, upgrade
 from tandem.models import metadata
 
 

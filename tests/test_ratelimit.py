@@ -7,9 +7,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tandem.config import load_settings
-from tandem.http import Container
-from tandem.ratelimit import RateLimits
+from tandem.container import Container
+from tandem.core.config import load_settings
+from tandem.core.ratelimit import RateLimits
 from tests.conftest import World
 
 
@@ -51,7 +51,7 @@ def test_each_api_key_has_its_own_allowance(
 
 
 def test_a_bad_rate_names_its_variable() -> None:
-    from tandem.config import ConfigError
+    from tandem.core.config import ConfigError
 
     with pytest.raises(ConfigError, match="TANDEM_RATE_LIMIT_SIGN_IN"):
         load_settings(rate_limit_sign_in="lots")

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from tandem.runtime import (
+from tandem.core.runtime import (
     PIPELINE_SWITCH_INTERVAL_S,
     paused_cycle_collection,
     quick_thread_handoffs,

@@ -54,8 +54,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from tandem.app import create_app
-from tandem.db import transaction
-from tandem.http import Container
+from tandem.container import Container
+from tandem.core.db import transaction
 from tandem.tenancy.service import create_user, issue_token
 from tests.conftest import World, _agent
 from tests.test_isolation import (

@@ -8,9 +8,9 @@ from datetime import timedelta
 import httpx
 from sqlalchemy import select
 
-from tandem.clock import ManualClock
-from tandem.db import transaction
-from tandem.http import Container
+from tandem.container import Container
+from tandem.core.clock import ManualClock
+from tandem.core.db import transaction
 from tandem.privacy import keys
 from tandem.privacy.vault import key_ref
 from tandem.work.models import WorkItem

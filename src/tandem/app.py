@@ -8,25 +8,25 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from tandem import __version__, metrics, web
-from tandem.audit.api import router as audit_router
-from tandem.catalog.api import router as catalog_router
-from tandem.clock import Clock, SystemClock
-from tandem.config import Settings, load_settings
-from tandem.db import make_engine, make_sessionmaker
-from tandem.decisions.api import router as decisions_router
-from tandem.delivery.api import router as delivery_router
-from tandem.dispatch.api import router as dispatch_router
-from tandem.errors import PROBLEM_MEDIA_TYPE, InvalidInput, Problem
-from tandem.http import Container, install_problem_handlers, public, requires
-from tandem.intake.api import router as intake_router
-from tandem.privacy.api import router as privacy_router
-from tandem.quality.api import router as quality_router
-from tandem.tenancy.api import router as tenancy_router
+from tandem import __version__, web
+from tandem.api.audit import router as audit_router
+from tandem.api.catalog import router as catalog_router
+from tandem.api.decisions import router as decisions_router
+from tandem.api.delivery import router as delivery_router
+from tandem.api.dispatch import router as dispatch_router
+from tandem.api.intake import router as intake_router
+from tandem.api.privacy import router as privacy_router
+from tandem.api.quality import router as quality_router
+from tandem.api.tenancy import router as tenancy_router
+from tandem.api.work import router as work_router
+from tandem.api.workforce import router as workforce_router
+from tandem.container import Container, build_container
+from tandem.core import metrics
+from tandem.core.errors import PROBLEM_MEDIA_TYPE, InvalidInput, Problem
+from tandem.http import install_problem_handlers, public, requires
 from tandem.tenancy.permissions import Permission
 from tandem.tenancy.principal import Principal
-from tandem.work.api import router as work_router
-from tandem.workforce.api import router as workforce_router
+from tandem.work.queue_depth import QueueDepthCollector
 
 ROUTERS = (
     audit_router,
@@ -120,18 +120,6 @@ def _nul_fields(value: Any, path: str) -> list[str]:
     return found
 
 
-def build_container(settings: Settings | None = None, clock: Clock | None = None) -> Container:
-    settings = settings or load_settings()
-    clock = clock or SystemClock()
-    engine = make_engine(settings.sqlalchemy_url)
-    return Container(
-        settings=settings,
-        engine=engine,
-        sessions=make_sessionmaker(engine),
-        clock=clock,
-    )
-
-
 def create_app(container: Container | None = None) -> FastAPI:
     container = container or build_container()
     app = FastAPI(
@@ -157,7 +145,7 @@ def create_app(container: Container | None = None) -> FastAPI:
     app.openapi = openapi  # type: ignore[method-assign]
     # Queue depth reads this app's database, so it lives in a registry of the app's own.
     queue_registry = CollectorRegistry(auto_describe=False)
-    queue_registry.register(metrics.QueueDepthCollector(container.sessions))
+    queue_registry.register(QueueDepthCollector(container.sessions))
 
     @app.get("/healthz", tags=["operations"])
     def healthz(_: Annotated[None, Depends(public("load balancers probe it"))]) -> dict[str, str]:

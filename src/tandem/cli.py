@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from tandem.config import ConfigError, Settings, load_settings
+from tandem.core.config import ConfigError, Settings, load_settings
 
 app = typer.Typer(
     help="Tandem: the delivery platform of an outsourcing provider.", no_args_is_help=True
@@ -35,7 +35,7 @@ def _settings() -> Settings:
 @app.command()
 def migrate() -> None:
     """Bring the database schema up to date (Alembic)."""
-    from tandem.migrate import upgrade
+    from tandem.core.migrate import upgrade
 
     settings = _settings()
     upgrade(settings.sqlalchemy_url)
@@ -55,7 +55,8 @@ def serve(
 
     import uvicorn
 
-    from tandem.app import build_container, create_app
+    from tandem.app import create_app
+    from tandem.container import build_container
     from tandem.worker import run_forever
 
     settings = _settings()
@@ -81,7 +82,7 @@ def worker(
     """Run the reaper, SLA escalation and webhook delivery."""
     import httpx
 
-    from tandem.app import build_container
+    from tandem.container import build_container
     from tandem.worker import run_forever, run_once
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -99,9 +100,9 @@ def demo(
     items: Annotated[int, typer.Option(help="Work items per process")] = 500,
 ) -> None:
     """Create a fresh embedded database with a realistic operation, then serve it."""
-    from tandem.app import build_container
+    from tandem.container import build_container
+    from tandem.core.migrate import upgrade
     from tandem.demo import DEMO_PASSWORD, seed
-    from tandem.migrate import upgrade
 
     # The demo is served over plain HTTP on this machine: session cookies without "Secure"
     # (set before the settings are read, so `serve` below and its workers see it too).
@@ -146,8 +147,8 @@ def intake(
     accept_valid: Annotated[bool, typer.Option(help="Queue the good rows, report the bad")] = False,
 ) -> None:
     """Queue every row of a CSV, JSONL or XLSX file (as the provider, on a client's process)."""
-    from tandem.app import build_container
-    from tandem.errors import TandemError
+    from tandem.container import build_container
+    from tandem.core.errors import TandemError
     from tandem.intake.service import ingest_file
     from tandem.tenancy.principal import SYSTEM
 
@@ -202,7 +203,7 @@ def audit_verify(
     matches its seal. Exits 1 when anything is wrong."""
     from tandem.audit.chain import derive_key
     from tandem.audit.item_events import verify_trail
-    from tandem.db import make_engine, make_sessionmaker
+    from tandem.core.db import make_engine, make_sessionmaker
 
     settings = _settings()
     engine = make_engine(settings.sqlalchemy_url)
@@ -230,7 +231,7 @@ def audit_export(
 ) -> None:
     """One chain, in order, with its links, for auditors."""
     from tandem.audit.service import export
-    from tandem.db import make_engine, make_sessionmaker
+    from tandem.core.db import make_engine, make_sessionmaker
 
     if file_format not in ("jsonl", "csv"):
         raise typer.BadParameter("jsonl or csv", param_hint="--format")
@@ -335,8 +336,8 @@ def client_exit(
 
 def _in_transaction(call: Any) -> Any:
     """Run call(session, container) in one transaction."""
-    from tandem.app import build_container
-    from tandem.db import transaction
+    from tandem.container import build_container
+    from tandem.core.db import transaction
 
     container = build_container(_settings())
     try:
@@ -353,7 +354,7 @@ app.add_typer(rules, name="rules")
 @contextlib.contextmanager
 def _refusals() -> Iterator[None]:
     """A use case's refusal (bad input, conflict) is printed with its details: exit 1."""
-    from tandem.errors import TandemError
+    from tandem.core.errors import TandemError
 
     try:
         yield

@@ -21,13 +21,13 @@ from sqlalchemy.orm import Session
 
 from tandem.catalog.models import Process
 from tandem.catalog.service import define_process
-from tandem.clock import ManualClock
-from tandem.db import transaction
+from tandem.container import Container
+from tandem.core.clock import ManualClock
+from tandem.core.db import transaction
+from tandem.core.errors import TandemError
 from tandem.decisions import service as decisions
 from tandem.decisions import underwriting
 from tandem.dispatch.service import Dispatcher
-from tandem.errors import TandemError
-from tandem.http import Container
 from tandem.intake.service import submit_item
 from tandem.privacy.vault import Keyring
 from tandem.quality import service as quality

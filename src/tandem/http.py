@@ -1,54 +1,27 @@
-"""Plumbing shared by every feature's routes: the service container, who is calling, the
+"""Plumbing shared by the API's routes and the console's pages: who is calling, the
 permission each route declares, and errors as RFC 9457 problem details."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy import Engine, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import select
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from tandem.audit.chain import derive_key
-from tandem.clock import Clock
-from tandem.config import Settings
-from tandem.db import TENANT, transaction
-from tandem.dispatch.service import Dispatcher
-from tandem.errors import TandemError, Unauthorized
-from tandem.privacy.vault import Keyring
-from tandem.ratelimit import RateLimits
+from tandem.container import Container
+from tandem.core.db import TENANT, transaction
+from tandem.core.errors import TandemError, Unauthorized
 from tandem.tenancy.models import ApiKey, ApiToken, User
 from tandem.tenancy.permissions import Permission
 from tandem.tenancy.principal import Principal
 from tandem.tenancy.service import API_KEY_PREFIX, hash_token
 from tandem.tenancy.signin import session_user
 from tandem.workforce.models import Agent
-
-
-@dataclass
-class Container:
-    """The composition root's product: every long-lived piece, wired once per process."""
-
-    settings: Settings
-    engine: Engine
-    sessions: sessionmaker[Session]
-    clock: Clock
-    rate_limits: RateLimits = field(init=False)
-    audit_key: bytes = field(init=False)  # the audit chain's key, from the secret
-    keyring: Keyring = field(init=False)  # the keys of personal data at rest
-    dispatcher: Dispatcher = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.rate_limits = RateLimits(self.settings)
-        self.audit_key = derive_key(self.settings.secret_key)
-        self.keyring = Keyring(*self.settings.master_keys)
-        self.dispatcher = Dispatcher(self.clock, self.keyring, self.settings.lease_seconds)
 
 
 def get_container(request: Request) -> Container:

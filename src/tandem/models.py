@@ -2,7 +2,7 @@
 
 from tandem.audit.models import AuditChain, AuditRecord
 from tandem.catalog.models import Process
-from tandem.db import Base
+from tandem.core.db import Base
 from tandem.decisions.models import Decision, Ruleset, RulesetTest
 from tandem.delivery.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
 from tandem.privacy.models import KeyRotation, PurgeReport

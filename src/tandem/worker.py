@@ -11,9 +11,9 @@ import time
 import httpx
 
 from tandem.audit import item_events
-from tandem.db import transaction
+from tandem.container import Container
+from tandem.core.db import transaction
 from tandem.delivery.webhooks import deliver_due
-from tandem.http import Container
 from tandem.privacy import keys, retention
 from tandem.quality.gold import seed_gold
 from tandem.sla.service import escalate

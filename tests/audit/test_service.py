@@ -19,8 +19,8 @@ from sqlalchemy.exc import DatabaseError
 from tandem.audit import service
 from tandem.audit.chain import derive_key
 from tandem.audit.models import PROVIDER, AuditRecord
-from tandem.db import transaction
-from tandem.http import Container
+from tandem.container import Container
+from tandem.core.db import transaction
 from tests.conftest import ROOT, World
 
 KEY = derive_key("a secret of sixteen characters")

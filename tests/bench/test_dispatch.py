@@ -7,8 +7,8 @@ import pytest
 from sqlalchemy import select
 
 from tandem.bench.dispatch import _RawClaimer
-from tandem.db import transaction
-from tandem.http import Container
+from tandem.container import Container
+from tandem.core.db import transaction
 from tandem.work.models import WorkItem, WorkItemEvent
 from tests.conftest import World
 

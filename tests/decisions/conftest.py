@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 
 from tandem.catalog.service import define_process
-from tandem.db import transaction
+from tandem.container import Container
+from tandem.core.db import transaction
 from tandem.decisions import underwriting as uw
 from tandem.decisions.jdm import Column, Graph, Rule, expressions, table
 from tandem.decisions.service import publish_version
-from tandem.http import Container
 from tests.conftest import World
 
 BASE = uw.tests()[0][1]

@@ -11,10 +11,10 @@ import httpx
 from openpyxl import Workbook
 from sqlalchemy import select
 
-from tandem.db import transaction
+from tandem.container import Container
+from tandem.core.db import transaction
 from tandem.decisions import underwriting as uw
 from tandem.delivery.models import WebhookDelivery
-from tandem.http import Container
 from tandem.tenancy.service import create_user, issue_token
 from tests.conftest import World, _agent
 from tests.decisions.conftest import ABROAD, BASE, NAME_MASKED, NAMED, naming_process

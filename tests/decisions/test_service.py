@@ -11,14 +11,14 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from tandem import metrics
-from tandem.db import transaction
+from tandem.container import Container
+from tandem.core import metrics
+from tandem.core.db import transaction
+from tandem.core.errors import Conflict, InvalidInput
 from tandem.decisions import lineage, service
 from tandem.decisions import underwriting as uw
 from tandem.decisions.jdm import Column, Graph, Rule, expressions, table
 from tandem.decisions.models import Decision
-from tandem.errors import Conflict, InvalidInput
-from tandem.http import Container
 from tandem.intake.service import ingest_file, submit_item
 from tandem.tenancy.principal import Principal
 from tandem.work.lifecycle import State

@@ -14,12 +14,12 @@ import httpx
 import openpyxl
 from sqlalchemy import select
 
-from tandem.clock import ManualClock
-from tandem.db import transaction
+from tandem.container import Container
+from tandem.core.clock import ManualClock
+from tandem.core.db import transaction
 from tandem.delivery.models import WebhookAttempt, WebhookDelivery
 from tandem.delivery.signing import HEADER, verify
 from tandem.delivery.webhooks import backoff, deliver_due
-from tandem.http import Container
 from tests.conftest import RESULT, World
 
 

@@ -15,9 +15,9 @@ import pytest
 from sqlalchemy import func, insert, select
 
 from tandem.catalog.models import Process
-from tandem.clock import ManualClock
-from tandem.db import transaction
-from tandem.http import Container
+from tandem.container import Container
+from tandem.core.clock import ManualClock
+from tandem.core.db import transaction
 from tandem.intake.service import new_item_row
 from tandem.sla.service import policy_for
 from tandem.work.models import WorkItem, WorkItemEvent
@@ -93,9 +93,9 @@ def test_32_agents_claim_and_submit_5000_items(container: Container, world: Worl
 
 HOLDER = """
 import sys, time, uuid
-from tandem.app import build_container
-from tandem.config import load_settings
-from tandem.db import transaction
+from tandem.container import build_container
+from tandem.core.config import load_settings
+from tandem.core.db import transaction
 container = build_container(load_settings(database_url=sys.argv[1], lease_seconds=60))
 agent = uuid.UUID(sys.argv[2])
 held = 0

@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from tandem.clock import ManualClock
-from tandem.db import transaction
+from tandem.container import Container
+from tandem.core.clock import ManualClock
+from tandem.core.db import transaction
+from tandem.core.errors import InvalidInput, LeaseLost, NotFound
 from tandem.dispatch.service import Dispatcher, Lease
-from tandem.errors import InvalidInput, LeaseLost, NotFound
-from tandem.http import Container
 from tandem.intake.service import submit_item
 from tandem.work.models import WorkItem, WorkItemEvent
 from tests.conftest import RESULT, World

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import Executable, text
 
+from tandem.container import Container
 from tandem.delivery import outbox
 from tandem.dispatch import service
 from tandem.dispatch.queries import claim_postgres, claim_sqlite
-from tandem.http import Container
 from tests.conftest import World
 
 

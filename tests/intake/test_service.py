@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy import func, select
 
 from tandem.catalog.service import define_process
-from tandem.db import transaction
-from tandem.http import Container
+from tandem.container import Container
+from tandem.core.db import transaction
 from tandem.intake.service import ingest_file
 from tandem.work.models import Batch, WorkItem, WorkItemEvent
 from tests.conftest import FORM_SCHEMA, World
@@ -230,7 +230,7 @@ def test_a_nul_character_in_a_cell_is_that_rows_error(container: Container, worl
 def test_the_cycle_collector_pauses_while_a_file_streams_and_resumes_after_a_failure(
     container: Container, world: World
 ) -> None:
-    """tandem.runtime.paused_cycle_collection: off for the rows, back on whatever happens."""
+    """tandem.core.runtime.paused_cycle_collection: off for the rows, back on whatever happens."""
     seen: list[bool] = []
 
     def progress(rows: int) -> None:

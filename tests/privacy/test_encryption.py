@@ -14,8 +14,8 @@ from sqlalchemy import select, text
 
 from tandem.audit.models import AuditRecord
 from tandem.catalog.service import define_process
-from tandem.db import transaction
-from tandem.http import Container
+from tandem.container import Container
+from tandem.core.db import transaction
 from tandem.intake.service import submit_item
 from tandem.privacy import keys
 from tandem.privacy.models import KeyRotation

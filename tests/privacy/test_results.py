@@ -17,11 +17,11 @@ from cryptography.exceptions import InvalidTag
 from sqlalchemy import select, text
 
 from tandem.catalog.service import define_process
-from tandem.db import transaction
+from tandem.container import Container
+from tandem.core.db import transaction
+from tandem.core.errors import InvalidInput
 from tandem.delivery.webhooks import deliver_due
 from tandem.dispatch.service import Dispatcher
-from tandem.errors import InvalidInput
-from tandem.http import Container
 from tandem.intake.service import ingest_file
 from tandem.privacy import keys, retention
 from tandem.privacy.models import KeyRotation

@@ -18,10 +18,10 @@ from sqlalchemy import func, select
 from tandem.audit import service as audit
 from tandem.audit.models import AuditRecord
 from tandem.catalog.service import define_process
-from tandem.clock import ManualClock
-from tandem.db import transaction
-from tandem.errors import Conflict
-from tandem.http import Container
+from tandem.container import Container
+from tandem.core.clock import ManualClock
+from tandem.core.db import transaction
+from tandem.core.errors import Conflict
 from tandem.intake.service import submit_item
 from tandem.privacy.retention import EVIDENCE, client_tables, end_contract, export_client
 from tandem.quality.models import Keying

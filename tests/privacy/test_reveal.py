@@ -10,8 +10,8 @@ from sqlalchemy import select
 
 from tandem.audit.models import AuditRecord
 from tandem.catalog.service import define_process
-from tandem.db import transaction
-from tandem.http import Container
+from tandem.container import Container
+from tandem.core.db import transaction
 from tandem.intake.service import submit_item
 from tandem.work.models import WorkItem
 from tests.conftest import FORM_SCHEMA, World

@@ -15,8 +15,8 @@ from sqlalchemy import select, text
 
 from tandem.catalog.models import Process
 from tandem.catalog.service import define_process
-from tandem.db import transaction
-from tandem.http import Container
+from tandem.container import Container
+from tandem.core.db import transaction
 from tandem.intake.service import submit_item
 from tandem.quality import gold
 from tandem.tenancy.principal import Principal

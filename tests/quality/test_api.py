@@ -13,9 +13,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tandem.clock import ManualClock
-from tandem.db import transaction
-from tandem.http import Container
+from tandem.container import Container
+from tandem.core.clock import ManualClock
+from tandem.core.db import transaction
 from tandem.quality.accuracy import wilson
 from tandem.quality.gold import seed_gold
 from tandem.work.service import ItemRef

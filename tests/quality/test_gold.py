@@ -13,8 +13,8 @@ import pytest
 from cryptography.exceptions import InvalidTag
 from sqlalchemy import select
 
-from tandem.db import transaction
-from tandem.http import Container
+from tandem.container import Container
+from tandem.core.db import transaction
 from tandem.privacy.vault import opened
 from tandem.quality import gold
 from tandem.quality.models import GoldItem

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from tandem.db import transaction
-from tandem.errors import Conflict, InvalidInput, NotFound
-from tandem.http import Container
+from tandem.container import Container
+from tandem.core.db import transaction
+from tandem.core.errors import Conflict, InvalidInput, NotFound
 from tandem.quality import gold, report, service
 from tandem.quality.models import AgentQuality, FieldCheck, QualityAlert, Review
 from tandem.tenancy.principal import Principal

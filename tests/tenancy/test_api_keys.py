@@ -9,8 +9,8 @@ import httpx
 from sqlalchemy import select
 
 from tandem.audit.models import AuditRecord
-from tandem.db import transaction
-from tandem.http import Container
+from tandem.container import Container
+from tandem.core.db import transaction
 from tandem.tenancy.models import ApiKey
 from tests.conftest import World
 

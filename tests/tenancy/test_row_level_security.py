@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import DBAPIError
 
-from tandem.db import TENANT, transaction
-from tandem.http import Container
+from tandem.container import Container
+from tandem.core.db import TENANT, transaction
 from tandem.work.models import WorkItem
 from tests.conftest import World
 

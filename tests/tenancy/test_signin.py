@@ -14,11 +14,12 @@ import pytest
 from sqlalchemy import select
 
 from tandem.audit.models import AuditRecord
-from tandem.clock import ManualClock
-from tandem.config import load_settings
-from tandem.db import transaction
-from tandem.http import SESSION_COOKIE, Container
-from tandem.ratelimit import RateLimits
+from tandem.container import Container
+from tandem.core.clock import ManualClock
+from tandem.core.config import load_settings
+from tandem.core.db import transaction
+from tandem.core.ratelimit import RateLimits
+from tandem.http import SESSION_COOKIE
 from tandem.tenancy.models import User
 from tandem.tenancy.signin import set_password
 from tests.conftest import World

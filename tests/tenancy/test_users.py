@@ -8,8 +8,8 @@ import httpx
 from sqlalchemy import select
 
 from tandem.audit.models import PROVIDER, AuditRecord
-from tandem.db import transaction
-from tandem.http import Container
+from tandem.container import Container
+from tandem.core.db import transaction
 from tandem.tenancy.models import User
 from tandem.tenancy.service import create_user, issue_token
 from tests.conftest import World

@@ -14,8 +14,8 @@ from sqlalchemy import select
 
 from tandem.audit.models import PROVIDER, AuditRecord
 from tandem.catalog.models import Process
-from tandem.db import transaction
-from tandem.http import Container
+from tandem.container import Container
+from tandem.core.db import transaction
 from tandem.tenancy.models import Client, User
 from tandem.tenancy.service import create_user
 from tandem.workforce.models import Agent, AgentClearance, AgentLanguage, AgentSkill, Shift, Skill

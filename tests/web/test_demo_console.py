@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from tandem.container import Container
 from tandem.demo import seed
-from tandem.http import Container
 from tests.web.conftest import shoot, sign_in
 
 

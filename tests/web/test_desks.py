@@ -11,11 +11,11 @@ import httpx
 from sqlalchemy import select
 
 from tandem.catalog.service import define_process
-from tandem.db import transaction
+from tandem.container import Container
+from tandem.core.db import transaction
 from tandem.decisions import service as decisions
 from tandem.decisions import underwriting as uw
 from tandem.decisions.models import Decision
-from tandem.http import Container
 from tandem.intake.service import submit_item
 from tandem.quality.models import Keying, Review
 from tandem.tenancy.service import create_user, issue_token

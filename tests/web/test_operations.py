@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from tandem.clock import ManualClock
-from tandem.db import transaction
-from tandem.http import Container
+from tandem.container import Container
+from tandem.core.clock import ManualClock
+from tandem.core.db import transaction
 from tests.conftest import RESULT, World
 from tests.web.conftest import shoot, sign_in
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tandem.http import Container
+from tandem.container import Container
 from tests.conftest import World
 from tests.web.conftest import shoot, sign_in
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tandem.db import transaction
-from tandem.http import Container
+from tandem.container import Container
+from tandem.core.db import transaction
 from tandem.work.models import WorkItem
 from tests.conftest import World
 from tests.web.conftest import shoot, sign_in

@@ -6,9 +6,9 @@ from datetime import timedelta
 from decimal import Decimal
 
 from tandem.catalog.models import Process
-from tandem.clock import ManualClock
-from tandem.db import transaction
-from tandem.http import Container
+from tandem.container import Container
+from tandem.core.clock import ManualClock
+from tandem.core.db import transaction
 from tandem.work.kpis import client_kpis
 from tests.conftest import RESULT, World
 

@@ -5,8 +5,8 @@ import itertools
 import pytest
 from sqlalchemy import select
 
-from tandem.db import transaction
-from tandem.http import Container
+from tandem.container import Container
+from tandem.core.db import transaction
 from tandem.work.lifecycle import TRANSITIONS, IllegalTransition, State, check_transition
 from tandem.work.models import WorkItem, WorkItemEvent
 from tandem.work.service import ItemRef, StaleItem, move

@@ -15,8 +15,8 @@ from sqlalchemy import select
 from tandem.audit import service as audit
 from tandem.audit.item_events import verify_trail
 from tandem.audit.models import PROVIDER, AuditRecord
-from tandem.db import transaction
-from tandem.http import Container
+from tandem.container import Container
+from tandem.core.db import transaction
 from tandem.tenancy.models import User
 from tandem.tenancy.service import create_user, issue_token
 from tandem.workforce.models import Agent, AgentClearance, AgentLanguage, AgentSkill, Shift

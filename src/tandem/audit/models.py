@@ -6,7 +6,7 @@ from typing import Any
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tandem.db import Base, JSONType, UTCDateTime
+from tandem.core.db import Base, JSONType, UTCDateTime
 
 PROVIDER = 0  # the chain of actions on no one client (users, roles, the provider's own setup)
 

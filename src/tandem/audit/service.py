@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from tandem.audit.chain import GENESIS, Entry, Finding, Head, Stored, link, seal, verify
 from tandem.audit.models import AuditChain, AuditRecord
-from tandem.db import insert_unless_present
+from tandem.core.db import insert_unless_present
 
 Db = Session | Connection
 

@@ -24,11 +24,11 @@ from sqlalchemy import text
 from tandem.app import create_app
 from tandem.bench.dispatch import busy_cores_now, require_postgres_url, scratch_database
 from tandem.bench.intake import Log
-from tandem.clock import SystemClock
-from tandem.config import Settings
-from tandem.db import make_engine, make_sessionmaker, transaction
+from tandem.container import Container
+from tandem.core.clock import SystemClock
+from tandem.core.config import Settings
+from tandem.core.db import make_engine, make_sessionmaker, transaction
 from tandem.demo import _clients, _processes, _workforce
-from tandem.http import Container
 from tandem.tenancy.service import create_user, issue_token
 
 TARGET_MS = 300.0

@@ -30,16 +30,16 @@ from sqlalchemy import func, select, text
 
 from tandem.bench.dispatch import busy_cores_now, require_postgres_url, scratch_database
 from tandem.catalog.service import define_process, form_of
-from tandem.clock import SystemClock
-from tandem.config import Settings
-from tandem.db import make_engine, make_sessionmaker, transaction
+from tandem.core.clock import SystemClock
+from tandem.core.config import Settings
+from tandem.core.db import make_engine, make_sessionmaker, transaction
+from tandem.core.migrate import upgrade
 from tandem.decisions import engine as rules_engine
 from tandem.decisions import service
 from tandem.decisions import underwriting as uw
 from tandem.decisions.models import Decision
 from tandem.intake.readers import read_rows
 from tandem.intake.service import ingest_file
-from tandem.migrate import upgrade
 from tandem.privacy.vault import Keyring
 from tandem.tenancy.principal import SYSTEM
 from tandem.tenancy.service import create_client

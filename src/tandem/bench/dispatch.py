@@ -51,14 +51,14 @@ from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 from sqlalchemy.engine import make_url
 
 from tandem.catalog.service import define_process
-from tandem.clock import SystemClock
-from tandem.config import Settings
-from tandem.db import make_engine, make_sessionmaker, new_id_hex, transaction
+from tandem.container import Container
+from tandem.core.clock import SystemClock
+from tandem.core.config import Settings
+from tandem.core.db import make_engine, make_sessionmaker, new_id_hex, transaction
+from tandem.core.migrate import upgrade
 from tandem.delivery import outbox
 from tandem.dispatch import service as dispatch_service
 from tandem.dispatch.queries import candidates_per_key, claim_postgres_sql, queues_param
-from tandem.http import Container
-from tandem.migrate import upgrade
 from tandem.tenancy.service import create_client
 from tandem.workforce.models import (
     Agent,

@@ -30,12 +30,12 @@ from tandem.bench.dispatch import (
 )
 from tandem.catalog.forms import Form
 from tandem.catalog.service import define_process
-from tandem.clock import SystemClock
-from tandem.config import Settings
-from tandem.db import make_engine, make_sessionmaker, transaction
+from tandem.core.clock import SystemClock
+from tandem.core.config import Settings
+from tandem.core.db import make_engine, make_sessionmaker, transaction
+from tandem.core.migrate import upgrade
 from tandem.intake.readers import read_rows
 from tandem.intake.service import ingest_file
-from tandem.migrate import upgrade
 from tandem.privacy.vault import Keyring
 from tandem.tenancy.principal import SYSTEM
 from tandem.tenancy.service import create_client

@@ -30,11 +30,11 @@ from typing import Any
 
 from tandem.bench.dispatch import busy_cores_now, require_postgres_url, scratch_database
 from tandem.bench.intake import FIRST, INPUT_SCHEMA, LAST, Log, ingest, write_csv
-from tandem.db import new_id_hex
-from tandem.migrate import upgrade
+from tandem.core.db import new_id_hex
+from tandem.core.migrate import upgrade
+from tandem.core.runtime import paused_cycle_collection
 from tandem.privacy.freetext import scanner
 from tandem.privacy.vault import Keyring, sealing
-from tandem.runtime import paused_cycle_collection
 
 TARGET_PII_MS_PER_KB = 2.0
 TARGET_SLOWDOWN = 0.15

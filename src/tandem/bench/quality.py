@@ -34,11 +34,11 @@ from sqlalchemy.orm import Session
 from tandem.bench.dispatch import scratch_database
 from tandem.catalog.models import Process
 from tandem.catalog.service import define_process
-from tandem.clock import SystemClock
-from tandem.config import Settings
-from tandem.db import make_engine, make_sessionmaker, new_id, transaction
+from tandem.core.clock import SystemClock
+from tandem.core.config import Settings
+from tandem.core.db import make_engine, make_sessionmaker, new_id, transaction
+from tandem.core.migrate import upgrade
 from tandem.dispatch.service import Dispatcher
-from tandem.migrate import upgrade
 from tandem.privacy.vault import Keyring
 from tandem.quality import report, service
 from tandem.quality.models import Review

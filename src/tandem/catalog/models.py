@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import CheckConstraint, ForeignKey, Numeric, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tandem.db import Base, JSONType, UTCDateTime, new_id
+from tandem.core.db import Base, JSONType, UTCDateTime, new_id
 
 PROCESS_KINDS = ("data_entry", "decision", "conversation")
 SLA_MODES = ("business_hours", "24x7")

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from tandem.catalog.forms import Form, FormError
 from tandem.catalog.models import PROCESS_KINDS, SLA_MODES, Process
-from tandem.errors import Conflict, InvalidInput, NotFound
+from tandem.core.errors import Conflict, InvalidInput, NotFound
 from tandem.privacy.masking import CATEGORIES, check_categories, personal_fields
 from tandem.tenancy.principal import Principal
 from tandem.workforce.eligibility import CEFR_LEVELS

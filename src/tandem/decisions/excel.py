@@ -16,8 +16,8 @@ from typing import Any, BinaryIO
 
 import openpyxl
 
+from tandem.core.errors import InvalidInput
 from tandem.decisions.jdm import Column, Graph, Rule, table
-from tandem.errors import InvalidInput
 
 _BARE_WORDS = re.compile(r"^[A-Za-z_][\w-]*(\s*,\s*[A-Za-z_][\w-]*)*$")
 _KEYWORDS = {"true", "false", "null"}

@@ -19,10 +19,11 @@ from sqlalchemy import cast as cast_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from tandem import metrics
 from tandem.catalog.models import Process
 from tandem.catalog.service import get_process, personal_view
-from tandem.db import new_id, new_id_hex
+from tandem.core import metrics
+from tandem.core.db import new_id, new_id_hex
+from tandem.core.errors import Conflict, InvalidInput, NotFound
 from tandem.decisions import backtest as backtest_
 from tandem.decisions import engine
 from tandem.decisions.engine import Verdict
@@ -31,7 +32,6 @@ from tandem.decisions.models import Decision, Ruleset, RulesetTest
 from tandem.delivery import outbox
 from tandem.delivery.models import WebhookDelivery
 from tandem.dispatch.service import Dispatcher
-from tandem.errors import Conflict, InvalidInput, NotFound
 from tandem.intake.chunks import ITEM_COLUMNS, JsonInsert, item_rows
 from tandem.privacy.masking import mask_trace
 from tandem.privacy.service import Storing, clear_payload

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import ForeignKeyConstraint, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tandem.db import Base, JSONType, UTCDateTime, new_id
+from tandem.core.db import Base, JSONType, UTCDateTime, new_id
 
 
 class WebhookSubscription(Base):

@@ -13,7 +13,7 @@ from typing import Any, NamedTuple, cast
 from sqlalchemy import ColumnElement, Exists, Table, bindparam, exists, insert, select
 from sqlalchemy.engine import Connection
 
-from tandem.db import new_id
+from tandem.core.db import new_id
 from tandem.delivery.models import WebhookDelivery, WebhookSubscription
 
 ITEM_DELIVERED = "work_item.delivered"

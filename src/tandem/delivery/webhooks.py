@@ -13,9 +13,9 @@ import httpx
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from tandem import metrics
-from tandem.clock import Clock
-from tandem.db import is_postgres, transaction
+from tandem.core import metrics
+from tandem.core.clock import Clock
+from tandem.core.db import is_postgres, transaction
 from tandem.delivery.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
 from tandem.delivery.signing import HEADER, sign
 from tandem.privacy.vault import RESULT, Keyring, opened

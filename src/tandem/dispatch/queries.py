@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import TextClause, TextualSelect, Uuid, bindparam, text
 
-from tandem.db import UTCDateTime
+from tandem.core.db import UTCDateTime
 
 _ORDER = "due_at, priority DESC, received_at, id"
 _SET_LEASED = (

@@ -30,11 +30,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from tandem import metrics
 from tandem.catalog.models import Process
 from tandem.catalog.service import process_kind, result_form
-from tandem.clock import Clock
-from tandem.db import is_postgres
+from tandem.core import metrics
+from tandem.core.clock import Clock
+from tandem.core.db import is_postgres
+from tandem.core.errors import Conflict, InvalidInput, LeaseLost, NotFound
 from tandem.delivery import outbox
 from tandem.dispatch.queries import (
     candidates_per_key,
@@ -42,7 +43,6 @@ from tandem.dispatch.queries import (
     claim_sqlite,
     queues_param,
 )
-from tandem.errors import Conflict, InvalidInput, LeaseLost, NotFound
 from tandem.privacy.service import stored_result
 from tandem.privacy.vault import Keyring
 from tandem.quality import service as quality

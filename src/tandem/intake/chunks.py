@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from sqlalchemy import Connection, Table, TextClause, bindparam, text
 
-from tandem.runtime import paused_cycle_collection, quick_thread_handoffs
+from tandem.core.runtime import paused_cycle_collection, quick_thread_handoffs
 
 if TYPE_CHECKING:
     from tandem.privacy.service import Storing
@@ -95,7 +95,7 @@ class ChunkWriter:
     """Stores chunks on a thread of its own. At most two chunks wait; an error in the writer
     surfaces at the next write or on leaving the block, and the caller's transaction then
     rolls everything back. Meanwhile threads hand over every millisecond and the cyclic
-    garbage collector pauses (tandem.runtime)."""
+    garbage collector pauses (tandem.core.runtime)."""
 
     def __init__(self, connection: Connection) -> None:
         self._connection = connection

@@ -19,16 +19,16 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from tandem import metrics
 from tandem.catalog.forms import FieldError, Form
 from tandem.catalog.models import Process
 from tandem.catalog.service import form_of, get_process
-from tandem.clock import Clock
-from tandem.db import new_id, new_id_hex, transaction
+from tandem.core import metrics
+from tandem.core.clock import Clock
+from tandem.core.db import new_id, new_id_hex, transaction
+from tandem.core.errors import InvalidInput
 from tandem.decisions.models import Ruleset
 from tandem.decisions.service import DecidingChunks, decide_arrival, published
 from tandem.delivery import outbox
-from tandem.errors import InvalidInput
 from tandem.intake.chunks import ITEM_COLUMNS, ChunkWriter, JsonInsert, item_rows
 from tandem.intake.readers import FileFormat, ReaderError, detect_format, read_rows
 from tandem.privacy.service import Storing, storing

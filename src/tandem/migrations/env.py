@@ -3,7 +3,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
-from tandem.db import make_engine
+from tandem.core.db import make_engine
 from tandem.models import metadata
 
 

@@ -22,8 +22,8 @@ from sqlalchemy import ColumnElement, exists, select, update
 from sqlalchemy.orm import Session
 
 from tandem.audit import service as audit
+from tandem.core.errors import NotFound
 from tandem.delivery.models import WebhookDelivery
-from tandem.errors import NotFound
 from tandem.privacy.models import KeyRotation
 from tandem.privacy.vault import ANSWER, INPUT, RESULT, Keyring, key_ref
 from tandem.quality.models import GoldItem, Keying

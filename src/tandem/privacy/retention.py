@@ -26,9 +26,9 @@ from sqlalchemy.orm import Session
 
 from tandem.audit import service as audit
 from tandem.catalog.models import Process
-from tandem.db import Base
+from tandem.core.db import Base
+from tandem.core.errors import Conflict, NotFound
 from tandem.delivery.models import WebhookDelivery
-from tandem.errors import Conflict, NotFound
 from tandem.privacy.masking import personal_fields
 from tandem.privacy.models import PurgeReport
 from tandem.privacy.vault import ANSWER, RESULT, Keyring, opened

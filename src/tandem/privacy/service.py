@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from tandem.audit import service as audit
 from tandem.catalog.service import personal_view, result_personal
-from tandem.errors import InvalidInput, NotFound
+from tandem.core.errors import InvalidInput, NotFound
 from tandem.privacy.masking import CATEGORIES, is_masked, mask, mask_payload
 from tandem.privacy.vault import RESULT, Keyring, Sealer, Sealing, opened, sealing
 from tandem.tenancy.models import Client

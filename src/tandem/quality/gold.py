@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session
 
 from tandem.catalog.models import Process
 from tandem.catalog.service import form_of, get_process
-from tandem.db import new_id
-from tandem.errors import InvalidInput
+from tandem.core.db import new_id
+from tandem.core.errors import InvalidInput
 from tandem.intake.service import new_item_row
 from tandem.privacy.service import clear_payload, result_storing, storing
 from tandem.privacy.vault import ANSWER, Keyring

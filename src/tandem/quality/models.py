@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import CheckConstraint, ForeignKeyConstraint, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tandem.db import Base, JSONType, UTCDateTime, new_id
+from tandem.core.db import Base, JSONType, UTCDateTime, new_id
 
 # Why an item is looked at: screening and sample are CSP-1's two phases; full is a process
 # that reviews everything; rework re-checks work that was sent back; double_entry is the

@@ -19,7 +19,7 @@ from sqlalchemy import ColumnElement, Date, case, cast, func, select
 from sqlalchemy.orm import Session
 
 from tandem.catalog.models import Process
-from tandem.db import is_postgres
+from tandem.core.db import is_postgres
 from tandem.quality.accuracy import AgentOutput, Rate, estimated_escapes, wilson
 from tandem.quality.models import FieldCheck, QualityAlert, Review
 from tandem.tenancy.principal import Principal

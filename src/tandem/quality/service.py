@@ -29,12 +29,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from tandem import metrics
 from tandem.catalog.models import Process
 from tandem.catalog.service import form_of
-from tandem.db import insert_unless_present, new_id
+from tandem.core import metrics
+from tandem.core.db import insert_unless_present, new_id
+from tandem.core.errors import Conflict, InvalidInput, NotFound
 from tandem.delivery import outbox
-from tandem.errors import Conflict, InvalidInput, NotFound
 from tandem.privacy.masking import kept_personal, scanned
 from tandem.privacy.service import (
     as_kept,

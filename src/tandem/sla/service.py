@@ -8,9 +8,9 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from tandem import metrics
 from tandem.catalog.models import Process
-from tandem.errors import NotFound
+from tandem.core import metrics
+from tandem.core.errors import NotFound
 from tandem.sla.policy import SlaPolicy
 from tandem.tenancy.models import Client
 from tandem.work.lifecycle import SLA_RUNNING

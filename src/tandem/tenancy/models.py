@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tandem.db import Base, JSONType, UTCDateTime, new_id
+from tandem.core.db import Base, JSONType, UTCDateTime, new_id
 
 
 class Client(Base):

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, and_, true
 from sqlalchemy.orm import InstrumentedAttribute
 
-from tandem.errors import Forbidden
+from tandem.core.errors import Forbidden
 from tandem.tenancy.permissions import ROLES, Permission
 from tandem.work.models import WorkItem
 

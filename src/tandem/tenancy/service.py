@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tandem.errors import Conflict, InvalidInput, NotFound
+from tandem.core.errors import Conflict, InvalidInput, NotFound
 from tandem.sla.calendar import BusinessCalendar
 from tandem.tenancy.models import ApiKey, ApiToken, Client, User
 from tandem.tenancy.permissions import CLIENT_ROLES, ROLES

@@ -21,8 +21,8 @@ from sqlalchemy.orm import Session
 
 from tandem.audit import service as audit
 from tandem.audit.models import PROVIDER
-from tandem.config import Settings
-from tandem.errors import InvalidInput
+from tandem.core.config import Settings
+from tandem.core.errors import InvalidInput
 from tandem.tenancy.models import ConsoleSession, User
 from tandem.tenancy.service import hash_token
 

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from tandem.audit import service as audit
 from tandem.audit.models import PROVIDER
-from tandem.errors import Conflict, Forbidden, InvalidInput, NotFound
+from tandem.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from tandem.tenancy.models import ApiToken, ConsoleSession, User
 from tandem.tenancy.permissions import CLIENT_ROLES, ROLES, Permission
 from tandem.tenancy.principal import Principal

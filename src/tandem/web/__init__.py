@@ -8,7 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from tandem.errors import TandemError
+from tandem.core.errors import TandemError
 from tandem.web import admin, desks, operations, portal, workbench
 from tandem.web.templating import STATIC, SignInFirst, page, sign_in_url
 

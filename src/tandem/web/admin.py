@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from tandem.catalog.models import PROCESS_KINDS, SLA_MODES
 from tandem.catalog.service import list_processes
-from tandem.db import transaction
+from tandem.core.db import transaction
 from tandem.http import Services
 from tandem.privacy.masking import CATEGORIES
 from tandem.tenancy.models import Client, User

@@ -20,10 +20,10 @@ from sqlalchemy.orm import Session
 
 from tandem.catalog.models import Process
 from tandem.catalog.service import personal_view
-from tandem.db import transaction
+from tandem.core.db import transaction
+from tandem.core.errors import Conflict, NotFound
 from tandem.decisions import service as decisions
 from tandem.decisions.models import Decision
-from tandem.errors import Conflict, NotFound
 from tandem.http import Services
 from tandem.privacy.service import staff_view
 from tandem.quality import service as quality

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 from markupsafe import Markup
 
-from tandem.db import transaction
+from tandem.core.db import transaction
 from tandem.http import Services
 from tandem.tenancy.permissions import Permission
 from tandem.tenancy.principal import Principal

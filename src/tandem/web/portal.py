@@ -13,8 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tandem.catalog.service import get_process, list_processes
-from tandem.db import transaction
-from tandem.errors import NotFound
+from tandem.core.db import transaction
+from tandem.core.errors import NotFound
 from tandem.http import Services
 from tandem.privacy.service import payload_for, result_for
 from tandem.tenancy.permissions import Permission

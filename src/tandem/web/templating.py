@@ -16,8 +16,8 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
-from tandem.db import TENANT
-from tandem.errors import Forbidden, Unauthorized
+from tandem.core.db import TENANT
+from tandem.core.errors import Forbidden, Unauthorized
 from tandem.http import Services, current_principal
 from tandem.tenancy.permissions import Permission
 from tandem.tenancy.principal import Principal

@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 
 from tandem.catalog.models import Process
 from tandem.catalog.service import personal_view
-from tandem.db import transaction
-from tandem.errors import NotFound, Unauthorized
+from tandem.core.db import transaction
+from tandem.core.errors import NotFound, Unauthorized
 from tandem.http import SESSION_COOKIE, Services, current_principal, public
 from tandem.privacy.masking import is_masked
 from tandem.privacy.service import result_for, staff_view

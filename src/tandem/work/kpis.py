@@ -12,7 +12,7 @@ from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.orm import Session
 
 from tandem.catalog.models import Process
-from tandem.db import is_postgres
+from tandem.core.db import is_postgres
 from tandem.decisions.models import Decision
 from tandem.quality.models import FieldCheck
 from tandem.work.lifecycle import State

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from tandem.errors import Conflict
+from tandem.core.errors import Conflict
 
 
 class State(StrEnum):

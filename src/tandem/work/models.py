@@ -15,7 +15,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tandem.db import Base, JSONType, UTCDateTime, new_id
+from tandem.core.db import Base, JSONType, UTCDateTime, new_id
 
 URGENT = "state NOT IN ('delivered', 'cancelled') AND (at_risk OR breached) AND NOT gold"
 

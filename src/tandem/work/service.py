@@ -15,7 +15,7 @@ from typing import Any, cast
 from sqlalchemy import Connection, Row, Table, insert, select, update
 from sqlalchemy.orm import Session
 
-from tandem.errors import Conflict, NotFound
+from tandem.core.errors import Conflict, NotFound
 from tandem.tenancy.principal import Principal
 from tandem.work.lifecycle import IllegalTransition, State, check_transition
 from tandem.work.models import WorkItem, WorkItemEvent

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tandem.catalog.models import Process
-from tandem.db import is_postgres
+from tandem.core.db import is_postgres
 from tandem.tenancy.models import Client
 from tandem.work.lifecycle import State
 from tandem.work.models import WorkItem, WorkItemEvent

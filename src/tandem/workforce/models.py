@@ -7,7 +7,7 @@ from decimal import Decimal
 from sqlalchemy import CheckConstraint, ForeignKey, Numeric, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tandem.db import Base, JSONType, new_id
+from tandem.core.db import Base, JSONType, new_id
 
 
 class DeliveryCenter(Base):

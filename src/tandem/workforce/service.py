@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 from tandem.audit import service as audit
 from tandem.audit.models import PROVIDER
 from tandem.catalog.models import Process
-from tandem.db import Base
-from tandem.errors import Conflict, InvalidInput, NotFound
+from tandem.core.db import Base
+from tandem.core.errors import Conflict, InvalidInput, NotFound
 from tandem.tenancy.models import Client, User
 from tandem.tenancy.permissions import AGENT_ROLES, ROLES, Permission
 from tandem.tenancy.principal import Principal

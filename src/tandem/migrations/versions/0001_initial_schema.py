@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy import Text
 from sqlalchemy.dialects import postgresql
 
-import tandem.db
+import tandem.core.db
 
 revision: str = "0001"
 down_revision: str | None = None
@@ -33,7 +33,7 @@ def upgrade() -> None:
             sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
             nullable=False,
         ),
-        sa.Column("created_at", tandem.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", tandem.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_clients")),
         sa.UniqueConstraint("code", name=op.f("uq_clients_code")),
     )
@@ -87,7 +87,7 @@ def upgrade() -> None:
         sa.Column("priority", sa.Integer(), nullable=False),
         sa.Column("price_per_item", sa.Numeric(precision=10, scale=4), nullable=False),
         sa.Column("active", sa.Boolean(), nullable=False),
-        sa.Column("created_at", tandem.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", tandem.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.CheckConstraint(
             "kind IN ('data_entry', 'decision', 'conversation')", name=op.f("ck_processes_kind")
         ),
@@ -109,7 +109,7 @@ def upgrade() -> None:
         sa.Column("role", sa.String(length=40), nullable=False),
         sa.Column("client_id", sa.Integer(), nullable=True),
         sa.Column("active", sa.Boolean(), nullable=False),
-        sa.Column("created_at", tandem.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", tandem.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["client_id"], ["clients.id"], name=op.f("fk_users_client_id_clients")
         ),
@@ -131,7 +131,7 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("active", sa.Boolean(), nullable=False),
-        sa.Column("created_at", tandem.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", tandem.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["client_id"], ["clients.id"], name=op.f("fk_webhook_subscriptions_client_id_clients")
         ),
@@ -165,8 +165,8 @@ def upgrade() -> None:
         sa.Column("user_id", sa.Uuid(), nullable=False),
         sa.Column("name", sa.String(length=100), nullable=False),
         sa.Column("token_hash", sa.String(length=64), nullable=False),
-        sa.Column("created_at", tandem.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("revoked_at", tandem.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", tandem.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("revoked_at", tandem.core.db.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["user_id"], ["users.id"], name=op.f("fk_api_tokens_user_id_users")
         ),
@@ -194,7 +194,7 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("created_by", sa.Uuid(), nullable=True),
-        sa.Column("created_at", tandem.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", tandem.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["client_id", "process_id"],
             ["processes.client_id", "processes.id"],
@@ -219,9 +219,9 @@ def upgrade() -> None:
         ),
         sa.Column("status", sa.String(length=12), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.Column("next_attempt_at", tandem.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("created_at", tandem.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("delivered_at", tandem.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("next_attempt_at", tandem.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", tandem.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("delivered_at", tandem.core.db.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["client_id", "subscription_id"],
             ["webhook_subscriptions.client_id", "webhook_subscriptions.id"],
@@ -302,7 +302,7 @@ def upgrade() -> None:
         sa.Column("client_id", sa.Integer(), nullable=False),
         sa.Column("delivery_id", sa.Uuid(), nullable=False),
         sa.Column("number", sa.Integer(), nullable=False),
-        sa.Column("at", tandem.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("at", tandem.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("status_code", sa.Integer(), nullable=True),
         sa.Column("error", sa.String(length=500), nullable=True),
         sa.Column("duration_ms", sa.Double(), nullable=False),
@@ -328,15 +328,15 @@ def upgrade() -> None:
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("priority", sa.Integer(), nullable=False),
         sa.Column("routing_key", sa.String(length=60), nullable=False),
-        sa.Column("received_at", tandem.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("due_at", tandem.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("at_risk_at", tandem.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("received_at", tandem.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("due_at", tandem.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("at_risk_at", tandem.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("sla_paused_remaining_s", sa.Double(), nullable=True),
         sa.Column("at_risk", sa.Boolean(), nullable=False),
         sa.Column("breached", sa.Boolean(), nullable=False),
         sa.Column("attempt", sa.Integer(), nullable=False),
         sa.Column("lease_owner", sa.Uuid(), nullable=True),
-        sa.Column("lease_expires_at", tandem.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("lease_expires_at", tandem.core.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column(
             "payload",
             sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
@@ -347,8 +347,8 @@ def upgrade() -> None:
             sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), "postgresql"),
             nullable=True,
         ),
-        sa.Column("delivered_at", tandem.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("updated_at", tandem.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("delivered_at", tandem.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("updated_at", tandem.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["client_id", "process_id"],
             ["processes.client_id", "processes.id"],
@@ -402,7 +402,7 @@ def upgrade() -> None:
         sa.Column("client_id", sa.Integer(), nullable=False),
         sa.Column("work_item_id", sa.Uuid(), nullable=False),
         sa.Column("seq", sa.Integer(), nullable=False),
-        sa.Column("at", tandem.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("at", tandem.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("from_state", sa.String(length=16), nullable=True),
         sa.Column("to_state", sa.String(length=16), nullable=False),
         sa.Column("actor", sa.String(length=80), nullable=False),

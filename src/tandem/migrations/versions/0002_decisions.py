@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy import Text
 from sqlalchemy.dialects import postgresql
 
-import tandem.db
+import tandem.core.db
 
 revision: str = "0002"
 down_revision: str | None = "0001"
@@ -59,7 +59,7 @@ def upgrade() -> None:
         sa.Column("override", sa.Boolean(), nullable=False),
         sa.Column("actor", sa.String(length=80), nullable=False),
         sa.Column("notes", sa.String(length=2000), nullable=True),
-        sa.Column("at", tandem.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("at", tandem.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.CheckConstraint(
             "by IN ('rules', 'analyst', 'confirmation')", name=op.f("ck_decisions_by")
         ),
@@ -97,9 +97,9 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("note", sa.String(length=500), nullable=True),
-        sa.Column("created_at", tandem.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("published_at", tandem.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("retired_at", tandem.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", tandem.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("published_at", tandem.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("retired_at", tandem.core.db.UTCDateTime(timezone=True), nullable=True),
         sa.CheckConstraint(
             "status IN ('draft', 'published', 'retired')", name=op.f("ck_rulesets_status")
         ),

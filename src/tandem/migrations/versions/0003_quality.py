@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-import tandem.db
+import tandem.core.db
 
 revision: str = "0003"
 down_revision: str | None = "0002"
@@ -31,7 +31,7 @@ def upgrade() -> None:
         sa.Column("field", sa.String(length=120), nullable=False),
         sa.Column("passed", sa.Boolean(), nullable=False),
         sa.Column("category", sa.String(length=16), nullable=True),
-        sa.Column("at", tandem.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("at", tandem.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("client_id", "id", name=op.f("pk_qa_field_checks")),
     )
     op.create_index("ix_qa_field_checks_at", "qa_field_checks", ["client_id", "at"], unique=False)
@@ -47,7 +47,7 @@ def upgrade() -> None:
             sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
             nullable=False,
         ),
-        sa.Column("at", tandem.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("at", tandem.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.CheckConstraint("number IN (1, 2)", name=op.f("ck_qa_keyings_number")),
         sa.PrimaryKeyConstraint("client_id", "work_item_id", "number", name=op.f("pk_qa_keyings")),
     )
@@ -63,7 +63,7 @@ def upgrade() -> None:
         sa.Column("clearance", sa.Integer(), nullable=False),
         sa.Column("fraction", sa.Double(), nullable=False),
         sa.Column("below_threshold", sa.Boolean(), nullable=False),
-        sa.Column("updated_at", tandem.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", tandem.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["client_id", "process_id"],
             ["processes.client_id", "processes.id"],
@@ -84,9 +84,9 @@ def upgrade() -> None:
         sa.Column("high", sa.Double(), nullable=False),
         sa.Column("threshold", sa.Double(), nullable=False),
         sa.Column("reviewed", sa.Integer(), nullable=False),
-        sa.Column("at", tandem.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("at", tandem.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("acknowledged_by", sa.String(length=80), nullable=True),
-        sa.Column("acknowledged_at", tandem.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("acknowledged_at", tandem.core.db.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["client_id", "process_id"],
             ["processes.client_id", "processes.id"],
@@ -111,7 +111,7 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("active", sa.Boolean(), nullable=False),
-        sa.Column("created_at", tandem.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", tandem.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["client_id", "process_id"],
             ["processes.client_id", "processes.id"],
@@ -123,7 +123,7 @@ def upgrade() -> None:
         "qa_gold_seeding",
         sa.Column("client_id", sa.Integer(), nullable=False),
         sa.Column("process_id", sa.Uuid(), nullable=False),
-        sa.Column("counted_until", tandem.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("counted_until", tandem.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("owed", sa.Double(), nullable=False),
         sa.ForeignKeyConstraint(
             ["client_id", "process_id"],
@@ -139,7 +139,7 @@ def upgrade() -> None:
         sa.Column("process_id", sa.Uuid(), nullable=False),
         sa.Column("kind", sa.String(length=16), nullable=False),
         sa.Column("agent_id", sa.Uuid(), nullable=True),
-        sa.Column("requested_at", tandem.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("requested_at", tandem.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["client_id", "process_id"],
             ["processes.client_id", "processes.id"],
@@ -168,7 +168,7 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("reason", sa.Text(), nullable=True),
-        sa.Column("at", tandem.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("at", tandem.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.CheckConstraint(
             "kind IN ('screening', 'sample', 'full', 'rework', 'double_entry', 'adjudication', "
             "'gold', 'acceptance')",

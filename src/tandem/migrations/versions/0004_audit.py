@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-import tandem.db
+import tandem.core.db
 
 revision: str = "0004"
 down_revision: str | None = "0003"
@@ -33,7 +33,7 @@ def upgrade() -> None:
         "audit_records",
         sa.Column("client_id", sa.Integer(), nullable=False),
         sa.Column("seq", sa.Integer(), nullable=False),
-        sa.Column("at", tandem.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("at", tandem.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("actor", sa.String(length=80), nullable=False),
         sa.Column("action", sa.String(length=60), nullable=False),
         sa.Column("subject", sa.String(length=200), nullable=False),

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-import tandem.db
+import tandem.core.db
 
 revision: str = "0005"
 down_revision: str | None = "0004"
@@ -33,8 +33,8 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("created_by", sa.String(length=80), nullable=False),
-        sa.Column("created_at", tandem.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("revoked_at", tandem.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", tandem.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("revoked_at", tandem.core.db.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["client_id"], ["clients.id"], name=op.f("fk_api_keys_client_id_clients")
         ),
@@ -46,9 +46,9 @@ def upgrade() -> None:
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("user_id", sa.Uuid(), nullable=False),
         sa.Column("token_hash", sa.String(length=64), nullable=False),
-        sa.Column("created_at", tandem.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("last_seen_at", tandem.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("ended_at", tandem.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", tandem.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("last_seen_at", tandem.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("ended_at", tandem.core.db.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["user_id"], ["users.id"], name=op.f("fk_console_sessions_user_id_users")
         ),
@@ -63,7 +63,7 @@ def upgrade() -> None:
         "users", sa.Column("failed_sign_ins", sa.Integer(), server_default="0", nullable=False)
     )
     op.add_column(
-        "users", sa.Column("locked_until", tandem.db.UTCDateTime(timezone=True), nullable=True)
+        "users", sa.Column("locked_until", tandem.core.db.UTCDateTime(timezone=True), nullable=True)
     )
     # ### end Alembic commands ###
 

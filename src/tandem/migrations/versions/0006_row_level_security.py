@@ -5,7 +5,7 @@ Revises: 0005
 Create Date: 2026-11-27 09:05:00
 
 The second wall behind the application's scoping: in a transaction that names a client
-(set_config('tandem.client_id', ...), as tandem.db does for a client's user), every tenant
+(set_config('tandem.client_id', ...), as tandem.core.db does for a client's user), every tenant
 table shows and accepts only that client's rows, and no gold items. Transactions that name
 none (provider staff, agents, jobs) see every client. FORCE applies the policies to the
 tables' owner too; superusers always bypass row-level security, so run Tandem as an

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-import tandem.db
+import tandem.core.db
 
 revision: str = "0008"
 down_revision: str | None = "0007"
@@ -31,10 +31,10 @@ def upgrade() -> None:
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("target", sa.String(length=40), nullable=False),
         sa.Column("requested_by", sa.String(length=80), nullable=False),
-        sa.Column("started_at", tandem.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("started_at", tandem.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("cursor", sa.Uuid(), nullable=True),
         sa.Column("resealed", sa.Integer(), nullable=False),
-        sa.Column("finished_at", tandem.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("finished_at", tandem.core.db.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("client_id", "id", name=op.f("pk_key_rotations")),
     )
     op.create_table(
@@ -42,8 +42,8 @@ def upgrade() -> None:
         sa.Column("client_id", sa.Integer(), nullable=False),
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("reason", sa.String(length=16), nullable=False),
-        sa.Column("at", tandem.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("cutoff", tandem.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("at", tandem.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("cutoff", tandem.core.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column(
             "counts",
             sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
@@ -56,11 +56,12 @@ def upgrade() -> None:
     )
     op.add_column("clients", sa.Column("retention_days", sa.Integer(), nullable=True))
     op.add_column(
-        "clients", sa.Column("ended_at", tandem.db.UTCDateTime(timezone=True), nullable=True)
+        "clients", sa.Column("ended_at", tandem.core.db.UTCDateTime(timezone=True), nullable=True)
     )
     op.add_column("work_items", sa.Column("sealed", sa.Text(), nullable=True))
     op.add_column(
-        "work_items", sa.Column("purged_at", tandem.db.UTCDateTime(timezone=True), nullable=True)
+        "work_items",
+        sa.Column("purged_at", tandem.core.db.UTCDateTime(timezone=True), nullable=True),
     )
     if op.get_bind().dialect.name == "postgresql":  # as 0006 does for the other tenant tables
         visible = "tandem_tenant() IS NULL OR client_id = tandem_tenant()"

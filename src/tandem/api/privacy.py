@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from tandem.db import transaction
+from tandem.core.db import transaction
 from tandem.http import MAX_INT, Services, requires
 from tandem.privacy import keys, retention
 from tandem.privacy.models import KeyRotation, PurgeReport

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from tandem.audit import service
 from tandem.audit.item_events import verify_trail
 from tandem.audit.models import PROVIDER
-from tandem.db import transaction
+from tandem.core.db import transaction
 from tandem.http import MAX_INT, MIN_INT, Services, requires
 from tandem.tenancy.permissions import Permission
 from tandem.tenancy.principal import Principal

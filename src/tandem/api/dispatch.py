@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, Field
 
-from tandem.db import transaction
+from tandem.core.db import transaction
 from tandem.http import MAX_INT, Services, requires
 from tandem.privacy.service import result_for, reveal_personal, staff_view
 from tandem.quality.service import sent_back_notes

@@ -19,8 +19,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tandem.catalog.models import Process
-from tandem.db import transaction
-from tandem.http import MAX_INT, Container, Services, requires
+from tandem.container import Container
+from tandem.core.db import transaction
+from tandem.http import MAX_INT, Services, requires
 from tandem.tenancy.permissions import Permission
 from tandem.tenancy.principal import Principal
 from tandem.work.models import WorkItem

@@ -12,8 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tandem.catalog import service
 from tandem.catalog.models import Process
-from tandem.db import transaction
-from tandem.errors import InvalidInput, NotFound
+from tandem.core.db import transaction
+from tandem.core.errors import InvalidInput, NotFound
 from tandem.http import MAX_INT, Services, requires
 from tandem.tenancy.models import Client
 from tandem.tenancy.permissions import Permission

@@ -10,8 +10,8 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tandem.db import transaction
-from tandem.errors import NotFound
+from tandem.core.db import transaction
+from tandem.core.errors import NotFound
 from tandem.http import MAX_INT, Services, requires
 from tandem.privacy.service import payload_for, result_for
 from tandem.privacy.vault import Keyring

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, File, Form, UploadFile
 from pydantic import BaseModel, Field
 
-from tandem.db import transaction
+from tandem.core.db import transaction
 from tandem.decisions import excel, service
 from tandem.decisions.models import Decision, Ruleset
 from tandem.http import MAX_INT, Services, requires

@@ -8,13 +8,13 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, File, Form, Header, Response, UploadFile
 from pydantic import BaseModel, Field
 
-from tandem.db import transaction
-from tandem.errors import InvalidInput
+from tandem.api.work import shown
+from tandem.core.db import transaction
+from tandem.core.errors import InvalidInput
 from tandem.http import Services, requires
 from tandem.intake import service
 from tandem.tenancy.permissions import Permission
 from tandem.tenancy.principal import Principal
-from tandem.work.api import shown
 from tandem.work.schemas import BatchOut, WorkItemOut
 
 router = APIRouter(prefix="/api/v1", tags=["intake"])

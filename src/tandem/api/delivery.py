@@ -14,11 +14,11 @@ from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from tandem.catalog.models import Process
-from tandem.db import transaction
+from tandem.core.db import transaction
+from tandem.core.errors import InvalidInput, NotFound
 from tandem.delivery.export import MEDIA_TYPES, ExportFormat, export_rows
 from tandem.delivery.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
 from tandem.delivery.outbox import EVENT_TYPES
-from tandem.errors import InvalidInput, NotFound
 from tandem.http import MAX_INT, Services, requires
 from tandem.tenancy.models import Client
 from tandem.tenancy.permissions import Permission

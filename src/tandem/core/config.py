@@ -32,7 +32,7 @@ class Settings(BaseSettings):
     sign_in_max_failures: int = Field(default=5, ge=1, le=100)
     sign_in_lockout_minutes: int = Field(default=15, ge=1, le=1440)
     # Rate limits ("N/second|minute|hour"): sign-in attempts per client address, requests
-    # per API key; and where they are counted (see tandem.ratelimit).
+    # per API key; and where they are counted (see tandem.core.ratelimit).
     rate_limit_sign_in: str = "10/minute"
     rate_limit_api_key: str = "1200/minute"
     rate_limit_storage: str = "memory://"

@@ -13,8 +13,8 @@ import time
 
 from limits import RateLimitItem, parse, storage, strategies
 
-from tandem.config import Settings
-from tandem.errors import TandemError
+from tandem.core.config import Settings
+from tandem.core.errors import TandemError
 
 
 class TooManyRequests(TandemError):

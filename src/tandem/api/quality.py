@@ -11,11 +11,12 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
+from tandem.api.work import shown
 from tandem.audit import service as audit
 from tandem.catalog.models import Process
 from tandem.catalog.service import get_process
-from tandem.db import transaction
-from tandem.errors import Forbidden, NotFound
+from tandem.core.db import transaction
+from tandem.core.errors import Forbidden, NotFound
 from tandem.http import Services, requires
 from tandem.privacy.service import staff_view
 from tandem.quality import gold, report, service
@@ -24,7 +25,6 @@ from tandem.quality.models import ERROR_CATEGORIES, QualityAlert, Review
 from tandem.quality.sampling import choose_plan
 from tandem.tenancy.permissions import Permission
 from tandem.tenancy.principal import Principal
-from tandem.work.api import shown
 from tandem.work.models import WorkItem
 from tandem.work.schemas import WorkItemOut
 

@@ -13,8 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tandem.audit import service as audit
-from tandem.db import transaction
-from tandem.errors import Forbidden, Unauthorized
+from tandem.core.db import transaction
+from tandem.core.errors import Forbidden, Unauthorized
 from tandem.http import (
     MAX_INT,
     SESSION_COOKIE,

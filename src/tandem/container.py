@@ -1,0 +1,49 @@
+"""The composition root: settings, engine, clock and every long-lived piece (keys, the
+dispatcher, rate limits, caches) wired once per process; tests swap pieces here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from tandem.audit.chain import derive_key
+from tandem.core.clock import Clock, SystemClock
+from tandem.core.config import Settings, load_settings
+from tandem.core.db import make_engine, make_sessionmaker
+from tandem.core.ratelimit import RateLimits
+from tandem.dispatch.service import Dispatcher
+from tandem.privacy.vault import Keyring
+
+
+@dataclass
+class Container:
+    """The composition root's product: every long-lived piece, wired once per process."""
+
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    clock: Clock
+    rate_limits: RateLimits = field(init=False)
+    audit_key: bytes = field(init=False)  # the audit chain's key, from the secret
+    keyring: Keyring = field(init=False)  # the keys of personal data at rest
+    dispatcher: Dispatcher = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.rate_limits = RateLimits(self.settings)
+        self.audit_key = derive_key(self.settings.secret_key)
+        self.keyring = Keyring(*self.settings.master_keys)
+        self.dispatcher = Dispatcher(self.clock, self.keyring, self.settings.lease_seconds)
+
+
+def build_container(settings: Settings | None = None, clock: Clock | None = None) -> Container:
+    settings = settings or load_settings()
+    clock = clock or SystemClock()
+    engine = make_engine(settings.sqlalchemy_url)
+    return Container(
+        settings=settings,
+        engine=engine,
+        sessions=make_sessionmaker(engine),
+        clock=clock,
+    )
