@@ -42,11 +42,11 @@ from tandem.app import create_app
 from tandem.container import Container
 from tandem.core.clock import ManualClock
 from tandem.core.db import transaction
+from tandem.custody.models import PurgeReport
 from tandem.decisions import underwriting as uw
 from tandem.delivery.models import WebhookDelivery
 from tandem.delivery.webhooks import deliver_due
 from tandem.models import metadata
-from tandem.privacy.models import PurgeReport
 from tandem.quality.gold import seed_gold
 from tandem.tenancy.models import User
 from tandem.tenancy.service import create_user, issue_token

@@ -11,8 +11,8 @@ from sqlalchemy import select
 from tandem.container import Container
 from tandem.core.clock import ManualClock
 from tandem.core.db import transaction
-from tandem.privacy import keys
-from tandem.privacy.vault import key_ref
+from tandem.custody import keys
+from tandem.vault.sealing import key_ref
 from tandem.work.models import WorkItem
 from tandem.worker import run_once
 from tests.conftest import World

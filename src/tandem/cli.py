@@ -202,8 +202,8 @@ def audit_verify(
     or truncated record, and each sealed window of item state changes that no longer
     matches its seal. Exits 1 when anything is wrong."""
     from tandem.audit.chain import derive_key
-    from tandem.audit.item_events import verify_trail
     from tandem.core.db import make_engine, make_sessionmaker
+    from tandem.work.trail import verify_trail
 
     settings = _settings()
     engine = make_engine(settings.sqlalchemy_url)
@@ -258,7 +258,7 @@ def keys_rotate(
     a client's key); the worker re-encrypts older data in the background."""
     from sqlalchemy import select
 
-    from tandem.privacy.keys import rotate
+    from tandem.custody.keys import rotate
     from tandem.tenancy.models import Client
 
     def start(session: Any, container: Any) -> list[tuple[int, str]]:
@@ -286,7 +286,7 @@ def keys_rotate(
 @keys.command("status")
 def keys_status() -> None:
     """Each rotation: re-encrypted so far, finished or not."""
-    from tandem.privacy.keys import status
+    from tandem.custody.keys import status
 
     def show(session: Any, _: Any) -> None:
         for rotation in status(session):
@@ -308,7 +308,7 @@ def client_exit(
 ) -> None:
     """End a contract: export everything the client owns (JSON Lines per table and a
     manifest with SHA-256 digests), then delete it. The audit trail stays, as evidence."""
-    from tandem.privacy.retention import end_contract, export_client
+    from tandem.custody.retention import end_contract, export_client
 
     def export(session: Any, container: Any) -> dict[str, Any]:
         return export_client(session, container.keyring, client, output)

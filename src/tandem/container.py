@@ -14,7 +14,7 @@ from tandem.core.config import Settings, load_settings
 from tandem.core.db import make_engine, make_sessionmaker
 from tandem.core.ratelimit import RateLimits
 from tandem.dispatch.service import Dispatcher
-from tandem.privacy.vault import Keyring
+from tandem.vault.sealing import Keyring
 
 
 @dataclass

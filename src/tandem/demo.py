@@ -29,16 +29,16 @@ from tandem.decisions import service as decisions
 from tandem.decisions import underwriting
 from tandem.dispatch.service import Dispatcher
 from tandem.intake.service import submit_item
-from tandem.privacy.vault import Keyring
 from tandem.quality import service as quality
 from tandem.quality.gold import add_gold_item, seed_gold
 from tandem.sla.calendar import BusinessCalendar
-from tandem.sla.service import escalate
 from tandem.tenancy.principal import SYSTEM, Principal
 from tandem.tenancy.service import create_client, create_user, issue_token
 from tandem.tenancy.signin import set_password
-from tandem.work import service as work
+from tandem.vault.sealing import Keyring
+from tandem.work import transitions as work
 from tandem.work.models import WorkItem
+from tandem.work.transitions import escalate
 from tandem.workforce.models import (
     Agent,
     AgentClearance,

@@ -3,9 +3,9 @@
 from tandem.audit.models import AuditChain, AuditRecord
 from tandem.catalog.models import Process
 from tandem.core.db import Base
+from tandem.custody.models import KeyRotation, PurgeReport
 from tandem.decisions.models import Decision, Ruleset, RulesetTest
 from tandem.delivery.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
-from tandem.privacy.models import KeyRotation, PurgeReport
 from tandem.quality.models import (
     AgentQuality,
     FieldCheck,

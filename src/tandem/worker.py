@@ -10,13 +10,13 @@ import time
 
 import httpx
 
-from tandem.audit import item_events
 from tandem.container import Container
 from tandem.core.db import transaction
+from tandem.custody import keys, retention
 from tandem.delivery.webhooks import deliver_due
-from tandem.privacy import keys, retention
 from tandem.quality.gold import seed_gold
-from tandem.sla.service import escalate
+from tandem.work import trail as item_events
+from tandem.work.transitions import escalate
 
 log = logging.getLogger("tandem.worker")
 

@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
-from tandem.audit.item_events import ACTION, seal_events, verify_trail
 from tandem.audit.models import AuditRecord
 from tandem.container import Container
 from tandem.core.clock import ManualClock
 from tandem.core.db import transaction
 from tandem.intake.service import submit_item
+from tandem.work.trail import ACTION, seal_events, verify_trail
 from tests.audit.test_service import _tamper
 from tests.conftest import World
 

@@ -15,13 +15,12 @@ import pytest
 from sqlalchemy import func, insert, select
 
 from tandem.catalog.models import Process
+from tandem.catalog.service import policy_for
 from tandem.container import Container
 from tandem.core.clock import ManualClock
 from tandem.core.db import transaction
-from tandem.intake.service import new_item_row
-from tandem.sla.service import policy_for
 from tandem.work.models import WorkItem, WorkItemEvent
-from tandem.work.service import creation_event
+from tandem.work.transitions import creation_event, new_item_row
 from tests.conftest import RESULT, ROOT, World
 
 

@@ -16,11 +16,11 @@ from tandem.audit.models import AuditRecord
 from tandem.catalog.service import define_process
 from tandem.container import Container
 from tandem.core.db import transaction
+from tandem.custody import keys
+from tandem.custody.models import KeyRotation
 from tandem.intake.service import submit_item
-from tandem.privacy import keys
-from tandem.privacy.models import KeyRotation
-from tandem.privacy.vault import Keyring, key_ref
 from tandem.quality.models import Review
+from tandem.vault.sealing import Keyring, key_ref
 from tandem.work.models import WorkItem
 from tests.conftest import FORM_SCHEMA, RESULT, World
 from tests.quality.conftest import (

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tandem.privacy.freetext import (
+from tandem.vault.freetext import (
     PLACEHOLDERS,
     Finding,
     FreeTextScanner,
@@ -244,7 +244,7 @@ def no_model(*args, **kwargs):
 socket.socket.connect = refuse
 socket.getaddrinfo = refuse
 spacy.load = no_model
-from tandem.privacy.freetext import FreeTextScanner
+from tandem.vault.freetext import FreeTextScanner
 print(FreeTextScanner().mask("mail maria@example.co.uk or call +44 20 7946 0958"))
 print(attempts)
 """

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tandem.privacy.masking import (
+from tandem.vault.masking import (
     check_categories,
     kept_personal,
     mask,

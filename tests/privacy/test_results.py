@@ -20,16 +20,16 @@ from tandem.catalog.service import define_process
 from tandem.container import Container
 from tandem.core.db import transaction
 from tandem.core.errors import InvalidInput
+from tandem.custody import keys, retention
+from tandem.custody.models import KeyRotation
 from tandem.delivery.webhooks import deliver_due
 from tandem.dispatch.service import Dispatcher
 from tandem.intake.service import ingest_file
-from tandem.privacy import keys, retention
-from tandem.privacy.models import KeyRotation
-from tandem.privacy.vault import RESULT
 from tandem.quality import gold
 from tandem.quality import service as quality
 from tandem.quality.models import FieldCheck, Review
 from tandem.tenancy.principal import Principal
+from tandem.vault.sealing import RESULT
 from tandem.work.lifecycle import State
 from tandem.work.models import WorkItem
 from tests.conftest import INPUT_SCHEMA, World

@@ -22,8 +22,8 @@ from tandem.container import Container
 from tandem.core.clock import ManualClock
 from tandem.core.db import transaction
 from tandem.core.errors import Conflict
+from tandem.custody.retention import EVIDENCE, client_tables, end_contract, export_client
 from tandem.intake.service import submit_item
-from tandem.privacy.retention import EVIDENCE, client_tables, end_contract, export_client
 from tandem.quality.models import Keying
 from tandem.tenancy.models import Client, User
 from tandem.work.models import WorkItem

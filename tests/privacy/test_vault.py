@@ -7,7 +7,7 @@ import uuid
 import pytest
 from cryptography.exceptions import InvalidTag
 
-from tandem.privacy.vault import Keyring, KeyUnavailable, key_ref, sealing
+from tandem.vault.sealing import Keyring, KeyUnavailable, key_ref, sealing
 
 MASTER = "a master key of at least thirty-two characters"
 NEW_MASTER = "the next master key, also thirty-two characters"

@@ -22,7 +22,7 @@ from tandem.quality import gold
 from tandem.tenancy.principal import Principal
 from tandem.tenancy.service import create_user, issue_token
 from tandem.work.models import WorkItem
-from tandem.work.service import ItemRef
+from tandem.work.transitions import ItemRef
 from tests.conftest import FORM_SCHEMA, RESULT, World, _agent
 
 

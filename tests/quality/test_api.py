@@ -18,7 +18,7 @@ from tandem.core.clock import ManualClock
 from tandem.core.db import transaction
 from tandem.quality.accuracy import wilson
 from tandem.quality.gold import seed_gold
-from tandem.work.service import ItemRef
+from tandem.work.transitions import ItemRef
 from tests.conftest import RESULT, World
 from tests.quality.conftest import Person, set_policy, work
 

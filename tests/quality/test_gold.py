@@ -15,9 +15,9 @@ from sqlalchemy import select
 
 from tandem.container import Container
 from tandem.core.db import transaction
-from tandem.privacy.vault import opened
 from tandem.quality import gold
 from tandem.quality.models import GoldItem
+from tandem.vault.sealing import opened
 from tandem.work.models import WorkItem
 from tests.conftest import RESULT, World
 from tests.quality.conftest import (

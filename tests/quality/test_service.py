@@ -344,7 +344,7 @@ def test_gold_items_are_seeded_at_the_rate_scored_and_retired(
     with transaction(container.sessions) as session:
         golds = session.scalars(select(WorkItem).where(WorkItem.gold.is_(True))).all()
         assert len(golds) == 2
-        assert report_visible(session, world) == 5  # the client never sees them
+        assert report_visible(session, world, container) == 5  # the client never sees them
     results = []
     for _ in range(7):  # work everything: gold items are ordinary to the agent
         results.append(work(container, world.agent_id, WRONG))
@@ -356,10 +356,13 @@ def test_gold_items_are_seeded_at_the_rate_scored_and_retired(
     assert {c["name"] for r in scored for c in r.checks if not c["passed"]} == {"coverage_amount"}
 
 
-def report_visible(session: Any, world: World) -> int:
-    from tandem.work.service import list_visible
+def report_visible(session: Any, world: World, container: Container) -> int:
+    from tandem.work.queries import list_visible
 
-    return len(list_visible(session, world.client_user, process_id=world.process_id))
+    found = list_visible(
+        session, world.client_user, now=container.clock.now(), process_id=world.process_id
+    )
+    return len(found)
 
 
 # -- the client's acceptance -----------------------------------------------------------------

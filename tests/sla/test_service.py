@@ -12,10 +12,10 @@ from tandem.container import Container
 from tandem.core.clock import ManualClock
 from tandem.core.db import transaction
 from tandem.sla.calendar import BusinessCalendar
-from tandem.sla.service import escalate
 from tandem.tenancy.models import Client
-from tandem.work import service as work
+from tandem.work import transitions as work
 from tandem.work.models import WorkItem
+from tandem.work.transitions import escalate
 from tests.conftest import World
 
 NY = "America/New_York"

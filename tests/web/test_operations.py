@@ -25,7 +25,7 @@ def test_the_floor_shows_queues_risk_and_throughput(
         world.submit(container, f"waiting-{n}.pdf")
     clock.advance(timedelta(hours=3, minutes=30))  # past 75 % of the 4-hour SLA: at risk
     with transaction(container.sessions) as session:
-        from tandem.sla.service import escalate
+        from tandem.work.transitions import escalate
 
         assert escalate(session, clock.now(), 0) == (3, 0)
     sign_in(page, container, "o@provider.example")

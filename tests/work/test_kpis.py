@@ -9,7 +9,7 @@ from tandem.catalog.models import Process
 from tandem.container import Container
 from tandem.core.clock import ManualClock
 from tandem.core.db import transaction
-from tandem.work.kpis import client_kpis
+from tandem.reports.kpis import client_kpis
 from tests.conftest import RESULT, World
 
 

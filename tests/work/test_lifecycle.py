@@ -9,7 +9,7 @@ from tandem.container import Container
 from tandem.core.db import transaction
 from tandem.work.lifecycle import TRANSITIONS, IllegalTransition, State, check_transition
 from tandem.work.models import WorkItem, WorkItemEvent
-from tandem.work.service import ItemRef, StaleItem, move
+from tandem.work.transitions import ItemRef, StaleItem, move
 from tests.conftest import World
 
 ALL_PAIRS = [

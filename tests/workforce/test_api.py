@@ -13,12 +13,12 @@ import httpx
 from sqlalchemy import select
 
 from tandem.audit import service as audit
-from tandem.audit.item_events import verify_trail
 from tandem.audit.models import PROVIDER, AuditRecord
 from tandem.container import Container
 from tandem.core.db import transaction
 from tandem.tenancy.models import User
 from tandem.tenancy.service import create_user, issue_token
+from tandem.work.trail import verify_trail
 from tandem.workforce.models import Agent, AgentClearance, AgentLanguage, AgentSkill, Shift
 from tests.conftest import World
 

@@ -10,12 +10,12 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
 from tandem.audit import service
-from tandem.audit.item_events import verify_trail
 from tandem.audit.models import PROVIDER
 from tandem.core.db import transaction
 from tandem.http import MAX_INT, MIN_INT, Services, requires
 from tandem.tenancy.permissions import Permission
 from tandem.tenancy.principal import Principal
+from tandem.work.trail import verify_trail
 
 router = APIRouter(prefix="/api/v1", tags=["audit"])
 

@@ -16,13 +16,13 @@ from sqlalchemy import select
 from tandem.catalog.models import Process
 from tandem.core.db import transaction
 from tandem.core.errors import InvalidInput, NotFound
-from tandem.delivery.export import MEDIA_TYPES, ExportFormat, export_rows
 from tandem.delivery.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
 from tandem.delivery.outbox import EVENT_TYPES
 from tandem.http import MAX_INT, Services, requires
 from tandem.tenancy.models import Client
 from tandem.tenancy.permissions import Permission
 from tandem.tenancy.principal import Principal
+from tandem.work.export import MEDIA_TYPES, ExportFormat, export_rows
 from tandem.work.models import Batch
 
 router = APIRouter(prefix="/api/v1", tags=["delivery"])

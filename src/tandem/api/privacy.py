@@ -12,9 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from tandem.core.db import transaction
+from tandem.custody import keys, retention
+from tandem.custody.models import KeyRotation, PurgeReport
 from tandem.http import MAX_INT, Services, requires
-from tandem.privacy import keys, retention
-from tandem.privacy.models import KeyRotation, PurgeReport
 from tandem.tenancy.permissions import Permission
 from tandem.tenancy.principal import Principal
 

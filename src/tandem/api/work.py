@@ -14,10 +14,12 @@ from tandem.core.db import transaction
 from tandem.core.errors import NotFound
 from tandem.http import MAX_INT, Services, requires
 from tandem.privacy.service import payload_for, result_for
-from tandem.privacy.vault import Keyring
 from tandem.tenancy.permissions import Permission
 from tandem.tenancy.principal import Principal
-from tandem.work import service
+from tandem.vault.sealing import Keyring
+from tandem.work import queries
+from tandem.work import transitions as service
+from tandem.work.access import get_visible
 from tandem.work.lifecycle import State
 from tandem.work.models import Batch, WorkItem
 from tandem.work.schemas import BatchOut, EventOut, WorkItemOut
@@ -31,7 +33,7 @@ Manager = Annotated[Principal, Depends(requires(Permission.WORK_ITEM_MANAGE))]
 @router.get("/work-items/{item_id}", response_model=WorkItemOut)
 def get_work_item(item_id: uuid.UUID, principal: Reader, services: Services) -> WorkItemOut:
     with transaction(services.sessions) as session:
-        item = service.get_visible(session, principal, item_id)
+        item = get_visible(session, principal, item_id, now=services.clock.now())
         return shown(session, services.keyring, principal, item)
 
 
@@ -54,9 +56,10 @@ def list_work_items(
     offset: Annotated[int, Query(ge=0, le=MAX_INT)] = 0,
 ) -> list[WorkItemOut]:
     with transaction(services.sessions) as session:
-        found = service.list_visible(
+        found = queries.list_visible(
             session,
             principal,
+            now=services.clock.now(),
             batch_id=batch_id,
             process_id=process_id,
             state=state,
@@ -69,7 +72,11 @@ def list_work_items(
 @router.get("/work-items/{item_id}/events", response_model=list[EventOut])
 def work_item_events(item_id: uuid.UUID, principal: Reader, services: Services) -> list[object]:
     with transaction(services.sessions) as session:
-        return list(service.history(session, service.get_visible(session, principal, item_id)))
+        return list(
+            queries.history(
+                session, get_visible(session, principal, item_id, now=services.clock.now())
+            )
+        )
 
 
 class HoldIn(BaseModel):

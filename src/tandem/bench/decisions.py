@@ -40,9 +40,9 @@ from tandem.decisions import underwriting as uw
 from tandem.decisions.models import Decision
 from tandem.intake.readers import read_rows
 from tandem.intake.service import ingest_file
-from tandem.privacy.vault import Keyring
 from tandem.tenancy.principal import SYSTEM
 from tandem.tenancy.service import create_client
+from tandem.vault.sealing import Keyring
 from tandem.work.models import WorkItem
 
 Log = Callable[[str], None]

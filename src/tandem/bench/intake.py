@@ -36,9 +36,9 @@ from tandem.core.db import make_engine, make_sessionmaker, transaction
 from tandem.core.migrate import upgrade
 from tandem.intake.readers import read_rows
 from tandem.intake.service import ingest_file
-from tandem.privacy.vault import Keyring
 from tandem.tenancy.principal import SYSTEM
 from tandem.tenancy.service import create_client
+from tandem.vault.sealing import Keyring
 from tandem.work.models import Batch, WorkItem, WorkItemEvent
 
 Log = Callable[[str], None]

@@ -1,6 +1,6 @@
 """`tandem bench privacy`: what confidentiality costs.
 
-- `pii_ms_per_kb`: free-text scanning (tandem.privacy.freetext: Presidio's pattern
+- `pii_ms_per_kb`: free-text scanning (tandem.vault.freetext: Presidio's pattern
   recognizers on a blank pipeline) over generated customer-service messages of about 1 KB,
   most with a few identifiers in them (e-mail, phone, card, IBAN, national ids), total scan
   and mask time over total size. The scanner is built and warmed before timing.
@@ -33,8 +33,8 @@ from tandem.bench.intake import FIRST, INPUT_SCHEMA, LAST, Log, ingest, write_cs
 from tandem.core.db import new_id_hex
 from tandem.core.migrate import upgrade
 from tandem.core.runtime import paused_cycle_collection
-from tandem.privacy.freetext import scanner
-from tandem.privacy.vault import Keyring, sealing
+from tandem.vault.freetext import scanner
+from tandem.vault.sealing import Keyring, sealing
 
 TARGET_PII_MS_PER_KB = 2.0
 TARGET_SLOWDOWN = 0.15

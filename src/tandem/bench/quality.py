@@ -39,14 +39,14 @@ from tandem.core.config import Settings
 from tandem.core.db import make_engine, make_sessionmaker, new_id, transaction
 from tandem.core.migrate import upgrade
 from tandem.dispatch.service import Dispatcher
-from tandem.privacy.vault import Keyring
 from tandem.quality import report, service
 from tandem.quality.models import Review
 from tandem.tenancy.principal import SYSTEM, Principal
 from tandem.tenancy.service import create_client
+from tandem.vault.sealing import Keyring
 from tandem.work.lifecycle import State
 from tandem.work.models import WorkItem
-from tandem.work.service import items as items_table
+from tandem.work.transitions import items as items_table
 from tandem.workforce.models import Agent, DeliveryCenter
 
 Log = Callable[[str], None]

@@ -15,9 +15,11 @@ from sqlalchemy.orm import Session
 from tandem.catalog.forms import Form, FormError
 from tandem.catalog.models import PROCESS_KINDS, SLA_MODES, Process
 from tandem.core.errors import Conflict, InvalidInput, NotFound
-from tandem.privacy.masking import CATEGORIES, check_categories, personal_fields
+from tandem.sla.policy import SlaPolicy
+from tandem.tenancy.models import Client
 from tandem.tenancy.principal import Principal
-from tandem.workforce.eligibility import CEFR_LEVELS
+from tandem.vault.masking import CATEGORIES, check_categories, personal_fields
+from tandem.workforce.eligibility import CEFR_LEVELS, QueueRequirements
 from tandem.workforce.models import Skill
 
 _FORMS: dict[str, Form] = {}
@@ -183,3 +185,36 @@ def personal_view(
         ).one()
         view = _PERSONAL[key] = (personal_fields(row[0]), frozenset(row[1] or ()))
     return view
+
+
+def policy_for(
+    session: Session, client_id: int, process_id: uuid.UUID, at_risk_fraction: float
+) -> SlaPolicy:
+    row = session.execute(
+        select(Process.sla_minutes, Process.sla_mode, Client.calendar)
+        .join(Client, Client.id == Process.client_id)
+        .where(Process.client_id == client_id, Process.id == process_id)
+    ).one_or_none()
+    if row is None:
+        raise NotFound(f"process {process_id} not found")
+    return SlaPolicy.for_process(row.sla_minutes, row.sla_mode, row.calendar, at_risk_fraction)
+
+
+def queue_requirements(session: Session, client_ids: frozenset[int]) -> list[QueueRequirements]:
+    """Requirements of every active process of these clients."""
+    if not client_ids:
+        return []
+    processes = session.scalars(
+        select(Process).where(Process.client_id.in_(client_ids), Process.active)
+    ).all()
+    return [
+        QueueRequirements(
+            p.client_id,
+            p.routing_key,
+            p.required_skills,
+            p.language,
+            p.min_cefr,
+            judged=p.kind == "decision",
+        )
+        for p in processes
+    ]

@@ -1,6 +1,6 @@
 """Where the values of a rules trace come from, pure: which personal categories of the input
 each key a graph sets may carry, so that a trace shows a reader only what the reader's payload
-shows (tandem.privacy.masking.mask_trace)."""
+shows (tandem.vault.masking.mask_trace)."""
 
 from __future__ import annotations
 

@@ -32,24 +32,16 @@ from tandem.decisions.models import Decision, Ruleset, RulesetTest
 from tandem.delivery import outbox
 from tandem.delivery.models import WebhookDelivery
 from tandem.dispatch.service import Dispatcher
-from tandem.intake.chunks import ITEM_COLUMNS, JsonInsert, item_rows
-from tandem.privacy.masking import mask_trace
-from tandem.privacy.service import Storing, clear_payload
-from tandem.privacy.vault import Keyring, opened
 from tandem.quality import service as quality
 from tandem.tenancy.permissions import AGENT_ROLES
 from tandem.tenancy.principal import Principal
+from tandem.vault.masking import mask_trace
+from tandem.vault.sealing import Keyring, Storing, clear_payload, opened
+from tandem.work.access import get_visible
+from tandem.work.chunks import ITEM_COLUMNS, JsonInsert, item_rows
 from tandem.work.lifecycle import State
 from tandem.work.models import WorkItem
-from tandem.work.service import (
-    ItemRef,
-    creation_event,
-    events,
-    get_visible,
-    items,
-    move,
-    step_events,
-)
+from tandem.work.transitions import ItemRef, creation_event, events, items, move, step_events
 
 decisions = cast(Table, Decision.__table__)
 webhook_deliveries = cast(Table, WebhookDelivery.__table__)
@@ -394,7 +386,7 @@ def evaluate_item(
     """Evaluate an item on demand: with the published rules, or with the version named
     (pinned). An item waiting for an analyst (received or queued) that the rules now decide
     is delivered; one they still refer is queued, with the new reasons recorded."""
-    item = get_visible(session, principal, item_id)
+    item = get_visible(session, principal, item_id, now=now)
     ruleset: Ruleset | None
     if ruleset_id is not None:
         ruleset = pinned = get_ruleset(session, principal, ruleset_id)

@@ -36,7 +36,7 @@ class WebhookDelivery(Base):
     work_item_id: Mapped[uuid.UUID | None]
     payload: Mapped[dict[str, Any]] = mapped_column(JSONType)
     # The clear values of the result's personal fields (masked in the payload), sealed as
-    # the item keeps them (tandem.privacy.vault): opened when sent.
+    # the item keeps them (tandem.vault.sealing): opened when sent.
     result_sealed: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(12), default="pending")
     attempts: Mapped[int] = mapped_column(default=0)

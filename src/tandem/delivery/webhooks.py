@@ -18,7 +18,7 @@ from tandem.core.clock import Clock
 from tandem.core.db import is_postgres, transaction
 from tandem.delivery.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
 from tandem.delivery.signing import HEADER, sign
-from tandem.privacy.vault import RESULT, Keyring, opened
+from tandem.vault.sealing import RESULT, Keyring, opened
 
 BACKOFF_BASE = timedelta(seconds=30)
 BACKOFF_CAP = timedelta(hours=1)

@@ -31,7 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from tandem.catalog.models import Process
-from tandem.catalog.service import process_kind, result_form
+from tandem.catalog.service import process_kind, queue_requirements, result_form
 from tandem.core import metrics
 from tandem.core.clock import Clock
 from tandem.core.db import is_postgres
@@ -44,13 +44,13 @@ from tandem.dispatch.queries import (
     queues_param,
 )
 from tandem.privacy.service import stored_result
-from tandem.privacy.vault import Keyring
 from tandem.quality import service as quality
+from tandem.vault.sealing import Keyring
 from tandem.work.lifecycle import State, check_transition
 from tandem.work.models import WorkItem, WorkItemEvent
-from tandem.work.service import ItemRef, events, items, move, step_events
+from tandem.work.transitions import ItemRef, events, items, move, step_events
 from tandem.workforce.eligibility import servable_queues
-from tandem.workforce.service import agent_profile, queue_requirements
+from tandem.workforce.service import agent_profile
 
 processes = cast(Table, Process.__table__)
 
@@ -155,7 +155,7 @@ class Lease:
     expires_at: datetime
     due_at: datetime
     payload: dict[str, Any]
-    sealed: str | None  # the personal fields, encrypted (tandem.privacy.vault)
+    sealed: str | None  # the personal fields, encrypted (tandem.vault.sealing)
 
     @property
     def id(self) -> uuid.UUID:

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tandem.catalog.forms import FieldError, Form
 from tandem.catalog.models import Process
-from tandem.catalog.service import form_of, get_process
+from tandem.catalog.service import form_of, get_process, policy_for
 from tandem.core import metrics
 from tandem.core.clock import Clock
 from tandem.core.db import new_id, new_id_hex, transaction
@@ -29,51 +29,18 @@ from tandem.core.errors import InvalidInput
 from tandem.decisions.models import Ruleset
 from tandem.decisions.service import DecidingChunks, decide_arrival, published
 from tandem.delivery import outbox
-from tandem.intake.chunks import ITEM_COLUMNS, ChunkWriter, JsonInsert, item_rows
 from tandem.intake.readers import FileFormat, ReaderError, detect_format, read_rows
-from tandem.privacy.service import Storing, storing
-from tandem.privacy.vault import Keyring
-from tandem.sla.policy import SlaPolicy
-from tandem.sla.service import policy_for
+from tandem.privacy.service import storing
 from tandem.tenancy.models import Client
 from tandem.tenancy.principal import Principal
-from tandem.work.lifecycle import State
+from tandem.vault.sealing import Keyring, Storing
+from tandem.work.chunks import ITEM_COLUMNS, ChunkWriter, JsonInsert, item_rows
 from tandem.work.models import Batch, WorkItem, batch_status
-from tandem.work.service import creation_event, events, items
+from tandem.work.transitions import creation_event, events, items, new_item_row
 
 MAX_REPORTED_ERRORS = 1000
 CHUNK_ROWS = 2000
 MODES = ("all_or_nothing", "accept_valid")
-
-
-def new_item_row(
-    process: Process,
-    policy: SlaPolicy,
-    payload: dict[str, Any],
-    now: datetime,
-    *,
-    due: tuple[datetime, datetime] | None = None,
-    **extra: Any,
-) -> dict[str, Any]:
-    due_at, at_risk_at = due or policy.start(now)
-    return {
-        "client_id": process.client_id,
-        "id": new_id(),
-        "process_id": process.id,
-        "state": State.QUEUED.value,
-        "version": 1,
-        "priority": process.priority,
-        "routing_key": process.routing_key,
-        "received_at": now,
-        "due_at": due_at,
-        "at_risk_at": at_risk_at,
-        "at_risk": False,
-        "breached": False,
-        "attempt": 0,
-        "payload": payload,
-        "updated_at": now,
-        **extra,
-    }
 
 
 def request_fingerprint(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -15,37 +14,17 @@ from sqlalchemy.orm import Session
 from tandem.audit import service as audit
 from tandem.catalog.service import personal_view, result_personal
 from tandem.core.errors import InvalidInput, NotFound
-from tandem.privacy.masking import CATEGORIES, is_masked, mask, mask_payload
-from tandem.privacy.vault import RESULT, Keyring, Sealer, Sealing, opened, sealing
 from tandem.tenancy.models import Client
 from tandem.tenancy.permissions import AGENT_ROLES
 from tandem.tenancy.principal import Principal
+from tandem.vault.masking import CATEGORIES, is_masked, mask, mask_payload
+from tandem.vault.sealing import RESULT, Keyring, Storing, clear_payload, clear_result, sealing
 from tandem.work.lifecycle import State
 from tandem.work.models import WorkItem
 
 # Categories whose mask can never be a keyed value (a card's mask is what is kept of it; free
 # text may hold bullets).
 _KEYED = frozenset(CATEGORIES) - {"card", "free_text"}
-
-
-@dataclass(frozen=True)
-class Storing:
-    """How a process's items (or results) are stored: (item id, payload) -> (the payload
-    with its personal fields masked, their clear values sealed or None); `many` does a chunk
-    of a file (tandem.privacy.vault.Sealing.split_many)."""
-
-    plan: Sealing
-    sealer: Sealer
-
-    def __call__(
-        self, item_id: uuid.UUID | str, payload: dict[str, Any]
-    ) -> tuple[dict[str, Any], str | None]:
-        return self.plan.split(self.sealer, item_id, payload)
-
-    def many(
-        self, items: Sequence[tuple[uuid.UUID | str, dict[str, Any]]]
-    ) -> list[tuple[dict[str, Any], str | None]]:
-        return self.plan.split_many(self.sealer, items)
 
 
 def storing(
@@ -121,20 +100,6 @@ def _key_version(db: Session | Connection, client_id: int) -> int:
     return int(db.execute(select(Client.key_version).where(Client.id == client_id)).scalar_one())
 
 
-def clear_payload(keyring: Keyring, item: Any) -> dict[str, Any]:
-    """An item's payload (a WorkItem or a row with client_id, id, payload and sealed) with
-    its personal fields in clear: for the client's own people and the client's rules."""
-    return opened(keyring, item.client_id, item.id, item.payload, item.sealed)
-
-
-def clear_result(keyring: Keyring, item: Any) -> dict[str, Any] | None:
-    """An item's result (a WorkItem or a row with client_id, id, result and result_sealed)
-    with its personal fields in clear."""
-    if item.result is None:
-        return None
-    return opened(keyring, item.client_id, item.id, item.result, item.result_sealed, RESULT)
-
-
 def staff_view(
     db: Session | Connection,
     keyring: Keyring,
@@ -156,7 +121,7 @@ def payload_for(
     db: Session | Connection, keyring: Keyring, principal: Principal, item: Any
 ) -> dict[str, Any]:
     """An item's payload as this reader may see it: in clear for the client's own people,
-    masked for provider staff (tandem.privacy.masking)."""
+    masked for provider staff (tandem.vault.masking)."""
     if principal.client_id is not None:
         return clear_payload(keyring, item)
     return staff_view(db, keyring, item, agent=principal.role in AGENT_ROLES)

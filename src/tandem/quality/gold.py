@@ -19,18 +19,16 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from tandem.catalog.models import Process
-from tandem.catalog.service import form_of, get_process
+from tandem.catalog.service import form_of, get_process, policy_for
 from tandem.core.db import new_id
 from tandem.core.errors import InvalidInput
-from tandem.intake.service import new_item_row
-from tandem.privacy.service import clear_payload, result_storing, storing
-from tandem.privacy.vault import ANSWER, Keyring
+from tandem.privacy.service import result_storing, storing
 from tandem.quality.models import GoldCopy, GoldItem, GoldSeeding
-from tandem.sla.service import policy_for
 from tandem.tenancy.principal import Principal
+from tandem.vault.sealing import ANSWER, Keyring, clear_payload
 from tandem.work.lifecycle import State
 from tandem.work.models import WorkItem
-from tandem.work.service import creation_event, events, items
+from tandem.work.transitions import creation_event, events, items, new_item_row
 
 
 def add_gold_item(

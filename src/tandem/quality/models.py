@@ -167,7 +167,7 @@ class GoldItem(Base):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     process_id: Mapped[uuid.UUID]
     # The input as an item's is kept: personal fields in their masked forms, their clear
-    # values in `sealed`, bound to the gold item (tandem.privacy.vault).
+    # values in `sealed`, bound to the gold item (tandem.vault.sealing).
     payload: Mapped[dict[str, Any]] = mapped_column(JSONType)
     sealed: Mapped[str | None] = mapped_column(Text)
     answer: Mapped[dict[str, Any]] = mapped_column(JSONType)

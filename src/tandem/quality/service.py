@@ -35,14 +35,7 @@ from tandem.core import metrics
 from tandem.core.db import insert_unless_present, new_id
 from tandem.core.errors import Conflict, InvalidInput, NotFound
 from tandem.delivery import outbox
-from tandem.privacy.masking import kept_personal, scanned
-from tandem.privacy.service import (
-    as_kept,
-    clear_result,
-    result_storing,
-    stored_result,
-)
-from tandem.privacy.vault import ANSWER, Keyring, opened
+from tandem.privacy.service import as_kept, result_storing, stored_result
 from tandem.quality.accuracy import Rate, below_threshold, wilson
 from tandem.quality.models import (
     ERROR_CATEGORIES,
@@ -65,9 +58,12 @@ from tandem.quality.sampling import (
     first_standing,
 )
 from tandem.tenancy.principal import Principal
+from tandem.vault.masking import kept_personal, scanned
+from tandem.vault.sealing import ANSWER, Keyring, clear_result, opened
+from tandem.work.access import get_visible
 from tandem.work.lifecycle import State
 from tandem.work.models import WorkItem, WorkItemEvent
-from tandem.work.service import ItemRef, get_visible, move
+from tandem.work.transitions import ItemRef, move
 
 Db = Session | Connection
 
@@ -709,7 +705,7 @@ def _keyed(
 
 
 def _keying(number: int) -> str:
-    """The part of an item a keying is sealed as (tandem.privacy.vault)."""
+    """The part of an item a keying is sealed as (tandem.vault.sealing)."""
     return f"keying{number}"
 
 
@@ -850,7 +846,7 @@ def reject_delivered(
     """The client sends a delivered result back: an escaped defect, counted against the
     agent who did the work (and against the outgoing-quality estimate), and the item goes
     back to the queue to be redone; the redone work is reviewed before it leaves again."""
-    item = get_visible(session, principal, item_id)
+    item = get_visible(session, principal, item_id, now=now)
     if item.state != State.DELIVERED.value:
         raise Conflict(f"work item {item_id} is {item.state}: only a delivered item is rejected")
     policy = policy_of(session, item.client_id, item.process_id)

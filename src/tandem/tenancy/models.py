@@ -22,7 +22,7 @@ class Client(Base):
     # BusinessCalendar.to_dict(): working hours in the client's time zone and its holidays.
     calendar: Mapped[dict[str, Any]] = mapped_column(JSONType)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    # Which of the client's keys seals personal data now (tandem.privacy.vault); raised by
+    # Which of the client's keys seals personal data now (tandem.vault.sealing); raised by
     # a key rotation.
     key_version: Mapped[int] = mapped_column(default=1, server_default="1")
     # Personal data of items done longer ago than this is purged (None: kept).

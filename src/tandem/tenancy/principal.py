@@ -1,16 +1,16 @@
-"""Who is calling, and the one place that decides which rows they may see."""
+"""Who is calling: their role, client and agent profile, and the rows of which client they
+may see (work items: tandem.work.access)."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, and_, true
+from sqlalchemy import ColumnElement, true
 from sqlalchemy.orm import InstrumentedAttribute
 
 from tandem.core.errors import Forbidden
 from tandem.tenancy.permissions import ROLES, Permission
-from tandem.work.models import WorkItem
 
 
 @dataclass(frozen=True)
@@ -52,20 +52,6 @@ class Principal:
         if self.client_id is not None:
             return client_column == self.client_id
         return true()
-
-    def work_item_condition(self) -> ColumnElement[bool]:
-        """Work items this principal may read.
-
-        Client users: their client's, gold items excepted. Provider staff with read access:
-        all. Anyone else who works items: only the ones leased to them right now.
-        """
-        if self.client_id is not None:  # never gold items: the provider's own test copies
-            return and_(WorkItem.client_id == self.client_id, WorkItem.gold.is_(False))
-        if Permission.WORK_ITEM_READ in self.permissions:
-            return true()
-        if self.agent_id is not None:
-            return and_(WorkItem.lease_owner == self.agent_id, WorkItem.state == "leased")
-        return WorkItem.client_id.is_(None)  # nothing
 
 
 SYSTEM = Principal(uuid.UUID(int=0), "provider_admin", None, None)

@@ -24,11 +24,11 @@ from tandem.catalog.models import PROCESS_KINDS, SLA_MODES
 from tandem.catalog.service import list_processes
 from tandem.core.db import transaction
 from tandem.http import Services
-from tandem.privacy.masking import CATEGORIES
 from tandem.tenancy.models import Client, User
 from tandem.tenancy.permissions import AGENT_ROLES, CLIENT_ROLES, ROLES, Permission
 from tandem.tenancy.principal import Principal
 from tandem.tenancy.users import list_users
+from tandem.vault.masking import CATEGORIES
 from tandem.web.templating import ADMINISTRATORS, page, viewer
 from tandem.workforce.eligibility import CEFR_LEVELS, WeeklyShift
 from tandem.workforce.models import (

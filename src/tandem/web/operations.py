@@ -12,10 +12,10 @@ from markupsafe import Markup
 
 from tandem.core.db import transaction
 from tandem.http import Services
+from tandem.reports.floor import Floor, floor
 from tandem.tenancy.permissions import Permission
 from tandem.tenancy.principal import Principal
 from tandem.web.templating import page, viewer
-from tandem.workforce.floor import Floor, floor
 
 router = APIRouter(include_in_schema=False)
 

@@ -17,12 +17,13 @@ from tandem.core.db import transaction
 from tandem.core.errors import NotFound
 from tandem.http import Services
 from tandem.privacy.service import payload_for, result_for
+from tandem.reports.kpis import client_kpis
 from tandem.tenancy.permissions import Permission
 from tandem.tenancy.principal import Principal
 from tandem.web.forms import controls
 from tandem.web.templating import page, viewer
-from tandem.work import service as work
-from tandem.work.kpis import client_kpis
+from tandem.work import queries
+from tandem.work.access import get_visible
 from tandem.work.models import Batch, WorkItem
 
 router = APIRouter(include_in_schema=False)
@@ -51,7 +52,7 @@ def portal(request: Request, principal: Client, services: Services) -> HTMLRespo
             kpis=client_kpis(session, client_id, now - PERIOD),
             processes=list_processes(session, principal),
             batches=_batches(session, client_id),
-            items=work.latest(session, client_id, RECENT),
+            items=queries.latest(session, client_id, RECENT),
         )
 
 
@@ -98,7 +99,7 @@ def item(
 ) -> HTMLResponse:
     _client_id(principal)
     with transaction(services.sessions) as session:
-        found: WorkItem = work.get_visible(session, principal, item_id)
+        found: WorkItem = get_visible(session, principal, item_id, now=services.clock.now())
         return page(
             request,
             "portal_item.html",
@@ -106,5 +107,5 @@ def item(
             item=found,
             payload=payload_for(session, services.keyring, principal, found),
             result=result_for(session, services.keyring, principal, found),
-            events=work.history(session, found),
+            events=queries.history(session, found),
         )

@@ -16,13 +16,13 @@ from tandem.catalog.service import personal_view
 from tandem.core.db import transaction
 from tandem.core.errors import NotFound, Unauthorized
 from tandem.http import SESSION_COOKIE, Services, current_principal, public
-from tandem.privacy.masking import is_masked
 from tandem.privacy.service import result_for, staff_view
-from tandem.privacy.vault import Keyring
 from tandem.quality.service import sent_back_notes
 from tandem.tenancy import signin
 from tandem.tenancy.permissions import Permission
 from tandem.tenancy.principal import Principal
+from tandem.vault.masking import is_masked
+from tandem.vault.sealing import Keyring
 from tandem.web.forms import controls
 from tandem.web.templating import page, sections_of, sign_in_url, viewer
 from tandem.work.lifecycle import State

@@ -56,7 +56,7 @@ class Batch(Base):
 
 
 class WorkItem(Base):
-    """One unit of work of a process. Its state only changes through tandem.work.service."""
+    """One unit of work of a process. Its state only changes through tandem.work.transitions."""
 
     __tablename__ = "work_items"
 
@@ -84,7 +84,7 @@ class WorkItem(Base):
     lease_owner: Mapped[uuid.UUID | None]
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The input; personal fields in their masked forms, their clear values in `sealed`,
-    # encrypted with the client's key (tandem.privacy.vault).
+    # encrypted with the client's key (tandem.vault.sealing).
     payload: Mapped[dict[str, Any]] = mapped_column(JSONType)
     sealed: Mapped[str | None] = mapped_column(Text)
     purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # personal data removed
@@ -98,7 +98,7 @@ class WorkItem(Base):
     # the process's QA mode.
     recheck: Mapped[bool] = mapped_column(default=False, server_default=false())
     # The result, kept as the input is: personal fields of the result form masked, their
-    # clear values in `result_sealed` (tandem.privacy.vault).
+    # clear values in `result_sealed` (tandem.vault.sealing).
     result: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     result_sealed: Mapped[str | None] = mapped_column(Text)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -214,5 +214,5 @@ class WorkItemEvent(Base):
     # data at the end of its contract; the key's check locked the item row for every event
     # (one more WAL record per claim, per step, per intake row).
     # By time: the audit trail seals each client's events window by window
-    # (tandem.audit.item_events), and the operations floor counts them per hour.
+    # (tandem.work.trail), and the operations floor counts them per hour.
     __table_args__ = (Index("ix_work_item_events_at", "client_id", "at"),)

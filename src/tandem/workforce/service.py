@@ -16,7 +16,6 @@ from sqlalchemy.orm import Session
 
 from tandem.audit import service as audit
 from tandem.audit.models import PROVIDER
-from tandem.catalog.models import Process
 from tandem.core.db import Base
 from tandem.core.errors import Conflict, InvalidInput, NotFound
 from tandem.tenancy.models import Client, User
@@ -25,7 +24,6 @@ from tandem.tenancy.principal import Principal
 from tandem.workforce.eligibility import (
     CEFR_LEVELS,
     AgentProfile,
-    QueueRequirements,
     WeeklyShift,
 )
 from tandem.workforce.models import (
@@ -70,26 +68,6 @@ def agent_profile(session: Session, agent_id: uuid.UUID) -> AgentProfile:
         shifts=tuple(WeeklyShift(*shift) for shift in shifts),
         judges=row.role is None or Permission.DECISION_JUDGE in ROLES.get(row.role, ()),
     )
-
-
-def queue_requirements(session: Session, client_ids: frozenset[int]) -> list[QueueRequirements]:
-    """Requirements of every active process of these clients."""
-    if not client_ids:
-        return []
-    processes = session.scalars(
-        select(Process).where(Process.client_id.in_(client_ids), Process.active)
-    ).all()
-    return [
-        QueueRequirements(
-            p.client_id,
-            p.routing_key,
-            p.required_skills,
-            p.language,
-            p.min_cefr,
-            judged=p.kind == "decision",
-        )
-        for p in processes
-    ]
 
 
 # -- administering the workforce -------------------------------------------------------------

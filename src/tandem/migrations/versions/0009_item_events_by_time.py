@@ -5,7 +5,7 @@ Revises: 0008
 Create Date: 2026-11-27 10:58:00
 
 The audit trail seals each client's item events window by window of event time
-(tandem.audit.item_events): one index to read a window, and to check it again later.
+(tandem.work.trail): one index to read a window, and to check it again later.
 """
 
 from collections.abc import Sequence

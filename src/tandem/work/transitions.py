@@ -12,12 +12,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Row, Table, insert, select, update
+from sqlalchemy import Connection, Row, Table, insert, update
 from sqlalchemy.orm import Session
 
-from tandem.core.errors import Conflict, NotFound
+from tandem.catalog.models import Process
+from tandem.core import metrics
+from tandem.core.db import new_id
+from tandem.core.errors import Conflict
+from tandem.sla.policy import SlaPolicy
 from tandem.tenancy.principal import Principal
-from tandem.work.lifecycle import IllegalTransition, State, check_transition
+from tandem.work.access import get_visible
+from tandem.work.lifecycle import SLA_RUNNING, IllegalTransition, State, check_transition
 from tandem.work.models import WorkItem, WorkItemEvent
 
 items = cast(Table, WorkItem.__table__)
@@ -130,56 +135,7 @@ def creation_event(
     }
 
 
-def get_visible(session: Session, principal: Principal, item_id: uuid.UUID) -> WorkItem:
-    """The item if the principal may see it; otherwise NotFound, same as a missing item."""
-    item = session.scalar(
-        select(WorkItem).where(WorkItem.id == item_id, principal.work_item_condition())
-    )
-    if item is None:
-        raise NotFound(f"work item {item_id} not found")
-    return item
-
-
-def history(session: Session, item: WorkItem) -> Sequence[WorkItemEvent]:
-    return session.scalars(
-        select(WorkItemEvent)
-        .where(WorkItemEvent.client_id == item.client_id, WorkItemEvent.work_item_id == item.id)
-        .order_by(WorkItemEvent.seq)
-    ).all()
-
-
 __all__ = ["IllegalTransition", "ItemRef", "StaleItem", "creation_event", "move", "step_events"]
-
-
-def latest(session: Session, client_id: int, limit: int) -> Sequence[WorkItem]:
-    """The client's most recent items (ids are time-ordered: the primary key, backwards)."""
-    return session.scalars(
-        select(WorkItem)
-        .where(WorkItem.client_id == client_id, WorkItem.gold.is_(False))
-        .order_by(WorkItem.id.desc())
-        .limit(limit)
-    ).all()
-
-
-def list_visible(
-    session: Session,
-    principal: Principal,
-    *,
-    batch_id: uuid.UUID | None = None,
-    process_id: uuid.UUID | None = None,
-    state: State | None = None,
-    limit: int = 100,
-    offset: int = 0,
-) -> list[WorkItem]:
-    query = select(WorkItem).where(principal.work_item_condition())
-    if batch_id is not None:
-        query = query.where(WorkItem.batch_id == batch_id)
-    if process_id is not None:
-        query = query.where(WorkItem.process_id == process_id)
-    if state is not None:
-        query = query.where(WorkItem.state == state.value)
-    query = query.order_by(WorkItem.received_at, WorkItem.id).limit(limit).offset(offset)
-    return list(session.scalars(query).all())
 
 
 def hold(
@@ -192,9 +148,9 @@ def hold(
     at_risk_fraction: float,
 ) -> WorkItem:
     """Waiting on someone outside the provider: the SLA clock stops with its time left."""
-    from tandem.sla.service import policy_for
+    from tandem.catalog.service import policy_for
 
-    item = get_visible(session, principal, item_id)
+    item = get_visible(session, principal, item_id, now=now)
     policy = policy_for(session, item.client_id, item.process_id, at_risk_fraction)
     move(
         session,
@@ -221,9 +177,9 @@ def resume(
     now: datetime,
     at_risk_fraction: float,
 ) -> WorkItem:
-    from tandem.sla.service import policy_for
+    from tandem.catalog.service import policy_for
 
-    item = get_visible(session, principal, item_id)
+    item = get_visible(session, principal, item_id, now=now)
     if item.state != State.WAITING.value:
         raise IllegalTransition(State(item.state), State.QUEUED)
     policy = policy_for(session, item.client_id, item.process_id, at_risk_fraction)
@@ -243,7 +199,7 @@ def resume(
 def cancel(
     session: Session, principal: Principal, item_id: uuid.UUID, reason: str, *, now: datetime
 ) -> WorkItem:
-    item = get_visible(session, principal, item_id)
+    item = get_visible(session, principal, item_id, now=now)
     move(
         session,
         ItemRef.of(item),
@@ -255,3 +211,64 @@ def cancel(
     )
     session.refresh(item)
     return item
+
+
+_RUNNING = [state.value for state in SLA_RUNNING]
+
+
+def escalate(session: Session, now: datetime, priority_boost: int) -> tuple[int, int]:
+    """Mark open items at risk (and raise their priority) and breached. Returns both counts."""
+    at_risk = session.execute(
+        update(WorkItem)
+        .where(
+            WorkItem.at_risk_at <= now,
+            ~WorkItem.at_risk,
+            ~WorkItem.breached,  # the index's rows; the breach mark below comes after this one
+            WorkItem.state.in_(_RUNNING),
+        )
+        .values(at_risk=True, priority=WorkItem.priority + priority_boost)
+        .execution_options(synchronize_session=False)
+    ).rowcount  # type: ignore[attr-defined]
+    breached = session.execute(
+        update(WorkItem)
+        .where(
+            WorkItem.at_risk_at <= now,  # implied (at_risk_at <= due_at): the index's range
+            WorkItem.due_at <= now,
+            ~WorkItem.breached,
+            WorkItem.state.in_(_RUNNING),
+        )
+        .values(breached=True)
+        .execution_options(synchronize_session=False)
+    ).rowcount  # type: ignore[attr-defined]
+    metrics.SLA_BREACHES.inc(breached)
+    return int(at_risk), int(breached)
+
+
+def new_item_row(
+    process: Process,
+    policy: SlaPolicy,
+    payload: dict[str, Any],
+    now: datetime,
+    *,
+    due: tuple[datetime, datetime] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    due_at, at_risk_at = due or policy.start(now)
+    return {
+        "client_id": process.client_id,
+        "id": new_id(),
+        "process_id": process.id,
+        "state": State.QUEUED.value,
+        "version": 1,
+        "priority": process.priority,
+        "routing_key": process.routing_key,
+        "received_at": now,
+        "due_at": due_at,
+        "at_risk_at": at_risk_at,
+        "at_risk": False,
+        "breached": False,
+        "attempt": 0,
+        "payload": payload,
+        "updated_at": now,
+        **extra,
+    }

@@ -12,7 +12,7 @@ from tandem.core.db import Base, JSONType, UTCDateTime, new_id
 
 class KeyRotation(Base):
     """Re-sealing one client's personal data under its current key, done by the worker in
-    batches (tandem.privacy.keys). `cursor` is the last item re-sealed, so a restart goes on
+    batches (tandem.custody.keys). `cursor` is the last item re-sealed, so a restart goes on
     where it stopped."""
 
     __tablename__ = "key_rotations"

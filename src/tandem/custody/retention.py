@@ -28,12 +28,12 @@ from tandem.audit import service as audit
 from tandem.catalog.models import Process
 from tandem.core.db import Base
 from tandem.core.errors import Conflict, NotFound
+from tandem.custody.models import PurgeReport
 from tandem.delivery.models import WebhookDelivery
-from tandem.privacy.masking import personal_fields
-from tandem.privacy.models import PurgeReport
-from tandem.privacy.vault import ANSWER, RESULT, Keyring, opened
 from tandem.quality.models import Keying
 from tandem.tenancy.models import ApiToken, Client, ConsoleSession, User
+from tandem.vault.masking import personal_fields
+from tandem.vault.sealing import ANSWER, RESULT, Keyring, opened
 from tandem.work.lifecycle import State
 from tandem.work.models import WorkItem
 

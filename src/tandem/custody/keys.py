@@ -23,11 +23,11 @@ from sqlalchemy.orm import Session
 
 from tandem.audit import service as audit
 from tandem.core.errors import NotFound
+from tandem.custody.models import KeyRotation
 from tandem.delivery.models import WebhookDelivery
-from tandem.privacy.models import KeyRotation
-from tandem.privacy.vault import ANSWER, INPUT, RESULT, Keyring, key_ref
 from tandem.quality.models import GoldItem, Keying
 from tandem.tenancy.models import Client
+from tandem.vault.sealing import ANSWER, INPUT, RESULT, Keyring, key_ref
 from tandem.work.models import WorkItem
 
 RESEAL_BATCH = 500

@@ -13,8 +13,7 @@ from openpyxl import Workbook
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tandem.privacy.service import clear_result
-from tandem.privacy.vault import Keyring
+from tandem.vault.sealing import Keyring, clear_result
 from tandem.work.models import WorkItem
 
 ExportFormat = Literal["csv", "jsonl", "xlsx"]

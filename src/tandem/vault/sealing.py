@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from tandem.privacy.masking import free_text_for_storage, mask
+from tandem.vault.masking import free_text_for_storage, mask
 
 FORMAT = "v1"
 INPUT = ""  # the part of an item a sealed value holds: its input, its result, a keying
@@ -221,3 +221,37 @@ def opened(
     if not sealed:
         return dict(payload)
     return {**payload, **keyring.open(client_id, item_id, sealed, part)}
+
+
+@dataclass(frozen=True)
+class Storing:
+    """How a process's items (or results) are stored: (item id, payload) -> (the payload
+    with its personal fields masked, their clear values sealed or None); `many` does a chunk
+    of a file (tandem.vault.sealing.Sealing.split_many)."""
+
+    plan: Sealing
+    sealer: Sealer
+
+    def __call__(
+        self, item_id: uuid.UUID | str, payload: dict[str, Any]
+    ) -> tuple[dict[str, Any], str | None]:
+        return self.plan.split(self.sealer, item_id, payload)
+
+    def many(
+        self, items: Sequence[tuple[uuid.UUID | str, dict[str, Any]]]
+    ) -> list[tuple[dict[str, Any], str | None]]:
+        return self.plan.split_many(self.sealer, items)
+
+
+def clear_payload(keyring: Keyring, item: Any) -> dict[str, Any]:
+    """An item's payload (a WorkItem or a row with client_id, id, payload and sealed) with
+    its personal fields in clear: for the client's own people and the client's rules."""
+    return opened(keyring, item.client_id, item.id, item.payload, item.sealed)
+
+
+def clear_result(keyring: Keyring, item: Any) -> dict[str, Any] | None:
+    """An item's result (a WorkItem or a row with client_id, id, result and result_sealed)
+    with its personal fields in clear."""
+    if item.result is None:
+        return None
+    return opened(keyring, item.client_id, item.id, item.result, item.result_sealed, RESULT)

@@ -22,7 +22,7 @@ from sqlalchemy import Connection, Table, TextClause, bindparam, text
 from tandem.core.runtime import paused_cycle_collection, quick_thread_handoffs
 
 if TYPE_CHECKING:
-    from tandem.privacy.service import Storing
+    from tandem.vault.sealing import Storing
 
 # Per dialect: how to take element i of a row (a JSON array) as SQL of a kind, and the rows.
 _TAKE = {
@@ -41,7 +41,7 @@ _ROWS = {
 
 
 # A file's item as a chunk stores it: id, payload (personal fields masked) and their sealed
-# clear values (tandem.privacy.vault).
+# clear values (tandem.vault.sealing).
 ITEM_COLUMNS = (("id", "uuid"), ("payload", "json"), ("sealed", "text"))
 
 

@@ -5,7 +5,7 @@ see that category (`processes.agent_visible_personal`); a reveal shows one item'
 `free_text` marks text that may hold personal data anywhere in it (a ticket's message, a
 note, an uploaded letter): it is shown with what the free-text scanner finds (e-mail, phone,
 card, IBAN, national ids...) replaced by placeholders, the rest readable
-(tandem.privacy.freetext)."""
+(tandem.vault.freetext)."""
 
 from __future__ import annotations
 
@@ -73,14 +73,14 @@ def is_masked(value: Any) -> bool:
 def scanned(text: str) -> str:
     """Free text with the personal data in it masked. (Presidio loads on first use: it
     takes a second or two, which processes without free text never pay.)"""
-    from tandem.privacy.freetext import scanner
+    from tandem.vault.freetext import scanner
 
     return scanner().mask(text)
 
 
 def free_text_for_storage(text: str) -> tuple[str, str]:
     """(the text masked for agents, the text as it may be kept: card numbers cut)."""
-    from tandem.privacy.freetext import scanner
+    from tandem.vault.freetext import scanner
 
     return scanner().for_storage(text)
 
