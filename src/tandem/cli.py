@@ -9,6 +9,7 @@ import os
 import sys
 import uuid
 from collections.abc import Iterator
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -495,18 +496,19 @@ def rules_backtest(
 
 @app.command()
 def bench(
-    name: Annotated[str, typer.Argument(help="dispatch or intake")],
+    name: Annotated[str, typer.Argument(help="dispatch, intake, decisions, quality, ...")],
     as_json: Annotated[bool, typer.Option("--json", help="Last line: one JSON object")] = False,
     postgres_url: Annotated[str | None, typer.Option(envvar="TANDEM_POSTGRES_URL")] = None,
     quick: Annotated[bool, typer.Option(help="Smaller sizes, for a smoke run")] = False,
 ) -> None:
     """Run a benchmark and print its figures."""
-    from tandem.bench import BENCHMARKS
-
-    runner = BENCHMARKS.get(name)
-    if runner is None:
-        console.print(f"[red]unknown benchmark {name!r}; known: {', '.join(BENCHMARKS)}[/red]")
+    benchmarks = {point.name: point for point in entry_points(group="tandem.benchmarks")}
+    point = benchmarks.get(name)
+    if point is None:
+        known = ", ".join(sorted(benchmarks))
+        console.print(f"[red]unknown benchmark {name!r}; known: {known}[/red]")
         raise typer.Exit(2)
+    runner = point.load()
     figures = runner(postgres_url=postgres_url, quick=quick, log=console.print)
     if as_json:
         sys.stdout.write(json.dumps(figures) + "\n")

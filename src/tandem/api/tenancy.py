@@ -13,12 +13,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tandem.audit import service as audit
+from tandem.container import Container
 from tandem.core.db import transaction
 from tandem.core.errors import Forbidden, Unauthorized
 from tandem.http import (
     MAX_INT,
     SESSION_COOKIE,
-    Container,
     Services,
     current_principal,
     public,
