@@ -8,7 +8,7 @@ from sqlalchemy import Executable, text
 from tandem.container import Container
 from tandem.delivery import outbox
 from tandem.dispatch import service
-from tandem.dispatch.queries import claim_postgres, claim_sqlite
+from tandem.work.statements import claim_postgres, claim_sqlite
 from tests.conftest import World
 
 

@@ -57,9 +57,9 @@ from tandem.core.config import Settings
 from tandem.core.db import make_engine, make_sessionmaker, new_id_hex, transaction
 from tandem.core.migrate import upgrade
 from tandem.delivery import outbox
-from tandem.dispatch import service as dispatch_service
-from tandem.dispatch.queries import candidates_per_key, claim_postgres_sql, queues_param
 from tandem.tenancy.service import create_client
+from tandem.work import statements
+from tandem.work.statements import candidates_per_key, claim_postgres_sql, queues_param
 from tandem.workforce.models import (
     Agent,
     AgentClearance,
@@ -734,9 +734,9 @@ def _compiled(statement: Any) -> tuple[str, dict[str, Any]]:
     return compiled.string, dict(compiled.params)
 
 
-# The service's own statements (dispatch.service and delivery.outbox), compiled once.
-RAW_SUBMIT_EVENTS, _ = _compiled(dispatch_service._INSERT_SUBMIT_EVENTS)
-RAW_SUBMIT, RAW_SUBMIT_CONSTANTS = _compiled(dispatch_service._SUBMIT)
+# The service's own statements (work.statements and delivery.outbox), compiled once.
+RAW_SUBMIT_EVENTS, _ = _compiled(statements.INSERT_SUBMIT_EVENTS)
+RAW_SUBMIT, RAW_SUBMIT_CONSTANTS = _compiled(statements.SUBMIT)
 RAW_SUBSCRIPTIONS, _ = _compiled(outbox._ACTIVE_SUBSCRIPTIONS)
 
 

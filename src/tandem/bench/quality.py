@@ -46,7 +46,7 @@ from tandem.tenancy.service import create_client
 from tandem.vault.sealing import Keyring
 from tandem.work.lifecycle import State
 from tandem.work.models import WorkItem
-from tandem.work.transitions import items as items_table
+from tandem.work.statements import items as items_table
 from tandem.workforce.models import Agent, DeliveryCenter
 
 Log = Callable[[str], None]

@@ -29,19 +29,18 @@ from tandem.decisions import engine
 from tandem.decisions.engine import Verdict
 from tandem.decisions.lineage import personal_sources
 from tandem.decisions.models import Decision, Ruleset, RulesetTest
-from tandem.delivery import outbox
 from tandem.delivery.models import WebhookDelivery
 from tandem.dispatch.service import Dispatcher
-from tandem.quality import service as quality
 from tandem.tenancy.permissions import AGENT_ROLES
 from tandem.tenancy.principal import Principal
 from tandem.vault.masking import mask_trace
 from tandem.vault.sealing import Keyring, Storing, clear_payload, opened
+from tandem.work import transitions
 from tandem.work.access import get_visible
-from tandem.work.chunks import ITEM_COLUMNS, JsonInsert, item_rows
+from tandem.work.chunks import JsonInsert, item_rows
 from tandem.work.lifecycle import State
 from tandem.work.models import WorkItem
-from tandem.work.transitions import ItemRef, creation_event, events, items, move, step_events
+from tandem.work.transitions import ItemRef, move
 
 decisions = cast(Table, Decision.__table__)
 webhook_deliveries = cast(Table, WebhookDelivery.__table__)
@@ -340,19 +339,10 @@ def decide_arrival(
     webhooks told), a referral is queued for analysts. Item, its two events and the
     decision are written together."""
     verdict = rules_of(ruleset).decide(payload)
-    arrived = {**row, "state": State.RECEIVED.value}
     to_state = State.QUEUED if verdict.outcome == "refer" else State.DELIVERED
-    row.update(state=to_state.value, version=2)
-    if to_state is State.DELIVERED:
-        row.update(result=auto_result(verdict, ruleset), delivered_at=now)
-    before = ItemRef(row["client_id"], row["id"], State.RECEIVED, 1, 0)
-    session.execute(insert(items).values(row))
-    session.execute(
-        insert(events),
-        [
-            creation_event(arrived, actor=actor),
-            *step_events(before, (to_state,), actor=RULES_ACTOR, now=now, attempt=0),
-        ],
+    result = auto_result(verdict, ruleset) if to_state is State.DELIVERED else None
+    transitions.arrive_decided(
+        session, row, to_state, actor=actor, decided_by=RULES_ACTOR, now=now, result=result
     )
     session.execute(
         insert(decisions).values(
@@ -364,12 +354,6 @@ def decide_arrival(
             **_decision_row(ruleset, now),
         )
     )
-    if to_state is State.DELIVERED:
-        item = outbox.Delivered(
-            row["client_id"], row["id"], row["process_id"], None, row.get("external_ref")
-        )
-        unsealed = {"result": row["result"], "result_sealed": None}  # the rules' own words
-        outbox.item_delivered(session.connection(), item, unsealed, now)
     metrics.DECISIONS.labels("rules", verdict.outcome).inc()
     return verdict
 
@@ -410,15 +394,7 @@ def evaluate_item(
     ref = ItemRef.of(item)
     if verdict.outcome != "refer":
         decided = {"result": auto_result(verdict, ruleset), "result_sealed": None}
-        ref = move(
-            session,
-            ref,
-            State.DELIVERED,
-            actor=RULES_ACTOR,
-            now=now,
-            changes={**decided, "delivered_at": now},
-        )
-        outbox.item_delivered(session.connection(), item, decided, now)
+        ref = transitions.deliver(session, ref, item, decided, actor=RULES_ACTOR, now=now)
     elif state is State.RECEIVED:
         ref = move(session, ref, State.QUEUED, actor=RULES_ACTOR, now=now)
     decision = Decision(
@@ -452,44 +428,14 @@ class DecidingChunks:
         self.ruleset = ruleset
         self.store = store
         self.now = now
-        # The client's webhooks, told of each item the rules deliver.
-        self.subscriptions = subscriptions
-        self.item = item
-        # Every event row shares the columns of a template event but its four own.
-        template = outbox.delivered_event(uuid.UUID(int=0), self._delivered(item["id"]), None, now)
-        self.told = JsonInsert.of(
+        self.arrivals = transitions.DecidedArrivals(
             dialect,
-            webhook_deliveries,
-            [
-                ("id", "uuid"),
-                ("subscription_id", "uuid"),
-                ("work_item_id", "uuid"),
-                ("payload", "json"),
-            ],
-            {**template, "client_id": item["client_id"]},
+            item,
+            actor=actor,
+            decided_by=RULES_ACTOR,
+            now=now,
+            subscriptions=subscriptions,
         )
-        base = {**item, "version": 2}
-        self.delivered = JsonInsert.of(
-            dialect,
-            items,
-            [*ITEM_COLUMNS, ("result", "json")],
-            {**base, "state": State.DELIVERED.value, "delivered_at": now},
-        )
-        self.referred = JsonInsert.of(
-            dialect, items, ITEM_COLUMNS, {**base, "state": State.QUEUED.value}
-        )
-        arrived = creation_event({**item, "state": State.RECEIVED.value}, actor=actor)
-        self.arrived = JsonInsert.of(dialect, events, [("work_item_id", "uuid")], arrived)
-        before = ItemRef(item["client_id"], item["id"], State.RECEIVED, 1, 0)
-        self.moved = {
-            state: JsonInsert.of(
-                dialect,
-                events,
-                [("work_item_id", "uuid")],
-                step_events(before, (state,), actor=RULES_ACTOR, now=now, attempt=0)[0],
-            )
-            for state in (State.DELIVERED, State.QUEUED)
-        }
         self.decisions = JsonInsert.of(
             dialect,
             decisions,
@@ -504,12 +450,6 @@ class DecidingChunks:
         )
         self.outcomes: Counter[str] = Counter()
         self._pending: list[tuple[list[list[Any]], Future[list[Verdict]]]] = []
-
-    def _delivered(self, item_id: Any) -> outbox.Delivered:
-        item = self.item
-        return outbox.Delivered(
-            item["client_id"], item_id, item["process_id"], item.get("batch_id"), None
-        )
 
     def parts(self, chunk: Sequence[list[Any]]) -> list[tuple[JsonInsert, list[list[Any]]]]:
         """Hand the chunk to the engine and return the rows of the chunk before it: the
@@ -538,20 +478,8 @@ class DecidingChunks:
             decisions_.append(
                 [new_id_hex(), item_id, verdict.outcome, verdict.reasons, verdict.recommendation]
             )
-        told = []  # the client's webhooks, told of each delivered item
-        for row in delivered:
-            delivered_item = self._delivered(uuid.UUID(row[0]))
-            for subscription in self.subscriptions:
-                event = outbox.delivered_event(subscription, delivered_item, row[-1], self.now)
-                # ids as 32 hex digits, as SQLite keeps them (PostgreSQL casts either form)
-                told.append([event["id"].hex, subscription.hex, row[0], event["payload"]])
         return [
-            (self.delivered, delivered),
-            (self.told, told),
-            (self.referred, referred),
-            (self.arrived, [[row[0]] for row in chunk]),
-            (self.moved[State.DELIVERED], [[row[0]] for row in delivered]),
-            (self.moved[State.QUEUED], [[row[0]] for row in referred]),
+            *self.arrivals.parts(delivered, referred),
             (self.decisions, decisions_),
         ]
 
@@ -751,7 +679,7 @@ def confirm(
     ref = ItemRef.of(item)
     if agree:
         judged = {"result": item.result, "result_sealed": item.result_sealed}
-        quality.deliver(session, ref, item, judged, actor=actor, now=now)
+        transitions.deliver(session, ref, item, judged, actor=actor, now=now)
     else:
         move(
             session,

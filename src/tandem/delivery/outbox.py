@@ -21,6 +21,7 @@ EVENT_TYPES = (ITEM_DELIVERED,)
 
 
 _subscriptions = cast(Table, WebhookSubscription.__table__)
+deliveries = cast(Table, WebhookDelivery.__table__)
 _ACTIVE_SUBSCRIPTIONS = select(_subscriptions.c.id, _subscriptions.c.events).where(
     _subscriptions.c.client_id == bindparam("client_id"), _subscriptions.c.active
 )

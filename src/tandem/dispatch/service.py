@@ -14,19 +14,13 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, NoReturn, cast
+from typing import Any, cast
 
 from sqlalchemy import (
     Connection,
+    Row,
     Table,
-    TextualSelect,
-    bindparam,
-    case,
-    insert,
-    or_,
     select,
-    union_all,
-    update,
 )
 from sqlalchemy.orm import Session
 
@@ -35,84 +29,23 @@ from tandem.catalog.service import process_kind, queue_requirements, result_form
 from tandem.core import metrics
 from tandem.core.clock import Clock
 from tandem.core.db import is_postgres
-from tandem.core.errors import Conflict, InvalidInput, LeaseLost, NotFound
-from tandem.delivery import outbox
-from tandem.dispatch.queries import (
-    candidates_per_key,
-    claim_postgres,
-    claim_sqlite,
-    queues_param,
-)
+from tandem.core.errors import Conflict, InvalidInput, NotFound
 from tandem.privacy.service import stored_result
 from tandem.quality import service as quality
 from tandem.vault.sealing import Keyring
-from tandem.work.lifecycle import State, check_transition
-from tandem.work.models import WorkItem, WorkItemEvent
-from tandem.work.transitions import ItemRef, events, items, move, step_events
+from tandem.work import access, transitions
+from tandem.work.access import refuse_lease
+from tandem.work.lifecycle import State
+from tandem.work.models import WorkItem
+from tandem.work.statements import (
+    ORIGIN,
+    queues_param,
+)
+from tandem.work.transitions import ItemRef, move
 from tandem.workforce.eligibility import servable_queues
 from tandem.workforce.service import agent_profile
 
 processes = cast(Table, Process.__table__)
-
-# The hot path's statements, built once: a claim or submit only binds values.
-_FENCES = (
-    items.c.id == bindparam("item_id"),
-    items.c.state == State.LEASED.value,
-    items.c.attempt == bindparam("held_attempt"),
-    items.c.lease_owner == bindparam("agent_id"),
-    items.c.lease_expires_at > bindparam("now"),
-)
-_HEARTBEAT = update(items).where(*_FENCES).values(lease_expires_at=bindparam("expires"))
-_SUBMITTED = (State.SUBMITTED, State.DELIVERED)
-# Quality control decides what follows a submit when the process has a QA mode, the item is
-# a gold item, or it was sent back to be redone; otherwise the submit delivers at once.
-_QA_MODE = (
-    select(processes.c.qa_mode)
-    .where(processes.c.client_id == items.c.client_id, processes.c.id == items.c.process_id)
-    .scalar_subquery()
-)
-_CHECKED = or_(items.c.gold, items.c.recheck, _QA_MODE != "none")
-# The fenced move leased -> submitted (-> delivered); it returns the item as it now is.
-_SUBMIT = (
-    update(items)
-    .where(*_FENCES)
-    .values(
-        state=case((_CHECKED, State.SUBMITTED.value), else_=State.DELIVERED.value),
-        version=items.c.version + case((_CHECKED, 1), else_=len(_SUBMITTED)),
-        updated_at=bindparam("now"),
-        result=bindparam("result_value"),
-        result_sealed=bindparam("result_sealed"),
-        delivered_at=case((_CHECKED, None), else_=bindparam("now")),
-        lease_expires_at=None,
-        breached=or_(items.c.breached, items.c.due_at < bindparam("now")),
-    )
-    .returning(
-        items.c.client_id,
-        items.c.id,
-        items.c.process_id,
-        items.c.batch_id,
-        items.c.external_ref,
-        items.c.state,
-        items.c.version,
-        items.c.attempt,
-        items.c.gold,
-        items.c.recheck,
-        outbox.has_subscribers(items.c.client_id).label("notify"),
-    )
-)
-_INSERT_EVENTS = insert(events)
-# Submit's two event rows in one statement (an executemany costs a pipeline per call), as
-# INSERT ... SELECT ... UNION ALL SELECT: a VALUES list would not be cacheable.
-_EVENT_COLUMNS = tuple(column for column in events.c if column.name != "data")
-_INSERT_SUBMIT_EVENTS = insert(events).from_select(
-    [c.name for c in _EVENT_COLUMNS],
-    union_all(
-        *(
-            select(*(bindparam(f"{c.name}_{i}", type_=c.type) for c in _EVENT_COLUMNS))
-            for i in range(len(_SUBMITTED))
-        )
-    ),
-)
 
 
 @contextmanager
@@ -163,11 +96,6 @@ class Lease:
         return self.item_id
 
 
-# The client and process of an item leased to the agent, read when this process did not
-# lease it (only the holder's: anyone else is refused as the fenced update would be).
-_ORIGIN = select(items.c.client_id, items.c.process_id).where(
-    items.c.id == bindparam("item_id"), items.c.lease_owner == bindparam("agent_id")
-)
 _ORIGINS_KEPT = 100_000
 
 
@@ -190,10 +118,6 @@ class Dispatcher:
         self._origins: dict[tuple[uuid.UUID, uuid.UUID], tuple[int, uuid.UUID]] = {}
         self._lock = threading.Lock()
         self.rng = random.Random()  # which items CSP-1 samples; tests seed it
-        # What the claim and submit statements do, checked against the lifecycle once.
-        check_transition(State.QUEUED, State.LEASED)
-        check_transition(State.LEASED, _SUBMITTED[0])
-        check_transition(_SUBMITTED[0], _SUBMITTED[1])
 
     # -- eligibility -------------------------------------------------------------------
 
@@ -257,33 +181,13 @@ class Dispatcher:
         if not queues:
             metrics.EMPTY_CLAIMS.inc()
             return None
-        postgres = connection.dialect.name == "postgresql"
         now = self.clock.now()
-        params: dict[str, Any] = {
-            "agent_id": agent_id,
-            "lease_expires_at": now + self.lease,
-            "now": now,
-        }
-        actor = f"agent:{agent_id}"
-        statement: TextualSelect
-        if postgres:
-            statement = claim_postgres(candidates_per_key(len(queues)))
-            params["queues"] = servable.queues_json
-            params["actor"] = actor
-        else:
-            statement = claim_sqlite(len(queues))
-            for i, (client, key) in enumerate(queues):
-                params[f"c{i}"], params[f"k{i}"] = client, key
-        row = connection.execute(statement, params).one_or_none()
+        row = transitions.claim(
+            connection, agent_id, queues, servable.queues_json, now=now, expires=now + self.lease
+        )
         if row is None:
             metrics.EMPTY_CLAIMS.inc()
             return None
-        if not postgres:  # PostgreSQL's claim statement wrote the event already
-            leased = ItemRef(row.client_id, row.id, State.QUEUED, row.version - 1, row.attempt)
-            connection.execute(
-                _INSERT_EVENTS,
-                step_events(leased, (State.LEASED,), actor=actor, now=now, attempt=row.attempt),
-            )
         metrics.CLAIMS.inc()
         with self._lock:
             if len(self._origins) >= _ORIGINS_KEPT:
@@ -305,11 +209,7 @@ class Dispatcher:
         """The live leases of an agent, earliest due first."""
         return session.scalars(
             select(WorkItem)
-            .where(
-                WorkItem.lease_owner == agent_id,
-                WorkItem.state == State.LEASED.value,
-                WorkItem.lease_expires_at > self.clock.now(),
-            )
+            .where(access.live_lease(agent_id, self.clock.now()))
             .order_by(WorkItem.due_at)
         ).all()
 
@@ -320,10 +220,10 @@ class Dispatcher:
         with _unit(db) as connection:
             now = self.clock.now()
             expires = now + self.lease
-            fences = {"item_id": item_id, "held_attempt": attempt, "agent_id": agent_id}
-            params = {**fences, "now": now, "expires": expires}
-            if connection.execute(_HEARTBEAT, params).rowcount != 1:
-                self._refuse(connection, agent_id, item_id, attempt)
+            if not transitions.heartbeat(
+                connection, agent_id, item_id, attempt, now=now, expires=expires
+            ):
+                refuse_lease(connection, agent_id, item_id, attempt)
             return expires
 
     def release(
@@ -334,16 +234,9 @@ class Dispatcher:
         attempt: int,
         reason: str | None = None,
     ) -> None:
-        item = self._leased(session, agent_id, item_id, attempt)
-        move(
-            session,
-            ItemRef.of(item),
-            State.QUEUED,
-            actor=f"agent:{agent_id}",
-            now=self.clock.now(),
-            data={"reason": reason or "released"},
-            changes={"lease_owner": None, "lease_expires_at": None},
-        )
+        now = self.clock.now()
+        item = self._leased(session, agent_id, item_id, attempt, now)
+        transitions.release(session, ItemRef.of(item), agent_id, reason=reason, now=now)
 
     def submit(
         self,
@@ -377,58 +270,42 @@ class Dispatcher:
         judged: bool,
     ) -> ItemRef:
         now = self.clock.now()
-        fences = {"item_id": item_id, "held_attempt": attempt, "agent_id": agent_id, "now": now}
-        stored = self._stored_result(connection, agent_id, item_id, attempt, result)
-        item = connection.execute(
-            _SUBMIT,
-            {**fences, "result_value": stored["result"], "result_sealed": stored["result_sealed"]},
-        ).one_or_none()
-        if item is None:
-            self._refuse(connection, agent_id, item_id, attempt)
-        errors = result_form(connection, item.client_id, item.process_id).errors(result)
-        if errors:
-            raise InvalidInput(
-                "the result does not match the process form",
-                errors=[{"field": e.field, "message": e.message} for e in errors],
-            )
-        if not judged and process_kind(connection, item.client_id, item.process_id) == "decision":
-            raise Conflict(f"work item {item_id} is a referral: judge it (POST .../judgment)")
-        actor = f"agent:{agent_id}"
-        if item.state == State.SUBMITTED.value:  # quality control decides what follows
-            before = ItemRef(item.client_id, item.id, State.LEASED, item.version - 1, attempt)
-            connection.execute(
-                _INSERT_EVENTS,
-                step_events(before, _SUBMITTED[:1], actor=actor, now=now, attempt=attempt),
-            )
-            submitted = quality.Submitted(
-                ItemRef(item.client_id, item.id, State.SUBMITTED, item.version, attempt),
-                item.process_id,
-                item.batch_id,
-                item.external_ref,
-                item.gold,
-                item.recheck,
-            )
-            return quality.after_submit(
-                connection,
-                submitted,
-                agent_id,
-                result,
-                kept=stored,
-                now=now,
-                rng=self.rng,
-                keyring=self.keyring,
-            )
-        version = item.version - len(_SUBMITTED)
-        before = ItemRef(item.client_id, item.id, State.LEASED, version, attempt)
-        rows = step_events(before, _SUBMITTED, actor=actor, now=now, attempt=attempt)
-        connection.execute(
-            _INSERT_SUBMIT_EVENTS,
-            {f"{c.name}_{i}": row[c.name] for i, row in enumerate(rows) for c in _EVENT_COLUMNS},
+        kept = self._stored_result(connection, agent_id, item_id, attempt, result, now)
+
+        def check(item: Row[Any]) -> None:
+            """Refuses a result the form does not accept, and a referral not judged: the
+            caller's transaction rolls the fenced update back."""
+            errors = result_form(connection, item.client_id, item.process_id).errors(result)
+            if errors:
+                raise InvalidInput(
+                    "the result does not match the process form",
+                    errors=[{"field": e.field, "message": e.message} for e in errors],
+                )
+            kind = process_kind(connection, item.client_id, item.process_id)
+            if not judged and kind == "decision":
+                raise Conflict(f"work item {item_id} is a referral: judge it (POST .../judgment)")
+
+        item = transitions.submit(
+            connection, agent_id, item_id, attempt, kept, now=now, check=check
         )
-        if item.notify:
-            outbox.item_delivered(connection, item, stored, now)
-        metrics.ITEMS_DELIVERED.inc()
-        return ItemRef(item.client_id, item.id, _SUBMITTED[-1], item.version, attempt)
+        if item is None:
+            refuse_lease(connection, agent_id, item_id, attempt)
+        ref = ItemRef(item.client_id, item.id, State(item.state), item.version, attempt)
+        if ref.state is State.DELIVERED:
+            return ref
+        submitted = quality.Submitted(
+            ref, item.process_id, item.batch_id, item.external_ref, item.gold, item.recheck
+        )
+        return quality.after_submit(
+            connection,
+            submitted,
+            agent_id,
+            result,
+            kept=kept,
+            now=now,
+            rng=self.rng,
+            keyring=self.keyring,
+        )
 
     def _stored_result(
         self,
@@ -437,6 +314,7 @@ class Dispatcher:
         item_id: uuid.UUID,
         attempt: int,
         result: dict[str, Any],
+        now: datetime,
     ) -> dict[str, Any]:
         """The result as it is written: sealing its personal fields needs the item's client
         and process before the one fenced update, known from the agent's claim when this
@@ -446,10 +324,10 @@ class Dispatcher:
             origin = self._origins.pop((agent_id, item_id), None)
         if origin is None:
             origin = connection.execute(
-                _ORIGIN, {"item_id": item_id, "agent_id": agent_id}
+                ORIGIN, {"item_id": item_id, "agent_id": agent_id, "now": now}
             ).one_or_none()
             if origin is None:
-                self._refuse(connection, agent_id, item_id, attempt)
+                refuse_lease(connection, agent_id, item_id, attempt)
         client_id, process_id = origin
         return stored_result(connection, self.keyring, client_id, process_id, item_id, result)
 
@@ -463,14 +341,15 @@ class Dispatcher:
     ) -> ItemRef:
         """Hand in a result that a second person checks before it is delivered (four eyes):
         leased -> submitted -> in_review. Not the hot path: the plain moves suffice."""
-        item = self._leased(session, agent_id, item_id, attempt)
+        now = self.clock.now()
+        item = self._leased(session, agent_id, item_id, attempt, now)
         errors = result_form(session, item.client_id, item.process_id).errors(result)
         if errors:
             raise InvalidInput(
                 "the result does not match the process form",
                 errors=[{"field": e.field, "message": e.message} for e in errors],
             )
-        actor, now = f"agent:{agent_id}", self.clock.now()
+        actor = f"agent:{agent_id}"
         return move(
             session,
             ItemRef.of(item),
@@ -486,45 +365,19 @@ class Dispatcher:
         )
 
     def _leased(
-        self, session: Session, agent_id: uuid.UUID, item_id: uuid.UUID, attempt: int
-    ) -> Any:
-        item = session.execute(
-            select(items).where(
-                items.c.id == item_id,
-                items.c.state == State.LEASED.value,
-                items.c.attempt == attempt,
-                items.c.lease_owner == agent_id,
-                items.c.lease_expires_at > self.clock.now(),
-            )
-        ).one_or_none()
-        if item is None:
-            self._refuse(session, agent_id, item_id, attempt)
-        return item
-
-    def _refuse(
-        self, db: Session | Connection, agent_id: uuid.UUID, item_id: uuid.UUID, attempt: int
-    ) -> NoReturn:
-        """409 to an agent who held this lease once; 404 to anyone else (nothing to probe)."""
-        held = db.scalar(
-            select(WorkItemEvent.seq)
-            .join(
-                WorkItem,
-                (WorkItem.client_id == WorkItemEvent.client_id)
-                & (WorkItem.id == WorkItemEvent.work_item_id),
-            )
-            .where(
-                WorkItem.id == item_id,
-                WorkItemEvent.to_state == State.LEASED.value,
-                WorkItemEvent.attempt == attempt,
-                WorkItemEvent.actor == f"agent:{agent_id}",
-            )
-        )
-        if held is None:
-            raise NotFound(f"work item {item_id} not found")
-        raise LeaseLost(
-            f"your lease on work item {item_id} (attempt {attempt}) is no longer valid: "
-            "it expired or was released; claim again"
-        )
+        self,
+        session: Session,
+        agent_id: uuid.UUID,
+        item_id: uuid.UUID,
+        attempt: int,
+        now: datetime,
+    ) -> WorkItem:
+        """The item under the agent's live lease of this attempt; refused as the fenced
+        statements refuse (tandem.work.access.refuse_lease)."""
+        try:
+            return access.held(session, agent_id, item_id, now=now, attempt=attempt)
+        except NotFound:
+            refuse_lease(session, agent_id, item_id, attempt)
 
     # -- the reaper --------------------------------------------------------------------
 
@@ -548,14 +401,6 @@ class Dispatcher:
             query = query.with_for_update(skip_locked=True)
         expired: Sequence[Any] = session.execute(query).all()
         for row in expired:
-            move(
-                session,
-                ItemRef.of(row),
-                State.QUEUED,
-                actor="system:reaper",
-                now=now,
-                data={"reason": "lease_expired", "lease_owner": str(row.lease_owner)},
-                changes={"lease_owner": None, "lease_expires_at": None},
-            )
+            transitions.reap(session, ItemRef.of(row), row.lease_owner, now=now)
         metrics.EXPIRED_LEASES.inc(len(expired))
         return len(expired)

@@ -5,14 +5,13 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, BinaryIO
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
-    insert,
     select,
     update,
 )
@@ -34,9 +33,10 @@ from tandem.privacy.service import storing
 from tandem.tenancy.models import Client
 from tandem.tenancy.principal import Principal
 from tandem.vault.sealing import Keyring, Storing
-from tandem.work.chunks import ITEM_COLUMNS, ChunkWriter, JsonInsert, item_rows
+from tandem.work import transitions
+from tandem.work.chunks import ChunkWriter
 from tandem.work.models import Batch, WorkItem, batch_status
-from tandem.work.transitions import creation_event, events, items, new_item_row
+from tandem.work.transitions import new_item_row
 
 MAX_REPORTED_ERRORS = 1000
 CHUNK_ROWS = 2000
@@ -98,8 +98,7 @@ def submit_item(
             if ruleset is not None:  # the client's rules decide what they can at once
                 decide_arrival(session, ruleset, row, payload, actor=principal.actor, now=now)
             else:
-                session.execute(insert(items).values(row))
-                session.execute(insert(events).values(creation_event(row, actor=principal.actor)))
+                transitions.arrive(session, [row], actor=principal.actor)
     except IntegrityError:
         # A concurrent request with the same key won the race: answer with its item.
         if idempotency_key is None:
@@ -238,7 +237,7 @@ def _ingest_rows(
     connection = session.connection()
     actor = f"batch:{report.id}"
     ruleset = _ruleset(session, process)
-    sink: _Queueing | DecidingChunks = (
+    sink: transitions.Arrivals | DecidingChunks = (
         DecidingChunks(
             connection.dialect.name,
             ruleset,
@@ -249,7 +248,7 @@ def _ingest_rows(
             outbox.subscribers(connection, process.client_id),
         )
         if ruleset
-        else _Queueing(connection.dialect.name, shared, actor, store)
+        else transitions.Arrivals(connection.dialect.name, shared, actor, store)
     )
     with ChunkWriter(connection) as writer:
         rows = _validated(stream, report.file_format, form, _client_zone(session, process))
@@ -304,27 +303,6 @@ def _validated(
             yield row.number, row.values, form.errors(row.values, row.number)
         else:
             yield row.number, *form.validate(row.values, row.number, zone)
-
-
-class _Queueing:
-    """Plain intake: every row queued, with its creation event."""
-
-    def __init__(
-        self, dialect: str, item: dict[str, Any], actor: str, store: Storing | None
-    ) -> None:
-        self.items = JsonInsert.of(dialect, items, ITEM_COLUMNS, item)
-        event = creation_event(item, actor=actor)
-        self.events = JsonInsert.of(dialect, events, [("work_item_id", "uuid")], event)
-        self.store = store
-
-    def parts(self, chunk: Sequence[list[Any]]) -> list[tuple[JsonInsert, list[list[Any]]]]:
-        return [
-            (self.items, item_rows(self.store, chunk)),
-            (self.events, [[row[0]] for row in chunk]),
-        ]
-
-    def finish(self) -> list[tuple[JsonInsert, list[list[Any]]]]:
-        return []
 
 
 def _batch_row(client_id: int, report: BatchReport, principal: Principal, now: datetime) -> Batch:

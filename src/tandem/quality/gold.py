@@ -26,9 +26,10 @@ from tandem.privacy.service import result_storing, storing
 from tandem.quality.models import GoldCopy, GoldItem, GoldSeeding
 from tandem.tenancy.principal import Principal
 from tandem.vault.sealing import ANSWER, Keyring, clear_payload
+from tandem.work import transitions
 from tandem.work.lifecycle import State
 from tandem.work.models import WorkItem
-from tandem.work.transitions import creation_event, events, items, new_item_row
+from tandem.work.transitions import new_item_row
 
 
 def add_gold_item(
@@ -132,10 +133,7 @@ def seed_gold(
             if store is not None:  # each copy sealed again, under its own id
                 for row, gold in zip(rows, chosen, strict=True):
                     row["payload"], row["sealed"] = store(row["id"], clear_payload(keyring, gold))
-            session.execute(insert(items), rows)
-            session.execute(
-                insert(events), [creation_event(row, actor="system:gold") for row in rows]
-            )
+            transitions.arrive(session, rows, actor="system:gold")
             session.execute(
                 insert(GoldCopy),
                 [

@@ -34,7 +34,6 @@ from tandem.catalog.service import form_of
 from tandem.core import metrics
 from tandem.core.db import insert_unless_present, new_id
 from tandem.core.errors import Conflict, InvalidInput, NotFound
-from tandem.delivery import outbox
 from tandem.privacy.service import as_kept, result_storing, stored_result
 from tandem.quality.accuracy import Rate, below_threshold, wilson
 from tandem.quality.models import (
@@ -60,6 +59,7 @@ from tandem.quality.sampling import (
 from tandem.tenancy.principal import Principal
 from tandem.vault.masking import kept_personal, scanned
 from tandem.vault.sealing import ANSWER, Keyring, clear_result, opened
+from tandem.work import transitions
 from tandem.work.access import get_visible
 from tandem.work.lifecycle import State
 from tandem.work.models import WorkItem, WorkItemEvent
@@ -146,7 +146,7 @@ def after_submit(
         return _keyed(db, item, policy, agent_id, result, now, keyring)
     kind = _review_kind(db, policy, agent_id, rng)
     if kind is None:
-        return deliver(db, item.ref, item, kept, actor=actor, now=now)
+        return transitions.deliver(db, item.ref, item, kept, actor=actor, now=now)
     return _request_review(db, item.ref, policy, kind, agent_id, actor, now)
 
 
@@ -161,32 +161,6 @@ def _review_kind(db: Db, policy: Policy, agent_id: uuid.UUID, rng: random.Random
     if row.screening or row.below_threshold:
         return "screening"
     return "sample" if rng.random() < row.fraction else None
-
-
-def deliver(
-    db: Db,
-    ref: ItemRef,
-    item: Any,
-    kept: Mapping[str, Any],
-    *,
-    actor: str,
-    now: datetime,
-) -> ItemRef:
-    """Deliver the item with its result as kept (`result`, `result_sealed`:
-    tandem.privacy.service.stored_result) and tell the client's webhooks. `item` names its
-    process, batch and external reference (what the webhook carries)."""
-    ref = move(
-        db,
-        ref,
-        State.DELIVERED,
-        actor=actor,
-        now=now,
-        changes={"delivered_at": now, "recheck": False, **kept},
-    )
-    connection = db.connection() if isinstance(db, Session) else db
-    outbox.item_delivered(connection, item, kept, now)
-    metrics.ITEMS_DELIVERED.inc()
-    return ref
 
 
 def _request_review(
@@ -361,13 +335,13 @@ def review(
     ref = ItemRef.of(item)
     if verdict == "deliver":
         kept = {"result": item.result, "result_sealed": item.result_sealed}
-        deliver(session, ref, item, kept, actor=principal.actor, now=now)
+        transitions.deliver(session, ref, item, kept, actor=principal.actor, now=now)
     elif verdict == "correct":
         assert corrected is not None  # _check_verdict saw to it
         clear = clear_result(keyring, item) or {}
         corrected = kept_personal(corrected, [(item.result or {}, clear)])
         fixed = stored_result(session, keyring, item.client_id, item.process_id, item.id, corrected)
-        deliver(session, ref, item, fixed, actor=principal.actor, now=now)
+        transitions.deliver(session, ref, item, fixed, actor=principal.actor, now=now)
     else:
         back_to: dict[str, tuple[State, dict[str, Any]]] = {
             # leased to its agent again, under a new attempt (the fencing token)
@@ -698,7 +672,7 @@ def _keyed(
                 now=now,
             )
         kept = stored_result(db, keyring, item.client_id, item.process_id, item.id, first_values)
-        return deliver(db, item.ref, item, kept, actor=actor, now=now)
+        return transitions.deliver(db, item.ref, item, kept, actor=actor, now=now)
     # The item keeps no keying: the adjudicator decides its result.
     nothing = {"result": None, "result_sealed": None}
     return _request_review(db, item.ref, policy, "adjudication", None, actor, now, nothing)
@@ -781,7 +755,7 @@ def adjudicate(
             verdict="deliver",
             now=now,
         )
-    deliver(session, ItemRef.of(item), item, settled, actor=principal.actor, now=now)
+    transitions.deliver(session, ItemRef.of(item), item, settled, actor=principal.actor, now=now)
     _done(session, case.request)
     session.refresh(item)
     return item

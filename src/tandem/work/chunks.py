@@ -14,15 +14,13 @@ import threading
 from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 from sqlalchemy import Connection, Table, TextClause, bindparam, text
 
 from tandem.core.runtime import paused_cycle_collection, quick_thread_handoffs
-
-if TYPE_CHECKING:
-    from tandem.vault.sealing import Storing
+from tandem.vault.sealing import Storing
 
 # Per dialect: how to take element i of a row (a JSON array) as SQL of a kind, and the rows.
 _TAKE = {

@@ -1,32 +1,58 @@
-"""Use cases on single work items. `move` is the only way a state changes.
+"""The one owner of work item changes: every state an item takes is written here.
+
+Each transition checks the lifecycle table (tandem.work.lifecycle), writes its event rows and,
+when an item is delivered, runs what follows a delivery exactly once (`_delivered`: the
+client's webhook event in the outbox, the delivered-items metric), for single items and for
+bulk paths alike. Other modules decide (dispatch who gets what, quality what follows a
+submit, the rules what they decide) and call these functions; none writes
+`work_items.state` itself (a test reads every module for it).
 
 Each function runs inside the caller's transaction (one unit of work = one transaction), so a
-state change and its event row commit together or not at all.
+state change and its event row commit together or not at all. The hot paths (claim, heartbeat,
+submit) keep their single fenced statements (tandem.work.statements).
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, Protocol
 
-from sqlalchemy import Connection, Row, Table, insert, update
+from sqlalchemy import Connection, Row, TextualSelect, insert, update
 from sqlalchemy.orm import Session
 
 from tandem.catalog.models import Process
 from tandem.core import metrics
 from tandem.core.db import new_id
 from tandem.core.errors import Conflict
+from tandem.delivery import outbox
 from tandem.sla.policy import SlaPolicy
 from tandem.tenancy.principal import Principal
+from tandem.vault.sealing import Storing
 from tandem.work.access import get_visible
+from tandem.work.chunks import ITEM_COLUMNS, JsonInsert, item_rows
 from tandem.work.lifecycle import SLA_RUNNING, IllegalTransition, State, check_transition
-from tandem.work.models import WorkItem, WorkItemEvent
+from tandem.work.models import WorkItem
+from tandem.work.statements import (
+    EVENT_COLUMNS,
+    HEARTBEAT,
+    INSERT_EVENTS,
+    INSERT_SUBMIT_EVENTS,
+    SUBMIT,
+    SUBMITTED,
+    candidates_per_key,
+    claim_postgres,
+    claim_sqlite,
+    events,
+    items,
+)
 
-items = cast(Table, WorkItem.__table__)
-events = cast(Table, WorkItemEvent.__table__)
+# What the hot path's statements do, checked against the lifecycle once.
+check_transition(State.QUEUED, State.LEASED)
+check_transition(State.LEASED, SUBMITTED[0])
+check_transition(SUBMITTED[0], SUBMITTED[1])
 
 
 @dataclass(frozen=True)
@@ -62,9 +88,25 @@ def move(
     write one event per step.
 
     Refuses steps not in the lifecycle table (IllegalTransition) and writes that raced with
-    another change (StaleItem): the update only matches the state and version we read.
+    another change (StaleItem): the update only matches the state and version we read. An
+    item is delivered by `deliver`, which also runs what follows a delivery.
     """
     path = [to] if isinstance(to, State) else list(to)
+    if path[-1] is State.DELIVERED:
+        raise ValueError("deliver an item with tandem.work.transitions.deliver")
+    return _move(session, item, path, actor=actor, now=now, data=data, changes=changes)
+
+
+def _move(
+    session: Session | Connection,
+    item: ItemRef,
+    path: Sequence[State],
+    *,
+    actor: str,
+    now: datetime,
+    data: Mapping[str, Any] | None = None,
+    changes: Mapping[str, Any] | None = None,
+) -> ItemRef:
     previous: State = item.state
     for step in path:
         check_transition(previous, step)
@@ -272,3 +314,328 @@ def new_item_row(
         "updated_at": now,
         **extra,
     }
+
+
+# -- delivery --------------------------------------------------------------------------
+
+
+class Delivered(Protocol):
+    """What a delivery's webhook event names of an item: a WorkItem, a row, or
+    tandem.delivery.outbox.Delivered for an item not read as a row."""
+
+    @property
+    def client_id(self) -> int: ...
+    @property
+    def id(self) -> Any: ...
+    @property
+    def process_id(self) -> Any: ...
+    @property
+    def batch_id(self) -> Any: ...
+    @property
+    def external_ref(self) -> str | None: ...
+
+
+def deliver(
+    db: Session | Connection,
+    ref: ItemRef,
+    item: Delivered,
+    kept: Mapping[str, Any],
+    *,
+    actor: str,
+    now: datetime,
+    via: Sequence[State] = (),
+    changes: Mapping[str, Any] | None = None,
+) -> ItemRef:
+    """Deliver the item (through the states `via` first) with its result as kept (`result`,
+    `result_sealed`: tandem.privacy.service.stored_result), and run what follows a delivery."""
+    ref = _move(
+        db,
+        ref,
+        [*via, State.DELIVERED],
+        actor=actor,
+        now=now,
+        changes={**(changes or {}), "delivered_at": now, "recheck": False, **kept},
+    )
+    _delivered(db, item, kept, now)
+    return ref
+
+
+def _delivered(
+    db: Session | Connection,
+    item: Delivered,
+    kept: Mapping[str, Any],
+    now: datetime,
+    *,
+    notify: bool = True,
+) -> None:
+    """What follows every delivery, once: the client's webhooks told (an outbox row per
+    subscription, in the delivering transaction) and the delivered-items metric. `notify`
+    False: the delivering statement found the client has no subscriptions."""
+    if notify:
+        connection = db.connection() if isinstance(db, Session) else db
+        outbox.item_delivered(connection, item, kept, now)
+    metrics.ITEMS_DELIVERED.inc()
+
+
+# -- the lease protocol's hot path ---------------------------------------------------------
+
+
+def claim(
+    connection: Connection,
+    agent_id: uuid.UUID,
+    queues: Sequence[tuple[int, str]],
+    queues_json: str,
+    *,
+    now: datetime,
+    expires: datetime,
+) -> Row[Any] | None:
+    """queued -> leased: the agent's next item of `queues` (earliest due, then highest
+    priority, then oldest), with its event; one statement on PostgreSQL."""
+    params: dict[str, Any] = {"agent_id": agent_id, "lease_expires_at": expires, "now": now}
+    actor = f"agent:{agent_id}"
+    statement: TextualSelect
+    postgres = connection.dialect.name == "postgresql"
+    if postgres:
+        statement = claim_postgres(candidates_per_key(len(queues)))
+        params["queues"] = queues_json
+        params["actor"] = actor
+    else:
+        statement = claim_sqlite(len(queues))
+        for i, (client, key) in enumerate(queues):
+            params[f"c{i}"], params[f"k{i}"] = client, key
+    row = connection.execute(statement, params).one_or_none()
+    if row is not None and not postgres:  # PostgreSQL's claim statement wrote the event
+        leased = ItemRef(row.client_id, row.id, State.QUEUED, row.version - 1, row.attempt)
+        connection.execute(
+            INSERT_EVENTS,
+            step_events(leased, (State.LEASED,), actor=actor, now=now, attempt=row.attempt),
+        )
+    return row
+
+
+def heartbeat(
+    connection: Connection,
+    agent_id: uuid.UUID,
+    item_id: uuid.UUID,
+    attempt: int,
+    *,
+    now: datetime,
+    expires: datetime,
+) -> bool:
+    """Extend the agent's live lease of this attempt to `expires`; False if there is none."""
+    fences = {"item_id": item_id, "held_attempt": attempt, "agent_id": agent_id, "now": now}
+    return bool(connection.execute(HEARTBEAT, {**fences, "expires": expires}).rowcount == 1)
+
+
+def submit(
+    connection: Connection,
+    agent_id: uuid.UUID,
+    item_id: uuid.UUID,
+    attempt: int,
+    kept: Mapping[str, Any],
+    *,
+    now: datetime,
+    check: Callable[[Row[Any]], None],
+) -> Row[Any] | None:
+    """leased -> submitted, where quality control decides what follows (the process has a
+    QA mode, the item is a gold item or a redone one), else -> delivered at once: one fenced
+    update that tells what the item was, then its events (and what follows a delivery).
+    None when the fences match nothing (no live lease of this attempt). `check` sees the
+    item before anything more is written and may refuse it by raising (the caller's
+    transaction then rolls the update back)."""
+    fences = {"item_id": item_id, "held_attempt": attempt, "agent_id": agent_id, "now": now}
+    item = connection.execute(
+        SUBMIT,
+        {**fences, "result_value": kept["result"], "result_sealed": kept["result_sealed"]},
+    ).one_or_none()
+    if item is None:
+        return None
+    check(item)
+    actor = f"agent:{agent_id}"
+    path = SUBMITTED[:1] if item.state == State.SUBMITTED.value else SUBMITTED
+    before = ItemRef(item.client_id, item.id, State.LEASED, item.version - len(path), attempt)
+    rows = step_events(before, path, actor=actor, now=now, attempt=attempt)
+    if len(path) == 1:
+        connection.execute(INSERT_EVENTS, rows)
+        return item
+    connection.execute(
+        INSERT_SUBMIT_EVENTS,
+        {f"{c.name}_{i}": row[c.name] for i, row in enumerate(rows) for c in EVENT_COLUMNS},
+    )
+    _delivered(connection, item, kept, now, notify=item.notify)
+    return item
+
+
+def release(
+    session: Session, item: ItemRef, agent_id: uuid.UUID, *, reason: str | None, now: datetime
+) -> ItemRef:
+    """leased -> queued: the agent hands the item back."""
+    return move(
+        session,
+        item,
+        State.QUEUED,
+        actor=f"agent:{agent_id}",
+        now=now,
+        data={"reason": reason or "released"},
+        changes={"lease_owner": None, "lease_expires_at": None},
+    )
+
+
+def reap(session: Session, item: ItemRef, lease_owner: Any, *, now: datetime) -> ItemRef:
+    """leased -> queued: the lease expired."""
+    return move(
+        session,
+        item,
+        State.QUEUED,
+        actor="system:reaper",
+        now=now,
+        data={"reason": "lease_expired", "lease_owner": str(lease_owner)},
+        changes={"lease_owner": None, "lease_expires_at": None},
+    )
+
+
+# -- arrivals ------------------------------------------------------------------------------
+
+
+def arrive(session: Session, rows: Sequence[Mapping[str, Any]], *, actor: str) -> None:
+    """New items (rows as `new_item_row` builds them), each with its creation event."""
+    session.execute(insert(items), list(rows))
+    session.execute(insert(events), [creation_event(row, actor=actor) for row in rows])
+
+
+def arrive_decided(
+    session: Session,
+    row: dict[str, Any],
+    to_state: State,
+    *,
+    actor: str,
+    decided_by: str,
+    now: datetime,
+    result: dict[str, Any] | None = None,
+) -> None:
+    """A new item decided as it arrives (by the client's rules): received -> `to_state`
+    (queued for an analyst, or delivered with `result`), both events, and what follows a
+    delivery."""
+    arrived = {**row, "state": State.RECEIVED.value}
+    decided = {**row, "state": to_state.value, "version": 2}
+    kept = {"result": result, "result_sealed": None}  # the rules' own words
+    if to_state is State.DELIVERED:
+        decided.update(result=result, delivered_at=now)
+    before = ItemRef(row["client_id"], row["id"], State.RECEIVED, 1, 0)
+    session.execute(insert(items).values(decided))
+    session.execute(
+        insert(events),
+        [
+            creation_event(arrived, actor=actor),
+            *step_events(before, (to_state,), actor=decided_by, now=now, attempt=0),
+        ],
+    )
+    if to_state is State.DELIVERED:
+        item = outbox.Delivered(
+            row["client_id"], row["id"], row["process_id"], None, row.get("external_ref")
+        )
+        _delivered(session, item, kept, now)
+
+
+class Arrivals:
+    """A file's items arriving queued: each chunk's item rows and creation events."""
+
+    def __init__(
+        self, dialect: str, item: dict[str, Any], actor: str, store: Storing | None
+    ) -> None:
+        self.items = JsonInsert.of(dialect, items, ITEM_COLUMNS, item)
+        event = creation_event(item, actor=actor)
+        self.events = JsonInsert.of(dialect, events, [("work_item_id", "uuid")], event)
+        self.store = store
+
+    def parts(self, chunk: Sequence[list[Any]]) -> list[tuple[JsonInsert, list[list[Any]]]]:
+        return [
+            (self.items, item_rows(self.store, chunk)),
+            (self.events, [[row[0]] for row in chunk]),
+        ]
+
+    def finish(self) -> list[tuple[JsonInsert, list[list[Any]]]]:
+        return []
+
+
+class DecidedArrivals:
+    """A file's items decided as they arrive (by the client's rules, a chunk at a time):
+    delivered ones with their results, referred ones queued, both events of each, and what
+    follows a delivery (the webhook events of the client's `subscriptions`, the metric)."""
+
+    def __init__(
+        self,
+        dialect: str,
+        item: dict[str, Any],
+        *,
+        actor: str,
+        decided_by: str,
+        now: datetime,
+        subscriptions: Sequence[uuid.UUID] = (),
+    ) -> None:
+        self.item = item
+        self.now = now
+        self.subscriptions = subscriptions
+        # Every webhook event shares the columns of a template event but its four own.
+        template = outbox.delivered_event(uuid.UUID(int=0), self._named(item["id"]), None, now)
+        self.told = JsonInsert.of(
+            dialect,
+            outbox.deliveries,
+            [
+                ("id", "uuid"),
+                ("subscription_id", "uuid"),
+                ("work_item_id", "uuid"),
+                ("payload", "json"),
+            ],
+            {**template, "client_id": item["client_id"]},
+        )
+        base = {**item, "version": 2}
+        self.delivered = JsonInsert.of(
+            dialect,
+            items,
+            [*ITEM_COLUMNS, ("result", "json")],
+            {**base, "state": State.DELIVERED.value, "delivered_at": now},
+        )
+        self.referred = JsonInsert.of(
+            dialect, items, ITEM_COLUMNS, {**base, "state": State.QUEUED.value}
+        )
+        arrived = creation_event({**item, "state": State.RECEIVED.value}, actor=actor)
+        self.arrived = JsonInsert.of(dialect, events, [("work_item_id", "uuid")], arrived)
+        before = ItemRef(item["client_id"], item["id"], State.RECEIVED, 1, 0)
+        self.moved = {
+            state: JsonInsert.of(
+                dialect,
+                events,
+                [("work_item_id", "uuid")],
+                step_events(before, (state,), actor=decided_by, now=now, attempt=0)[0],
+            )
+            for state in (State.DELIVERED, State.QUEUED)
+        }
+
+    def _named(self, item_id: Any) -> outbox.Delivered:
+        item = self.item
+        return outbox.Delivered(
+            item["client_id"], item_id, item["process_id"], item.get("batch_id"), None
+        )
+
+    def parts(
+        self, delivered: list[list[Any]], referred: list[list[Any]]
+    ) -> list[tuple[JsonInsert, list[list[Any]]]]:
+        """The rows of a chunk's items: `delivered` as ITEM_COLUMNS and the result,
+        `referred` as ITEM_COLUMNS."""
+        told = []  # the client's webhooks, told of each delivered item
+        for row in delivered:
+            named = self._named(uuid.UUID(row[0]))
+            for subscription in self.subscriptions:
+                event = outbox.delivered_event(subscription, named, row[-1], self.now)
+                # ids as 32 hex digits, as SQLite keeps them (PostgreSQL casts either form)
+                told.append([event["id"].hex, subscription.hex, row[0], event["payload"]])
+        metrics.ITEMS_DELIVERED.inc(len(delivered))
+        return [
+            (self.delivered, delivered),
+            (self.told, told),
+            (self.referred, referred),
+            (self.arrived, [[row[0]] for row in (*delivered, *referred)]),
+            (self.moved[State.DELIVERED], [[row[0]] for row in delivered]),
+            (self.moved[State.QUEUED], [[row[0]] for row in referred]),
+        ]

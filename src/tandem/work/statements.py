@@ -1,4 +1,5 @@
-"""The claim statement, per database. Shared by the service and the raw-SQL benchmark.
+"""The hot path's statements: the claim, per database, and the fenced heartbeat and submit.
+Executed by tandem.work.transitions only (and by the benchmarks' raw-SQL ceiling).
 
 The SQL is assembled from constants in this module only; every value is a bound parameter.
 """
@@ -9,10 +10,32 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Sequence
+from typing import cast
 
-from sqlalchemy import TextClause, TextualSelect, Uuid, bindparam, text
+from sqlalchemy import (
+    Table,
+    TextClause,
+    TextualSelect,
+    Uuid,
+    bindparam,
+    case,
+    insert,
+    or_,
+    select,
+    text,
+    union_all,
+    update,
+)
 
+from tandem.catalog.models import Process
 from tandem.core.db import UTCDateTime
+from tandem.delivery import outbox
+from tandem.work.lifecycle import State
+from tandem.work.models import WorkItem, WorkItemEvent
+
+items = cast(Table, WorkItem.__table__)
+events = cast(Table, WorkItemEvent.__table__)
+processes = cast(Table, Process.__table__)
 
 _ORDER = "due_at, priority DESC, received_at, id"
 _SET_LEASED = (
@@ -123,11 +146,80 @@ def claim_sqlite(queue_count: int) -> TextualSelect:
 
 
 def _typed(statement: TextClause) -> TextualSelect:
-    from tandem.work.models import WorkItem
-
-    columns = WorkItem.__table__.c
+    columns = items.c
     return statement.bindparams(
         bindparam("agent_id", type_=Uuid()),
         bindparam("lease_expires_at", type_=UTCDateTime()),
         bindparam("now", type_=UTCDateTime()),
     ).columns(*(columns[name] for name in _RETURNING.split(", ")))
+
+
+# The hot path's statements, built once: a claim or submit only binds values.
+FENCES = (
+    items.c.id == bindparam("item_id"),
+    items.c.state == State.LEASED.value,
+    items.c.attempt == bindparam("held_attempt"),
+    items.c.lease_owner == bindparam("agent_id"),
+    items.c.lease_expires_at > bindparam("now"),
+)
+HEARTBEAT = update(items).where(*FENCES).values(lease_expires_at=bindparam("expires"))
+SUBMITTED = (State.SUBMITTED, State.DELIVERED)
+# Quality control decides what follows a submit when the process has a QA mode, the item is
+# a gold item, or it was sent back to be redone; otherwise the submit delivers at once.
+QA_MODE = (
+    select(processes.c.qa_mode)
+    .where(processes.c.client_id == items.c.client_id, processes.c.id == items.c.process_id)
+    .scalar_subquery()
+)
+CHECKED = or_(items.c.gold, items.c.recheck, QA_MODE != "none")
+# The fenced move leased -> submitted (-> delivered); it returns the item as it now is.
+SUBMIT = (
+    update(items)
+    .where(*FENCES)
+    .values(
+        state=case((CHECKED, State.SUBMITTED.value), else_=State.DELIVERED.value),
+        version=items.c.version + case((CHECKED, 1), else_=len(SUBMITTED)),
+        updated_at=bindparam("now"),
+        result=bindparam("result_value"),
+        result_sealed=bindparam("result_sealed"),
+        delivered_at=case((CHECKED, None), else_=bindparam("now")),
+        lease_expires_at=None,
+        breached=or_(items.c.breached, items.c.due_at < bindparam("now")),
+    )
+    .returning(
+        items.c.client_id,
+        items.c.id,
+        items.c.process_id,
+        items.c.batch_id,
+        items.c.external_ref,
+        items.c.state,
+        items.c.version,
+        items.c.attempt,
+        items.c.gold,
+        items.c.recheck,
+        outbox.has_subscribers(items.c.client_id).label("notify"),
+    )
+)
+INSERT_EVENTS = insert(events)
+# Submit's two event rows in one statement (an executemany costs a pipeline per call), as
+# INSERT ... SELECT ... UNION ALL SELECT: a VALUES list would not be cacheable.
+EVENT_COLUMNS = tuple(column for column in events.c if column.name != "data")
+INSERT_SUBMIT_EVENTS = insert(events).from_select(
+    [c.name for c in EVENT_COLUMNS],
+    union_all(
+        *(
+            select(*(bindparam(f"{c.name}_{i}", type_=c.type) for c in EVENT_COLUMNS))
+            for i in range(len(SUBMITTED))
+        )
+    ),
+)
+
+
+# The client and process of an item leased to the agent, read when this process did not
+# lease it (only the holder's: anyone else is refused as the fenced update would be).
+ORIGIN = select(items.c.client_id, items.c.process_id).where(
+    items.c.id == bindparam("item_id"),
+    items.c.lease_owner == bindparam("agent_id"),
+    items.c.state == State.LEASED.value,
+    items.c.lease_expires_at > bindparam("now"),
+)
