@@ -543,3 +543,93 @@ def test_personal_sources_follow_values_through_the_graph() -> None:
         "risk": {"health"},  # a table's output path holds all its outputs
         "flag": {"health"},  # computed per element of a health field
     }
+
+
+def _lenient() -> dict[str, Any]:
+    """The demo rules, but approving applicants abroad (ABROAD_OK)."""
+    graph = copy.deepcopy(uw.graph())
+    outcome = next(n for n in graph["nodes"] if n["id"] == "outcome")
+    outcome["content"]["rules"][2]["out0"] = "'approve'"
+    outcome["content"]["rules"][2]["out1"] = "['ABROAD_OK']"
+    return graph
+
+
+def _evaluate(container: Container, world: World, item_id: uuid.UUID) -> str:
+    """Evaluate the item on demand with the published rules; the outcome."""
+    with transaction(container.sessions) as session:
+        decision, _ = service.evaluate_item(
+            session, world.client_user, item_id, now=container.clock.now(), keyring=container.keyring
+        )
+        return decision.outcome
+
+
+def _decided_again(container: Container, world: World, process_id: uuid.UUID) -> None:
+    """Four items with several decisions each, some of them: one judged twice (a decline the
+    second analyst did not confirm, then an approval), one approved at arrival, one referred
+    at arrival and again on demand, one referred at arrival and approved on demand by a
+    second, lenient version."""
+    _version(container, world, process_id, four_eyes={"declines": True})
+    judged = _arrive(container, world, process_id, ABROAD)
+    first, second = world.add_agents(container, 2)
+    _judge_next(container, first, "decline", "sanctioned country")  # an override
+    with transaction(container.sessions) as session:
+        service.confirm(session, container.dispatcher, second, judged.id, agree=False)
+    item_id, decision, state = _judge_next(container, first, "approve", "reviewed again")
+    assert (item_id, decision.override, state.value) == (judged.id, False, "delivered")
+    _arrive(container, world, process_id, BASE)
+    again = _arrive(container, world, process_id, ABROAD)
+    assert _evaluate(container, world, again.id) == "refer"
+    later = _arrive(container, world, process_id, ABROAD)
+    with transaction(container.sessions) as session:
+        service.publish_version(
+            session,
+            world.client_user,
+            process_id,
+            _lenient(),
+            [("abroad approves", ABROAD, {"outcome": "approve"})],
+            now=container.clock.now(),
+        )
+    assert _evaluate(container, world, later.id) == "approve"
+
+
+def test_measures_count_each_item_once_by_its_latest_decisions(
+    container: Container, world: World, process_id: uuid.UUID
+) -> None:
+    _decided_again(container, world, process_id)
+    with transaction(container.sessions) as session:
+        assert session.scalar(select(func.count()).select_from(Decision)) == 9
+        measures = service.measures(session, world.client_user, process_id)
+    # The approval at arrival and the one on demand go straight through; the other two wait.
+    assert (measures.decided_by_rules, measures.straight_through, measures.referred) == (4, 2, 2)
+    assert measures.stp_rate == 0.5
+    assert measures.referral_reasons == {"RESIDES_ABROAD": 2}
+    # The overridden decline was not confirmed: the approval judged after it is what counts.
+    assert (measures.judged, measures.overrides, measures.override_rate) == (1, 0, 0.0)
+    assert measures.overrides_by_rule == [
+        {
+            "version": 1,
+            "reason": "RESIDES_ABROAD",
+            "judged": 1,
+            "overrides": 0,
+            "override_rate": 0.0,
+        }
+    ]
+
+
+def test_backtest_runs_over_each_item_once(
+    container: Container, world: World, process_id: uuid.UUID
+) -> None:
+    """A draft of the strict demo rules against the lenient version published: the three
+    applicants abroad would be referred again, each once, by its latest rules decision."""
+    _decided_again(container, world, process_id)
+    with transaction(container.sessions) as session:
+        draft = service.create_version(
+            session, world.client_user, process_id, uw.graph(), now=container.clock.now()
+        )
+        report = service.backtest(
+            session, world.client_user, draft.id, keyring=container.keyring
+        ).as_dict()
+    assert (report["items"], report["changed"]) == (4, 3)
+    assert report["transitions"] == {"approve->refer": 3}
+    assert (report["stp_rate_published"], report["stp_rate_draft"]) == (1.0, 0.25)
+    assert (report["judged"], report["draft_decides_judged"]) == (1, 0)

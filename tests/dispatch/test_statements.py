@@ -7,7 +7,7 @@ from sqlalchemy import Executable, text
 
 from tandem.container import Container
 from tandem.delivery import outbox
-from tandem.dispatch import service
+from tandem.work import statements
 from tandem.work.statements import claim_postgres, claim_sqlite
 from tests.conftest import World
 
@@ -17,10 +17,10 @@ from tests.conftest import World
     [
         claim_postgres(4),
         claim_sqlite(3),
-        service._SUBMIT,
-        service._HEARTBEAT,
-        service._INSERT_EVENTS,
-        service._INSERT_SUBMIT_EVENTS,
+        statements.SUBMIT,
+        statements.HEARTBEAT,
+        statements.INSERT_EVENTS,
+        statements.INSERT_SUBMIT_EVENTS,
         outbox._ACTIVE_SUBSCRIPTIONS,
     ],
 )

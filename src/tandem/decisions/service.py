@@ -14,7 +14,7 @@ from datetime import datetime
 from itertools import chain
 from typing import Any, Literal, NamedTuple, cast
 
-from sqlalchemy import Table, Text, func, insert, select, tuple_, update
+from sqlalchemy import ColumnElement, Subquery, Table, Text, func, insert, select, tuple_, update
 from sqlalchemy import cast as cast_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -573,15 +573,7 @@ def judge(
             errors=[{"field": "outcome", "message": "must be approve or decline"}],
         )
     result = {"outcome": outcome, "reason": reason, **({"notes": notes} if notes else {})}
-    item = session.scalar(
-        select(WorkItem).where(
-            WorkItem.id == item_id,
-            WorkItem.lease_owner == agent_id,
-            WorkItem.state == State.LEASED.value,
-        )
-    )
-    if item is None:
-        raise NotFound(f"work item {item_id} is not leased to you")
+    item = dispatcher.leased(session, agent_id, item_id, attempt, dispatcher.clock.now())
     referral = _latest(session, item, "rules")
     ruleset = (
         session.get(Ruleset, (item.client_id, referral.ruleset_id)) if referral else None
@@ -739,46 +731,52 @@ class Measures:
 
 
 def measures(session: Session, principal: Principal, process_id: uuid.UUID) -> Measures:
+    """The process's measures, counting items, not decision rows: each item by its latest
+    rules decision (one evaluated again on demand counts once, with its latest outcome) and,
+    if analysts judged it, by its latest judgment (one judged again after a second analyst
+    disagreed counts once)."""
     process = _decision_process(session, principal, process_id)
     scope = (Decision.client_id == process.client_id, Decision.process_id == process.id)
+    ruled = _latest_per_item(scope, "rules")
     result = Measures()
     for outcome, count in session.execute(
-        select(Decision.outcome, func.count())
-        .where(*scope, Decision.by == "rules")
-        .group_by(Decision.outcome)
+        select(ruled.c.outcome, func.count()).group_by(ruled.c.outcome)
     ):
         result.decided_by_rules += count
         if outcome == "refer":
             result.referred += count
         else:
             result.straight_through += count
-    referrals = {
-        row.work_item_id: row
-        for row in session.execute(
-            select(Decision.work_item_id, Decision.reasons).where(
-                *scope, Decision.by == "rules", Decision.outcome == "refer"
-            )
-        )
-    }
     reasons: Counter[str] = Counter()
-    for row in referrals.values():
-        reasons.update(row.reasons or [])
+    for codes, count in session.execute(
+        select(ruled.c.reasons, func.count())
+        .where(ruled.c.outcome == "refer")
+        .group_by(ruled.c.reasons)
+    ):
+        for code in codes or []:
+            reasons[code] += count
     result.referral_reasons = dict(reasons.most_common())
-    # Each analyst judgment against the referral it answered (its reasons and version).
+    # Each item's latest judgment against the referral it answered (its reasons and version).
+    judged = _latest_per_item(scope, "analyst")
+    answered = _answered(scope, judged)
     per_rule: Counter[tuple[int | None, str]] = Counter()
     overridden: Counter[tuple[int | None, str]] = Counter()
-    for judgment in session.execute(
-        select(Decision.work_item_id, Decision.override, Decision.ruleset_version).where(
-            *scope, Decision.by == "analyst"
+    for version, codes, count, overrides in session.execute(
+        select(
+            judged.c.ruleset_version,
+            answered.c.reasons,
+            func.count(),
+            func.count().filter(judged.c.override),
         )
+        .select_from(judged)
+        .outerjoin(answered, answered.c.work_item_id == judged.c.work_item_id)
+        .group_by(judged.c.ruleset_version, answered.c.reasons)
     ):
-        result.judged += 1
-        result.overrides += int(judgment.override)
-        referral = referrals.get(judgment.work_item_id)
-        for code in (referral.reasons if referral else None) or ["(none)"]:
-            key = (judgment.ruleset_version, code)
-            per_rule[key] += 1
-            overridden[key] += int(judgment.override)
+        result.judged += count
+        result.overrides += overrides
+        for code in codes or ["(none)"]:
+            per_rule[(version, code)] += count
+            overridden[(version, code)] += overrides
     result.overrides_by_rule = [
         {
             "version": version,
@@ -790,6 +788,59 @@ def measures(session: Session, principal: Principal, process_id: uuid.UUID) -> M
         for (version, code), count in sorted(per_rule.items(), key=_by_version)
     ]
     return result
+
+
+def _latest_per_item(scope: Sequence[ColumnElement[bool]], by: str) -> Subquery:
+    """Each item's latest decision by the rules or an analyst, within `scope`. Decisions made
+    at the same moment (one transaction, a test's clock) come in the order of their ids,
+    which are time-ordered UUIDv7s."""
+    rank = (
+        func.row_number()
+        .over(
+            partition_by=Decision.work_item_id,
+            order_by=(Decision.at.desc(), Decision.id.desc()),
+        )
+        .label("rank")
+    )
+    ranked = (
+        select(
+            Decision.id,
+            Decision.work_item_id,
+            Decision.at,
+            Decision.outcome,
+            Decision.reasons,
+            Decision.ruleset_version,
+            Decision.override,
+            rank,
+        )
+        .where(*scope, Decision.by == by)
+        .subquery()
+    )
+    return select(ranked).where(ranked.c.rank == 1).subquery()
+
+
+def _answered(scope: Sequence[ColumnElement[bool]], judged: Subquery) -> Subquery:
+    """The referral each of the `judged` judgments answered: the item's latest rules referral
+    made before it (the rules may refer an item again after a judgment a second analyst
+    did not confirm)."""
+    before = (Decision.at < judged.c.at) | (
+        (Decision.at == judged.c.at) & (Decision.id < judged.c.id)
+    )
+    rank = (
+        func.row_number()
+        .over(
+            partition_by=Decision.work_item_id,
+            order_by=(Decision.at.desc(), Decision.id.desc()),
+        )
+        .label("rank")
+    )
+    ranked = (
+        select(Decision.work_item_id, Decision.reasons, rank)
+        .join(judged, judged.c.work_item_id == Decision.work_item_id)
+        .where(*scope, Decision.by == "rules", Decision.outcome == "refer", before)
+        .subquery()
+    )
+    return select(ranked.c.work_item_id, ranked.c.reasons).where(ranked.c.rank == 1).subquery()
 
 
 def _by_version(entry: tuple[tuple[int | None, str], int]) -> tuple[int, str]:

@@ -235,7 +235,7 @@ class Dispatcher:
         reason: str | None = None,
     ) -> None:
         now = self.clock.now()
-        item = self._leased(session, agent_id, item_id, attempt, now)
+        item = self.leased(session, agent_id, item_id, attempt, now)
         transitions.release(session, ItemRef.of(item), agent_id, reason=reason, now=now)
 
     def submit(
@@ -342,7 +342,7 @@ class Dispatcher:
         """Hand in a result that a second person checks before it is delivered (four eyes):
         leased -> submitted -> in_review. Not the hot path: the plain moves suffice."""
         now = self.clock.now()
-        item = self._leased(session, agent_id, item_id, attempt, now)
+        item = self.leased(session, agent_id, item_id, attempt, now)
         errors = result_form(session, item.client_id, item.process_id).errors(result)
         if errors:
             raise InvalidInput(
@@ -364,7 +364,7 @@ class Dispatcher:
             },
         )
 
-    def _leased(
+    def leased(
         self,
         session: Session,
         agent_id: uuid.UUID,

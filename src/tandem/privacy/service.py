@@ -13,14 +13,13 @@ from sqlalchemy.orm import Session
 
 from tandem.audit import service as audit
 from tandem.catalog.service import personal_view, result_personal
-from tandem.core.errors import InvalidInput, NotFound
+from tandem.core.errors import InvalidInput
 from tandem.tenancy.models import Client
 from tandem.tenancy.permissions import AGENT_ROLES
 from tandem.tenancy.principal import Principal
 from tandem.vault.masking import CATEGORIES, is_masked, mask, mask_payload
 from tandem.vault.sealing import RESULT, Keyring, Storing, clear_payload, clear_result, sealing
-from tandem.work.lifecycle import State
-from tandem.work.models import WorkItem
+from tandem.work import access
 
 # Categories whose mask can never be a keyed value (a card's mask is what is kept of it; free
 # text may hold bullets).
@@ -154,16 +153,7 @@ def reveal_personal(
 ) -> dict[str, Any]:
     """The clear values of `fields` of an item leased to the agent now; each reveal is an
     audit record (who, which item, which fields, why), written before anything is shown."""
-    item = session.scalar(
-        select(WorkItem).where(
-            WorkItem.id == item_id,
-            WorkItem.lease_owner == principal.agent(),
-            WorkItem.state == State.LEASED.value,
-            WorkItem.lease_expires_at > now,
-        )
-    )
-    if item is None:
-        raise NotFound(f"work item {item_id} not found")
+    item = access.held(session, principal.agent(), item_id, now=now)
     personal, _ = personal_view(session, item.client_id, item.process_id)
     unknown = [name for name in fields if name not in personal]
     if unknown:

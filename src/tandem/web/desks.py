@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from tandem.catalog.models import Process
 from tandem.catalog.service import personal_view
 from tandem.core.db import transaction
-from tandem.core.errors import Conflict, NotFound
+from tandem.core.errors import Conflict
 from tandem.decisions import service as decisions
 from tandem.decisions.models import Decision
 from tandem.http import Services
@@ -32,7 +32,7 @@ from tandem.tenancy.permissions import Permission
 from tandem.tenancy.principal import Principal
 from tandem.web.forms import controls
 from tandem.web.templating import page, viewer
-from tandem.work.lifecycle import State
+from tandem.work import access
 from tandem.work.models import WorkItem
 
 router = APIRouter(include_in_schema=False)
@@ -154,17 +154,7 @@ def referral(
 
 
 def _leased(session: Session, agent_id: uuid.UUID, item_id: uuid.UUID, now: datetime) -> WorkItem:
-    item = session.scalar(
-        select(WorkItem).where(
-            WorkItem.id == item_id,
-            WorkItem.lease_owner == agent_id,
-            WorkItem.state == State.LEASED.value,
-            WorkItem.lease_expires_at > now,
-        )
-    )
-    if item is None:
-        raise NotFound(f"work item {item_id} is not leased to you")
-    return item
+    return access.held(session, agent_id, item_id, now=now)
 
 
 # -- the QA desk -------------------------------------------------------------------------------

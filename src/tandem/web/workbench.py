@@ -8,13 +8,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tandem.catalog.models import Process
 from tandem.catalog.service import personal_view
 from tandem.core.db import transaction
-from tandem.core.errors import NotFound, Unauthorized
+from tandem.core.errors import Unauthorized
 from tandem.http import SESSION_COOKIE, Services, current_principal, public
 from tandem.privacy.service import result_for, staff_view
 from tandem.quality.service import sent_back_notes
@@ -25,7 +24,7 @@ from tandem.vault.masking import is_masked
 from tandem.vault.sealing import Keyring
 from tandem.web.forms import controls
 from tandem.web.templating import page, sections_of, sign_in_url, viewer
-from tandem.work.lifecycle import State
+from tandem.work import access
 from tandem.work.models import WorkItem
 
 router = APIRouter(include_in_schema=False)
@@ -88,16 +87,7 @@ def leased_item(
     """An item leased to the agent now, beside its result form; a referral goes to the
     analyst desk, where it is judged (the rules' advice, four eyes), not keyed."""
     with transaction(services.sessions) as session:
-        item = session.scalar(
-            select(WorkItem).where(
-                WorkItem.id == item_id,
-                WorkItem.lease_owner == principal.agent(),
-                WorkItem.state == State.LEASED.value,
-                WorkItem.lease_expires_at > services.clock.now(),
-            )
-        )
-        if item is None:
-            raise NotFound(f"work item {item_id} is not leased to you")
+        item = access.held(session, principal.agent(), item_id, now=services.clock.now())
         process = session.get_one(Process, (item.client_id, item.process_id))
         if process.kind == "decision":
             return RedirectResponse(f"/console/referrals/{item_id}", status_code=303)
