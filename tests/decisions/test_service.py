@@ -428,6 +428,67 @@ def test_on_demand_evaluation_with_new_rules_or_a_pinned_version(
         assert item.result["reasons"] == ["ABROAD_OK"] and item.result["ruleset_version"] == 2
 
 
+def _delivered_count() -> float:
+    return metrics.REGISTRY.get_sample_value("tandem_items_delivered_total") or 0.0
+
+
+def test_the_rules_deliveries_are_counted_as_delivered_items(
+    container: Container, world: World, process_id: uuid.UUID
+) -> None:
+    """The delivered-items metric counts what the client's rules deliver, as it counts the
+    agents' deliveries: one item at arrival, a file's rows, and an evaluation on demand
+    (before, only agents', reviewers' and analysts' deliveries were counted)."""
+    _version(container, world, process_id)
+    before = _delivered_count()
+    _arrive(container, world, process_id, BASE)  # approved at arrival
+    _arrive(container, world, process_id, ABROAD)  # referred: not delivered
+    assert _delivered_count() - before == 1
+    report = ingest_file(
+        container.sessions,
+        world.client_user,
+        process_id,
+        _bulk_csv([BASE, HIGH_RISK, ABROAD]),
+        filename="apps.csv",
+        clock=container.clock,
+        at_risk_fraction=0.75,
+        keyring=container.keyring,
+    )
+    assert report.decisions == {"approve": 1, "decline": 1, "refer": 1}
+    assert _delivered_count() - before == 3
+    waiting = _arrive(container, world, process_id, ABROAD)
+    _publish_lenient(container, world, process_id)
+    with transaction(container.sessions) as session:
+        _, state = service.evaluate_item(
+            session,
+            world.client_user,
+            waiting.id,
+            now=container.clock.now(),
+            keyring=container.keyring,
+        )
+    assert state.value == "delivered"
+    assert _delivered_count() - before == 4
+
+
+def _publish_lenient(container: Container, world: World, process_id: uuid.UUID) -> None:
+    """A new version that approves applicants living abroad."""
+    lenient = copy.deepcopy(uw.graph())
+    outcome = next(n for n in lenient["nodes"] if n["id"] == "outcome")
+    outcome["content"]["rules"][2]["out0"] = "'approve'"
+    outcome["content"]["rules"][2]["out1"] = "['ABROAD_OK']"
+    now = container.clock.now()
+    with transaction(container.sessions) as session:
+        draft = service.create_version(session, world.client_user, process_id, lenient, now=now)
+        service.add_test(
+            session,
+            world.client_user,
+            draft.id,
+            name="abroad approves",
+            data=ABROAD,
+            expected={"outcome": "approve"},
+        )
+        service.publish(session, world.client_user, draft.id, now=now)
+
+
 def test_two_versions_published_at_once_leave_one_published(
     container: Container, world: World, process_id: uuid.UUID
 ) -> None:
@@ -558,7 +619,11 @@ def _evaluate(container: Container, world: World, item_id: uuid.UUID) -> str:
     """Evaluate the item on demand with the published rules; the outcome."""
     with transaction(container.sessions) as session:
         decision, _ = service.evaluate_item(
-            session, world.client_user, item_id, now=container.clock.now(), keyring=container.keyring
+            session,
+            world.client_user,
+            item_id,
+            now=container.clock.now(),
+            keyring=container.keyring,
         )
         return decision.outcome
 

@@ -870,43 +870,32 @@ def backtest(
     current = published(session, ruleset.client_id, ruleset.process_id)
     draft = rules_of(ruleset)
     current_rules = rules_of(current) if current else None
+    scope = (Decision.client_id == ruleset.client_id, Decision.process_id == ruleset.process_id)
+    # Each item once: by its latest rules decision, with its latest judgment if any.
+    latest = _latest_per_item(scope, "rules")
+    judged = _latest_per_item(scope, "analyst")
     ruled = (
         select(
-            Decision.work_item_id,
-            Decision.outcome,
-            Decision.ruleset_version,
+            latest.c.work_item_id,
+            latest.c.outcome,
+            latest.c.ruleset_version,
             # As JSON text, handed to the engine as it is: parsing it in Python first costs
             # as much as deciding it.
             cast_(WorkItem.payload, Text).label("payload"),
+            judged.c.outcome.label("analyst"),
             WorkItem.sealed,
         )
+        .select_from(latest)
         .join(
             WorkItem,
-            (WorkItem.client_id == Decision.client_id) & (WorkItem.id == Decision.work_item_id),
+            (WorkItem.client_id == ruleset.client_id) & (WorkItem.id == latest.c.work_item_id),
         )
-        .where(
-            Decision.client_id == ruleset.client_id,
-            Decision.process_id == ruleset.process_id,
-            Decision.by == "rules",
-        )
-        .order_by(Decision.at.desc())
+        .outerjoin(judged, judged.c.work_item_id == latest.c.work_item_id)
+        .order_by(latest.c.at.desc(), latest.c.id.desc())
         .limit(limit)
     )
-    analysts = dict(
-        session.execute(
-            select(Decision.work_item_id, Decision.outcome)
-            .where(
-                Decision.client_id == ruleset.client_id,
-                Decision.process_id == ruleset.process_id,
-                Decision.by == "analyst",
-            )
-            .order_by(Decision.at)
-        ).all()
-    )
     windows = session.execute(ruled).yield_per(BACKTEST_WINDOW).partitions()
-    cases = _cases(
-        _in_clear(windows, keyring, ruleset.client_id), draft, current, current_rules, analysts
-    )
+    cases = _cases(_in_clear(windows, keyring, ruleset.client_id), draft, current, current_rules)
     return backtest_.compare(cases)
 
 
@@ -915,6 +904,7 @@ class _Ruled(NamedTuple):
     outcome: str
     ruleset_version: int | None
     payload: str
+    analyst: str | None
 
 
 def _in_clear(
@@ -926,7 +916,11 @@ def _in_clear(
             row
             if row.sealed is None
             else _Ruled(
-                row.work_item_id, row.outcome, row.ruleset_version, _opened(keyring, client_id, row)
+                row.work_item_id,
+                row.outcome,
+                row.ruleset_version,
+                _opened(keyring, client_id, row),
+                row.analyst,
             )
             for row in window
         ]
@@ -942,7 +936,6 @@ def _cases(
     draft: engine.CompiledRules,
     current: Ruleset | None,
     current_rules: engine.CompiledRules | None,
-    analysts: dict[uuid.UUID, str],
 ) -> Iterator[backtest_.Case]:
     """The backtest's cases, window by window: the draft decides a window on the engine's
     threads while the next one is read from the database."""
@@ -967,7 +960,5 @@ def _cases(
             rows, outcomes, futures = pending
             verdicts = chain.from_iterable(future.result() for future in futures)
             for row, was_, verdict in zip(rows, outcomes, verdicts, strict=True):
-                yield backtest_.Case(
-                    was_, verdict.outcome, tuple(verdict.reasons), analysts.get(row.work_item_id)
-                )
+                yield backtest_.Case(was_, verdict.outcome, tuple(verdict.reasons), row.analyst)
         pending = (window, was, decided) if window is not None else None
