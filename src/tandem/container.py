@@ -3,6 +3,8 @@ dispatcher, rate limits, caches) wired once per process; tests swap pieces here.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
@@ -11,9 +13,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from tandem.audit.chain import derive_key
 from tandem.core.clock import Clock, SystemClock
 from tandem.core.config import Settings, load_settings
-from tandem.core.db import make_engine, make_sessionmaker
+from tandem.core.db import make_engine, make_sessionmaker, transaction
 from tandem.core.ratelimit import RateLimits
 from tandem.dispatch.service import Dispatcher
+from tandem.tenancy.context import Context
+from tandem.tenancy.principal import Principal
 from tandem.vault.sealing import Keyring
 
 
@@ -35,6 +39,13 @@ class Container:
         self.audit_key = derive_key(self.settings.secret_key)
         self.keyring = Keyring(*self.settings.master_keys)
         self.dispatcher = Dispatcher(self.clock, self.keyring, self.settings.lease_seconds)
+
+    @contextmanager
+    def context(self, principal: Principal) -> Iterator[Context]:
+        """A use case's context: a transaction (committed when the block ends, rolled back
+        if it raises), the caller, the clock's now and the keys."""
+        with transaction(self.sessions) as session:
+            yield Context(session, principal, self.clock.now(), self.keyring, self.audit_key)
 
 
 def build_container(settings: Settings | None = None, clock: Clock | None = None) -> Container:

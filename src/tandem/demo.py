@@ -637,21 +637,13 @@ def _finish(
             select(WorkItem.client_id, WorkItem.id).where(WorkItem.state == "queued").limit(12)
         ).all()
     for i, (client_id, item_id) in enumerate(queued):
-        with transaction(container.sessions) as session:
+        fraction = container.settings.at_risk_fraction
+        with container.context(owners[client_id]) as ctx:
             try:
                 if i % 2:
-                    work.hold(
-                        session,
-                        owners[client_id],
-                        item_id,
-                        "waiting for a legible scan",
-                        now=clock.now(),
-                        at_risk_fraction=container.settings.at_risk_fraction,
-                    )
+                    work.hold(ctx, item_id, "waiting for a legible scan", at_risk_fraction=fraction)
                 else:
-                    work.cancel(
-                        session, owners[client_id], item_id, "sent by mistake", now=clock.now()
-                    )
+                    work.cancel(ctx, item_id, "sent by mistake")
             except TandemError:
                 continue
     with transaction(container.sessions) as session:

@@ -3,7 +3,7 @@ permission each route declares, and errors as RFC 9457 problem details."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import timedelta
 from typing import Annotated, Any
 
@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from tandem.container import Container
 from tandem.core.db import TENANT, transaction
 from tandem.core.errors import TandemError, Unauthorized
+from tandem.tenancy.context import Context
 from tandem.tenancy.models import ApiKey, ApiToken, User
 from tandem.tenancy.permissions import Permission
 from tandem.tenancy.principal import Principal
@@ -103,6 +104,29 @@ def requires(permission: Permission) -> Callable[..., Awaitable[Principal]]:
 
     dependency.permission = permission  # type: ignore[attr-defined]
     return dependency
+
+
+def context(permission: Permission) -> Callable[..., Iterator[Context]]:
+    """The dependency of a route that runs a use case: its Context, once the caller is known
+    to hold `permission`, in a transaction that commits before the response is sent (declare
+    it with `scope="function"`, as `uses` does)."""
+
+    caller = Depends(requires(permission))  # a default, not an annotation: see below
+
+    def dependency(container: Services, principal: Principal = caller) -> Iterator[Context]:
+        """(The caller is a default value: an annotation naming `permission`, a closure's
+        variable, could not be resolved from the module's names.)"""
+        with container.context(principal) as ctx:
+            yield ctx
+
+    dependency.permission = permission  # type: ignore[attr-defined]
+    return dependency
+
+
+def uses(permission: Permission) -> Any:
+    """A route's Context, as `Annotated[Context, uses(Permission.X)]`: the dependency
+    `context(permission)`, its transaction ended before the response is sent."""
+    return Depends(context(permission), scope="function")
 
 
 def public(reason: str) -> Callable[[], None]:

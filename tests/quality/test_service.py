@@ -16,6 +16,7 @@ from tandem.core.db import transaction
 from tandem.core.errors import Conflict, InvalidInput, NotFound
 from tandem.quality import gold, report, service
 from tandem.quality.models import AgentQuality, FieldCheck, QualityAlert, Review
+from tandem.tenancy.context import Context
 from tandem.tenancy.principal import Principal
 from tandem.work.lifecycle import State
 from tandem.work.models import WorkItem
@@ -359,9 +360,8 @@ def test_gold_items_are_seeded_at_the_rate_scored_and_retired(
 def report_visible(session: Any, world: World, container: Container) -> int:
     from tandem.work.queries import list_visible
 
-    found = list_visible(
-        session, world.client_user, now=container.clock.now(), process_id=world.process_id
-    )
+    ctx = Context(session, world.client_user, container.clock.now(), container.keyring, b"")
+    found = list_visible(ctx, process_id=world.process_id)
     return len(found)
 
 

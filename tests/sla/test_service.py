@@ -70,21 +70,12 @@ def test_waiting_pauses_the_clock(container: Container, world: World, clock: Man
     item = world.submit(container, "x")
     assert item.due_at == _local(2026, 3, 4, 13, 0).astimezone(UTC)
     clock.advance(timedelta(hours=1))  # 10:00, three business hours left
-    with transaction(container.sessions) as session:
-        held = work.hold(
-            session,
-            world.client_user,
-            item.id,
-            "unreadable scan",
-            now=clock.now(),
-            at_risk_fraction=0.75,
-        )
+    with container.context(world.client_user) as ctx:
+        held = work.hold(ctx, item.id, "unreadable scan", at_risk_fraction=0.75)
     assert held.state == "waiting" and held.sla_paused_remaining_s == 3 * 3600
     clock.set(_local(2026, 3, 5, 16, 0).astimezone(UTC))  # next day, 16:00
-    with transaction(container.sessions) as session:
-        resumed = work.resume(
-            session, world.client_user, item.id, now=clock.now(), at_risk_fraction=0.75
-        )
+    with container.context(world.client_user) as ctx:
+        resumed = work.resume(ctx, item.id, at_risk_fraction=0.75)
     # one hour today, two tomorrow morning
     assert resumed.state == "queued"
     assert resumed.due_at == _local(2026, 3, 6, 11, 0).astimezone(UTC)

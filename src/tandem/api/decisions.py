@@ -16,7 +16,7 @@ from tandem.http import MAX_INT, Services, requires
 from tandem.privacy.service import staff_view
 from tandem.tenancy.permissions import Permission
 from tandem.tenancy.principal import Principal
-from tandem.work.access import get_visible
+from tandem.work.access import visible_item
 
 router = APIRouter(prefix="/api/v1", tags=["decisions"])
 
@@ -235,7 +235,7 @@ def _referral(services: Services, principal: Principal, item_id: uuid.UUID) -> R
     """The item's decisions and the rules' trace, its personal values shown as the reader
     sees the item's payload (masked for provider staff; tandem.decisions.service.explain)."""
     with transaction(services.sessions) as session:
-        item = get_visible(session, principal, item_id, now=services.clock.now())
+        item = visible_item(session, principal, item_id, services.clock.now())
         referral = service.explain(
             session, item, services.keyring, audience=service.audience_of(principal)
         )

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, File, Form, Header, Response, UploadFile
 from pydantic import BaseModel, Field
 
-from tandem.api.work import shown
+from tandem.api.work import shown_as
 from tandem.core.db import transaction
 from tandem.core.errors import InvalidInput
 from tandem.http import Services, requires
@@ -68,7 +68,7 @@ def submit_work_item(
             priority=body.priority,
             idempotency_key=idempotency_key,
         )
-        out = shown(session, services.keyring, principal, item)
+        out = shown_as(session, services.keyring, principal, item)
     if not created:
         response.status_code = 200
         response.headers["Idempotent-Replayed"] = "true"

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from tandem.api.work import shown
+from tandem.api.work import shown_as
 from tandem.audit import service as audit
 from tandem.catalog.models import Process
 from tandem.catalog.service import get_process
@@ -268,7 +268,7 @@ def adjudicate(
             now=services.clock.now(),
             keyring=services.keyring,
         )
-        return shown(session, services.keyring, principal, item)
+        return shown_as(session, services.keyring, principal, item)
 
 
 # -- the client's acceptance ---------------------------------------------------------------
@@ -303,7 +303,7 @@ def reject_delivered(
             data={"reason": body.reason, "fields": body.fields},
             now=services.clock.now(),
         )
-        return shown(session, services.keyring, principal, item)
+        return shown_as(session, services.keyring, principal, item)
 
 
 # -- gold items ----------------------------------------------------------------------------

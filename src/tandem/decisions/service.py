@@ -36,7 +36,7 @@ from tandem.tenancy.principal import Principal
 from tandem.vault.masking import mask_trace
 from tandem.vault.sealing import Keyring, Storing, clear_payload, opened
 from tandem.work import transitions
-from tandem.work.access import get_visible
+from tandem.work.access import visible_item
 from tandem.work.chunks import JsonInsert, item_rows
 from tandem.work.lifecycle import State
 from tandem.work.models import WorkItem
@@ -370,7 +370,7 @@ def evaluate_item(
     """Evaluate an item on demand: with the published rules, or with the version named
     (pinned). An item waiting for an analyst (received or queued) that the rules now decide
     is delivered; one they still refer is queued, with the new reasons recorded."""
-    item = get_visible(session, principal, item_id, now=now)
+    item = visible_item(session, principal, item_id, now)
     ruleset: Ruleset | None
     if ruleset_id is not None:
         ruleset = pinned = get_ruleset(session, principal, ruleset_id)

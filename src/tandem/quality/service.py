@@ -60,7 +60,7 @@ from tandem.tenancy.principal import Principal
 from tandem.vault.masking import kept_personal, scanned
 from tandem.vault.sealing import ANSWER, Keyring, clear_result, opened
 from tandem.work import transitions
-from tandem.work.access import get_visible
+from tandem.work.access import visible_item
 from tandem.work.lifecycle import State
 from tandem.work.models import WorkItem, WorkItemEvent
 from tandem.work.transitions import ItemRef, move
@@ -820,7 +820,7 @@ def reject_delivered(
     """The client sends a delivered result back: an escaped defect, counted against the
     agent who did the work (and against the outgoing-quality estimate), and the item goes
     back to the queue to be redone; the redone work is reviewed before it leaves again."""
-    item = get_visible(session, principal, item_id, now=now)
+    item = visible_item(session, principal, item_id, now)
     if item.state != State.DELIVERED.value:
         raise Conflict(f"work item {item_id} is {item.state}: only a delivered item is rejected")
     policy = policy_of(session, item.client_id, item.process_id)

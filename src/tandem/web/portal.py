@@ -98,14 +98,14 @@ def item(
     item_id: uuid.UUID, request: Request, principal: Client, services: Services
 ) -> HTMLResponse:
     _client_id(principal)
-    with transaction(services.sessions) as session:
-        found: WorkItem = get_visible(session, principal, item_id, now=services.clock.now())
+    with services.context(principal) as ctx:
+        found: WorkItem = get_visible(ctx, item_id)
         return page(
             request,
             "portal_item.html",
             principal,
             item=found,
-            payload=payload_for(session, services.keyring, principal, found),
-            result=result_for(session, services.keyring, principal, found),
-            events=queries.history(session, found),
+            payload=payload_for(ctx.session, ctx.keyring, principal, found),
+            result=result_for(ctx.session, ctx.keyring, principal, found),
+            events=queries.history(ctx.session, found),
         )

@@ -17,6 +17,7 @@ from sqlalchemy import ColumnElement, Connection, and_, false, select, true
 from sqlalchemy.orm import Session
 
 from tandem.core.errors import LeaseLost, NotFound
+from tandem.tenancy.context import Context
 from tandem.tenancy.permissions import Permission
 from tandem.tenancy.principal import Principal
 from tandem.work.lifecycle import State
@@ -50,10 +51,15 @@ def visible(principal: Principal, now: datetime) -> ColumnElement[bool]:
     return false()
 
 
-def get_visible(
-    session: Session, principal: Principal, item_id: uuid.UUID, *, now: datetime
+def get_visible(ctx: Context, item_id: uuid.UUID) -> WorkItem:
+    """The item if the caller may see it now; otherwise NotFound, same as a missing item."""
+    return visible_item(ctx.session, ctx.principal, item_id, ctx.now)
+
+
+def visible_item(
+    session: Session, principal: Principal, item_id: uuid.UUID, now: datetime
 ) -> WorkItem:
-    """The item if the principal may see it; otherwise NotFound, same as a missing item."""
+    """`get_visible` for a use case not yet given a Context."""
     item = session.scalar(select(WorkItem).where(WorkItem.id == item_id, visible(principal, now)))
     if item is None:
         raise not_found(item_id)

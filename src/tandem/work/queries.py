@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tandem.tenancy.principal import Principal
+from tandem.core.errors import NotFound
+from tandem.tenancy.context import Context
 from tandem.work.access import visible
 from tandem.work.lifecycle import State
-from tandem.work.models import WorkItem, WorkItemEvent
+from tandem.work.models import Batch, WorkItem, WorkItemEvent
 
 
 def history(session: Session, item: WorkItem) -> Sequence[WorkItemEvent]:
@@ -34,17 +34,15 @@ def latest(session: Session, client_id: int, limit: int) -> Sequence[WorkItem]:
 
 
 def list_visible(
-    session: Session,
-    principal: Principal,
+    ctx: Context,
     *,
-    now: datetime,
     batch_id: uuid.UUID | None = None,
     process_id: uuid.UUID | None = None,
     state: State | None = None,
     limit: int = 100,
     offset: int = 0,
 ) -> list[WorkItem]:
-    query = select(WorkItem).where(visible(principal, now))
+    query = select(WorkItem).where(visible(ctx.principal, ctx.now))
     if batch_id is not None:
         query = query.where(WorkItem.batch_id == batch_id)
     if process_id is not None:
@@ -52,4 +50,14 @@ def list_visible(
     if state is not None:
         query = query.where(WorkItem.state == state.value)
     query = query.order_by(WorkItem.received_at, WorkItem.id).limit(limit).offset(offset)
-    return list(session.scalars(query).all())
+    return list(ctx.session.scalars(query).all())
+
+
+def get_batch(ctx: Context, batch_id: uuid.UUID) -> Batch:
+    """A batch of the caller's client (provider staff: any); NotFound otherwise."""
+    batch = ctx.session.scalar(
+        select(Batch).where(Batch.id == batch_id, ctx.principal.client_condition(Batch.client_id))
+    )
+    if batch is None:
+        raise NotFound(f"batch {batch_id} not found")
+    return batch

@@ -24,12 +24,13 @@ from sqlalchemy import Connection, Row, TextualSelect, insert, update
 from sqlalchemy.orm import Session
 
 from tandem.catalog.models import Process
+from tandem.catalog.service import policy_for
 from tandem.core import metrics
 from tandem.core.db import new_id
 from tandem.core.errors import Conflict
 from tandem.delivery import outbox
 from tandem.sla.policy import SlaPolicy
-from tandem.tenancy.principal import Principal
+from tandem.tenancy.context import Context
 from tandem.vault.sealing import Storing
 from tandem.work.access import get_visible
 from tandem.work.chunks import ITEM_COLUMNS, JsonInsert, item_rows
@@ -177,81 +178,58 @@ def creation_event(
     }
 
 
-__all__ = ["IllegalTransition", "ItemRef", "StaleItem", "creation_event", "move", "step_events"]
-
-
-def hold(
-    session: Session,
-    principal: Principal,
-    item_id: uuid.UUID,
-    reason: str,
-    *,
-    now: datetime,
-    at_risk_fraction: float,
-) -> WorkItem:
+def hold(ctx: Context, item_id: uuid.UUID, reason: str, *, at_risk_fraction: float) -> WorkItem:
     """Waiting on someone outside the provider: the SLA clock stops with its time left."""
-    from tandem.catalog.service import policy_for
-
-    item = get_visible(session, principal, item_id, now=now)
-    policy = policy_for(session, item.client_id, item.process_id, at_risk_fraction)
+    item = get_visible(ctx, item_id)
+    policy = policy_for(ctx.session, item.client_id, item.process_id, at_risk_fraction)
     move(
-        session,
+        ctx.session,
         ItemRef.of(item),
         State.WAITING,
-        actor=principal.actor,
-        now=now,
+        actor=ctx.principal.actor,
+        now=ctx.now,
         data={"reason": reason},
         changes={
-            "sla_paused_remaining_s": policy.pause(now, item.due_at),
+            "sla_paused_remaining_s": policy.pause(ctx.now, item.due_at),
             "lease_owner": None,
             "lease_expires_at": None,
         },
     )
-    session.refresh(item)
+    ctx.session.refresh(item)
     return item
 
 
-def resume(
-    session: Session,
-    principal: Principal,
-    item_id: uuid.UUID,
-    *,
-    now: datetime,
-    at_risk_fraction: float,
-) -> WorkItem:
-    from tandem.catalog.service import policy_for
-
-    item = get_visible(session, principal, item_id, now=now)
+def resume(ctx: Context, item_id: uuid.UUID, *, at_risk_fraction: float) -> WorkItem:
+    """waiting -> queued: the SLA clock restarts with the time it had left."""
+    item = get_visible(ctx, item_id)
     if item.state != State.WAITING.value:
         raise IllegalTransition(State(item.state), State.QUEUED)
-    policy = policy_for(session, item.client_id, item.process_id, at_risk_fraction)
-    due_at, at_risk_at = policy.resume(now, item.sla_paused_remaining_s or 0.0)
+    policy = policy_for(ctx.session, item.client_id, item.process_id, at_risk_fraction)
+    due_at, at_risk_at = policy.resume(ctx.now, item.sla_paused_remaining_s or 0.0)
     move(
-        session,
+        ctx.session,
         ItemRef.of(item),
         State.QUEUED,
-        actor=principal.actor,
-        now=now,
+        actor=ctx.principal.actor,
+        now=ctx.now,
         changes={"due_at": due_at, "at_risk_at": at_risk_at, "sla_paused_remaining_s": None},
     )
-    session.refresh(item)
+    ctx.session.refresh(item)
     return item
 
 
-def cancel(
-    session: Session, principal: Principal, item_id: uuid.UUID, reason: str, *, now: datetime
-) -> WorkItem:
-    item = get_visible(session, principal, item_id, now=now)
+def cancel(ctx: Context, item_id: uuid.UUID, reason: str) -> WorkItem:
+    item = get_visible(ctx, item_id)
     move(
-        session,
+        ctx.session,
         ItemRef.of(item),
         State.CANCELLED,
-        actor=principal.actor,
-        now=now,
+        actor=ctx.principal.actor,
+        now=ctx.now,
         data={"reason": reason},
         changes={"lease_owner": None, "lease_expires_at": None},
     )
-    session.refresh(item)
+    ctx.session.refresh(item)
     return item
 
 
