@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from tandem.audit.chain import derive_key
+from tandem.core.caching import CACHES, Caches
 from tandem.core.clock import Clock, SystemClock
 from tandem.core.config import Settings, load_settings
 from tandem.core.db import make_engine, make_sessionmaker, transaction
@@ -33,11 +34,15 @@ class Container:
     audit_key: bytes = field(init=False)  # the audit chain's key, from the secret
     keyring: Keyring = field(init=False)  # the keys of personal data at rest
     dispatcher: Dispatcher = field(init=False)
+    caches: Caches = field(init=False)  # every cache of immutable facts, bounded
 
     def __post_init__(self) -> None:
         self.rate_limits = RateLimits(self.settings)
         self.audit_key = derive_key(self.settings.secret_key)
         self.keyring = Keyring(*self.settings.master_keys)
+        self.caches = CACHES  # one set per server process: started empty, sized here
+        self.caches.clear()
+        self.caches.configure(self.settings.cache_scale)
         self.dispatcher = Dispatcher(self.clock, self.keyring, self.settings.lease_seconds)
 
     @contextmanager

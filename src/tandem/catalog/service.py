@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from tandem.catalog.forms import Form, FormError
 from tandem.catalog.models import PROCESS_KINDS, SLA_MODES, Process
+from tandem.core.caching import CACHES, LruCache
 from tandem.core.errors import Conflict, InvalidInput, NotFound
 from tandem.sla.policy import SlaPolicy
 from tandem.tenancy.models import Client
@@ -22,54 +24,56 @@ from tandem.vault.masking import CATEGORIES, check_categories, personal_fields
 from tandem.workforce.eligibility import CEFR_LEVELS, QueueRequirements
 from tandem.workforce.models import Skill
 
-_FORMS: dict[str, Form] = {}
-_KINDS: dict[tuple[int, uuid.UUID], str] = {}
-_RESULT_FORMS: dict[tuple[int, uuid.UUID], Form] = {}
-_RESULT_PERSONAL: dict[tuple[int, uuid.UUID], dict[str, str]] = {}
+# Facts of a process that never change once it is defined (a changed form is a new process),
+# read once per server process: compiling a form costs milliseconds, validating microseconds.
+_FORMS: LruCache[str, Form] = CACHES.bounded("catalog.forms", 4_096)
+_RESULTS: LruCache[tuple[int, uuid.UUID], ResultFacts] = CACHES.bounded("catalog.results", 16_384)
+_PERSONAL: LruCache[tuple[int, uuid.UUID], tuple[dict[str, str], frozenset[str]]] = CACHES.bounded(
+    "catalog.personal_views", 16_384
+)
+
+
+@dataclass(frozen=True)
+class ResultFacts:
+    """What a submit needs of its process: the result form, its personal fields, the kind."""
+
+    form: Form
+    personal: dict[str, str]
+    kind: str
 
 
 def form_of(schema: dict[str, Any]) -> Form:
-    """The compiled Form of a schema, compiled once per process lifetime and reused: compiling
-    costs milliseconds, validating microseconds."""
-    key = json.dumps(schema, sort_keys=True)
-    form = _FORMS.get(key)
-    if form is None:
-        form = _FORMS[key] = Form(schema)
-    return form
+    """The compiled Form of a schema (compiled once, then reused)."""
+    return _FORMS.get_or_load(json.dumps(schema, sort_keys=True), lambda: Form(schema))
 
 
-def result_form(db: Session | Connection, client_id: int, process_id: uuid.UUID) -> Form:
-    """The compiled result form of a process, read once: a process is never edited once
-    defined (a changed form is a new process), and submits are the hot path."""
-    key = (client_id, process_id)
-    form = _RESULT_FORMS.get(key)
-    if form is None:
-        schema, _KINDS[key] = db.execute(
+def _results(db: Session | Connection, client_id: int, process_id: uuid.UUID) -> ResultFacts:
+    def load() -> ResultFacts:
+        schema, kind = db.execute(
             select(Process.form_schema, Process.kind).where(
                 Process.client_id == client_id, Process.id == process_id
             )
         ).one()
-        _RESULT_PERSONAL[key] = personal_fields(schema)
-        form = _RESULT_FORMS[key] = form_of(schema)
-    return form
+        return ResultFacts(form_of(schema), personal_fields(schema), kind)
+
+    return _RESULTS.get_or_load((client_id, process_id), load)
+
+
+def result_form(db: Session | Connection, client_id: int, process_id: uuid.UUID) -> Form:
+    """The compiled result form of a process (submits are the hot path: read once)."""
+    return _results(db, client_id, process_id).form
 
 
 def result_personal(
     db: Session | Connection, client_id: int, process_id: uuid.UUID
 ) -> dict[str, str]:
     """The result form's personal fields {field: category}, read with the form."""
-    key = (client_id, process_id)
-    if key not in _RESULT_PERSONAL:
-        result_form(db, client_id, process_id)
-    return _RESULT_PERSONAL[key]
+    return _results(db, client_id, process_id).personal
 
 
 def process_kind(db: Session | Connection, client_id: int, process_id: uuid.UUID) -> str:
     """A process's kind, read with its result form (and as rarely)."""
-    key = (client_id, process_id)
-    if key not in _KINDS:
-        result_form(db, client_id, process_id)
-    return _KINDS[key]
+    return _results(db, client_id, process_id).kind
 
 
 def get_process(session: Session, principal: Principal, process_id: uuid.UUID) -> Process:
@@ -167,24 +171,21 @@ def define_process(
     return process
 
 
-_PERSONAL: dict[tuple[int, uuid.UUID], tuple[dict[str, str], frozenset[str]]] = {}
-
-
 def personal_view(
     db: Session | Connection, client_id: int, process_id: uuid.UUID
 ) -> tuple[dict[str, str], frozenset[str]]:
     """The process's personal fields {field: category} and the categories agents see:
     read once (a process's forms never change)."""
-    key = (client_id, process_id)
-    view = _PERSONAL.get(key)
-    if view is None:
+
+    def load() -> tuple[dict[str, str], frozenset[str]]:
         row = db.execute(
             select(Process.input_schema, Process.agent_visible_personal).where(
                 Process.client_id == client_id, Process.id == process_id
             )
         ).one()
-        view = _PERSONAL[key] = (personal_fields(row[0]), frozenset(row[1] or ()))
-    return view
+        return personal_fields(row[0]), frozenset(row[1] or ())
+
+    return _PERSONAL.get_or_load((client_id, process_id), load)
 
 
 def policy_for(

@@ -21,6 +21,8 @@ class Settings(BaseSettings):
     # Signs webhook payloads of clients that have not set their own secret, and seeds the demo.
     secret_key: str = Field(default="dev-insecure-change-me", min_length=16)
     lease_seconds: int = Field(default=300, ge=5, le=86400)
+    # The bounds of the per-process caches of immutable facts (tandem.core.caching), scaled.
+    cache_scale: float = Field(default=1.0, gt=0, le=100)
     at_risk_fraction: float = Field(default=0.75, gt=0, lt=1)
     at_risk_priority_boost: int = Field(default=10, ge=0)
     worker_interval_seconds: float = Field(default=5.0, gt=0)

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from tandem.catalog.models import Process
 from tandem.catalog.service import get_process, personal_view
 from tandem.core import metrics
+from tandem.core.caching import CACHES, LruCache
 from tandem.core.db import new_id, new_id_hex
 from tandem.core.errors import Conflict, InvalidInput, NotFound
 from tandem.decisions import backtest as backtest_
@@ -253,17 +254,16 @@ def publish(
     return ruleset
 
 
-_RULES: dict[tuple[int, uuid.UUID], engine.CompiledRules] = {}
+_RULES: LruCache[tuple[int, uuid.UUID], engine.CompiledRules] = CACHES.bounded(
+    "decisions.compiled_rules", 1_024
+)
 
 
 def rules_of(ruleset: Ruleset) -> engine.CompiledRules:
     """The version's compiled rules, looked up by its id: a stored graph never changes, and
     an arriving item should not pay for hashing the graph's JSON to find them."""
-    key = (ruleset.client_id, ruleset.id)
-    rules = _RULES.get(key)
-    if rules is None:
-        rules = _RULES[key] = engine.compiled(ruleset.graph)
-    return rules
+    graph = ruleset.graph
+    return _RULES.get_or_load((ruleset.client_id, ruleset.id), lambda: engine.compiled(graph))
 
 
 def publish_version(
