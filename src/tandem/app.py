@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from swagger_ui_bundle import swagger_ui_path
 
 from tandem import __version__, web
 from tandem.api.audit import router as audit_router
@@ -24,6 +26,7 @@ from tandem.container import Container, build_container
 from tandem.core import metrics
 from tandem.core.errors import PROBLEM_MEDIA_TYPE, InvalidInput, Problem
 from tandem.http import install_problem_handlers, public, requires
+from tandem.security import SecurityHeaders
 from tandem.tenancy.permissions import Permission
 from tandem.tenancy.principal import Principal
 from tandem.work.queue_depth import QueueDepthCollector
@@ -127,8 +130,10 @@ def create_app(container: Container | None = None) -> FastAPI:
         version=__version__,
         description="Delivery platform of an outsourcing provider: intake, dispatch under "
         "leases, SLA clocks, delivery by API, export and signed webhooks.",
-        docs_url="/docs",
+        docs_url=None,  # served below from the installed Swagger UI, not a CDN
+        redoc_url=None,
     )
+    app.add_middleware(SecurityHeaders, hsts=container.settings.cookie_secure)
     app.state.container = container
     install_problem_handlers(app)
     for router in ROUTERS:
@@ -173,8 +178,24 @@ def create_app(container: Container | None = None) -> FastAPI:
     def home(_: Annotated[None, Depends(public("the console's front door, no data"))]) -> Response:
         return RedirectResponse("/console", status_code=303)
 
+    app.mount("/docs/assets", StaticFiles(directory=swagger_ui_path), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False, response_class=HTMLResponse)
+    def docs(_: Annotated[None, Depends(public("the API's documentation, no data"))]) -> str:
+        return DOCS_PAGE
+
     web.install(app)
     return app
+
+
+DOCS_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Tandem API</title>
+<link rel="stylesheet" href="/docs/assets/swagger-ui.css">
+<link rel="icon" type="image/png" href="/docs/assets/favicon-32x32.png"></head>
+<body><div id="swagger-ui"></div>
+<script src="/docs/assets/swagger-ui-bundle.js"></script>
+<script src="/static/docs.js"></script></body></html>
+"""
 
 
 def _problems_as_problem_json(doc: dict[str, Any]) -> dict[str, Any]:
