@@ -214,3 +214,19 @@ def test_backtest_counts_on_a_known_data_set() -> None:
         "agreed": 6,
     }
     assert report["per_reason"]["HIGH"]["decline"] == 3
+
+
+def test_a_number_the_engine_cannot_take_is_the_rules_failing_not_the_service() -> None:
+    """zen-engine raises a plain Exception for a number beyond 64-bit floats (found by
+    Schemathesis as a 500 when running test cases): deciding refers it with RULES_ERROR,
+    evaluating raises the RuntimeError every caller handles, the trace is empty."""
+    rules = engine.compiled(uw.graph())
+    huge = {**uw.tests()[0][1], "bmi": 4.6e95}
+    verdict = rules.decide(huge)
+    assert (verdict.outcome, verdict.reasons) == ("refer", [engine.RULES_ERROR])
+    assert "floating point" in verdict.result["error"]
+    with pytest.raises(RuntimeError, match="floating point"):
+        rules.evaluate(huge)
+    assert rules.trace(huge) == []
+    [later] = rules.decide_later([huge]).result()
+    assert later.reasons == [engine.RULES_ERROR]

@@ -13,8 +13,9 @@ import functools
 import json
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -130,6 +131,19 @@ def _engine_slots() -> asyncio.Semaphore:
     return _SLOTS
 
 
+@contextmanager
+def _engine_errors() -> Iterator[None]:
+    """zen-engine raises RuntimeError when a rule fails, but a plain Exception for an input
+    it cannot take (a number beyond 64-bit floats): both are the rules failing on the input,
+    referred with RULES_ERROR, never an error of the service."""
+    try:
+        yield
+    except RuntimeError:
+        raise
+    except Exception as exc:
+        raise RuntimeError(str(exc)) from exc
+
+
 class CompiledRules:
     """A compiled graph. Thread-safe for evaluation."""
 
@@ -144,8 +158,10 @@ class CompiledRules:
         return self._content
 
     def evaluate(self, data: dict[str, Any]) -> dict[str, Any]:
-        """The graph's raw result for one input (raises RuntimeError on a failing rule)."""
-        return self._one.evaluate(data)["result"]
+        """The graph's raw result for one input (raises RuntimeError on a failing rule, or a
+        value the engine cannot take)."""
+        with _engine_errors():
+            return self._one.evaluate(data)["result"]
 
     def decide(self, data: dict[str, Any]) -> Verdict:
         return self.decide_many([data])[0]
@@ -157,7 +173,8 @@ class CompiledRules:
         if not inputs:
             return []
         try:
-            response = self._many.evaluate(_batch(inputs))
+            with _engine_errors():
+                response = self._many.evaluate(_batch(inputs))
         except RuntimeError:
             return [self._decide_alone(data) for data in inputs]
         return [verdict_of(result) for result in response["result"]["results"]]
@@ -178,7 +195,8 @@ class CompiledRules:
             return []
         async with _engine_slots():
             try:
-                response = await self._many.async_evaluate(_batch(inputs))
+                with _engine_errors():
+                    response = await self._many.async_evaluate(_batch(inputs))
             except RuntimeError:
                 return [self._decide_alone(data) for data in inputs]
         return [verdict_of(result) for result in response["result"]["results"]]
@@ -194,7 +212,8 @@ class CompiledRules:
         tables) and the values the node set (not the ones it passed through). Nothing for an
         input the rules fail on: its referral's reason (RULES_ERROR) says so."""
         try:
-            response = self._one.evaluate(data, {"trace": True})
+            with _engine_errors():
+                response = self._one.evaluate(data, {"trace": True})
         except RuntimeError:
             return []
         steps = sorted(response.get("trace", {}).values(), key=lambda s: s.get("order", 0))
