@@ -74,11 +74,12 @@ APPLICANT = {**uw.tests()[0][1], "applicant_name": NAME}
 
 # -- the route table -------------------------------------------------------------------------
 
-DOC_ROUTES = frozenset({"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
-NOT_IN_SCHEMA = frozenset({("GET", "/")})  # the landing page: include_in_schema=False
+DOC_ROUTES = frozenset({"/openapi.json"})
+# include_in_schema=False: the landing page, and the docs page (its assets are files)
+NOT_IN_SCHEMA = frozenset({("GET", "/"), ("GET", "/docs")})
 # The console's pages are not in the API's schema: their ids come from their paths.
 PAGES = ("/console", "/sign-in", "/sign-out")
-STATIC = "/static"  # files only, the same for everyone
+STATIC = ("/static", "/docs/assets")  # files only, the same for everyone
 # A redirect (to the sign-in page, or to a section) shows nothing either.
 REFUSALS = frozenset({303, 401, 403, 404, 405, 409, 422})
 
@@ -200,7 +201,7 @@ def app_routes(app: FastAPI) -> set[tuple[str, str]]:
     for path, route in _walk(app.routes):
         if isinstance(route, APIRoute):
             found |= {(method, path) for method in route.methods or ()}
-        elif isinstance(route, Mount) and path == STATIC:
+        elif isinstance(route, Mount) and path in STATIC:
             continue
         elif isinstance(route, Route):
             others.add(path)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from swagger_ui_bundle import swagger_ui_path
@@ -24,8 +25,9 @@ from tandem.api.work import router as work_router
 from tandem.api.workforce import router as workforce_router
 from tandem.container import Container, build_container
 from tandem.core import metrics
+from tandem.core.db import database_ready
 from tandem.core.errors import PROBLEM_MEDIA_TYPE, InvalidInput, Problem
-from tandem.http import install_problem_handlers, public, requires
+from tandem.http import install_problem_handlers, problem, public, requires
 from tandem.security import SecurityHeaders
 from tandem.tenancy.permissions import Permission
 from tandem.tenancy.principal import Principal
@@ -76,6 +78,8 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
     429: AUTH_PROBLEMS[429],
 }
 
+
+READY_TIMEOUT_S = 0.9  # readiness answers within a second
 
 NUL = "\x00"
 
@@ -153,8 +157,32 @@ def create_app(container: Container | None = None) -> FastAPI:
     queue_registry.register(QueueDepthCollector(container.sessions))
 
     @app.get("/healthz", tags=["operations"])
-    def healthz(_: Annotated[None, Depends(public("load balancers probe it"))]) -> dict[str, str]:
+    async def healthz(
+        _: Annotated[None, Depends(public("load balancers probe it"))],
+    ) -> dict[str, str]:
+        """Liveness: the process answers (no database; on the event loop, so it answers even
+        when every worker thread waits for the database)."""
         return {"status": "ok"}
+
+    @app.get("/readyz", tags=["operations"], responses={503: _problem("The database is not")})
+    async def readyz(
+        _: Annotated[None, Depends(public("load balancers probe it"))],
+    ) -> Response:
+        """Readiness: the database answers within a second, on a connection of its own (an
+        exhausted pool does not delay the answer)."""
+        url = container.settings.sqlalchemy_url
+        loop = asyncio.get_running_loop()
+        try:
+            ready = await asyncio.wait_for(
+                loop.run_in_executor(None, database_ready, url, READY_TIMEOUT_S), READY_TIMEOUT_S
+            )
+        except TimeoutError:
+            ready = False
+        if ready:
+            return JSONResponse({"status": "ready"})
+        response = problem(503, "Not ready", "the database does not answer", retry_after=2)
+        response.headers["Retry-After"] = "2"
+        return response
 
     @app.get(
         "/metrics",

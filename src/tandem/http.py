@@ -3,6 +3,7 @@ permission each route declares, and errors as RFC 9457 problem details."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import timedelta
 from typing import Annotated, Any
@@ -11,6 +12,8 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as SqlTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tandem.container import Container
@@ -23,6 +26,8 @@ from tandem.tenancy.principal import Principal
 from tandem.tenancy.service import API_KEY_PREFIX, hash_token
 from tandem.tenancy.signin import session_user
 from tandem.workforce.models import Agent
+
+log = logging.getLogger(__name__)
 
 
 def get_container(request: Request) -> Container:
@@ -129,10 +134,10 @@ def uses(permission: Permission) -> Any:
     return Depends(context(permission), scope="function")
 
 
-def public(reason: str) -> Callable[[], None]:
+def public(reason: str) -> Callable[[], Awaitable[None]]:
     """Declares a route deliberately open to anyone (health, metrics, docs), and why."""
 
-    def dependency() -> None:
+    async def dependency() -> None:  # async: no worker thread needed (probes must answer)
         return None
 
     dependency.public_reason = reason  # type: ignore[attr-defined]
@@ -142,6 +147,9 @@ def public(reason: str) -> Callable[[], None]:
 def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
     body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
     return JSONResponse(body, status_code=status, media_type="application/problem+json")
+
+
+RETRY_AFTER_SECONDS = 2
 
 
 def install_problem_handlers(app: FastAPI) -> None:
@@ -164,6 +172,27 @@ def install_problem_handlers(app: FastAPI) -> None:
             for error in exc.errors()
         ]
         return problem(422, "Invalid input", "the request is invalid", errors=errors)
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(SqlTimeout)
+    async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
+        """The database is restarting, unreachable, or did not give a connection, a lock or
+        an answer within the request's budget (tandem.core.db.Budgets): a short, clear,
+        retryable answer instead of a 500."""
+        log.warning("database unavailable for %s %s: %s", request.method, request.url.path, exc)
+        response = problem(
+            503,
+            "Service unavailable",
+            "the database is busy or unreachable; try again shortly",
+            retry_after=RETRY_AFTER_SECONDS,
+        )
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
+
+    @app.exception_handler(Exception)
+    async def _bug(request: Request, exc: Exception) -> JSONResponse:
+        """A bug: still a problem document (the server logs the traceback)."""
+        return problem(500, "Internal error", "something went wrong on our side")
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

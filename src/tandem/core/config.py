@@ -7,6 +7,8 @@ from functools import lru_cache
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tandem.core.db import Budgets
+
 
 class ConfigError(Exception):
     """A setting has a bad value; the message names the environment variable."""
@@ -21,6 +23,13 @@ class Settings(BaseSettings):
     # Signs webhook payloads of clients that have not set their own secret, and seeds the demo.
     secret_key: str = Field(default="dev-insecure-change-me", min_length=16)
     lease_seconds: int = Field(default=300, ge=5, le=86400)
+    # How long a request may wait for a pooled connection, a lock, one statement; how long a
+    # transaction may sit idle (PostgreSQL; SQLite waits the lock budget for its one writer).
+    # Past a budget the request answers 503 with Retry-After (tandem.core.db.Budgets).
+    db_pool_timeout_seconds: float = Field(default=5.0, gt=0, le=600)
+    db_lock_timeout_ms: int = Field(default=5_000, ge=100, le=600_000)
+    db_statement_timeout_ms: int = Field(default=60_000, ge=100, le=86_400_000)
+    db_idle_in_transaction_ms: int = Field(default=60_000, ge=1_000, le=86_400_000)
     # The bounds of the per-process caches of immutable facts (tandem.core.caching), scaled.
     cache_scale: float = Field(default=1.0, gt=0, le=100)
     at_risk_fraction: float = Field(default=0.75, gt=0, lt=1)
@@ -50,6 +59,15 @@ class Settings(BaseSettings):
     # their personal data purged by the worker: this often, at most purge_batch per pass.
     purge_interval_minutes: int = Field(default=60, ge=1, le=10_080)
     purge_batch: int = Field(default=1000, ge=1, le=100_000)
+
+    @property
+    def budgets(self) -> Budgets:
+        return Budgets(
+            pool_timeout_s=self.db_pool_timeout_seconds,
+            lock_timeout_ms=self.db_lock_timeout_ms,
+            statement_timeout_ms=self.db_statement_timeout_ms,
+            idle_in_transaction_ms=self.db_idle_in_transaction_ms,
+        )
 
     @field_validator("database_url")
     @classmethod

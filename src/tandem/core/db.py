@@ -10,13 +10,16 @@ SQLAlchemy then discards the whole pool.
 
 from __future__ import annotations
 
+import sqlite3
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import psycopg
 import uuid_utils.compat as uuid_utils
 from sqlalchemy import JSON, Connection, DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
@@ -75,25 +78,74 @@ def new_id_hex() -> str:
     return uuid7().hex
 
 
-def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
+@dataclass(frozen=True)
+class Budgets:
+    """How long a unit of work may wait, so that a stuck transaction or a database restart
+    costs a request seconds (then a retryable 503), never the pool: for a connection from the
+    pool, for a lock, for one statement, and how long a transaction may sit idle."""
+
+    pool_timeout_s: float = 5.0
+    connect_timeout_s: int = 5
+    lock_timeout_ms: int = 5_000
+    statement_timeout_ms: int = 60_000
+    idle_in_transaction_ms: int = 60_000
+
+
+def make_engine(
+    url: str, *, pool_size: int = 10, echo: bool = False, budgets: Budgets | None = Budgets()
+) -> Engine:
+    """The engine of the app and the worker; `budgets` None (migrations) waits as long as
+    the work takes."""
     if url.startswith("sqlite"):
+        busy_ms = budgets.lock_timeout_ms if budgets else 600_000
         engine = create_engine(
             url,
             echo=echo,
             poolclass=NullPool if ":memory:" not in url else None,
-            connect_args={"check_same_thread": False, "timeout": 30},
+            connect_args={"check_same_thread": False, "timeout": busy_ms / 1000},
         )
-        _make_sqlite_transactions_immediate(engine)
+        _make_sqlite_transactions_immediate(engine, busy_ms)
         return engine
-    engine = create_engine(
-        url,
-        echo=echo,
-        pool_size=pool_size,
-        max_overflow=pool_size,
-        connect_args={"options": "-c idle_in_transaction_session_timeout=60000"},
-    )
+    options: dict[str, Any] = {}
+    if budgets is not None:
+        settings = (
+            f"-c lock_timeout={budgets.lock_timeout_ms} "
+            f"-c statement_timeout={budgets.statement_timeout_ms} "
+            f"-c idle_in_transaction_session_timeout={budgets.idle_in_transaction_ms}"
+        )
+        options = {
+            "pool_timeout": budgets.pool_timeout_s,
+            "connect_args": {"options": settings, "connect_timeout": budgets.connect_timeout_s},
+        }
+    # No pre-ping (a round trip per checkout on the hot path): a connection a restart broke
+    # fails its request (a 503, retried) and SQLAlchemy then drops the pool's stale ones.
+    engine = create_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size, **options)
     _scope_transactions_to_tenant(engine)
     return engine
+
+
+def database_ready(url: str, timeout_s: float = 1.0) -> bool:
+    """Whether the database answers a trivial query within `timeout_s`, on a connection of
+    its own (the pool may be exhausted: readiness must still answer)."""
+    if url.startswith("sqlite"):
+        path = url.removeprefix("sqlite:///")
+        try:
+            with sqlite3.connect(path, timeout=timeout_s) as connection:
+                connection.execute("SELECT 1")
+            return True
+        except sqlite3.Error:
+            return False
+    ms = int(timeout_s * 1000)
+    try:
+        with psycopg.connect(
+            url.replace("postgresql+psycopg://", "postgresql://"),
+            connect_timeout=max(1, int(timeout_s)),
+            options=f"-c statement_timeout={ms}",
+        ) as connection:
+            connection.execute("SELECT 1")
+        return True
+    except psycopg.Error:
+        return False
 
 
 # The client whose user the current request serves; None for provider staff, agents (who
@@ -116,7 +168,7 @@ def _scope_transactions_to_tenant(engine: Engine) -> None:
             )
 
 
-def _make_sqlite_transactions_immediate(engine: Engine) -> None:
+def _make_sqlite_transactions_immediate(engine: Engine, busy_ms: int) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
@@ -124,7 +176,7 @@ def _make_sqlite_transactions_immediate(engine: Engine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
         cursor.close()
 
     @event.listens_for(engine, "begin")

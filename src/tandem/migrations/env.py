@@ -22,7 +22,7 @@ connection = context.config.attributes.get("connection")
 if connection is not None:
     _run(connection)
 else:
-    engine = make_engine(context.config.get_main_option("sqlalchemy.url") or "")
+    engine = make_engine(context.config.get_main_option("sqlalchemy.url") or "", budgets=None)
     with engine.connect() as conn:
         _run(conn)
     engine.dispose()
