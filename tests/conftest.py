@@ -9,6 +9,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,7 +23,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
 from tandem.app import create_app
-from tandem.catalog.service import define_process
+from tandem.catalog.service import ProcessDefinition, define_process
 from tandem.container import Container
 from tandem.core.clock import ManualClock
 from tandem.core.config import load_settings
@@ -140,12 +141,12 @@ def is_postgres(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"
 
 
-@pytest.fixture
-def clean_db(admin_engine: Engine) -> None:
+def empty_tables(engine: Engine) -> None:
+    """Every table emptied (by a superuser on PostgreSQL)."""
     tables = [t.name for t in reversed(metadata.sorted_tables)]
-    with admin_engine.begin() as conn:
+    with engine.begin() as conn:
         # The audit trail refuses deletes (triggers): tests set them aside to start clean.
-        if admin_engine.dialect.name == "postgresql":
+        if engine.dialect.name == "postgresql":
             conn.execute(text("SET LOCAL session_replication_role = replica"))
             conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
         else:
@@ -158,6 +159,11 @@ def clean_db(admin_engine: Engine) -> None:
                 conn.execute(text(f"DELETE FROM {table}"))
             for _, sql in triggers:
                 conn.execute(text(sql))
+
+
+@pytest.fixture
+def clean_db(admin_engine: Engine) -> None:
+    empty_tables(admin_engine)
 
 
 @pytest.fixture
@@ -191,15 +197,12 @@ class World:
 
     def submit(self, container: Container, document_ref: str = "x", **kwargs: Any) -> WorkItem:
         """Hand one item of the insurer's keying process over, at the clock's now."""
-        with transaction(container.sessions) as session:
+        with container.context(self.client_user) as ctx:
             item, _ = submit_item(
-                session,
-                self.client_user,
+                ctx,
                 self.process_id,
                 {"document_ref": document_ref},
-                now=container.clock.now(),
                 at_risk_fraction=0.75,
-                keyring=container.keyring,
                 **kwargs,
             )
         return item
@@ -237,6 +240,11 @@ def _agent(
 
 @pytest.fixture
 def world(container: Container) -> World:
+    return build_world(container)
+
+
+def build_world(container: Container) -> World:
+    """Two clients (an insurer, a retailer) with a keying process each, their users, agents."""
     now = container.clock.now()
     tokens: dict[str, str] = {}
     with transaction(container.sessions) as session:
@@ -269,15 +277,17 @@ def world(container: Container) -> World:
             processes.append(
                 define_process(
                     session,
-                    client_id=client.id,
-                    code="keying",
-                    name="Keying",
-                    kind="data_entry",
-                    input_schema=INPUT_SCHEMA,
-                    form_schema=FORM_SCHEMA,
-                    required_skills={"data_entry": 2},
-                    sla_minutes=240,
-                    sla_mode="business_hours",
+                    client.id,
+                    ProcessDefinition(
+                        code="keying",
+                        name="Keying",
+                        kind="data_entry",
+                        input_schema=INPUT_SCHEMA,
+                        form_schema=FORM_SCHEMA,
+                        required_skills={"data_entry": 2},
+                        sla_minutes=240,
+                        sla_mode="business_hours",
+                    ),
                     now=now,
                 )
             )
@@ -338,6 +348,14 @@ def _free_port() -> int:
 @pytest.fixture
 def server(container: Container) -> Iterator[str]:
     """The real application on a real socket, in a thread; yields its base URL."""
+    with serving(container) as url:
+        yield url
+
+
+@contextmanager
+def serving(container: Container) -> Iterator[str]:
+    """The application of `container` served on a free port in a thread, while the block
+    runs; yields its base URL."""
     port = _free_port()
     config = uvicorn.Config(create_app(container), host="127.0.0.1", port=port, log_level="warning")
     uv = uvicorn.Server(config)
@@ -348,9 +366,11 @@ def server(container: Container) -> Iterator[str]:
         if time.monotonic() > deadline:
             raise RuntimeError("test server did not start")
         time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    uv.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        uv.should_exit = True
+        thread.join(timeout=10)
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 from tandem.catalog.models import Process
 from tandem.container import Container
 from tandem.core.db import transaction
+from tandem.decisions.measures import measures
 from tandem.decisions.models import Decision
-from tandem.decisions.service import measures
 from tandem.demo import seed
 from tandem.quality.models import Review
 from tandem.tenancy.principal import SYSTEM
@@ -33,13 +33,11 @@ def test_demo_seed_builds_an_operation_in_many_states(container: Container) -> N
     assert sum(states.values()) == 160 + 4 * 8 + gold  # the latest, unworked arrivals; gold
     assert {"queued", "delivered", "waiting", "cancelled"} <= set(states)
     assert set(tokens) >= {"ops", "agent", "northwind"}
-    with transaction(container.sessions) as session:
+    with container.context(SYSTEM) as ctx:
+        session = ctx.session
         by = dict(session.execute(select(Decision.by, func.count()).group_by(Decision.by)).all())
-        stp = measures(
-            session,
-            SYSTEM,
-            session.scalar(select(Process.id).where(Process.code == "underwriting")),
-        )
+        underwriting = session.scalar(select(Process.id).where(Process.code == "underwriting"))
+        stp = measures(ctx, underwriting)
     # The underwriting rules decided every application; analysts judged referrals, and
     # a second analyst confirmed declines.
     assert by["rules"] == 40 + 8

@@ -12,6 +12,7 @@ from tandem.container import Container
 from tandem.core.clock import ManualClock
 from tandem.core.db import transaction
 from tandem.custody import keys
+from tandem.tenancy.principal import SYSTEM
 from tandem.vault.sealing import key_ref
 from tandem.work.models import WorkItem
 from tandem.worker import run_once
@@ -75,15 +76,8 @@ def test_a_worker_pass_seals_gold_copies_and_re_seals_gold_items(
         _, sealed = stored(container, "work_items")[copy_id]
         assert sealed is not None  # sealed with the container's keyring, under the copy's id
         assert container.keyring.open(world.client_id, copy_id, sealed) == SEALED_VALUES
-        with transaction(container.sessions) as session:
-            keys.rotate(
-                session,
-                container.keyring,
-                world.client_id,
-                actor="user:security",
-                now=clock.now(),
-                key=container.audit_key,
-            )
+        with container.context(SYSTEM) as ctx:
+            keys.rotate(ctx, world.client_id)
         # The walk re-seals the real item and the copy; its end, the gold item.
         assert [run_once(container, http)["resealed"] for _ in range(3)] == [2, 1, 0]
     ((_, gold_sealed),) = stored(container, "qa_gold_items").values()

@@ -262,25 +262,12 @@ def keys_rotate(
     from tandem.custody.keys import rotate
     from tandem.tenancy.models import Client
 
-    def start(session: Any, container: Any) -> list[tuple[int, str]]:
-        ids = client or list(session.scalars(select(Client.id).where(Client.ended_at.is_(None))))
-        now = container.clock.now()
-        return [
-            (
-                client_id,
-                rotate(
-                    session,
-                    container.keyring,
-                    client_id,
-                    actor="system:cli",
-                    now=now,
-                    key=container.audit_key,
-                ).target,
-            )
-            for client_id in ids
-        ]
+    def start(ctx: Any) -> list[tuple[int, str]]:
+        active = select(Client.id).where(Client.ended_at.is_(None))
+        ids = client or list(ctx.session.scalars(active))
+        return [(id_, rotate(ctx, id_, actor="system:cli").target) for id_ in ids]
 
-    for client_id, target in _in_transaction(start):
+    for client_id, target in _rules_call(start):  # one transaction, as the provider
         console.print(f"client {client_id}: new data sealed as {target}…; re-encrypting the rest")
 
 
@@ -371,10 +358,16 @@ def _refusals() -> Iterator[None]:
 
 
 def _rules_call(call: Any) -> Any:
-    """Run a use case in one transaction, as the provider."""
+    """Run call(ctx), a use case, in one transaction, as the provider."""
+    from tandem.container import build_container
     from tandem.tenancy.principal import SYSTEM
 
-    return _in_transaction(lambda session, container: call(session, SYSTEM, container.clock.now()))
+    container = build_container(_settings())
+    try:
+        with _refusals(), container.context(SYSTEM) as ctx:
+            return call(ctx)
+    finally:
+        container.engine.dispose()
 
 
 @rules.command("upload")
@@ -398,7 +391,7 @@ def rules_upload(
     ] = False,
 ) -> None:
     """Store a new draft version (checked first), with its test cases."""
-    from tandem.decisions import excel, service
+    from tandem.decisions import excel, rulesets
 
     if file.suffix.lower() == ".xlsx":
         with _refusals(), file.open("rb") as stream:
@@ -411,20 +404,17 @@ def rules_upload(
             raise typer.Exit(1) from None
     cases = json.loads(tests.read_text(encoding="utf-8")) if tests else []
 
-    def upload(session: Any, principal: Any, now: Any) -> Any:
-        ruleset = service.create_version(
-            session,
-            principal,
+    def upload(ctx: Any) -> Any:
+        ruleset = rulesets.create_version(
+            ctx,
             process_id,
             graph,
-            now=now,
             four_eyes={"declines": True} if four_eyes_declines else {},
             note=file.name,
         )
         for case in cases:
-            service.add_test(
-                session,
-                principal,
+            rulesets.add_test(
+                ctx,
                 ruleset.id,
                 name=case["name"],
                 data=case["input"],
@@ -445,9 +435,9 @@ def rules_download(
     ] = None,
 ) -> None:
     """Write a version's graph: JDM JSON, or a one-table graph as a spreadsheet."""
-    from tandem.decisions import excel, service
+    from tandem.decisions import excel, rulesets
 
-    graph = _rules_call(lambda s, p, _: service.get_ruleset(s, p, ruleset_id).graph)
+    graph = _rules_call(lambda ctx: rulesets.get_ruleset(ctx, ruleset_id).graph)
     if output is None:
         print(json.dumps(graph, indent=2))
     elif output.suffix.lower() == ".xlsx":
@@ -460,9 +450,9 @@ def rules_download(
 @rules.command("test")
 def rules_test(ruleset_id: uuid.UUID) -> None:
     """Run a version's test cases."""
-    from tandem.decisions import service
+    from tandem.decisions import rulesets
 
-    runs = _rules_call(lambda s, p, _: service.run_tests(s, p, ruleset_id))
+    runs = _rules_call(lambda ctx: rulesets.run_tests(ctx, ruleset_id))
     for run in runs:
         mark = "[green]pass[/green]" if run.passed else "[red]FAIL[/red]"
         console.print(f"{mark} {run.name}" + ("" if run.passed else f": got {run.actual}"))
@@ -473,9 +463,9 @@ def rules_test(ruleset_id: uuid.UUID) -> None:
 @rules.command("publish")
 def rules_publish(ruleset_id: uuid.UUID) -> None:
     """Publish a draft whose test cases all pass; the version before it is retired."""
-    from tandem.decisions import service
+    from tandem.decisions import rulesets
 
-    version = _rules_call(lambda s, p, now: service.publish(s, p, ruleset_id, now=now).version)
+    version = _rules_call(lambda ctx: rulesets.publish(ctx, ruleset_id).version)
     console.print(f"version {version} published")
 
 
@@ -485,12 +475,9 @@ def rules_backtest(
     limit: Annotated[int, typer.Option(help="The most recent past items to run")] = 100_000,
 ) -> None:
     """How outcomes would change on past items (JSON on stdout)."""
-    from tandem.decisions import service
-    from tandem.tenancy.principal import SYSTEM
+    from tandem.decisions import backtesting
 
-    report = _in_transaction(
-        lambda s, c: service.backtest(s, SYSTEM, ruleset_id, keyring=c.keyring, limit=limit)
-    )
+    report = _rules_call(lambda ctx: backtesting.backtest(ctx, ruleset_id, limit=limit))
     print(json.dumps(report.as_dict(), indent=2))
 
 

@@ -56,7 +56,7 @@ class Container:
 def build_container(settings: Settings | None = None, clock: Clock | None = None) -> Container:
     settings = settings or load_settings()
     clock = clock or SystemClock()
-    engine = make_engine(settings.sqlalchemy_url)
+    engine = make_engine(settings.sqlalchemy_url, budgets=settings.budgets)
     return Container(
         settings=settings,
         engine=engine,

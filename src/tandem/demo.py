@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 import uuid
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -20,22 +20,21 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from tandem.catalog.models import Process
-from tandem.catalog.service import define_process
+from tandem.catalog.service import ProcessDefinition, define_process
 from tandem.container import Container
 from tandem.core.clock import ManualClock
 from tandem.core.db import transaction
 from tandem.core.errors import TandemError
-from tandem.decisions import service as decisions
-from tandem.decisions import underwriting
+from tandem.decisions import referrals, rulesets, underwriting
 from tandem.dispatch.service import Dispatcher
 from tandem.intake.service import submit_item
-from tandem.quality import service as quality
+from tandem.quality import reviews
 from tandem.quality.gold import add_gold_item, seed_gold
 from tandem.sla.calendar import BusinessCalendar
+from tandem.tenancy.context import Context
 from tandem.tenancy.principal import SYSTEM, Principal
 from tandem.tenancy.service import create_client, create_user, issue_token
 from tandem.tenancy.signin import set_password
-from tandem.vault.sealing import Keyring
 from tandem.work import transitions as work
 from tandem.work.models import WorkItem
 from tandem.work.transitions import escalate
@@ -230,8 +229,11 @@ def seed(
         set_password(session, agent_user, DEMO_PASSWORD)
         for client_id, process_id, code in processes:
             if code == "underwriting":
-                _publish_underwriting_rules(session, owners[client_id], process_id, clock.now())
-        _quality_policies(session, processes, clock.now(), container.keyring)
+                owner = owners[client_id]
+                ctx = Context(session, owner, clock.now(), container.keyring, container.audit_key)
+                _publish_underwriting_rules(ctx, process_id)
+        system = Context(session, SYSTEM, clock.now(), container.keyring, container.audit_key)
+        _quality_policies(system, processes)
     progress("clients, processes, rules, 3 centers and 60 agents created")
 
     total_hours = 72
@@ -242,15 +244,15 @@ def seed(
     )
 
     def arrive(process: Any, external_ref: str | None = None) -> None:
-        with transaction(container.sessions) as session:
+        with transaction(container.sessions) as session:  # on the replay's clock
+            ctx = Context(
+                session, owners[process[0]], clock.now(), container.keyring, container.audit_key
+            )
             submit_item(
-                session,
-                owners[process[0]],
+                ctx,
                 process[1],
                 _payload(process[2], rng),
-                now=clock.now(),
                 at_risk_fraction=container.settings.at_risk_fraction,
-                keyring=container.keyring,
                 external_ref=external_ref,
             )
         with transaction(container.sessions) as session:  # as the worker would, soon after
@@ -358,9 +360,7 @@ def _processes(session: Session, clients: dict[str, int], now: Any) -> list[tupl
     ]
     made = []
     for client, code, name, kind, input_schema, form, skills, sla, mode, language in specs:
-        process = define_process(
-            session,
-            client_id=clients[client],
+        definition = ProcessDefinition(
             code=code,
             name=name,
             kind=kind,
@@ -369,13 +369,13 @@ def _processes(session: Session, clients: dict[str, int], now: Any) -> list[tupl
             required_skills=skills,
             sla_minutes=sla,
             sla_mode=mode,
-            now=now,
             language=language,
             min_cefr="B2" if language else None,
             price_per_item=Decimal("0.85"),
             # Underwriters judge health: they see it; names stay masked unless revealed.
-            agent_visible_personal=["health"] if code == "underwriting" else None,
+            agent_visible_personal=["health"] if code == "underwriting" else [],
         )
+        process = define_process(session, clients[client], definition, now=now)
         made.append((process.client_id, process.id, code))
     return made
 
@@ -475,18 +475,14 @@ def _underwriting_case(rng: random.Random) -> dict[str, Any]:
     return case
 
 
-def _publish_underwriting_rules(
-    session: Session, owner: Principal, process_id: Any, now: Any
-) -> None:
+def _publish_underwriting_rules(ctx: Context, process_id: Any) -> None:
     """The insurer's underwriting ruleset, published with its test cases; declines by an
     underwriter need a second one (four eyes)."""
-    decisions.publish_version(
-        session,
-        owner,
+    rulesets.publish_version(
+        ctx,
         process_id,
         underwriting.graph(),
         underwriting.tests(),
-        now=now,
         four_eyes={"declines": True},
         note="Underwriting guidelines 2026",
     )
@@ -528,15 +524,13 @@ def _work_an_hour(
                     break
                 result = _result(lease.routing_key, lease.payload, rng)
                 if lease.routing_key == "underwriting":  # an underwriter judges a referral
-                    decisions.judge(
-                        session,
+                    referrals.judge(
+                        _underwriter(container, session, dispatcher.clock.now(), agent_id),
                         dispatcher,
-                        agent_id,
                         lease.item_id,
                         lease.attempt,
                         outcome=result["outcome"],
                         reason=result["reason"],
-                        keyring=container.keyring,
                     )
                 else:
                     dispatcher.submit(session, agent_id, lease.item_id, lease.attempt, result)
@@ -553,9 +547,19 @@ def _confirm_declines(
     back to be judged again."""
     for agent_id in rng.sample(agents, 10):
         with transaction(container.sessions) as session:
-            waiting = decisions.pending_confirmations(session, dispatcher, agent_id)[:3]
+            ctx = _underwriter(container, session, dispatcher.clock.now(), agent_id)
+            waiting = referrals.pending_confirmations(ctx, dispatcher)[:3]
             for item, _ in waiting:
-                decisions.confirm(session, dispatcher, agent_id, item.id, agree=rng.random() < 0.85)
+                referrals.confirm(ctx, dispatcher, item.id, agree=rng.random() < 0.85)
+
+
+def _underwriter(
+    container: Container, session: Session, now: datetime, agent_id: uuid.UUID
+) -> Context:
+    """An underwriter's context at the demo's simulated time (Container.context reads the
+    container's clock). The demo's agents have no sign-in: the use cases read the agent."""
+    principal = Principal(uuid.UUID(int=2), "analyst", None, agent_id)
+    return Context(session, principal, now, container.keyring, container.audit_key)
 
 
 # QA policies of the demo's processes: keying is sampled (CSP-1 at an AOQL of 1 %, with
@@ -568,56 +572,52 @@ QUALITY = {
 }
 
 
-def _quality_policies(
-    session: Session, processes: list[tuple[int, Any, str]], now: Any, keyring: Keyring
-) -> None:
+def _quality_policies(ctx: Context, processes: list[tuple[int, Any, str]]) -> None:
     for client_id, process_id, code in processes:
         if code not in QUALITY:
             continue
-        process = session.get_one(Process, (client_id, process_id))
+        process = ctx.session.get_one(Process, (client_id, process_id))
         process.qa_mode, process.qa_aoql, process.qa_gold_rate = QUALITY[code]
         if process.qa_gold_rate:
             rng = random.Random(code)
             for _ in range(5):
-                add_gold_item(
-                    session,
-                    SYSTEM,
-                    process_id,
-                    _payload(code, rng),
-                    _application(rng),
-                    now=now,
-                    keyring=keyring,
-                )
+                add_gold_item(ctx, process_id, _payload(code, rng), _application(rng))
 
 
 def _review_an_hour(container: Container, dispatcher: Dispatcher, rng: random.Random) -> None:
     """The QA reviewer works through what waits: most passes; some is corrected, some sent
     back to another agent."""
     reviewer = Principal(uuid.UUID(int=1), "qa_reviewer", None, None)
+
+    def at_the_demo_time(session: Session) -> Context:
+        """(Container.context reads the container's clock, not the demo's.)"""
+        now = dispatcher.clock.now()
+        return Context(session, reviewer, now, container.keyring, container.audit_key)
+
     with transaction(container.sessions) as session:
-        waiting = [item.id for _, item in quality.review_queue(session, reviewer, limit=40)]
+        queue = reviews.review_queue(at_the_demo_time(session), limit=40)
+        waiting = [item.id for _, item in queue]
     for item_id in waiting:
         with transaction(container.sessions) as session:
-            request, item = quality.waiting(session, reviewer, item_id)
-            if request.kind == "adjudication":
+            ctx = at_the_demo_time(session)
+            case = reviews.review_case(ctx, item_id)
+            item = case.item
+            if case.request.kind == "adjudication":
                 continue
-            criteria = quality.policy_of(session, item.client_id, item.process_id).criteria
+            criteria = case.policy.criteria
             conversation = item.routing_key == "support"  # a reply is redone, not corrected
             failed = rng.random() < 0.08
             category = "communication" if conversation else "wrong_value"
-            quality.review(
-                session,
-                reviewer,
+            reviews.review(
+                ctx,
                 item_id,
-                failures=[quality.Failure(rng.choice(criteria), category)] if failed else [],
+                failures=[reviews.Failure(rng.choice(criteria), category)] if failed else [],
                 verdict=("rework" if conversation else "correct") if failed else "deliver",
                 corrected=_result(item.routing_key, item.payload, rng)
                 if failed and not conversation
                 else None,
                 rework_to="other" if failed and conversation else None,
-                now=dispatcher.clock.now(),
                 lease=dispatcher.lease,
-                keyring=dispatcher.keyring,
             )
 
 

@@ -13,13 +13,14 @@ import pytest
 from sqlalchemy import select, text
 
 from tandem.audit.models import AuditRecord
-from tandem.catalog.service import define_process
+from tandem.catalog.service import ProcessDefinition, define_process
 from tandem.container import Container
 from tandem.core.db import transaction
 from tandem.custody import keys
 from tandem.custody.models import KeyRotation
 from tandem.intake.service import submit_item
 from tandem.quality.models import Review
+from tandem.tenancy.principal import SYSTEM
 from tandem.vault.sealing import Keyring, key_ref
 from tandem.work.models import WorkItem
 from tests.conftest import FORM_SCHEMA, RESULT, World
@@ -55,15 +56,17 @@ def _process(container: Container, world: World, visible: list[str] | None = Non
     with transaction(container.sessions) as session:
         process = define_process(
             session,
-            client_id=world.client_id,
-            code=f"applications-{uuid.uuid4().hex[:6]}",
-            name="Applications",
-            kind="data_entry",
-            input_schema=INPUT,
-            form_schema=FORM_SCHEMA,
-            required_skills={"data_entry": 2},
-            sla_minutes=60,
-            sla_mode="24x7",
+            world.client_id,
+            ProcessDefinition(
+                code=f"applications-{uuid.uuid4().hex[:6]}",
+                name="Applications",
+                kind="data_entry",
+                input_schema=INPUT,
+                form_schema=FORM_SCHEMA,
+                required_skills={"data_entry": 2},
+                sla_minutes=60,
+                sla_mode="24x7",
+            ),
             now=container.clock.now(),
         )
         process.agent_visible_personal = visible or []
@@ -71,15 +74,12 @@ def _process(container: Container, world: World, visible: list[str] | None = Non
 
 
 def _submit(container: Container, world: World, process_id: uuid.UUID, **payload: Any) -> uuid.UUID:
-    with transaction(container.sessions) as session:
+    with container.context(world.client_user) as ctx:
         item, _ = submit_item(
-            session,
-            world.client_user,
+            ctx,
             process_id,
             {**PAYLOAD, **payload},
-            now=container.clock.now(),
             at_risk_fraction=0.75,
-            keyring=container.keyring,
         )
         return item.id
 
@@ -157,15 +157,8 @@ def test_a_key_rotation_re_encrypts_in_the_background_and_everything_stays_reada
     process_id = _process(container, world)
     before = [_submit(container, world, process_id) for _ in range(5)]
     old_prefix = container.keyring.prefix(1)
-    with transaction(container.sessions) as session:
-        rotation = keys.rotate(
-            session,
-            container.keyring,
-            world.client_id,
-            actor="user:security",
-            now=container.clock.now(),
-            key=container.audit_key,
-        )
+    with container.context(SYSTEM) as ctx:
+        rotation = keys.rotate(ctx, world.client_id)
     assert rotation.target == container.keyring.prefix(2)
     after = _submit(container, world, process_id)
     assert _stored(container)[after][1].startswith(rotation.target)  # type: ignore[union-attr]
@@ -219,15 +212,8 @@ def test_a_new_master_key_with_the_old_one_kept_until_re_encryption_is_done(
             update={"master_key": new_master, "previous_master_keys": old_master}
         ),
     )
-    with transaction(rotated.sessions) as session:
-        keys.rotate(
-            session,
-            rotated.keyring,
-            world.client_id,
-            actor="system:cli",
-            now=rotated.clock.now(),
-            key=rotated.audit_key,
-        )
+    with rotated.context(SYSTEM) as ctx:
+        keys.rotate(ctx, world.client_id, actor="system:cli")
     with transaction(rotated.sessions) as session:
         keys.advance(session, rotated.keyring, rotated.clock.now(), key=rotated.audit_key)
     ((_, sealed),) = _stored(container).values()
@@ -244,15 +230,8 @@ def test_a_key_rotation_re_seals_gold_items_and_their_copies_still_score(
     process_id = personal_process(container, world)
     gold_id = add_gold(container, process_id)
     (before,) = seeded_copies(container, world, process_id)
-    with transaction(container.sessions) as session:
-        rotation = keys.rotate(
-            session,
-            container.keyring,
-            world.client_id,
-            actor="user:security",
-            now=container.clock.now(),
-            key=container.audit_key,
-        )
+    with container.context(SYSTEM) as ctx:
+        rotation = keys.rotate(ctx, world.client_id)
     target = rotation.target
     for _ in range(3):  # the walk (the real item and the copy), then its end: the gold item
         with transaction(container.sessions) as session:
@@ -306,15 +285,17 @@ def test_a_card_number_inside_a_ticket_message_is_masked_for_the_agent(
     with transaction(container.sessions) as session:
         process_id = define_process(
             session,
-            client_id=world.client_id,
-            code="tickets",
-            name="Tickets",
-            kind="conversation",
-            input_schema=TICKET,
-            form_schema=FORM_SCHEMA,
-            required_skills={"data_entry": 2},
-            sla_minutes=60,
-            sla_mode="24x7",
+            world.client_id,
+            ProcessDefinition(
+                code="tickets",
+                name="Tickets",
+                kind="conversation",
+                input_schema=TICKET,
+                form_schema=FORM_SCHEMA,
+                required_skills={"data_entry": 2},
+                sla_minutes=60,
+                sla_mode="24x7",
+            ),
             now=container.clock.now(),
         ).id
     submitted = api("client").post(

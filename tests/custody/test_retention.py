@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 
 from tandem.audit import service as audit
 from tandem.audit.models import AuditRecord
-from tandem.catalog.service import define_process
+from tandem.catalog.service import ProcessDefinition, define_process
 from tandem.container import Container
 from tandem.core.clock import ManualClock
 from tandem.core.db import transaction
@@ -57,29 +57,28 @@ def _process(container: Container, world: World) -> uuid.UUID:
     with transaction(container.sessions) as session:
         return define_process(
             session,
-            client_id=world.client_id,
-            code="applications",
-            name="Applications",
-            kind="data_entry",
-            input_schema=INPUT,
-            form_schema=FORM,
-            required_skills={"data_entry": 2},
-            sla_minutes=600,
-            sla_mode="24x7",
+            world.client_id,
+            ProcessDefinition(
+                code="applications",
+                name="Applications",
+                kind="data_entry",
+                input_schema=INPUT,
+                form_schema=FORM,
+                required_skills={"data_entry": 2},
+                sla_minutes=600,
+                sla_mode="24x7",
+            ),
             now=container.clock.now(),
         ).id
 
 
 def _delivered(container: Container, world: World, process_id: uuid.UUID) -> uuid.UUID:
-    with transaction(container.sessions) as session:
+    with container.context(world.client_user) as ctx:
         item, _ = submit_item(
-            session,
-            world.client_user,
+            ctx,
             process_id,
             {"applicant_name": "Maria Santos", "policy_type": "home"},
-            now=container.clock.now(),
             at_risk_fraction=0.75,
-            keyring=container.keyring,
         )
     with transaction(container.sessions) as session:
         lease = container.dispatcher.claim(session, world.agent_id)

@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 
-from tandem.catalog.service import define_process
+from tandem.catalog.service import ProcessDefinition, define_process
 from tandem.container import Container
 from tandem.core.db import transaction
 from tandem.decisions import underwriting as uw
 from tandem.decisions.jdm import Column, Graph, Rule, expressions, table
-from tandem.decisions.service import publish_version
+from tandem.decisions.rulesets import publish_version
 from tests.conftest import World
 
 BASE = uw.tests()[0][1]
@@ -25,15 +25,17 @@ def process_id(container: Container, world: World) -> uuid.UUID:
     with transaction(container.sessions) as session:
         return define_process(
             session,
-            client_id=world.client_id,
-            code="underwriting",
-            name="Underwriting",
-            kind="decision",
-            input_schema=uw.INPUT_SCHEMA,
-            form_schema=uw.RESULT_FORM,
-            required_skills={"data_entry": 2},
-            sla_minutes=480,
-            sla_mode="24x7",
+            world.client_id,
+            ProcessDefinition(
+                code="underwriting",
+                name="Underwriting",
+                kind="decision",
+                input_schema=uw.INPUT_SCHEMA,
+                form_schema=uw.RESULT_FORM,
+                required_skills={"data_entry": 2},
+                sla_minutes=480,
+                sla_mode="24x7",
+            ),
             now=container.clock.now(),
         ).id
 
@@ -87,27 +89,27 @@ def naming_graph() -> dict[str, Any]:
 def naming_process(container: Container, world: World, visible: list[str]) -> uuid.UUID:
     """An application process of the insurer (a personal name, personal health data) whose
     agents see the categories `visible` in clear, deciding by naming_graph."""
-    with transaction(container.sessions) as session:
+    with container.context(world.client_user) as ctx:
         process = define_process(
-            session,
-            client_id=world.client_id,
-            code="applications",
-            name="Applications",
-            kind="decision",
-            input_schema=uw.INPUT_SCHEMA,
-            form_schema=uw.RESULT_FORM,
-            required_skills={"data_entry": 2},
-            sla_minutes=480,
-            sla_mode="24x7",
+            ctx.session,
+            world.client_id,
+            ProcessDefinition(
+                code="applications",
+                name="Applications",
+                kind="decision",
+                input_schema=uw.INPUT_SCHEMA,
+                form_schema=uw.RESULT_FORM,
+                required_skills={"data_entry": 2},
+                sla_minutes=480,
+                sla_mode="24x7",
+                agent_visible_personal=visible,
+            ),
             now=container.clock.now(),
-            agent_visible_personal=visible,
         )
         publish_version(
-            session,
-            world.client_user,
+            ctx,
             process.id,
             naming_graph(),
             [("a high BMI refers", NAMED, {"outcome": "refer", "reasons": ["BMI_35_PLUS"]})],
-            now=container.clock.now(),
         )
         return process.id

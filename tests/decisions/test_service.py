@@ -15,7 +15,7 @@ from tandem.container import Container
 from tandem.core import metrics
 from tandem.core.db import transaction
 from tandem.core.errors import Conflict, InvalidInput
-from tandem.decisions import lineage, service
+from tandem.decisions import backtesting, deciding, lineage, measures, referrals, rulesets
 from tandem.decisions import underwriting as uw
 from tandem.decisions.jdm import Column, Graph, Rule, expressions, table
 from tandem.decisions.models import Decision
@@ -36,36 +36,19 @@ def _version(
     publish: bool = True,
     **kwargs: Any,
 ) -> uuid.UUID:
-    with transaction(container.sessions) as session:
-        ruleset = service.create_version(
-            session,
-            world.client_user,
-            process_id,
-            graph or uw.graph(),
-            now=container.clock.now(),
-            **kwargs,
-        )
+    with container.context(world.client_user) as ctx:
+        ruleset = rulesets.create_version(ctx, process_id, graph or uw.graph(), **kwargs)
         for name, data, expected in uw.tests():
-            service.add_test(
-                session, world.client_user, ruleset.id, name=name, data=data, expected=expected
-            )
+            rulesets.add_test(ctx, ruleset.id, name=name, data=data, expected=expected)
         if publish:
-            service.publish(session, world.client_user, ruleset.id, now=container.clock.now())
+            rulesets.publish(ctx, ruleset.id)
         return ruleset.id
 
 
 def _arrive(container: Container, world: World, process_id: uuid.UUID, data: dict) -> WorkItem:
-    with transaction(container.sessions) as session:
-        item, _ = submit_item(
-            session,
-            world.client_user,
-            process_id,
-            data,
-            now=container.clock.now(),
-            at_risk_fraction=0.75,
-            keyring=container.keyring,
-        )
-        session.expunge(item)
+    with container.context(world.client_user) as ctx:
+        item, _ = submit_item(ctx, process_id, data, at_risk_fraction=0.75)
+        ctx.session.expunge(item)
         return item
 
 
@@ -109,23 +92,21 @@ def test_publishing_is_blocked_by_a_failing_test_case(
     outcome = next(n for n in stricter["nodes"] if n["id"] == "outcome")
     outcome["content"]["rules"][-1]["out0"] = "'refer'"  # nothing approves any more
     ruleset_id = _version(container, world, process_id, stricter, publish=False)
-    with transaction(container.sessions) as session, pytest.raises(Conflict) as refused:
-        service.publish(session, world.client_user, ruleset_id, now=container.clock.now())
+    with container.context(world.client_user) as ctx, pytest.raises(Conflict) as refused:
+        rulesets.publish(ctx, ruleset_id)
     assert "clean applicant approves" in refused.value.detail
     assert refused.value.extra["failures"][0]["actual"]["outcome"] == "refer"
     with transaction(container.sessions) as session:
-        assert service.published(session, world.client_id, process_id) is None
+        assert rulesets.published(session, world.client_id, process_id) is None
 
 
 def test_a_version_without_tests_cannot_be_published(
     container: Container, world: World, process_id: uuid.UUID
 ) -> None:
-    with transaction(container.sessions) as session:
-        ruleset = service.create_version(
-            session, world.client_user, process_id, uw.graph(), now=container.clock.now()
-        )
+    with container.context(world.client_user) as ctx:
+        ruleset = rulesets.create_version(ctx, process_id, uw.graph())
         with pytest.raises(Conflict, match="no test cases"):
-            service.publish(session, world.client_user, ruleset.id, now=container.clock.now())
+            rulesets.publish(ctx, ruleset.id)
 
 
 def test_versions_are_pinned_and_published_ones_never_change(
@@ -142,16 +123,14 @@ def test_versions_are_pinned_and_published_ones_never_change(
     assert after.state == "queued"
     assert [d.ruleset_version for d in _decisions(container, before.id)] == [1]
     assert [d.ruleset_version for d in _decisions(container, after.id)] == [2]
-    with transaction(container.sessions) as session:
-        assert service.get_ruleset(session, world.client_user, first).status == "retired"
-        assert service.get_ruleset(session, world.client_user, second).status == "published"
+    with container.context(world.client_user) as ctx:
+        assert rulesets.get_ruleset(ctx, first).status == "retired"
+        assert rulesets.get_ruleset(ctx, second).status == "published"
         with pytest.raises(Conflict, match="never changes"):
-            service.add_test(
-                session, world.client_user, second, name="late", data=BASE, expected={"a": 1}
-            )
+            rulesets.add_test(ctx, second, name="late", data=BASE, expected={"a": 1})
         # The trace of the old item replays version 1, which approved it.
-        item = session.get_one(WorkItem, (world.client_id, before.id))
-        explained = service.explain(session, item, container.keyring, audience="client")
+        item = ctx.session.get_one(WorkItem, (world.client_id, before.id))
+        explained = referrals.explain(ctx, item, audience="client")
         assert explained.decision is not None and explained.decision.ruleset_version == 1
         assert explained.trace[-1]["set"]["outcome"] == "approve"
 
@@ -161,11 +140,9 @@ def test_upload_refuses_an_unknown_field_and_a_data_entry_process(
 ) -> None:
     graph = copy.deepcopy(uw.graph())
     graph["nodes"][2]["content"]["inputs"][0]["field"] = "age_years"
-    with transaction(container.sessions) as session:
+    with container.context(world.client_user) as ctx:
         with pytest.raises(InvalidInput) as refused:
-            service.create_version(
-                session, world.client_user, process_id, graph, now=container.clock.now()
-            )
+            rulesets.create_version(ctx, process_id, graph)
         assert refused.value.extra["errors"] == [
             {
                 "field": "node 'Risk points', column 'Age'",
@@ -173,9 +150,7 @@ def test_upload_refuses_an_unknown_field_and_a_data_entry_process(
             }
         ]
         with pytest.raises(InvalidInput, match="rulesets belong to decision processes"):
-            service.create_version(
-                session, world.client_user, world.process_id, uw.graph(), now=container.clock.now()
-            )
+            rulesets.create_version(ctx, world.process_id, uw.graph())
 
 
 def _counted(outcome: str) -> float:
@@ -221,24 +196,29 @@ def test_bulk_files_are_decided_chunk_by_chunk(
     assert report.rows_accepted == 4500, report.errors[:3]
     assert report.decisions == {"approve": 1500, "decline": 1500, "refer": 1500}
     assert _counted("refer") - referred_before == 1500  # Prometheus
-    with transaction(container.sessions) as session:
+    with container.context(world.client_user) as ctx:
         states = dict(
-            session.execute(
+            ctx.session.execute(
                 select(WorkItem.state, func.count())
                 .where(WorkItem.process_id == process_id)
                 .group_by(WorkItem.state)
             ).all()
         )
-        events = session.scalar(select(func.count()).select_from(WorkItemEvent))
-        measures = service.measures(session, world.client_user, process_id)
+        events = ctx.session.scalar(select(func.count()).select_from(WorkItemEvent))
+        measured = measures.measures(ctx, process_id)
     assert states == {"delivered": 3000, "queued": 1500}
     assert events == 9000
-    assert measures.stp_rate == round(2 / 3, 4)
-    assert measures.referral_reasons == {"RESIDES_ABROAD": 1500}
+    assert measured.stp_rate == round(2 / 3, 4)
+    assert measured.referral_reasons == {"RESIDES_ABROAD": 1500}
 
 
 def _analyst(container: Container, world: World) -> uuid.UUID:
     return world.add_agents(container, 1)[0]
+
+
+def _as(agent: uuid.UUID) -> Principal:
+    """An analyst signed in with the agent profile `agent`."""
+    return Principal(uuid.uuid4(), "analyst", None, agent)
 
 
 def _claim(container: Container, agent: uuid.UUID) -> Any:
@@ -251,16 +231,9 @@ def _judge_next(
 ) -> tuple[uuid.UUID, Decision, State]:
     """The analyst claims the next referral and judges it."""
     lease = _claim(container, analyst)
-    with transaction(container.sessions) as session:
-        decision, state = service.judge(
-            session,
-            container.dispatcher,
-            analyst,
-            lease.item_id,
-            lease.attempt,
-            outcome=outcome,
-            reason=reason,
-            keyring=container.keyring,
+    with container.context(_as(analyst)) as ctx:
+        decision, state = referrals.judge(
+            ctx, container.dispatcher, lease.item_id, lease.attempt, outcome=outcome, reason=reason
         )
     return lease.item_id, decision, state
 
@@ -275,23 +248,25 @@ def test_an_analyst_override_and_the_four_eyes_rule(
     assert item_id == referred.id
     # The rules referred it advising approval: a decline overrides them.
     assert (decision.override, decision.recommended, state.value) == (True, "approve", "in_review")
-    with transaction(container.sessions) as session:
-        assert service.pending_confirmations(session, container.dispatcher, first) == []
-        [(waiting, judgment)] = service.pending_confirmations(session, container.dispatcher, second)
+    with container.context(_as(first)) as ctx:
+        assert referrals.pending_confirmations(ctx, container.dispatcher) == []
+    with container.context(_as(second)) as ctx:
+        [(waiting, judgment)] = referrals.pending_confirmations(ctx, container.dispatcher)
         assert (waiting.id, judgment.outcome, judgment.reasons) == (
             referred.id,
             "decline",
             ["sanctioned country"],
         )
-        with pytest.raises(Conflict, match="second analyst"):
-            service.confirm(session, container.dispatcher, first, referred.id, agree=True)
-    with transaction(container.sessions) as session:
-        service.confirm(session, container.dispatcher, second, referred.id, agree=True)
-        item = session.get_one(WorkItem, (world.client_id, referred.id))
+    with container.context(_as(first)) as ctx, pytest.raises(Conflict, match="second analyst"):
+        referrals.confirm(ctx, container.dispatcher, referred.id, agree=True)
+    with container.context(_as(second)) as ctx:
+        referrals.confirm(ctx, container.dispatcher, referred.id, agree=True)
+        item = ctx.session.get_one(WorkItem, (world.client_id, referred.id))
         assert (item.state, item.result["outcome"]) == ("delivered", "decline")
-        measures = service.measures(session, world.client_user, process_id)
-    assert (measures.judged, measures.overrides, measures.override_rate) == (1, 1, 1.0)
-    assert measures.overrides_by_rule == [
+    with container.context(world.client_user) as ctx:
+        measured = measures.measures(ctx, process_id)
+    assert (measured.judged, measured.overrides, measured.override_rate) == (1, 1, 1.0)
+    assert measured.overrides_by_rule == [
         {
             "version": 1,
             "reason": "RESIDES_ABROAD",
@@ -345,13 +320,9 @@ def test_backtest_through_the_platform(
     outcome = next(n for n in draft["nodes"] if n["id"] == "outcome")
     outcome["content"]["rules"][2]["out0"] = "'approve'"  # abroad: approve
     outcome["content"]["rules"][2]["out1"] = "['ABROAD_OK']"
-    with transaction(container.sessions) as session:
-        ruleset = service.create_version(
-            session, world.client_user, process_id, draft, now=container.clock.now()
-        )
-        report = service.backtest(
-            session, world.client_user, ruleset.id, keyring=container.keyring
-        ).as_dict()
+    with container.context(world.client_user) as ctx:
+        ruleset = rulesets.create_version(ctx, process_id, draft)
+        report = backtesting.backtest(ctx, ruleset.id).as_dict()
     assert report["items"] == 50
     assert report["transitions"] == {"refer->approve": 20}
     assert (report["stp_rate_published"], report["stp_rate_draft"]) == (0.6, 1.0)
@@ -364,12 +335,12 @@ def test_rulesets_are_scoped_to_the_client(
     container: Container, world: World, process_id: uuid.UUID
 ) -> None:
     ruleset_id = _version(container, world, process_id)
-    with transaction(container.sessions) as session:
+    other: Principal = world.other_client_user
+    with container.context(other) as ctx:
         with pytest.raises(Exception, match="not found"):
-            service.get_ruleset(session, world.other_client_user, ruleset_id)
-        other: Principal = world.other_client_user
+            rulesets.get_ruleset(ctx, ruleset_id)
         with pytest.raises(Exception, match="not found"):
-            service.measures(session, other, process_id)
+            measures.measures(ctx, process_id)
 
 
 def test_on_demand_evaluation_with_new_rules_or_a_pinned_version(
@@ -381,50 +352,26 @@ def test_on_demand_evaluation_with_new_rules_or_a_pinned_version(
     outcome = next(n for n in lenient["nodes"] if n["id"] == "outcome")
     outcome["content"]["rules"][2]["out0"] = "'approve'"
     outcome["content"]["rules"][2]["out1"] = "['ABROAD_OK']"
-    now = container.clock.now()
-    with transaction(container.sessions) as session:
-        draft = service.create_version(session, world.client_user, process_id, lenient, now=now)
+    with container.context(world.client_user) as ctx:
+        draft = rulesets.create_version(ctx, process_id, lenient)
         with pytest.raises(Conflict, match="a draft decides no real item"):
-            service.evaluate_item(
-                session,
-                world.client_user,
-                waiting[0].id,
-                now=now,
-                keyring=container.keyring,
-                ruleset_id=draft.id,
-            )
-        service.add_test(
-            session,
-            world.client_user,
-            draft.id,
-            name="abroad approves",
-            data=ABROAD,
-            expected={"outcome": "approve"},
+            deciding.evaluate_item(ctx, waiting[0].id, ruleset_id=draft.id)
+        rulesets.add_test(
+            ctx, draft.id, name="abroad approves", data=ABROAD, expected={"outcome": "approve"}
         )
-        service.publish(session, world.client_user, draft.id, now=now)
-    with transaction(container.sessions) as session:
-        decided, state = service.evaluate_item(
-            session, world.client_user, waiting[0].id, now=now, keyring=container.keyring
-        )
+        rulesets.publish(ctx, draft.id)
+    with container.context(world.client_user) as ctx:
+        decided, state = deciding.evaluate_item(ctx, waiting[0].id)
         assert (decided.ruleset_version, decided.outcome, state.value) == (
             2,
             "approve",
             "delivered",
         )
-        pinned, state = service.evaluate_item(
-            session,
-            world.client_user,
-            waiting[1].id,
-            now=now,
-            keyring=container.keyring,
-            ruleset_id=first,
-        )
+        pinned, state = deciding.evaluate_item(ctx, waiting[1].id, ruleset_id=first)
         assert (pinned.ruleset_version, pinned.outcome, state.value) == (1, "refer", "queued")
         with pytest.raises(Conflict, match="only items waiting"):
-            service.evaluate_item(
-                session, world.client_user, waiting[0].id, now=now, keyring=container.keyring
-            )
-        item = session.get_one(WorkItem, (world.client_id, waiting[0].id))
+            deciding.evaluate_item(ctx, waiting[0].id)
+        item = ctx.session.get_one(WorkItem, (world.client_id, waiting[0].id))
         assert item.result["reasons"] == ["ABROAD_OK"] and item.result["ruleset_version"] == 2
 
 
@@ -457,28 +404,17 @@ def test_the_rules_deliveries_are_counted_as_delivered_items(
     assert _delivered_count() - before == 3
     waiting = _arrive(container, world, process_id, ABROAD)
     _publish_lenient(container, world, process_id)
-    with transaction(container.sessions) as session:
-        _, state = service.evaluate_item(
-            session,
-            world.client_user,
-            waiting.id,
-            now=container.clock.now(),
-            keyring=container.keyring,
-        )
+    with container.context(world.client_user) as ctx:
+        _, state = deciding.evaluate_item(ctx, waiting.id)
     assert state.value == "delivered"
     assert _delivered_count() - before == 4
 
 
 def _publish_lenient(container: Container, world: World, process_id: uuid.UUID) -> None:
     """Publish a new version that approves applicants living abroad."""
-    with transaction(container.sessions) as session:
-        service.publish_version(
-            session,
-            world.client_user,
-            process_id,
-            _lenient(),
-            [("abroad approves", ABROAD, {"outcome": "approve"})],
-            now=container.clock.now(),
+    with container.context(world.client_user) as ctx:
+        rulesets.publish_version(
+            ctx, process_id, _lenient(), [("abroad approves", ABROAD, {"outcome": "approve"})]
         )
 
 
@@ -492,8 +428,8 @@ def test_two_versions_published_at_once_leave_one_published(
     def publish(ruleset_id: uuid.UUID) -> None:
         barrier.wait()
         try:
-            with transaction(container.sessions) as session:
-                service.publish(session, world.client_user, ruleset_id, now=container.clock.now())
+            with container.context(world.client_user) as ctx:
+                rulesets.publish(ctx, ruleset_id)
             outcomes.append("published")
         except Conflict:
             outcomes.append("conflict")
@@ -503,8 +439,8 @@ def test_two_versions_published_at_once_leave_one_published(
         thread.start()
     for thread in threads:
         thread.join()
-    with transaction(container.sessions) as session:
-        statuses = [service.get_ruleset(session, world.client_user, d).status for d in drafts]
+    with container.context(world.client_user) as ctx:
+        statuses = [rulesets.get_ruleset(ctx, d).status for d in drafts]
     assert statuses.count("published") == 1
     # PostgreSQL refuses the loser; SQLite's single writer runs them one after the other.
     assert sorted(outcomes) in (["conflict", "published"], ["published", "published"])
@@ -527,14 +463,9 @@ def test_four_eyes_above_an_amount(
         item_id, _, state = _judge_next(container, analyst, "approve", "ok")
         states[item_id] = state.value
     assert states == {small.id: "delivered", large.id: "in_review"}
-    with transaction(container.sessions) as session, pytest.raises(InvalidInput) as refused:
-        service.create_version(
-            session,
-            world.client_user,
-            process_id,
-            uw.graph(),
-            now=container.clock.now(),
-            four_eyes={"amount_field": "premium", "above": 1},
+    with container.context(world.client_user) as ctx, pytest.raises(InvalidInput) as refused:
+        rulesets.create_version(
+            ctx, process_id, uw.graph(), four_eyes={"amount_field": "premium", "above": 1}
         )
     assert refused.value.extra["errors"][0]["field"] == "four_eyes.amount_field"
 
@@ -610,14 +541,8 @@ def _lenient() -> dict[str, Any]:
 
 def _evaluate(container: Container, world: World, item_id: uuid.UUID) -> str:
     """Evaluate the item on demand with the published rules; the outcome."""
-    with transaction(container.sessions) as session:
-        decision, _ = service.evaluate_item(
-            session,
-            world.client_user,
-            item_id,
-            now=container.clock.now(),
-            keyring=container.keyring,
-        )
+    with container.context(world.client_user) as ctx:
+        decision, _ = deciding.evaluate_item(ctx, item_id)
         return decision.outcome
 
 
@@ -630,8 +555,8 @@ def _decided_again(container: Container, world: World, process_id: uuid.UUID) ->
     judged = _arrive(container, world, process_id, ABROAD)
     first, second = world.add_agents(container, 2)
     _judge_next(container, first, "decline", "sanctioned country")  # an override
-    with transaction(container.sessions) as session:
-        service.confirm(session, container.dispatcher, second, judged.id, agree=False)
+    with container.context(_as(second)) as ctx:
+        referrals.confirm(ctx, container.dispatcher, judged.id, agree=False)
     item_id, decision, state = _judge_next(container, first, "approve", "reviewed again")
     assert (item_id, decision.override, state.value) == (judged.id, False, "delivered")
     _arrive(container, world, process_id, BASE)
@@ -646,16 +571,16 @@ def test_measures_count_each_item_once_by_its_latest_decisions(
     container: Container, world: World, process_id: uuid.UUID
 ) -> None:
     _decided_again(container, world, process_id)
-    with transaction(container.sessions) as session:
-        assert session.scalar(select(func.count()).select_from(Decision)) == 9
-        measures = service.measures(session, world.client_user, process_id)
+    with container.context(world.client_user) as ctx:
+        assert ctx.session.scalar(select(func.count()).select_from(Decision)) == 9
+        measured = measures.measures(ctx, process_id)
     # The approval at arrival and the one on demand go straight through; the other two wait.
-    assert (measures.decided_by_rules, measures.straight_through, measures.referred) == (4, 2, 2)
-    assert measures.stp_rate == 0.5
-    assert measures.referral_reasons == {"RESIDES_ABROAD": 2}
+    assert (measured.decided_by_rules, measured.straight_through, measured.referred) == (4, 2, 2)
+    assert measured.stp_rate == 0.5
+    assert measured.referral_reasons == {"RESIDES_ABROAD": 2}
     # The overridden decline was not confirmed: the approval judged after it is what counts.
-    assert (measures.judged, measures.overrides, measures.override_rate) == (1, 0, 0.0)
-    assert measures.overrides_by_rule == [
+    assert (measured.judged, measured.overrides, measured.override_rate) == (1, 0, 0.0)
+    assert measured.overrides_by_rule == [
         {
             "version": 1,
             "reason": "RESIDES_ABROAD",
@@ -672,13 +597,9 @@ def test_backtest_runs_over_each_item_once(
     """A draft of the strict demo rules against the lenient version published: the three
     applicants abroad would be referred again, each once, by its latest rules decision."""
     _decided_again(container, world, process_id)
-    with transaction(container.sessions) as session:
-        draft = service.create_version(
-            session, world.client_user, process_id, uw.graph(), now=container.clock.now()
-        )
-        report = service.backtest(
-            session, world.client_user, draft.id, keyring=container.keyring
-        ).as_dict()
+    with container.context(world.client_user) as ctx:
+        draft = rulesets.create_version(ctx, process_id, uw.graph())
+        report = backtesting.backtest(ctx, draft.id).as_dict()
     assert (report["items"], report["changed"]) == (4, 3)
     assert report["transitions"] == {"approve->refer": 3}
     assert (report["stp_rate_published"], report["stp_rate_draft"]) == (1.0, 0.25)

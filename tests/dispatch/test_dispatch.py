@@ -21,16 +21,13 @@ from tests.conftest import RESULT, World
 
 def _submit(container: Container, world: World, n: int = 1, **kw: Any) -> list[uuid.UUID]:
     ids = []
-    with transaction(container.sessions) as session:
+    with container.context(world.client_user) as ctx:
         for i in range(n):
             item, _ = submit_item(
-                session,
-                world.client_user,
+                ctx,
                 world.process_id,
                 {"document_ref": f"doc-{i}"},
-                now=container.clock.now(),
                 at_risk_fraction=0.75,
-                keyring=container.keyring,
                 **kw,
             )
             ids.append(item.id)

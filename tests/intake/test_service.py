@@ -13,7 +13,7 @@ import openpyxl
 import pytest
 from sqlalchemy import func, select
 
-from tandem.catalog.service import define_process
+from tandem.catalog.service import ProcessDefinition, define_process
 from tandem.container import Container
 from tandem.core.db import transaction
 from tandem.intake.service import ingest_file
@@ -161,21 +161,23 @@ def test_spreadsheet_date_times_are_the_clients_local_time(
     with transaction(container.sessions) as session:
         process = define_process(
             session,
-            client_id=world.client_id,
-            code="claims-log",
-            name="Claims log",
-            kind="data_entry",
-            input_schema={
-                "type": "object",
-                "required": ["reported_at", "reported_on"],
-                "properties": {
-                    "reported_at": {"type": "string", "format": "date-time"},
-                    "reported_on": {"type": "string", "format": "date"},
+            world.client_id,
+            ProcessDefinition(
+                code="claims-log",
+                name="Claims log",
+                kind="data_entry",
+                input_schema={
+                    "type": "object",
+                    "required": ["reported_at", "reported_on"],
+                    "properties": {
+                        "reported_at": {"type": "string", "format": "date-time"},
+                        "reported_on": {"type": "string", "format": "date"},
+                    },
                 },
-            },
-            form_schema=FORM_SCHEMA,
-            sla_minutes=60,
-            sla_mode="24x7",
+                form_schema=FORM_SCHEMA,
+                sla_minutes=60,
+                sla_mode="24x7",
+            ),
             now=container.clock.now(),
         )
     book = openpyxl.Workbook()

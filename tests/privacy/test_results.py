@@ -16,7 +16,7 @@ import pytest
 from cryptography.exceptions import InvalidTag
 from sqlalchemy import select, text
 
-from tandem.catalog.service import define_process
+from tandem.catalog.service import ProcessDefinition, define_process
 from tandem.container import Container
 from tandem.core.db import transaction
 from tandem.core.errors import InvalidInput
@@ -25,10 +25,9 @@ from tandem.custody.models import KeyRotation
 from tandem.delivery.webhooks import deliver_due
 from tandem.dispatch.service import Dispatcher
 from tandem.intake.service import ingest_file
-from tandem.quality import gold
-from tandem.quality import service as quality
+from tandem.quality import double_entry, gold, reviews
 from tandem.quality.models import FieldCheck, Review
-from tandem.tenancy.principal import Principal
+from tandem.tenancy.principal import SYSTEM, Principal
 from tandem.vault.sealing import RESULT
 from tandem.work.lifecycle import State
 from tandem.work.models import WorkItem
@@ -70,15 +69,17 @@ def process_id(container: Container, world: World) -> uuid.UUID:
     with transaction(container.sessions) as session:
         process = define_process(
             session,
-            client_id=world.client_id,
-            code="payouts",
-            name="Payout keying",
-            kind="data_entry",
-            input_schema=INPUT_SCHEMA,
-            form_schema=FORM,
-            required_skills={"data_entry": 2},
-            sla_minutes=240,
-            sla_mode="24x7",
+            world.client_id,
+            ProcessDefinition(
+                code="payouts",
+                name="Payout keying",
+                kind="data_entry",
+                input_schema=INPUT_SCHEMA,
+                form_schema=FORM,
+                required_skills={"data_entry": 2},
+                sla_minutes=240,
+                sla_mode="24x7",
+            ),
             now=container.clock.now(),
         )
         return process.id
@@ -208,17 +209,14 @@ def test_a_reviewers_correction_keeps_the_values_they_saw_masked(
     assert ref.state is State.IN_REVIEW
     shown = _item(container, ref.id).result
     assert shown == MASKED  # what the reviewer sees
-    with transaction(container.sessions) as session:
-        quality.review(
-            session,
-            REVIEWER,
+    with container.context(REVIEWER) as ctx:
+        reviews.review(
+            ctx,
             ref.id,
-            failures=[quality.Failure("decision", "wrong_value")],
+            failures=[reviews.Failure("decision", "wrong_value")],
             verdict="correct",
             corrected={**shown, "decision": "deny"},
-            now=container.clock.now(),
             lease=container.dispatcher.lease,
-            keyring=container.keyring,
         )
     delivered = api("client").get(f"/api/v1/work-items/{ref.id}").json()
     assert delivered["state"] == "delivered"
@@ -240,23 +238,16 @@ def test_double_entry_keyings_are_sealed_compared_in_clear_and_settled(
     assert len(keyings) == 2
     assert not any(clear in row for row in keyings for clear in (*IN_CLEAR, "Santoz"))
 
-    with transaction(container.sessions) as session:
-        case = quality.adjudication(session, REVIEWER, first.id, container.keyring)
+    with container.context(REVIEWER) as ctx:
+        case = double_entry.adjudication(ctx, first.id)
         assert case.disagreements == ["holder_name"]
         assert [k.values["holder_name"] for k in case.keyings] == ["M••• S•••"] * 2
         shown = {**case.keyings[0].values}
 
     def settle(values: dict[str, Any]) -> WorkItem:
-        with transaction(container.sessions) as session:
-            item = quality.adjudicate(
-                session,
-                REVIEWER,
-                first.id,
-                values,
-                now=container.clock.now(),
-                keyring=container.keyring,
-            )
-            session.expunge(item)
+        with container.context(REVIEWER) as ctx:
+            item = double_entry.adjudicate(ctx, first.id, values)
+            ctx.session.expunge(item)
             return item
 
     # Left masked, the differing name stands for two values: the adjudicator must key it.
@@ -305,15 +296,8 @@ def test_a_key_rotation_reseals_results_keyings_and_webhook_events(
     api: Any, container: Container, world: World, process_id: uuid.UUID
 ) -> None:
     _keyed_twice_over(api, container, world, process_id)
-    with transaction(container.sessions) as session:
-        keys.rotate(
-            session,
-            container.keyring,
-            world.client_id,
-            actor="user:security",
-            now=container.clock.now(),
-            key=container.audit_key,
-        )
+    with container.context(SYSTEM) as ctx:
+        keys.rotate(ctx, world.client_id)
     for _ in range(10):
         with transaction(container.sessions) as session:
             keys.advance(
@@ -353,15 +337,8 @@ def test_the_purge_drops_a_results_sealed_values_and_the_exit_export_opens_them_
     assert [row["payload"]["data"]["result"] for row in exported("webhook_deliveries")] == [CLEAR]
     assert not any("sealed" in key for row in exported("work_items") for key in row)
 
-    with transaction(container.sessions) as session:
-        retention.set_retention(
-            session,
-            world.client_id,
-            1,
-            actor="user:security",
-            now=container.clock.now(),
-            key=container.audit_key,
-        )
+    with container.context(SYSTEM) as ctx:
+        retention.set_retention(ctx, world.client_id, 1)
     container.clock.advance(timedelta(days=2))  # type: ignore[attr-defined]
     with transaction(container.sessions) as session:
         retention.purge_due(session, container.clock.now(), key=container.audit_key, batch=100)
@@ -380,16 +357,8 @@ def test_a_gold_items_answer_is_sealed_and_still_scores(
     container: Container, world: World, process_id: uuid.UUID
 ) -> None:
     set_policy(container, process_id, "none", gold_rate=1.0)
-    with transaction(container.sessions) as session:
-        gold.add_gold_item(
-            session,
-            OPS,
-            process_id,
-            {"document_ref": "known.pdf"},
-            dict(KEYED),
-            now=container.clock.now(),
-            keyring=container.keyring,
-        )
+    with container.context(OPS) as ctx:
+        gold.add_gold_item(ctx, process_id, {"document_ref": "known.pdf"}, dict(KEYED))
     answers = _raw(container, "SELECT answer, answer_sealed FROM qa_gold_items")
     assert not any(clear in str(row) for row in answers for clear in IN_CLEAR)
     assert seed(container) == 0  # starts counting arrivals
@@ -450,18 +419,15 @@ def test_a_reworked_items_form_is_filled_without_its_masked_values(
     set_policy(container, process_id, "full_review")
     _arrive(container, world, process_id)
     ref = work(container, world.agent_id, KEYED)
-    with transaction(container.sessions) as session:
-        quality.review(
-            session,
-            REVIEWER,
+    with container.context(REVIEWER) as ctx:
+        reviews.review(
+            ctx,
             ref.id,
-            failures=[quality.Failure("holder_name", "wrong_value")],
+            failures=[reviews.Failure("holder_name", "wrong_value")],
             verdict="rework",
             rework_to="same",
             reason="check the name",
-            now=container.clock.now(),
             lease=container.dispatcher.lease,
-            keyring=container.keyring,
         )
     page = api("agent").get(f"/console/work/{ref.id}")
     assert page.status_code == 200, page.text

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from tandem.audit.models import AuditRecord
-from tandem.catalog.service import define_process
+from tandem.catalog.service import ProcessDefinition, define_process
 from tandem.container import Container
 from tandem.core.db import transaction
 from tandem.intake.service import submit_item
@@ -37,26 +37,21 @@ def leased(container: Container, world: World, api: Any) -> str:
     with transaction(container.sessions) as session:
         process = define_process(
             session,
-            client_id=world.client_id,
-            code="card-claims",
-            name="Card claims",
-            kind="data_entry",
-            input_schema=INPUT,
-            form_schema=FORM_SCHEMA,
-            required_skills={"data_entry": 2},
-            sla_minutes=60,
-            sla_mode="24x7",
+            world.client_id,
+            ProcessDefinition(
+                code="card-claims",
+                name="Card claims",
+                kind="data_entry",
+                input_schema=INPUT,
+                form_schema=FORM_SCHEMA,
+                required_skills={"data_entry": 2},
+                sla_minutes=60,
+                sla_mode="24x7",
+            ),
             now=container.clock.now(),
         )
-        item, _ = submit_item(
-            session,
-            world.client_user,
-            process.id,
-            PAYLOAD,
-            now=container.clock.now(),
-            at_risk_fraction=0.75,
-            keyring=container.keyring,
-        )
+    with container.context(world.client_user) as ctx:
+        item, _ = submit_item(ctx, process.id, PAYLOAD, at_risk_fraction=0.75)
     claimed = api("agent").post("/api/v1/dispatch/claim")
     assert claimed.status_code == 200, claimed.text
     lease: dict[str, Any] = claimed.json()

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select, text
 
 from tandem.catalog.models import Process
-from tandem.catalog.service import define_process
+from tandem.catalog.service import ProcessDefinition, define_process
 from tandem.container import Container
 from tandem.core.db import transaction
 from tandem.intake.service import submit_item
@@ -124,15 +124,17 @@ def personal_process(container: Container, world: World) -> uuid.UUID:
     with transaction(container.sessions) as session:
         process = define_process(
             session,
-            client_id=world.client_id,
-            code=f"applications-{uuid.uuid4().hex[:6]}",
-            name="Applications",
-            kind="data_entry",
-            input_schema=PERSONAL_INPUT,
-            form_schema=FORM_SCHEMA,
-            required_skills={"data_entry": 2},
-            sla_minutes=600,
-            sla_mode="24x7",
+            world.client_id,
+            ProcessDefinition(
+                code=f"applications-{uuid.uuid4().hex[:6]}",
+                name="Applications",
+                kind="data_entry",
+                input_schema=PERSONAL_INPUT,
+                form_schema=FORM_SCHEMA,
+                required_skills={"data_entry": 2},
+                sla_minutes=600,
+                sla_mode="24x7",
+            ),
             now=container.clock.now(),
         )
         process.qa_mode, process.qa_gold_rate = "none", 1.0
@@ -140,29 +142,18 @@ def personal_process(container: Container, world: World) -> uuid.UUID:
 
 
 def add_gold(container: Container, process_id: uuid.UUID) -> uuid.UUID:
-    with transaction(container.sessions) as session:
-        return gold.add_gold_item(
-            session,
-            OPS,
-            process_id,
-            dict(GOLD_PAYLOAD),
-            RESULT,
-            now=container.clock.now(),
-            keyring=container.keyring,
-        ).id
+    with container.context(OPS) as ctx:
+        return gold.add_gold_item(ctx, process_id, dict(GOLD_PAYLOAD), RESULT).id
 
 
 def arrive(container: Container, world: World, process_id: uuid.UUID) -> uuid.UUID:
     """A real item of the process, from the client, at the clock's now."""
-    with transaction(container.sessions) as session:
+    with container.context(world.client_user) as ctx:
         item, _ = submit_item(
-            session,
-            world.client_user,
+            ctx,
             process_id,
             {"applicant_name": "Jose Rizal", "policy_type": "home"},
-            now=container.clock.now(),
             at_risk_fraction=0.75,
-            keyring=container.keyring,
         )
         return item.id
 

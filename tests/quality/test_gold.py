@@ -121,16 +121,8 @@ def test_without_personal_fields_gold_items_and_copies_are_kept_as_given(
 ) -> None:
     set_policy(container, world.process_id, "none", gold_rate=1.0)
     given = {"document_ref": "gold-1.pdf", "pages": 2}
-    with transaction(container.sessions) as session:
-        gold_id = gold.add_gold_item(
-            session,
-            OPS,
-            world.process_id,
-            given,
-            RESULT,
-            now=container.clock.now(),
-            keyring=container.keyring,
-        ).id
+    with container.context(OPS) as ctx:
+        gold_id = gold.add_gold_item(ctx, world.process_id, given, RESULT).id
     assert seed(container) == 0
     container.clock.advance(timedelta(seconds=1))  # type: ignore[attr-defined]
     world.submit(container, "real.pdf")

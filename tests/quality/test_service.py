@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from tandem.container import Container
 from tandem.core.db import transaction
 from tandem.core.errors import Conflict, InvalidInput, NotFound
-from tandem.quality import gold, report, service
+from tandem.quality import double_entry, gold, rejection, report, reviews
 from tandem.quality.models import AgentQuality, FieldCheck, QualityAlert, Review
 from tandem.tenancy.context import Context
 from tandem.tenancy.principal import Principal
@@ -47,17 +47,8 @@ def _item(container: Container, item_id: uuid.UUID) -> WorkItem:
 def _review(container: Container, reviewer: Principal, item_id: uuid.UUID, **kwargs: Any) -> Review:
     kwargs.setdefault("verdict", "deliver")
     kwargs.setdefault("failures", [])
-    with transaction(container.sessions) as session:
-        found = service.review(
-            session,
-            reviewer,
-            item_id,
-            now=container.clock.now(),
-            lease=container.dispatcher.lease,
-            keyring=container.keyring,
-            **kwargs,
-        )
-        return found
+    with container.context(reviewer) as ctx:
+        return reviews.review(ctx, item_id, lease=container.dispatcher.lease, **kwargs)
 
 
 def _standing(container: Container, world: World, agent_id: uuid.UUID) -> AgentQuality:
@@ -67,8 +58,8 @@ def _standing(container: Container, world: World, agent_id: uuid.UUID) -> AgentQ
         return row
 
 
-def _failure(name: str = "coverage_amount") -> list[service.Failure]:
-    return [service.Failure(name, "wrong_value")]
+def _failure(name: str = "coverage_amount") -> list[reviews.Failure]:
+    return [reviews.Failure(name, "wrong_value")]
 
 
 @pytest.fixture
@@ -109,8 +100,8 @@ def test_a_new_agent_is_screened_until_clearance_then_sampled_and_a_defect_scree
     world.submit(container)
     sampled = work(container, agent, WRONG)
     assert sampled.state is State.IN_REVIEW
-    with transaction(container.sessions) as session:
-        request, _ = service.waiting(session, reviewer, sampled.id)
+    with container.context(reviewer) as ctx:
+        request, _ = reviews.waiting(ctx, sampled.id)
         assert request.kind == "sample"
     _review(
         container, reviewer, sampled.id, failures=_failure(), verdict="correct", corrected=RESULT
@@ -141,8 +132,8 @@ def test_a_review_names_unknown_fields_and_categories_and_refuses_mismatched_ver
     world.submit(container)
     ref = work(container, world.agent_id, WRONG)
     cases: list[tuple[dict[str, Any], str]] = [
-        ({"failures": [service.Failure("premium", "wrong_value")]}, "failures[0].name"),
-        ({"failures": [service.Failure("coverage_amount", "typo")]}, "failures[0].category"),
+        ({"failures": [reviews.Failure("premium", "wrong_value")]}, "failures[0].name"),
+        ({"failures": [reviews.Failure("coverage_amount", "typo")]}, "failures[0].category"),
         ({"failures": _failure(), "verdict": "deliver"}, "verdict"),
         ({"verdict": "rework", "rework_to": "same"}, "verdict"),
         ({"failures": _failure(), "verdict": "rework"}, "rework_to"),
@@ -186,7 +177,8 @@ def test_rework_to_the_same_agent_leases_it_to_them_and_the_redone_work_is_revie
     with transaction(container.sessions) as session:
         redone = container.dispatcher.submit(session, world.agent_id, ref.id, 2, RESULT)
         assert redone.state is State.IN_REVIEW
-        request, _ = service.waiting(session, reviewer, ref.id)
+    with container.context(reviewer) as ctx:
+        request, _ = reviews.waiting(ctx, ref.id)
         assert request.kind == "rework"
     _review(container, reviewer, ref.id)
     assert _item(container, ref.id).state == "delivered"
@@ -194,11 +186,10 @@ def test_rework_to_the_same_agent_leases_it_to_them_and_the_redone_work_is_revie
         verdicts = session.scalars(
             select(Review.verdict).where(Review.work_item_id == ref.id).order_by(Review.at)
         ).all()
-        window = {"since": _later(container) - timedelta(days=1), "until": _later(container)}
+    window = {"since": _later(container) - timedelta(days=1), "until": _later(container)}
+    with container.context(world.client_user) as ctx:
         (quality,) = [
-            row
-            for row in report.report(session, world.client_user, **window)
-            if row.process_id == world.process_id
+            row for row in report.report(ctx, **window) if row.process_id == world.process_id
         ]
     assert verdicts == ["rework", "deliver"]
     assert (quality.sent_back, quality.submitted, quality.reviewed) == (1, 2, 2)  # counted
@@ -238,7 +229,7 @@ def test_a_conversation_is_scored_on_the_scorecard(
         container,
         reviewer,
         ref.id,
-        failures=[service.Failure("tone", "communication")],
+        failures=[reviews.Failure("tone", "communication")],
         verdict="rework",
         rework_to="other",
     )
@@ -271,21 +262,15 @@ def test_double_entry_keeps_the_first_keying_out_of_sight_and_adjudication_score
     assert _item(container, keyed.id).result is None
 
     keyer = Principal(uuid.uuid4(), "team_lead", None, second)
-    with transaction(container.sessions) as session:
-        with pytest.raises(NotFound):
-            service.adjudication(session, keyer, keyed.id, container.keyring)
-        case = service.adjudication(session, reviewer, keyed.id, container.keyring)
+    with container.context(keyer) as ctx, pytest.raises(NotFound):
+        double_entry.adjudication(ctx, keyed.id)
+    with container.context(reviewer) as ctx:
+        case = double_entry.adjudication(ctx, keyed.id)
         assert case.disagreements == ["coverage_amount"]
         assert [k.agent_id for k in case.keyings] == [first, second]
-    with transaction(container.sessions) as session:
-        settled = service.adjudicate(
-            session,
-            reviewer,
-            keyed.id,
-            {"applicant_name": "Maria Santos", "coverage_amount": 250000},
-            now=container.clock.now(),
-            keyring=container.keyring,
-        )
+    with container.context(reviewer) as ctx:
+        right = {"applicant_name": "Maria Santos", "coverage_amount": 250000}
+        settled = double_entry.adjudicate(ctx, keyed.id, right)
         assert settled.state == "delivered"
     with transaction(container.sessions) as session:
         checks = {
@@ -324,17 +309,11 @@ def test_gold_items_are_seeded_at_the_rate_scored_and_retired(
 ) -> None:
     set_policy(container, world.process_id, "none", gold_rate=0.5)
     now = container.clock.now
-    with transaction(container.sessions) as session:
-        gold.add_gold_item(
-            session,
-            Principal(uuid.uuid4(), "ops_manager", None, None),
-            world.process_id,
-            {"document_ref": "gold-1"},
-            RESULT,
-            now=now(),
-            keyring=container.keyring,
+    with container.context(Principal(uuid.uuid4(), "ops_manager", None, None)) as ctx:
+        gold.add_gold_item(ctx, world.process_id, {"document_ref": "gold-1"}, RESULT)
+        seeded = gold.seed_gold(
+            ctx.session, now(), random.Random(1), 0.75, keyring=container.keyring
         )
-        seeded = gold.seed_gold(session, now(), random.Random(1), 0.75, keyring=container.keyring)
         assert seeded == 0  # starts counting
     container.clock.advance(timedelta(seconds=1))  # type: ignore[attr-defined]
     for i in range(5):
@@ -374,31 +353,16 @@ def test_a_rejected_delivery_is_an_escaped_defect_and_the_redone_work_is_reviewe
     world.submit(container)
     ref = work(container, world.agent_id, WRONG)
     assert ref.state is State.DELIVERED
-    reject = service.reject_delivered
-    with transaction(container.sessions) as session:
-        with pytest.raises(NotFound):
-            reject(session, world.other_client_user, ref.id, reason="x", now=container.clock.now())
-        with pytest.raises(InvalidInput):
-            reject(
-                session,
-                world.client_user,
-                ref.id,
-                reason="x",
-                fields=["premium"],
-                now=container.clock.now(),
-            )
-    with transaction(container.sessions) as session:
-        item = reject(
-            session,
-            world.client_user,
-            ref.id,
-            reason="coverage should be 250,000",
-            fields=["coverage_amount"],
-            now=container.clock.now(),
-        )
+    reject = rejection.reject_delivered
+    with container.context(world.other_client_user) as ctx, pytest.raises(NotFound):
+        reject(ctx, ref.id, reason="x")
+    with container.context(world.client_user) as ctx, pytest.raises(InvalidInput):
+        reject(ctx, ref.id, reason="x", fields=["premium"])
+    with container.context(world.client_user) as ctx:
+        item = reject(ctx, ref.id, reason="coverage should be 250,000", fields=["coverage_amount"])
         assert item.state == "queued"
-    with transaction(container.sessions) as session, pytest.raises(Conflict):
-        reject(session, world.client_user, ref.id, reason="x", now=container.clock.now())
+    with container.context(world.client_user) as ctx, pytest.raises(Conflict):
+        reject(ctx, ref.id, reason="x")
     with transaction(container.sessions) as session:
         escaped = session.scalars(select(Review).where(Review.kind == "acceptance")).one()
         assert (escaped.agent_id, escaped.defect, escaped.verdict) == (
@@ -437,24 +401,23 @@ def test_accuracy_report_and_one_alert_when_an_agent_falls_below_the_threshold(
         alerts = session.scalars(select(QualityAlert)).all()
         assert len(alerts) == 1  # once, when the interval's top fell below 0.9
         assert alerts[0].agent_id == world.agent_id and alerts[0].high < 0.9
-        window = {"since": container.clock.now().replace(year=2000), "until": _later(container)}
-        ops = Principal(uuid.uuid4(), "ops_manager", None, None)
+    window = {"since": container.clock.now().replace(year=2000), "until": _later(container)}
+    with container.context(Principal(uuid.uuid4(), "ops_manager", None, None)) as ctx:
         by_field = {
             row.group.split("/")[1]: row.fields
-            for row in report.accuracy(session, ops, by="field", **window)
+            for row in report.accuracy(ctx, by="field", **window)
         }
         assert (by_field["coverage_amount"].checked, by_field["coverage_amount"].correct) == (12, 6)
         assert by_field["applicant_name"].correct == 12
-        (by_agent,) = report.accuracy(session, ops, by="agent", **window)
+        (by_agent,) = report.accuracy(ctx, by="agent", **window)
         assert by_agent.items is not None and (by_agent.items.checked, by_agent.items.correct) == (
             12,
             6,
         )
         assert by_agent.items.low < 0.5 < by_agent.items.high
+    with container.context(world.client_user) as ctx:
         (quality,) = [
-            row
-            for row in report.report(session, world.client_user, **window)
-            if row.process_id == world.process_id
+            row for row in report.report(ctx, **window) if row.process_id == world.process_id
         ]
     assert _standing(container, world, world.agent_id).below_threshold
     assert (quality.submitted, quality.reviewed, quality.defects_found) == (12, 12, 6)

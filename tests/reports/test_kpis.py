@@ -10,6 +10,7 @@ from tandem.container import Container
 from tandem.core.clock import ManualClock
 from tandem.core.db import transaction
 from tandem.reports.kpis import client_kpis
+from tandem.tenancy.principal import SYSTEM
 from tests.conftest import RESULT, World
 
 
@@ -34,10 +35,10 @@ def test_kpis_count_on_time_late_and_open_work(
     clock.advance(timedelta(days=1))
     _deliver(container, world)  # a day later: breached
     world.submit(container, "open.pdf")
-    with transaction(container.sessions) as session:
-        kpis = client_kpis(session, world.client_id, clock.now() - timedelta(days=30))
-        other = client_kpis(session, world.other_client_id, clock.now() - timedelta(days=30))
-        later = client_kpis(session, world.client_id, clock.now() - timedelta(hours=1))
+    with container.context(SYSTEM) as ctx:
+        kpis = client_kpis(ctx, world.client_id, period=timedelta(days=30))
+        other = client_kpis(ctx, world.other_client_id, period=timedelta(days=30))
+        later = client_kpis(ctx, world.client_id, period=timedelta(hours=1))
     assert (kpis.delivered, kpis.on_time, kpis.sla_attainment) == (2, 1, 0.5)
     assert kpis.turnaround_hours is not None and abs(kpis.turnaround_hours - 12.5) < 0.01
     assert kpis.cost == Decimal("1.70")

@@ -29,17 +29,14 @@ def _clients_seen(conn: Connection, table: str) -> set[int]:
 
 def _seed(container: Container, world: World) -> None:
     world.submit(container, "insurer-1")
-    with transaction(container.sessions) as session:
+    with container.context(world.other_client_user) as ctx:
         from tandem.intake.service import submit_item
 
         submit_item(
-            session,
-            world.other_client_user,
+            ctx,
             world.other_process_id,
             {"document_ref": "retailer-1"},
-            now=container.clock.now(),
             at_risk_fraction=0.75,
-            keyring=container.keyring,
         )
     gold = world.submit(container, "insurer-gold")
     with transaction(container.sessions) as session:

@@ -10,12 +10,12 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 
-from tandem.catalog.service import define_process
+from tandem.catalog.service import ProcessDefinition, define_process
 from tandem.container import Container
 from tandem.core.db import transaction
-from tandem.decisions import service as decisions
 from tandem.decisions import underwriting as uw
 from tandem.decisions.models import Decision
+from tandem.decisions.rulesets import publish_version
 from tandem.intake.service import submit_item
 from tandem.quality.models import Keying, Review
 from tandem.tenancy.service import create_user, issue_token
@@ -122,29 +122,23 @@ def test_a_reviewer_adjudicates_a_double_entry_conflict(
 
 def _underwriting(container: Container, world: World) -> uuid.UUID:
     """The demo insurer's underwriting rules, published: declines need a second analyst."""
-    with transaction(container.sessions) as session:
+    with container.context(world.client_user) as ctx:
         process = define_process(
-            session,
-            client_id=world.client_id,
-            code="underwriting",
-            name="Underwriting",
-            kind="decision",
-            input_schema=uw.INPUT_SCHEMA,
-            form_schema=uw.RESULT_FORM,
-            required_skills={"data_entry": 2},
-            sla_minutes=480,
-            sla_mode="24x7",
+            ctx.session,
+            world.client_id,
+            ProcessDefinition(
+                code="underwriting",
+                name="Underwriting",
+                kind="decision",
+                input_schema=uw.INPUT_SCHEMA,
+                form_schema=uw.RESULT_FORM,
+                required_skills={"data_entry": 2},
+                sla_minutes=480,
+                sla_mode="24x7",
+            ),
             now=container.clock.now(),
         )
-        decisions.publish_version(
-            session,
-            world.client_user,
-            process.id,
-            uw.graph(),
-            uw.tests(),
-            now=container.clock.now(),
-            four_eyes={"declines": True},
-        )
+        publish_version(ctx, process.id, uw.graph(), uw.tests(), four_eyes={"declines": True})
         return process.id
 
 
@@ -152,15 +146,12 @@ def test_an_analyst_judges_a_referral_and_a_second_one_confirms_it(
     page: Any, browser: Any, server: str, container: Container, world: World
 ) -> None:
     process_id = _underwriting(container, world)
-    with transaction(container.sessions) as session:
+    with container.context(world.client_user) as ctx:
         referred, _ = submit_item(
-            session,
-            world.client_user,
+            ctx,
             process_id,
             ABROAD,
-            now=container.clock.now(),
             at_risk_fraction=0.75,
-            keyring=container.keyring,
         )
         assert referred.state == "queued"
         item_id = referred.id
@@ -364,15 +355,12 @@ def test_the_referral_desk_masks_in_the_trace_what_it_masks_in_the_application(
     trace; the page (as the server wrote it, and as shown) has the BMI and the masked name,
     never the name itself."""
     process_id = naming_process(container, world, visible=["health"])
-    with transaction(container.sessions) as session:
+    with container.context(world.client_user) as ctx:
         referred, _ = submit_item(
-            session,
-            world.client_user,
+            ctx,
             process_id,
             NAMED,
-            now=container.clock.now(),
             at_risk_fraction=0.75,
-            keyring=container.keyring,
         )
         assert referred.state == "queued"
         item_id = referred.id

@@ -20,13 +20,13 @@ import pytest
 from sqlalchemy import func, select
 
 from tandem.audit.models import AuditRecord
-from tandem.catalog.service import define_process
+from tandem.catalog.service import ProcessDefinition, define_process
 from tandem.container import Container
 from tandem.core.clock import ManualClock
 from tandem.core.db import transaction
 from tandem.decisions import underwriting as uw
 from tandem.decisions.models import Decision
-from tandem.decisions.service import publish_version
+from tandem.decisions.rulesets import publish_version
 from tandem.intake.service import submit_item
 from tandem.tenancy.models import User
 from tandem.tenancy.service import create_user, issue_token
@@ -102,35 +102,23 @@ def _referral(container: Container, world: World, *, four_eyes: bool = False) ->
         now = container.clock.now()
         process = define_process(
             session,
-            client_id=world.client_id,
-            code="underwriting",
-            name="Underwriting",
-            kind="decision",
-            input_schema=uw.INPUT_SCHEMA,
-            form_schema=uw.RESULT_FORM,
-            required_skills={"data_entry": 2},
-            sla_minutes=480,
-            sla_mode="24x7",
+            world.client_id,
+            ProcessDefinition(
+                code="underwriting",
+                name="Underwriting",
+                kind="decision",
+                input_schema=uw.INPUT_SCHEMA,
+                form_schema=uw.RESULT_FORM,
+                required_skills={"data_entry": 2},
+                sla_minutes=480,
+                sla_mode="24x7",
+            ),
             now=now,
         )
-        publish_version(
-            session,
-            world.client_user,
-            process.id,
-            uw.graph(),
-            uw.tests(),
-            now=now,
-            four_eyes={"declines": True} if four_eyes else None,
-        )
-        item, _ = submit_item(
-            session,
-            world.client_user,
-            process.id,
-            ABROAD,
-            now=now,
-            at_risk_fraction=0.75,
-            keyring=container.keyring,
-        )
+    with container.context(world.client_user) as ctx:
+        rule = {"declines": True} if four_eyes else None
+        publish_version(ctx, process.id, uw.graph(), uw.tests(), four_eyes=rule)
+        item, _ = submit_item(ctx, process.id, ABROAD, at_risk_fraction=0.75)
         assert item.state == "queued"
         return item.id
 
@@ -258,25 +246,22 @@ def test_a_personal_field_is_revealed_only_under_a_live_lease(
         now = container.clock.now()
         process = define_process(
             session,
-            client_id=world.client_id,
-            code="named",
-            name="Named",
-            kind="data_entry",
-            input_schema=PERSONAL_INPUT,
-            form_schema=FORM_SCHEMA,
-            required_skills={"data_entry": 2},
-            sla_minutes=60,
-            sla_mode="24x7",
+            world.client_id,
+            ProcessDefinition(
+                code="named",
+                name="Named",
+                kind="data_entry",
+                input_schema=PERSONAL_INPUT,
+                form_schema=FORM_SCHEMA,
+                required_skills={"data_entry": 2},
+                sla_minutes=60,
+                sla_mode="24x7",
+            ),
             now=now,
         )
+    with container.context(world.client_user) as ctx:
         item, _ = submit_item(
-            session,
-            world.client_user,
-            process.id,
-            {"applicant_name": "Maria Santos"},
-            now=now,
-            at_risk_fraction=0.75,
-            keyring=container.keyring,
+            ctx, process.id, {"applicant_name": "Maria Santos"}, at_risk_fraction=0.75
         )
     lease = _claim(api("agent"), item.id)
     assert lease["payload"]["applicant_name"] != "Maria Santos"  # masked

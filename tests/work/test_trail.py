@@ -14,6 +14,7 @@ from tandem.container import Container
 from tandem.core.clock import ManualClock
 from tandem.core.db import transaction
 from tandem.intake.service import submit_item
+from tandem.tenancy.context import Context
 from tandem.work.trail import ACTION, seal_events, verify_trail
 from tests.audit.test_service import _tamper
 from tests.conftest import World
@@ -102,14 +103,11 @@ def test_a_window_never_ends_after_a_transaction_still_open_began(
     clock.advance(datetime.now(UTC) - clock.now())  # the database's clock: xact_start
     world.submit(container, "before")
     with container.sessions() as long_intake, long_intake.begin():
+        ctx = Context(
+            long_intake, world.client_user, clock.now(), container.keyring, container.audit_key
+        )
         submit_item(
-            long_intake,
-            world.client_user,
-            world.process_id,
-            {"document_ref": "in a long file"},
-            now=clock.now(),
-            at_risk_fraction=0.75,
-            keyring=container.keyring,
+            ctx, world.process_id, {"document_ref": "in a long file"}, at_risk_fraction=0.75
         )
         long_intake.flush()
         clock.advance(timedelta(minutes=20))

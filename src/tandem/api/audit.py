@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
 from tandem.audit import service
 from tandem.audit.models import PROVIDER
-from tandem.core.db import transaction
-from tandem.http import MAX_INT, MIN_INT, Services, requires
+from tandem.http import MAX_INT, MIN_INT, Services, uses
+from tandem.tenancy.context import Context
 from tandem.tenancy.permissions import Permission
-from tandem.tenancy.principal import Principal
 from tandem.work.trail import verify_trail
 
 router = APIRouter(prefix="/api/v1", tags=["audit"])
 
-Auditor = Annotated[Principal, Depends(requires(Permission.AUDIT_READ))]
+Auditing = Annotated[Context, uses(Permission.AUDIT_READ)]
 
 
 class FindingOut(BaseModel):
@@ -37,15 +35,11 @@ class CheckOut(BaseModel):
 
 @router.get("/audit/check", response_model=CheckOut)
 def check_trail(
-    principal: Auditor,
-    services: Services,
-    client_id: Annotated[int | None, Query(ge=MIN_INT, le=MAX_INT)] = None,
+    ctx: Auditing, client_id: Annotated[int | None, Query(ge=MIN_INT, le=MAX_INT)] = None
 ) -> CheckOut:
     """Every chain (or one client's) checked from its first record, and the sealed
     windows of item state changes recomputed."""
-    key = services.audit_key
-    with transaction(services.sessions) as session:
-        found = verify_trail(session, key, client_id)
+    found = verify_trail(ctx.session, ctx.audit_key, client_id)
     findings = [
         FindingOut(client_id=client, seq=f.seq, problem=f.problem, detail=f.detail)
         for client, listed in found.items()
@@ -60,7 +54,7 @@ def check_trail(
     responses={200: {"content": {"application/x-ndjson": {}, "text/csv": {}}}},
 )
 def export_trail(
-    principal: Auditor,
+    ctx: Auditing,
     services: Services,
     client_id: Annotated[
         int,
@@ -70,25 +64,6 @@ def export_trail(
 ) -> StreamingResponse:
     """One chain as JSON Lines or CSV, in order, with its links. The export is itself
     audited (in the provider's chain)."""
-    key = services.audit_key
-    with transaction(services.sessions) as session:
-        service.record(
-            session,
-            key,
-            client_id=PROVIDER,
-            actor=principal.actor,
-            action="audit.export",
-            subject=f"client:{client_id}",
-            data={"format": file_format},
-            now=services.clock.now(),
-        )
-    session = services.sessions()
-
-    def lines() -> Iterator[str]:
-        try:
-            yield from service.export(session, client_id, file_format)
-        finally:
-            session.close()
-
+    lines = service.export_for_auditor(ctx, services.sessions, client_id, file_format)
     media = "application/x-ndjson" if file_format == "jsonl" else "text/csv"
-    return StreamingResponse(lines(), media_type=media)
+    return StreamingResponse(lines, media_type=media)

@@ -7,25 +7,23 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from tandem.catalog import service
 from tandem.catalog.models import Process
-from tandem.core.db import transaction
-from tandem.core.errors import InvalidInput, NotFound
-from tandem.http import MAX_INT, Services, requires
-from tandem.tenancy.models import Client
+from tandem.catalog.service import ProcessDefinition
+from tandem.http import MAX_INT, uses
+from tandem.tenancy.context import Context
 from tandem.tenancy.permissions import Permission
-from tandem.tenancy.principal import Principal
 
 router = APIRouter(prefix="/api/v1", tags=["catalog"])
 
 SLA_MINUTES_MAX = 366 * 24 * 60
 PRICE_MAX = Decimal("999999.9999")  # the column's numeric(10, 4)
 
-Reader = Annotated[Principal, Depends(requires(Permission.PROCESS_READ))]
-Manager = Annotated[Principal, Depends(requires(Permission.PROCESS_MANAGE))]
+Reading = Annotated[Context, uses(Permission.PROCESS_READ)]
+Managing = Annotated[Context, uses(Permission.PROCESS_MANAGE)]
 
 
 class ProcessIn(BaseModel):
@@ -48,6 +46,10 @@ class ProcessIn(BaseModel):
         default_factory=list,
         description="Categories of personal input fields (x-personal) agents see unmasked",
     )
+
+    def definition(self) -> ProcessDefinition:
+        """The process this body defines (its client aside: `client_id`)."""
+        return ProcessDefinition(**self.model_dump(exclude={"client_id"}))
 
 
 class ProcessOut(BaseModel):
@@ -73,30 +75,16 @@ class ProcessOut(BaseModel):
 
 
 @router.get("/processes", response_model=list[ProcessOut])
-def list_processes(principal: Reader, services: Services) -> list[Process]:
-    with transaction(services.sessions) as session:
-        return list(service.list_processes(session, principal))
+def list_processes(ctx: Reading) -> list[Process]:
+    return list(service.list_processes(ctx))
 
 
 @router.get("/processes/{process_id}", response_model=ProcessOut)
-def get_process(process_id: uuid.UUID, principal: Reader, services: Services) -> Process:
-    with transaction(services.sessions) as session:
-        return service.get_process(session, principal, process_id)
+def get_process(process_id: uuid.UUID, ctx: Reading) -> Process:
+    return service.get_process(ctx, process_id)
 
 
 @router.post("/processes", response_model=ProcessOut, status_code=201)
-def define_process(body: ProcessIn, principal: Manager, services: Services) -> Process:
-    client_id = principal.client_id if principal.client_id is not None else body.client_id
-    if client_id is None:
-        raise InvalidInput(
-            "say which client", errors=[{"field": "client_id", "message": "required"}]
-        )
-    with transaction(services.sessions) as session:
-        if session.get(Client, client_id) is None:
-            raise NotFound(f"client {client_id} not found")
-        return service.define_process(
-            session,
-            client_id=client_id,
-            now=services.clock.now(),
-            **body.model_dump(exclude={"client_id"}),
-        )
+def define_process(body: ProcessIn, ctx: Managing) -> Process:
+    client_id = service.whose_process(ctx.principal, body.client_id)
+    return service.define_process(ctx.session, client_id, body.definition(), now=ctx.now)

@@ -2,33 +2,27 @@
 
 from __future__ import annotations
 
-import secrets
 import uuid
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
-from sqlalchemy import select
 
-from tandem.catalog.models import Process
-from tandem.core.db import transaction
-from tandem.core.errors import InvalidInput, NotFound
+from tandem.delivery import subscriptions
 from tandem.delivery.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
 from tandem.delivery.outbox import EVENT_TYPES
-from tandem.http import MAX_INT, Services, requires
-from tandem.tenancy.models import Client
+from tandem.http import MAX_INT, Services, uses
+from tandem.tenancy.context import Context
 from tandem.tenancy.permissions import Permission
-from tandem.tenancy.principal import Principal
-from tandem.work.export import MEDIA_TYPES, ExportFormat, export_rows
-from tandem.work.models import Batch
+from tandem.work.export import MEDIA_TYPES, ExportFormat, batch_export, export_rows
 
 router = APIRouter(prefix="/api/v1", tags=["delivery"])
 
-Exporter = Annotated[Principal, Depends(requires(Permission.RESULT_EXPORT))]
-WebhookAdmin = Annotated[Principal, Depends(requires(Permission.WEBHOOK_MANAGE))]
+Exporting = Annotated[Context, uses(Permission.RESULT_EXPORT)]
+ManagingWebhooks = Annotated[Context, uses(Permission.WEBHOOK_MANAGE)]
 
 
 @router.get(
@@ -37,25 +31,17 @@ WebhookAdmin = Annotated[Principal, Depends(requires(Permission.WEBHOOK_MANAGE))
     responses={200: {"content": {t: {} for t in MEDIA_TYPES.values()}}},
 )
 def export_batch(
-    batch_id: uuid.UUID, principal: Exporter, services: Services, format: ExportFormat = "csv"
+    batch_id: uuid.UUID, ctx: Exporting, services: Services, format: ExportFormat = "csv"
 ) -> StreamingResponse:
     """Every item of the batch with its state and result, as CSV, JSONL or XLSX."""
-    with transaction(services.sessions) as session:
-        row = session.execute(
-            select(Batch.client_id, Batch.filename, Process.form_schema)
-            .join(
-                Process, (Process.client_id == Batch.client_id) & (Process.id == Batch.process_id)
-            )
-            .where(Batch.id == batch_id, principal.client_condition(Batch.client_id))
-        ).one_or_none()
-    if row is None:
-        raise NotFound(f"batch {batch_id} not found")
-    fields = list(row.form_schema.get("properties", {}))
+    export = batch_export(ctx, batch_id)
 
     def stream() -> Iterator[bytes]:
+        # Sent after the route's transaction has ended: the rows are read in a session of
+        # their own, page by page, as the client takes them.
         with services.sessions() as session:
             yield from export_rows(
-                session, services.keyring, row.client_id, batch_id, fields, format
+                session, services.keyring, export.client_id, batch_id, export.fields, format
             )
 
     return StreamingResponse(
@@ -111,75 +97,23 @@ class AttemptOut(BaseModel):
 
 
 @router.post("/webhooks", response_model=WebhookCreated, status_code=201)
-def create_webhook(body: WebhookIn, principal: WebhookAdmin, services: Services) -> WebhookCreated:
-    unknown = [e for e in body.events if e not in EVENT_TYPES]
-    if unknown:
-        raise InvalidInput(
-            "unknown event type", errors=[{"field": "events", "message": f"unknown: {unknown}"}]
-        )
-    client_id = principal.client_id if principal.client_id is not None else body.client_id
-    if client_id is None:
-        raise InvalidInput(
-            "say which client", errors=[{"field": "client_id", "message": "required"}]
-        )
-    secret = secrets.token_urlsafe(32)
-    with transaction(services.sessions) as session:
-        if session.get(Client, client_id) is None:
-            raise NotFound(f"client {client_id} not found")
-        hook = WebhookSubscription(
-            client_id=client_id,
-            url=str(body.url),
-            secret=secret,
-            events=body.events,
-            created_at=services.clock.now(),
-        )
-        session.add(hook)
-        session.flush()
-        return WebhookCreated(**WebhookOut.model_validate(hook).model_dump(), secret=secret)
+def create_webhook(body: WebhookIn, ctx: ManagingWebhooks) -> WebhookCreated:
+    hook = subscriptions.subscribe(ctx, str(body.url), body.events, body.client_id)
+    return WebhookCreated(**WebhookOut.model_validate(hook).model_dump(), secret=hook.secret)
 
 
 @router.get("/webhooks", response_model=list[WebhookOut])
-def list_webhooks(principal: WebhookAdmin, services: Services) -> list[WebhookSubscription]:
-    with transaction(services.sessions) as session:
-        return list(
-            session.scalars(
-                select(WebhookSubscription).where(
-                    principal.client_condition(WebhookSubscription.client_id)
-                )
-            ).all()
-        )
+def list_webhooks(ctx: ManagingWebhooks) -> list[WebhookSubscription]:
+    return subscriptions.subscriptions(ctx)
 
 
 @router.get("/webhooks/{webhook_id}/deliveries", response_model=list[DeliveryOut])
 def list_deliveries(
-    webhook_id: uuid.UUID, principal: WebhookAdmin, services: Services, limit: int = 100
+    webhook_id: uuid.UUID, ctx: ManagingWebhooks, limit: int = 100
 ) -> list[WebhookDelivery]:
-    with transaction(services.sessions) as session:
-        return list(
-            session.scalars(
-                select(WebhookDelivery)
-                .where(
-                    WebhookDelivery.subscription_id == webhook_id,
-                    principal.client_condition(WebhookDelivery.client_id),
-                )
-                .order_by(WebhookDelivery.created_at.desc())
-                .limit(min(max(limit, 1), 1000))
-            ).all()
-        )
+    return subscriptions.deliveries(ctx, webhook_id, limit)
 
 
 @router.get("/webhook-deliveries/{delivery_id}/attempts", response_model=list[AttemptOut])
-def list_attempts(
-    delivery_id: uuid.UUID, principal: WebhookAdmin, services: Services
-) -> list[WebhookAttempt]:
-    with transaction(services.sessions) as session:
-        return list(
-            session.scalars(
-                select(WebhookAttempt)
-                .where(
-                    WebhookAttempt.delivery_id == delivery_id,
-                    principal.client_condition(WebhookAttempt.client_id),
-                )
-                .order_by(WebhookAttempt.number)
-            ).all()
-        )
+def list_attempts(delivery_id: uuid.UUID, ctx: ManagingWebhooks) -> list[WebhookAttempt]:
+    return subscriptions.attempts(ctx, delivery_id)

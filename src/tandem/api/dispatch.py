@@ -9,18 +9,21 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, Field
 
-from tandem.core.db import transaction
-from tandem.http import MAX_INT, Services, requires
+from tandem.http import MAX_INT, Services, requires, uses
 from tandem.privacy.service import result_for, reveal_personal, staff_view
-from tandem.quality.service import sent_back_notes
+from tandem.quality.reviews import sent_back_notes
+from tandem.tenancy.context import Context
 from tandem.tenancy.permissions import Permission
 from tandem.tenancy.principal import Principal
 
 router = APIRouter(prefix="/api/v1", tags=["dispatch"])
 
+# The lease protocol's hot path (claim, heartbeat, submit) runs on a Core connection of its
+# own, with the Dispatcher's signatures: no ORM session, no Context.
 Claimer = Annotated[Principal, Depends(requires(Permission.WORK_CLAIM))]
 Submitter = Annotated[Principal, Depends(requires(Permission.WORK_SUBMIT))]
-Revealer = Annotated[Principal, Depends(requires(Permission.PERSONAL_REVEAL))]
+Claiming = Annotated[Context, uses(Permission.WORK_CLAIM)]
+Revealing = Annotated[Context, uses(Permission.PERSONAL_REVEAL)]
 
 
 class LeaseOut(BaseModel):
@@ -61,10 +64,9 @@ class SubmitOut(BaseModel):
 
 
 @router.get("/dispatch/queues", response_model=list[QueueOut])
-def my_queues(principal: Claimer, services: Services) -> list[QueueOut]:
+def my_queues(ctx: Claiming, services: Services) -> list[QueueOut]:
     """The queues the calling agent may pull from right now (skills, clearance, shift)."""
-    with transaction(services.sessions) as session:
-        queues = services.dispatcher.servable(session, principal.agent())
+    queues = services.dispatcher.servable(ctx.session, ctx.principal.agent())
     return [QueueOut(client_id=client, routing_key=key) for client, key in queues]
 
 
@@ -100,28 +102,25 @@ class HeldLeaseOut(LeaseOut):
 
 
 @router.get("/dispatch/leases", response_model=list[HeldLeaseOut])
-def my_leases(principal: Claimer, services: Services) -> list[HeldLeaseOut]:
+def my_leases(ctx: Claiming, services: Services) -> list[HeldLeaseOut]:
     """The items leased to the calling agent now: a page reload resumes them, and work a
     reviewer sent back to its agent shows here, with the reviewer's findings."""
-    with transaction(services.sessions) as session:
-        held = services.dispatcher.held(session, principal.agent())
-        return [
-            HeldLeaseOut(
-                item_id=item.id,
-                client_id=item.client_id,
-                process_id=item.process_id,
-                routing_key=item.routing_key,
-                attempt=item.attempt,
-                lease_expires_at=item.lease_expires_at,
-                due_at=item.due_at,
-                payload=staff_view(session, services.keyring, item, agent=True),
-                result=result_for(session, services.keyring, principal, item)
-                if item.recheck
-                else None,
-                sent_back=sent_back_notes(session, item) if item.recheck else None,
-            )
-            for item in held
-        ]
+    session = ctx.session
+    return [
+        HeldLeaseOut(
+            item_id=item.id,
+            client_id=item.client_id,
+            process_id=item.process_id,
+            routing_key=item.routing_key,
+            attempt=item.attempt,
+            lease_expires_at=item.lease_expires_at,
+            due_at=item.due_at,
+            payload=staff_view(session, ctx.keyring, item, agent=True),
+            result=result_for(session, ctx.keyring, ctx.principal, item) if item.recheck else None,
+            sent_back=sent_back_notes(session, item) if item.recheck else None,
+        )
+        for item in services.dispatcher.held(session, ctx.principal.agent())
+    ]
 
 
 class RevealIn(BaseModel):
@@ -130,22 +129,10 @@ class RevealIn(BaseModel):
 
 
 @router.post("/leases/{item_id}/reveal", response_model=dict[str, Any])
-def reveal(
-    item_id: uuid.UUID, body: RevealIn, principal: Revealer, services: Services
-) -> dict[str, Any]:
+def reveal(item_id: uuid.UUID, body: RevealIn, ctx: Revealing) -> dict[str, Any]:
     """The clear values of personal fields of an item leased to you, for a stated reason;
     the reveal is written to the audit trail."""
-    with transaction(services.sessions) as session:
-        return reveal_personal(
-            session,
-            principal,
-            item_id,
-            body.fields,
-            body.reason,
-            now=services.clock.now(),
-            key=services.audit_key,
-            keyring=services.keyring,
-        )
+    return reveal_personal(ctx, item_id, body.fields, body.reason)
 
 
 @router.post("/leases/{item_id}/heartbeat", response_model=HeartbeatOut)
@@ -160,9 +147,9 @@ def heartbeat(
 
 
 @router.post("/leases/{item_id}/release", status_code=204)
-def release(item_id: uuid.UUID, body: ReleaseIn, principal: Claimer, services: Services) -> None:
-    with transaction(services.sessions) as session:
-        services.dispatcher.release(session, principal.agent(), item_id, body.attempt, body.reason)
+def release(item_id: uuid.UUID, body: ReleaseIn, ctx: Claiming, services: Services) -> None:
+    agent = ctx.principal.agent()
+    services.dispatcher.release(ctx.session, agent, item_id, body.attempt, body.reason)
 
 
 @router.post("/leases/{item_id}/submit", response_model=SubmitOut)

@@ -8,17 +8,19 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, File, Form, Header, Response, UploadFile
 from pydantic import BaseModel, Field
 
-from tandem.api.work import shown_as
-from tandem.core.db import transaction
+from tandem.api.work import shown
 from tandem.core.errors import InvalidInput
-from tandem.http import Services, requires
+from tandem.http import Services, requires, uses
 from tandem.intake import service
+from tandem.tenancy.context import Context
 from tandem.tenancy.permissions import Permission
 from tandem.tenancy.principal import Principal
 from tandem.work.schemas import BatchOut, WorkItemOut
 
 router = APIRouter(prefix="/api/v1", tags=["intake"])
 
+Submitting = Annotated[Context, uses(Permission.WORK_ITEM_CREATE)]
+# A file's intake streams its rows in transactions of its own (tandem.intake.service.ingest_file)
 Submitter = Annotated[Principal, Depends(requires(Permission.WORK_ITEM_CREATE))]
 
 
@@ -49,30 +51,25 @@ def submit_work_item(
     process_id: uuid.UUID,
     body: WorkItemIn,
     response: Response,
-    principal: Submitter,
+    ctx: Submitting,
     services: Services,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> WorkItemOut:
     """Hand one work item to the provider. Send an `Idempotency-Key` header so that a retried
     request never creates a second item."""
-    with transaction(services.sessions) as session:
-        item, created = service.submit_item(
-            session,
-            principal,
-            process_id,
-            body.payload,
-            now=services.clock.now(),
-            at_risk_fraction=services.settings.at_risk_fraction,
-            keyring=services.keyring,
-            external_ref=body.external_ref,
-            priority=body.priority,
-            idempotency_key=idempotency_key,
-        )
-        out = shown_as(session, services.keyring, principal, item)
+    item, created = service.submit_item(
+        ctx,
+        process_id,
+        body.payload,
+        at_risk_fraction=services.settings.at_risk_fraction,
+        external_ref=body.external_ref,
+        priority=body.priority,
+        idempotency_key=idempotency_key,
+    )
     if not created:
         response.status_code = 200
         response.headers["Idempotent-Replayed"] = "true"
-    return out
+    return shown(ctx, item)
 
 
 @router.post("/processes/{process_id}/batches", response_model=BatchOut, status_code=201)

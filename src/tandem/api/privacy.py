@@ -7,21 +7,19 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Path
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
 
-from tandem.core.db import transaction
 from tandem.custody import keys, retention
 from tandem.custody.models import KeyRotation, PurgeReport
-from tandem.http import MAX_INT, Services, requires
+from tandem.http import MAX_INT, uses
+from tandem.tenancy.context import Context
 from tandem.tenancy.permissions import Permission
-from tandem.tenancy.principal import Principal
 
 router = APIRouter(prefix="/api/v1", tags=["keys and retention"])
 
-KeyOfficer = Annotated[Principal, Depends(requires(Permission.KEY_ROTATE))]
-RetentionOfficer = Annotated[Principal, Depends(requires(Permission.RETENTION_MANAGE))]
+KeyOfficer = Annotated[Context, uses(Permission.KEY_ROTATE)]
+RetentionOfficer = Annotated[Context, uses(Permission.RETENTION_MANAGE)]
 ClientId = Annotated[int, Path(ge=1, le=MAX_INT)]
 
 
@@ -38,24 +36,15 @@ class KeyRotationOut(BaseModel):
 
 
 @router.post("/clients/{client_id}/key-rotations", response_model=KeyRotationOut, status_code=201)
-def rotate_key(client_id: ClientId, principal: KeyOfficer, services: Services) -> KeyRotation:
+def rotate_key(client_id: ClientId, ctx: KeyOfficer) -> KeyRotation:
     """Seal the client's personal data under a new key from now on; older data is
     re-encrypted in the background and stays readable meanwhile."""
-    with transaction(services.sessions) as session:
-        return keys.rotate(
-            session,
-            services.keyring,
-            client_id,
-            actor=principal.actor,
-            now=services.clock.now(),
-            key=services.audit_key,
-        )
+    return keys.rotate(ctx, client_id)
 
 
 @router.get("/key-rotations", response_model=list[KeyRotationOut])
-def key_rotations(principal: KeyOfficer, services: Services) -> list[KeyRotation]:
-    with transaction(services.sessions) as session:
-        return keys.status(session)
+def key_rotations(ctx: KeyOfficer) -> list[KeyRotation]:
+    return keys.status(ctx.session)
 
 
 class RetentionIn(BaseModel):
@@ -70,19 +59,9 @@ class RetentionOut(BaseModel):
 
 
 @router.put("/clients/{client_id}/retention", response_model=RetentionOut)
-def set_retention(
-    client_id: ClientId, body: RetentionIn, principal: RetentionOfficer, services: Services
-) -> RetentionOut:
-    with transaction(services.sessions) as session:
-        client = retention.set_retention(
-            session,
-            client_id,
-            body.days,
-            actor=principal.actor,
-            now=services.clock.now(),
-            key=services.audit_key,
-        )
-        return RetentionOut(client_id=client.id, days=client.retention_days)
+def set_retention(client_id: ClientId, body: RetentionIn, ctx: RetentionOfficer) -> RetentionOut:
+    client = retention.set_retention(ctx, client_id, body.days)
+    return RetentionOut(client_id=client.id, days=client.retention_days)
 
 
 class PurgeReportOut(BaseModel):
@@ -97,13 +76,5 @@ class PurgeReportOut(BaseModel):
 
 
 @router.get("/purge-reports", response_model=list[PurgeReportOut])
-def purge_reports(principal: RetentionOfficer, services: Services) -> list[PurgeReport]:
-    with transaction(services.sessions) as session:
-        return list(
-            session.scalars(
-                select(PurgeReport)
-                .where(principal.client_condition(PurgeReport.client_id))
-                .order_by(PurgeReport.at.desc())
-                .limit(1000)
-            )
-        )
+def purge_reports(ctx: RetentionOfficer) -> list[PurgeReport]:
+    return retention.purge_reports(ctx)

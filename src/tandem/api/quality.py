@@ -4,38 +4,34 @@ items, the client's rejection of a delivery, accuracy, the report and alerts."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
-from sqlalchemy import select
 
-from tandem.api.work import shown_as
-from tandem.audit import service as audit
+from tandem.api.work import shown
 from tandem.catalog.models import Process
 from tandem.catalog.service import get_process
-from tandem.core.db import transaction
-from tandem.core.errors import Forbidden, NotFound
-from tandem.http import Services, requires
+from tandem.http import Services, uses
 from tandem.privacy.service import staff_view
-from tandem.quality import gold, report, service
+from tandem.quality import double_entry, gold, policy, rejection, report, reviews, standing
 from tandem.quality.accuracy import Rate
-from tandem.quality.models import ERROR_CATEGORIES, QualityAlert, Review
+from tandem.quality.models import ERROR_CATEGORIES, Review
 from tandem.quality.sampling import choose_plan
+from tandem.tenancy.context import Context
 from tandem.tenancy.permissions import Permission
-from tandem.tenancy.principal import Principal
 from tandem.work.models import WorkItem
 from tandem.work.schemas import WorkItemOut
 
 router = APIRouter(prefix="/api/v1", tags=["quality"])
 
-ProcessReader = Annotated[Principal, Depends(requires(Permission.PROCESS_READ))]
-Manager = Annotated[Principal, Depends(requires(Permission.QUALITY_MANAGE))]
-Reviewer = Annotated[Principal, Depends(requires(Permission.QUALITY_REVIEW))]
-Reader = Annotated[Principal, Depends(requires(Permission.QUALITY_READ))]
-AgentReader = Annotated[Principal, Depends(requires(Permission.AGENT_QUALITY_READ))]
-Rejecter = Annotated[Principal, Depends(requires(Permission.RESULT_REJECT))]
+ReadingProcesses = Annotated[Context, uses(Permission.PROCESS_READ)]
+Managing = Annotated[Context, uses(Permission.QUALITY_MANAGE)]
+Reviewing = Annotated[Context, uses(Permission.QUALITY_REVIEW)]
+Reading = Annotated[Context, uses(Permission.QUALITY_READ)]
+ReadingAgents = Annotated[Context, uses(Permission.AGENT_QUALITY_READ)]
+Rejecting = Annotated[Context, uses(Permission.RESULT_REJECT)]
 
 QaMode = Literal["none", "sampling", "double_entry", "full_review"]
 
@@ -78,36 +74,24 @@ class QualityPolicyOut(QualityPolicyIn):
 
 
 @router.get("/processes/{process_id}/quality-policy", response_model=QualityPolicyOut)
-def get_quality_policy(
-    process_id: uuid.UUID, principal: ProcessReader, services: Services
-) -> QualityPolicyOut:
-    with transaction(services.sessions) as session:
-        return QualityPolicyOut.of(get_process(session, principal, process_id))
+def get_quality_policy(process_id: uuid.UUID, ctx: ReadingProcesses) -> QualityPolicyOut:
+    return QualityPolicyOut.of(get_process(ctx, process_id))
 
 
 @router.put("/processes/{process_id}/quality-policy", response_model=QualityPolicyOut)
 def set_quality_policy(
-    process_id: uuid.UUID, body: QualityPolicyIn, principal: Manager, services: Services
+    process_id: uuid.UUID, body: QualityPolicyIn, ctx: Managing
 ) -> QualityPolicyOut:
     """Takes effect for the next submitted item. Agents' standings are kept."""
-    with transaction(services.sessions) as session:
-        process = get_process(session, principal, process_id)
-        process.qa_mode = body.mode
-        process.qa_aoql = body.aoql
-        process.qa_min_accuracy = body.min_accuracy
-        process.qa_gold_rate = body.gold_rate
-        session.flush()
-        audit.record(
-            session,
-            services.audit_key,
-            client_id=process.client_id,
-            actor=principal.actor,
-            action="quality_policy.set",
-            subject=f"process:{process.id}",
-            data=body.model_dump(),
-            now=services.clock.now(),
-        )
-        return QualityPolicyOut.of(process)
+    process = policy.set_policy(
+        ctx,
+        process_id,
+        mode=body.mode,
+        aoql=body.aoql,
+        min_accuracy=body.min_accuracy,
+        gold_rate=body.gold_rate,
+    )
+    return QualityPolicyOut.of(process)
 
 
 # -- the review desk -----------------------------------------------------------------------
@@ -175,47 +159,37 @@ def _waiting_out(request: Any, item: WorkItem) -> dict[str, Any]:
 
 
 @router.get("/quality/reviews", response_model=list[WaitingOut])
-def review_queue(principal: Reviewer, services: Services) -> list[WaitingOut]:
+def review_queue(ctx: Reviewing) -> list[WaitingOut]:
     """Items waiting for review or adjudication, earliest due first; never your own work."""
-    with transaction(services.sessions) as session:
-        return [
-            WaitingOut(**_waiting_out(request, item))
-            for request, item in service.review_queue(session, principal)
-        ]
+    return [
+        WaitingOut(**_waiting_out(request, item)) for request, item in reviews.review_queue(ctx)
+    ]
 
 
 @router.get("/quality/reviews/{item_id}", response_model=ReviewCaseOut)
-def review_case(item_id: uuid.UUID, principal: Reviewer, services: Services) -> ReviewCaseOut:
-    with transaction(services.sessions) as session:
-        request, item = service.waiting(session, principal, item_id)
-        policy = service.policy_of(session, item.client_id, item.process_id)
-        return ReviewCaseOut(
-            **_waiting_out(request, item),
-            payload=staff_view(session, services.keyring, item, agent=False),
-            result=item.result,
-            criteria=list(policy.criteria),
-            error_categories=list(ERROR_CATEGORIES),
-        )
+def review_case(item_id: uuid.UUID, ctx: Reviewing) -> ReviewCaseOut:
+    case = reviews.review_case(ctx, item_id)
+    return ReviewCaseOut(
+        **_waiting_out(case.request, case.item),
+        payload=staff_view(ctx.session, ctx.keyring, case.item, agent=False),
+        result=case.item.result,
+        criteria=list(case.policy.criteria),
+        error_categories=list(ERROR_CATEGORIES),
+    )
 
 
 @router.post("/quality/reviews/{item_id}", response_model=ReviewOut)
-def review_item(
-    item_id: uuid.UUID, body: ReviewIn, principal: Reviewer, services: Services
-) -> Review:
-    with transaction(services.sessions) as session:
-        return service.review(
-            session,
-            principal,
-            item_id,
-            failures=[service.Failure(f.name, f.category) for f in body.failures],
-            verdict=body.verdict,
-            corrected=body.corrected,
-            rework_to=body.rework_to,
-            reason=body.reason,
-            now=services.clock.now(),
-            lease=services.dispatcher.lease,
-            keyring=services.keyring,
-        )
+def review_item(item_id: uuid.UUID, body: ReviewIn, ctx: Reviewing, services: Services) -> Review:
+    return reviews.review(
+        ctx,
+        item_id,
+        failures=[reviews.Failure(f.name, f.category) for f in body.failures],
+        verdict=body.verdict,
+        corrected=body.corrected,
+        rework_to=body.rework_to,
+        reason=body.reason,
+        lease=services.dispatcher.lease,
+    )
 
 
 class KeyingOut(BaseModel):
@@ -237,38 +211,23 @@ class AdjudicationIn(BaseModel):
 
 
 @router.get("/quality/adjudications/{item_id}", response_model=AdjudicationOut)
-def get_adjudication(
-    item_id: uuid.UUID, principal: Reviewer, services: Services
-) -> AdjudicationOut:
+def get_adjudication(item_id: uuid.UUID, ctx: Reviewing) -> AdjudicationOut:
     """Both keyings side by side; only for someone who keyed neither."""
-    with transaction(services.sessions) as session:
-        case = service.adjudication(session, principal, item_id, services.keyring)
-        return AdjudicationOut(
-            item_id=case.item.id,
-            process_id=case.item.process_id,
-            payload=staff_view(session, services.keyring, case.item, agent=False),
-            keyings=[
-                KeyingOut(number=k.number, agent_id=k.agent_id, values=k.values)
-                for k in case.keyings
-            ],
-            disagreements=case.disagreements,
-        )
+    case = double_entry.adjudication(ctx, item_id)
+    return AdjudicationOut(
+        item_id=case.item.id,
+        process_id=case.item.process_id,
+        payload=staff_view(ctx.session, ctx.keyring, case.item, agent=False),
+        keyings=[
+            KeyingOut(number=k.number, agent_id=k.agent_id, values=k.values) for k in case.keyings
+        ],
+        disagreements=case.disagreements,
+    )
 
 
 @router.post("/quality/adjudications/{item_id}", response_model=WorkItemOut)
-def adjudicate(
-    item_id: uuid.UUID, body: AdjudicationIn, principal: Reviewer, services: Services
-) -> WorkItemOut:
-    with transaction(services.sessions) as session:
-        item = service.adjudicate(
-            session,
-            principal,
-            item_id,
-            body.values,
-            now=services.clock.now(),
-            keyring=services.keyring,
-        )
-        return shown_as(session, services.keyring, principal, item)
+def adjudicate(item_id: uuid.UUID, body: AdjudicationIn, ctx: Reviewing) -> WorkItemOut:
+    return shown(ctx, double_entry.adjudicate(ctx, item_id, body.values))
 
 
 # -- the client's acceptance ---------------------------------------------------------------
@@ -280,30 +239,10 @@ class RejectionIn(BaseModel):
 
 
 @router.post("/work-items/{item_id}/reject", response_model=WorkItemOut)
-def reject_delivered(
-    item_id: uuid.UUID, body: RejectionIn, principal: Rejecter, services: Services
-) -> WorkItemOut:
+def reject_delivered(item_id: uuid.UUID, body: RejectionIn, ctx: Rejecting) -> WorkItemOut:
     """Send a delivered result back to be redone: it counts as an escaped defect."""
-    with transaction(services.sessions) as session:
-        item = service.reject_delivered(
-            session,
-            principal,
-            item_id,
-            reason=body.reason,
-            fields=body.fields,
-            now=services.clock.now(),
-        )
-        audit.record(
-            session,
-            services.audit_key,
-            client_id=item.client_id,
-            actor=principal.actor,
-            action="work_item.reject",
-            subject=f"work_item:{item.id}",
-            data={"reason": body.reason, "fields": body.fields},
-            now=services.clock.now(),
-        )
-        return shown_as(session, services.keyring, principal, item)
+    item = rejection.reject_delivered(ctx, item_id, reason=body.reason, fields=body.fields)
+    return shown(ctx, item)
 
 
 # -- gold items ----------------------------------------------------------------------------
@@ -328,17 +267,8 @@ class GoldItemOut(BaseModel):
 
 
 @router.post("/quality/gold-items", response_model=GoldItemOut, status_code=201)
-def add_gold_item(body: GoldItemIn, principal: Manager, services: Services) -> Any:
-    with transaction(services.sessions) as session:
-        return gold.add_gold_item(
-            session,
-            principal,
-            body.process_id,
-            body.payload,
-            body.answer,
-            now=services.clock.now(),
-            keyring=services.keyring,
-        )
+def add_gold_item(body: GoldItemIn, ctx: Managing) -> Any:
+    return gold.add_gold_item(ctx, body.process_id, body.payload, body.answer)
 
 
 # -- measures ------------------------------------------------------------------------------
@@ -378,21 +308,11 @@ def _in_utc(value: datetime) -> datetime:
 
 # A moment with its offset (a naive one would be a guess), that exists in UTC.
 Instant = Annotated[AwareDatetime, AfterValidator(_in_utc)]
-EARLIEST = datetime.min.replace(tzinfo=UTC)
-
-
-def _window(
-    since: datetime | None, until: datetime | None, services: Any
-) -> tuple[datetime, datetime]:
-    until = until or services.clock.now() + timedelta(seconds=1)
-    month = timedelta(days=30)
-    return since or max(until, EARLIEST + month) - month, until
 
 
 @router.get("/quality/accuracy", response_model=list[AccuracyOut])
 def accuracy(
-    principal: Reader,
-    services: Services,
+    ctx: Reading,
     by: Annotated[Literal["client", "process", "agent", "field"], Query()] = "process",
     interval: Annotated[Literal["none", "day", "week", "month"], Query()] = "none",
     process_id: uuid.UUID | None = None,
@@ -401,19 +321,9 @@ def accuracy(
 ) -> list[AccuracyOut]:
     """Field and item accuracy with 95 % intervals, over the last 30 days unless told.
     Per agent only for provider staff who may see agents' quality."""
-    if by == "agent" and Permission.AGENT_QUALITY_READ not in principal.permissions:
-        raise Forbidden(f"accuracy per agent needs {Permission.AGENT_QUALITY_READ.value}")
-    start, end = _window(since, until, services)
-    with transaction(services.sessions) as session:
-        rows = report.accuracy(
-            session,
-            principal,
-            by=by,
-            since=start,
-            until=end,
-            interval=interval,
-            process_id=process_id,
-        )
+    rows = report.accuracy(
+        ctx, by=by, since=since, until=until, interval=interval, process_id=process_id
+    )
     return [
         AccuracyOut(
             group=row.group,
@@ -445,16 +355,11 @@ class ProcessQualityOut(BaseModel):
 
 @router.get("/quality/report", response_model=list[ProcessQualityOut])
 def quality_report(
-    principal: Reader,
-    services: Services,
-    since: Instant | None = None,
-    until: Instant | None = None,
+    ctx: Reading, since: Instant | None = None, until: Instant | None = None
 ) -> list[ProcessQualityOut]:
     """Per process: estimated outgoing accuracy against the target, review effort, and the
     client's rejections; over the last 30 days unless told."""
-    start, end = _window(since, until, services)
-    with transaction(services.sessions) as session:
-        rows = report.report(session, principal, since=start, until=end)
+    rows = report.report(ctx, since=since, until=until)
     return [ProcessQualityOut.model_validate(row, from_attributes=True) for row in rows]
 
 
@@ -474,21 +379,11 @@ class AlertOut(BaseModel):
 
 
 @router.get("/quality/alerts", response_model=list[AlertOut])
-def alerts(principal: AgentReader, services: Services) -> Any:
+def alerts(ctx: ReadingAgents) -> Any:
     """Agents fallen below a process's accuracy threshold, not yet acknowledged."""
-    with transaction(services.sessions) as session:
-        return report.open_alerts(session, principal)
+    return report.open_alerts(ctx)
 
 
 @router.post("/quality/alerts/{alert_id}/acknowledge", status_code=204)
-def acknowledge_alert(alert_id: uuid.UUID, principal: AgentReader, services: Services) -> None:
-    with transaction(services.sessions) as session:
-        found = session.scalar(
-            select(QualityAlert).where(
-                QualityAlert.id == alert_id, principal.client_condition(QualityAlert.client_id)
-            )
-        )
-        if found is None:
-            raise NotFound(f"alert {alert_id} not found")
-        found.acknowledged_by = principal.actor
-        found.acknowledged_at = services.clock.now()
+def acknowledge_alert(alert_id: uuid.UUID, ctx: ReadingAgents) -> None:
+    standing.acknowledge_alert(ctx, alert_id)

@@ -10,27 +10,25 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from tandem.audit import service as audit
-from tandem.container import Container
 from tandem.core.db import transaction
-from tandem.core.errors import Forbidden, Unauthorized
-from tandem.http import (
-    MAX_INT,
-    SESSION_COOKIE,
-    Services,
-    current_principal,
-    public,
-    requires,
-)
+from tandem.core.errors import Unauthorized
+from tandem.http import MAX_INT, SESSION_COOKIE, Services, current_principal, public, uses
 from tandem.tenancy import service, signin, users
-from tandem.tenancy.models import ApiKey, Client, User
+from tandem.tenancy.context import Context
+from tandem.tenancy.models import Client, User
 from tandem.tenancy.permissions import Permission
 from tandem.tenancy.principal import Principal
 from tandem.workforce.models import Agent
 
 router = APIRouter(prefix="/api/v1", tags=["tenancy"])
+
+# Anyone known may ask who they are, sign out or change their own password: no permission.
+Caller = Annotated[Principal, Depends(current_principal)]
+ClientReading = Annotated[Context, uses(Permission.CLIENT_READ)]
+ClientManaging = Annotated[Context, uses(Permission.CLIENT_MANAGE)]
+KeyManaging = Annotated[Context, uses(Permission.API_KEY_MANAGE)]
+UserManaging = Annotated[Context, uses(Permission.CLIENT_USER_MANAGE)]
 
 
 class MeOut(BaseModel):
@@ -62,7 +60,7 @@ class ClientOut(BaseModel):
 
 
 @router.get("/me", response_model=MeOut)
-def me(principal: Annotated[Principal, Depends(current_principal)]) -> MeOut:
+def me(principal: Caller) -> MeOut:
     """The caller and what they may do. Any valid token may ask."""
     return _me(principal)
 
@@ -98,6 +96,7 @@ def sign_in(
     """Sign in to the console: sets the session cookie. Every failure answers the same 401
     (wrong password, unknown email, an account waiting after failed attempts), in the same
     time; the audit trail records which."""
+    # Its own transaction: there is no caller yet, and a failure's count commits before the 401.
     settings = services.settings
     services.rate_limits.hit("sign_in", request.client.host if request.client else "unknown")
     with transaction(services.sessions) as session:
@@ -127,13 +126,9 @@ def sign_in(
 
 
 @router.post("/auth/sign-out", status_code=204)
-def sign_out(
-    request: Request,
-    response: Response,
-    principal: Annotated[Principal, Depends(current_principal)],
-    services: Services,
-) -> None:
+def sign_out(request: Request, response: Response, principal: Caller, services: Services) -> None:
     """End this console session (a bearer token is revoked elsewhere)."""
+    # Its own transaction: it ends the session its cookie names, and needs no permission.
     if cookie := request.cookies.get(SESSION_COOKIE):
         with transaction(services.sessions) as session:
             signin.sign_out(session, cookie, now=services.clock.now())
@@ -141,41 +136,20 @@ def sign_out(
 
 
 @router.put("/me/password", status_code=204)
-def change_password(
-    body: PasswordIn,
-    principal: Annotated[Principal, Depends(current_principal)],
-    services: Services,
-) -> None:
+def change_password(body: PasswordIn, principal: Caller, services: Services) -> None:
     """Change your own password; the current one is asked for."""
-    if principal.scopes is not None:
-        raise Forbidden("an API key has no password")
-    with transaction(services.sessions) as session:
-        user = session.get_one(User, principal.user_id)
-        if not signin.verify_password(user, body.current_password):
-            raise Unauthorized("the current password is wrong")
-        signin.set_password(session, user, body.new_password)
+    with services.context(principal) as ctx:
+        signin.change_password(ctx, body.current_password, body.new_password)
 
 
 @router.get("/clients", response_model=list[ClientOut])
-def list_clients(
-    principal: Annotated[Principal, Depends(requires(Permission.CLIENT_READ))], services: Services
-) -> list[Client]:
-    with transaction(services.sessions) as session:
-        return list(
-            session.scalars(
-                select(Client).where(principal.client_condition(Client.id)).order_by(Client.code)
-            ).all()
-        )
+def list_clients(ctx: ClientReading) -> list[Client]:
+    return list(service.list_clients(ctx))
 
 
 @router.post("/clients", response_model=ClientOut, status_code=201)
-def create_client(
-    body: ClientIn,
-    principal: Annotated[Principal, Depends(requires(Permission.CLIENT_MANAGE))],
-    services: Services,
-) -> Client:
-    with transaction(services.sessions) as session:
-        return service.create_client(session, now=services.clock.now(), **body.model_dump())
+def create_client(body: ClientIn, ctx: ClientManaging) -> Client:
+    return service.create_client(ctx.session, now=ctx.now, **body.model_dump())
 
 
 class ApiKeyIn(BaseModel):
@@ -204,59 +178,27 @@ class NewApiKeyOut(ApiKeyOut):
     key: str = Field(description="Shown this once: only its hash is kept")
 
 
-KeyManager = Annotated[Principal, Depends(requires(Permission.API_KEY_MANAGE))]
-
-
 @router.post("/api-keys", response_model=NewApiKeyOut, status_code=201)
-def create_api_key(body: ApiKeyIn, principal: KeyManager, services: Services) -> NewApiKeyOut:
+def create_api_key(body: ApiKeyIn, ctx: KeyManaging) -> NewApiKeyOut:
     """A key for a client system, with some of the client's permissions."""
-    now = services.clock.now()
-    with transaction(services.sessions) as session:
-        row, key = service.create_api_key(
-            session,
-            principal,
-            name=body.name,
-            permissions=body.permissions,
-            client_id=body.client_id,
-            now=now,
-        )
-        _audit_key(session, services, principal, row, "api_key.create")
-        return NewApiKeyOut(**ApiKeyOut.model_validate(row).model_dump(), key=key)
+    row, key = service.create_api_key(
+        ctx, name=body.name, permissions=body.permissions, client_id=body.client_id
+    )
+    return NewApiKeyOut(**ApiKeyOut.model_validate(row).model_dump(), key=key)
 
 
 @router.get("/api-keys", response_model=list[ApiKeyOut])
-def list_api_keys(principal: KeyManager, services: Services) -> list[ApiKeyOut]:
-    with transaction(services.sessions) as session:
-        return [ApiKeyOut.model_validate(row) for row in service.api_keys(session, principal)]
+def list_api_keys(ctx: KeyManaging) -> list[ApiKeyOut]:
+    return [ApiKeyOut.model_validate(row) for row in service.api_keys(ctx)]
 
 
 @router.delete("/api-keys/{key_id}", response_model=ApiKeyOut)
-def revoke_api_key(key_id: uuid.UUID, principal: KeyManager, services: Services) -> ApiKeyOut:
+def revoke_api_key(key_id: uuid.UUID, ctx: KeyManaging) -> ApiKeyOut:
     """Revoked at once: the next request with it gets 401."""
-    with transaction(services.sessions) as session:
-        row = service.revoke_api_key(session, principal, key_id, services.clock.now())
-        _audit_key(session, services, principal, row, "api_key.revoke")
-        return ApiKeyOut.model_validate(row)
-
-
-def _audit_key(
-    session: Session, services: Container, principal: Principal, row: ApiKey, action: str
-) -> None:
-    audit.record(
-        session,
-        services.audit_key,
-        client_id=row.client_id,
-        actor=principal.actor,
-        action=action,
-        subject=f"api_key:{row.id}",
-        data={"name": row.name, "permissions": row.permissions},
-        now=services.clock.now(),
-    )
+    return ApiKeyOut.model_validate(service.revoke_api_key(ctx, key_id))
 
 
 # -- users and roles -------------------------------------------------------------------------
-
-UserManager = Annotated[Principal, Depends(requires(Permission.CLIENT_USER_MANAGE))]
 
 
 class UserIn(BaseModel):
@@ -288,43 +230,30 @@ class UserOut(BaseModel):
 
 
 @router.get("/users", response_model=list[UserOut])
-def list_users(principal: UserManager, services: Services) -> list[User]:
+def list_users(ctx: UserManaging) -> list[User]:
     """The users you manage: your client's, or everyone's for a provider admin."""
-    with transaction(services.sessions) as session:
-        return list(users.list_users(session, principal))
+    return list(users.list_users(ctx))
 
 
 @router.post("/users", response_model=UserOut, status_code=201)
-def add_user(body: UserIn, principal: UserManager, services: Services) -> User:
-    with transaction(services.sessions) as session:
-        return users.add_user(
-            session,
-            principal,
-            email=body.email,
-            name=body.name,
-            role=body.role,
-            client_id=body.client_id,
-            password=body.password,
-            now=services.clock.now(),
-            key=services.audit_key,
-        )
+def add_user(body: UserIn, ctx: UserManaging) -> User:
+    return users.add_user(
+        ctx,
+        email=body.email,
+        name=body.name,
+        role=body.role,
+        client_id=body.client_id,
+        password=body.password,
+    )
 
 
 @router.put("/users/{user_id}/role", response_model=UserOut)
-def change_role(
-    user_id: uuid.UUID, body: RoleIn, principal: UserManager, services: Services
-) -> User:
+def change_role(user_id: uuid.UUID, body: RoleIn, ctx: UserManaging) -> User:
     """Takes effect at the user's next request; audited with the role before and after."""
-    with transaction(services.sessions) as session:
-        return users.change_role(
-            session, principal, user_id, body.role, now=services.clock.now(), key=services.audit_key
-        )
+    return users.change_role(ctx, user_id, body.role)
 
 
 @router.delete("/users/{user_id}", response_model=UserOut)
-def deactivate_user(user_id: uuid.UUID, principal: UserManager, services: Services) -> User:
+def deactivate_user(user_id: uuid.UUID, ctx: UserManaging) -> User:
     """No more sign-in; the user's sessions and tokens end at once. Kept for the record."""
-    with transaction(services.sessions) as session:
-        return users.deactivate(
-            session, principal, user_id, now=services.clock.now(), key=services.audit_key
-        )
+    return users.deactivate(ctx, user_id)

@@ -7,14 +7,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
-from sqlalchemy.orm import Session
 
 from tandem.http import MAX_INT, Services, uses
 from tandem.privacy.service import payload_for, result_for
 from tandem.tenancy.context import Context
 from tandem.tenancy.permissions import Permission
-from tandem.tenancy.principal import Principal
-from tandem.vault.sealing import Keyring
 from tandem.work import queries, transitions
 from tandem.work.access import get_visible
 from tandem.work.lifecycle import State
@@ -34,16 +31,9 @@ def get_work_item(item_id: uuid.UUID, ctx: Reading) -> WorkItemOut:
 
 def shown(ctx: Context, item: WorkItem) -> WorkItemOut:
     """The item as this reader may see it (tandem.privacy.service: payload_for, result_for)."""
-    return shown_as(ctx.session, ctx.keyring, ctx.principal, item)
-
-
-def shown_as(
-    session: Session, keyring: Keyring, principal: Principal, item: WorkItem
-) -> WorkItemOut:
-    """`shown` for a route not yet given a Context."""
     out = WorkItemOut.model_validate(item)
-    out.payload = payload_for(session, keyring, principal, item)
-    out.result = result_for(session, keyring, principal, item)
+    out.payload = payload_for(ctx.session, ctx.keyring, ctx.principal, item)
+    out.result = result_for(ctx.session, ctx.keyring, ctx.principal, item)
     return out
 
 

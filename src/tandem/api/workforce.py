@@ -15,25 +15,24 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
-from tandem.catalog.models import Process
 from tandem.container import Container
-from tandem.core.db import transaction
-from tandem.http import MAX_INT, Services, requires
+from tandem.http import MAX_INT, Services, requires, uses
+from tandem.reports import queues
+from tandem.tenancy.context import Context
 from tandem.tenancy.permissions import Permission
 from tandem.tenancy.principal import Principal
-from tandem.work.models import WorkItem
 from tandem.workforce import service
 from tandem.workforce.eligibility import CEFR_LEVELS, WeeklyShift
 from tandem.workforce.models import Agent, DeliveryCenter
 
 router = APIRouter(prefix="/api/v1", tags=["workforce and operations"])
 
-WorkforceReader = Annotated[Principal, Depends(requires(Permission.WORKFORCE_READ))]
+WorkforceReading = Annotated[Context, uses(Permission.WORKFORCE_READ)]
+WorkforceManaging = Annotated[Context, uses(Permission.WORKFORCE_MANAGE)]
+# Changes to an agent run in a transaction of their own (`_changing`).
 WorkforceManager = Annotated[Principal, Depends(requires(Permission.WORKFORCE_MANAGE))]
-OpsReader = Annotated[Principal, Depends(requires(Permission.OPERATIONS_READ))]
+OpsReading = Annotated[Context, uses(Permission.OPERATIONS_READ)]
 
 
 class CenterOut(BaseModel):
@@ -69,20 +68,13 @@ class QueueDepthOut(BaseModel):
 
 
 @router.get("/centers", response_model=list[CenterOut])
-def list_centers(principal: WorkforceReader, services: Services) -> list[DeliveryCenter]:
-    with transaction(services.sessions) as session:
-        return list(session.scalars(select(DeliveryCenter).order_by(DeliveryCenter.code)).all())
+def list_centers(ctx: WorkforceReading) -> list[DeliveryCenter]:
+    return list(service.list_centers(ctx))
 
 
 @router.get("/agents", response_model=list[AgentOut])
-def list_agents(
-    principal: WorkforceReader, services: Services, center: str | None = None
-) -> list[Agent]:
-    with transaction(services.sessions) as session:
-        query = select(Agent).order_by(Agent.center_code, Agent.name)
-        if center:
-            query = query.where(Agent.center_code == center)
-        return list(session.scalars(query).all())
+def list_agents(ctx: WorkforceReading, center: str | None = None) -> list[Agent]:
+    return list(service.list_agents(ctx, center))
 
 
 # -- administering agents --------------------------------------------------------------------
@@ -155,38 +147,25 @@ class AgentDetailOut(BaseModel):
 
 
 @contextmanager
-def _changing(services: Container, agent_id: uuid.UUID) -> Iterator[Session]:
+def _changing(services: Container, principal: Principal, agent_id: uuid.UUID) -> Iterator[Context]:
     """A transaction changing one agent; once it has committed, the dispatcher forgets the
     queues it cached for the agent, so that the change holds from their next claim."""
-    with transaction(services.sessions) as session:
-        yield session
+    with services.context(principal) as ctx:
+        yield ctx
     services.dispatcher.forget_agent(agent_id)
 
 
 @router.post("/agents", response_model=AgentDetailOut, status_code=201)
-def create_agent(
-    body: AgentIn, principal: WorkforceManager, services: Services
-) -> service.AgentDetails:
+def create_agent(body: AgentIn, ctx: WorkforceManaging) -> service.AgentDetails:
     """A new agent, serving no queue until given skills, clearances and shifts."""
-    with transaction(services.sessions) as session:
-        return service.create_agent(
-            session,
-            principal,
-            name=body.name,
-            center_code=body.center_code,
-            tier=body.tier,
-            user_id=body.user_id,
-            now=services.clock.now(),
-            key=services.audit_key,
-        )
+    return service.create_agent(
+        ctx, name=body.name, center_code=body.center_code, tier=body.tier, user_id=body.user_id
+    )
 
 
 @router.get("/agents/{agent_id}", response_model=AgentDetailOut)
-def get_agent(
-    agent_id: uuid.UUID, principal: WorkforceReader, services: Services
-) -> service.AgentDetails:
-    with transaction(services.sessions) as session:
-        return service.agent_details(session, agent_id)
+def get_agent(agent_id: uuid.UUID, ctx: WorkforceReading) -> service.AgentDetails:
+    return service.agent_details(ctx, agent_id)
 
 
 @router.put("/agents/{agent_id}/skills", response_model=AgentDetailOut)
@@ -194,15 +173,8 @@ def set_skills(
     agent_id: uuid.UUID, body: SkillsIn, principal: WorkforceManager, services: Services
 ) -> service.AgentDetails:
     """Replaces the agent's skills; an unknown skill is named as skills.<code>."""
-    with _changing(services, agent_id) as session:
-        return service.replace_skills(
-            session,
-            principal,
-            agent_id,
-            body.skills,
-            now=services.clock.now(),
-            key=services.audit_key,
-        )
+    with _changing(services, principal, agent_id) as ctx:
+        return service.replace_skills(ctx, agent_id, body.skills)
 
 
 @router.put("/agents/{agent_id}/languages", response_model=AgentDetailOut)
@@ -210,15 +182,8 @@ def set_languages(
     agent_id: uuid.UUID, body: LanguagesIn, principal: WorkforceManager, services: Services
 ) -> service.AgentDetails:
     """Replaces the agent's languages, each with its CEFR level (A1 to C2)."""
-    with _changing(services, agent_id) as session:
-        return service.replace_languages(
-            session,
-            principal,
-            agent_id,
-            body.languages,
-            now=services.clock.now(),
-            key=services.audit_key,
-        )
+    with _changing(services, principal, agent_id) as ctx:
+        return service.replace_languages(ctx, agent_id, body.languages)
 
 
 @router.put("/agents/{agent_id}/clearances", response_model=AgentDetailOut)
@@ -227,15 +192,8 @@ def set_clearances(
 ) -> service.AgentDetails:
     """Replaces the clients the agent is cleared for; an unknown one is named as
     client_ids.<index>."""
-    with _changing(services, agent_id) as session:
-        return service.replace_clearances(
-            session,
-            principal,
-            agent_id,
-            body.client_ids,
-            now=services.clock.now(),
-            key=services.audit_key,
-        )
+    with _changing(services, principal, agent_id) as ctx:
+        return service.replace_clearances(ctx, agent_id, body.client_ids)
 
 
 @router.put("/agents/{agent_id}/shifts", response_model=AgentDetailOut)
@@ -244,10 +202,8 @@ def set_shifts(
 ) -> service.AgentDetails:
     """Replaces the agent's weekly shifts, in their center's local time."""
     shifts = [WeeklyShift(s.weekday, s.start_minute, s.duration_minutes) for s in body.shifts]
-    with _changing(services, agent_id) as session:
-        return service.replace_shifts(
-            session, principal, agent_id, shifts, now=services.clock.now(), key=services.audit_key
-        )
+    with _changing(services, principal, agent_id) as ctx:
+        return service.replace_shifts(ctx, agent_id, shifts)
 
 
 @router.delete("/agents/{agent_id}", response_model=AgentDetailOut)
@@ -259,37 +215,11 @@ def deactivate_agent(
     heartbeat still extends a lease while their sign-in works: deactivate the user too to
     end that at once); the reaper then returns those items to the queue. The agent is kept
     for the record; deactivating them again changes nothing."""
-    with _changing(services, agent_id) as session:
-        return service.deactivate_agent(
-            session, principal, agent_id, now=services.clock.now(), key=services.audit_key
-        )
+    with _changing(services, principal, agent_id) as ctx:
+        return service.deactivate_agent(ctx, agent_id)
 
 
 @router.get("/operations/queues", response_model=list[QueueDepthOut])
-def queue_depth(principal: OpsReader, services: Services) -> list[QueueDepthOut]:
+def queue_depth(ctx: OpsReading) -> list[queues.QueueDepth]:
     """Open work per process and state, with how much of it is at risk or breached."""
-    with transaction(services.sessions) as session:
-        rows = session.execute(
-            select(
-                WorkItem.client_id,
-                WorkItem.process_id,
-                Process.code,
-                WorkItem.state,
-                func.count(),
-                func.count().filter(WorkItem.at_risk),
-                func.count().filter(WorkItem.breached),
-            )
-            .join(
-                Process,
-                (Process.client_id == WorkItem.client_id) & (Process.id == WorkItem.process_id),
-            )
-            .where(WorkItem.state.notin_(("delivered", "cancelled")))
-            .group_by(WorkItem.client_id, WorkItem.process_id, Process.code, WorkItem.state)
-            .order_by(WorkItem.client_id, Process.code, WorkItem.state)
-        ).all()
-    return [
-        QueueDepthOut(
-            client_id=c, process_id=p, process_code=code, state=s, items=n, at_risk=r, breached=b
-        )
-        for c, p, code, s, n, r, b in rows
-    ]
+    return queues.queue_depth(ctx)

@@ -12,13 +12,13 @@ import io
 import json
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, Connection, bindparam, insert, select, true, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from tandem.audit.chain import GENESIS, Entry, Finding, Head, Stored, link, seal, verify
-from tandem.audit.models import AuditChain, AuditRecord
+from tandem.audit.models import PROVIDER, AuditChain, AuditRecord
 from tandem.core.db import insert_unless_present
 
 Db = Session | Connection
@@ -41,6 +41,31 @@ EXPORT_COLUMNS = (
     "previous",
     "link",
 )
+
+
+class Actor(Protocol):
+    @property
+    def actor(self) -> str:
+        """How the one acting appears in records."""
+        ...
+
+
+class Unit(Protocol):
+    """What an audited use case runs with: its transaction's session, who acts, the time
+    and the chain's key. tandem.tenancy.context.Context is one (described here by what the
+    trail needs of it: the audit trail lies beneath tenancy)."""
+
+    @property
+    def session(self) -> Session: ...
+
+    @property
+    def principal(self) -> Actor: ...
+
+    @property
+    def now(self) -> datetime: ...
+
+    @property
+    def audit_key(self) -> bytes: ...
 
 
 def record(
@@ -122,6 +147,33 @@ def _stored(session: Session, client_id: int) -> Iterator[Stored]:
     for row in rows:
         entry = Entry(row.client_id, row.at, row.actor, row.action, row.subject, row.data)
         yield Stored(row.seq, entry, row.previous, row.link)
+
+
+def export_for_auditor(
+    unit: Unit, sessions: sessionmaker[Session], client_id: int, file_format: str
+) -> Iterator[str]:
+    """One chain for an auditor (`export`). The export is itself recorded first, in the
+    provider's chain and the caller's transaction; the lines are read later, as the answer
+    streams, from a session of their own (the caller's transaction has ended by then)."""
+    record(
+        unit.session,
+        unit.audit_key,
+        client_id=PROVIDER,
+        actor=unit.principal.actor,
+        action="audit.export",
+        subject=f"client:{client_id}",
+        data={"format": file_format},
+        now=unit.now,
+    )
+    session = sessions()
+
+    def lines() -> Iterator[str]:
+        try:
+            yield from export(session, client_id, file_format)
+        finally:
+            session.close()
+
+    return lines()
 
 
 def export(session: Session, client_id: int, file_format: str) -> Iterator[str]:

@@ -21,25 +21,29 @@ import csv
 import random
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session, sessionmaker
 
+from tandem.audit.chain import derive_key
 from tandem.bench.dispatch import busy_cores_now, require_postgres_url, scratch_database
-from tandem.catalog.service import define_process, form_of
+from tandem.catalog.service import ProcessDefinition, define_process, form_of
 from tandem.core.clock import SystemClock
 from tandem.core.config import Settings
 from tandem.core.db import make_engine, make_sessionmaker, transaction
 from tandem.core.migrate import upgrade
+from tandem.decisions import backtesting, measures, rulesets
 from tandem.decisions import engine as rules_engine
-from tandem.decisions import service
 from tandem.decisions import underwriting as uw
 from tandem.decisions.models import Decision
 from tandem.intake.readers import read_rows
 from tandem.intake.service import ingest_file
+from tandem.tenancy.context import Context
 from tandem.tenancy.principal import SYSTEM
 from tandem.tenancy.service import create_client
 from tandem.vault.sealing import Keyring
@@ -49,6 +53,7 @@ Log = Callable[[str], None]
 TARGET_PIPELINE_RATIO = 0.5
 TARGET_BACKTEST_S = 10.0
 KEYRING = Keyring("tandem bench master key, not a secret at all")
+AUDIT_KEY = derive_key("tandem bench secret, not a secret at all")
 COLUMNS = list(uw.INPUT_SCHEMA["properties"])
 
 
@@ -77,6 +82,13 @@ def write_csv(path: Path, rows: int, seed: int = 9) -> None:
             writer.writerow([row[c] for c in COLUMNS])
 
 
+@contextmanager
+def _as_provider(sessions: sessionmaker[Session]) -> Iterator[Context]:
+    """A use case's context in one transaction, as the provider, now."""
+    with transaction(sessions) as session:
+        yield Context(session, SYSTEM, SystemClock().now(), KEYRING, AUDIT_KEY)
+
+
 def _setup(url: str) -> tuple[Any, Any, Any]:
     """A client with the underwriting process and its ruleset published."""
     engine = make_engine(Settings(database_url=url).sqlalchemy_url)
@@ -86,17 +98,20 @@ def _setup(url: str) -> tuple[Any, Any, Any]:
         client = create_client(session, code="bench", name="Bench Life", timezone="UTC", now=now)
         process = define_process(
             session,
-            client_id=client.id,
-            code="underwriting",
-            name="Underwriting",
-            kind="decision",
-            input_schema=uw.INPUT_SCHEMA,
-            form_schema=uw.RESULT_FORM,
-            sla_minutes=480,
-            sla_mode="24x7",
+            client.id,
+            ProcessDefinition(
+                code="underwriting",
+                name="Underwriting",
+                kind="decision",
+                input_schema=uw.INPUT_SCHEMA,
+                form_schema=uw.RESULT_FORM,
+                sla_minutes=480,
+                sla_mode="24x7",
+            ),
             now=now,
         )
-        service.publish_version(session, SYSTEM, process.id, uw.graph(), uw.tests(), now=now)
+        ctx = Context(session, SYSTEM, now, KEYRING, AUDIT_KEY)
+        rulesets.publish_version(ctx, process.id, uw.graph(), uw.tests())
         return engine, sessions, process.id
 
 
@@ -117,16 +132,16 @@ def _pipeline(url: str, path: Path, rows: int, label: str, log: Log) -> dict[str
                 keyring=KEYRING,
             )
         elapsed = time.perf_counter() - start
-        with transaction(sessions) as session:
+        with _as_provider(sessions) as ctx:
             states = dict(
-                session.execute(
+                ctx.session.execute(
                     select(WorkItem.state, func.count())
                     .where(WorkItem.process_id == process_id)
                     .group_by(WorkItem.state)
                 ).all()
             )
-            decided = session.scalar(select(func.count()).select_from(Decision)) or 0
-            measures = service.measures(session, SYSTEM, process_id)
+            decided = ctx.session.scalar(select(func.count()).select_from(Decision)) or 0
+            measured = measures.measures(ctx, process_id)
         figures = {
             "per_s": round(rows / elapsed, 1),
             "s": round(elapsed, 2),
@@ -134,8 +149,8 @@ def _pipeline(url: str, path: Path, rows: int, label: str, log: Log) -> dict[str
             "delivered": states.get("delivered", 0),
             "queued": states.get("queued", 0),
             "decisions": decided,
-            "stp_rate": measures.stp_rate,
-            "top_referral_reasons": dict(list(measures.referral_reasons.items())[:5]),
+            "stp_rate": measured.stp_rate,
+            "top_referral_reasons": dict(list(measured.referral_reasons.items())[:5]),
         }
         log(f"{label}: {figures['per_s']:,} applications/s; STP rate {figures['stp_rate']}")
         return {"figures": figures, "sessions": sessions, "engine": engine, "process": process_id}
@@ -183,8 +198,8 @@ def _backtest(run: dict[str, Any], log: Log) -> dict[str, Any]:
     """Analysts judge every referral (about 11 in 16 approved); then a draft that approves
     applicants abroad is backtested over every decided item."""
     sessions, process_id = run["sessions"], run["process"]
-    with transaction(sessions) as session:
-        session.execute(
+    with _as_provider(sessions) as ctx:
+        ctx.session.execute(
             text(
                 "INSERT INTO decisions (client_id, id, work_item_id, process_id, by, outcome,"
                 " reasons, ruleset_id, ruleset_version, recommended, override, actor, at) "
@@ -199,12 +214,10 @@ def _backtest(run: dict[str, Any], log: Log) -> dict[str, Any]:
         outcome = next(n for n in draft["nodes"] if n["id"] == "outcome")
         outcome["content"]["rules"][2]["out0"] = "'approve'"
         outcome["content"]["rules"][2]["out1"] = "['ABROAD_OK']"
-        ruleset = service.create_version(
-            session, SYSTEM, process_id, draft, now=SystemClock().now()
-        )
+        ruleset = rulesets.create_version(ctx, process_id, draft)
     start = time.perf_counter()
-    with transaction(sessions) as session:
-        report = service.backtest(session, SYSTEM, ruleset.id, keyring=KEYRING).as_dict()
+    with _as_provider(sessions) as ctx:
+        report = backtesting.backtest(ctx, ruleset.id).as_dict()
     elapsed = time.perf_counter() - start
     log(f"backtest of {report['items']:,} items in {elapsed:.1f} s")
     return {

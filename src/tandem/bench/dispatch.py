@@ -50,7 +50,7 @@ from psycopg.types.json import Jsonb
 from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 from sqlalchemy.engine import make_url
 
-from tandem.catalog.service import define_process
+from tandem.catalog.service import ProcessDefinition, define_process
 from tandem.container import Container
 from tandem.core.clock import SystemClock
 from tandem.core.config import Settings
@@ -246,16 +246,18 @@ def _create_operation(url: str, agents: int) -> Operation:
                 sla_minutes = rng.choice((60, 240, 480, 960, 1440))
                 process = define_process(
                     session,
-                    client_id=client.id,
-                    code=f"keying-{n:02d}",
-                    name=f"Document keying {n}",
-                    kind="data_entry",
-                    input_schema=INPUT_SCHEMA,
-                    form_schema=FORM_SCHEMA,
-                    sla_minutes=sla_minutes,
-                    sla_mode="24x7",
+                    client.id,
+                    ProcessDefinition(
+                        code=f"keying-{n:02d}",
+                        name=f"Document keying {n}",
+                        kind="data_entry",
+                        input_schema=INPUT_SCHEMA,
+                        form_schema=FORM_SCHEMA,
+                        sla_minutes=sla_minutes,
+                        sla_mode="24x7",
+                        required_skills={SKILL: 2},
+                    ),
                     now=now,
-                    required_skills={SKILL: 2},
                 )
                 queues.append(
                     Queue(process.id, process.routing_key, sla_minutes * 60, sla_minutes * 45)

@@ -29,7 +29,7 @@ from tandem.bench.dispatch import (
     scratch_database,
 )
 from tandem.catalog.forms import Form
-from tandem.catalog.service import define_process
+from tandem.catalog.service import ProcessDefinition, define_process
 from tandem.core.clock import SystemClock
 from tandem.core.config import Settings
 from tandem.core.db import make_engine, make_sessionmaker, transaction
@@ -121,14 +121,16 @@ def ingest(
             )
             process = define_process(
                 session,
-                client_id=client.id,
-                code="claims-keying",
-                name="First notice of loss keying",
-                kind="data_entry",
-                input_schema=input_schema,
-                form_schema=FORM_SCHEMA,
-                sla_minutes=480,
-                sla_mode="business_hours",
+                client.id,
+                ProcessDefinition(
+                    code="claims-keying",
+                    name="First notice of loss keying",
+                    kind="data_entry",
+                    input_schema=input_schema,
+                    form_schema=FORM_SCHEMA,
+                    sla_minutes=480,
+                    sla_mode="business_hours",
+                ),
                 now=now,
             )
         log(f"{label}: ingesting {path.name}")

@@ -8,7 +8,7 @@ items (20,000 with --quick) of a keying process whose QA policy is sampling at a
 every item of a new agent until they clear, then a random fraction, per each agent's plan
 re-chosen for their measured error rate; the accuracy threshold sends agents back to full
 review. A reviewer who catches every defect reviews what comes to review (through
-`quality.service.review`) and corrects the defects found; the rest is delivered as keyed.
+`quality.reviews.review`) and corrects the defects found; the rest is delivered as keyed.
 
 Counted afterwards from the database: the delivered results that are wrong (the outgoing
 error rate), reviews per item (the review fraction), and the report's estimate of the
@@ -24,6 +24,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -31,16 +32,18 @@ from typing import Any
 from sqlalchemy import Engine, func, insert, select
 from sqlalchemy.orm import Session
 
+from tandem.audit.chain import derive_key
 from tandem.bench.dispatch import scratch_database
 from tandem.catalog.models import Process
-from tandem.catalog.service import define_process
+from tandem.catalog.service import ProcessDefinition, define_process
 from tandem.core.clock import SystemClock
 from tandem.core.config import Settings
 from tandem.core.db import make_engine, make_sessionmaker, new_id, transaction
 from tandem.core.migrate import upgrade
 from tandem.dispatch.service import Dispatcher
-from tandem.quality import report, service
+from tandem.quality import report, reviews
 from tandem.quality.models import Review
+from tandem.tenancy.context import Context
 from tandem.tenancy.principal import SYSTEM, Principal
 from tandem.tenancy.service import create_client
 from tandem.vault.sealing import Keyring
@@ -65,7 +68,7 @@ FORM = {
 }
 RIGHT = {"invoice_number": "INV-20931", "supplier": "Maria Santos", "total": 1234.5}
 WRONG = {**RIGHT, "total": 1243.5}  # two digits swapped
-MISKEYED = [service.Failure("total", "wrong_value")]
+MISKEYED = [reviews.Failure("total", "wrong_value")]
 
 
 def run(
@@ -98,7 +101,9 @@ def _database(postgres_url: str | None, log: Log) -> Iterator[tuple[str, str]]:
 def _run(engine: Engine, count: int, log: Log) -> dict[str, Any]:
     clock = SystemClock()
     sessions = make_sessionmaker(engine)
-    dispatcher = Dispatcher(clock, Keyring(*Settings().master_keys))
+    settings = Settings()
+    keys = Keys(Keyring(*settings.master_keys), derive_key(settings.secret_key))
+    dispatcher = Dispatcher(clock, keys.keyring)
     dispatcher.rng = random.Random(7)
     rng = random.Random(42)
     process, agents = _setup(sessions, clock.now())
@@ -117,22 +122,30 @@ def _run(engine: Engine, count: int, log: Log) -> dict[str, Any]:
             if ref.state is State.IN_REVIEW:
                 reviewed += 1
                 with Session(bind=connection) as session, session.begin():
-                    service.review(
-                        session,
-                        reviewer,
+                    reviews.review(
+                        keys.context(session, reviewer, clock.now()),
                         item_id,
                         failures=MISKEYED if miskeyed else [],
                         verdict="correct" if miskeyed else "deliver",
                         corrected=RIGHT if miskeyed else None,
-                        now=clock.now(),
                         lease=dispatcher.lease,
-                        keyring=dispatcher.keyring,
                     )
             if n % max(count // 10, 1) == 0:
                 rate = n / (time.perf_counter() - started)
                 log(f"{n:,} items submitted, {reviewed:,} reviewed ({rate:,.0f} items/s)")
     elapsed = time.perf_counter() - started
-    return _figures(sessions, process, rates, count, elapsed, clock.now())
+    return _figures(sessions, keys, process, rates, count, elapsed, clock.now())
+
+
+@dataclass(frozen=True)
+class Keys:
+    """The keys a use case's Context carries (the benchmark has no Container)."""
+
+    keyring: Keyring
+    audit_key: bytes
+
+    def context(self, session: Session, principal: Principal, now: datetime) -> Context:
+        return Context(session, principal, now, self.keyring, self.audit_key)
 
 
 def _setup(sessions: Any, now: datetime) -> tuple[Process, list[tuple[uuid.UUID, float]]]:
@@ -140,14 +153,16 @@ def _setup(sessions: Any, now: datetime) -> tuple[Process, list[tuple[uuid.UUID,
         client = create_client(session, code="bench", name="Bench", timezone="UTC", now=now)
         process = define_process(
             session,
-            client_id=client.id,
-            code="invoices",
-            name="Invoice keying",
-            kind="data_entry",
-            input_schema={"type": "object", "properties": {"scan": {"type": "string"}}},
-            form_schema=FORM,
-            sla_minutes=60,
-            sla_mode="24x7",
+            client.id,
+            ProcessDefinition(
+                code="invoices",
+                name="Invoice keying",
+                kind="data_entry",
+                input_schema={"type": "object", "properties": {"scan": {"type": "string"}}},
+                form_schema=FORM,
+                sla_minutes=60,
+                sla_mode="24x7",
+            ),
             now=now,
         )
         process.qa_mode = "sampling"
@@ -213,6 +228,7 @@ def _lease_items(
 
 def _figures(
     sessions: Any,
+    keys: Keys,
     process: Process,
     rates: dict[uuid.UUID, float],
     count: int,
@@ -237,7 +253,9 @@ def _figures(
         ):
             looked_at[rates[agent]] += reviews  # type: ignore[index]
         (estimate,) = report.report(
-            session, SYSTEM, since=now - timedelta(days=1), until=now + timedelta(seconds=1)
+            keys.context(session, SYSTEM, now),
+            since=now - timedelta(days=1),
+            until=now + timedelta(seconds=1),
         )
     delivered = sum(worked.values())
     figures: dict[str, Any] = {

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -18,6 +18,7 @@ from tandem.catalog.models import PROCESS_KINDS, SLA_MODES, Process
 from tandem.core.caching import CACHES, LruCache
 from tandem.core.errors import Conflict, InvalidInput, NotFound
 from tandem.sla.policy import SlaPolicy
+from tandem.tenancy.context import Context
 from tandem.tenancy.models import Client
 from tandem.tenancy.principal import Principal
 from tandem.vault.masking import CATEGORIES, check_categories, personal_fields
@@ -76,7 +77,13 @@ def process_kind(db: Session | Connection, client_id: int, process_id: uuid.UUID
     return _results(db, client_id, process_id).kind
 
 
-def get_process(session: Session, principal: Principal, process_id: uuid.UUID) -> Process:
+def get_process(ctx: Context, process_id: uuid.UUID) -> Process:
+    """A process of the caller's client (provider staff: any); NotFound otherwise."""
+    return visible_process(ctx.session, ctx.principal, process_id)
+
+
+def visible_process(session: Session, principal: Principal, process_id: uuid.UUID) -> Process:
+    """`get_process` for a use case not yet given a Context."""
     process = session.scalar(
         select(Process).where(
             Process.id == process_id, principal.client_condition(Process.client_id)
@@ -87,48 +94,102 @@ def get_process(session: Session, principal: Principal, process_id: uuid.UUID) -
     return process
 
 
-def list_processes(session: Session, principal: Principal) -> Sequence[Process]:
-    return session.scalars(
+def list_processes(ctx: Context) -> Sequence[Process]:
+    """The processes of the caller's client (provider staff: every client's)."""
+    return ctx.session.scalars(
         select(Process)
-        .where(principal.client_condition(Process.client_id))
+        .where(ctx.principal.client_condition(Process.client_id))
         .order_by(Process.client_id, Process.code)
     ).all()
 
 
+@dataclass(frozen=True)
+class ProcessDefinition:
+    """A process as a client outsources it, one value: what `define_process` checks and
+    keeps. Whose process it is and when it was defined are not part of it."""
+
+    code: str
+    name: str
+    kind: str  # PROCESS_KINDS
+    input_schema: dict[str, Any]  # what a work item brings in
+    form_schema: dict[str, Any]  # the result an agent or analyst produces
+    sla_minutes: int
+    sla_mode: str  # SLA_MODES
+    required_skills: Mapping[str, int] = field(default_factory=dict)  # {skill: minimum level}
+    language: str | None = None
+    min_cefr: str | None = None  # the agent's least level in `language`
+    priority: int = 0
+    price_per_item: Decimal = Decimal(0)
+    # Categories of personal input fields (x-personal) agents see unmasked.
+    agent_visible_personal: Sequence[str] = ()
+
+
+def whose_process(principal: Principal, client_id: int | None) -> int:
+    """The client a new process is for: a client's own people define their client's (a
+    client named besides is ignored); provider staff name one."""
+    if principal.client_id is not None:
+        return principal.client_id
+    if client_id is None:
+        raise InvalidInput(
+            "say which client", errors=[{"field": "client_id", "message": "required"}]
+        )
+    return client_id
+
+
 def define_process(
-    session: Session,
-    *,
-    client_id: int,
-    code: str,
-    name: str,
-    kind: str,
-    input_schema: dict[str, Any],
-    form_schema: dict[str, Any],
-    sla_minutes: int,
-    sla_mode: str,
-    now: datetime,
-    required_skills: dict[str, int] | None = None,
-    language: str | None = None,
-    min_cefr: str | None = None,
-    priority: int = 0,
-    price_per_item: Decimal = Decimal(0),
-    agent_visible_personal: list[str] | None = None,
+    session: Session, client_id: int, definition: ProcessDefinition, *, now: datetime
 ) -> Process:
-    """Create a process after checking every field; errors name the field."""
+    """Create the client's process after checking every field of its definition; errors name
+    the field. (A session, not a Context: the world of the tests, the demo and the benchmarks
+    defines processes in transactions of their own, outside any request.)"""
+    if session.get(Client, client_id) is None:
+        raise NotFound(f"client {client_id} not found")
+    if errors := _invalid(session, definition):
+        raise InvalidInput("the process definition is invalid", errors=errors)
+    code = definition.code
+    if session.scalar(
+        select(Process.id).where(Process.client_id == client_id, Process.code == code)
+    ):
+        raise Conflict(f"the client already has a process with code {code!r}")
+    process = Process(
+        client_id=client_id,
+        code=code,
+        name=definition.name,
+        kind=definition.kind,
+        input_schema=definition.input_schema,
+        form_schema=definition.form_schema,
+        required_skills=dict(definition.required_skills),
+        language=definition.language,
+        min_cefr=definition.min_cefr,
+        sla_minutes=definition.sla_minutes,
+        sla_mode=definition.sla_mode,
+        priority=definition.priority,
+        price_per_item=definition.price_per_item,
+        agent_visible_personal=sorted(set(definition.agent_visible_personal)),
+        created_at=now,
+    )
+    session.add(process)
+    session.flush()
+    return process
+
+
+def _invalid(session: Session, definition: ProcessDefinition) -> list[dict[str, str]]:
+    """What is wrong with the definition, each error naming its field."""
     errors: list[dict[str, str]] = []
-    if kind not in PROCESS_KINDS:
+    if definition.kind not in PROCESS_KINDS:
         errors.append({"field": "kind", "message": f"must be one of {', '.join(PROCESS_KINDS)}"})
-    if sla_mode not in SLA_MODES:
+    if definition.sla_mode not in SLA_MODES:
         errors.append({"field": "sla_mode", "message": f"must be one of {', '.join(SLA_MODES)}"})
-    if sla_minutes <= 0:
+    if definition.sla_minutes <= 0:
         errors.append({"field": "sla_minutes", "message": "must be positive"})
-    for field, schema in (("input_schema", input_schema), ("form_schema", form_schema)):
+    input_schema, form_schema = definition.input_schema, definition.form_schema
+    for name, schema in (("input_schema", input_schema), ("form_schema", form_schema)):
         try:
             Form(schema)
         except FormError as exc:
-            errors.append({"field": field, "message": str(exc)})
-    skills = required_skills or {}
-    known = set(session.scalars(select(Skill.code).where(Skill.code.in_(skills))).all())
+            errors.append({"field": name, "message": str(exc)})
+    skills = definition.required_skills
+    known = set(session.scalars(select(Skill.code).where(Skill.code.in_(list(skills)))).all())
     for skill, level in skills.items():
         if skill not in known:
             errors.append({"field": f"required_skills.{skill}", "message": "unknown skill"})
@@ -138,37 +199,13 @@ def define_process(
     errors += check_categories(form_schema, "form_schema")
     errors += [
         {"field": "agent_visible_personal", "message": f"unknown category {category!r}"}
-        for category in agent_visible_personal or []
+        for category in definition.agent_visible_personal
         if category not in CATEGORIES
     ]
+    min_cefr = definition.min_cefr
     if min_cefr is not None and min_cefr not in CEFR_LEVELS:
         errors.append({"field": "min_cefr", "message": f"must be one of {', '.join(CEFR_LEVELS)}"})
-    if errors:
-        raise InvalidInput("the process definition is invalid", errors=errors)
-    if session.scalar(
-        select(Process.id).where(Process.client_id == client_id, Process.code == code)
-    ):
-        raise Conflict(f"the client already has a process with code {code!r}")
-    process = Process(
-        client_id=client_id,
-        code=code,
-        name=name,
-        kind=kind,
-        input_schema=input_schema,
-        form_schema=form_schema,
-        required_skills=skills,
-        language=language,
-        min_cefr=min_cefr,
-        sla_minutes=sla_minutes,
-        sla_mode=sla_mode,
-        priority=priority,
-        price_per_item=price_per_item,
-        agent_visible_personal=sorted(set(agent_visible_personal or [])),
-        created_at=now,
-    )
-    session.add(process)
-    session.flush()
-    return process
+    return errors
 
 
 def personal_view(

@@ -26,6 +26,7 @@ from tandem.core.errors import NotFound
 from tandem.custody.models import KeyRotation
 from tandem.delivery.models import WebhookDelivery
 from tandem.quality.models import GoldItem, Keying
+from tandem.tenancy.context import Context
 from tandem.tenancy.models import Client
 from tandem.vault.sealing import ANSWER, INPUT, RESULT, Keyring, key_ref
 from tandem.work.models import WorkItem
@@ -33,10 +34,11 @@ from tandem.work.models import WorkItem
 RESEAL_BATCH = 500
 
 
-def rotate(
-    session: Session, keyring: Keyring, client_id: int, *, actor: str, now: datetime, key: bytes
-) -> KeyRotation:
-    """Start sealing the client's personal data under a new key; audited."""
+def rotate(ctx: Context, client_id: int, *, actor: str | None = None) -> KeyRotation:
+    """Start sealing the client's personal data under a new key; audited, as `actor` (by
+    default the caller; the CLI names itself)."""
+    session, keyring, now = ctx.session, ctx.keyring, ctx.now
+    actor = ctx.principal.actor if actor is None else actor
     client = session.get(Client, client_id, with_for_update=True)
     if client is None:
         raise NotFound(f"client {client_id} not found")
@@ -55,7 +57,7 @@ def rotate(
     session.add(rotation)
     audit.record(
         session,
-        key,
+        ctx.audit_key,
         client_id=client_id,
         actor=actor,
         action="encryption_key.rotate",

@@ -31,6 +31,7 @@ from tandem.core.errors import Conflict, NotFound
 from tandem.custody.models import PurgeReport
 from tandem.delivery.models import WebhookDelivery
 from tandem.quality.models import Keying
+from tandem.tenancy.context import Context
 from tandem.tenancy.models import ApiToken, Client, ConsoleSession, User
 from tandem.vault.masking import personal_fields
 from tandem.vault.sealing import ANSWER, RESULT, Keyring, opened
@@ -42,24 +43,36 @@ DONE = (State.DELIVERED.value, State.CANCELLED.value)
 EVIDENCE = ("audit_records", "audit_chains", "purge_reports")
 
 
-def set_retention(
-    session: Session, client_id: int, days: int | None, *, actor: str, now: datetime, key: bytes
-) -> Client:
-    client = session.get(Client, client_id)
+def set_retention(ctx: Context, client_id: int, days: int | None) -> Client:
+    """Keep the client's personal data `days` after an item is done (None: kept); audited."""
+    client = ctx.session.get(Client, client_id)
     if client is None:
         raise NotFound(f"client {client_id} not found")
     before, client.retention_days = client.retention_days, days
     audit.record(
-        session,
-        key,
+        ctx.session,
+        ctx.audit_key,
         client_id=client_id,
-        actor=actor,
+        actor=ctx.principal.actor,
         action="retention.set",
         subject=f"client:{client_id}",
         data={"days": days, "before": before},
-        now=now,
+        now=ctx.now,
     )
     return client
+
+
+def purge_reports(ctx: Context, limit: int = 1000) -> list[PurgeReport]:
+    """What purges removed, of the caller's client (provider staff: every client), latest
+    first."""
+    return list(
+        ctx.session.scalars(
+            select(PurgeReport)
+            .where(ctx.principal.client_condition(PurgeReport.client_id))
+            .order_by(PurgeReport.at.desc())
+            .limit(limit)
+        )
+    )
 
 
 def purge_due(session: Session, now: datetime, *, key: bytes, batch: int) -> list[PurgeReport]:

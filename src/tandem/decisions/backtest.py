@@ -1,5 +1,5 @@
 """Comparing a draft's verdicts with the published version's and with analysts' judgments.
-Pure: the service reads the past items and evaluates; this only counts."""
+Pure: tandem.decisions.backtesting reads the past items and evaluates; this only counts."""
 
 from __future__ import annotations
 

@@ -31,7 +31,7 @@ from tandem.core.clock import Clock
 from tandem.core.db import is_postgres
 from tandem.core.errors import Conflict, InvalidInput, NotFound
 from tandem.privacy.service import stored_result
-from tandem.quality import service as quality
+from tandem.quality import control
 from tandem.vault.sealing import Keyring
 from tandem.work import access, transitions
 from tandem.work.access import refuse_lease
@@ -250,12 +250,12 @@ class Dispatcher:
     ) -> ItemRef:
         """Hand in a result validated against the process form. It is delivered at once,
         unless the process has a QA mode or the item is a gold item: then quality control
-        (tandem.quality.service.after_submit) decides what follows, in the same transaction.
+        (tandem.quality.control.after_submit) decides what follows, in the same transaction.
 
         One fenced update moves the item and tells what it was; a result that fails the form
         raises, and the transaction (the caller's, or this one's on a connection not in a
         transaction yet) rolls the update back. A referral of a decision process is only
-        handed in as a judgment (tandem.decisions.service.judge: `judged`), which records
+        handed in as a judgment (tandem.decisions.referrals.judge: `judged`), which records
         the decision and applies the four-eyes rule."""
         with _unit(db) as connection:
             return self._submit(connection, agent_id, item_id, attempt, result, judged)
@@ -293,10 +293,10 @@ class Dispatcher:
         ref = ItemRef(item.client_id, item.id, State(item.state), item.version, attempt)
         if ref.state is State.DELIVERED:
             return ref
-        submitted = quality.Submitted(
+        submitted = control.Submitted(
             ref, item.process_id, item.batch_id, item.external_ref, item.gold, item.recheck
         )
-        return quality.after_submit(
+        return control.after_submit(
             connection,
             submitted,
             agent_id,

@@ -20,16 +20,18 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tandem.catalog.forms import FieldError, Form
 from tandem.catalog.models import Process
-from tandem.catalog.service import form_of, get_process, policy_for
+from tandem.catalog.service import form_of, get_process, policy_for, visible_process
 from tandem.core import metrics
 from tandem.core.clock import Clock
 from tandem.core.db import new_id, new_id_hex, transaction
 from tandem.core.errors import InvalidInput
+from tandem.decisions.deciding import DecidingChunks, decide_arrival
 from tandem.decisions.models import Ruleset
-from tandem.decisions.service import DecidingChunks, decide_arrival, published
+from tandem.decisions.rulesets import published
 from tandem.delivery import outbox
 from tandem.intake.readers import FileFormat, ReaderError, detect_format, read_rows
 from tandem.privacy.service import storing
+from tandem.tenancy.context import Context
 from tandem.tenancy.models import Client
 from tandem.tenancy.principal import Principal
 from tandem.vault.sealing import Keyring, Storing
@@ -51,21 +53,19 @@ def request_fingerprint(
 
 
 def submit_item(
-    session: Session,
-    principal: Principal,
+    ctx: Context,
     process_id: uuid.UUID,
     payload: dict[str, Any],
     *,
-    now: datetime,
     at_risk_fraction: float,
-    keyring: Keyring,
     external_ref: str | None = None,
     priority: int | None = None,
     idempotency_key: str | None = None,
 ) -> tuple[WorkItem, bool]:
     """Create one work item. Returns (item, created); a retried request with the same
     Idempotency-Key returns the first item and created=False, even when retried concurrently."""
-    process = get_process(session, principal, process_id)
+    session, principal, now = ctx.session, ctx.principal, ctx.now
+    process = get_process(ctx, process_id)
     fingerprint = request_fingerprint(payload, external_ref, priority)
     if idempotency_key is not None:
         existing = _by_idempotency_key(session, process.client_id, idempotency_key, fingerprint)
@@ -89,7 +89,7 @@ def submit_item(
     )
     if priority is not None:
         row["priority"] = priority
-    store = storing(session, keyring, process.client_id, process.id)
+    store = storing(session, ctx.keyring, process.client_id, process.id)
     if store is not None:
         row["payload"], row["sealed"] = store(row["id"], payload)
     ruleset = _ruleset(session, process)
@@ -181,7 +181,7 @@ def ingest_file(
     report = BatchReport(new_id(), process_id, filename, file_format, mode)
     try:
         with transaction(sessions) as session:
-            process = get_process(session, principal, process_id)
+            process = visible_process(session, principal, process_id)
             client_id = process.client_id
             session.add(_batch_row(client_id, report, principal, now))
             session.flush()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -14,6 +13,7 @@ from sqlalchemy.orm import Session
 from tandem.audit import service as audit
 from tandem.catalog.service import personal_view, result_personal
 from tandem.core.errors import InvalidInput
+from tandem.tenancy.context import Context
 from tandem.tenancy.models import Client
 from tandem.tenancy.permissions import AGENT_ROLES
 from tandem.tenancy.principal import Principal
@@ -141,20 +141,13 @@ def result_for(
 
 
 def reveal_personal(
-    session: Session,
-    principal: Principal,
-    item_id: uuid.UUID,
-    fields: Sequence[str],
-    reason: str,
-    *,
-    now: datetime,
-    key: bytes,
-    keyring: Keyring,
+    ctx: Context, item_id: uuid.UUID, fields: Sequence[str], reason: str
 ) -> dict[str, Any]:
-    """The clear values of `fields` of an item leased to the agent now; each reveal is an
-    audit record (who, which item, which fields, why), written before anything is shown."""
-    item = access.held(session, principal.agent(), item_id, now=now)
-    personal, _ = personal_view(session, item.client_id, item.process_id)
+    """The clear values of `fields` of an item leased to the calling agent now; each reveal
+    is an audit record (who, which item, which fields, why), written before anything is
+    shown."""
+    item = access.held(ctx.session, ctx.principal.agent(), item_id, now=ctx.now)
+    personal, _ = personal_view(ctx.session, item.client_id, item.process_id)
     unknown = [name for name in fields if name not in personal]
     if unknown:
         raise InvalidInput(
@@ -162,14 +155,14 @@ def reveal_personal(
             errors=[{"field": "fields", "message": f"not personal fields: {', '.join(unknown)}"}],
         )
     audit.record(
-        session,
-        key,
+        ctx.session,
+        ctx.audit_key,
         client_id=item.client_id,
-        actor=principal.actor,
+        actor=ctx.principal.actor,
         action="personal_data.reveal",
         subject=f"work_item:{item.id}",
         data={"fields": sorted(fields), "reason": reason},
-        now=now,
+        now=ctx.now,
     )
-    clear = clear_payload(keyring, item)
+    clear = clear_payload(ctx.keyring, item)
     return {name: clear.get(name) for name in fields}

@@ -1,5 +1,5 @@
 """Gold items: known-answer items, defined per process, copied into its queue unannounced at
-the process's gold rate, and scored automatically when submitted (tandem.quality.service).
+the process's gold rate, and scored automatically when submitted (tandem.quality.control).
 
 The copies are ordinary queued items to the agents who get them; clients never see them
 (tenancy's item scoping hides gold items) and they are never delivered or billed. A gold
@@ -24,7 +24,7 @@ from tandem.core.db import new_id
 from tandem.core.errors import InvalidInput
 from tandem.privacy.service import result_storing, storing
 from tandem.quality.models import GoldCopy, GoldItem, GoldSeeding
-from tandem.tenancy.principal import Principal
+from tandem.tenancy.context import Context
 from tandem.vault.sealing import ANSWER, Keyring, clear_payload
 from tandem.work import transitions
 from tandem.work.lifecycle import State
@@ -33,18 +33,12 @@ from tandem.work.transitions import new_item_row
 
 
 def add_gold_item(
-    session: Session,
-    principal: Principal,
-    process_id: uuid.UUID,
-    payload: dict[str, Any],
-    answer: dict[str, Any],
-    *,
-    now: datetime,
-    keyring: Keyring,
+    ctx: Context, process_id: uuid.UUID, payload: dict[str, Any], answer: dict[str, Any]
 ) -> GoldItem:
     """A new gold item; its payload's and its answer's personal fields stored as an item's
     input and result are (masked, the clear values sealed, bound to the gold item's id)."""
-    process = get_process(session, principal, process_id)
+    session, keyring = ctx.session, ctx.keyring
+    process = get_process(ctx, process_id)
     errors = [
         {"field": f"payload.{e.field}", "message": e.message}
         for e in form_of(process.input_schema).errors(payload)
@@ -67,7 +61,7 @@ def add_gold_item(
         sealed=sealed,
         answer=kept,
         answer_sealed=answer_sealed,
-        created_at=now,
+        created_at=ctx.now,
     )
     session.add(gold)
     session.flush()

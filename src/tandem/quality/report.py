@@ -12,7 +12,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Date, case, cast, func, select
@@ -20,9 +20,11 @@ from sqlalchemy.orm import Session
 
 from tandem.catalog.models import Process
 from tandem.core.db import is_postgres
+from tandem.core.errors import Forbidden
 from tandem.quality.accuracy import AgentOutput, Rate, estimated_escapes, wilson
 from tandem.quality.models import FieldCheck, QualityAlert, Review
-from tandem.tenancy.principal import Principal
+from tandem.tenancy.context import Context
+from tandem.tenancy.permissions import Permission
 from tandem.work.lifecycle import State
 from tandem.work.models import WorkItem, WorkItemEvent
 
@@ -30,6 +32,7 @@ GROUPINGS = ("client", "process", "agent", "field")
 INTERVALS = ("none", "day", "week", "month")
 # Reviews by a person of one agent's own work (not comparisons, gold, or client rejections).
 HUMAN_REVIEWS = ("screening", "sample", "full", "rework", "adjudication")
+EARLIEST = datetime.min.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -57,16 +60,30 @@ def _period(day: Any, interval: str) -> date | None:
     return value
 
 
+def window(
+    now: datetime, since: datetime | None, until: datetime | None
+) -> tuple[datetime, datetime]:
+    """The period a measure covers: the last 30 days (up to now) unless told."""
+    until = until or now + timedelta(seconds=1)
+    month = timedelta(days=30)
+    return since or max(until, EARLIEST + month) - month, until
+
+
 def accuracy(
-    session: Session,
-    principal: Principal,
+    ctx: Context,
     *,
     by: str,
-    since: datetime,
-    until: datetime,
+    since: datetime | None = None,
+    until: datetime | None = None,
     interval: str = "none",
     process_id: uuid.UUID | None = None,
 ) -> list[AccuracyRow]:
+    """Field and item accuracy per group (and per interval), over `window`. Per agent only
+    for those who may see agents' quality."""
+    session, principal = ctx.session, ctx.principal
+    if by == "agent" and Permission.AGENT_QUALITY_READ not in principal.permissions:
+        raise Forbidden(f"accuracy per agent needs {Permission.AGENT_QUALITY_READ.value}")
+    since, until = window(ctx.now, since, until)
     keys = {
         "client": (FieldCheck.client_id,),
         "process": (FieldCheck.process_id,),
@@ -148,19 +165,22 @@ class ProcessQuality:
 
 
 def report(
-    session: Session, principal: Principal, *, since: datetime, until: datetime
+    ctx: Context, *, since: datetime | None = None, until: datetime | None = None
 ) -> list[ProcessQuality]:
     """Per process: the estimated outgoing accuracy against the target, the review effort
-    spent, and the client's rejections (escapes the estimate should have foreseen)."""
+    spent, and the client's rejections (escapes the estimate should have foreseen); over
+    `window`."""
+    session, principal = ctx.session, ctx.principal
+    since, until = window(ctx.now, since, until)
     processes = session.scalars(
         select(Process).where(principal.client_condition(Process.client_id)).order_by(Process.code)
     ).all()
-    window = principal.client_condition(WorkItem.client_id)
+    theirs = principal.client_condition(WorkItem.client_id)
     delivered = dict(
         session.execute(
             select(WorkItem.process_id, func.count())
             .where(
-                window,
+                theirs,
                 WorkItem.state == State.DELIVERED.value,
                 WorkItem.delivered_at >= since,
                 WorkItem.delivered_at < until,
@@ -178,7 +198,7 @@ def report(
                 & (WorkItem.id == WorkItemEvent.work_item_id),
             )
             .where(
-                window,
+                theirs,
                 WorkItem.gold.is_(False),
                 WorkItemEvent.to_state == State.SUBMITTED.value,
                 WorkItemEvent.at >= since,
@@ -281,11 +301,12 @@ def _process_quality(
     )
 
 
-def open_alerts(session: Session, principal: Principal) -> Sequence[QualityAlert]:
-    return session.scalars(
+def open_alerts(ctx: Context) -> Sequence[QualityAlert]:
+    """Agents fallen below a process's accuracy threshold, not yet acknowledged."""
+    return ctx.session.scalars(
         select(QualityAlert)
         .where(
-            principal.client_condition(QualityAlert.client_id),
+            ctx.principal.client_condition(QualityAlert.client_id),
             QualityAlert.acknowledged_at.is_(None),
         )
         .order_by(QualityAlert.at.desc())

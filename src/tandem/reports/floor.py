@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from tandem.catalog.models import Process
 from tandem.core.db import is_postgres
+from tandem.tenancy.context import Context
 from tandem.tenancy.models import Client
 from tandem.work.lifecycle import State
 from tandem.work.models import WorkItem, WorkItemEvent
@@ -66,7 +67,9 @@ class Floor:
     delivered_per_hour: list[int]
 
 
-def floor(session: Session, now: datetime) -> Floor:
+def floor(ctx: Context) -> Floor:
+    """The floor now, across every client."""
+    session, now = ctx.session, ctx.now
     clients = dict(session.execute(select(Client.id, Client.code)).all())
     processes = {
         (row.client_id, row.id): row.name

@@ -4,7 +4,7 @@ straight-through rate and cost over a period, and the work open now."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -15,6 +15,7 @@ from tandem.catalog.models import Process
 from tandem.core.db import is_postgres
 from tandem.decisions.models import Decision
 from tandem.quality.models import FieldCheck
+from tandem.tenancy.context import Context
 from tandem.work.lifecycle import State
 from tandem.work.models import WorkItem
 
@@ -55,7 +56,9 @@ def _hours(session: Session, start: Any, end: Any) -> ColumnElement[Any]:
     return (func.julianday(end) - func.julianday(start)) * 24.0
 
 
-def client_kpis(session: Session, client_id: int, since: datetime) -> Kpis:
+def client_kpis(ctx: Context, client_id: int, *, period: timedelta) -> Kpis:
+    """The client's service over the `period` up to now, and its work open now."""
+    session, since = ctx.session, ctx.now - period
     delivered = (
         (WorkItem.client_id == client_id)
         & (WorkItem.state == State.DELIVERED.value)

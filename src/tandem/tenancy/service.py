@@ -1,4 +1,7 @@
-"""Creating clients, users, API tokens and client systems' API keys."""
+"""Creating clients, users, API tokens and client systems' API keys.
+
+`create_client`, `create_user` and `issue_token` take a session and the time: the tests, the
+demo and the benchmarks build their world with them, in transactions of their own."""
 
 from __future__ import annotations
 
@@ -13,11 +16,19 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tandem.audit import service as audit
 from tandem.core.errors import Conflict, InvalidInput, NotFound
 from tandem.sla.calendar import BusinessCalendar
+from tandem.tenancy.context import Context
 from tandem.tenancy.models import ApiKey, ApiToken, Client, User
 from tandem.tenancy.permissions import CLIENT_ROLES, ROLES
-from tandem.tenancy.principal import Principal
+
+
+def list_clients(ctx: Context) -> Sequence[Client]:
+    """The caller's own client, or every client for provider staff."""
+    return ctx.session.scalars(
+        select(Client).where(ctx.principal.client_condition(Client.id)).order_by(Client.code)
+    ).all()
 
 
 def create_client(
@@ -101,16 +112,11 @@ def issue_token(
 
 
 def create_api_key(
-    session: Session,
-    principal: Principal,
-    *,
-    name: str,
-    permissions: list[str],
-    now: datetime,
-    client_id: int | None = None,
+    ctx: Context, *, name: str, permissions: list[str], client_id: int | None = None
 ) -> tuple[ApiKey, str]:
     """A new key for a client system, with some of the client's permissions that the
-    maker holds. Returns the key row and the key itself, which is never stored."""
+    maker holds; audited. Returns the key row and the key itself, which is never stored."""
+    session, principal = ctx.session, ctx.principal
     client = principal.client_id if principal.client_id is not None else client_id
     if client is None or session.get(Client, client) is None:
         raise InvalidInput(
@@ -136,28 +142,44 @@ def create_api_key(
         key_hash=hash_token(key),
         permissions=sorted(set(permissions)),
         created_by=principal.actor,
-        created_at=now,
+        created_at=ctx.now,
     )
     session.add(row)
     session.flush()
+    _trail(ctx, row, "api_key.create")
     return row, key
 
 
-def api_keys(session: Session, principal: Principal) -> Sequence[ApiKey]:
-    return session.scalars(
+def api_keys(ctx: Context) -> Sequence[ApiKey]:
+    """The keys of the caller's client (provider staff: every client's), revoked ones too."""
+    return ctx.session.scalars(
         select(ApiKey)
-        .where(principal.client_condition(ApiKey.client_id))
+        .where(ctx.principal.client_condition(ApiKey.client_id))
         .order_by(ApiKey.created_at)
     ).all()
 
 
-def revoke_api_key(
-    session: Session, principal: Principal, key_id: uuid.UUID, now: datetime
-) -> ApiKey:
-    key = session.scalar(
-        select(ApiKey).where(ApiKey.id == key_id, principal.client_condition(ApiKey.client_id))
+def revoke_api_key(ctx: Context, key_id: uuid.UUID) -> ApiKey:
+    """Revoked at once (again: it keeps the first time), audited."""
+    key = ctx.session.scalar(
+        select(ApiKey).where(ApiKey.id == key_id, ctx.principal.client_condition(ApiKey.client_id))
     )
     if key is None:
         raise NotFound(f"API key {key_id} not found")
-    key.revoked_at = key.revoked_at or now
+    key.revoked_at = key.revoked_at or ctx.now
+    _trail(ctx, key, "api_key.revoke")
     return key
+
+
+def _trail(ctx: Context, key: ApiKey, action: str) -> None:
+    """The key's record, on its client's chain."""
+    audit.record(
+        ctx.session,
+        ctx.audit_key,
+        client_id=key.client_id,
+        actor=ctx.principal.actor,
+        action=action,
+        subject=f"api_key:{key.id}",
+        data={"name": key.name, "permissions": key.permissions},
+        now=ctx.now,
+    )

@@ -22,7 +22,8 @@ from sqlalchemy.orm import Session
 from tandem.audit import service as audit
 from tandem.audit.models import PROVIDER
 from tandem.core.config import Settings
-from tandem.core.errors import InvalidInput
+from tandem.core.errors import Forbidden, InvalidInput, Unauthorized
+from tandem.tenancy.context import Context
 from tandem.tenancy.models import ConsoleSession, User
 from tandem.tenancy.service import hash_token
 
@@ -44,6 +45,16 @@ def set_password(session: Session, user: User, password: str) -> None:
     user.failed_sign_ins = 0
     user.locked_until = None
     session.flush()
+
+
+def change_password(ctx: Context, current: str, new: str) -> None:
+    """The caller changes their own password, the current one given."""
+    if ctx.principal.scopes is not None:
+        raise Forbidden("an API key has no password")
+    user = ctx.session.get_one(User, ctx.principal.user_id)
+    if not verify_password(user, current):
+        raise Unauthorized("the current password is wrong")
+    set_password(ctx.session, user, new)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
 
 from sqlalchemy import ColumnElement, delete, select, true
 from sqlalchemy.orm import Session
@@ -17,6 +16,7 @@ from sqlalchemy.orm import Session
 from tandem.audit import service as audit
 from tandem.audit.models import PROVIDER
 from tandem.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from tandem.tenancy.context import Context
 from tandem.tenancy.models import ApiToken, ConsoleSession, User
 from tandem.tenancy.permissions import CLIENT_ROLES, ROLES, Permission
 from tandem.tenancy.principal import Principal
@@ -29,8 +29,10 @@ def _visible(principal: Principal) -> ColumnElement[bool]:
     return true() if principal.client_id is None else User.client_id == principal.client_id
 
 
-def list_users(session: Session, principal: Principal) -> Sequence[User]:
-    return session.scalars(select(User).where(_visible(principal)).order_by(User.email)).all()
+def list_users(ctx: Context) -> Sequence[User]:
+    """The users the caller manages: their client's, or everyone's for provider staff."""
+    query = select(User).where(_visible(ctx.principal)).order_by(User.email)
+    return ctx.session.scalars(query).all()
 
 
 def _known(role: str) -> None:
@@ -58,79 +60,63 @@ def _managed(session: Session, principal: Principal, user_id: uuid.UUID) -> User
 
 
 def add_user(
-    session: Session,
-    principal: Principal,
+    ctx: Context,
     *,
     email: str,
     name: str,
     role: str,
     client_id: int | None,
     password: str | None,
-    now: datetime,
-    key: bytes,
 ) -> User:
     """A new named user; a client admin's users belong to the admin's client."""
     _known(role)
+    principal = ctx.principal
     if principal.client_id is not None:
         client_id = client_id or principal.client_id
     _may_manage(principal, role, client_id)
-    user = create_user(session, email=email, name=name, role=role, client_id=client_id, now=now)
+    user = create_user(
+        ctx.session, email=email, name=name, role=role, client_id=client_id, now=ctx.now
+    )
     if password is not None:
-        set_password(session, user, password)
-    _trail(session, key, principal, user, "user.create", now, role=role, email=user.email)
+        set_password(ctx.session, user, password)
+    _trail(ctx, user, "user.create", role=role, email=user.email)
     return user
 
 
-def change_role(
-    session: Session,
-    principal: Principal,
-    user_id: uuid.UUID,
-    role: str,
-    *,
-    now: datetime,
-    key: bytes,
-) -> User:
+def change_role(ctx: Context, user_id: uuid.UUID, role: str) -> User:
+    """Takes effect at the user's next request; audited with the role before and after."""
     _known(role)
-    user = _managed(session, principal, user_id)
+    user = _managed(ctx.session, ctx.principal, user_id)
     if (role in CLIENT_ROLES) != (user.client_id is not None):
         raise InvalidInput(
             "a client's user keeps a client role, provider staff a provider role",
             errors=[{"field": "role", "message": f"does not fit this user: {role}"}],
         )
-    _may_manage(principal, role, user.client_id)
+    _may_manage(ctx.principal, role, user.client_id)
     before, user.role = user.role, role
-    _trail(session, key, principal, user, "user.role_change", now, before=before, after=role)
+    _trail(ctx, user, "user.role_change", before=before, after=role)
     return user
 
 
-def deactivate(
-    session: Session, principal: Principal, user_id: uuid.UUID, *, now: datetime, key: bytes
-) -> User:
+def deactivate(ctx: Context, user_id: uuid.UUID) -> User:
     """No more sign-in; console sessions and bearer tokens end at once."""
-    user = _managed(session, principal, user_id)
+    session = ctx.session
+    user = _managed(session, ctx.principal, user_id)
     user.active = False
     session.execute(delete(ConsoleSession).where(ConsoleSession.user_id == user.id))
     session.execute(delete(ApiToken).where(ApiToken.user_id == user.id))
-    _trail(session, key, principal, user, "user.deactivate", now, role=user.role)
+    _trail(ctx, user, "user.deactivate", role=user.role)
     return user
 
 
-def _trail(
-    session: Session,
-    key: bytes,
-    principal: Principal,
-    user: User,
-    action: str,
-    now: datetime,
-    **data: object,
-) -> None:
+def _trail(ctx: Context, user: User, action: str, **data: object) -> None:
     audit.record(
-        session,
-        key,
+        ctx.session,
+        ctx.audit_key,
         client_id=user.client_id if user.client_id is not None else PROVIDER,
-        actor=principal.actor,
+        actor=ctx.principal.actor,
         action=action,
         subject=f"user:{user.id}",
         data=dict(data),
-        now=now,
+        now=ctx.now,
     )

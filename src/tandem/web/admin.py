@@ -10,37 +10,26 @@ list of clients, an ops manager for the list of users."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Annotated, Any
 from zoneinfo import available_timezones
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from tandem.catalog.models import PROCESS_KINDS, SLA_MODES
 from tandem.catalog.service import list_processes
-from tandem.core.db import transaction
 from tandem.http import Services
-from tandem.tenancy.models import Client, User
-from tandem.tenancy.permissions import AGENT_ROLES, CLIENT_ROLES, ROLES, Permission
+from tandem.tenancy.models import User
+from tandem.tenancy.permissions import CLIENT_ROLES, ROLES, Permission
 from tandem.tenancy.principal import Principal
+from tandem.tenancy.service import list_clients
 from tandem.tenancy.users import list_users
 from tandem.vault.masking import CATEGORIES
 from tandem.web.templating import ADMINISTRATORS, page, viewer
 from tandem.workforce.eligibility import CEFR_LEVELS, WeeklyShift
-from tandem.workforce.models import (
-    Agent,
-    AgentClearance,
-    AgentLanguage,
-    AgentSkill,
-    DeliveryCenter,
-    Shift,
-    Skill,
-)
-from tandem.workforce.service import TIERS
+from tandem.workforce.service import TIERS, free_sign_ins, list_skills, roster
 
 router = APIRouter(include_in_schema=False)
 
@@ -107,17 +96,11 @@ def roles_to_give(principal: Principal) -> dict[str, tuple[str, ...]]:
     return {"Client roles": CLIENT_ROLE_ORDER}
 
 
-def _clients(session: Session, principal: Principal) -> Sequence[Client]:
-    return session.scalars(
-        select(Client).where(principal.client_condition(Client.id)).order_by(Client.code)
-    ).all()
-
-
 @router.get("/console/admin/users", response_class=HTMLResponse)
 def users(request: Request, principal: UserManager, services: Services) -> HTMLResponse:
     provider = Permission.PROVIDER_USER_MANAGE in principal.permissions
-    with transaction(services.sessions) as session:
-        clients = _clients(session, principal)
+    with services.context(principal) as ctx:
+        clients = list_clients(ctx)
         names = {client.id: client.name for client in clients}
         rows = [
             UserRow(
@@ -126,7 +109,7 @@ def users(request: Request, principal: UserManager, services: Services) -> HTMLR
                 CLIENT_ROLE_ORDER if user.client_id is not None else PROVIDER_ROLES,
                 user.id == principal.user_id,
             )
-            for user in list_users(session, principal)
+            for user in list_users(ctx)
         ]
         return _page(
             request,
@@ -144,12 +127,12 @@ def users(request: Request, principal: UserManager, services: Services) -> HTMLR
 
 @router.get("/console/admin/clients", response_class=HTMLResponse)
 def clients(request: Request, principal: ClientManager, services: Services) -> HTMLResponse:
-    with transaction(services.sessions) as session:
+    with services.context(principal) as ctx:
         return _page(
             request,
             "admin_clients.html",
             principal,
-            clients=_clients(session, principal),
+            clients=list_clients(ctx),
             timezones=sorted(available_timezones()),
         )
 
@@ -159,13 +142,13 @@ def clients(request: Request, principal: ClientManager, services: Services) -> H
 
 @router.get("/console/admin/processes", response_class=HTMLResponse)
 def processes(request: Request, principal: ProcessReader, services: Services) -> HTMLResponse:
-    with transaction(services.sessions) as session:
-        clients = {client.id: client.name for client in _clients(session, principal)}
+    with services.context(principal) as ctx:
+        clients = {client.id: client.name for client in list_clients(ctx)}
         return _page(
             request,
             "admin_processes.html",
             principal,
-            processes=list_processes(session, principal),
+            processes=list_processes(ctx),
             clients=clients,
             can_define=Permission.PROCESS_MANAGE in principal.permissions,
         )
@@ -193,13 +176,13 @@ STARTING_FORM = """{
 
 @router.get("/console/admin/processes/new", response_class=HTMLResponse)
 def new_process(request: Request, principal: ProcessManager, services: Services) -> HTMLResponse:
-    with transaction(services.sessions) as session:
+    with services.context(principal) as ctx:
         return _page(
             request,
             "admin_process_new.html",
             principal,
-            clients=_clients(session, principal) if principal.client_id is None else None,
-            skills=session.scalars(select(Skill).order_by(Skill.code)).all(),
+            clients=list_clients(ctx) if principal.client_id is None else None,
+            skills=list_skills(ctx),
             kinds=PROCESS_KINDS,
             sla_modes=SLA_MODES,
             categories=CATEGORIES,
@@ -230,72 +213,6 @@ def shift_text(shift: WeeklyShift) -> str:
     return f"{day} {clock_time(shift.start_minute)} {hours(shift.duration_minutes)}h"
 
 
-@dataclass
-class AgentRow:
-    agent: Agent
-    email: str | None  # the agent's sign-in, if they have one
-    skills: list[tuple[str, str, int]] = field(default_factory=list)  # code, name, level
-    languages: list[tuple[str, str]] = field(default_factory=list)  # language, CEFR level
-    clearances: list[int] = field(default_factory=list)  # client ids
-    shifts: list[WeeklyShift] = field(default_factory=list)
-
-
-def workforce(session: Session) -> list[tuple[DeliveryCenter, list[AgentRow]]]:
-    """Each delivery center with its agents, their skills with levels, their languages,
-    clearances and shifts."""
-    rows = {
-        agent.id: AgentRow(agent, email)
-        for agent, email in session.execute(
-            select(Agent, User.email)
-            .outerjoin(User, User.id == Agent.user_id)
-            .order_by(Agent.center_code, Agent.name, Agent.id)
-        )
-    }
-    for agent_id, code, name, level in session.execute(
-        select(AgentSkill.agent_id, AgentSkill.skill_code, Skill.name, AgentSkill.level)
-        .join(Skill, Skill.code == AgentSkill.skill_code)
-        .order_by(AgentSkill.skill_code)
-    ):
-        rows[agent_id].skills.append((code, name, level))
-    for agent_id, language, cefr in session.execute(
-        select(AgentLanguage.agent_id, AgentLanguage.language, AgentLanguage.cefr).order_by(
-            AgentLanguage.language
-        )
-    ):
-        rows[agent_id].languages.append((language, cefr))
-    for agent_id, client_id in session.execute(
-        select(AgentClearance.agent_id, AgentClearance.client_id).order_by(AgentClearance.client_id)
-    ):
-        rows[agent_id].clearances.append(client_id)
-    for agent_id, weekday, start, minutes in session.execute(
-        select(Shift.agent_id, Shift.weekday, Shift.start_minute, Shift.duration_minutes).order_by(
-            Shift.weekday, Shift.start_minute, Shift.duration_minutes
-        )
-    ):
-        rows[agent_id].shifts.append(WeeklyShift(weekday, start, minutes))
-    centers = session.scalars(select(DeliveryCenter).order_by(DeliveryCenter.code)).all()
-    return [
-        (center, [row for row in rows.values() if row.agent.center_code == center.code])
-        for center in centers
-    ]
-
-
-def free_sign_ins(session: Session) -> Sequence[User]:
-    """Active provider users with an agent role and no agent profile: who may be linked to a
-    new agent."""
-    return session.scalars(
-        select(User)
-        .outerjoin(Agent, Agent.user_id == User.id)
-        .where(
-            User.client_id.is_(None),
-            User.role.in_(sorted(AGENT_ROLES)),
-            User.active.is_(True),
-            Agent.id.is_(None),
-        )
-        .order_by(User.email)
-    ).all()
-
-
 @router.get("/console/admin/agents", response_class=HTMLResponse)
 def agents(request: Request, principal: WorkforceReader, services: Services) -> HTMLResponse:
     """Read only, unless the caller manages the workforce: then an editor per agent (skills,
@@ -303,19 +220,18 @@ def agents(request: Request, principal: WorkforceReader, services: Services) -> 
     answer, so that the page stays light with hundreds of agents), deactivation and a form
     to add an agent."""
     can_manage = Permission.WORKFORCE_MANAGE in principal.permissions
-    with transaction(services.sessions) as session:
-        centers = workforce(session)
-        clients = _clients(session, principal)
+    with services.context(principal) as ctx:
+        clients = list_clients(ctx)
         return _page(
             request,
             "admin_agents.html",
             principal,
-            centers=centers,
+            centers=roster(ctx),
             client_names={client.id: client.name for client in clients},
             can_manage=can_manage,
             clients=clients,
-            skills=session.scalars(select(Skill).order_by(Skill.name)).all() if can_manage else [],
-            sign_ins=free_sign_ins(session) if can_manage else [],
+            skills=list_skills(ctx, by="name") if can_manage else [],
+            sign_ins=free_sign_ins(ctx) if can_manage else [],
             cefr_levels=CEFR_LEVELS,
             tiers=TIERS,
             shift_text=shift_text,

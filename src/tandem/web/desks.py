@@ -20,13 +20,12 @@ from sqlalchemy.orm import Session
 
 from tandem.catalog.models import Process
 from tandem.catalog.service import personal_view
-from tandem.core.db import transaction
 from tandem.core.errors import Conflict
-from tandem.decisions import service as decisions
 from tandem.decisions.models import Decision
+from tandem.decisions.referrals import explain, item_decisions, pending_confirmations
 from tandem.http import Services
 from tandem.privacy.service import staff_view
-from tandem.quality import service as quality
+from tandem.quality import double_entry, reviews
 from tandem.quality.models import ERROR_CATEGORIES
 from tandem.tenancy.permissions import Permission
 from tandem.tenancy.principal import Principal
@@ -89,9 +88,10 @@ def referrals(
 ) -> HTMLResponse:
     """The referrals the analyst holds, and other analysts' judgments waiting for theirs."""
     agent_id = principal.agent()
-    with transaction(services.sessions) as session:
+    with services.context(principal) as ctx:
+        session = ctx.session
         held = services.dispatcher.held(session, agent_id)
-        pending = decisions.pending_confirmations(session, services.dispatcher, agent_id)
+        pending = pending_confirmations(ctx, services.dispatcher)
         processes = _processes(session, [*held, *(item for item, _ in pending)])
         return page(
             request,
@@ -106,14 +106,14 @@ def referrals(
                 Confirmation(
                     item,
                     processes[item.process_id].name,
-                    staff_view(session, services.keyring, item, agent=True),
+                    staff_view(session, ctx.keyring, item, agent=True),
                     _masked(session, item, agent=True),
                     judgment,
                 )
                 for item, judgment in pending
             ],
             notice=REFERRAL_NOTICES.get(done or ""),
-            now=services.clock.now(),
+            now=ctx.now,
         )
 
 
@@ -123,14 +123,14 @@ def referral(
 ) -> Response:
     """A referral leased to the analyst: the application, why the rules referred it (reasons
     and trace), earlier decisions on it, and the judgment form."""
-    now = services.clock.now()
-    with transaction(services.sessions) as session:
-        item = _leased(session, principal.agent(), item_id, now)
+    with services.context(principal) as ctx:
+        session = ctx.session
+        item = _leased(session, principal.agent(), item_id, ctx.now)
         process = session.get_one(Process, (item.client_id, item.process_id))
         if process.kind != "decision":  # the next item of the queues was not a referral
             return RedirectResponse(f"/console/work/{item_id}", status_code=303)
         # The trace as the payload beside it: an agent's view (tandem.privacy.service).
-        explained = decisions.explain(session, item, services.keyring, audience="agent")
+        explained = explain(ctx, item, audience="agent")
         masked = _masked(session, item, agent=True)
         return page(
             request,
@@ -138,18 +138,18 @@ def referral(
             principal,
             item=item,
             process=process,
-            payload=staff_view(session, services.keyring, item, agent=True),
+            payload=staff_view(session, ctx.keyring, item, agent=True),
             hidden=masked,
             masked=masked if Permission.PERSONAL_REVEAL in principal.permissions else set(),
             referral=explained.decision,
             trace=explained.trace,
             history=[
                 d
-                for d in decisions.item_decisions(session, item.client_id, item.id)
+                for d in item_decisions(session, item.client_id, item.id)
                 if d is not explained.decision
             ],
             lease_seconds=services.settings.lease_seconds,
-            now=now,
+            now=ctx.now,
         )
 
 
@@ -166,9 +166,9 @@ def quality_queue(
 ) -> HTMLResponse:
     """Items waiting for review, and double-entry conflicts waiting for adjudication: never
     the reviewer's own work, nor a conflict they keyed."""
-    with transaction(services.sessions) as session:
-        waiting = quality.review_queue(session, principal)
-        processes = _processes(session, (item for _, item in waiting))
+    with services.context(principal) as ctx:
+        waiting = reviews.review_queue(ctx)
+        processes = _processes(ctx.session, (item for _, item in waiting))
         rows = [(request_, item, processes[item.process_id].name) for request_, item in waiting]
         return page(
             request,
@@ -177,7 +177,7 @@ def quality_queue(
             reviews=[row for row in rows if row[0].kind != "adjudication"],
             adjudications=[row for row in rows if row[0].kind == "adjudication"],
             notice=QUALITY_NOTICES.get(done or ""),
-            now=services.clock.now(),
+            now=ctx.now,
         )
 
 
@@ -187,13 +187,14 @@ def review_case(
 ) -> Response:
     """An item in review: its source and result side by side, the scorecard (every field or
     criterion, passed unless marked), the verdict and its reason."""
-    with transaction(services.sessions) as session:
-        waiting, item = quality.waiting(session, principal, item_id)
+    with services.context(principal) as ctx:
+        session = ctx.session
+        case = reviews.review_case(ctx, item_id)
+        waiting, item, policy = case.request, case.item, case.policy
         if waiting.kind == "adjudication":
             return RedirectResponse(f"/console/quality/adjudications/{item_id}", status_code=303)
         if principal.agent_id is not None and principal.agent_id == waiting.agent_id:
             raise Conflict("four eyes: nobody reviews their own work")
-        policy = quality.policy_of(session, item.client_id, item.process_id)
         process = session.get_one(Process, (item.client_id, item.process_id))
         result = item.result or {}
         return page(
@@ -203,13 +204,13 @@ def review_case(
             item=item,
             kind=waiting.kind,
             process=process,
-            payload=staff_view(session, services.keyring, item, agent=False),
+            payload=staff_view(session, ctx.keyring, item, agent=False),
             hidden=_masked(session, item, agent=False),
             result=result,
             criteria=[(name, name.replace("_", " ").capitalize()) for name in policy.criteria],
             categories=ERROR_CATEGORIES,
             controls=controls(policy.form_schema),
-            now=services.clock.now(),
+            now=ctx.now,
         )
 
 
@@ -230,8 +231,9 @@ def adjudication(
 ) -> HTMLResponse:
     """Both keyings side by side, field by field, the disagreements marked; the fields they
     agree on filled in, the others left for the adjudicator to settle."""
-    with transaction(services.sessions) as session:
-        case = quality.adjudication(session, principal, item_id, services.keyring)
+    with services.context(principal) as ctx:
+        session = ctx.session
+        case = double_entry.adjudication(ctx, item_id)
         first, second = (keying.values for keying in case.keyings)
         form = controls(case.policy.form_schema)
         labels = {control.name: control.label for control in form}
@@ -256,11 +258,11 @@ def adjudication(
             principal,
             item=case.item,
             process=process,
-            payload=staff_view(session, services.keyring, case.item, agent=False),
+            payload=staff_view(session, ctx.keyring, case.item, agent=False),
             hidden=_masked(session, case.item, agent=False),
             rows=rows,
             controls={control.name: control for control in form},
             values=agreed,
             disagreements=[row.label for row in rows if row.differs],
-            now=services.clock.now(),
+            now=ctx.now,
         )

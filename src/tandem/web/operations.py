@@ -10,7 +10,6 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 from markupsafe import Markup
 
-from tandem.core.db import transaction
 from tandem.http import Services
 from tandem.reports.floor import Floor, floor
 from tandem.tenancy.permissions import Permission
@@ -24,22 +23,20 @@ Operations = Annotated[Principal, Depends(viewer(Permission.OPERATIONS_READ))]
 
 @router.get("/console/operations", response_class=HTMLResponse)
 def operations(request: Request, principal: Operations, services: Services) -> HTMLResponse:
-    now = services.clock.now()
-    with transaction(services.sessions) as session:
-        seen = floor(session, now)
+    with services.context(principal) as ctx:
+        seen = floor(ctx)
     return page(
-        request, "operations.html", principal, now=now, floor=seen, chart=throughput_chart(seen)
+        request, "operations.html", principal, now=ctx.now, floor=seen, chart=throughput_chart(seen)
     )
 
 
 @router.get("/console/operations/live", response_class=HTMLResponse)
 def live(request: Request, principal: Operations, services: Services) -> HTMLResponse:
     """The page's live part alone, refreshed every few seconds."""
-    now = services.clock.now()
-    with transaction(services.sessions) as session:
-        seen = floor(session, now)
+    with services.context(principal) as ctx:
+        seen = floor(ctx)
     return page(
-        request, "_floor.html", principal, now=now, floor=seen, chart=throughput_chart(seen)
+        request, "_floor.html", principal, now=ctx.now, floor=seen, chart=throughput_chart(seen)
     )
 
 

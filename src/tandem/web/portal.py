@@ -13,7 +13,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tandem.catalog.service import get_process, list_processes
-from tandem.core.db import transaction
 from tandem.core.errors import NotFound
 from tandem.http import Services
 from tandem.privacy.service import payload_for, result_for
@@ -42,25 +41,25 @@ def _client_id(principal: Principal) -> int:
 @router.get("/console/portal", response_class=HTMLResponse)
 def portal(request: Request, principal: Client, services: Services) -> HTMLResponse:
     client_id = _client_id(principal)
-    now = services.clock.now()
-    with transaction(services.sessions) as session:
+    with services.context(principal) as ctx:
         return page(
             request,
             "portal.html",
             principal,
-            now=now,
-            kpis=client_kpis(session, client_id, now - PERIOD),
-            processes=list_processes(session, principal),
-            batches=_batches(session, client_id),
-            items=queries.latest(session, client_id, RECENT),
+            now=ctx.now,
+            kpis=client_kpis(ctx, client_id, period=PERIOD),
+            processes=list_processes(ctx),
+            batches=_batches(ctx.session, client_id),
+            items=queries.latest(ctx.session, client_id, RECENT),
         )
 
 
 @router.get("/console/portal/batches", response_class=HTMLResponse)
 def batches(request: Request, principal: Client, services: Services) -> HTMLResponse:
     """The batches table alone: the portal page refreshes it while batches are open."""
-    with transaction(services.sessions) as session:
-        rows = _batches(session, _client_id(principal))
+    client_id = _client_id(principal)
+    with services.context(principal) as ctx:
+        rows = _batches(ctx.session, client_id)
         return page(request, "_batches.html", principal, batches=rows)
 
 
@@ -81,8 +80,8 @@ def hand_over(
 ) -> HTMLResponse:
     """One item by form, or a whole file."""
     _client_id(principal)
-    with transaction(services.sessions) as session:
-        process = get_process(session, principal, process_id)
+    with services.context(principal) as ctx:
+        process = get_process(ctx, process_id)
         return page(
             request,
             "portal_process.html",
@@ -105,7 +104,7 @@ def item(
             "portal_item.html",
             principal,
             item=found,
-            payload=payload_for(ctx.session, ctx.keyring, principal, found),
-            result=result_for(ctx.session, ctx.keyring, principal, found),
+            payload=payload_for(ctx.session, ctx.keyring, ctx.principal, found),
+            result=result_for(ctx.session, ctx.keyring, ctx.principal, found),
             events=queries.history(ctx.session, found),
         )

@@ -8,7 +8,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy.orm import Session
 
 from tandem.catalog.models import Process
 from tandem.catalog.service import personal_view
@@ -16,12 +15,12 @@ from tandem.core.db import transaction
 from tandem.core.errors import Unauthorized
 from tandem.http import SESSION_COOKIE, Services, current_principal, public
 from tandem.privacy.service import result_for, staff_view
-from tandem.quality.service import sent_back_notes
+from tandem.quality.reviews import sent_back_notes
 from tandem.tenancy import signin
+from tandem.tenancy.context import Context
 from tandem.tenancy.permissions import Permission
 from tandem.tenancy.principal import Principal
 from tandem.vault.masking import is_masked
-from tandem.vault.sealing import Keyring
 from tandem.web.forms import controls
 from tandem.web.templating import page, sections_of, sign_in_url, viewer
 from tandem.work import access
@@ -74,10 +73,10 @@ def home(
 
 @router.get("/console/work", response_class=HTMLResponse)
 def work(request: Request, principal: Agent, services: Services) -> HTMLResponse:
-    with transaction(services.sessions) as session:
-        held = services.dispatcher.held(session, principal.agent())
+    with services.context(principal) as ctx:
+        held = services.dispatcher.held(ctx.session, principal.agent())
         leases = [(item.id, item.routing_key, item.due_at) for item in held]
-    return page(request, "work.html", principal, leases=leases, now=services.clock.now())
+    return page(request, "work.html", principal, leases=leases, now=ctx.now)
 
 
 @router.get("/console/work/{item_id}", response_model=None)
@@ -86,12 +85,13 @@ def leased_item(
 ) -> Response:
     """An item leased to the agent now, beside its result form; a referral goes to the
     analyst desk, where it is judged (the rules' advice, four eyes), not keyed."""
-    with transaction(services.sessions) as session:
-        item = access.held(session, principal.agent(), item_id, now=services.clock.now())
+    with services.context(principal) as ctx:
+        session = ctx.session
+        item = access.held(session, principal.agent(), item_id, now=ctx.now)
         process = session.get_one(Process, (item.client_id, item.process_id))
         if process.kind == "decision":
             return RedirectResponse(f"/console/referrals/{item_id}", status_code=303)
-        payload = staff_view(session, services.keyring, item, agent=True)
+        payload = staff_view(session, ctx.keyring, item, agent=True)
         fields, visible = personal_view(session, item.client_id, item.process_id)
         masked = {name for name, category in fields.items() if category not in visible}
         notes = sent_back_notes(session, item) if item.recheck else None
@@ -105,17 +105,17 @@ def leased_item(
             masked=masked if Permission.PERSONAL_REVEAL in principal.permissions else set(),
             hidden=masked,
             controls=controls(process.form_schema),
-            earlier=_earlier(session, services.keyring, principal, item),
+            earlier=_earlier(ctx, item),
             notes=notes,
             lease_seconds=services.settings.lease_seconds,
-            now=services.clock.now(),
+            now=ctx.now,
         )
 
 
-def _earlier(session: Session, keyring: Keyring, principal: Principal, item: WorkItem) -> Any:
+def _earlier(ctx: Context, item: WorkItem) -> Any:
     """A sent-back item's earlier result, to fill the form with: without masked values,
     which are not values to hand in again (the agent keys those afresh)."""
     if not item.recheck:
         return None
-    earlier = result_for(session, keyring, principal, item) or {}
+    earlier = result_for(ctx.session, ctx.keyring, ctx.principal, item) or {}
     return {name: value for name, value in earlier.items() if not is_masked(value)}

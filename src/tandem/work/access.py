@@ -53,14 +53,9 @@ def visible(principal: Principal, now: datetime) -> ColumnElement[bool]:
 
 def get_visible(ctx: Context, item_id: uuid.UUID) -> WorkItem:
     """The item if the caller may see it now; otherwise NotFound, same as a missing item."""
-    return visible_item(ctx.session, ctx.principal, item_id, ctx.now)
-
-
-def visible_item(
-    session: Session, principal: Principal, item_id: uuid.UUID, now: datetime
-) -> WorkItem:
-    """`get_visible` for a use case not yet given a Context."""
-    item = session.scalar(select(WorkItem).where(WorkItem.id == item_id, visible(principal, now)))
+    item = ctx.session.scalar(
+        select(WorkItem).where(WorkItem.id == item_id, visible(ctx.principal, ctx.now))
+    )
     if item is None:
         raise not_found(item_id)
     return item

@@ -6,15 +6,20 @@ import csv
 import io
 import json
 import tempfile
+import uuid
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from openpyxl import Workbook
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tandem.catalog.models import Process
+from tandem.core.errors import NotFound
+from tandem.tenancy.context import Context
 from tandem.vault.sealing import Keyring, clear_result
-from tandem.work.models import WorkItem
+from tandem.work.models import Batch, WorkItem
 
 ExportFormat = Literal["csv", "jsonl", "xlsx"]
 MEDIA_TYPES: dict[str, str] = {
@@ -24,6 +29,29 @@ MEDIA_TYPES: dict[str, str] = {
 }
 BASE_COLUMNS = ("work_item_id", "external_ref", "state", "received_at", "delivered_at", "breached")
 PAGE = 1000
+
+
+@dataclass(frozen=True)
+class BatchExport:
+    """What a batch's results file is drawn from: whose batch, and the result form's fields
+    (the file's columns)."""
+
+    client_id: int
+    batch_id: uuid.UUID
+    fields: list[str]
+
+
+def batch_export(ctx: Context, batch_id: uuid.UUID) -> BatchExport:
+    """The export of a batch of the caller's client (provider staff: any); NotFound
+    otherwise. The file itself is streamed later (`export_rows`), in a session of its own."""
+    row = ctx.session.execute(
+        select(Batch.client_id, Process.form_schema)
+        .join(Process, (Process.client_id == Batch.client_id) & (Process.id == Batch.process_id))
+        .where(Batch.id == batch_id, ctx.principal.client_condition(Batch.client_id))
+    ).one_or_none()
+    if row is None:
+        raise NotFound(f"batch {batch_id} not found")
+    return BatchExport(row.client_id, batch_id, list(row.form_schema.get("properties", {})))
 
 
 def _items(session: Session, client_id: int, batch_id: Any) -> Iterator[WorkItem]:

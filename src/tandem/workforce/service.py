@@ -1,14 +1,14 @@
-"""The workforce: who an agent is and which queues they may serve; adding agents and
-changing their skills, languages, clearances and shifts, each change audited."""
+"""The workforce: who an agent is and which queues they may serve; the roster of centers and
+agents; adding agents and changing their skills, languages, clearances and shifts, each
+change audited."""
 
 from __future__ import annotations
 
 import re
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, astuple, dataclass
-from datetime import datetime
-from typing import Any
+from dataclasses import asdict, astuple, dataclass, field
+from typing import Any, Literal
 
 from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
@@ -18,9 +18,9 @@ from tandem.audit import service as audit
 from tandem.audit.models import PROVIDER
 from tandem.core.db import Base
 from tandem.core.errors import Conflict, InvalidInput, NotFound
+from tandem.tenancy.context import Context
 from tandem.tenancy.models import Client, User
 from tandem.tenancy.permissions import AGENT_ROLES, ROLES, Permission
-from tandem.tenancy.principal import Principal
 from tandem.workforce.eligibility import (
     CEFR_LEVELS,
     AgentProfile,
@@ -70,8 +70,97 @@ def agent_profile(session: Session, agent_id: uuid.UUID) -> AgentProfile:
     )
 
 
+# -- reading the workforce -------------------------------------------------------------------
+
+
+def list_centers(ctx: Context) -> Sequence[DeliveryCenter]:
+    return ctx.session.scalars(select(DeliveryCenter).order_by(DeliveryCenter.code)).all()
+
+
+def list_agents(ctx: Context, center: str | None = None) -> Sequence[Agent]:
+    """Every agent (active or not), or one center's, by center and name."""
+    query = select(Agent).order_by(Agent.center_code, Agent.name)
+    if center:
+        query = query.where(Agent.center_code == center)
+    return ctx.session.scalars(query).all()
+
+
+def list_skills(ctx: Context, *, by: Literal["code", "name"] = "code") -> Sequence[Skill]:
+    order = Skill.code if by == "code" else Skill.name
+    return ctx.session.scalars(select(Skill).order_by(order)).all()
+
+
+@dataclass
+class AgentRow:
+    """An agent as the roster shows them."""
+
+    agent: Agent
+    email: str | None  # the agent's sign-in, if they have one
+    skills: list[tuple[str, str, int]] = field(default_factory=list)  # code, name, level
+    languages: list[tuple[str, str]] = field(default_factory=list)  # language, CEFR level
+    clearances: list[int] = field(default_factory=list)  # client ids
+    shifts: list[WeeklyShift] = field(default_factory=list)
+
+
+def roster(ctx: Context) -> list[tuple[DeliveryCenter, list[AgentRow]]]:
+    """Each delivery center with its agents, their skills with levels, their languages,
+    clearances and shifts."""
+    session = ctx.session
+    rows = {
+        agent.id: AgentRow(agent, email)
+        for agent, email in session.execute(
+            select(Agent, User.email)
+            .outerjoin(User, User.id == Agent.user_id)
+            .order_by(Agent.center_code, Agent.name, Agent.id)
+        )
+    }
+    for agent_id, code, name, level in session.execute(
+        select(AgentSkill.agent_id, AgentSkill.skill_code, Skill.name, AgentSkill.level)
+        .join(Skill, Skill.code == AgentSkill.skill_code)
+        .order_by(AgentSkill.skill_code)
+    ):
+        rows[agent_id].skills.append((code, name, level))
+    for agent_id, language, cefr in session.execute(
+        select(AgentLanguage.agent_id, AgentLanguage.language, AgentLanguage.cefr).order_by(
+            AgentLanguage.language
+        )
+    ):
+        rows[agent_id].languages.append((language, cefr))
+    for agent_id, client_id in session.execute(
+        select(AgentClearance.agent_id, AgentClearance.client_id).order_by(AgentClearance.client_id)
+    ):
+        rows[agent_id].clearances.append(client_id)
+    for agent_id, weekday, start, minutes in session.execute(
+        select(Shift.agent_id, Shift.weekday, Shift.start_minute, Shift.duration_minutes).order_by(
+            Shift.weekday, Shift.start_minute, Shift.duration_minutes
+        )
+    ):
+        rows[agent_id].shifts.append(WeeklyShift(weekday, start, minutes))
+    centers = session.scalars(select(DeliveryCenter).order_by(DeliveryCenter.code)).all()
+    return [
+        (center, [row for row in rows.values() if row.agent.center_code == center.code])
+        for center in centers
+    ]
+
+
+def free_sign_ins(ctx: Context) -> Sequence[User]:
+    """Active provider users with an agent role and no agent profile: who may be linked to a
+    new agent."""
+    return ctx.session.scalars(
+        select(User)
+        .outerjoin(Agent, Agent.user_id == User.id)
+        .where(
+            User.client_id.is_(None),
+            User.role.in_(sorted(AGENT_ROLES)),
+            User.active.is_(True),
+            Agent.id.is_(None),
+        )
+        .order_by(User.email)
+    ).all()
+
+
 # -- administering the workforce -------------------------------------------------------------
-# Each use case changes one agent in the caller's transaction, under a lock of the agent's row
+# Each use case changes one agent in the context's transaction, under a lock of the agent's row
 # (concurrent changes to one agent queue up instead of colliding), and appends an audit record
 # to the provider's chain with the data before and after; a clearance change is also recorded
 # on the chain of each client it grants or removes access to. The caller drops the
@@ -99,28 +188,21 @@ class AgentDetails:
     shifts: list[WeeklyShift]
 
 
-def agent_details(session: Session, agent_id: uuid.UUID) -> AgentDetails:
+def agent_details(ctx: Context, agent_id: uuid.UUID) -> AgentDetails:
     """Active or not; NotFound for an id that names no agent."""
-    agent = session.get(Agent, agent_id)
+    agent = ctx.session.get(Agent, agent_id)
     if agent is None:
         raise NotFound(f"agent {agent_id} not found")
-    return _details(session, agent)
+    return _details(ctx.session, agent)
 
 
 def create_agent(
-    session: Session,
-    principal: Principal,
-    *,
-    name: str,
-    center_code: str,
-    tier: str,
-    user_id: uuid.UUID | None,
-    now: datetime,
-    key: bytes,
+    ctx: Context, *, name: str, center_code: str, tier: str, user_id: uuid.UUID | None
 ) -> AgentDetails:
     """A new agent, with no skills, languages, clearances or shifts yet: they serve no queue
     until those are given. A sign-in (`user_id`) must be a provider user with an agent role
     (agent, analyst, team lead) who has no agent profile yet."""
+    session = ctx.session
     errors: list[dict[str, str]] = []
     if tier not in TIERS:
         errors.append({"field": "tier", "message": f"must be one of {', '.join(TIERS)}"})
@@ -158,7 +240,7 @@ def create_agent(
         "tier": tier,
         "user_id": str(user_id) if user_id is not None else None,
     }
-    _trail(session, key, principal, agent.id, "agent.create", now, None, after)
+    _trail(ctx, agent.id, "agent.create", None, after)
     return _details(session, agent)
 
 
@@ -168,16 +250,9 @@ def _linked(agent_id: uuid.UUID | None) -> Conflict:
     return Conflict(message, errors=[{"field": "user_id", "message": message}])
 
 
-def replace_skills(
-    session: Session,
-    principal: Principal,
-    agent_id: uuid.UUID,
-    skills: Mapping[str, int],
-    *,
-    now: datetime,
-    key: bytes,
-) -> AgentDetails:
+def replace_skills(ctx: Context, agent_id: uuid.UUID, skills: Mapping[str, int]) -> AgentDetails:
     """The agent's skills become exactly these, each at a level from 1 to 5."""
+    session = ctx.session
     agent = _changeable(session, agent_id)
     known = set(session.scalars(select(Skill.code).where(Skill.code.in_(list(skills)))))
     errors = []
@@ -195,22 +270,15 @@ def replace_skills(
         AgentSkill,
         [{"agent_id": agent_id, "skill_code": c, "level": n} for c, n in sorted(skills.items())],
     )
-    _trail(
-        session, key, principal, agent_id, "agent.skills", now, before, dict(sorted(skills.items()))
-    )
+    _trail(ctx, agent_id, "agent.skills", before, dict(sorted(skills.items())))
     return _details(session, agent)
 
 
 def replace_languages(
-    session: Session,
-    principal: Principal,
-    agent_id: uuid.UUID,
-    languages: Mapping[str, str],
-    *,
-    now: datetime,
-    key: bytes,
+    ctx: Context, agent_id: uuid.UUID, languages: Mapping[str, str]
 ) -> AgentDetails:
     """The agent's languages become exactly these, each with its CEFR level (A1 to C2)."""
+    session = ctx.session
     agent = _changeable(session, agent_id)
     errors = []
     for code, cefr in languages.items():
@@ -230,23 +298,18 @@ def replace_languages(
         AgentLanguage,
         [{"agent_id": agent_id, "language": c, "cefr": level} for c, level in after.items()],
     )
-    _trail(session, key, principal, agent_id, "agent.languages", now, before, after)
+    _trail(ctx, agent_id, "agent.languages", before, after)
     return _details(session, agent)
 
 
 def replace_clearances(
-    session: Session,
-    principal: Principal,
-    agent_id: uuid.UUID,
-    client_ids: Sequence[int],
-    *,
-    now: datetime,
-    key: bytes,
+    ctx: Context, agent_id: uuid.UUID, client_ids: Sequence[int]
 ) -> AgentDetails:
     """The clients whose items the agent may work become exactly these. Besides the
     provider's record of the whole change, each client granted or losing the agent gets a
     record on its own chain: its auditors verify and export that chain alone, and who may
     touch the client's data is theirs to see."""
+    session = ctx.session
     agent = _changeable(session, agent_id)
     wanted = sorted(set(client_ids))
     known = set(session.scalars(select(Client.id).where(Client.id.in_(wanted))))
@@ -260,37 +323,32 @@ def replace_clearances(
     before = _clearances(session, agent_id)
     session.execute(delete(AgentClearance).where(AgentClearance.agent_id == agent_id))
     _insert(session, AgentClearance, [{"agent_id": agent_id, "client_id": c} for c in wanted])
-    _trail(session, key, principal, agent_id, "agent.clearances", now, before, wanted)
+    _trail(ctx, agent_id, "agent.clearances", before, wanted)
     # The provider's chain head is locked first, then the clients' in order: two clearance
     # changes (of different agents) never hold each other's chain heads crosswise.
     for client_id in sorted(set(before) ^ set(wanted)):
         audit.record(
             session,
-            key,
+            ctx.audit_key,
             client_id=client_id,
-            actor=principal.actor,
+            actor=ctx.principal.actor,
             action="agent.clearance",
             subject=f"agent:{agent_id}",
             data={
                 "before": {"cleared": client_id in before},
                 "after": {"cleared": client_id in wanted},
             },
-            now=now,
+            now=ctx.now,
         )
     return _details(session, agent)
 
 
 def replace_shifts(
-    session: Session,
-    principal: Principal,
-    agent_id: uuid.UUID,
-    shifts: Sequence[WeeklyShift],
-    *,
-    now: datetime,
-    key: bytes,
+    ctx: Context, agent_id: uuid.UUID, shifts: Sequence[WeeklyShift]
 ) -> AgentDetails:
     """The agent's weekly shifts become exactly these, in the center's local time; a shift
     may run past midnight (it belongs to the day it starts on)."""
+    session = ctx.session
     agent = _changeable(session, agent_id)
     errors = []
     for index, shift in enumerate(shifts):
@@ -309,40 +367,26 @@ def replace_shifts(
     session.execute(delete(Shift).where(Shift.agent_id == agent_id))
     _insert(session, Shift, [{"agent_id": agent_id, **asdict(shift)} for shift in after])
     _trail(
-        session,
-        key,
-        principal,
+        ctx,
         agent_id,
         "agent.shifts",
-        now,
         [list(astuple(s)) for s in before],
         [list(astuple(s)) for s in after],
     )
     return _details(session, agent)
 
 
-def deactivate_agent(
-    session: Session, principal: Principal, agent_id: uuid.UUID, *, now: datetime, key: bytes
-) -> AgentDetails:
+def deactivate_agent(ctx: Context, agent_id: uuid.UUID) -> AgentDetails:
     """The agent claims nothing more (their next claim is refused); kept for the record, with
     their skills and clearances. Their live leases are left to expire (work in hand is not
     cut off mid-keying) and the reaper returns those items to the queue. Deactivating an
     inactive agent changes nothing."""
-    agent = _locked(session, agent_id)
+    agent = _locked(ctx.session, agent_id)
     if agent.active:
         agent.active = False
-        session.flush()
-        _trail(
-            session,
-            key,
-            principal,
-            agent_id,
-            "agent.deactivate",
-            now,
-            {"active": True},
-            {"active": False},
-        )
-    return _details(session, agent)
+        ctx.session.flush()
+        _trail(ctx, agent_id, "agent.deactivate", {"active": True}, {"active": False})
+    return _details(ctx.session, agent)
 
 
 def _locked(session: Session, agent_id: uuid.UUID) -> Agent:
@@ -416,23 +460,14 @@ def _details(session: Session, agent: Agent) -> AgentDetails:
     )
 
 
-def _trail(
-    session: Session,
-    key: bytes,
-    principal: Principal,
-    agent_id: uuid.UUID,
-    action: str,
-    now: datetime,
-    before: object,
-    after: object,
-) -> None:
+def _trail(ctx: Context, agent_id: uuid.UUID, action: str, before: object, after: object) -> None:
     audit.record(
-        session,
-        key,
+        ctx.session,
+        ctx.audit_key,
         client_id=PROVIDER,
-        actor=principal.actor,
+        actor=ctx.principal.actor,
         action=action,
         subject=f"agent:{agent_id}",
         data={"before": before, "after": after},
-        now=now,
+        now=ctx.now,
     )
