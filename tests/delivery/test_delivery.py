@@ -6,12 +6,14 @@ import csv
 import io
 import json
 import threading
+import uuid
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
 import httpx
 import openpyxl
+import pytest
 from sqlalchemy import select
 
 from tandem.container import Container
@@ -20,7 +22,7 @@ from tandem.core.db import transaction
 from tandem.delivery.models import WebhookAttempt, WebhookDelivery
 from tandem.delivery.signing import HEADER, verify
 from tandem.delivery.webhooks import backoff, deliver_due
-from tests.conftest import RESULT, World
+from tests.conftest import LOCAL, RESULT, World
 
 
 class Receiver:
@@ -46,7 +48,7 @@ class Receiver:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 
-def _deliver_one(api: Any, world: World) -> str:
+def _deliver_one(api: Any, world: World, result: dict[str, Any] = RESULT) -> str:
     upload = api("client").post(
         f"/api/v1/processes/{world.process_id}/batches",
         files={"file": ("b.csv", b"document_ref,pages\nscan-1.pdf,2\nscan-2.pdf,1\n")},
@@ -55,7 +57,7 @@ def _deliver_one(api: Any, world: World) -> str:
     lease = api("agent").post("/api/v1/dispatch/claim").json()
     done = api("agent").post(
         f"/api/v1/leases/{lease['item_id']}/submit",
-        json={"attempt": lease["attempt"], "result": RESULT},
+        json={"attempt": lease["attempt"], "result": result},
     )
     assert done.status_code == 200
     return str(upload.json()["id"])
@@ -70,7 +72,12 @@ def test_signed_webhook_with_retries_and_recorded_attempts(
     secret = hook.json()["secret"]
     _deliver_one(api, world)
     with httpx.Client() as http:
-        kwargs = {"max_attempts": 5, "timeout_s": 5.0, "keyring": container.keyring}
+        kwargs = {
+            "max_attempts": 5,
+            "timeout_s": 5.0,
+            "keyring": container.keyring,
+            "allowed": LOCAL,
+        }
         assert deliver_due(container.sessions, clock, http, **kwargs) == 1  # 500
         assert deliver_due(container.sessions, clock, http, **kwargs) == 0  # backing off
         clock.advance(backoff(1))
@@ -95,9 +102,17 @@ def test_signed_webhook_with_retries_and_recorded_attempts(
     assert codes == [500, 503, 200]
     listed = api("client").get(f"/api/v1/webhooks/{hook.json()['id']}/deliveries").json()
     assert listed[0]["status"] == "delivered"
-    assert (
-        api("other_client").get(f"/api/v1/webhook-deliveries/{delivery.id}/attempts").json() == []
-    )
+    # Another client's hook and event answer as missing ones do: 404, not an empty list.
+    missing = uuid.uuid4()
+    for path in (
+        f"/api/v1/webhooks/{hook.json()['id']}/deliveries",
+        f"/api/v1/webhook-deliveries/{delivery.id}/attempts",
+    ):
+        theirs = api("other_client").get(path)
+        absent = api("other_client").get(path.replace(path.split("/")[4], str(missing)))
+        assert theirs.status_code == absent.status_code == 404
+        same = theirs.json()["detail"].replace(path.split("/")[4], str(missing))
+        assert same == absent.json()["detail"]
 
 
 def test_a_hook_that_keeps_failing_gives_up(
@@ -115,6 +130,7 @@ def test_a_hook_that_keeps_failing_gives_up(
                 max_attempts=3,
                 timeout_s=5.0,
                 keyring=container.keyring,
+                allowed=LOCAL,
             )
             clock.advance(backoff(attempt))
     with transaction(container.sessions) as session:
@@ -135,3 +151,29 @@ def test_batch_export_in_three_formats(api: Any, world: World) -> None:
     values = list(sheet.iter_rows(values_only=True))
     assert values[0][:3] == ("work_item_id", "external_ref", "state") and len(values) == 3
     assert api("other_client").get(url).status_code == 404
+
+
+FORMULAS = ['=HYPERLINK("http://evil.example","x")', "+1+1", "-2+3", "@SUM(1)", "\t=1", "\r=1"]
+
+
+@pytest.mark.parametrize("keyed", FORMULAS)
+def test_exports_never_hand_a_spreadsheet_a_formula(api: Any, world: World, keyed: str) -> None:
+    """A keyed value that a spreadsheet would run (=, +, -, @, tab, carriage return first)
+    is exported with a leading apostrophe in CSV and XLSX, and XLSX types it as text; JSON
+    Lines keeps the value as it is (no spreadsheet reads it)."""
+    batch_id = _deliver_one(api, world, {**RESULT, "applicant_name": keyed})
+    url = f"/api/v1/batches/{batch_id}/results"
+    [first, _] = list(csv.DictReader(io.StringIO(api("client").get(url).text)))
+    assert first["applicant_name"] == "'" + keyed
+    assert first["coverage_amount"] == "250000"  # numbers stay numbers
+    xlsx = api("client").get(url, params={"format": "xlsx"})
+    sheet = openpyxl.load_workbook(io.BytesIO(xlsx.content)).active
+    assert sheet is not None
+    header = [cell.value for cell in sheet[1]]
+    cell = sheet.cell(row=2, column=header.index("applicant_name") + 1)
+    # (XML keeps a carriage return as a line feed: the cell still starts with the apostrophe)
+    assert (cell.value, cell.data_type) == ("'" + keyed.replace("\r", "\n"), "s")
+    number = sheet.cell(row=2, column=header.index("coverage_amount") + 1)
+    assert (number.value, number.data_type) == (250000, "n")
+    line = api("client").get(url, params={"format": "jsonl"}).text.splitlines()[0]
+    assert json.loads(line)["result"]["applicant_name"] == keyed

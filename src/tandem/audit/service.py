@@ -14,11 +14,21 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, Connection, bindparam, insert, select, true, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    bindparam,
+    func,
+    insert,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.orm import Session, sessionmaker
 
 from tandem.audit.chain import GENESIS, Entry, Finding, Head, Stored, link, seal, verify
 from tandem.audit.models import PROVIDER, AuditChain, AuditRecord
+from tandem.core.cells import neutral
 from tandem.core.db import insert_unless_present
 
 Db = Session | Connection
@@ -114,8 +124,8 @@ def record(
 
 
 def check(session: Session, key: bytes, client_id: int | None = None) -> dict[int, list[Finding]]:
-    """Every chain (or one client's) checked from its first record: what is wrong, by
-    client. An empty list means the chain is intact."""
+    """Every chain (or one client's) checked from its first record, and against the latest
+    checkpoint: what is wrong, by client. An empty list means the chain is intact."""
     heads = {
         head.client_id: Head(head.client_id, head.seq, head.last, head.seal)
         for head in session.execute(
@@ -127,10 +137,104 @@ def check(session: Session, key: bytes, client_id: int | None = None) -> dict[in
             select(AuditRecord.client_id).distinct().where(_one(AuditRecord.client_id, client_id))
         )
     )
-    return {
+    found = {
         client: verify(key, _stored(session, client), heads.get(client))
         for client in sorted(clients)
     }
+    for client, finding in _against_checkpoint(session, client_id):
+        found.setdefault(client, []).append(finding)
+    return found
+
+
+# -- checkpoints: the registry of chains ---------------------------------------------------
+#
+# A chain's links show an edited, removed or reordered record, and its sealed head a cut
+# tail; but a whole chain removed (its records and its head) leaves nothing behind to check.
+# So the worker records, now and then, every chain's length and last link on the provider's
+# own chain (a record linked and keyed like any other): a chain a checkpoint names must
+# still reach that length with that link.
+
+CHECKPOINT = "audit.checkpoint"
+
+
+def checkpoint(db: Db, key: bytes, *, now: datetime) -> bool:
+    """Record every client chain's (length, last link) on the provider's chain, if any has
+    moved since the last checkpoint; whether one was recorded."""
+    chains = {
+        str(client): [seq, last]
+        for client, seq, last in db.execute(
+            select(AuditChain.client_id, AuditChain.seq, AuditChain.last)
+            .where(AuditChain.client_id != PROVIDER)
+            .order_by(AuditChain.client_id)
+        )
+    }
+    latest = _latest_checkpoint(db)
+    if not chains or (latest is not None and latest[1] == chains):
+        return False
+    record(
+        db,
+        key,
+        client_id=PROVIDER,
+        actor="system:audit",
+        action=CHECKPOINT,
+        subject="audit:chains",
+        data={"chains": chains},
+        now=now,
+    )
+    return True
+
+
+def _latest_checkpoint(db: Db) -> tuple[int, Any] | None:
+    row = db.execute(
+        select(AuditRecord.seq, AuditRecord.data)
+        .where(AuditRecord.client_id == PROVIDER, AuditRecord.action == CHECKPOINT)
+        .order_by(AuditRecord.seq.desc())
+        .limit(1)
+    ).one_or_none()
+    if row is None:
+        return None
+    chains = row.data.get("chains") if isinstance(row.data, dict) else None
+    return int(row.seq), chains
+
+
+def _against_checkpoint(session: Session, client_id: int | None) -> Iterator[tuple[int, Finding]]:
+    """Each chain the latest checkpoint names that no longer reaches the length and link it
+    had then (chains only grow: the latest checkpoint covers the ones before)."""
+    latest = _latest_checkpoint(session)
+    if latest is None:
+        return
+    seq, chains = latest
+    if not isinstance(chains, dict):
+        yield PROVIDER, Finding(seq, "checkpoint_malformed", "a checkpoint Tandem did not write")
+        return
+    for name, listed in chains.items():
+        try:
+            client, (length, last) = int(name), listed
+        except (TypeError, ValueError):
+            yield PROVIDER, Finding(seq, "checkpoint_malformed", f"an entry for {name!r}")
+            continue
+        if client_id is not None and client != client_id:
+            continue
+        there = session.scalar(
+            select(AuditRecord.link).where(
+                AuditRecord.client_id == client, AuditRecord.seq == length
+            )
+        )
+        if there == last:
+            continue
+        records = session.scalar(
+            select(func.count()).select_from(AuditRecord).where(AuditRecord.client_id == client)
+        )
+        what = "is gone" if not records else f"no longer holds record {length} as it was"
+        yield (
+            client,
+            Finding(
+                length,
+                "chain_removed" if not records else "chain_rewritten",
+                f"the chain of client {client}, {length} records long at checkpoint {seq} of the "
+                f"provider's chain, {what}",
+            ),
+        )
 
 
 def _one(column: Any, client_id: int | None) -> ColumnElement[bool]:
@@ -198,7 +302,7 @@ def export(session: Session, client_id: int, file_format: str) -> Iterator[str]:
         values = dict(zip(EXPORT_COLUMNS, row, strict=True))
         values["at"] = values["at"].isoformat()
         values["data"] = json.dumps(values["data"], sort_keys=True, default=str)
-        writer.writerow(values[name] for name in EXPORT_COLUMNS)
+        writer.writerow(neutral(values[name]) for name in EXPORT_COLUMNS)
         yield buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()

@@ -16,6 +16,7 @@ from typing import Any, BinaryIO
 
 import openpyxl
 
+from tandem.core.cells import text_cells
 from tandem.core.errors import InvalidInput
 from tandem.decisions.jdm import Column, Graph, Rule, table
 
@@ -119,13 +120,16 @@ def write_table(graph: dict[str, Any]) -> bytes:
     sheet = book.active
     assert sheet is not None
     columns = [("in", c) for c in content["inputs"]] + [("out", c) for c in content["outputs"]]
-    sheet.append([f"{kind}:{c['field']}" for kind, c in columns] + ["description"])
+    # Text typed as text: a rule's expression is never stored as a formula (tandem.core.cells).
+    sheet.append(
+        text_cells(sheet, [f"{kind}:{c['field']}" for kind, c in columns] + ["description"])
+    )
     for rule in content["rules"]:
         cells: list[Any] = []
         for kind, column in columns:
             text = rule.get(column["id"], "")
             cells.append(_cell(text, output=kind == "out"))
-        sheet.append([*cells, rule.get("_description", "")])
+        sheet.append(text_cells(sheet, [*cells, rule.get("_description", "")]))
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

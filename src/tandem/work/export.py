@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tandem.catalog.models import Process
+from tandem.core.cells import neutral, text_cells
 from tandem.core.errors import NotFound
 from tandem.tenancy.context import Context
 from tandem.vault.sealing import Keyring, clear_result
@@ -76,11 +77,12 @@ def _record(item: WorkItem) -> dict[str, Any]:
 
 
 def _flat(item: WorkItem, result: dict[str, Any], fields: Sequence[str]) -> list[Any]:
+    """A row of the CSV or XLSX file, its text never a formula (tandem.core.cells)."""
     values: list[Any] = list(_record(item).values())
     for name in fields:
         value = result.get(name)
         values.append(json.dumps(value) if isinstance(value, dict | list) else value)
-    return values
+    return [neutral(value) for value in values]
 
 
 def export_rows(
@@ -102,7 +104,7 @@ def export_rows(
     if fmt == "csv":
         buffer = io.StringIO()
         writer = csv.writer(buffer)
-        writer.writerow(header)
+        writer.writerow([neutral(name) for name in header])
         for count, item in enumerate(_items(session, client_id, batch_id), 1):
             writer.writerow(_flat(item, clear_result(keyring, item) or {}, fields))
             if count % PAGE == 0:
@@ -114,9 +116,9 @@ def export_rows(
     # XLSX is a zip: write it (write-only mode keeps memory flat) to a temp file, then stream.
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("results")
-    sheet.append(header)
+    sheet.append(text_cells(sheet, [neutral(name) for name in header]))
     for item in _items(session, client_id, batch_id):
-        sheet.append(_flat(item, clear_result(keyring, item) or {}, fields))
+        sheet.append(text_cells(sheet, _flat(item, clear_result(keyring, item) or {}, fields)))
     with tempfile.TemporaryFile() as spool:
         workbook.save(spool)
         spool.seek(0)
