@@ -527,3 +527,77 @@ def test_coerce_xlsx_native_cells(typed: Form) -> None:
             FieldError("b", "must be a boolean, got 'maybe'", 4),
         ],
     )
+
+
+# -- a client's regular expressions ----------------------------------------------------------
+
+CATASTROPHIC = "^(a+)+$"  # on a backtracking engine, each extra character doubles the time
+
+
+class _NeverMatched:
+    """The client's pattern as Python's re gives it, but refusing to match anything."""
+
+    def __init__(self, compiled: Any) -> None:
+        self.pattern = compiled.pattern
+
+    def __getattr__(self, name: str) -> Any:
+        raise AssertionError(f"a client's pattern ran on Python's backtracking re ({name})")
+
+
+@pytest.fixture
+def no_backtracking(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Python's backtracking re may compile the client's pattern (checking a schema does),
+    never match with it: the test fails if it does (it did, before: the reference validator
+    ran patterns, and patternProperties, with re)."""
+    import re
+
+    compile_ = re._compile  # type: ignore[attr-defined]
+
+    def guarded(pattern: Any, flags: Any) -> Any:
+        compiled = compile_(pattern, flags)
+        return _NeverMatched(compiled) if pattern == CATASTROPHIC else compiled
+
+    monkeypatch.setattr(re, "_compile", guarded)
+
+
+def test_a_clients_patterns_run_on_a_linear_time_engine(no_backtracking: None) -> None:
+    """pattern, patternProperties and additionalProperties beside them: every check of a
+    value against the client's regex, in both validators, and the explanations."""
+    form = Form(
+        {
+            "type": "object",
+            "properties": {"code": {"type": "string", "pattern": CATASTROPHIC}},
+            "patternProperties": {CATASTROPHIC: {"type": "integer"}},
+            "additionalProperties": False,
+            "required": ["code"],
+        }
+    )
+    hostile = "a" * 200 + "b"  # minutes on a backtracking engine
+    [error] = form.errors({"code": hostile})
+    assert error.field == "code" and "does not match" in error.message
+    assert form.errors({"code": "aaa", "aa": 1}) == []
+    assert [e.field for e in form.errors({"code": "aaa", "aa": "x", hostile: 1})] == [
+        "aa",
+        hostile,
+    ]
+
+
+@pytest.mark.parametrize(
+    ("pattern", "where"),
+    [
+        ("(a)\\1", "#/properties/code/pattern"),
+        ("^(?=a)", "#/properties/code/pattern"),
+        ("(?<!x)y", "#/properties/code/pattern"),
+    ],
+)
+def test_a_pattern_only_a_backtracking_engine_runs_is_refused(pattern: str, where: str) -> None:
+    with pytest.raises(FormError, match=f"{where}: the pattern .* linear-time engine"):
+        Form({"type": "object", "properties": {"code": {"type": "string", "pattern": pattern}}})
+    with pytest.raises(FormError, match=r"#/patternProperties/.*linear-time engine"):
+        Form(
+            {
+                "type": "object",
+                "properties": {"code": {"type": "string"}},
+                "patternProperties": {pattern: {"type": "string"}},
+            }
+        )

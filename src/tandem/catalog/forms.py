@@ -14,6 +14,7 @@ for several formats, and without them silently accept anything).
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import math
 import re
@@ -25,7 +26,8 @@ from typing import Any
 from urllib.parse import unquote
 
 import jsonschema_rs
-from jsonschema import Draft202012Validator, FormatChecker
+import re2
+from jsonschema import Draft202012Validator, FormatChecker, ValidationError, validators
 from jsonschema.exceptions import SchemaError
 
 DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
@@ -83,6 +85,102 @@ def _format_checker() -> FormatChecker:
 
 
 _FORMATS = _format_checker()
+
+
+# -- patterns: a client's regular expressions, on a linear-time engine ----------------------
+#
+# A process's form is the client's: its "pattern" and "patternProperties" regexes run on
+# RE2 (google-re2), whose matching time grows linearly with the text, never on Python's
+# backtracking re (where '^(a+)+$' against 30 characters takes minutes), and jsonschema-rs
+# runs them on the Rust regex crate, linear too. A pattern RE2 cannot run (backreferences,
+# lookaround) is refused when the process is defined.
+
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False  # a refused pattern is the client's error, told by FormError
+
+
+@functools.lru_cache(maxsize=1024)
+def _regex(pattern: str) -> Any:
+    """The compiled RE2 program of a pattern (raises re2.error when RE2 cannot run it)."""
+    return re2.compile(pattern, _RE2_OPTIONS)
+
+
+def _matches(pattern: str, text: str) -> bool:
+    return _regex(pattern).search(text) is not None
+
+
+def _pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterator[Any]:
+    if validator.is_type(instance, "string") and not _matches(pattern, instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+def _pattern_properties(
+    validator: Any, patterns: dict[str, Any], instance: Any, schema: Any
+) -> Iterator[Any]:
+    if not validator.is_type(instance, "object"):
+        return
+    for pattern, subschema in patterns.items():
+        for key, value in instance.items():
+            if _matches(pattern, key):
+                yield from validator.descend(value, subschema, path=key, schema_path=pattern)
+
+
+def _additional_properties(
+    validator: Any, allowed: Any, instance: Any, schema: Any
+) -> Iterator[Any]:
+    if not validator.is_type(instance, "object"):
+        return
+    extras = _unexpected(instance, schema)
+    if validator.is_type(allowed, "object"):
+        for extra in extras:
+            yield from validator.descend(instance[extra], allowed, path=extra)
+    elif not allowed and extras:
+        listed = ", ".join(repr(extra) for extra in sorted(extras))
+        if "patternProperties" in schema:
+            verb = "does" if len(extras) == 1 else "do"
+            patterns = ", ".join(repr(p) for p in sorted(schema["patternProperties"]))
+            yield ValidationError(f"{listed} {verb} not match any of the regexes: {patterns}")
+        else:
+            verb = "was" if len(extras) == 1 else "were"
+            yield ValidationError(
+                f"Additional properties are not allowed ({listed} {verb} unexpected)"
+            )
+
+
+# jsonschema's 2020-12 validator with the keywords that run a client's regexes on RE2.
+_Validator = validators.extend(
+    Draft202012Validator,
+    {
+        "pattern": _pattern,
+        "patternProperties": _pattern_properties,
+        "additionalProperties": _additional_properties,
+    },
+)
+
+
+def _pattern_problems(schema: dict[str, Any]) -> list[str]:
+    """Each regex of the form RE2 cannot run, with where it is."""
+    found = []
+    for node, pointer in _subschemas(schema, "#"):
+        places = []
+        if isinstance(node.get("pattern"), str):
+            places.append((f"{pointer}/pattern", node["pattern"]))
+        for key in node.get("patternProperties", {}) or {}:
+            places.append((f"{pointer}/patternProperties/{_escape(key)}", key))
+        for where, pattern in places:
+            try:
+                _regex(pattern)
+            except re2.error as exc:
+                message = (
+                    exc.args[0].decode()
+                    if exc.args and isinstance(exc.args[0], bytes)
+                    else str(exc)
+                )
+                found.append(
+                    f"{where}: the pattern {pattern!r} cannot run on a linear-time engine "
+                    f"({message}); backreferences and lookaround are not supported"
+                )
+    return found
 
 
 # -- walking a schema ------------------------------------------------------------------------
@@ -226,12 +324,22 @@ def _check(schema: dict[str, Any]) -> None:
     properties = schema.get("properties")
     if not properties:
         raise FormError('a form must list its fields in "properties"')
+    if problems := _pattern_problems(schema):
+        raise FormError("; ".join(problems))
+    nodes_ = list(_subschemas(schema, "#"))
+    if any("patternProperties" in node for node, _ in nodes_) and any(
+        "unevaluatedProperties" in node for node, _ in nodes_
+    ):
+        raise FormError(
+            'a form cannot combine "patternProperties" with "unevaluatedProperties" '
+            "(their regexes would run on a backtracking engine); list the properties instead"
+        )
     if schema.get("additionalProperties") is False:
         patterns = list(schema.get("patternProperties", {}))
         impossible = [
             name
             for name in schema.get("required", [])
-            if name not in properties and not any(re.search(p, name) for p in patterns)
+            if name not in properties and not any(_matches(p, name) for p in patterns)
         ]
         if impossible:
             raise FormError(
@@ -476,7 +584,7 @@ def _unexpected(instance: dict[str, Any], schema: Any) -> list[str]:
     return [
         name
         for name in instance
-        if name not in properties and not any(re.search(p, name) for p in patterns)
+        if name not in properties and not any(_matches(p, name) for p in patterns)
     ]
 
 
@@ -488,10 +596,12 @@ class Form:
     def __init__(self, schema: Mapping[str, Any]) -> None:
         document = _plain_copy(schema)
         _check(document)
-        self._validator = Draft202012Validator(_without_false(document), format_checker=_FORMATS)
+        self._validator = _Validator(_without_false(document), format_checker=_FORMATS)
         self._fast: jsonschema_rs.Draft202012Validator | None
         try:
-            self._fast = jsonschema_rs.Draft202012Validator(document, validate_formats=True)
+            self._fast = jsonschema_rs.Draft202012Validator(
+                document, validate_formats=True, pattern_options=jsonschema_rs.RegexOptions()
+            )
         except Exception:  # a form jsonschema accepts and jsonschema-rs does not: go slow
             self._fast = None
         properties: dict[str, Any] = document["properties"]
