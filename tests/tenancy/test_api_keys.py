@@ -12,6 +12,7 @@ from tandem.audit.models import AuditRecord
 from tandem.container import Container
 from tandem.core.db import transaction
 from tandem.tenancy.models import ApiKey
+from tandem.tenancy.permissions import ROLES
 from tests.conftest import World
 
 PERMISSIONS = ["client:work_item:create", "client:work_item:read"]
@@ -102,3 +103,38 @@ def test_a_key_gets_only_client_permissions_its_maker_holds(api: Any, world: Wor
         .status_code
         == 403
     )
+
+
+def test_a_key_never_mints_a_user_stronger_than_itself(api: Any, world: World, server: str) -> None:
+    """A key allowed to manage the client's users may create and promote users only into
+    roles whose every permission it holds itself (before: a key could create a client admin
+    and so gain, through that user, everything an admin may do)."""
+    narrow = ["client:user:manage", "client:work_item:read", "client:process:read"]
+    made = api("client").post("/api/v1/api-keys", json={"name": "HR sync", "permissions": narrow})
+    assert made.status_code == 201, made.text
+    with _key_client(server, made.json()["key"]) as key:
+        admin = key.post(
+            "/api/v1/users",
+            json={"email": "boss@insurer.example", "name": "Boss", "role": "client_admin"},
+        )
+        assert admin.status_code == 403
+        assert "client:api_key:manage" in admin.json()["detail"]
+        user = key.post(
+            "/api/v1/users",
+            json={"email": "u@insurer.example", "name": "U", "role": "client_user"},
+        )
+        assert user.status_code == 403  # a client user may create work items: the key may not
+    client_user = sorted(p.value for p in ROLES["client_user"])
+    wide = api("client").post(
+        "/api/v1/api-keys",
+        json={"name": "HR sync 2", "permissions": ["client:user:manage", *client_user]},
+    )
+    assert wide.status_code == 201, wide.text
+    with _key_client(server, wide.json()["key"]) as key:
+        user = key.post(
+            "/api/v1/users",
+            json={"email": "u@insurer.example", "name": "U", "role": "client_user"},
+        )
+        assert user.status_code == 201, user.text
+        promoted = key.put(f"/api/v1/users/{user.json()['id']}/role", json={"role": "client_admin"})
+        assert promoted.status_code == 403

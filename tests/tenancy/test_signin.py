@@ -31,7 +31,9 @@ EMAIL = "c@insurer.example"  # the world's insurer client admin
 @pytest.fixture(autouse=True)
 def generous_rate_limit(container: Container) -> None:
     """These tests sign in more often than the default per-address limit allows."""
-    container.rate_limits = RateLimits(load_settings(rate_limit_sign_in="1000/minute"))
+    container.rate_limits = RateLimits(
+        load_settings(rate_limit_sign_in="1000/minute"), container.engine
+    )
 
 
 @pytest.fixture
@@ -43,7 +45,8 @@ def with_password(container: Container, world: World) -> None:
 
 @pytest.fixture
 def browser(server: str) -> Any:
-    with httpx.Client(base_url=server, timeout=30) as client:
+    """An HTTP client that, as a browser does, names the page's origin on every request."""
+    with httpx.Client(base_url=server, timeout=30, headers={"Origin": server}) as client:
         yield client
 
 
@@ -144,3 +147,40 @@ def test_changing_the_password_needs_the_current_one(
     assert browser.put("/api/v1/me/password", json=body).status_code == 204
     assert _sign_in(browser, PASSWORD).status_code == 401
     assert _sign_in(browser, "a much longer passphrase").status_code == 200
+
+
+def test_a_password_change_ends_every_other_session_of_the_user(
+    browser: httpx.Client, server: str, world: World, with_password: None
+) -> None:
+    """Signed in twice (say, a laptop, and a stolen cookie elsewhere): changing the password
+    in one ends the other; the one that changed it goes on."""
+    with httpx.Client(base_url=server, timeout=30, headers={"Origin": server}) as elsewhere:
+        assert _sign_in(elsewhere, PASSWORD).status_code == 200
+        assert _sign_in(browser, PASSWORD).status_code == 200
+        body = {"current_password": PASSWORD, "new_password": "a much longer passphrase"}
+        assert browser.put("/api/v1/me/password", json=body).status_code == 204
+        assert browser.get("/api/v1/me").status_code == 200
+        assert elsewhere.get("/api/v1/me").status_code == 401
+
+
+def test_a_role_change_ends_the_users_sessions(
+    browser: httpx.Client, world: World, api: Any
+) -> None:
+    """What a user may do changed: whatever they had open signs in again."""
+    admin = api("client")
+    jo = admin.post(
+        "/api/v1/users",
+        json={
+            "email": "jo@insurer.example",
+            "name": "Jo",
+            "role": "client_user",
+            "password": PASSWORD,
+        },
+    )
+    assert jo.status_code == 201, jo.text
+    assert _sign_in(browser, PASSWORD, email="jo@insurer.example").status_code == 200
+    assert browser.get("/api/v1/me").status_code == 200
+    promoted = admin.put(f"/api/v1/users/{jo.json()['id']}/role", json={"role": "client_admin"})
+    assert promoted.status_code == 200
+    assert browser.get("/api/v1/me").status_code == 401
+    assert _sign_in(browser, PASSWORD, email="jo@insurer.example").status_code == 200

@@ -136,10 +136,16 @@ def sign_out(request: Request, response: Response, principal: Caller, services: 
 
 
 @router.put("/me/password", status_code=204)
-def change_password(body: PasswordIn, principal: Caller, services: Services) -> None:
-    """Change your own password; the current one is asked for."""
+def change_password(
+    body: PasswordIn, principal: Caller, services: Services, request: Request
+) -> None:
+    """Change your own password; the current one is asked for. Your other console sessions
+    end; this one goes on."""
+    this_session = request.cookies.get(SESSION_COOKIE)
     with services.context(principal) as ctx:
-        signin.change_password(ctx, body.current_password, body.new_password)
+        signin.change_password(
+            ctx, body.current_password, body.new_password, this_session=this_session
+        )
 
 
 @router.get("/clients", response_model=list[ClientOut])

@@ -11,6 +11,7 @@ count before it answers 401.
 from __future__ import annotations
 
 import secrets
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -47,14 +48,32 @@ def set_password(session: Session, user: User, password: str) -> None:
     session.flush()
 
 
-def change_password(ctx: Context, current: str, new: str) -> None:
-    """The caller changes their own password, the current one given."""
+def change_password(
+    ctx: Context, current: str, new: str, *, this_session: str | None = None
+) -> None:
+    """The caller changes their own password, the current one given. Every other console
+    session of theirs ends (one opened with the old password elsewhere, by them or by
+    whoever had it); `this_session`, the cookie of the request, goes on."""
     if ctx.principal.scopes is not None:
         raise Forbidden("an API key has no password")
     user = ctx.session.get_one(User, ctx.principal.user_id)
     if not verify_password(user, current):
         raise Unauthorized("the current password is wrong")
     set_password(ctx.session, user, new)
+    end_sessions(ctx.session, user.id, now=ctx.now, keep=this_session)
+
+
+def end_sessions(
+    session: Session, user_id: uuid.UUID, *, now: datetime, keep: str | None = None
+) -> int:
+    """End the user's console sessions, but the one whose cookie is `keep`: after a password
+    change or a change of role, what was signed in before signs in again."""
+    query = update(ConsoleSession).where(
+        ConsoleSession.user_id == user_id, ConsoleSession.ended_at.is_(None)
+    )
+    if keep is not None:
+        query = query.where(ConsoleSession.token_hash != hash_token(keep))
+    return int(session.execute(query.values(ended_at=now)).rowcount)  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from tandem.tenancy.models import ApiToken, ConsoleSession, User
 from tandem.tenancy.permissions import CLIENT_ROLES, ROLES, Permission
 from tandem.tenancy.principal import Principal
 from tandem.tenancy.service import create_user
-from tandem.tenancy.signin import set_password
+from tandem.tenancy.signin import end_sessions, set_password
 
 
 def _visible(principal: Principal) -> ColumnElement[bool]:
@@ -43,6 +43,15 @@ def _known(role: str) -> None:
 
 
 def _may_manage(principal: Principal, role: str, client_id: int | None) -> None:
+    """Who may give a user `role`: a provider admin anyone; a client admin their client's
+    users, in client roles; an API key never more than its own permissions (a key made to
+    manage users must not mint users stronger than itself)."""
+    if principal.scopes is not None and not ROLES[role] <= principal.scopes:
+        beyond = sorted(p.value for p in ROLES[role] - principal.scopes)
+        raise Forbidden(
+            f"an API key gives no more than its own permissions; the role {role} also holds "
+            + ", ".join(beyond)
+        )
     if Permission.PROVIDER_USER_MANAGE in principal.permissions:
         return
     if role not in CLIENT_ROLES or client_id != principal.client_id:
@@ -94,6 +103,7 @@ def change_role(ctx: Context, user_id: uuid.UUID, role: str) -> User:
         )
     _may_manage(ctx.principal, role, user.client_id)
     before, user.role = user.role, role
+    end_sessions(ctx.session, user.id, now=ctx.now)  # what they may do changed: sign in again
     _trail(ctx, user, "user.role_change", before=before, after=role)
     return user
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlsplit
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
@@ -92,6 +92,26 @@ def viewer(permission: Permission, *or_: Permission) -> Callable[..., Awaitable[
 
 def sign_in_url(back_to: str) -> str:
     return "/sign-in?next=" + quote(back_to, safe="/")
+
+
+HOME = "/console"
+
+
+def same_origin_path(candidate: str) -> str:
+    """Where sign-in may send the user back to: a path of this site, or the console's home.
+    Browsers read a backslash as a slash and drop tabs and line breaks inside a URL, so
+    '/\\evil.example' and '/%09/evil.example' lead off-site: anything but a plain path
+    (after percent-decoding, which a browser also does) is refused."""
+    decoded = unquote(candidate)
+    for text in (candidate, decoded):
+        if not text.startswith("/") or text.startswith("//") or "\\" in text:
+            return HOME
+        if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in text):
+            return HOME
+        parts = urlsplit(text)
+        if parts.scheme or parts.netloc:
+            return HOME
+    return candidate
 
 
 def page(

@@ -22,7 +22,7 @@ from tandem.tenancy.permissions import Permission
 from tandem.tenancy.principal import Principal
 from tandem.vault.masking import is_masked
 from tandem.web.forms import controls
-from tandem.web.templating import page, sections_of, sign_in_url, viewer
+from tandem.web.templating import page, same_origin_path, sections_of, sign_in_url, viewer
 from tandem.work import access
 from tandem.work.models import WorkItem
 
@@ -37,7 +37,7 @@ def sign_in_page(
     _: Annotated[None, Depends(public("signing in is how one becomes known"))],
     next: str = "/console",
 ) -> HTMLResponse:
-    return page(request, "sign_in.html", None, next=next)
+    return page(request, "sign_in.html", None, next=same_origin_path(next))
 
 
 @router.post("/sign-out")
