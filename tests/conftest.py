@@ -29,6 +29,7 @@ from tandem.core.clock import ManualClock
 from tandem.core.config import load_settings
 from tandem.core.db import make_engine, make_sessionmaker, transaction
 from tandem.core.migrate import upgrade
+from tandem.delivery.addresses import networks
 from tandem.intake.service import submit_item
 from tandem.models import metadata
 from tandem.sla.calendar import BusinessCalendar
@@ -74,6 +75,10 @@ RESULT = {"applicant_name": "Maria Santos", "coverage_amount": 250000}
 # bypass row-level security, which would then go untested. The admin (the URL's own user)
 # creates the database and cleans it between tests.
 APP_ROLE = "tandem_app"
+
+# The tests' webhook receivers listen on this machine: the networks they may be called on.
+LOCAL_NETWORKS = "127.0.0.0/8,::1/128"
+LOCAL = networks(LOCAL_NETWORKS)
 
 
 @dataclass(frozen=True)
@@ -173,7 +178,12 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 def container(engine: Engine, database_url: str, clock: ManualClock, clean_db: None) -> Container:
-    settings = load_settings(database_url=database_url, lease_seconds=60, cookie_secure=False)
+    settings = load_settings(
+        database_url=database_url,
+        lease_seconds=60,
+        cookie_secure=False,
+        webhook_allowed_networks=LOCAL_NETWORKS,
+    )
     return Container(
         settings=settings,
         engine=engine,

@@ -52,7 +52,7 @@ from tandem.tenancy.models import User
 from tandem.tenancy.service import create_user, issue_token
 from tandem.work.models import WorkItem
 from tandem.workforce.models import Agent
-from tests.conftest import FORM_SCHEMA, INPUT_SCHEMA, RESULT, World, _agent
+from tests.conftest import FORM_SCHEMA, INPUT_SCHEMA, LOCAL, RESULT, World, _agent
 from tests.quality.conftest import work
 
 pytestmark = pytest.mark.slow
@@ -128,6 +128,7 @@ BODY_OVERRIDES: dict[tuple[str, str], dict[str, Any]] = {
         "sla_minutes": 60,
     },
     ("POST", "/api/v1/processes/{process_id}/work-items"): {"payload": {"document_ref": "p.pdf"}},
+    ("PUT", "/api/v1/processes/{process_id}/terms"): {"sla_minutes": 60},
     ("POST", "/api/v1/leases/{item_id}/submit"): {"result": RESULT},
     ("POST", "/api/v1/leases/{item_id}/judgment"): {"outcome": "approve", "reason": "probe"},
     ("POST", "/api/v1/processes/{process_id}/rulesets"): {"graph": uw.graph()},
@@ -624,6 +625,7 @@ def seed(container: Container, world: World, server: str, stack: ExitStack) -> S
         max_attempts=5,
         timeout_s=1,
         keyring=container.keyring,
+        allowed=LOCAL,
     )
     with container.sessions() as session:
         delivery = session.scalars(
@@ -692,6 +694,8 @@ def seed(container: Container, world: World, server: str, stack: ExitStack) -> S
         201,
     )
     decisions = uuid.UUID(underwriting["id"])
+    terms = {"sla_minutes": 480, "sla_mode": "24x7"}  # the provider's: it then takes work
+    _ok(ops.put(f"/api/v1/processes/{decisions}/terms", json=terms))
     rulesets = {}
     for label, extra in (("published", {"four_eyes": {"declines": True}}), ("draft", {})):
         body = {"graph": uw.graph(), "note": f"{DOC} {label}", **extra}

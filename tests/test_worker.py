@@ -43,6 +43,7 @@ def test_a_worker_pass_reaps_and_escalates(
             "resealed": 0,
             "purged": 0,
             "events_sealed": 0,
+            "audit_checkpoints": 0,  # no client has a chain yet
         }
         clock.advance(timedelta(hours=5))  # lease (60 s) expired, SLA (4 business hours) gone
         assert run_once(container, http) == {
@@ -54,6 +55,7 @@ def test_a_worker_pass_reaps_and_escalates(
             "resealed": 0,
             "purged": 0,
             "events_sealed": 2,  # its arrival and claim, older than the grace period
+            "audit_checkpoints": 1,  # the insurer's chain began with that seal
         }
     with transaction(container.sessions) as session:
         row = session.execute(

@@ -1,6 +1,6 @@
 """Background jobs: the lease reaper, gold items, SLA escalation, webhook delivery,
-re-encryption after a key rotation, sealing item events into the audit trail and, now and
-then, the retention purge."""
+re-encryption after a key rotation, sealing item events into the audit trail, checkpoints of
+every audit chain and, now and then, the retention purge."""
 
 from __future__ import annotations
 
@@ -10,9 +10,11 @@ import time
 
 import httpx
 
+from tandem.audit import service as audit
 from tandem.container import Container
 from tandem.core.db import transaction
 from tandem.custody import keys, retention
+from tandem.delivery.addresses import networks
 from tandem.delivery.webhooks import deliver_due
 from tandem.quality.gold import seed_gold
 from tandem.work import trail as item_events
@@ -50,9 +52,12 @@ def run_once(container: Container, http: httpx.Client, *, purge: bool = True) ->
         max_attempts=settings.webhook_max_attempts,
         timeout_s=settings.webhook_timeout_seconds,
         keyring=container.keyring,
+        allowed=networks(settings.webhook_allowed_networks),
     )
     with transaction(container.sessions) as session:
         sealed = item_events.seal_events(session, container.audit_key, container.clock.now())
+    with transaction(container.sessions) as session:
+        checkpoints = int(audit.checkpoint(session, container.audit_key, now=container.clock.now()))
     purged = 0
     if purge:
         with transaction(container.sessions) as session:
@@ -72,6 +77,7 @@ def run_once(container: Container, http: httpx.Client, *, purge: bool = True) ->
         "resealed": resealed,
         "purged": purged,
         "events_sealed": sealed,
+        "audit_checkpoints": checkpoints,
     }
 
 

@@ -31,7 +31,7 @@ from tandem.tenancy.principal import SYSTEM, Principal
 from tandem.vault.sealing import RESULT
 from tandem.work.lifecycle import State
 from tandem.work.models import WorkItem
-from tests.conftest import INPUT_SCHEMA, World
+from tests.conftest import INPUT_SCHEMA, LOCAL, World
 from tests.delivery.test_delivery import Receiver
 from tests.quality.conftest import OPS, seed, set_policy, work
 
@@ -276,6 +276,7 @@ def test_a_webhook_event_waits_sealed_and_is_sent_in_clear(
             max_attempts=3,
             timeout_s=5.0,
             keyring=container.keyring,
+            allowed=LOCAL,
         )
     assert sent == 1
     ((_, body),) = receiver.requests

@@ -12,6 +12,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
 
 from tandem.delivery import subscriptions
+from tandem.delivery.addresses import networks
 from tandem.delivery.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
 from tandem.delivery.outbox import EVENT_TYPES
 from tandem.http import MAX_INT, Services, uses
@@ -97,8 +98,9 @@ class AttemptOut(BaseModel):
 
 
 @router.post("/webhooks", response_model=WebhookCreated, status_code=201)
-def create_webhook(body: WebhookIn, ctx: ManagingWebhooks) -> WebhookCreated:
-    hook = subscriptions.subscribe(ctx, str(body.url), body.events, body.client_id)
+def create_webhook(body: WebhookIn, ctx: ManagingWebhooks, services: Services) -> WebhookCreated:
+    allowed = networks(services.settings.webhook_allowed_networks)
+    hook = subscriptions.subscribe(ctx, str(body.url), body.events, body.client_id, allowed=allowed)
     return WebhookCreated(**WebhookOut.model_validate(hook).model_dump(), secret=hook.secret)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 
 from pydantic import Field, ValidationError, field_validator
@@ -37,16 +38,20 @@ class Settings(BaseSettings):
     worker_interval_seconds: float = Field(default=5.0, gt=0)
     webhook_max_attempts: int = Field(default=8, ge=1, le=50)
     webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Webhooks go to internet addresses only; these private networks are allowed besides,
+    # for receivers on the provider's premises (comma-separated, e.g. "10.20.0.0/16").
+    webhook_allowed_networks: str = ""
     # Console sign-in: sessions end after this long without a request; after `max` failed
     # sign-ins in a row an account is locked for `lockout` minutes (shorter waits before).
     session_idle_minutes: int = Field(default=30, ge=1, le=1440)
     sign_in_max_failures: int = Field(default=5, ge=1, le=100)
     sign_in_lockout_minutes: int = Field(default=15, ge=1, le=1440)
     # Rate limits ("N/second|minute|hour"): sign-in attempts per client address, requests
-    # per API key; and where they are counted (see tandem.core.ratelimit).
+    # per API key; and where they are counted: "database" (shared by every process), a
+    # `limits` storage URI such as redis://host:6379, or memory:// (one process only).
     rate_limit_sign_in: str = "10/minute"
     rate_limit_api_key: str = "1200/minute"
-    rate_limit_storage: str = "memory://"
+    rate_limit_storage: str = "database"
     # Session cookies only over HTTPS. Turn off for plain-HTTP local use (the demo does).
     cookie_secure: bool = True
     # Personal fields are encrypted at rest with keys derived from this (at least 32
@@ -87,6 +92,17 @@ class Settings(BaseSettings):
             parse(value)
         except ValueError:
             raise ValueError(f"a rate such as 10/minute, got {value!r}") from None
+        return value
+
+    @field_validator("webhook_allowed_networks")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        for part in (p.strip() for p in value.split(",")):
+            try:
+                if part:
+                    ipaddress.ip_network(part, strict=False)
+            except ValueError:
+                raise ValueError(f"networks such as 10.20.0.0/16, got {part!r}") from None
         return value
 
     @field_validator("previous_master_keys")

@@ -6,10 +6,12 @@ from __future__ import annotations
 import secrets
 import uuid
 from collections.abc import Sequence
+from typing import TypeVar
 
 from sqlalchemy import select
 
 from tandem.core.errors import InvalidInput, NotFound
+from tandem.delivery.addresses import Network, RefusedAddress, check
 from tandem.delivery.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
 from tandem.delivery.outbox import EVENT_TYPES
 from tandem.tenancy.context import Context
@@ -17,10 +19,23 @@ from tandem.tenancy.models import Client
 
 
 def subscribe(
-    ctx: Context, url: str, events: Sequence[str], client_id: int | None = None
+    ctx: Context,
+    url: str,
+    events: Sequence[str],
+    client_id: int | None = None,
+    *,
+    allowed: Sequence[Network] = (),
 ) -> WebhookSubscription:
     """A new subscription of the caller's client (provider staff name the client) to
-    `events`, with a new signing secret (the subscription's `secret`: shown once)."""
+    `events`, with a new signing secret (the subscription's `secret`: shown once). The URL
+    must lead to the internet, or to one of the `allowed` private networks
+    (tandem.delivery.addresses; checked again at every delivery)."""
+    try:
+        check(url, allowed)
+    except RefusedAddress as exc:
+        raise InvalidInput(
+            "the webhook URL is not allowed", errors=[{"field": "url", "message": str(exc)}]
+        ) from None
     unknown = [e for e in events if e not in EVENT_TYPES]
     if unknown:
         raise InvalidInput(
@@ -56,13 +71,15 @@ def subscriptions(ctx: Context) -> list[WebhookSubscription]:
 
 
 def deliveries(ctx: Context, subscription_id: uuid.UUID, limit: int) -> list[WebhookDelivery]:
-    """The subscription's latest events sent or to send (1 to 1000 of them)."""
+    """The subscription's latest events sent or to send (1 to 1000 of them). Another
+    client's subscription answers as a missing one does (404), not as an empty list."""
+    subscription = _visible(ctx, WebhookSubscription, subscription_id, "webhook")
     return list(
         ctx.session.scalars(
             select(WebhookDelivery)
             .where(
-                WebhookDelivery.subscription_id == subscription_id,
-                ctx.principal.client_condition(WebhookDelivery.client_id),
+                WebhookDelivery.client_id == subscription.client_id,
+                WebhookDelivery.subscription_id == subscription.id,
             )
             .order_by(WebhookDelivery.created_at.desc())
             .limit(min(max(limit, 1), 1000))
@@ -71,13 +88,27 @@ def deliveries(ctx: Context, subscription_id: uuid.UUID, limit: int) -> list[Web
 
 
 def attempts(ctx: Context, delivery_id: uuid.UUID) -> list[WebhookAttempt]:
+    """Every try to send an event; another client's event answers 404, as a missing one."""
+    delivery = _visible(ctx, WebhookDelivery, delivery_id, "webhook delivery")
     return list(
         ctx.session.scalars(
             select(WebhookAttempt)
             .where(
-                WebhookAttempt.delivery_id == delivery_id,
-                ctx.principal.client_condition(WebhookAttempt.client_id),
+                WebhookAttempt.client_id == delivery.client_id,
+                WebhookAttempt.delivery_id == delivery.id,
             )
             .order_by(WebhookAttempt.number)
         ).all()
     )
+
+
+Owned = TypeVar("Owned", WebhookSubscription, WebhookDelivery)
+
+
+def _visible(ctx: Context, model: type[Owned], row_id: uuid.UUID, name: str) -> Owned:
+    row = ctx.session.scalar(
+        select(model).where(model.id == row_id, ctx.principal.client_condition(model.client_id))
+    )
+    if row is None:
+        raise NotFound(f"{name} {row_id} not found")
+    return row

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 from sqlalchemy import insert, select, update
@@ -16,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from tandem.core import metrics
 from tandem.core.clock import Clock
 from tandem.core.db import is_postgres, transaction
+from tandem.delivery.addresses import Network, RefusedAddress, Unresolved, resolve
 from tandem.delivery.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
 from tandem.delivery.signing import HEADER, sign
 from tandem.vault.sealing import RESULT, Keyring, opened
@@ -66,42 +69,76 @@ def deliver_due(
     max_attempts: int,
     timeout_s: float,
     keyring: Keyring,
+    allowed: Sequence[Network] = (),
     limit: int = 100,
 ) -> int:
-    """Try every pending delivery that is due; returns how many were tried."""
-    due = _take_due(sessions, clock, timeout_s, limit)
-    for delivery in due:
-        body = delivery.body(keyring)
+    """Try pending deliveries that are due, one at a time, up to `limit`; returns how many
+    were tried. Each is taken just before it is sent, its next try pushed past the send's
+    timeout: that push is its lease, so no other worker sends it meanwhile (taking a batch at
+    once let the last ones' leases run out while the first were still being sent)."""
+    tried = 0
+    while tried < limit and (delivery := _take_one(sessions, clock, timeout_s)) is not None:
         started = time.perf_counter()
-        status: int | None = None
-        error: str | None = None
-        try:
-            response = http.post(
-                delivery.url,
-                content=body,
-                headers={
-                    "Content-Type": "application/json",
-                    HEADER: sign(delivery.secret, int(clock.now().timestamp()), body),
-                    "Tandem-Delivery": str(delivery.id),
-                },
-                timeout=timeout_s,
-            )
-            status = response.status_code
-            if not 200 <= status < 300:
-                error = f"receiver answered HTTP {status}"
-        except httpx.HTTPError as exc:
-            error = f"{type(exc).__name__}: {exc}"[:500]
+        status, error = _send(http, clock, delivery, keyring, timeout_s, allowed)
         _record(
             sessions, clock, delivery, status, error, time.perf_counter() - started, max_attempts
         )
-    return len(due)
+        tried += 1
+    return tried
 
 
-def _take_due(
-    sessions: sessionmaker[Session], clock: Clock, timeout_s: float, limit: int
-) -> list[_Due]:
-    """Pick due deliveries and push their next try out, so that another worker does not send
-    them at the same time (that push acts as a lease on the delivery)."""
+def _send(
+    http: httpx.Client,
+    clock: Clock,
+    delivery: _Due,
+    keyring: Keyring,
+    timeout_s: float,
+    allowed: Sequence[Network],
+) -> tuple[int | None, str | None]:
+    """POST the event to the address its URL resolves to now, if that is still allowed
+    (tandem.delivery.addresses); (status, None) on a 2xx, else what kind of failure it was.
+    The failure is told by kind, never as the socket's own words: those would tell a client
+    which of the provider's ports are open."""
+    try:
+        target = resolve(delivery.url, allowed)
+    except Unresolved:
+        return None, "the receiver's host name does not resolve"
+    except RefusedAddress:
+        return None, "refused: the URL leads to an address webhooks may not call"
+    body = delivery.body(keyring)
+    host = target.address if ":" not in target.address else f"[{target.address}]"
+    parts = urlsplit(delivery.url)
+    url = urlunsplit((target.scheme, f"{host}:{target.port}", parts.path or "/", parts.query, ""))
+    headers = {
+        "Host": parts.netloc.rpartition("@")[2],
+        "Content-Type": "application/json",
+        HEADER: sign(delivery.secret, int(clock.now().timestamp()), body),
+        "Tandem-Delivery": str(delivery.id),
+    }
+    try:
+        response = http.post(
+            url,
+            content=body,
+            headers=headers,
+            timeout=timeout_s,
+            extensions={"sni_hostname": target.host},  # TLS checks the name, not the address
+        )
+    except httpx.TimeoutException:
+        return None, "timed out"
+    except httpx.ConnectError as exc:
+        if "SSL" in str(exc) or "certificate" in str(exc):
+            return None, "TLS handshake failed"
+        return None, "could not connect"
+    except httpx.HTTPError:
+        return None, "the exchange with the receiver failed"
+    if not 200 <= response.status_code < 300:
+        return response.status_code, f"receiver answered HTTP {response.status_code}"
+    return response.status_code, None
+
+
+def _take_one(sessions: sessionmaker[Session], clock: Clock, timeout_s: float) -> _Due | None:
+    """The earliest due delivery, its next try pushed out past the send's timeout (a lease:
+    no other worker takes it meanwhile; one that crashes mid-send leaves it to be retried)."""
     now = clock.now()
     with transaction(sessions) as session:
         query = (
@@ -122,21 +159,23 @@ def _take_due(
             )
             .where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now)
             .order_by(WebhookDelivery.next_attempt_at)
-            .limit(limit)
+            .limit(1)
         )
         if is_postgres(session):
             query = query.with_for_update(skip_locked=True, of=WebhookDelivery)
-        due = [_Due(*row) for row in session.execute(query).all()]
-        for delivery in due:
-            session.execute(
-                update(WebhookDelivery)
-                .where(
-                    WebhookDelivery.client_id == delivery.client_id,
-                    WebhookDelivery.id == delivery.id,
-                )
-                .values(next_attempt_at=now + timedelta(seconds=timeout_s * 3))
+        row = session.execute(query).one_or_none()
+        if row is None:
+            return None
+        delivery = _Due(*row)
+        session.execute(
+            update(WebhookDelivery)
+            .where(
+                WebhookDelivery.client_id == delivery.client_id,
+                WebhookDelivery.id == delivery.id,
             )
-    return due
+            .values(next_attempt_at=now + timedelta(seconds=timeout_s * 3))
+        )
+    return delivery
 
 
 def _record(
@@ -149,14 +188,26 @@ def _record(
     max_attempts: int,
 ) -> None:
     now = clock.now()
-    attempts = delivery.attempts + 1
-    if error is None:
-        values: dict[str, Any] = {"status": "delivered", "delivered_at": now}
-    elif attempts >= max_attempts:
-        values = {"status": "failed"}
-    else:
-        values = {"next_attempt_at": now + backoff(attempts)}
     with transaction(sessions) as session:
+        # The attempt's number is counted under the row's lock, not taken from the claim:
+        # every attempt is recorded, even one that overlapped another (a worker that stalled
+        # past its lease), instead of failing on the number's uniqueness.
+        attempts = 1 + int(
+            session.execute(
+                select(WebhookDelivery.attempts)
+                .where(
+                    WebhookDelivery.client_id == delivery.client_id,
+                    WebhookDelivery.id == delivery.id,
+                )
+                .with_for_update()
+            ).scalar_one()
+        )
+        if error is None:
+            values: dict[str, Any] = {"status": "delivered", "delivered_at": now}
+        elif attempts >= max_attempts:
+            values = {"status": "failed"}
+        else:
+            values = {"next_attempt_at": now + backoff(attempts)}
         session.execute(
             insert(WebhookAttempt).values(
                 client_id=delivery.client_id,
