@@ -7,6 +7,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import timedelta
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -18,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tandem.container import Container
 from tandem.core.db import TENANT, transaction
-from tandem.core.errors import TandemError, Unauthorized
+from tandem.core.errors import Forbidden, TandemError, Unauthorized
 from tandem.tenancy.context import Context
 from tandem.tenancy.models import ApiKey, ApiToken, User
 from tandem.tenancy.permissions import Permission
@@ -49,6 +50,8 @@ def current_principal(request: Request, container: Services) -> Principal:
     """Who is calling: a bearer token (API clients) or a console session cookie."""
     header = request.headers.get("authorization", "")
     if not header and (cookie := request.cookies.get(SESSION_COOKIE)):
+        if request.method not in SAFE_METHODS:
+            _same_origin(request)
         return _session_principal(container, cookie)
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
@@ -65,6 +68,30 @@ def current_principal(request: Request, container: Services) -> Principal:
     if row is None or not row.active:
         raise Unauthorized("the API token is unknown, revoked or its user is disabled")
     return Principal(row.id, row.role, row.client_id, row.agent_id)
+
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def _same_origin(request: Request) -> None:
+    """A change made with the console's cookie must come from the console's own pages. A
+    browser names the page's origin on every such request; SameSite cookies alone do not
+    tell apart sites on other ports or subdomains of the same host (cross-site request
+    forgery). The origin's host and port must be the ones the request was sent to (the Host
+    header, which a reverse proxy passes on)."""
+    origin = request.headers.get("origin") or request.headers.get("referer")
+    host = request.headers.get("host", "")
+    if origin and origin != "null":
+        parts = urlsplit(origin)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        wanted = urlsplit(f"{parts.scheme}://{host}")
+        if parts.hostname == wanted.hostname and port == (
+            wanted.port or (443 if parts.scheme == "https" else 80)
+        ):
+            return
+    raise Forbidden(
+        "a change made with the console's session must come from the console's own pages"
+    )
 
 
 def _key_principal(container: Container, key: str) -> Principal:
