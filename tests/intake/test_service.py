@@ -86,12 +86,15 @@ CSV_WITH_BAD_ROWS = (
 )
 
 
-def _upload(api: Any, world: World, content: bytes, name: str, mode: str | None = None) -> Any:
+def _upload(
+    api: Any, world: World, content: bytes, name: str, mode: str | None = None, key: str = ""
+) -> Any:
     data = {"mode": mode} if mode else {}
     return api("client").post(
         f"/api/v1/processes/{world.process_id}/batches",
         files={"file": (name, content)},
         data=data,
+        headers={"Idempotency-Key": key} if key else {},
     )
 
 
@@ -254,3 +257,48 @@ def test_the_cycle_collector_pauses_while_a_file_streams_and_resumes_after_a_fai
     assert seen == [False]
     assert gc.isenabled()
     assert _count(container) == 0
+
+
+GOOD_FILE = b"document_ref,pages\nscan-1.pdf,2\nscan-2.pdf,1\n"
+
+
+def test_a_retried_file_is_queued_once_per_idempotency_key(
+    api: Any, world: World, container: Container
+) -> None:
+    """A client that retries after a lost answer gets the first batch back (200, replayed),
+    and nothing is queued twice; another file under the same key is refused (409)."""
+    first = _upload(api, world, GOOD_FILE, "b.csv", key="file-1")
+    assert first.status_code == 201, first.text
+    again = _upload(api, world, GOOD_FILE, "b.csv", key="file-1")
+    assert again.status_code == 200 and again.headers["Idempotent-Replayed"] == "true"
+    assert again.json()["id"] == first.json()["id"]
+    assert again.json()["rows_accepted"] == 2
+    assert (_count(container), _count(container, Batch)) == (2, 1)
+    other = _upload(api, world, GOOD_FILE + b"scan-3.pdf,4\n", "b.csv", key="file-1")
+    assert other.status_code == 409 and "another file" in other.json()["detail"]
+    assert (_count(container), _count(container, Batch)) == (2, 1)
+    assert _upload(api, world, GOOD_FILE, "b.csv", key="file-2").status_code == 201
+    assert _count(container) == 4  # a new key is a new hand-over
+    theirs = api("other_client").post(
+        f"/api/v1/processes/{world.other_process_id}/batches",
+        files={"file": ("b.csv", GOOD_FILE)},
+        headers={"Idempotency-Key": "file-1"},
+    )
+    assert theirs.status_code == 201  # keys are the client's own
+
+
+def test_concurrent_uploads_of_one_file_queue_it_once(
+    api: Any, world: World, container: Container
+) -> None:
+    codes: list[int] = []
+
+    def upload() -> None:
+        codes.append(_upload(api, world, GOOD_FILE, "b.csv", key="double-click").status_code)
+
+    threads = [threading.Thread(target=upload) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(codes) == [200, 200, 200, 201]
+    assert (_count(container), _count(container, Batch)) == (2, 1)

@@ -78,10 +78,15 @@ def upload_batch(
     principal: Submitter,
     services: Services,
     file: Annotated[UploadFile, File(description="CSV, JSONL or XLSX; one work item per row")],
+    response: Response,
     mode: Annotated[Literal["all_or_nothing", "accept_valid"], Form()] = "all_or_nothing",
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> service.BatchReport:
     """Queue every row of a file. `all_or_nothing` (default) rejects the whole file on one bad
-    row; `accept_valid` queues the good rows. The report names each bad row and field."""
+    row; `accept_valid` queues the good rows. The report names each bad row and field. Send
+    an `Idempotency-Key` so that a retry after a lost answer queues nothing twice: the same
+    key with the same file answers with the first batch (200, `Idempotent-Replayed`), with
+    another file 409."""
     report = service.ingest_file(
         services.sessions,
         principal,
@@ -93,7 +98,11 @@ def upload_batch(
         at_risk_fraction=services.settings.at_risk_fraction,
         keyring=services.keyring,
         mode=mode,
+        idempotency_key=idempotency_key,
     )
+    if report.replayed:
+        response.status_code = 200
+        response.headers["Idempotent-Replayed"] = "true"
     if report.status == "rejected":
         raise InvalidInput(
             f"{report.rows_rejected} of {report.rows_total} rows are invalid; nothing was queued",

@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
@@ -20,11 +20,17 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tandem.catalog.forms import FieldError, Form
 from tandem.catalog.models import Process
-from tandem.catalog.service import form_of, get_process, policy_for, visible_process
+from tandem.catalog.service import (
+    form_of,
+    get_process,
+    policy_for,
+    taking_work,
+    visible_process,
+)
 from tandem.core import metrics
 from tandem.core.clock import Clock
 from tandem.core.db import new_id, new_id_hex, transaction
-from tandem.core.errors import InvalidInput
+from tandem.core.errors import Conflict, InvalidInput
 from tandem.decisions.deciding import DecidingChunks, decide_arrival
 from tandem.decisions.models import Ruleset
 from tandem.decisions.rulesets import published
@@ -66,6 +72,7 @@ def submit_item(
     Idempotency-Key returns the first item and created=False, even when retried concurrently."""
     session, principal, now = ctx.session, ctx.principal, ctx.now
     process = get_process(ctx, process_id)
+    taking_work(process)
     fingerprint = request_fingerprint(payload, external_ref, priority)
     if idempotency_key is not None:
         existing = _by_idempotency_key(session, process.client_id, idempotency_key, fingerprint)
@@ -142,6 +149,9 @@ class BatchReport:
     errors: list[dict[str, Any]] = field(default_factory=list)
     # For a decision process with published rules: the rules' outcomes of the stored rows.
     decisions: dict[str, int] = field(default_factory=dict)
+    idempotency_key: str | None = None
+    file_sha256: str | None = None
+    replayed: bool = False  # the answer to an earlier upload of the same file and key
 
     @property
     def status(self) -> str:
@@ -161,12 +171,15 @@ def ingest_file(
     content_type: str | None = None,
     mode: str = "all_or_nothing",
     on_progress: Callable[[int], None] | None = None,
+    idempotency_key: str | None = None,
 ) -> BatchReport:
     """Validate and queue every row of a CSV, JSONL or XLSX file, streaming it.
 
     `all_or_nothing`: one bad row rejects the file and no item is written (the batch is kept,
     with its error report). `accept_valid`: good rows are queued, bad ones reported.
     Every item of the file shares the batch id, the arrival instant and so the due time.
+    With an `idempotency_key`, a retry of the same file (same SHA-256, same process) gets
+    the earlier batch's report (`replayed`) and queues nothing; another file: 409.
     """
     if mode not in MODES:
         raise InvalidInput(
@@ -179,9 +192,14 @@ def ingest_file(
         raise InvalidInput(str(exc), errors=[{"field": "file", "message": str(exc)}]) from None
     now = clock.now()
     report = BatchReport(new_id(), process_id, filename, file_format, mode)
+    if idempotency_key is not None:
+        report.idempotency_key, report.file_sha256 = idempotency_key, _sha256(stream)
+        if (earlier := _earlier(sessions, principal, process_id, idempotency_key)) is not None:
+            return _replayed(earlier, report)
     try:
         with transaction(sessions) as session:
             process = visible_process(session, principal, process_id)
+            taking_work(process)
             client_id = process.client_id
             session.add(_batch_row(client_id, report, principal, now))
             session.flush()
@@ -201,6 +219,14 @@ def ingest_file(
         raise InvalidInput(
             f"{filename}: {exc}", errors=[{"field": "file", "message": str(exc)}]
         ) from None
+    except IntegrityError:
+        # The same key, in an upload that committed first: answer with its batch.
+        if idempotency_key is None:
+            raise
+        earlier = _earlier(sessions, principal, process_id, idempotency_key)
+        if earlier is None:
+            raise
+        return _replayed(earlier, report)
     if report.rows_accepted:
         metrics.ITEMS_RECEIVED.labels("file").inc(report.rows_accepted)
     for outcome, count in report.decisions.items():
@@ -305,6 +331,49 @@ def _validated(
             yield row.number, *form.validate(row.values, row.number, zone)
 
 
+def _sha256(stream: BinaryIO) -> str:
+    """The file's SHA-256, read through once; the stream is rewound for intake."""
+    digest = hashlib.sha256()
+    while block := stream.read(1 << 20):
+        digest.update(block)
+    stream.seek(0)
+    return digest.hexdigest()
+
+
+def _earlier(
+    sessions: sessionmaker[Session], principal: Principal, process_id: uuid.UUID, key: str
+) -> Batch | None:
+    """The batch the caller's client handed over with this key, if any."""
+    with transaction(sessions) as session:
+        process = visible_process(session, principal, process_id)
+        return session.scalar(
+            select(Batch).where(Batch.client_id == process.client_id, Batch.idempotency_key == key)
+        )
+
+
+def _replayed(earlier: Batch, report: BatchReport) -> BatchReport:
+    """The earlier upload's report, if this is the same file to the same process."""
+    if earlier.file_sha256 != report.file_sha256 or earlier.process_id != report.process_id:
+        raise Conflict(
+            f"the Idempotency-Key {report.idempotency_key!r} was used for another file "
+            f"(batch {earlier.id}): use a new key for a new file"
+        )
+    return BatchReport(
+        earlier.id,
+        earlier.process_id,
+        earlier.filename,
+        cast(FileFormat, earlier.file_format),
+        earlier.mode,
+        rows_total=earlier.rows_total,
+        rows_accepted=earlier.rows_accepted,
+        rows_rejected=earlier.rows_rejected,
+        errors=list(earlier.errors),
+        idempotency_key=earlier.idempotency_key,
+        file_sha256=earlier.file_sha256,
+        replayed=True,
+    )
+
+
 def _batch_row(client_id: int, report: BatchReport, principal: Principal, now: datetime) -> Batch:
     return Batch(
         client_id=client_id,
@@ -319,6 +388,8 @@ def _batch_row(client_id: int, report: BatchReport, principal: Principal, now: d
         errors=report.errors,
         created_by=principal.user_id,
         created_at=now,
+        idempotency_key=report.idempotency_key,
+        file_sha256=report.file_sha256,
     )
 
 

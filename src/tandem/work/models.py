@@ -44,10 +44,22 @@ class Batch(Base):
     errors: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
     created_by: Mapped[uuid.UUID | None]
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # A file handed over with an Idempotency-Key: the key, and the file's SHA-256 (a retry
+    # must bring the same file).
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    file_sha256: Mapped[str | None] = mapped_column(String(64))
 
     __table_args__ = (
         ForeignKeyConstraint(["client_id"], ["clients.id"]),
         ForeignKeyConstraint(["client_id", "process_id"], ["processes.client_id", "processes.id"]),
+        Index(
+            "uq_batches_idempotency_key",
+            "client_id",
+            "idempotency_key",
+            unique=True,
+            postgresql_where=text("idempotency_key IS NOT NULL"),
+            sqlite_where=text("idempotency_key IS NOT NULL"),
+        ),
     )
 
     @property

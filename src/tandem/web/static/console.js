@@ -3,8 +3,15 @@
 // name the field, and are shown at that field.
 "use strict";
 
-async function api(method, url, body) {
-  const init = { method, credentials: "same-origin", headers: {} };
+// A fresh Idempotency-Key: a form sends the same one until what it handed over is accepted,
+// so a double click or a retry after a lost answer hands nothing over twice.
+function newKey() {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));  // also on plain HTTP
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+async function api(method, url, body, headers = {}) {
+  const init = { method, credentials: "same-origin", headers: { ...headers } };
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
@@ -184,14 +191,19 @@ function leasedItem(root) {
 function handOver(root) {
   const processId = root.dataset.process;
   const one = document.getElementById("one-item");
+  let oneKey = newKey();
+  one.addEventListener("input", () => { oneKey = newKey(); });  // changed: another item
   one.addEventListener("submit", async (event) => {
     event.preventDefault();
     clearErrors(one);
     const done = document.getElementById("one-item-done");
     const body = { payload: formValues(one) };
     if (one.external_ref.value.trim()) body.external_ref = one.external_ref.value.trim();
-    const result = await api("POST", `/api/v1/processes/${processId}/work-items`, body);
+    const result = await api(
+      "POST", `/api/v1/processes/${processId}/work-items`, body, { "Idempotency-Key": oneKey },
+    );
     if (result.ok) {
+      oneKey = newKey();
       done.innerHTML = "";
       const link = document.createElement("a");
       link.href = `/console/portal/items/${result.data.id}`;
@@ -205,6 +217,8 @@ function handOver(root) {
   });
 
   const upload = document.getElementById("upload");
+  let uploadKey = newKey();
+  upload.addEventListener("change", () => { uploadKey = newKey(); });  // another file or mode
   upload.addEventListener("submit", (event) => {
     event.preventDefault();
     const file = upload.file.files[0];
@@ -217,6 +231,7 @@ function handOver(root) {
     data.append("mode", upload.mode.value);
     const request = new XMLHttpRequest();  // fetch() reports no upload progress
     request.open("POST", `/api/v1/processes/${processId}/batches`);
+    request.setRequestHeader("Idempotency-Key", uploadKey);
     request.upload.onprogress = (e) => {
       if (e.lengthComputable) progress.value = Math.round((100 * e.loaded) / e.total);
     };
@@ -234,8 +249,9 @@ function handOver(root) {
         row.cells[0].className = "num";
       }
       table.hidden = !(report.errors || []).length;
-      if (request.status === 201) {
+      if (request.status === 201 || request.status === 200) {  // 200: the same file, already in
         status.textContent = `${report.rows_accepted} of ${report.rows_total} rows handed over (${report.status}).`;
+        uploadKey = newKey();
       } else {
         status.textContent = report.detail || `The file was refused (${request.status}).`;
       }
