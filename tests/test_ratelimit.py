@@ -10,13 +10,14 @@ import pytest
 from tandem.container import Container
 from tandem.core.config import load_settings
 from tandem.core.ratelimit import RateLimits
-from tests.conftest import World
+from tests.conftest import World, serving
 
 
 @pytest.fixture
 def tight(container: Container) -> None:
     container.rate_limits = RateLimits(
-        load_settings(rate_limit_sign_in="3/minute", rate_limit_api_key="5/minute")
+        load_settings(rate_limit_sign_in="3/minute", rate_limit_api_key="5/minute"),
+        container.engine,
     )
 
 
@@ -55,3 +56,31 @@ def test_a_bad_rate_names_its_variable() -> None:
 
     with pytest.raises(ConfigError, match="TANDEM_RATE_LIMIT_SIGN_IN"):
         load_settings(rate_limit_sign_in="lots")
+
+
+def test_a_limit_holds_across_api_processes(
+    api: Any, container: Container, world: World, server: str
+) -> None:
+    """`tandem serve` runs one API process per core: two apps, each with the rate limits
+    of its own container, on one database, count one allowance together (counted in each
+    process's memory, as before, the key got its allowance once per process)."""
+    settings = load_settings(rate_limit_api_key="5/minute")
+    container.rate_limits = RateLimits(settings, container.engine)
+    second = Container(
+        settings=container.settings,
+        engine=container.engine,
+        sessions=container.sessions,
+        clock=container.clock,
+    )
+    second.rate_limits = RateLimits(settings, container.engine)
+    made = api("client").post(
+        "/api/v1/api-keys", json={"name": "k", "permissions": ["client:work_item:read"]}
+    )
+    key = made.json()["key"]
+    headers = {"Authorization": f"Bearer {key}"}
+    with serving(second) as other_server:
+        codes = []
+        for i in range(8):
+            base = server if i % 2 else other_server
+            codes.append(httpx.get(f"{base}/api/v1/me", headers=headers).status_code)
+    assert codes == [200] * 5 + [429] * 3

@@ -37,7 +37,7 @@ class Container:
     caches: Caches = field(init=False)  # every cache of immutable facts, bounded
 
     def __post_init__(self) -> None:
-        self.rate_limits = RateLimits(self.settings)
+        self.rate_limits = RateLimits(self.settings, self.engine)
         self.audit_key = derive_key(self.settings.secret_key)
         self.keyring = Keyring(*self.settings.master_keys)
         self.caches = CACHES  # one set per server process: started empty, sized here

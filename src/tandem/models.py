@@ -3,6 +3,7 @@
 from tandem.audit.models import AuditChain, AuditRecord
 from tandem.catalog.models import Process
 from tandem.core.db import Base
+from tandem.core.ratelimit import RateLimitCounter
 from tandem.custody.models import KeyRotation, PurgeReport
 from tandem.decisions.models import Decision, Ruleset, RulesetTest
 from tandem.delivery.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
@@ -55,6 +56,7 @@ __all__ = [
     "Process",
     "PurgeReport",
     "QualityAlert",
+    "RateLimitCounter",
     "Review",
     "ReviewRequest",
     "Ruleset",
