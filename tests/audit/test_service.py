@@ -245,3 +245,41 @@ def person_token(container: Container, server: str) -> Iterator[Any]:
     yield make
     for client in clients:
         client.close()
+
+
+def _checkpoint(container: Container) -> bool:
+    with transaction(container.sessions) as session:
+        return service.checkpoint(session, KEY, now=container.clock.now())
+
+
+def test_a_whole_chain_removed_is_found_by_the_checkpoints(
+    container: Container, tamper: Any
+) -> None:
+    """Records and head of one client's chain deleted together left every remaining chain
+    intact, and nothing to notice; the provider's chain keeps checkpoints of every chain's
+    length and last link, so the removal (or a rewrite of its past) is named."""
+    _append(container, 3, client_id=7)
+    _append(container, 2, client_id=8)
+    assert _checkpoint(container) is True
+    assert _checkpoint(container) is False  # nothing moved: no new checkpoint
+    _append(container, 1, client_id=8)
+    assert _checkpoint(container) is True
+    assert _problems(container) == []
+    tamper(
+        "DELETE FROM audit_records WHERE client_id = 8",
+        "DELETE FROM audit_chains WHERE client_id = 8",
+    )
+    assert _problems(container) == [(8, 3, "chain_removed")]
+    with transaction(container.sessions) as session:
+        assert [f.problem for f in service.check(session, KEY, 8)[8]] == ["chain_removed"]
+        assert service.check(session, KEY, 7) == {7: []}
+
+
+def test_a_malformed_checkpoint_is_a_finding(container: Container, tamper: Any) -> None:
+    _append(container, 1, client_id=7)
+    assert _checkpoint(container) is True
+    tamper(
+        f"UPDATE audit_records SET data = '{{\"chains\": 5}}' WHERE action = '{service.CHECKPOINT}'"
+    )
+    problems = {problem for _, _, problem in _problems(container)}
+    assert {"checkpoint_malformed", "edited"} <= problems

@@ -93,6 +93,29 @@ def test_tampering_with_sealed_events_is_found(
     assert problem == "events_changed" and detail in found
 
 
+@pytest.mark.parametrize(
+    "data",
+    [
+        """'{"start": null, "end": "yesterday", "events": 4, "digest": "x"}'""",
+        """'{"start": null, "end": "2026-03-02T10:00:00+00:00", "events": "4"}'""",
+        """'{"events": 4}'""",
+        """'[1, 2]'""",
+    ],
+    ids=["bad-time", "no-digest", "no-window", "not-an-object"],
+)
+def test_a_malformed_seal_is_a_finding_not_a_crash(
+    sealed: list[Any], container: Container, tamper: Any, api: Any, data: str
+) -> None:
+    """Edited by hand, a seal of item events is reported by its record (and the chain's
+    link finds the edit too); the check answers, over the API as well (it answered 500)."""
+    tamper(f"UPDATE audit_records SET data = {data} WHERE action = '{ACTION}'")
+    problems = [problem for problem, _ in _problems(container)]
+    assert "seal_malformed" in problems
+    checked = api("security").get("/api/v1/audit/check")
+    assert checked.status_code == 200, checked.text
+    assert "seal_malformed" in checked.text
+
+
 @pytest.mark.postgres_only
 def test_a_window_never_ends_after_a_transaction_still_open_began(
     container: Container, world: World, clock: ManualClock

@@ -161,17 +161,37 @@ def _check_events(session: Session, client_id: int) -> list[Finding]:
         .order_by(AuditRecord.seq)
     )
     for seq, data in seals:
-        start = datetime.fromisoformat(data["start"]) if data["start"] else None
-        window = Window(start, datetime.fromisoformat(data["end"]))
+        sealed = _window_of(data)
+        if sealed is None:
+            found.append(
+                Finding(seq, "seal_malformed", "a seal of item events is not one Tandem wrote")
+            )
+            continue
+        window, events, hashed_then = sealed
         count, hashed = _events(session, client_id, window)
-        if (count, hashed) != (data["events"], data["digest"]):
+        if (count, hashed) != (events, hashed_then):
+            start = window.start.isoformat() if window.start else "the first"
             found.append(
                 Finding(
                     seq,
                     "events_changed",
-                    f"item events from {data['start'] or 'the first'} to {data['end']}: "
-                    f"{data['events']} sealed, {count} now"
-                    + ("" if count != data["events"] else ", one or more edited"),
+                    f"item events from {start} to {window.end.isoformat()}: "
+                    f"{events} sealed, {count} now"
+                    + ("" if count != events else ", one or more edited"),
                 )
             )
     return found
+
+
+def _window_of(data: Any) -> tuple[Window, int, str] | None:
+    """(the window, how many events, their digest) a seal record names; None when the record
+    is not what a seal holds (edited by hand: a finding, never a crash of the check)."""
+    try:
+        start = datetime.fromisoformat(data["start"]) if data["start"] else None
+        end = datetime.fromisoformat(data["end"])
+        events, hashed = data["events"], data["digest"]
+    except (TypeError, KeyError, ValueError):
+        return None
+    if not isinstance(events, int) or isinstance(events, bool) or not isinstance(hashed, str):
+        return None
+    return Window(start, end), events, hashed
