@@ -126,6 +126,9 @@ def test_process_numbers_stay_within_what_is_kept_and_computed(api: Any, world: 
     # The longest SLA allowed, in business hours, still gives a due time.
     made = client.post("/api/v1/processes", json={**process, "sla_minutes": 366 * 24 * 60})
     assert made.status_code == 201, made.text
+    terms = f"/api/v1/processes/{made.json()['id']}/terms"
+    agreed = api("ops").put(terms, json={"sla_minutes": 366 * 24 * 60})
+    assert agreed.status_code == 200, agreed.text
     item = client.post(f"/api/v1/processes/{made.json()['id']}/work-items", json={"payload": {}})
     assert item.status_code == 201, item.text
 

@@ -24,6 +24,7 @@ PRICE_MAX = Decimal("999999.9999")  # the column's numeric(10, 4)
 
 Reading = Annotated[Context, uses(Permission.PROCESS_READ)]
 Managing = Annotated[Context, uses(Permission.PROCESS_MANAGE)]
+SettingTerms = Annotated[Context, uses(Permission.PROCESS_TERMS)]
 
 
 class ProcessIn(BaseModel):
@@ -41,7 +42,7 @@ class ProcessIn(BaseModel):
     sla_minutes: int = Field(le=SLA_MINUTES_MAX, description="At most a year")
     sla_mode: str = "business_hours"
     priority: int = Field(default=0, ge=-100, le=100)
-    price_per_item: Decimal = Field(default=Decimal(0), ge=-PRICE_MAX, le=PRICE_MAX)
+    price_per_item: Decimal = Field(default=Decimal(0), ge=0, le=PRICE_MAX)
     agent_visible_personal: list[str] = Field(
         default_factory=list,
         description="Categories of personal input fields (x-personal) agents see unmasked",
@@ -86,5 +87,21 @@ def get_process(process_id: uuid.UUID, ctx: Reading) -> Process:
 
 @router.post("/processes", response_model=ProcessOut, status_code=201)
 def define_process(body: ProcessIn, ctx: Managing) -> Process:
-    client_id = service.whose_process(ctx.principal, body.client_id)
-    return service.define_process(ctx.session, client_id, body.definition(), now=ctx.now)
+    """Define a process. Its SLA, priority and price are the provider's: a client's people
+    propose the SLA and the process takes work once provider staff set the terms
+    (`active` false until then)."""
+    return service.define_for(ctx, body.client_id, body.definition())
+
+
+class TermsIn(BaseModel):
+    sla_minutes: int = Field(ge=1, le=SLA_MINUTES_MAX, description="At most a year")
+    sla_mode: str = "business_hours"
+    priority: int = Field(default=0, ge=-100, le=100)
+    price_per_item: Decimal = Field(default=Decimal(0), ge=0, le=PRICE_MAX)
+
+
+@router.put("/processes/{process_id}/terms", response_model=ProcessOut)
+def set_terms(process_id: uuid.UUID, body: TermsIn, ctx: SettingTerms) -> Process:
+    """The provider's terms for a process: SLA target and mode, priority, price per item.
+    A process a client defined takes work from now on."""
+    return service.set_terms(ctx, process_id, **body.model_dump())

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
+from tandem.audit import service as audit
 from tandem.catalog.forms import Form, FormError
 from tandem.catalog.models import PROCESS_KINDS, SLA_MODES, Process
 from tandem.core.caching import CACHES, LruCache
@@ -137,7 +138,12 @@ def whose_process(principal: Principal, client_id: int | None) -> int:
 
 
 def define_process(
-    session: Session, client_id: int, definition: ProcessDefinition, *, now: datetime
+    session: Session,
+    client_id: int,
+    definition: ProcessDefinition,
+    *,
+    now: datetime,
+    active: bool = True,
 ) -> Process:
     """Create the client's process after checking every field of its definition; errors name
     the field. (A session, not a Context: the world of the tests, the demo and the benchmarks
@@ -166,6 +172,7 @@ def define_process(
         priority=definition.priority,
         price_per_item=definition.price_per_item,
         agent_visible_personal=sorted(set(definition.agent_visible_personal)),
+        active=active,
         created_at=now,
     )
     session.add(process)
@@ -173,15 +180,101 @@ def define_process(
     return process
 
 
+# -- commercial terms: the provider's ------------------------------------------------------
+#
+# What a process costs the client and how fast it is promised (price, SLA target and mode,
+# priority among the provider's queues) is agreed between the companies, not set by one of
+# the client's users: a process a client's own people define proposes its SLA, and takes no
+# work until provider staff set its terms.
+
+PROVIDER_TERMS = {"priority": 0, "price_per_item": Decimal(0)}
+
+
+def define_for(ctx: Context, client_id: int | None, definition: ProcessDefinition) -> Process:
+    """A process defined over the API or the console. Provider staff set its terms with it;
+    a client's people leave price and priority to the provider (422 naming each field) and
+    their process waits for the provider's terms (`set_terms`) before it takes work."""
+    owner = whose_process(ctx.principal, client_id)
+    by_client = ctx.principal.client_id is not None
+    if by_client and (
+        errors := [
+            {"field": name, "message": "the provider sets it, with the process's terms"}
+            for name, default in PROVIDER_TERMS.items()
+            if getattr(definition, name) != default
+        ]
+    ):
+        raise InvalidInput("commercial terms are the provider's", errors=errors)
+    return define_process(ctx.session, owner, definition, now=ctx.now, active=not by_client)
+
+
+def set_terms(
+    ctx: Context,
+    process_id: uuid.UUID,
+    *,
+    sla_minutes: int,
+    sla_mode: str,
+    priority: int,
+    price_per_item: Decimal,
+) -> Process:
+    """Provider staff agree a process's terms; it takes work from now on. Audited on the
+    client's chain with the terms before and after."""
+    process = get_process(ctx, process_id)
+    if errors := _term_errors(sla_minutes, sla_mode, price_per_item):
+        raise InvalidInput("the terms are invalid", errors=errors)
+    before = _terms(process)
+    process.sla_minutes, process.sla_mode = sla_minutes, sla_mode
+    process.priority, process.price_per_item = priority, price_per_item
+    process.active = True
+    ctx.session.flush()
+    audit.record(
+        ctx.session,
+        ctx.audit_key,
+        client_id=process.client_id,
+        actor=ctx.principal.actor,
+        action="process.terms",
+        subject=f"process:{process.id}",
+        data={"before": before, "after": _terms(process)},
+        now=ctx.now,
+    )
+    return process
+
+
+def _terms(process: Process) -> dict[str, Any]:
+    return {
+        "sla_minutes": process.sla_minutes,
+        "sla_mode": process.sla_mode,
+        "priority": process.priority,
+        "price_per_item": str(process.price_per_item),
+        "active": process.active,
+    }
+
+
+def _term_errors(sla_minutes: int, sla_mode: str, price: Decimal) -> list[dict[str, str]]:
+    errors = []
+    if sla_mode not in SLA_MODES:
+        errors.append({"field": "sla_mode", "message": f"must be one of {', '.join(SLA_MODES)}"})
+    if sla_minutes <= 0:
+        errors.append({"field": "sla_minutes", "message": "must be positive"})
+    if price < 0:
+        errors.append({"field": "price_per_item", "message": "must not be negative"})
+    return errors
+
+
+def taking_work(process: Process) -> None:
+    """Conflict unless the process takes work (its terms are agreed)."""
+    if not process.active:
+        raise Conflict(
+            f"process {process.code!r} awaits the provider's terms (SLA, priority, price): "
+            "nothing is queued until they are set"
+        )
+
+
 def _invalid(session: Session, definition: ProcessDefinition) -> list[dict[str, str]]:
     """What is wrong with the definition, each error naming its field."""
     errors: list[dict[str, str]] = []
     if definition.kind not in PROCESS_KINDS:
         errors.append({"field": "kind", "message": f"must be one of {', '.join(PROCESS_KINDS)}"})
-    if definition.sla_mode not in SLA_MODES:
-        errors.append({"field": "sla_mode", "message": f"must be one of {', '.join(SLA_MODES)}"})
-    if definition.sla_minutes <= 0:
-        errors.append({"field": "sla_minutes", "message": "must be positive"})
+    errors += _term_errors(definition.sla_minutes, definition.sla_mode, definition.price_per_item)
     input_schema, form_schema = definition.input_schema, definition.form_schema
     for name, schema in (("input_schema", input_schema), ("form_schema", form_schema)):
         try:

@@ -13,6 +13,7 @@ class Permission(StrEnum):
     OPERATIONS_READ = "provider:operations:read"
     PROCESS_READ = "client:process:read"
     PROCESS_MANAGE = "client:process:manage"
+    PROCESS_TERMS = "provider:process:terms"  # a process's SLA, priority and price
     WORK_ITEM_CREATE = "client:work_item:create"
     WORK_ITEM_READ = "client:work_item:read"
     WORK_ITEM_MANAGE = "client:work_item:manage"
@@ -52,6 +53,7 @@ ROLES: dict[str, frozenset[Permission]] = {
             P.OPERATIONS_READ,
             P.PROCESS_READ,
             P.PROCESS_MANAGE,
+            P.PROCESS_TERMS,
             P.WORK_ITEM_READ,
             P.WORK_ITEM_MANAGE,
             P.RULESET_READ,
