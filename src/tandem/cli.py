@@ -1,4 +1,8 @@
-"""The `tandem` command."""
+"""The `tandem` command.
+
+Each command imports what it runs inside its own function: `tandem --help` and a quick
+command should not load the web app, the rules engine and Presidio (seconds) first. None of
+these imports dodges a cycle (the import contracts in pyproject.toml hold either way)."""
 
 from __future__ import annotations
 
