@@ -6,7 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import func, select
+
 from tandem.container import Container
+from tandem.core.db import transaction
+from tandem.work.models import Batch, WorkItem
 from tests.conftest import World
 from tests.web.conftest import shoot, sign_in
 
@@ -48,3 +52,26 @@ def test_a_client_cannot_open_another_clients_item_by_its_url(
     assert response.status == 404
     assert "insurer-only" not in page.content()
     assert page.get_by_role("heading", name="Not found").is_visible()
+
+
+def test_a_double_click_on_hand_over_hands_over_once(
+    page: Any, container: Container, world: World, tmp_path: Path
+) -> None:
+    """The forms send an Idempotency-Key, the same until what they handed over is accepted:
+    two clicks in a row make one item, and one batch (they made two)."""
+    sign_in(page, container, "c@insurer.example")
+    page.get_by_role("link", name="Keying").click()
+    page.get_by_label("Document ref").fill("scan-twice.pdf")
+    page.get_by_role("button", name="Hand over").dblclick()
+    page.get_by_text("Handed over: follow it here.").wait_for()
+    csv = tmp_path / "twice.csv"
+    csv.write_text("document_ref,pages\nscan-1.pdf,2\n")
+    page.get_by_label("File").set_input_files(str(csv))
+    page.get_by_role("button", name="Upload").dblclick()
+    page.get_by_text("1 of 1 rows handed over").first.wait_for()
+    page.wait_for_timeout(500)  # the second request's answer, too
+    with transaction(container.sessions) as session:
+        refs = session.scalars(select(WorkItem.payload)).all()
+        batches = session.scalar(select(func.count()).select_from(Batch))
+    assert [p["document_ref"] for p in refs].count("scan-twice.pdf") == 1
+    assert batches == 1
