@@ -123,6 +123,22 @@ def record(
     return int(seq)
 
 
+def record_in(
+    unit: Unit, *, client_id: int, action: str, subject: str, data: dict[str, Any] | None = None
+) -> int:
+    """`record` for a use case: in its transaction, as the one it acts for, at its time."""
+    return record(
+        unit.session,
+        unit.audit_key,
+        client_id=client_id,
+        actor=unit.principal.actor,
+        action=action,
+        subject=subject,
+        now=unit.now,
+        data=data,
+    )
+
+
 def check(session: Session, key: bytes, client_id: int | None = None) -> dict[int, list[Finding]]:
     """Every chain (or one client's) checked from its first record, and against the latest
     checkpoint: what is wrong, by client. An empty list means the chain is intact."""

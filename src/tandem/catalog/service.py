@@ -226,15 +226,12 @@ def set_terms(
     process.priority, process.price_per_item = priority, price_per_item
     process.active = True
     ctx.session.flush()
-    audit.record(
-        ctx.session,
-        ctx.audit_key,
+    audit.record_in(
+        ctx,
         client_id=process.client_id,
-        actor=ctx.principal.actor,
         action="process.terms",
         subject=f"process:{process.id}",
         data={"before": before, "after": _terms(process)},
-        now=ctx.now,
     )
     return process
 

@@ -49,15 +49,12 @@ def set_retention(ctx: Context, client_id: int, days: int | None) -> Client:
     if client is None:
         raise NotFound(f"client {client_id} not found")
     before, client.retention_days = client.retention_days, days
-    audit.record(
-        ctx.session,
-        ctx.audit_key,
+    audit.record_in(
+        ctx,
         client_id=client_id,
-        actor=ctx.principal.actor,
         action="retention.set",
         subject=f"client:{client_id}",
         data={"days": days, "before": before},
-        now=ctx.now,
     )
     return client
 

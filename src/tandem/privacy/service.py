@@ -154,15 +154,12 @@ def reveal_personal(
             "only personal fields are revealed",
             errors=[{"field": "fields", "message": f"not personal fields: {', '.join(unknown)}"}],
         )
-    audit.record(
-        ctx.session,
-        ctx.audit_key,
+    audit.record_in(
+        ctx,
         client_id=item.client_id,
-        actor=ctx.principal.actor,
         action="personal_data.reveal",
         subject=f"work_item:{item.id}",
         data={"fields": sorted(fields), "reason": reason},
-        now=ctx.now,
     )
     clear = clear_payload(ctx.keyring, item)
     return {name: clear.get(name) for name in fields}

@@ -67,14 +67,11 @@ def set_policy(
     process.qa_min_accuracy = min_accuracy
     process.qa_gold_rate = gold_rate
     ctx.session.flush()
-    audit.record(
-        ctx.session,
-        ctx.audit_key,
+    audit.record_in(
+        ctx,
         client_id=process.client_id,
-        actor=ctx.principal.actor,
         action="quality_policy.set",
         subject=f"process:{process.id}",
         data={"mode": mode, "aoql": aoql, "min_accuracy": min_accuracy, "gold_rate": gold_rate},
-        now=ctx.now,
     )
     return process

@@ -68,15 +68,12 @@ def reject_delivered(
         },
     )
     session.refresh(item)
-    audit.record(
-        session,
-        ctx.audit_key,
+    audit.record_in(
+        ctx,
         client_id=item.client_id,
-        actor=actor,
         action="work_item.reject",
         subject=f"work_item:{item.id}",
         data={"reason": reason, "fields": named},
-        now=ctx.now,
     )
     return item
 

@@ -173,13 +173,10 @@ def revoke_api_key(ctx: Context, key_id: uuid.UUID) -> ApiKey:
 
 def _trail(ctx: Context, key: ApiKey, action: str) -> None:
     """The key's record, on its client's chain."""
-    audit.record(
-        ctx.session,
-        ctx.audit_key,
+    audit.record_in(
+        ctx,
         client_id=key.client_id,
-        actor=ctx.principal.actor,
         action=action,
         subject=f"api_key:{key.id}",
         data={"name": key.name, "permissions": key.permissions},
-        now=ctx.now,
     )

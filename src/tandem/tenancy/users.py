@@ -120,13 +120,10 @@ def deactivate(ctx: Context, user_id: uuid.UUID) -> User:
 
 
 def _trail(ctx: Context, user: User, action: str, **data: object) -> None:
-    audit.record(
-        ctx.session,
-        ctx.audit_key,
+    audit.record_in(
+        ctx,
         client_id=user.client_id if user.client_id is not None else PROVIDER,
-        actor=ctx.principal.actor,
         action=action,
         subject=f"user:{user.id}",
         data=dict(data),
-        now=ctx.now,
     )

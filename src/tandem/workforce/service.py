@@ -327,18 +327,15 @@ def replace_clearances(
     # The provider's chain head is locked first, then the clients' in order: two clearance
     # changes (of different agents) never hold each other's chain heads crosswise.
     for client_id in sorted(set(before) ^ set(wanted)):
-        audit.record(
-            session,
-            ctx.audit_key,
+        audit.record_in(
+            ctx,
             client_id=client_id,
-            actor=ctx.principal.actor,
             action="agent.clearance",
             subject=f"agent:{agent_id}",
             data={
                 "before": {"cleared": client_id in before},
                 "after": {"cleared": client_id in wanted},
             },
-            now=ctx.now,
         )
     return _details(session, agent)
 
@@ -461,13 +458,10 @@ def _details(session: Session, agent: Agent) -> AgentDetails:
 
 
 def _trail(ctx: Context, agent_id: uuid.UUID, action: str, before: object, after: object) -> None:
-    audit.record(
-        ctx.session,
-        ctx.audit_key,
+    audit.record_in(
+        ctx,
         client_id=PROVIDER,
-        actor=ctx.principal.actor,
         action=action,
         subject=f"agent:{agent_id}",
         data={"before": before, "after": after},
-        now=ctx.now,
     )
