@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -20,24 +21,22 @@ HIGH_RISK = {**BASE, "age": 62, "smoker": True, "bmi": 36.0, "conditions": 2}
 ABROAD = {**BASE, "country": "GB"}
 
 
+UNDERWRITING = ProcessDefinition(
+    code="underwriting",
+    name="Underwriting",
+    kind="decision",
+    input_schema=uw.INPUT_SCHEMA,
+    form_schema=uw.RESULT_FORM,
+    required_skills={"data_entry": 2},
+    sla_minutes=480,
+    sla_mode="24x7",
+)
+
+
 @pytest.fixture
 def process_id(container: Container, world: World) -> uuid.UUID:
     with transaction(container.sessions) as session:
-        return define_process(
-            session,
-            world.client_id,
-            ProcessDefinition(
-                code="underwriting",
-                name="Underwriting",
-                kind="decision",
-                input_schema=uw.INPUT_SCHEMA,
-                form_schema=uw.RESULT_FORM,
-                required_skills={"data_entry": 2},
-                sla_minutes=480,
-                sla_mode="24x7",
-            ),
-            now=container.clock.now(),
-        ).id
+        return define_process(session, world.client_id, UNDERWRITING, now=container.clock.now()).id
 
 
 # An applicant whose name and BMI the rules below carry into their trace.
@@ -93,15 +92,10 @@ def naming_process(container: Container, world: World, visible: list[str]) -> uu
         process = define_process(
             ctx.session,
             world.client_id,
-            ProcessDefinition(
+            replace(
+                UNDERWRITING,
                 code="applications",
                 name="Applications",
-                kind="decision",
-                input_schema=uw.INPUT_SCHEMA,
-                form_schema=uw.RESULT_FORM,
-                required_skills={"data_entry": 2},
-                sla_minutes=480,
-                sla_mode="24x7",
                 agent_visible_personal=visible,
             ),
             now=container.clock.now(),

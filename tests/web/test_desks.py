@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 
-from tandem.catalog.service import ProcessDefinition, define_process
+from tandem.catalog.service import define_process
 from tandem.container import Container
 from tandem.core.db import transaction
 from tandem.decisions import underwriting as uw
@@ -21,7 +21,7 @@ from tandem.quality.models import Keying, Review
 from tandem.tenancy.service import create_user, issue_token
 from tandem.work.models import WorkItem
 from tests.conftest import World, _agent
-from tests.decisions.conftest import NAME_MASKED, NAMED, naming_process
+from tests.decisions.conftest import NAME_MASKED, NAMED, UNDERWRITING, naming_process
 from tests.web.conftest import shoot, sign_in
 
 ABROAD = {**uw.tests()[0][1], "country": "GB"}  # referred, the rules advising approval
@@ -126,16 +126,7 @@ def _underwriting(container: Container, world: World) -> uuid.UUID:
         process = define_process(
             ctx.session,
             world.client_id,
-            ProcessDefinition(
-                code="underwriting",
-                name="Underwriting",
-                kind="decision",
-                input_schema=uw.INPUT_SCHEMA,
-                form_schema=uw.RESULT_FORM,
-                required_skills={"data_entry": 2},
-                sla_minutes=480,
-                sla_mode="24x7",
-            ),
+            UNDERWRITING,
             now=container.clock.now(),
         )
         publish_version(ctx, process.id, uw.graph(), uw.tests(), four_eyes={"declines": True})

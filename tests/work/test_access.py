@@ -33,6 +33,7 @@ from tandem.tenancy.service import create_user, issue_token
 from tandem.tenancy.signin import set_password
 from tandem.work.models import WorkItem
 from tests.conftest import FORM_SCHEMA, RESULT, World, _agent
+from tests.decisions.conftest import UNDERWRITING
 
 PASSWORD = "a long console passphrase"
 BEFORE, AFTER = -1, 1  # seconds from the lease's expiry
@@ -103,16 +104,7 @@ def _referral(container: Container, world: World, *, four_eyes: bool = False) ->
         process = define_process(
             session,
             world.client_id,
-            ProcessDefinition(
-                code="underwriting",
-                name="Underwriting",
-                kind="decision",
-                input_schema=uw.INPUT_SCHEMA,
-                form_schema=uw.RESULT_FORM,
-                required_skills={"data_entry": 2},
-                sla_minutes=480,
-                sla_mode="24x7",
-            ),
+            UNDERWRITING,
             now=now,
         )
     with container.context(world.client_user) as ctx:
