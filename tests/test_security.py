@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import threading
 from typing import Any
 
 import httpx
@@ -59,7 +60,11 @@ def test_hsts_is_sent_where_cookies_are_secure(container: Container) -> None:
     async def record(message: Any) -> None:
         sent.append(message)
 
-    asyncio.run(SecurityHeaders(plain, hsts=True)({"type": "http"}, None, record))  # type: ignore[arg-type]
+    call = SecurityHeaders(plain, hsts=True)({"type": "http"}, None, record)  # type: ignore[arg-type]
+    # A thread of its own: the browser tests may leave an event loop running in this one.
+    runner = threading.Thread(target=asyncio.run, args=(call,))
+    runner.start()
+    runner.join()
     assert (b"strict-transport-security", HSTS.encode()) in sent[0]["headers"]
 
 
