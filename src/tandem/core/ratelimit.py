@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any, cast
+from typing import cast
 
 from limits import RateLimitItem, parse, storage, strategies
 from sqlalchemy import Engine, Float, Integer, String, case, delete, select
@@ -61,8 +61,8 @@ class DatabaseStorage(storage.Storage):
         statement = insert.on_conflict_do_update(
             index_elements=[table.c.key],
             set_={
-                "hits": _case(expired, amount, table.c.hits + amount),
-                "expires_at": _case(expired, now + expiry, table.c.expires_at),
+                "hits": case((expired, amount), else_=table.c.hits + amount),
+                "expires_at": case((expired, now + expiry), else_=table.c.expires_at),
             },
         ).returning(table.c.hits)
         with self.engine.begin() as connection:
@@ -94,10 +94,6 @@ class DatabaseStorage(storage.Storage):
     def clear(self, key: str) -> None:
         with self.engine.begin() as connection:
             connection.execute(delete(RateLimitCounter).where(RateLimitCounter.key == key))
-
-
-def _case(condition: Any, then: Any, otherwise: Any) -> Any:
-    return case((condition, then), else_=otherwise)
 
 
 class TooManyRequests(TandemError):

@@ -24,13 +24,13 @@ from tandem.vault.sealing import Keyring, opened
 from tandem.work import transitions
 from tandem.work.lifecycle import State
 from tandem.work.models import WorkItem
-from tandem.work.transitions import Delivered, ItemRef, move
+from tandem.work.transitions import DeliveredItem, ItemRef, move
 
 
 def keyed(
     db: Db,
     ref: ItemRef,
-    item: Delivered,
+    item: DeliveredItem,
     policy: Policy,
     agent_id: uuid.UUID,
     result: dict[str, Any],

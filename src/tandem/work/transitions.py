@@ -297,7 +297,7 @@ def new_item_row(
 # -- delivery --------------------------------------------------------------------------
 
 
-class Delivered(Protocol):
+class DeliveredItem(Protocol):
     """What a delivery's webhook event names of an item: a WorkItem, a row, or
     tandem.delivery.outbox.Delivered for an item not read as a row."""
 
@@ -316,7 +316,7 @@ class Delivered(Protocol):
 def deliver(
     db: Session | Connection,
     ref: ItemRef,
-    item: Delivered,
+    item: DeliveredItem,
     kept: Mapping[str, Any],
     *,
     actor: str,
@@ -340,7 +340,7 @@ def deliver(
 
 def _delivered(
     db: Session | Connection,
-    item: Delivered,
+    item: DeliveredItem,
     kept: Mapping[str, Any],
     now: datetime,
     *,
