@@ -16,6 +16,7 @@ from tandem.core.clock import Clock, SystemClock
 from tandem.core.config import Settings, load_settings
 from tandem.core.db import make_engine, make_sessionmaker, transaction
 from tandem.core.ratelimit import RateLimits
+from tandem.decisions import engine as rules
 from tandem.dispatch.service import Dispatcher
 from tandem.tenancy.context import Context
 from tandem.tenancy.principal import Principal
@@ -57,6 +58,13 @@ def build_container(settings: Settings | None = None, clock: Clock | None = None
     settings = settings or load_settings()
     clock = clock or SystemClock()
     engine = make_engine(settings.sqlalchemy_url, budgets=settings.budgets)
+    rules.configure(
+        rules.Budget(
+            seconds=settings.rules_budget_ms / 1000,
+            memory_mb=settings.rules_memory_mb,
+            workers=settings.rules_workers,
+        )
+    )
     return Container(
         settings=settings,
         engine=engine,

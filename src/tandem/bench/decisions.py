@@ -3,21 +3,24 @@ engine beside it, and a backtest.
 
 A 100,000-row CSV of insurance applications (5,000 with --quick; about 8% abroad, 3% with a
 field missing, the rest spread over ages, habits and health) is generated. First, on a quiet
-machine, the raw engine rate of the demo underwriting graph on those applications, three
-ways: one `evaluate` per application (zen-engine's plain API, the compiled decision reused:
-`raw_engine_per_s`, what `pipeline_ratio` divides by), batched 2,000 per call in one thread,
-and batched on every core (how the pipeline and the backtest use it). Then, on a scratch
-PostgreSQL database and on a SQLite file, each migrated and given the ruleset (published,
-its test cases passing), `ingest_file` reads, validates, decides and stores every item with
-its outcome, events and decision: approvals and declines delivered, referrals queued. Last,
-on PostgreSQL, a backtest of a draft (which approves applicants abroad) over the 100,000
-decided items, the referred ones judged by analysts.
+machine, zen-engine alone (no Tandem: no worker processes, no budget) decides those
+applications with the demo underwriting graph, three ways: one `evaluate` per application
+(its plain API), batched 2,000 per call in one thread, and batched on every core at once
+(`raw_engine_all_cores_per_s`, the ceiling: the same work the pipeline's rules do, on the
+same cores, without our layer; `pipeline_ratio` divides by it). Then, on a scratch PostgreSQL
+database and on a SQLite file, each migrated and given the ruleset (published, its test cases
+passing), `ingest_file` reads, validates, decides (in the rules workers, under the budget)
+and stores every item with its outcome, events and decision: approvals and declines
+delivered, referrals queued. Last, on PostgreSQL, a backtest of a draft (which approves
+applicants abroad) over the 100,000 decided items, the referred ones judged by analysts.
 """
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import csv
+import json
 import random
 import tempfile
 import time
@@ -37,8 +40,7 @@ from tandem.core.clock import SystemClock
 from tandem.core.config import Settings
 from tandem.core.db import make_engine, make_sessionmaker, transaction
 from tandem.core.migrate import upgrade
-from tandem.decisions import backtesting, measures, rulesets
-from tandem.decisions import engine as rules_engine
+from tandem.decisions import backtesting, evaluator, measures, rulesets
 from tandem.decisions import underwriting as uw
 from tandem.decisions.models import Decision
 from tandem.intake.readers import read_rows
@@ -166,26 +168,30 @@ def _payloads(path: Path) -> list[dict[str, Any]]:
 
 
 def _raw_engine(payloads: list[dict[str, Any]], log: Log) -> dict[str, Any]:
-    """The engine alone on the same applications, three ways: one call per application (the
-    engine's plain API, a compiled decision reused), the batched call in one thread, and
-    batched calls on every core at once (what the pipeline and the backtest use)."""
-    rules = rules_engine.CompiledRules(uw.graph())  # compiled afresh: nothing cached from elsewhere
+    """zen-engine alone on the same applications, three ways: one call per application (its
+    plain API, the compiled decision reused), batched calls in one thread, and batched calls
+    on every core at once (its asynchronous API, which runs them on its own threads)."""
+    compiled = evaluator.Compiled(json.dumps(uw.graph()))
     sample = payloads[:20_000]
     start = time.perf_counter()
     for data in sample:
-        rules.evaluate(data)
+        compiled.one.evaluate(data)
     per_call = len(sample) / (time.perf_counter() - start)
-    batches = [payloads[i : i + 2000] for i in range(0, len(payloads), 2000)]
+    batches = [json.dumps({"items": payloads[i : i + 2000]}) for i in range(0, len(payloads), 2000)]
     start = time.perf_counter()
     for batch in batches:
-        rules.decide_many(batch)
+        compiled.many.evaluate(batch)
     batched = len(payloads) / (time.perf_counter() - start)
+
+    async def every_core() -> None:
+        await asyncio.gather(*(compiled.many.async_evaluate(batch) for batch in batches))
+
     start = time.perf_counter()
-    rules.decide_all(batches)
+    asyncio.run(every_core())
     all_cores = len(payloads) / (time.perf_counter() - start)
     log(
-        f"raw engine: {per_call:,.0f}/s one call per application, {batched:,.0f}/s batched, "
-        f"{all_cores:,.0f}/s batched on every core"
+        f"zen-engine alone: {per_call:,.0f}/s one call per application, {batched:,.0f}/s "
+        f"batched, {all_cores:,.0f}/s batched on every core (the ceiling)"
     )
     return {
         "raw_engine_per_s": round(per_call, 1),
@@ -254,15 +260,9 @@ def run(*, postgres_url: str | None, quick: bool, log: Log) -> dict[str, Any]:
         for key, value in result["figures"].items():
             figures[f"{prefix}_{key}"] = value
     figures["pipeline_per_s"] = figures["postgres_per_s"]
-    figures["pipeline_ratio"] = round(figures["pipeline_per_s"] / figures["raw_engine_per_s"], 3)
-    figures["sqlite_pipeline_ratio"] = round(
-        figures["sqlite_per_s"] / figures["raw_engine_per_s"], 3
-    )
-    # Against the engine as the pipeline uses it (batched, every core): the whole path's
-    # cost beside the rules' own.
-    figures["pipeline_ratio_vs_all_cores"] = round(
-        figures["pipeline_per_s"] / figures["raw_engine_all_cores_per_s"], 3
-    )
+    ceiling = figures["raw_engine_all_cores_per_s"]
+    figures["pipeline_ratio"] = round(figures["pipeline_per_s"] / ceiling, 3)
+    figures["sqlite_pipeline_ratio"] = round(figures["sqlite_per_s"] / ceiling, 3)
     figures["stp_rate"] = figures["postgres_stp_rate"]
     wrong = [
         f"{p}: {r['figures']['decisions']} decisions, {r['figures']['accepted']} accepted"
@@ -270,8 +270,9 @@ def run(*, postgres_url: str | None, quick: bool, log: Log) -> dict[str, Any]:
         if r["figures"]["decisions"] != rows or r["figures"]["accepted"] != rows
     ]
     missed = []
-    if figures["pipeline_ratio"] < TARGET_PIPELINE_RATIO:
-        missed.append(f"pipeline_ratio >= {TARGET_PIPELINE_RATIO}")
+    for ratio in ("pipeline_ratio", "sqlite_pipeline_ratio"):
+        if figures[ratio] < TARGET_PIPELINE_RATIO:
+            missed.append(f"{ratio} >= {TARGET_PIPELINE_RATIO}")
     if figures["backtest_s"] > TARGET_BACKTEST_S:
         missed.append(f"backtest_s <= {TARGET_BACKTEST_S}")
     figures["verification_problems"] = "; ".join(wrong)

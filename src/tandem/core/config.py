@@ -64,6 +64,12 @@ class Settings(BaseSettings):
     # their personal data purged by the worker: this often, at most purge_batch per pass.
     purge_interval_minutes: int = Field(default=60, ge=1, le=10_080)
     purge_batch: int = Field(default=1000, ge=1, le=100_000)
+    # A client's rules run in worker processes under a budget per input: this long, at most
+    # this much memory per worker; past it the input is referred (RULES_BUDGET). Workers: how
+    # many per process (0: one per core). See tandem.decisions.engine.
+    rules_budget_ms: int = Field(default=500, ge=10, le=60_000)
+    rules_memory_mb: int = Field(default=1024, ge=256, le=65_536)
+    rules_workers: int = Field(default=0, ge=0, le=256)
 
     @property
     def budgets(self) -> Budgets:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Future
 from itertools import chain
 from typing import Any, NamedTuple
 
@@ -16,7 +15,7 @@ from sqlalchemy import cast as cast_
 
 from tandem.decisions import backtest as backtest_
 from tandem.decisions import engine
-from tandem.decisions.engine import Verdict
+from tandem.decisions.engine import PendingVerdicts
 from tandem.decisions.measures import latest_per_item
 from tandem.decisions.models import Decision, Ruleset
 from tandem.decisions.rulesets import get_ruleset, published, rules_of
@@ -109,7 +108,7 @@ def _cases(
 ) -> Iterator[backtest_.Case]:
     """The backtest's cases, window by window: the draft decides a window on the engine's
     threads while the next one is read from the database."""
-    pending: tuple[Sequence[Any], list[str], list[Future[list[Verdict]]]] | None = None
+    pending: tuple[Sequence[Any], list[str], list[PendingVerdicts]] | None = None
     for window in chain(windows, [None]):
         if window is not None:
             was = [row.outcome for row in window]

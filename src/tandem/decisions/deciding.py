@@ -7,7 +7,6 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from collections.abc import Sequence
-from concurrent.futures import Future
 from datetime import datetime
 from typing import Any, cast
 
@@ -17,7 +16,7 @@ from sqlalchemy.orm import Session
 from tandem.core import metrics
 from tandem.core.db import new_id, new_id_hex
 from tandem.core.errors import Conflict, InvalidInput
-from tandem.decisions.engine import Verdict
+from tandem.decisions.engine import PendingVerdicts, Verdict
 from tandem.decisions.models import Decision, Ruleset
 from tandem.decisions.rulesets import get_ruleset, published, rules_of
 from tandem.tenancy.context import Context
@@ -176,7 +175,7 @@ class DecidingChunks:
             _decision_row(ruleset, now),
         )
         self.outcomes: Counter[str] = Counter()
-        self._pending: list[tuple[list[list[Any]], Future[list[Verdict]]]] = []
+        self._pending: list[tuple[list[list[Any]], PendingVerdicts]] = []
 
     def parts(self, chunk: Sequence[list[Any]]) -> list[tuple[JsonInsert, list[list[Any]]]]:
         """Hand the chunk to the engine and return the rows of the chunk before it: the
@@ -191,7 +190,7 @@ class DecidingChunks:
         return [part for chunk, decided in pending for part in self._written(chunk, decided)]
 
     def _written(
-        self, chunk: list[list[Any]], decided: Future[list[Verdict]]
+        self, chunk: list[list[Any]], decided: PendingVerdicts
     ) -> list[tuple[JsonInsert, list[list[Any]]]]:
         delivered, referred, decisions_ = [], [], []
         rows = item_rows(self.store, chunk)

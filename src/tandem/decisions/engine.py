@@ -1,60 +1,66 @@
 """zen-engine behind one small interface: check a graph, decide many inputs, explain one.
 
-Each graph is compiled once (per distinct content) and reused. Many inputs are decided in
-one engine call: a wrapper graph runs the ruleset as a sub-decision over a list, which costs
-about a fifth of calling the engine once per input (each call has a fixed cost of about
-0.25 ms on this machine, more than a ruleset of a few tables takes to run).
+A client's rules run under a budget (`Budget`): in worker processes (tandem.decisions.
+evaluator), each evaluation with a deadline past which its worker is killed and replaced, and
+with a cap on each worker's memory. zen-engine itself has no time limit: a nested `map` over a
+range runs for minutes, and in the service's own process it would hold a thread and a core for
+as long. An input the rules cannot decide within the budget is referred (RULES_BUDGET), and a
+ruleset over budget on several inputs in a row is paused for a while (its inputs referred
+without running), so that one client's rules never hold the workers other clients need.
+
+Inputs are decided in batches, one engine call each, in parallel on every core; a batch that
+fails or runs past its deadline is decided again input by input, so that only the inputs at
+fault are referred.
 """
 
 from __future__ import annotations
 
-import asyncio
+import atexit
 import functools
+import hashlib
 import json
+import multiprocessing
 import os
 import threading
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Sequence
 from concurrent.futures import Future
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import pebble
 import zen
 
-from tandem.decisions import jdm
+from tandem.decisions import evaluator, jdm
 from tandem.decisions.jdm import Problem
 
 OUTCOMES = ("approve", "decline", "refer")
 ADVICE = ("approve", "decline")  # what a referral may recommend, and what analysts decide
 NO_OUTCOME = "NO_OUTCOME"  # the rules gave no valid outcome: an analyst decides
 RULES_ERROR = "RULES_ERROR"  # the rules failed on this input: an analyst decides
+RULES_BUDGET = "RULES_BUDGET"  # the rules ran past their budget on this input: an analyst decides
 
-_RULESET_KEY = "ruleset"
-_BATCH = json.dumps(
-    {
-        "nodes": [
-            {"id": "in", "type": "inputNode", "name": "in", "position": {"x": 0, "y": 0}},
-            {
-                "id": "each",
-                "type": "decisionNode",
-                "name": "each",
-                "position": {"x": 200, "y": 0},
-                "content": {
-                    "key": _RULESET_KEY,
-                    "executionMode": "loop",
-                    "inputField": "items",
-                    "outputPath": "results",
-                    "passThrough": False,
-                },
-            },
-            {"id": "out", "type": "outputNode", "name": "out", "position": {"x": 400, "y": 0}},
-        ],
-        "edges": [
-            {"id": "a", "sourceId": "in", "targetId": "each", "type": "edge"},
-            {"id": "b", "sourceId": "each", "targetId": "out", "type": "edge"},
-        ],
-    }
-)
+
+@dataclass(frozen=True)
+class Budget:
+    """What the rules may spend on one input: `seconds` of a worker's time and `memory_mb` of
+    its address space. A batch of n inputs may take `seconds * (1 + n / 100)` before it is
+    decided again input by input. `workers`: how many rules workers (0: one per core)."""
+
+    seconds: float = 0.5
+    memory_mb: int = 1024
+    workers: int = 0
+
+    def batch_seconds(self, inputs: int) -> float:
+        return self.seconds * (1 + inputs / 100)
+
+
+PAUSE_AFTER = 3  # inputs over budget in a row that pause a ruleset
+PAUSE_SECONDS = 300.0  # how long its inputs are then referred without running
+
+
+class OverBudget(RuntimeError):
+    """The rules ran past their budget on an input (or were paused for doing so)."""
 
 
 @dataclass(frozen=True)
@@ -83,7 +89,8 @@ def verdict_of(result: Any) -> Verdict:
 
 
 def engine_message(exc: Exception) -> str:
-    """zen's errors carry a JSON head and a Rust backtrace; keep what a person can use."""
+    """zen's errors carry a JSON head (and, raised here, a Rust backtrace); keep what a
+    person can use."""
     text = str(exc).split("Stack backtrace")[0].strip()
     try:
         data = json.loads(text)
@@ -100,120 +107,171 @@ def engine_message(exc: Exception) -> str:
 Input = dict[str, Any] | str
 
 
-def _batch(inputs: Sequence[Input]) -> dict[str, Any] | str:
-    """The wrapper graph's input: given as JSON text when every input is JSON text already
-    (as payloads read from the database can be), which the engine parses itself."""
-    if all(isinstance(data, str) for data in inputs):
-        return '{"items": [' + ", ".join(inputs) + "]}"  # type: ignore[arg-type]
-    return {"items": [json.loads(d) if isinstance(d, str) else d for d in inputs]}
+def _batch(inputs: Sequence[Input]) -> str:
+    """The wrapper graph's input as JSON text (payloads read from the database may be JSON
+    text already), which the engine parses itself."""
+    return (
+        '{"items": [' + ", ".join(d if isinstance(d, str) else json.dumps(d) for d in inputs) + "]}"
+    )
 
 
-_LOOP: asyncio.AbstractEventLoop | None = None
-_LOOP_LOCK = threading.Lock()
-_SLOTS: asyncio.Semaphore | None = None
+_BUDGET = Budget()
+_POOL: pebble.ProcessPool | None = None
+_POOL_PID = 0
+_POOL_LOCK = threading.Lock()
 
 
-def _event_loop() -> asyncio.AbstractEventLoop:
-    """One event loop on a thread of its own, to await the engine's asynchronous calls."""
-    global _LOOP
-    with _LOOP_LOCK:
-        if _LOOP is None:
-            _LOOP = asyncio.new_event_loop()
-            threading.Thread(target=_LOOP.run_forever, name="rules-engine", daemon=True).start()
-        return _LOOP
+def configure(budget: Budget) -> None:
+    """Set the rules' budget (the service does at start, from its settings); workers started
+    under another budget are replaced."""
+    global _BUDGET
+    with _POOL_LOCK:
+        if budget != _BUDGET:
+            _BUDGET = budget
+            _stop_workers()
 
 
-def _engine_slots() -> asyncio.Semaphore:
-    """At most two batches per core in the engine at once (more only queue there)."""
-    global _SLOTS
-    if _SLOTS is None:  # created on the loop's thread, the only one that uses it
-        _SLOTS = asyncio.Semaphore(2 * (os.cpu_count() or 1))
-    return _SLOTS
+def budget() -> Budget:
+    return _BUDGET
 
 
-@contextmanager
-def _engine_errors() -> Iterator[None]:
-    """zen-engine raises RuntimeError when a rule fails, but a plain Exception for an input
-    it cannot take (a number beyond 64-bit floats): both are the rules failing on the input,
-    referred with RULES_ERROR, never an error of the service."""
-    try:
-        yield
-    except RuntimeError:
-        raise
-    except Exception as exc:
-        raise RuntimeError(str(exc)) from exc
+def _workers() -> pebble.ProcessPool:
+    """The rules workers of this process, started at first use (and again in a forked child,
+    which inherits none of its parent's)."""
+    global _POOL, _POOL_PID
+    with _POOL_LOCK:
+        if _POOL is None or os.getpid() != _POOL_PID or not _POOL.active:
+            _POOL = pebble.ProcessPool(
+                max_workers=_BUDGET.workers or os.cpu_count() or 1,
+                initializer=evaluator.start,
+                initargs=(_BUDGET.memory_mb,),
+                context=multiprocessing.get_context("spawn"),
+            )
+            _POOL_PID = os.getpid()
+        return _POOL
+
+
+def _stop_workers() -> None:
+    global _POOL
+    if _POOL is not None and os.getpid() == _POOL_PID:
+        _POOL.stop()  # type: ignore[no-untyped-call]
+        _POOL.join(timeout=5)
+    _POOL = None
+
+
+atexit.register(lambda: _stop_workers())
+
+
+class PendingVerdicts:
+    """Verdicts being decided by the rules workers; `result()` waits for them."""
+
+    def __init__(self, rules: CompiledRules, inputs: list[Input], batch: Future[Any] | None):
+        self._rules = rules
+        self._inputs = inputs
+        self._batch = batch
+
+    def result(self) -> list[Verdict]:
+        if self._batch is None:
+            return [self._rules.decide_alone(data) for data in self._inputs]
+        try:
+            results = self._batch.result()
+        except (RuntimeError, TimeoutError, pebble.ProcessExpired):
+            return [self._rules.decide_alone(data) for data in self._inputs]
+        return [verdict_of(result) for result in results]
 
 
 class CompiledRules:
-    """A compiled graph. Thread-safe for evaluation."""
+    """A graph, ready to run in the rules workers (each compiles it once). Thread-safe."""
 
     def __init__(self, graph: dict[str, Any]) -> None:
         self.graph = graph
-        self._content = zen.ZenDecisionContent(json.dumps(graph))
-        self._engine = zen.ZenEngine({"loader": self._load})
-        self._one = self._engine.create_decision(self._content)
-        self._many = self._engine.create_decision(zen.ZenDecisionContent(_BATCH))
+        self._json = json.dumps(graph)
+        self._digest = hashlib.sha256(self._json.encode()).hexdigest()
+        self._lock = threading.Lock()
+        self._over_in_row = 0
+        self._paused_until = 0.0
 
-    def _load(self, key: str) -> Any:
-        return self._content
-
-    def evaluate(self, data: dict[str, Any]) -> dict[str, Any]:
+    def evaluate(self, data: Input) -> dict[str, Any]:
         """The graph's raw result for one input (raises RuntimeError on a failing rule, or a
-        value the engine cannot take)."""
-        with _engine_errors():
-            return self._one.evaluate(data)["result"]
+        value the engine cannot take, and OverBudget past the budget)."""
+        return self._respond(data, trace=False)["result"]  # type: ignore[no-any-return]
 
-    def decide(self, data: dict[str, Any]) -> Verdict:
-        return self.decide_many([data])[0]
+    def decide(self, data: Input) -> Verdict:
+        return self.decide_alone(data)
 
     def decide_many(self, inputs: Sequence[Input]) -> list[Verdict]:
         """One verdict per input (an object, or an object as JSON text), in order. If the
-        batch fails, inputs are retried one by one and only those that fail are referred
-        (RULES_ERROR), with the engine's message."""
-        if not inputs:
-            return []
-        try:
-            with _engine_errors():
-                response = self._many.evaluate(_batch(inputs))
-        except RuntimeError:
-            return [self._decide_alone(data) for data in inputs]
-        return [verdict_of(result) for result in response["result"]["results"]]
+        batch fails, inputs are decided again one by one and only those that fail are
+        referred (RULES_ERROR, or RULES_BUDGET), with the reason."""
+        return self.decide_later(inputs).result()
 
-    def decide_later(self, inputs: Sequence[Input]) -> Future[list[Verdict]]:
-        """decide_many, run by the engine's own threads: the caller goes on (the engine
-        holds the GIL only to take the inputs and hand back the results) and several
-        batches decide at once on several cores."""
-        return asyncio.run_coroutine_threadsafe(self._decide_async(list(inputs)), _event_loop())
+    def decide_later(self, inputs: Sequence[Input]) -> PendingVerdicts:
+        """decide_many, begun: the caller goes on while a rules worker decides."""
+        inputs = list(inputs)
+        if not inputs or self._paused():
+            return PendingVerdicts(self, inputs, None)
+        batch = _workers().schedule(
+            evaluator.evaluate_many,
+            args=(self._digest, self._json, _batch(inputs)),
+            timeout=_BUDGET.batch_seconds(len(inputs)),
+        )
+        return PendingVerdicts(self, inputs, batch)
 
     def decide_all(self, batches: Sequence[Sequence[Input]]) -> list[list[Verdict]]:
         """Many batches at once, on every core."""
-        futures = [self.decide_later(batch) for batch in batches]
-        return [future.result() for future in futures]
+        pending = [self.decide_later(batch) for batch in batches]
+        return [each.result() for each in pending]
 
-    async def _decide_async(self, inputs: list[Input]) -> list[Verdict]:
-        if not inputs:
-            return []
-        async with _engine_slots():
-            try:
-                with _engine_errors():
-                    response = await self._many.async_evaluate(_batch(inputs))
-            except RuntimeError:
-                return [self._decide_alone(data) for data in inputs]
-        return [verdict_of(result) for result in response["result"]["results"]]
-
-    def _decide_alone(self, data: Input) -> Verdict:
+    def decide_alone(self, data: Input) -> Verdict:
         try:
-            return verdict_of(self.evaluate(json.loads(data) if isinstance(data, str) else data))
+            return verdict_of(self.evaluate(data))
+        except OverBudget as exc:
+            return Verdict("refer", [RULES_BUDGET], {"error": str(exc)})
         except RuntimeError as exc:
             return Verdict("refer", [RULES_ERROR], {"error": engine_message(exc)})
+
+    def _respond(self, data: Input, *, trace: bool) -> dict[str, Any]:
+        if self._paused():
+            raise OverBudget(
+                f"not evaluated: the rules ran past their budget on {PAUSE_AFTER} inputs in a "
+                f"row, and are paused for {PAUSE_SECONDS / 60:.0f} minutes"
+            )
+        limits = _BUDGET
+        future = _workers().schedule(
+            evaluator.evaluate_one,
+            args=(self._digest, self._json, data, trace),
+            timeout=limits.seconds,
+        )
+        try:
+            response: dict[str, Any] = future.result()
+        except TimeoutError:
+            self._over_budget()
+            raise OverBudget(f"the rules ran past their budget of {limits.seconds:g} s") from None
+        except pebble.ProcessExpired:
+            self._over_budget()
+            raise OverBudget(
+                f"the rules needed more than their budget of {limits.memory_mb} MB of memory"
+            ) from None
+        with self._lock:
+            self._over_in_row = 0
+        return response
+
+    def _over_budget(self) -> None:
+        with self._lock:
+            self._over_in_row += 1
+            if self._over_in_row >= PAUSE_AFTER:
+                self._over_in_row = 0
+                self._paused_until = time.monotonic() + PAUSE_SECONDS
+
+    def _paused(self) -> bool:
+        return time.monotonic() < self._paused_until
 
     def trace(self, data: dict[str, Any]) -> list[dict[str, Any]]:
         """What each node did for this input, in order: the rules that matched (decision
         tables) and the values the node set (not the ones it passed through). Nothing for an
-        input the rules fail on: its referral's reason (RULES_ERROR) says so."""
+        input the rules fail on: its referral's reason (RULES_ERROR, RULES_BUDGET) says so."""
         try:
-            with _engine_errors():
-                response = self._one.evaluate(data, {"trace": True})
+            response = self._respond(data, trace=True)
         except RuntimeError:
             return []
         steps = sorted(response.get("trace", {}).values(), key=lambda s: s.get("order", 0))

@@ -14,6 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 HIT_POLICIES = ("first", "collect")
+# What one upload may hold, so that checking, storing and handing a graph to the rules workers
+# stays cheap. (The time an evaluation may take is bounded apart: tandem.decisions.engine.)
+MAX_NODES = 500
+MAX_EDGES = 2_000
+MAX_TABLE_RULES = 20_000
+MAX_EXPRESSION_CHARS = 2_000
 NODE_TYPES = (
     "inputNode",
     "outputNode",
@@ -156,6 +162,14 @@ def problems(graph: Any, input_fields: set[str]) -> list[Problem]:
         ]
     if not isinstance(graph.get("edges"), list):
         return [Problem("graph", "the graph has no 'edges' list")]
+    for kind, count, most in (
+        ("nodes", len(graph["nodes"]), MAX_NODES),
+        ("edges", len(graph["edges"]), MAX_EDGES),
+    ):
+        if count > most:
+            return [
+                Problem("graph", f"the graph has {count:,} {kind}; at most {most:,} are allowed")
+            ]
     found: list[Problem] = []
     nodes: dict[str, dict[str, Any]] = {}
     for n, node in enumerate(graph["nodes"], start=1):
@@ -185,6 +199,16 @@ def problems(graph: Any, input_fields: set[str]) -> list[Problem]:
     for node in nodes.values():
         found.extend(_content_problems(node))
     if not found:
+        found.extend(
+            Problem(
+                where,
+                f"the expression is {len(text):,} characters long; at most "
+                f"{MAX_EXPRESSION_CHARS:,} are allowed",
+            )
+            for where, text, _ in expressions_of(graph)
+            if len(text) > MAX_EXPRESSION_CHARS
+        )
+    if not found:
         found.extend(_unknown_fields(nodes, input_fields))
     return found
 
@@ -208,6 +232,12 @@ def _content_problems(node: dict[str, Any]) -> Iterator[Problem]:
         for key in ("inputs", "outputs", "rules"):
             if not isinstance(content.get(key), list):
                 yield Problem(where, f"a decision table needs a '{key}' list")
+        rules = content.get("rules")
+        if isinstance(rules, list) and len(rules) > MAX_TABLE_RULES:
+            yield Problem(
+                where,
+                f"the table has {len(rules):,} rules; at most {MAX_TABLE_RULES:,} are allowed",
+            )
     elif kind == "expressionNode":
         if not isinstance(content, dict) or not isinstance(content.get("expressions"), list):
             yield Problem(where, "an expression node needs an 'expressions' list")
