@@ -28,15 +28,16 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import pebble
 import zen
 
 from tandem.decisions import evaluator, jdm
+from tandem.decisions.evaluator import ADVICE as ADVICE
+from tandem.decisions.evaluator import NO_OUTCOME as NO_OUTCOME
+from tandem.decisions.evaluator import read
 from tandem.decisions.jdm import Problem
 
-OUTCOMES = ("approve", "decline", "refer")
-ADVICE = ("approve", "decline")  # what a referral may recommend, and what analysts decide
-NO_OUTCOME = "NO_OUTCOME"  # the rules gave no valid outcome: an analyst decides
 RULES_ERROR = "RULES_ERROR"  # the rules failed on this input: an analyst decides
 RULES_BUDGET = "RULES_BUDGET"  # the rules ran past their budget on this input: an analyst decides
 
@@ -67,25 +68,14 @@ class OverBudget(RuntimeError):
 class Verdict:
     outcome: str
     reasons: list[str]
-    result: dict[str, Any]  # all the graph returned
     # On a referral, what the rules advise (approve or decline), if they say.
     recommendation: str | None = None
+    error: str | None = None  # why the rules could not decide (RULES_ERROR, RULES_BUDGET)
 
 
 def verdict_of(result: Any) -> Verdict:
-    """The platform's reading of a graph's result: `outcome` (approve, decline or refer),
-    `reasons` (a list of codes, or one `reason`) and, on a referral, an optional
-    `recommendation` (approve or decline). A result without a valid outcome is referred."""
-    if not isinstance(result, dict) or result.get("outcome") not in OUTCOMES:
-        return Verdict("refer", [NO_OUTCOME], result if isinstance(result, dict) else {})
-    reasons = result.get("reasons", result.get("reason"))
-    if isinstance(reasons, str):
-        reasons = [reasons]
-    if not isinstance(reasons, list):
-        reasons = []
-    advice = result.get("recommendation")
-    recommendation = advice if result["outcome"] == "refer" and advice in ADVICE else None
-    return Verdict(result["outcome"], [str(r) for r in reasons], result, recommendation)
+    """The platform's reading of a graph's result (tandem.decisions.evaluator.read)."""
+    return Verdict(*read(result))
 
 
 def engine_message(exc: Exception) -> str:
@@ -107,12 +97,11 @@ def engine_message(exc: Exception) -> str:
 Input = dict[str, Any] | str
 
 
-def _batch(inputs: Sequence[Input]) -> str:
-    """The wrapper graph's input as JSON text (payloads read from the database may be JSON
-    text already), which the engine parses itself."""
-    return (
-        '{"items": [' + ", ".join(d if isinstance(d, str) else json.dumps(d) for d in inputs) + "]}"
-    )
+def _batch(inputs: Sequence[Input]) -> bytes:
+    """The wrapper graph's input as JSON (payloads read from the database may be JSON text
+    already), which the engine parses itself."""
+    items = b", ".join(d.encode() if isinstance(d, str) else orjson.dumps(d) for d in inputs)
+    return b'{"items": [' + items + b"]}"
 
 
 _BUDGET = Budget()
@@ -177,7 +166,7 @@ class PendingVerdicts:
             results = self._batch.result()
         except (RuntimeError, TimeoutError, pebble.ProcessExpired):
             return [self._rules.decide_alone(data) for data in self._inputs]
-        return [verdict_of(result) for result in results]
+        return [Verdict(*reading) for reading in results]
 
 
 class CompiledRules:
@@ -211,7 +200,7 @@ class CompiledRules:
         if not inputs or self._paused():
             return PendingVerdicts(self, inputs, None)
         batch = _workers().schedule(
-            evaluator.evaluate_many,
+            evaluator.decide_many,
             args=(self._digest, self._json, _batch(inputs)),
             timeout=_BUDGET.batch_seconds(len(inputs)),
         )
@@ -226,9 +215,9 @@ class CompiledRules:
         try:
             return verdict_of(self.evaluate(data))
         except OverBudget as exc:
-            return Verdict("refer", [RULES_BUDGET], {"error": str(exc)})
+            return Verdict("refer", [RULES_BUDGET], error=str(exc))
         except RuntimeError as exc:
-            return Verdict("refer", [RULES_ERROR], {"error": engine_message(exc)})
+            return Verdict("refer", [RULES_ERROR], error=engine_message(exc))
 
     def _respond(self, data: Input, *, trace: bool) -> dict[str, Any]:
         if self._paused():

@@ -49,6 +49,28 @@ BATCH_GRAPH = json.dumps(
 )
 _COMPILED_MAX = 64
 
+OUTCOMES = ("approve", "decline", "refer")
+ADVICE = ("approve", "decline")  # what a referral may recommend, and what analysts decide
+NO_OUTCOME = "NO_OUTCOME"  # the rules gave no valid outcome: an analyst decides
+
+Reading = tuple[str, list[str], str | None]  # outcome, reasons, recommendation
+
+
+def read(result: Any) -> Reading:
+    """The platform's reading of a graph's result: `outcome` (approve, decline or refer),
+    `reasons` (a list of codes, or one `reason`) and, on a referral, an optional
+    `recommendation` (approve or decline). A result without a valid outcome is referred."""
+    if not isinstance(result, dict) or result.get("outcome") not in OUTCOMES:
+        return "refer", [NO_OUTCOME], None
+    reasons = result.get("reasons", result.get("reason"))
+    if isinstance(reasons, str):
+        reasons = [reasons]
+    if not isinstance(reasons, list):
+        reasons = []
+    advice = result.get("recommendation")
+    recommendation = advice if result["outcome"] == "refer" and advice in ADVICE else None
+    return result["outcome"], [str(r) for r in reasons], recommendation
+
 
 class Compiled:
     """One graph, compiled: its decision for one input, and the wrapper for many."""
@@ -83,10 +105,12 @@ def _compiled(digest: str, graph_json: str) -> Compiled:
     return found
 
 
-def evaluate_many(digest: str, graph_json: str, batch: str) -> list[Any]:
-    """The graph's result for each input of `batch` (`{"items": [...]}` as JSON text)."""
+def decide_many(digest: str, graph_json: str, batch: bytes) -> list[Reading]:
+    """The reading of the graph's result for each input of `batch` (`{"items": [...]}` as
+    JSON text): read here, so that only the readings travel back."""
     with _engine_errors():
-        return _compiled(digest, graph_json).many.evaluate(batch)["result"]["results"]  # type: ignore[no-any-return]
+        results = _compiled(digest, graph_json).many.evaluate(batch)["result"]["results"]
+    return [read(result) for result in results]
 
 
 def evaluate_one(digest: str, graph_json: str, data: dict[str, Any], trace: bool) -> Any:
