@@ -18,7 +18,7 @@ from tandem.privacy.service import staff_view
 from tandem.quality import double_entry, gold, policy, rejection, report, reviews, standing
 from tandem.quality.accuracy import Rate
 from tandem.quality.models import ERROR_CATEGORIES, Review
-from tandem.quality.sampling import choose_plan
+from tandem.quality.sampling import fraction_inspected, plan_for
 from tandem.tenancy.context import Context
 from tandem.tenancy.permissions import Permission
 from tandem.work.models import WorkItem
@@ -50,12 +50,12 @@ class QualityPolicyIn(BaseModel):
 
 class QualityPolicyOut(QualityPolicyIn):
     process_id: uuid.UUID
-    # The CSP-1 plan a new agent's work clears into once screened, at the AOQL target.
+    # The CSP-1 plan a new agent is screened under and, once cleared, sampled with.
     example_plan: dict[str, float] | None
 
     @classmethod
     def of(cls, process: Process) -> QualityPolicyOut:
-        plan = choose_plan(process.qa_aoql, 0.01) if process.qa_mode == "sampling" else None
+        plan = plan_for(process.qa_aoql, process.qa_aoql) if process.qa_mode == "sampling" else None
         return cls(
             process_id=process.id,
             mode=process.qa_mode,
@@ -68,7 +68,9 @@ class QualityPolicyOut(QualityPolicyIn):
                 "clearance": plan.clearance,
                 "fraction": plan.fraction,
                 "aoql": plan.aoql,
-                "review_fraction_at_1_percent": plan.review_fraction,
+                "review_fraction_at_1_percent": fraction_inspected(
+                    0.01, plan.clearance, plan.fraction
+                ),
             },
         )
 

@@ -1,18 +1,20 @@
 """`tandem bench quality`: CSP-1 sampling through Tandem's real quality control.
 
-100 synthetic agents with known error rates (60 at 0.5 %, 30 at 2 %, 10 at 8 %) work 200,000
-items (20,000 with --quick) of a keying process whose QA policy is sampling at an AOQL of
-1 %, in a migrated database (a SQLite file; a scratch PostgreSQL database with
---postgres-url). Each item, leased to an agent picked at random, is submitted through
-`Dispatcher.submit`, so quality control decides as in production whether it is reviewed:
-every item of a new agent until they clear, then a random fraction, per each agent's plan
-re-chosen for their measured error rate; the accuracy threshold sends agents back to full
-review. A reviewer who catches every defect reviews what comes to review (through
+40 synthetic agents with known error rates (20 at 0.5 %, 8 at 1 %, 5 at 2 %, 3 at 3 %, 2 at
+5 %, 2 at 8 %) work 200,000 items (20,000 with --quick), about 5,000 each, of a keying process
+whose QA policy is sampling at an AOQL of 1 %, in a migrated database (a SQLite file; a
+scratch PostgreSQL database with --postgres-url). Each item, leased to an agent picked at
+random, is submitted through `Dispatcher.submit`, so quality control decides as in
+production whether it is reviewed: every item of a new agent until they clear, then a
+random fraction, per each agent's plan (re-chosen for their measured error rate when a
+defect starts a screening run); the accuracy threshold sends agents back to full review. A
+reviewer who catches every defect reviews what comes to review (through
 `quality.reviews.review`) and corrects the defects found; the rest is delivered as keyed.
 
 Counted afterwards from the database: the delivered results that are wrong (the outgoing
 error rate), reviews per item (the review fraction), and the report's estimate of the
-outgoing error rate beside the truth.
+outgoing error rate beside the truth; each per group of agents too. The AOQL is promised to
+every client whatever its agents' error rate, so it is checked per group, not on the blend.
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ from tandem.workforce.models import Agent, DeliveryCenter
 Log = Callable[[str], None]
 AOQL_TARGET = 0.01
 MAX_REVIEW_FRACTION = 0.40
-GROUPS = ((60, 0.005), (30, 0.02), (10, 0.08))
+GROUPS = ((20, 0.005), (8, 0.01), (5, 0.02), (3, 0.03), (2, 0.05), (2, 0.08))
 FORM = {
     "type": "object",
     "required": ["invoice_number", "supplier", "total"],
@@ -273,9 +275,11 @@ def _figures(
         key = f"{rate:.3f}".rstrip("0")
         figures[f"review_fraction_at_{key}"] = round(looked_at[rate] / (worked[rate] or 1), 4)
         figures[f"outgoing_error_rate_at_{key}"] = round(wrong[rate] / (worked[rate] or 1), 5)
-    missed = []
-    if figures["outgoing_error_rate"] > AOQL_TARGET:
-        missed.append(f"outgoing_error_rate <= {AOQL_TARGET}")
+    missed = [
+        f"{key} <= {AOQL_TARGET}"
+        for key, value in figures.items()
+        if key.startswith("outgoing_error_rate") and value > AOQL_TARGET
+    ]
     if figures["review_fraction"] > MAX_REVIEW_FRACTION:
         missed.append(f"review_fraction <= {MAX_REVIEW_FRACTION}")
     figures["targets_met"] = not missed
