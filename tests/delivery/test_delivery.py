@@ -18,10 +18,11 @@ from sqlalchemy import select
 
 from tandem.container import Container
 from tandem.core.clock import ManualClock
+from tandem.core.config import Settings
 from tandem.core.db import transaction
 from tandem.delivery.models import WebhookAttempt, WebhookDelivery
 from tandem.delivery.signing import HEADER, verify
-from tandem.delivery.webhooks import backoff, deliver_due
+from tandem.delivery.webhooks import BACKOFF_BASE, BACKOFF_CAP, backoff, deliver_due
 from tests.conftest import LOCAL, RESULT, World
 
 
@@ -118,23 +119,90 @@ def test_signed_webhook_with_retries_and_recorded_attempts(
 def test_a_hook_that_keeps_failing_gives_up(
     api: Any, world: World, container: Container, clock: ManualClock
 ) -> None:
-    receiver = Receiver([500] * 10)
-    api("client").post("/api/v1/webhooks", json={"url": receiver.url})
+    """A receiver that always fails is tried exactly `max_attempts` times (the README's 8),
+    each try recorded and numbered 1..8, backing off between them; then the delivery is
+    failed and never tried again. Giving up early (after one try) or late fails this."""
+    max_attempts = 8
+    receiver = Receiver([500] * (max_attempts + 5))
+    hook = api("client").post("/api/v1/webhooks", json={"url": receiver.url})
+    assert hook.status_code == 201
     _deliver_one(api, world)
+
+    def delivery() -> WebhookDelivery:
+        with transaction(container.sessions) as session:
+            return session.scalars(select(WebhookDelivery)).one()
+
     with httpx.Client() as http:
-        for attempt in range(1, 4):
-            deliver_due(
+
+        def deliver() -> int:
+            return deliver_due(
                 container.sessions,
                 clock,
                 http,
-                max_attempts=3,
+                max_attempts=max_attempts,
                 timeout_s=5.0,
                 keyring=container.keyring,
                 allowed=LOCAL,
             )
-            clock.advance(backoff(attempt))
+
+        for attempt in range(1, max_attempts + 1):
+            before = delivery()
+            assert (before.status, before.attempts) == ("pending", attempt - 1), attempt
+            assert deliver() == 1, f"attempt {attempt} was not made"
+            after = delivery()
+            assert after.attempts == attempt
+            if attempt < max_attempts:
+                assert after.status == "pending", f"gave up after {attempt} attempts"
+                assert after.next_attempt_at == clock.now() + backoff(attempt)
+                clock.advance(backoff(attempt) - timedelta(seconds=1))
+                assert deliver() == 0, f"retried before the backoff after attempt {attempt}"
+                clock.advance(timedelta(seconds=1))
+        assert delivery().status == "failed"
+        clock.advance(timedelta(days=1))
+        assert deliver() == 0  # a failed delivery is not tried again
+    assert len(receiver.requests) == max_attempts
+    final = delivery()
+    assert (final.status, final.attempts, final.delivered_at) == ("failed", max_attempts, None)
     with transaction(container.sessions) as session:
-        assert session.scalars(select(WebhookDelivery.status)).one() == "failed"
+        attempts = session.execute(
+            select(WebhookAttempt.number, WebhookAttempt.status_code, WebhookAttempt.error)
+            .where(WebhookAttempt.delivery_id == final.id)
+            .order_by(WebhookAttempt.number)
+        ).all()
+    assert [tuple(a) for a in attempts] == [
+        (n, 500, "receiver answered HTTP 500") for n in range(1, max_attempts + 1)
+    ]
+    listed = api("client").get(f"/api/v1/webhook-deliveries/{final.id}/attempts")
+    assert listed.status_code == 200
+    assert sorted(a["number"] for a in listed.json()) == list(range(1, max_attempts + 1))
+
+
+def test_backoff_doubles_from_30_seconds_up_to_an_hour() -> None:
+    """The README's schedule: 30 s before the first retry, doubling, never past an hour,
+    8 tries by default."""
+    assert timedelta(seconds=30) == BACKOFF_BASE and timedelta(hours=1) == BACKOFF_CAP
+    assert backoff(1) == timedelta(seconds=30)
+    minutes = [backoff(attempts) / timedelta(minutes=1) for attempts in range(1, 11)]
+    assert minutes == [0.5, 1, 2, 4, 8, 16, 32, 60, 60, 60]
+    assert backoff(0) == timedelta(seconds=30)  # never less than the base
+    # The worker's default: a delivery fails after its 8th try (its 7 waits: 30 s .. 32 min).
+    assert Settings.model_fields["webhook_max_attempts"].default == 8
+
+
+def _most_attempts_allowed() -> int:
+    """The highest `webhook_max_attempts` the settings accept."""
+    field = Settings.model_fields["webhook_max_attempts"]
+    return next(int(rule.le) for rule in field.metadata if hasattr(rule, "le"))
+
+
+def test_backoff_never_exceeds_the_cap_for_any_allowed_attempt() -> None:
+    """After any number of failed tries the settings allow (webhook_max_attempts up to
+    its bound), the wait is at most an hour, and an hour once the doubling reaches it."""
+    for attempts in range(1, _most_attempts_allowed()):
+        wait = backoff(attempts)
+        assert wait <= BACKOFF_CAP, attempts
+        expected = BACKOFF_CAP if attempts >= 8 else BACKOFF_BASE * 2 ** (attempts - 1)
+        assert wait == expected, attempts
 
 
 def test_batch_export_in_three_formats(api: Any, world: World) -> None:

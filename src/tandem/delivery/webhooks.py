@@ -29,8 +29,9 @@ BACKOFF_CAP = timedelta(hours=1)
 
 def backoff(attempts: int) -> timedelta:
     """Wait before the next try after `attempts` failed ones: 30 s, 1 min, 2 min ... 1 h."""
-    factor: int = 2 ** max(attempts - 1, 0)
-    return min(BACKOFF_BASE * factor, BACKOFF_CAP)
+    # The exponent stops growing once the cap is reached: 30 s * 2**42 overflows a timedelta.
+    doublings = min(max(attempts - 1, 0), 20)
+    return min(BACKOFF_BASE * 2**doublings, BACKOFF_CAP)
 
 
 @dataclass(frozen=True)
