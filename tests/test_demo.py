@@ -77,7 +77,9 @@ def test_cli_migrate_and_clear_config_errors(tmp_path: Any) -> None:
 def test_serve_runs_worker_processes_that_share_the_port(tmp_path: Any) -> None:
     """`tandem serve --workers 2`: two API processes behind one port, each with its own app."""
     import os
+    import re
     import socket
+    import threading
     import time
 
     import httpx
@@ -96,17 +98,43 @@ def test_serve_runs_worker_processes_that_share_the_port(tmp_path: Any) -> None:
         stderr=subprocess.STDOUT,
         text=True,
     )
+    lines: list[str] = []  # the server's log so far, read as it is written
+
+    def read() -> None:
+        assert server.stdout is not None
+        for line in server.stdout:
+            lines.append(line)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
     try:
-        deadline = time.monotonic() + 30
+        # Up once both processes have started an app (uvicorn logs each process's
+        # application startup) and the port answers.
+        deadline = time.monotonic() + 60
         while True:
+            started = sum("Application startup complete." in line for line in lines)
             try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
+                if (
+                    started >= 2
+                    and httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200
+                ):
                     break
             except httpx.TransportError:
                 pass
-            assert time.monotonic() < deadline, "the server did not come up"
+            assert server.poll() is None, "".join(lines)
+            assert time.monotonic() < deadline, "the server did not come up: " + "".join(lines)
             time.sleep(0.2)
     finally:
         server.terminate()
-        output, _ = server.communicate(timeout=30)
-    assert output.count("Started server process") == 2, output
+        server.wait(timeout=30)
+        reader.join(timeout=10)
+    output = "".join(lines)
+    parent = re.findall(r"Started parent process \[(\d+)\]", output)
+    workers = re.findall(r"Started server process \[(\d+)\]", output)
+    assert len(parent) == 1 and parent[0] not in workers, output
+    assert len(workers) == len(set(workers)) == 2, output
+    # Each process ran an app of its own: two startups and two shutdowns, and each of the
+    # two processes finished.
+    assert output.count("Application startup complete.") == 2, output
+    assert output.count("Application shutdown complete.") == 2, output
+    assert sorted(re.findall(r"Finished server process \[(\d+)\]", output)) == sorted(workers)

@@ -15,11 +15,19 @@ from tandem.container import Container
 from tandem.core import metrics
 from tandem.core.db import transaction
 from tandem.core.errors import Conflict, InvalidInput
-from tandem.decisions import backtesting, deciding, lineage, measures, referrals, rulesets
+from tandem.decisions import (
+    backtesting,
+    deciding,
+    engine,
+    lineage,
+    measures,
+    referrals,
+    rulesets,
+)
 from tandem.decisions import underwriting as uw
 from tandem.decisions.jdm import Column, Graph, Rule, expressions, table
 from tandem.decisions.models import Decision
-from tandem.intake.service import ingest_file, submit_item
+from tandem.intake.service import CHUNK_ROWS, ingest_file, submit_item
 from tandem.tenancy.principal import Principal
 from tandem.work.lifecycle import State
 from tandem.work.models import WorkItem, WorkItemEvent
@@ -178,10 +186,24 @@ def _bulk_csv(rows: list[dict[str, Any]]) -> io.BytesIO:
 
 
 def test_bulk_files_are_decided_chunk_by_chunk(
-    container: Container, world: World, process_id: uuid.UUID
+    container: Container, world: World, process_id: uuid.UUID, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _version(container, world, process_id)
     rows = [BASE, HIGH_RISK, ABROAD] * 1500  # 4,500 rows: three chunks
+    # Each call to the engine, and each wait for its verdicts, in order; both still run.
+    calls: list[str] = []
+    decide_later, result = engine.CompiledRules.decide_later, engine.PendingVerdicts.result
+
+    def deciding(rules: engine.CompiledRules, inputs: Any) -> engine.PendingVerdicts:
+        calls.append(f"decide {len(inputs)}")
+        return decide_later(rules, inputs)
+
+    def waiting(pending: engine.PendingVerdicts) -> list[engine.Verdict]:
+        calls.append("verdicts")
+        return result(pending)
+
+    monkeypatch.setattr(engine.CompiledRules, "decide_later", deciding)
+    monkeypatch.setattr(engine.PendingVerdicts, "result", waiting)
     referred_before = _counted("refer")
     report = ingest_file(
         container.sessions,
@@ -194,6 +216,17 @@ def test_bulk_files_are_decided_chunk_by_chunk(
         keyring=container.keyring,
     )
     assert report.rows_accepted == 4500, report.errors[:3]
+    # One engine call per chunk of the file, each handed over before the verdicts of the
+    # chunk before it are awaited: the engine decides a chunk while the next is read.
+    last = 4500 - 2 * CHUNK_ROWS
+    assert calls == [
+        f"decide {CHUNK_ROWS}",
+        f"decide {CHUNK_ROWS}",
+        "verdicts",
+        f"decide {last}",
+        "verdicts",
+        "verdicts",
+    ]
     assert report.decisions == {"approve": 1500, "decline": 1500, "refer": 1500}
     assert _counted("refer") - referred_before == 1500  # Prometheus
     with container.context(world.client_user) as ctx:

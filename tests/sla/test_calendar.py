@@ -6,6 +6,7 @@ import itertools
 import json
 import random
 import re
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -244,11 +245,28 @@ def test_30_business_days_in_one_go(warsaw: BusinessCalendar) -> None:
     assert warsaw.between(waw(2026, 6, 1, 9), waw(2026, 7, 10, 17)) == 240 * H
 
 
-def test_very_long_durations_loop_per_window_not_per_minute(warsaw: BusinessCalendar) -> None:
+def test_very_long_durations_loop_per_window_not_per_minute(
+    warsaw: BusinessCalendar, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    walk = BusinessCalendar._windows_from
+    steps: list[tuple[datetime, datetime]] = []
+
+    def counted(cal: BusinessCalendar, at: datetime) -> Iterator[tuple[datetime, datetime]]:
+        for window in walk(cal, at):
+            steps.append(window)
+            yield window
+
+    monkeypatch.setattr(BusinessCalendar, "_windows_from", counted)
     # 2000 business days = 400 weeks: ends on the Friday of the 400th week at 17:00 local
     due = warsaw.add(waw(2026, 6, 1, 9), 2000 * 8 * H)
     friday = date(2026, 6, 1) + timedelta(weeks=399, days=4)
     assert due == datetime.combine(friday, time(17), tzinfo=WAW)
+    # One step per open window (one a working day), not per minute or hour of the duration.
+    assert len(steps) == 2000
+    assert steps[-1] == (
+        datetime.combine(friday, time(9), tzinfo=WAW).astimezone(UTC),
+        datetime.combine(friday, time(17), tzinfo=WAW).astimezone(UTC),
+    )
 
 
 def test_calendar_without_hours_never_opens() -> None:

@@ -3,6 +3,8 @@ shown once, stored hashed, revocable, and audited."""
 
 from __future__ import annotations
 
+import json
+import uuid
 from typing import Any
 
 import httpx
@@ -44,12 +46,21 @@ def test_a_key_acts_for_its_client_with_exactly_its_permissions(
             erp.post("/api/v1/webhooks", json={"url": "https://erp.example/hook"}).status_code
             == 403
         )
-        # Another client's process is not there at all.
+        # Another client's process is not there at all: answered as a process that does not
+        # exist is, 404 naming the id asked for.
         other = erp.post(
             f"/api/v1/processes/{world.other_process_id}/work-items",
             json={"payload": {"document_ref": "x"}},
         )
-        assert other.status_code in (403, 404)
+        missing_id = uuid.uuid4()
+        missing = erp.post(
+            f"/api/v1/processes/{missing_id}/work-items",
+            json={"payload": {"document_ref": "x"}},
+        )
+        assert other.status_code == missing.status_code == 404
+        assert other.json() == json.loads(
+            missing.text.replace(str(missing_id), str(world.other_process_id))
+        )
         me = erp.get("/api/v1/me").json()
         assert me["role"] == "api_key" and me["permissions"] == PERMISSIONS
     listed = api("client").get("/api/v1/api-keys").json()
