@@ -135,7 +135,7 @@ def test_check_names_a_bad_expression_by_node_rule_and_column() -> None:
     ("graph", "message"),
     [
         ({"nodes": 1}, "a 'nodes' list"),
-        ({"nodes": [{"id": "a", "type": "inputNode"}], "edges": []}, "needs an outputNode"),
+        ({"nodes": [{"id": "a", "type": "outputNode"}], "edges": []}, "exactly one inputNode"),
         (
             {"nodes": [{"id": "a", "type": "magicNode"}], "edges": []},
             "unknown node type 'magicNode'",

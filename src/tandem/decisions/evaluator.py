@@ -12,6 +12,7 @@ worker starts in a fraction of a second.
 from __future__ import annotations
 
 import json
+import os
 import resource
 import signal
 from collections import OrderedDict
@@ -88,7 +89,11 @@ _COMPILED: OrderedDict[str, Compiled] = OrderedDict()
 def start(memory_mb: int) -> None:
     """A worker's set-up: it ends at once when told to (the engine stops a worker past its
     deadline; Python's own handler would wait for the engine to return), and the kernel
-    refuses it memory beyond the budget (the engine then aborts, and the worker with it)."""
+    refuses it memory beyond the budget (the engine then aborts, and the worker with it).
+    The engine's errors carry no Rust backtrace (with RUST_BACKTRACE set, the first error
+    in a worker spent a tenth of a second, or more on a busy machine, resolving symbols:
+    time taken from the input's budget)."""
+    os.environ["RUST_BACKTRACE"] = os.environ["RUST_LIB_BACKTRACE"] = "0"
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     limit = memory_mb << 20
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
