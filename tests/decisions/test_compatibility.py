@@ -1,8 +1,8 @@
 """Rules as clients already write them: the 45 public JDM graphs of GoRules' zen repository
-(../shared/benchmarks/jdm-graphs). Each gets a decision process drafted from it, is uploaded,
-published with a test case, and decides generated inputs as zen-engine itself does; the two
-with function nodes are refused, naming the node and why (README, "Rules as clients write
-them")."""
+(../shared/benchmarks/jdm-graphs, copied to jdm_graphs/). Each gets a decision process drafted
+from it, is uploaded, published with a test case, and decides generated inputs as zen-engine
+itself does; the two with function nodes are refused, naming the node and why (README, "Rules
+as clients write them")."""
 
 from __future__ import annotations
 
@@ -23,9 +23,9 @@ from tandem.core.errors import InvalidInput
 from tandem.decisions import engine, evaluator, jdm, rulesets
 from tests.conftest import World
 
-GRAPHS = sorted(
-    (Path(__file__).resolve().parents[3] / "shared" / "benchmarks" / "jdm-graphs").glob("*.json")
-)
+# A copy of ../shared/benchmarks/jdm-graphs (MIT licence, GoRules.io; see its README), kept
+# with the tests so that they run wherever the repository is checked out.
+GRAPHS = sorted((Path(__file__).parent / "jdm_graphs").glob("*.json"))
 REFUSED = {"aml.json": "Aggregator", "company-analysis.json": "Overall Mapper"}
 INPUTS = 12
 
