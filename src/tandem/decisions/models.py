@@ -104,4 +104,14 @@ class Decision(Base):
         CheckConstraint("by IN ('rules', 'analyst', 'confirmation')", name="by"),
         Index("ix_decisions_item", "client_id", "work_item_id"),
         Index("ix_decisions_process", "client_id", "process_id", "by"),
+        # The rules' decisions by time, with their outcome: the portal's straight-through
+        # rate over a period reads the index alone.
+        Index(
+            "ix_decisions_rules_at",
+            "client_id",
+            "at",
+            postgresql_include=["outcome"],
+            postgresql_where=text("by = 'rules'"),
+            sqlite_where=text("by = 'rules'"),
+        ),
     )

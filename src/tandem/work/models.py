@@ -60,6 +60,8 @@ class Batch(Base):
             postgresql_where=text("idempotency_key IS NOT NULL"),
             sqlite_where=text("idempotency_key IS NOT NULL"),
         ),
+        # A client's latest files, newest first: the portal's file list.
+        Index("ix_batches_created", "client_id", "created_at"),
     )
 
     @property
