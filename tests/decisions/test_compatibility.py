@@ -151,9 +151,8 @@ def test_a_public_graph_is_drafted_uploaded_published_and_decides_as_zen_does(
         if isinstance(answer, tuple):
             assert verdict.reasons == [engine.RULES_ERROR]
         else:
-            assert (verdict.outcome, verdict.reasons, verdict.recommendation) == evaluator.read(
-                answer
-            )
+            reading = (verdict.outcome, verdict.reasons, verdict.recommendation, verdict.delivered)
+            assert reading == evaluator.read(answer)
 
 
 def test_every_shared_graph_is_in_the_suite() -> None:

@@ -25,13 +25,43 @@ ReadingItems = Annotated[Context, uses(Permission.WORK_ITEM_READ)]
 ManagingItems = Annotated[Context, uses(Permission.WORK_ITEM_MANAGE)]
 
 
+class OutcomeMapping(BaseModel):
+    """How a graph's result reads as an outcome, for rules that do not end in Tandem's words:
+    zen expressions over the result, and the result's paths delivered with the outcome."""
+
+    model_config = {"extra": "forbid"}
+
+    outcome: str = Field(
+        min_length=1,
+        description="approve, decline or refer, e.g. "
+        "`underwriting.needsManualReview ? 'refer' : 'approve'`",
+    )
+    reasons: str | None = Field(
+        default=None, description="a list of codes or one, e.g. `[underwriting.referralReason]`"
+    )
+    recommendation: str | None = Field(
+        default=None, description="on a referral, approve or decline"
+    )
+    deliver: list[str] = Field(
+        default_factory=list, description="paths of the result delivered with the outcome"
+    )
+
+
 class RulesetIn(BaseModel):
     graph: dict[str, Any] = Field(description="The JDM decision graph (GoRules JSON)")
     four_eyes: dict[str, Any] = Field(
         default_factory=dict,
         description='e.g. {"declines": true, "amount_field": "coverage_amount", "above": 500000}',
     )
+    mapping: OutcomeMapping | None = Field(
+        default=None,
+        description="How the result reads as an outcome; none: its own `outcome` and `reasons`",
+    )
     note: str | None = Field(default=None, max_length=500)
+
+
+class DraftFormIn(BaseModel):
+    graph: dict[str, Any] = Field(description="The JDM decision graph (GoRules JSON)")
 
 
 class RulesetOut(BaseModel):
@@ -40,6 +70,7 @@ class RulesetOut(BaseModel):
     version: int
     status: str
     four_eyes: dict[str, Any]
+    mapping: dict[str, Any] | None
     note: str | None
     created_at: datetime
     published_at: datetime | None
@@ -131,10 +162,19 @@ class BacktestIn(BaseModel):
 @router.post("/processes/{process_id}/rulesets", response_model=RulesetOut, status_code=201)
 def upload_ruleset(process_id: uuid.UUID, body: RulesetIn, ctx: Managing) -> RulesetOut:
     """A new draft version from a JDM graph, checked before it is stored."""
+    mapping = body.mapping.model_dump(exclude_none=True) if body.mapping else None
     ruleset = rulesets.create_version(
-        ctx, process_id, body.graph, four_eyes=body.four_eyes, note=body.note
+        ctx, process_id, body.graph, four_eyes=body.four_eyes, mapping=mapping, note=body.note
     )
     return RulesetOut.of(ruleset)
+
+
+@router.post("/rulesets/draft-form")
+def draft_form(body: DraftFormIn, ctx: Managing) -> dict[str, Any]:
+    """A decision process's input form drafted from a graph a client already has: its input
+    node's schema, or the fields it reads, typed by how it compares them. Edit it, then
+    define the process with it."""
+    return {"input_schema": rulesets.draft_form(body.graph)}
 
 
 @router.post("/processes/{process_id}/rulesets/xlsx", response_model=RulesetOut, status_code=201)

@@ -33,14 +33,18 @@ RULES_ACTOR = "system:rules"
 
 
 def auto_result(verdict: Verdict, ruleset: Ruleset) -> dict[str, Any]:
-    """What the client receives for an item the rules decided."""
-    return {
+    """What the client receives for an item the rules decided: the outcome, its reasons, and
+    the parts of the rules' result their mapping delivers (`details`, by path)."""
+    result = {
         "outcome": verdict.outcome,
         "reason": ", ".join(verdict.reasons) or verdict.outcome,
         "reasons": verdict.reasons,
         "decided_by": "rules",
         "ruleset_version": ruleset.version,
     }
+    if verdict.delivered is not None:
+        result["details"] = verdict.delivered
+    return result
 
 
 def _decision_row(ruleset: Ruleset, now: datetime) -> dict[str, Any]:

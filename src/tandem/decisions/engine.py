@@ -35,7 +35,7 @@ import zen
 from tandem.decisions import evaluator, jdm
 from tandem.decisions.evaluator import ADVICE as ADVICE
 from tandem.decisions.evaluator import NO_OUTCOME as NO_OUTCOME
-from tandem.decisions.evaluator import read
+from tandem.decisions.evaluator import Mapping, read
 from tandem.decisions.jdm import Problem
 
 RULES_ERROR = "RULES_ERROR"  # the rules failed on this input: an analyst decides
@@ -70,12 +70,14 @@ class Verdict:
     reasons: list[str]
     # On a referral, what the rules advise (approve or decline), if they say.
     recommendation: str | None = None
+    # The parts of the result the ruleset's mapping delivers with the outcome.
+    delivered: dict[str, Any] | None = None
     error: str | None = None  # why the rules could not decide (RULES_ERROR, RULES_BUDGET)
 
 
-def verdict_of(result: Any) -> Verdict:
+def verdict_of(result: Any, mapping: Mapping | None = None) -> Verdict:
     """The platform's reading of a graph's result (tandem.decisions.evaluator.read)."""
-    return Verdict(*read(result))
+    return Verdict(*read(result, mapping))
 
 
 def engine_message(exc: Exception) -> str:
@@ -172,8 +174,9 @@ class PendingVerdicts:
 class CompiledRules:
     """A graph, ready to run in the rules workers (each compiles it once). Thread-safe."""
 
-    def __init__(self, graph: dict[str, Any]) -> None:
+    def __init__(self, graph: dict[str, Any], mapping: Mapping | None = None) -> None:
         self.graph = graph
+        self.mapping = mapping or None
         self._json = json.dumps(graph)
         self._digest = hashlib.sha256(self._json.encode()).hexdigest()
         self._lock = threading.Lock()
@@ -183,7 +186,15 @@ class CompiledRules:
     def evaluate(self, data: Input) -> dict[str, Any]:
         """The graph's raw result for one input (raises RuntimeError on a failing rule, or a
         value the engine cannot take, and OverBudget past the budget)."""
-        return self._respond(data, trace=False)["result"]  # type: ignore[no-any-return]
+        return self._respond(data, trace=False)[0]["result"]  # type: ignore[no-any-return]
+
+    def evaluate_and_decide(self, data: Input) -> tuple[Any, Verdict]:
+        """The graph's raw result for one input and the verdict read from it (a mapping that
+        cannot read it: RULES_ERROR). Raises as `evaluate` does."""
+        response, reading = self._respond(data, trace=False)
+        if isinstance(reading, str):
+            return response["result"], Verdict("refer", [RULES_ERROR], error=reading)
+        return response["result"], Verdict(*reading)
 
     def decide(self, data: Input) -> Verdict:
         return self.decide_alone(data)
@@ -201,7 +212,7 @@ class CompiledRules:
             return PendingVerdicts(self, inputs, None)
         batch = _workers().schedule(
             evaluator.decide_many,
-            args=(self._digest, self._json, _batch(inputs)),
+            args=(self._digest, self._json, self.mapping, _batch(inputs)),
             timeout=_BUDGET.batch_seconds(len(inputs)),
         )
         return PendingVerdicts(self, inputs, batch)
@@ -213,13 +224,13 @@ class CompiledRules:
 
     def decide_alone(self, data: Input) -> Verdict:
         try:
-            return verdict_of(self.evaluate(data))
+            return self.evaluate_and_decide(data)[1]
         except OverBudget as exc:
             return Verdict("refer", [RULES_BUDGET], error=str(exc))
         except RuntimeError as exc:
             return Verdict("refer", [RULES_ERROR], error=engine_message(exc))
 
-    def _respond(self, data: Input, *, trace: bool) -> dict[str, Any]:
+    def _respond(self, data: Input, *, trace: bool) -> tuple[dict[str, Any], Any]:
         if self._paused():
             raise OverBudget(
                 f"not evaluated: the rules ran past their budget on {PAUSE_AFTER} inputs in a "
@@ -228,11 +239,11 @@ class CompiledRules:
         limits = _BUDGET
         future = _workers().schedule(
             evaluator.evaluate_one,
-            args=(self._digest, self._json, data, trace),
+            args=(self._digest, self._json, self.mapping, data, trace),
             timeout=limits.seconds,
         )
         try:
-            response: dict[str, Any] = future.result()
+            response: tuple[dict[str, Any], Any] = future.result()
         except TimeoutError:
             self._over_budget()
             raise OverBudget(f"the rules ran past their budget of {limits.seconds:g} s") from None
@@ -260,7 +271,7 @@ class CompiledRules:
         tables) and the values the node set (not the ones it passed through). Nothing for an
         input the rules fail on: its referral's reason (RULES_ERROR, RULES_BUDGET) says so."""
         try:
-            response = self._respond(data, trace=True)
+            response = self._respond(data, trace=True)[0]
         except RuntimeError:
             return []
         steps = sorted(response.get("trace", {}).values(), key=lambda s: s.get("order", 0))
@@ -289,12 +300,63 @@ class CompiledRules:
 
 @functools.lru_cache(maxsize=256)
 def _compiled(canonical: str) -> CompiledRules:
-    return CompiledRules(json.loads(canonical))
+    graph, mapping = json.loads(canonical)
+    return CompiledRules(graph, mapping)
 
 
-def compiled(graph: dict[str, Any]) -> CompiledRules:
-    """The compiled ruleset of a graph, compiled once per distinct content."""
-    return _compiled(json.dumps(graph, sort_keys=True))
+def compiled(graph: dict[str, Any], mapping: Mapping | None = None) -> CompiledRules:
+    """The compiled ruleset of a graph (and its outcome mapping), once per distinct content."""
+    return _compiled(json.dumps([graph, mapping or None], sort_keys=True))
+
+
+MAPPING_KEYS = (*evaluator.MAPPING_EXPRESSIONS, "deliver")
+MAX_DELIVERED = 50
+
+
+def mapping_problems(mapping: Any) -> list[Problem]:
+    """What is wrong with an outcome mapping: unknown keys, no outcome expression, an
+    expression that does not compile or is too long, delivered paths that are not paths."""
+    if mapping is None:
+        return []
+    if not isinstance(mapping, dict):
+        return [Problem("mapping", "an outcome mapping is an object")]
+    found = [Problem(f"mapping.{key}", "unknown key") for key in mapping if key not in MAPPING_KEYS]
+    if not mapping.get("outcome"):
+        found.append(
+            Problem("mapping.outcome", "give the expression that says approve, decline or refer")
+        )
+    for key in evaluator.MAPPING_EXPRESSIONS:
+        text = mapping.get(key)
+        if text is None:
+            continue
+        if not isinstance(text, str) or len(text) > jdm.MAX_EXPRESSION_CHARS:
+            found.append(
+                Problem(
+                    f"mapping.{key}",
+                    f"an expression of at most {jdm.MAX_EXPRESSION_CHARS:,} characters",
+                )
+            )
+            continue
+        try:
+            zen.compile_expression(text)
+        except RuntimeError as exc:
+            found.append(
+                Problem(f"mapping.{key}", f"invalid expression {text!r}: {engine_message(exc)}")
+            )
+    deliver = mapping.get("deliver", [])
+    if (
+        not isinstance(deliver, list)
+        or len(deliver) > MAX_DELIVERED
+        or not all(isinstance(path, str) and jdm.paths_read(path) == [path] for path in deliver)
+    ):
+        found.append(
+            Problem(
+                "mapping.deliver",
+                f"a list of at most {MAX_DELIVERED} paths of the result "
+                "(such as 'underwriting.premium')",
+            )
+        )
+    return found
 
 
 def check(graph: Any, input_fields: set[str]) -> list[Problem]:

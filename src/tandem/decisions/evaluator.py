@@ -54,23 +54,60 @@ OUTCOMES = ("approve", "decline", "refer")
 ADVICE = ("approve", "decline")  # what a referral may recommend, and what analysts decide
 NO_OUTCOME = "NO_OUTCOME"  # the rules gave no valid outcome: an analyst decides
 
-Reading = tuple[str, list[str], str | None]  # outcome, reasons, recommendation
+Reading = tuple[str, list[str], str | None, dict[str, Any] | None]
+# outcome, reasons, recommendation, and the parts of the result delivered with the outcome
+
+# A ruleset's outcome mapping, for rules that do not speak Tandem's words: expressions over the
+# graph's result for the outcome, the reasons and the recommendation, and the paths of the
+# result delivered with the outcome. Without one, the result's own `outcome`, `reasons` (or
+# `reason`) and `recommendation` are read.
+Mapping = dict[str, Any]
+MAPPING_EXPRESSIONS = ("outcome", "reasons", "recommendation")
 
 
-def read(result: Any) -> Reading:
+def read(result: Any, mapping: Mapping | None = None) -> Reading:
     """The platform's reading of a graph's result: `outcome` (approve, decline or refer),
-    `reasons` (a list of codes, or one `reason`) and, on a referral, an optional
-    `recommendation` (approve or decline). A result without a valid outcome is referred."""
-    if not isinstance(result, dict) or result.get("outcome") not in OUTCOMES:
-        return "refer", [NO_OUTCOME], None
-    reasons = result.get("reasons", result.get("reason"))
+    `reasons` (a list of codes, or one) and, on a referral, an optional `recommendation`
+    (approve or decline), each taken from the result or computed by the mapping's
+    expressions over it; and the result's paths the mapping delivers. A result without a
+    valid outcome is referred (NO_OUTCOME). A mapping's expression that fails raises
+    RuntimeError, as a failing rule does."""
+    if mapping:
+        with _engine_errors():
+            taken = {
+                key: zen.evaluate_expression(mapping[key], result)
+                for key in MAPPING_EXPRESSIONS
+                if mapping.get(key)
+            }
+        delivered = {path: _at(result, path) for path in mapping.get("deliver") or []}
+    else:
+        fields = result if isinstance(result, dict) else {}
+        taken = {
+            "outcome": fields.get("outcome"),
+            "reasons": fields.get("reasons", fields.get("reason")),
+            "recommendation": fields.get("recommendation"),
+        }
+        delivered = None
+    outcome = taken.get("outcome")
+    if outcome not in OUTCOMES:
+        return "refer", [NO_OUTCOME], None, delivered
+    reasons = taken.get("reasons")
     if isinstance(reasons, str):
         reasons = [reasons]
     if not isinstance(reasons, list):
         reasons = []
-    advice = result.get("recommendation")
-    recommendation = advice if result["outcome"] == "refer" and advice in ADVICE else None
-    return result["outcome"], [str(r) for r in reasons], recommendation
+    advice = taken.get("recommendation")
+    recommendation = advice if outcome == "refer" and advice in ADVICE else None
+    return str(outcome), [str(r) for r in reasons if r is not None], recommendation, delivered
+
+
+def _at(result: Any, path: str) -> Any:
+    """The value at a dotted path of the result, or None."""
+    for step in path.split("."):
+        if not isinstance(result, dict):
+            return None
+        result = result.get(step)
+    return result
 
 
 class Compiled:
@@ -110,18 +147,27 @@ def _compiled(digest: str, graph_json: str) -> Compiled:
     return found
 
 
-def decide_many(digest: str, graph_json: str, batch: bytes) -> list[Reading]:
+def decide_many(
+    digest: str, graph_json: str, mapping: Mapping | None, batch: bytes
+) -> list[Reading]:
     """The reading of the graph's result for each input of `batch` (`{"items": [...]}` as
     JSON text): read here, so that only the readings travel back."""
     with _engine_errors():
         results = _compiled(digest, graph_json).many.evaluate(batch)["result"]["results"]
-    return [read(result) for result in results]
+    return [read(result, mapping) for result in results]
 
 
-def evaluate_one(digest: str, graph_json: str, data: dict[str, Any], trace: bool) -> Any:
-    """The engine's whole response for one input (with each node's trace when asked)."""
+def evaluate_one(
+    digest: str, graph_json: str, mapping: Mapping | None, data: Any, trace: bool
+) -> tuple[Any, Reading | str]:
+    """The engine's whole response for one input (with each node's trace when asked), and
+    its reading (or why the mapping could not read it)."""
     with _engine_errors():
-        return _compiled(digest, graph_json).one.evaluate(data, {"trace": trace})
+        response = _compiled(digest, graph_json).one.evaluate(data, {"trace": trace})
+    try:
+        return response, read(response["result"], mapping)
+    except RuntimeError as exc:
+        return response, str(exc)
 
 
 @contextmanager

@@ -162,10 +162,10 @@ class Problem:
     message: str
 
 
-def problems(graph: Any, input_fields: set[str]) -> list[Problem]:
+def problems(graph: Any, input_fields: set[str] | None) -> list[Problem]:
     """Structural problems of an uploaded graph, and fields it reads that the process input
-    form does not have (nor an earlier node produces). The engine's own checks (cycles,
-    expression syntax) come on top of these."""
+    form does not have (nor a node produces; not checked when `input_fields` is None). The
+    engine's own checks (cycles, expression syntax) come on top of these."""
     if not isinstance(graph, dict) or not isinstance(graph.get("nodes"), list):
         return [
             Problem("graph", "a JDM graph is an object with a 'nodes' list and an 'edges' list")
@@ -219,7 +219,7 @@ def problems(graph: Any, input_fields: set[str]) -> list[Problem]:
             for where, text, _ in expressions_of(graph)
             if len(text) > MAX_EXPRESSION_CHARS
         )
-    if not found:
+    if not found and input_fields is not None:
         found.extend(_unknown_fields(nodes, input_fields))
     return found
 

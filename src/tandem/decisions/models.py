@@ -36,6 +36,9 @@ class Ruleset(Base):
     graph: Mapped[dict[str, Any]] = mapped_column(JSONType)
     # Four-eyes rule: {"declines": bool, "amount_field": str, "above": number}; {} = none.
     four_eyes: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    # How the graph's result reads as an outcome (tandem.decisions.evaluator.Mapping); None:
+    # the result's own `outcome`, `reasons` and `recommendation`.
+    mapping: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     note: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -17,7 +17,7 @@ from tandem.catalog.models import Process
 from tandem.catalog.service import get_process
 from tandem.core.caching import CACHES, LruCache
 from tandem.core.errors import Conflict, InvalidInput, NotFound
-from tandem.decisions import engine
+from tandem.decisions import engine, jdm
 from tandem.decisions.models import Ruleset, RulesetTest
 from tandem.tenancy.context import Context
 
@@ -34,10 +34,24 @@ def decision_process(ctx: Context, process_id: uuid.UUID) -> Process:
     return process
 
 
-def check_graph(process: Process, graph: Any) -> None:
-    """Refuse a graph that is malformed or reads a field the process input does not have."""
+def draft_form(graph: Any) -> dict[str, Any]:
+    """A decision process's input form drafted from a graph (tandem.decisions.jdm.draft_form),
+    refused with its problems if the graph is malformed."""
+    problems = jdm.problems(graph, None)
+    if problems:
+        raise InvalidInput(
+            f"the decision graph has {len(problems)} problem(s): "
+            + "; ".join(f"{p.where}: {p.message}" for p in problems[:5]),
+            errors=[{"field": p.where, "message": p.message} for p in problems],
+        )
+    return jdm.draft_form(graph)
+
+
+def check_graph(process: Process, graph: Any, mapping: Any = None) -> None:
+    """Refuse a graph that is malformed or reads a field the process input does not have,
+    and an outcome mapping that does not compile."""
     fields = set((process.input_schema or {}).get("properties", {}))
-    problems = engine.check(graph, fields)
+    problems = engine.check(graph, fields) + engine.mapping_problems(mapping)
     if problems:
         raise InvalidInput(
             f"the decision graph has {len(problems)} problem(s): "
@@ -52,11 +66,13 @@ def create_version(
     graph: Any,
     *,
     four_eyes: dict[str, Any] | None = None,
+    mapping: dict[str, Any] | None = None,
     note: str | None = None,
 ) -> Ruleset:
-    """A new draft version of the process's rules, numbered after the last one."""
+    """A new draft version of the process's rules, numbered after the last one, with how its
+    result reads as an outcome (`mapping`; None: the result's own `outcome` and `reasons`)."""
     process = decision_process(ctx, process_id)
-    check_graph(process, graph)
+    check_graph(process, graph, mapping)
     _check_four_eyes(process, four_eyes or {})
     last = ctx.session.scalar(
         select(func.max(Ruleset.version)).where(
@@ -70,6 +86,7 @@ def create_version(
         status="draft",
         graph=graph,
         four_eyes=four_eyes or {},
+        mapping=mapping or None,
         note=note,
         created_at=ctx.now,
     )
@@ -170,7 +187,8 @@ def tests_of(session: Session, ruleset: Ruleset) -> list[RulesetTest]:
 
 def as_fields(result: Any) -> dict[str, Any]:
     """A graph's result as the fields a test case expects: an object as it is; anything else
-    (a list, from a collecting table last; a number) as the field `result`."""
+    (a list, from a collecting table last; a number) as the field `result`. With an outcome
+    mapping, a test case's `outcome`, `reasons` and `delivered` are the mapped ones."""
     return result if isinstance(result, dict) else {"result": result}
 
 
@@ -191,7 +209,12 @@ def _run_tests(session: Session, ruleset: Ruleset) -> list[TestRun]:
     runs = []
     for test in tests_of(session, ruleset):
         try:
-            actual = as_fields(rules.evaluate(test.input))
+            result, verdict = rules.evaluate_and_decide(test.input)
+            actual = as_fields(result)
+            if ruleset.mapping:  # what the platform reads: the mapped outcome and reasons
+                actual = {**actual, "outcome": verdict.outcome, "reasons": verdict.reasons}
+                if verdict.delivered is not None:
+                    actual["delivered"] = verdict.delivered
         except RuntimeError as exc:
             actual = {"error": engine.engine_message(exc)}
         passed = all(actual.get(k) == v for k, v in test.expected.items())
@@ -236,10 +259,13 @@ def publish_version(
     tests: Sequence[tuple[str, dict[str, Any], dict[str, Any]]],
     *,
     four_eyes: dict[str, Any] | None = None,
+    mapping: dict[str, Any] | None = None,
     note: str | None = None,
 ) -> Ruleset:
     """Upload a version with its test cases (name, input, expected) and publish it."""
-    ruleset = create_version(ctx, process_id, graph, four_eyes=four_eyes, note=note)
+    ruleset = create_version(
+        ctx, process_id, graph, four_eyes=four_eyes, mapping=mapping, note=note
+    )
     for name, data, expected in tests:
         add_test(ctx, ruleset.id, name=name, data=data, expected=expected)
     return publish(ctx, ruleset.id)
@@ -264,5 +290,7 @@ _RULES: LruCache[tuple[int, uuid.UUID], engine.CompiledRules] = CACHES.bounded(
 def rules_of(ruleset: Ruleset) -> engine.CompiledRules:
     """The version's compiled rules, looked up by its id: a stored graph never changes, and
     an arriving item should not pay for hashing the graph's JSON to find them."""
-    graph = ruleset.graph
-    return _RULES.get_or_load((ruleset.client_id, ruleset.id), lambda: engine.compiled(graph))
+    graph, mapping = ruleset.graph, ruleset.mapping
+    return _RULES.get_or_load(
+        (ruleset.client_id, ruleset.id), lambda: engine.compiled(graph, mapping)
+    )

@@ -31,7 +31,8 @@ def backoff(attempts: int) -> timedelta:
     """Wait before the next try after `attempts` failed ones: 30 s, 1 min, 2 min ... 1 h."""
     # The exponent stops growing once the cap is reached: 30 s * 2**42 overflows a timedelta.
     doublings = min(max(attempts - 1, 0), 20)
-    return min(BACKOFF_BASE * 2**doublings, BACKOFF_CAP)
+    factor: int = 2**doublings
+    return min(BACKOFF_BASE * factor, BACKOFF_CAP)
 
 
 @dataclass(frozen=True)
