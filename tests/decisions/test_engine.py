@@ -11,7 +11,7 @@ import pytest
 from tandem.decisions import engine, excel
 from tandem.decisions import underwriting as uw
 from tandem.decisions.backtest import Case, compare
-from tandem.decisions.jdm import Column, Graph, Rule, table
+from tandem.decisions.jdm import Column, Graph, Rule, expressions, table
 
 FIELDS = set(uw.INPUT_SCHEMA["properties"])
 
@@ -230,3 +230,42 @@ def test_a_number_the_engine_cannot_take_is_the_rules_failing_not_the_service() 
     assert rules.trace(huge) == []
     [later] = rules.decide_later([huge]).result()
     assert later.reasons == [engine.RULES_ERROR]
+
+
+def _reading(expression: str, *, column: str = "") -> dict:
+    """A graph whose one table reads `column` (an expression, or no field) and whose one
+    expression node computes `expression`."""
+    g = Graph()
+    g.add("in", "inputNode", "in")
+    g.add(
+        "t",
+        "decisionTableNode",
+        "Table",
+        {
+            "hitPolicy": "first",
+            "inputs": [{"id": "i", "name": "Reads", "field": column}],
+            "outputs": [{"id": "o", "name": "Seen", "field": "seen"}],
+            "rules": [{"_id": "r", "i": "", "o": "true"}],
+        },
+    )
+    g.add("x", "expressionNode", "Sums", expressions([("total", expression)]))
+    g.chain("in", "t", "x")
+    return g.as_json()
+
+
+def test_the_field_check_reads_the_fields_an_expression_reads() -> None:
+    graph = _reading(
+        "sum(map(cart.items, #.unitPrice * #.quantity))", column="len(company.secretaries)"
+    )
+    assert engine.check(graph, {"cart", "company"}) == []  # closures over # are no fields
+    problems = engine.check(graph, {"cart"})
+    assert [(p.where, p.message) for p in problems] == [
+        (
+            "node 'Table', column 'Reads'",
+            "reads field 'company.secretaries', which the process input form does not have",
+        )
+    ]
+    [problem] = engine.check(_reading("`${first} ${last}` + upper(title)"), {"first", "last"})
+    assert "'title'" in problem.message  # placeholders and function arguments are read
+    # A field a node writes is no input: `total` is written by the expression node.
+    assert engine.check(_reading("1", column="date(since) > total"), {"since"}) == []

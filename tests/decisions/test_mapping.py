@@ -64,6 +64,19 @@ def test_a_mapping_reads_the_rules_own_words_as_outcome_reasons_and_delivered_pa
     assert engine.CompiledRules(GRAPH).decide(HEALTHY).reasons == [engine.NO_OUTCOME]
 
 
+def test_a_mapping_may_decline_and_recommend() -> None:
+    risky = {"answers": {"age": 70, "coverageAmount": 100_000, "hasHighRiskMedicalCondition": True}}
+    strict = {
+        "outcome": "totalRiskScore >= 20 ? 'decline' : 'approve'",
+        "reasons": "riskDescriptions",
+    }
+    declined = engine.CompiledRules(GRAPH, strict).decide(risky)
+    assert declined.outcome == "decline" and declined.reasons  # the risk factors' descriptions
+    advising = {**MAPPING, "recommendation": "totalRiskScore >= 40 ? 'decline' : 'approve'"}
+    referred = engine.CompiledRules(GRAPH, advising).decide(REFERRED)
+    assert (referred.outcome, referred.recommendation) == ("refer", "approve")
+
+
 def test_a_mapping_that_fails_on_a_result_refers_that_item_with_the_reason() -> None:
     rules = engine.CompiledRules(GRAPH, {"outcome": "len(underwriting.nothing.here) > 0"})
     [verdict] = rules.decide_many([HEALTHY])
