@@ -75,3 +75,48 @@ def test_a_double_click_on_hand_over_hands_over_once(
         batches = session.scalar(select(func.count()).select_from(Batch))
     assert [p["document_ref"] for p in refs].count("scan-twice.pdf") == 1
     assert batches == 1
+
+
+def test_a_decision_process_page_shows_its_rules_and_how_their_result_is_read(
+    page: Any, container: Container, world: World
+) -> None:
+    """GoRules' insurance underwriting example, published with an outcome mapping: the
+    client's process page lists the version and the mapping's expressions."""
+    from tandem.catalog.service import ProcessDefinition, define_process
+    from tandem.decisions import jdm, rulesets
+    from tests.decisions.test_mapping import GRAPH, HEALTHY, MAPPING
+
+    with transaction(container.sessions) as session:
+        process = define_process(
+            session,
+            world.client_id,
+            ProcessDefinition(
+                code="gorules_uw",
+                name="GoRules underwriting",
+                kind="decision",
+                input_schema=jdm.draft_form(GRAPH),
+                form_schema={"type": "object", "properties": {"outcome": {"type": "string"}}},
+                sla_minutes=480,
+                sla_mode="24x7",
+            ),
+            now=container.clock.now(),
+        )
+        process_id = process.id
+    with container.context(world.client_user) as ctx:
+        rulesets.publish_version(
+            ctx,
+            process_id,
+            GRAPH,
+            [("healthy", HEALTHY, {"outcome": "approve"})],
+            mapping=MAPPING,
+            note="from GoRules' editor",
+        )
+    sign_in(page, container, "c@insurer.example")
+    page.goto(f"/console/portal/processes/{process_id}")
+    rules = page.locator("#rules")
+    rules.wait_for()
+    row = rules.locator("tbody tr").first
+    assert row.locator("td").nth(1).inner_text() == "published"
+    assert "underwriting.needsManualReview ? 'refer'" in row.inner_text()
+    assert "totalRiskScore" in row.locator("dd").last.inner_text()  # delivered with it
+    shoot(page, "portal-rules")

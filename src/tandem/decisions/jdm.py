@@ -380,7 +380,9 @@ def _writes(node: dict[str, Any]) -> set[str]:
     else:
         return set()
     under = str(content.get("outputPath") or "").strip()
-    return {f"{under}.{key}" if under else key for key in keys if key}
+    if under:  # the node writes the output path whole (a collecting table: a list there)
+        return {under, *(f"{under}.{key}" for key in keys if key)}
+    return {key for key in keys if key}
 
 
 def _produced(nodes: dict[str, dict[str, Any]]) -> set[str]:

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from tandem.catalog.service import get_process, list_processes
 from tandem.core.errors import NotFound
+from tandem.decisions import rulesets
 from tandem.http import Services
 from tandem.privacy.service import payload_for, result_for
 from tandem.reports.kpis import client_kpis
@@ -82,6 +83,9 @@ def hand_over(
     _client_id(principal)
     with services.context(principal) as ctx:
         process = get_process(ctx, process_id)
+        # A decision process's rules: each version, its status and how its result is read.
+        versions = rulesets.list_versions(ctx, process.id) if process.kind == "decision" else []
+        versions.reverse()  # newest first
         return page(
             request,
             "portal_process.html",
@@ -89,6 +93,7 @@ def hand_over(
             process=process,
             controls=controls(process.input_schema),
             columns=list(process.input_schema.get("properties", {})),
+            versions=versions,
         )
 
 
