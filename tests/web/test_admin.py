@@ -8,6 +8,7 @@ deactivates one, while a planner sees the workforce read only."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -523,3 +524,27 @@ def test_a_planner_sees_the_workforce_read_only(
     assert page.get_by_role("button", name="Edit Test Agent").count() == 0
     assert page.locator("#add-agent, tr.editor, form").count() == 1  # the sign-out form only
     assert page.goto("/console/admin/users").status == 403
+
+
+def test_a_decision_process_form_is_drafted_from_a_clients_graph(
+    page: Any, container: Container, world: World, tmp_path: Path
+) -> None:
+    """A client with rules made in GoRules' editor: its graph drafts the input schema (the
+    editor's preview redraws), and the process becomes a decision process; a file that is
+    not JSON is named at the file input."""
+    _provider_admin(container)
+    sign_in(page, container, PROVIDER_ADMIN)
+    page.goto("/console/admin/processes/new")
+    graph = Path(__file__).parents[1] / "decisions" / "jdm_graphs" / "loan-approval.json"
+    page.get_by_label("Draft it from a decision graph").set_input_files(str(graph))
+    preview = page.locator("#input_schema-preview")
+    preview.get_by_label("Creditscore").wait_for()
+    drafted = json.loads(page.get_by_label("Input schema (JSON)").input_value())
+    assert drafted["properties"]["creditScore"] == {"type": "number"}
+    assert page.get_by_label("Kind").input_value() == "decision"
+    shoot(page, "admin-process-drafted")
+    broken = tmp_path / "rules.json"
+    broken.write_text("{not json")
+    page.get_by_label("Draft it from a decision graph").set_input_files(str(broken))
+    page.locator("#draft-graph-error").wait_for()
+    assert "rules.json is not JSON" in page.locator("#draft-graph-error").inner_text()

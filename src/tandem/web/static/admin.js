@@ -327,6 +327,8 @@
   function processEditor(form, h) {
     const editors = [...form.querySelectorAll("textarea[data-schema]")];
     for (const textarea of editors) livePreview(textarea);
+    const graphFile = form.querySelector("#draft-graph");
+    if (graphFile) graphFile.addEventListener("change", () => draftFromGraph(form, graphFile, h));
 
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
@@ -363,6 +365,30 @@
       // A conflict defining a process is its code, taken already for the client.
       report(h, form, result, result.status === 409 ? form.elements.namedItem("code") : null);
     });
+  }
+
+  // A decision process's input form drafted from a graph (POST /api/v1/rulesets/draft-form):
+  // the schema lands in the input editor, whose preview redraws, and the kind becomes decision.
+  async function draftFromGraph(form, input, h) {
+    unmark(input);
+    const file = input.files[0];
+    if (!file) return;
+    let graph;
+    try { graph = JSON.parse(await file.text()); } catch (_) {
+      mark(input, `${file.name} is not JSON`);
+      return;
+    }
+    const result = await h.api("POST", "/api/v1/rulesets/draft-form", { graph });
+    if (!result.ok) {
+      mark(input, h.problemText(result));
+      return;
+    }
+    const editor = form.elements.namedItem("input_schema");
+    editor.value = JSON.stringify(result.data.input_schema, null, 2);
+    editor.dispatchEvent(new Event("input"));
+    form.elements.namedItem("kind").value = "decision";
+    const fields = Object.keys(result.data.input_schema.properties || {}).length;
+    h.toast(`Drafted ${fields} field(s) from ${file.name}: check the types, then define the process.`);
   }
 
   // -- agents and skills ----------------------------------------------------------------------
