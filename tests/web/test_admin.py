@@ -548,3 +548,25 @@ def test_a_decision_process_form_is_drafted_from_a_clients_graph(
     page.get_by_label("Draft it from a decision graph").set_input_files(str(broken))
     page.locator("#draft-graph-error").wait_for()
     assert "rules.json is not JSON" in page.locator("#draft-graph-error").inner_text()
+
+
+def test_a_provider_admin_lands_on_a_page_they_can_use_and_sees_no_portal_link(
+    page: Any, container: Container, world: World
+) -> None:
+    """The portal is a client's: a provider admin signed in to its 404 before."""
+    _provider_admin(container)
+    response = None
+
+    def landed(r: Any) -> None:
+        nonlocal response
+        if r.request.resource_type == "document":
+            response = r
+
+    page.on("response", landed)
+    sign_in(page, container, PROVIDER_ADMIN)
+    assert response is not None and response.status == 200, page.url
+    assert "/console/portal" not in page.url
+    sections = page.get_by_role("navigation", name="Sections").get_by_role("link")
+    assert "Portal" not in sections.all_inner_texts()
+    for href in [link.get_attribute("href") for link in sections.all()]:
+        assert page.request.get(f"{href}").status == 200, href  # every link opens

@@ -48,6 +48,9 @@ SECTIONS: tuple[tuple[str, str, tuple[Permission, ...]], ...] = (
 
 # Sections of work held under a lease: only for people with an agent profile.
 AGENT_SECTIONS = frozenset({Permission.DECISION_JUDGE, Permission.WORK_CLAIM})
+# The portal is a client's: only for the client's own people (provider staff who may create
+# items do so for a client, through the API).
+CLIENT_SECTIONS = frozenset({Permission.WORK_ITEM_CREATE})
 
 
 def sections_of(principal: Principal) -> list[tuple[str, str]]:
@@ -57,6 +60,7 @@ def sections_of(principal: Principal) -> list[tuple[str, str]]:
         for label, url, permissions in SECTIONS
         if not principal.permissions.isdisjoint(permissions)
         and (AGENT_SECTIONS.isdisjoint(permissions) or principal.agent_id is not None)
+        and (CLIENT_SECTIONS.isdisjoint(permissions) or principal.client_id is not None)
     ]
 
 
