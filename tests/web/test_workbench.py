@@ -3,6 +3,7 @@ an error shown at its field, submit, and the item is delivered."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from tandem.container import Container
@@ -49,3 +50,37 @@ def test_an_agent_takes_keys_and_submits_an_item_the_client_sees_delivered(
     assert portal.get_by_text("Maria Santos").is_visible()
     shoot(portal, "portal-item")
     client.close()
+
+
+def test_an_agent_holding_an_item_goes_back_to_it_and_its_lease_is_renewed_on_opening(
+    page: Any, container: Container, world: World
+) -> None:
+    """`n` while holding an item opens it instead of claiming a second one; after a claim the
+    first field has focus; reopening a held item renews its lease at once (the first renewal
+    came a third of the lease after loading, after the reaper had taken the item back)."""
+    first = world.submit(container, "scan-1.pdf")
+    world.submit(container, "scan-2.pdf")
+    sign_in(page, container, "a@provider.example")
+    page.keyboard.press("n")
+    page.wait_for_url(f"**/console/work/{first.id}")
+    assert page.evaluate("document.activeElement.name") == "applicant_name"
+    with transaction(container.sessions) as session:
+        leased = session.get_one(WorkItem, (first.client_id, first.id))
+        expires = leased.lease_expires_at
+    container.clock.advance(timedelta(seconds=50))  # most of the test's 60 s lease gone
+    page.goto("/console/work")
+    assert page.get_by_role("button", name="Back to your item").is_visible()
+    page.keyboard.press("n")
+    page.wait_for_url(f"**/console/work/{first.id}")
+    page.wait_for_function("() => document.querySelector('.lease-status') !== null")
+    with transaction(container.sessions) as session:
+        items = session.query(WorkItem).filter(WorkItem.lease_owner.is_not(None)).all()
+        assert [i.id for i in items] == [first.id]  # no second item claimed
+    deadline = container.clock.now()
+    for _ in range(50):  # the renewal on opening lands within moments
+        with transaction(container.sessions) as session:
+            renewed = session.get_one(WorkItem, (first.client_id, first.id)).lease_expires_at
+        if renewed is not None and expires is not None and renewed > expires:
+            break
+        page.wait_for_timeout(100)
+    assert renewed is not None and renewed > deadline, (renewed, deadline)

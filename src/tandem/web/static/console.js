@@ -108,7 +108,9 @@ function signIn(form) {
 
 // -- agent workbench ----------------------------------------------------------------------
 
-async function takeNext() {
+async function takeNext(held) {
+  // An agent holding an item goes back to it rather than claiming a second one.
+  if (held) { window.location.assign(held); return; }
   const result = await api("POST", "/api/v1/dispatch/claim");
   if (result.status === 204) { toast("Nothing to do in your queues right now."); return; }
   if (!result.ok) { toast(problemText(result)); return; }
@@ -117,12 +119,13 @@ async function takeNext() {
 
 function workbench(root) {
   const next = root.querySelector("[data-action=next]");
-  if (next) next.addEventListener("click", takeNext);
+  const held = root.dataset.held || "";
+  if (next) next.addEventListener("click", () => takeNext(held));
   document.addEventListener("keydown", (event) => {
     const typing = event.target.closest("input, textarea, select");
     if (!typing && event.key === "n" && !event.ctrlKey && !event.metaKey && !event.altKey) {
       event.preventDefault();
-      takeNext();
+      takeNext(held);
     }
   });
 }
@@ -132,9 +135,11 @@ function leasedItem(root) {
   const attempt = Number(root.dataset.attempt);
   const form = root.querySelector("form.result");
   const status = root.querySelector(".lease-status");
-  // The lease is kept alive while the page is open.
+  // The lease is kept alive while the page is open: renewed at once on opening (an item
+  // reopened from "Items you hold" may have little of its lease left), then every third of it.
   const every = Math.max(5, Number(root.dataset.leaseSeconds) / 3) * 1000;
-  const beat = setInterval(async () => {
+  let beat = null;
+  async function renew() {
     const result = await api("POST", `/api/v1/leases/${itemId}/heartbeat`, { attempt });
     if (!result.ok) {
       clearInterval(beat);
@@ -142,7 +147,11 @@ function leasedItem(root) {
       status.classList.add("bad");
       for (const button of root.querySelectorAll("button")) button.disabled = true;
     }
-  }, every);
+  }
+  renew();
+  beat = setInterval(renew, every);
+  const first = form && form.querySelector("input, textarea, select");
+  if (first) first.focus();
 
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
