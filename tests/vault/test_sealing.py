@@ -7,7 +7,7 @@ import uuid
 import pytest
 from cryptography.exceptions import InvalidTag
 
-from tandem.vault.sealing import Keyring, KeyUnavailable, key_ref, sealing
+from tandem.vault.sealing import RESULT, Keyring, KeyUnavailable, key_ref, sealing
 
 MASTER = "a master key of at least thirty-two characters"
 NEW_MASTER = "the next master key, also thirty-two characters"
@@ -89,6 +89,54 @@ def test_items_without_personal_values_seal_nothing() -> None:
     )
     assert (stored, sealed) == ({"card_number": "••••••••••••1111"}, None)
     assert sealing({}) is None
+
+
+def test_a_chunk_is_split_in_order_each_value_bound_to_its_own_item() -> None:
+    keyring = Keyring(MASTER)
+    plan = sealing({**FIELDS, "email": "contact"})
+    assert plan is not None
+    items: list[tuple[uuid.UUID | str, dict[str, object]]] = []
+    for n in range(50):
+        item_id = uuid.uuid4()
+        payload: dict[str, object] = {"document_ref": f"scan-{n}"}
+        if n % 3 == 0:
+            payload["applicant_name"] = f"Person {n}"
+        if n % 5 == 0:
+            payload["email"] = f"p{n}@example.com"
+        if n % 7 == 0:
+            payload["card_number"] = "4111 1111 1111 1111"  # cut, never sealed
+        items.append((item_id if n % 2 else item_id.hex, payload))
+    split = plan.split_many(keyring.sealer(7, 1, RESULT), items)
+    assert len(split) == len(items)
+    for (item_id, payload), (stored, sealed) in zip(items, split, strict=True):
+        assert stored["document_ref"] == payload["document_ref"]
+        clear = {k: v for k, v in payload.items() if k in ("applicant_name", "email")}
+        if not clear:
+            assert sealed is None
+            continue
+        assert sealed is not None
+        assert stored.get("email", "[hidden]") == "[hidden]"
+        assert keyring.open(7, item_id, sealed, RESULT) == clear
+        with pytest.raises(InvalidTag):
+            keyring.open(7, item_id, sealed)  # not the item's input
+    sealed_values = [sealed for _, sealed in split if sealed]
+    assert len(set(sealed_values)) == len(sealed_values)  # a nonce of its own each
+
+
+def test_a_value_sealed_before_still_opens() -> None:
+    """The stored format: a value sealed by an earlier version of this module (this very
+    string, its nonce drawn at random then) opens, and one sealed now has the same shape."""
+    item_id = uuid.UUID("0193a3f4-c2b5-7c3e-8d9f-1a2b3c4d5e6f")
+    earlier = (
+        "v1.bb00a0c8.1.xSO7zIfIQZJwuYNBvnvxTK/mPwYhGYEdcHWjsbauAkpsVmKCnOmZ7juYaH5w+uhNq5zhEkB"
+        "deHcNOR8fxA=="
+    )
+    keyring = Keyring(MASTER)
+    assert key_ref(earlier) == (keyring.current.id, 1)
+    assert keyring.open(7, item_id, earlier) == {"applicant_name": "Maria Santos"}
+    now = keyring.seal(7, 1, item_id, {"applicant_name": "Maria Santos"})
+    assert now.startswith(keyring.prefix(1)) and len(now) == len(earlier)
+    assert keyring.open(7, item_id, now) == {"applicant_name": "Maria Santos"}
 
 
 def test_a_short_master_key_is_refused() -> None:

@@ -7,15 +7,27 @@ validation, all_or_nothing) into a scratch PostgreSQL database and into a SQLite
 migrated first. The rows and event rows written are counted afterwards. The same file is also
 read and validated without any database, to tell the cost of parsing and validation from the
 cost of writing.
+
+With TANDEM_BENCH_INTAKE_COLLECTOR=compare, the same file is then queued again on each
+database with the cyclic garbage collector paused while it streams (as the product runs:
+tandem.core.runtime.paused_cycle_collection) and left running, back to back, three times
+each in alternating order, each in a fresh database: `<db>_rows_per_s_collector_paused` and
+`_running` (best of three each) and `<db>_collector_share`, the share of the intake's time
+the collector's passes take when it runs (1 - running / paused).
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import gc
+import itertools
+import os
 import random
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -39,11 +51,15 @@ from tandem.intake.service import ingest_file
 from tandem.tenancy.principal import SYSTEM
 from tandem.tenancy.service import create_client
 from tandem.vault.sealing import Keyring
+from tandem.work import chunks
 from tandem.work.models import Batch, WorkItem, WorkItemEvent
 
 Log = Callable[[str], None]
 
 TARGET_ROWS_PER_S = 20_000
+COLLECTOR_SWITCH = "TANDEM_BENCH_INTAKE_COLLECTOR"  # "compare": collector paused vs running
+COLLECTOR_ROUNDS = 3
+_PAUSE = "paused_cycle_collection"  # what tandem.work.chunks pauses the collector with
 CATEGORIES = ["auto", "home", "health", "travel", "life"]
 INPUT_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -204,8 +220,68 @@ def ingest(
     }
 
 
+@contextlib.contextmanager
+def sqlite_file(path: Path) -> Iterator[str]:
+    """A migrated SQLite database at `path`, removed afterwards (100,000 rows take 100 MB)."""
+    url = f"sqlite:///{path}"
+    upgrade(url)
+    try:
+        yield url
+    finally:
+        for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            file.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def collector_running() -> Iterator[None]:
+    """Intake with the cyclic garbage collector left running while a file streams: the
+    chunk writer's pause (tandem.work.chunks.ChunkWriter) is replaced by nothing."""
+    if not gc.isenabled():
+        raise RuntimeError("the cyclic garbage collector is disabled: nothing to compare")
+    pause = getattr(chunks, _PAUSE)
+    setattr(chunks, _PAUSE, contextlib.nullcontext)
+    try:
+        yield
+    finally:
+        setattr(chunks, _PAUSE, pause)
+
+
+def _collector_comparison(
+    label: str, database: Callable[[], AbstractContextManager[str]], path: Path, log: Log
+) -> dict[str, Any]:
+    """The same intake with the collector paused and running, back to back, alternating
+    which goes first, each in a fresh database: best of COLLECTOR_ROUNDS each."""
+    rates: dict[str, list[float]] = {"paused": [], "running": []}
+    order: list[tuple[str, Callable[[], AbstractContextManager[None]]]] = [
+        ("paused", contextlib.nullcontext),
+        ("running", collector_running),
+    ]
+    for round_ in range(COLLECTOR_ROUNDS):
+        for kind, setting in order if round_ % 2 == 0 else order[::-1]:
+            with database() as url, setting():
+                result = ingest(url, path, f"{label}, collector {kind}", log)
+            if result["rows_verified"] != result["rows_accepted"]:
+                raise RuntimeError(f"{label}, collector {kind}: rows missing after intake")
+            rates[kind].append(result["rows_per_s"])
+    paused, running = max(rates["paused"]), max(rates["running"])
+    share = 1 - running / paused if paused else None
+    log(
+        f"{label}: {paused:,.0f} rows/s with the collector paused, {running:,.0f} with it "
+        f"running: its passes take {'?' if share is None else f'{share:.1%}'} of the time"
+    )
+    return {
+        f"{label}_rows_per_s_collector_paused": paused,
+        f"{label}_rows_per_s_collector_running": running,
+        f"{label}_collector_share": None if share is None else round(share, 3),
+        f"{label}_rows_per_s_collector_paused_all": rates["paused"],
+        f"{label}_rows_per_s_collector_running_all": rates["running"],
+    }
+
+
 def run(*, postgres_url: str | None, quick: bool, log: Log) -> dict[str, Any]:
     server = require_postgres_url(postgres_url, "intake")
+    compare_collector = os.environ.get(COLLECTOR_SWITCH, "") == "compare"
+    collector: dict[str, Any] = {}
     rows = 5_000 if quick else 100_000
     figures: dict[str, Any] = {
         "benchmark": "intake",
@@ -236,6 +312,23 @@ def run(*, postgres_url: str | None, quick: bool, log: Log) -> dict[str, Any]:
         upgrade(sqlite_url)
         sqlite = ingest(sqlite_url, path, "SQLite", log)
 
+        if compare_collector:
+            runs = itertools.count()
+
+            @contextlib.contextmanager
+            def fresh_sqlite() -> Iterator[str]:
+                with sqlite_file(Path(tmp) / f"collector-{next(runs)}.db") as url:
+                    yield url
+
+            @contextlib.contextmanager
+            def fresh_postgres() -> Iterator[str]:
+                with scratch_database(server, "tandem_bench_intake", log) as database:
+                    yield database.sqlalchemy_url
+
+            collector["collector_rounds"] = COLLECTOR_ROUNDS
+            collector.update(_collector_comparison("postgres", fresh_postgres, path, log))
+            collector.update(_collector_comparison("sqlite", fresh_sqlite, path, log))
+
     for prefix, result in (("postgres", postgres), ("sqlite", sqlite)):
         for key, value in result.items():
             figures[f"{prefix}_{key}"] = value
@@ -249,6 +342,7 @@ def run(*, postgres_url: str | None, quick: bool, log: Log) -> dict[str, Any]:
         for prefix, result in (("postgres", postgres), ("sqlite", sqlite))
         if result["rows_verified"] != rows or result["events_verified"] != rows
     ]
+    figures.update(collector)
     figures["rows_verified"] = not wrong
     figures["verification_problems"] = "; ".join(wrong)
     figures["targets_met"] = not missed and not wrong

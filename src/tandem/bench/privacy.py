@@ -4,21 +4,28 @@
   recognizers on a blank pipeline) over generated customer-service messages of about 1 KB,
   most with a few identifiers in them (e-mail, phone, card, IBAN, national ids), total scan
   and mask time over total size. The scanner is built and warmed before timing.
-- `encrypted_intake_slowdown`: the intake benchmark's file (100,000 rows; 5,000 with --quick)
-  queued by the real `ingest_file` into a fresh database, once with its customer name and
-  e-mail marked personal (masked in the payload, sealed with AES-GCM under the client's key)
-  and once without; (encrypted - plain) / plain, from the best of three runs of each,
-  interleaved in alternating order after a warm-up run, on PostgreSQL and on SQLite. The
-  figure is PostgreSQL's, the production database (as for the intake benchmark's target);
-  SQLite's, reported beside it, is higher: its intake runs wholly in this process, on the
-  one thread that also masks and seals (about 2.6 microseconds an item, against about 13 a
-  row for the whole intake), while on PostgreSQL the server's work runs beside it.
+- `postgres_encrypted_intake_slowdown` and `sqlite_encrypted_intake_slowdown`, each checked
+  against the target: the intake benchmark's file (100,000 rows; 5,000 with --quick) queued
+  by the real `ingest_file` into a fresh database, once with its customer name and e-mail
+  marked personal (masked in the payload, sealed with AES-GCM under the client's key) and
+  once without; plain rate / encrypted rate - 1 (the time it adds), from the best of three
+  runs of each, interleaved in alternating order after a warm-up run.
+  `encrypted_intake_slowdown` is PostgreSQL's, the production database. SQLite's intake runs
+  wholly in this process, the database's work included, on two threads (reading, which also
+  masks and seals, and writing) that share two cores with nothing else to hide the sealing
+  behind; and it writes the sealed values too (about an eighth more bytes).
+- `seal_us_per_item`: masking and sealing one item's name and e-mail (Sealing.split_many,
+  2,000 items a call, as intake calls it), the Python side alone.
+- `aes_gcm_us_per_value`: AES-GCM alone, the call the product makes for each item
+  (cryptography's AESGCM.encrypt of the item's personal values as JSON, a fresh nonce, the
+  client and item bound as associated data), a loop of them timed, best of five.
 """
 
 from __future__ import annotations
 
 import copy
 import itertools
+import os
 import random
 import tempfile
 import time
@@ -28,13 +35,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from tandem.bench.dispatch import busy_cores_now, require_postgres_url, scratch_database
-from tandem.bench.intake import FIRST, INPUT_SCHEMA, LAST, Log, ingest, write_csv
+from tandem.bench.intake import FIRST, INPUT_SCHEMA, LAST, Log, ingest, sqlite_file, write_csv
 from tandem.core.db import new_id_hex
-from tandem.core.migrate import upgrade
 from tandem.core.runtime import paused_cycle_collection
 from tandem.vault.freetext import scanner
-from tandem.vault.sealing import Keyring, sealing
+from tandem.vault.sealing import Keyring, bound_to, sealing
 
 TARGET_PII_MS_PER_KB = 2.0
 TARGET_SLOWDOWN = 0.15
@@ -115,6 +123,26 @@ def _sealing_cost(items: int = 20_000, chunk: int = 2_000) -> float:
         return round((time.perf_counter() - start) * 1e6 / items, 2)
 
 
+def _aes_gcm_cost(values: int = 20_000, repeats: int = 5) -> float:
+    """Microseconds of one AES-GCM encryption of a typical item's personal values, as
+    Sealer.seal_many makes it (the call alone; the loop around it included)."""
+    sealer = Keyring("a benchmark's master key, not a secret").sealer(1, 1)
+    plain = orjson.dumps({"customer": "Maria Santos", "email": "maria.santos17@example.com"})
+    nonces = os.urandom(12 * values)
+    calls = [
+        (nonces[at * 12 : (at + 1) * 12], bound_to(1, new_id_hex(), sealer.part))
+        for at in range(values)
+    ]
+    encrypt = sealer.cipher.encrypt
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for nonce, bound in calls:
+            encrypt(nonce, plain, bound)
+        best = min(best, time.perf_counter() - start)
+    return round(best * 1e6 / values, 3)
+
+
 def _slowdown(
     label: str, database: Callable[[], AbstractContextManager[str]], path: Path, log: Log
 ) -> tuple[float, dict[str, float]]:
@@ -135,6 +163,18 @@ def _slowdown(
     return best["plain"] / best["encrypted"] - 1, best
 
 
+def missed_targets(figures: dict[str, Any]) -> list[str]:
+    """The targets a run's figures miss: the scan's speed, and the slowdown of encrypted
+    intake on each database."""
+    missed = []
+    if figures["pii_ms_per_kb"] > TARGET_PII_MS_PER_KB:
+        missed.append(f"pii_ms_per_kb <= {TARGET_PII_MS_PER_KB}")
+    for label in ("postgres", "sqlite"):
+        if figures[f"{label}_encrypted_intake_slowdown"] > TARGET_SLOWDOWN:
+            missed.append(f"{label}_encrypted_intake_slowdown <= {TARGET_SLOWDOWN}")
+    return missed
+
+
 def run(*, postgres_url: str | None, quick: bool, log: Log) -> dict[str, Any]:
     server = require_postgres_url(postgres_url, "privacy")
     rows = 5_000 if quick else 100_000
@@ -143,6 +183,11 @@ def run(*, postgres_url: str | None, quick: bool, log: Log) -> dict[str, Any]:
     started = time.perf_counter()
     figures.update(_scanning(100 if quick else 1_000, log))
     figures["seal_us_per_item"] = _sealing_cost()
+    figures["aes_gcm_us_per_value"] = _aes_gcm_cost()
+    log(
+        f"masking and sealing: {figures['seal_us_per_item']} us an item, AES-GCM "
+        f"{figures['aes_gcm_us_per_value']} us of it"
+    )
     with tempfile.TemporaryDirectory(prefix="tandem-bench-privacy-") as tmp:
         path = Path(tmp) / "claims.csv"
         write_csv(path, rows)
@@ -150,9 +195,8 @@ def run(*, postgres_url: str | None, quick: bool, log: Log) -> dict[str, Any]:
 
         @contextmanager
         def sqlite() -> Iterator[str]:
-            url = f"sqlite:///{Path(tmp) / f'bench-{next(runs)}.db'}"
-            upgrade(url)
-            yield url
+            with sqlite_file(Path(tmp) / f"bench-{next(runs)}.db") as url:
+                yield url
 
         @contextmanager
         def postgres() -> Iterator[str]:
@@ -166,11 +210,7 @@ def run(*, postgres_url: str | None, quick: bool, log: Log) -> dict[str, Any]:
             figures[f"{label}_encrypted_intake_slowdown"] = round(slowdown, 3)
             log(f"{label}: encrypted intake {slowdown:+.1%} against plain")
     figures["encrypted_intake_slowdown"] = figures["postgres_encrypted_intake_slowdown"]
-    missed = []
-    if figures["pii_ms_per_kb"] > TARGET_PII_MS_PER_KB:
-        missed.append(f"pii_ms_per_kb <= {TARGET_PII_MS_PER_KB}")
-    if figures["encrypted_intake_slowdown"] > TARGET_SLOWDOWN:
-        missed.append(f"encrypted_intake_slowdown <= {TARGET_SLOWDOWN}")
+    missed = missed_targets(figures)
     figures["targets_met"] = not missed
     figures["targets_missed"] = ", ".join(missed)
     figures["measured_at"] = datetime.now(UTC).isoformat(timespec="seconds")

@@ -9,7 +9,8 @@ card, IBAN, national ids...) replaced by placeholders, the rest readable
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
+from operator import itemgetter
 from typing import Any
 
 CATEGORIES = (
@@ -52,17 +53,58 @@ def mask(value: Any, category: str) -> Any:
     for numbers people read back (cards, accounts, ids), its last four characters."""
     if value is None or value == "":
         return value
+    return masker(category)(value)
+
+
+def masker(category: str) -> Callable[[Any], Any]:
+    """`mask` of a category, for values neither None nor empty: looked up once, then called
+    on each row's value (bulk intake masks 100,000 rows' fields this way)."""
+    return _MASKERS.get(category, _hidden)
+
+
+# Each masker but free text's leaves a value masked already as it is (a mask contains "•";
+# card numbers are cut at intake): masking is idempotent. Free text is always scanned.
+
+
+def _hidden(value: Any) -> Any:
     text = str(value)
-    if category == "free_text":
-        return scanned(text)
-    if "•" in text:  # masked already (card numbers are cut at intake): masking is idempotent
+    return text if "•" in text else HIDDEN
+
+
+def _last_four(value: Any) -> Any:
+    text = str(value)
+    if "•" in text:
         return text
-    if category in ("card", "bank_account", "national_id"):
-        digits = "".join(ch for ch in text if ch.isalnum())
-        return "•" * max(len(digits) - 4, 4) + digits[-4:] if len(digits) > 4 else "••••"
-    if category == "name":
-        return " ".join([word[0] + "•••" for word in text.split()])
-    return HIDDEN
+    digits = "".join(ch for ch in text if ch.isalnum())
+    return "•" * max(len(digits) - 4, 4) + digits[-4:] if len(digits) > 4 else "••••"
+
+
+_FIRST = itemgetter(0)
+
+
+def _initials(value: Any) -> Any:
+    """Each word's first letter, then •••: "Maria Santos" -> "M••• S•••"."""
+    text = str(value)
+    if "•" in text:
+        return text
+    words = text.split()
+    if len(words) == 2:  # the most common shape, a third faster this way
+        first, last = words
+        return f"{first[0]}••• {last[0]}•••"
+    return "••• ".join(map(_FIRST, words)) + "•••" if words else ""
+
+
+def _free_text(value: Any) -> Any:
+    return scanned(str(value))
+
+
+_MASKERS: dict[str, Callable[[Any], Any]] = {
+    "name": _initials,
+    "card": _last_four,
+    "bank_account": _last_four,
+    "national_id": _last_four,
+    "free_text": _free_text,
+}
 
 
 def is_masked(value: Any) -> bool:
