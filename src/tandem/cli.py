@@ -506,6 +506,8 @@ def bench(
     else:
         for key, value in figures.items():
             console.print(f"{key:28} {value}")
+    if figures.get("targets_met") is False:  # a missed target or an error fails the run
+        raise typer.Exit(1)
 
 
 if __name__ == "__main__":
