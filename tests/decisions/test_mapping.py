@@ -33,15 +33,15 @@ HEALTHY = {"answers": {"age": 30, "coverageAmount": 100_000}}
 REFERRED = {"answers": {"age": 30, "coverageAmount": 100_000, "hasForeignResidency": True}}
 
 
-@pytest.fixture
-def process_id(container: Container, world: World) -> uuid.UUID:
+def define_process_for_graph(container: Container, world: World) -> uuid.UUID:
+    """The insurer's decision process for GoRules' example, its input form drafted from it."""
     with transaction(container.sessions) as session:
         return define_process(
             session,
             world.client_id,
             ProcessDefinition(
                 code="gorules_uw",
-                name="Underwriting (GoRules example)",
+                name="GoRules underwriting",
                 kind="decision",
                 input_schema=jdm.draft_form(GRAPH),
                 form_schema={"type": "object", "properties": {"outcome": {"type": "string"}}},
@@ -50,6 +50,11 @@ def process_id(container: Container, world: World) -> uuid.UUID:
             ),
             now=container.clock.now(),
         ).id
+
+
+@pytest.fixture
+def process_id(container: Container, world: World) -> uuid.UUID:
+    return define_process_for_graph(container, world)
 
 
 def test_a_mapping_reads_the_rules_own_words_as_outcome_reasons_and_delivered_parts() -> None:

@@ -82,26 +82,10 @@ def test_a_decision_process_page_shows_its_rules_and_how_their_result_is_read(
 ) -> None:
     """GoRules' insurance underwriting example, published with an outcome mapping: the
     client's process page lists the version and the mapping's expressions."""
-    from tandem.catalog.service import ProcessDefinition, define_process
-    from tandem.decisions import jdm, rulesets
-    from tests.decisions.test_mapping import GRAPH, HEALTHY, MAPPING
+    from tandem.decisions import rulesets
+    from tests.decisions.test_mapping import GRAPH, HEALTHY, MAPPING, define_process_for_graph
 
-    with transaction(container.sessions) as session:
-        process = define_process(
-            session,
-            world.client_id,
-            ProcessDefinition(
-                code="gorules_uw",
-                name="GoRules underwriting",
-                kind="decision",
-                input_schema=jdm.draft_form(GRAPH),
-                form_schema={"type": "object", "properties": {"outcome": {"type": "string"}}},
-                sla_minutes=480,
-                sla_mode="24x7",
-            ),
-            now=container.clock.now(),
-        )
-        process_id = process.id
+    process_id = define_process_for_graph(container, world)
     with container.context(world.client_user) as ctx:
         rulesets.publish_version(
             ctx,
