@@ -162,13 +162,14 @@ class PendingVerdicts:
         self._batch = batch
 
     def result(self) -> list[Verdict]:
-        if self._batch is None:
-            return [self._rules.decide_alone(data) for data in self._inputs]
-        try:
-            results = self._batch.result()
-        except (RuntimeError, TimeoutError, pebble.ProcessExpired):
-            return [self._rules.decide_alone(data) for data in self._inputs]
-        return [Verdict(*reading) for reading in results]
+        """The batch's verdicts; if it failed, ran past its deadline or never ran (the rules
+        paused), each input decided alone."""
+        if self._batch is not None:
+            try:
+                return [Verdict(*reading) for reading in self._batch.result()]
+            except (RuntimeError, TimeoutError, pebble.ProcessExpired):
+                pass
+        return [self._rules.decide(data) for data in self._inputs]
 
 
 class CompiledRules:
@@ -196,9 +197,6 @@ class CompiledRules:
             return response["result"], Verdict("refer", [RULES_ERROR], error=reading)
         return response["result"], Verdict(*reading)
 
-    def decide(self, data: Input) -> Verdict:
-        return self.decide_alone(data)
-
     def decide_many(self, inputs: Sequence[Input]) -> list[Verdict]:
         """One verdict per input (an object, or an object as JSON text), in order. If the
         batch fails, inputs are decided again one by one and only those that fail are
@@ -222,7 +220,8 @@ class CompiledRules:
         pending = [self.decide_later(batch) for batch in batches]
         return [each.result() for each in pending]
 
-    def decide_alone(self, data: Input) -> Verdict:
+    def decide(self, data: Input) -> Verdict:
+        """One input's verdict; the rules failing or over budget refer it, with the reason."""
         try:
             return self.evaluate_and_decide(data)[1]
         except OverBudget as exc:
