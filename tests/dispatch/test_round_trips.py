@@ -50,8 +50,9 @@ SHAPES = {
     "claim": r"UPDATE work_items SET state = 'leased'.* WHERE \(client_id, id\) = \(SELECT .*"
     r"RETURNING .*",
     "events": r"INSERT INTO work_item_events .*",
-    # The fences: the item, leased, this attempt, this agent, not expired.
-    "fenced submit": r"UPDATE work_items SET state=CASE .* WHERE work_items\.id = [^ ]+"
+    # The fences: the item (by its primary key), leased, this attempt, this agent, not expired.
+    "fenced submit": r"UPDATE work_items SET state=CASE .* WHERE work_items\.client_id = [^ ]+"
+    r" AND work_items\.id = [^ ]+"
     r" AND work_items\.state = [^ ]+ AND work_items\.attempt = [^ ]+"
     r" AND work_items\.lease_owner = [^ ]+ AND work_items\.lease_expires_at > [^ ]+"
     r"(?: WITH TIME ZONE)? RETURNING .*",
@@ -230,18 +231,10 @@ def test_a_submit_for_a_client_without_webhooks_reads_no_subscriptions(
     hot: Engine,
     is_postgres: bool,
     clock: ManualClock,
-    request: pytest.FixtureRequest,
 ) -> None:
     """The fenced update returns whether the item's client has webhooks, so that a client
     without them costs no read of the subscriptions (tandem.delivery.outbox.has_subscribers),
     even while another client has some."""
-    if not is_postgres:
-        reason = (
-            "SQLite: SQLAlchemy renders RETURNING unqualified, so the correlated EXISTS reads "
-            "'WHERE client_id = client_id' inside webhook_subscriptions: any client's "
-            "subscription makes every submit read the subscriptions once more"
-        )
-        request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
     with transaction(container.sessions) as session:
         session.add(
             WebhookSubscription(

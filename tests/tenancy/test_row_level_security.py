@@ -88,3 +88,69 @@ def test_the_application_names_the_client_per_transaction_and_pooled_connections
     with container.engine.begin() as conn:
         assert conn.scalar(text("SELECT tandem_tenant()")) is None
         assert _clients_seen(conn, "work_items") == {world.client_id, world.other_client_id}
+
+
+# `users` holds client_id but is read before anyone is known (sign-in): the application
+# scopes it, as it does every table.
+NOT_TENANT_SCOPED = {"users"}
+
+
+def test_every_table_holding_client_data_has_the_tenant_policy_read_once_per_query(
+    container: Container, ordinary: None
+) -> None:
+    """A new table with a client_id and no policy would be the one wall missing; a policy
+    calling tandem_tenant() per row made a client's console 5 times slower (migration 0017)."""
+    with container.engine.connect() as conn:
+        tables = set(
+            conn.scalars(
+                text(
+                    "SELECT table_name FROM information_schema.columns"
+                    " WHERE column_name = 'client_id' AND table_schema = current_schema()"
+                )
+            )
+        )
+        policies = dict(
+            conn.execute(
+                text(
+                    "SELECT p.tablename, p.qual FROM pg_policies p"
+                    " JOIN pg_class c ON c.relname = p.tablename AND c.relforcerowsecurity"
+                    " WHERE p.policyname = 'tenant_isolation'"
+                    " AND p.qual = p.with_check AND p.schemaname = current_schema()"
+                )
+            ).all()
+        )
+        parallel = conn.scalar(
+            text("SELECT proparallel FROM pg_proc WHERE proname = 'tandem_tenant'")
+        )
+    assert tables - NOT_TENANT_SCOPED - set(policies) == set()
+    per_row = {table for table, qual in policies.items() if "( SELECT tandem_tenant()" not in qual}
+    assert per_row == set()
+    assert parallel == "s"
+
+
+def test_a_clients_delivered_kpi_reads_the_index_alone_under_the_policy(
+    container: Container, world: World, ordinary: None
+) -> None:
+    """The portal's delivered KPI stays an index-only scan when the policy applies: the
+    policy's `gold` is in the index, and its tenant is an InitPlan, not a per-row call."""
+    _seed(container, world)
+    with container.engine.connect() as conn, conn.begin():
+        conn.execute(text("SET LOCAL enable_seqscan = off"))
+        conn.execute(text("SET LOCAL enable_bitmapscan = off"))
+        conn.execute(text("SET LOCAL enable_indexscan = off"))  # only if nothing else can
+        conn.execute(
+            text("SELECT set_config('tandem.client_id', :c, true)"), {"c": str(world.client_id)}
+        )
+        plan = "\n".join(
+            conn.scalars(
+                text(
+                    "EXPLAIN SELECT process_id, count(*) FROM work_items"
+                    " WHERE client_id = :c AND state = 'delivered' AND NOT gold"
+                    " AND delivered_at >= now() - interval '30 days'"
+                    " AND delivered_at <= due_at GROUP BY process_id"
+                ),
+                {"c": world.client_id},
+            )
+        )
+    assert "Index Only Scan using ix_work_items_delivered" in plan, plan
+    assert "InitPlan" in plan, plan

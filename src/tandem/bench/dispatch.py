@@ -820,6 +820,7 @@ class _RawClaimer:
                 | {
                     "now": now,
                     "result_value": Jsonb(RESULT),
+                    "item_client_id": row[0],
                     "item_id": row[1],
                     "held_attempt": attempt,
                     "agent_id": self.agent_id,

@@ -270,7 +270,7 @@ class Dispatcher:
         judged: bool,
     ) -> ItemRef:
         now = self.clock.now()
-        kept = self._stored_result(connection, agent_id, item_id, attempt, result, now)
+        client_id, kept = self._stored_result(connection, agent_id, item_id, attempt, result, now)
 
         def check(item: Row[Any]) -> None:
             """Refuses a result the form does not accept, and a referral not judged: the
@@ -286,7 +286,7 @@ class Dispatcher:
                 raise Conflict(f"work item {item_id} is a referral: judge it (POST .../judgment)")
 
         item = transitions.submit(
-            connection, agent_id, item_id, attempt, kept, now=now, check=check
+            connection, agent_id, client_id, item_id, attempt, kept, now=now, check=check
         )
         if item is None:
             refuse_lease(connection, agent_id, item_id, attempt)
@@ -315,11 +315,11 @@ class Dispatcher:
         attempt: int,
         result: dict[str, Any],
         now: datetime,
-    ) -> dict[str, Any]:
-        """The result as it is written: sealing its personal fields needs the item's client
-        and process before the one fenced update, known from the agent's claim when this
-        process made it (otherwise read, if the item is leased to the agent: one more round
-        trip). Anyone else is refused as the update would refuse them."""
+    ) -> tuple[int, dict[str, Any]]:
+        """The item's client and the result as it is written: sealing its personal fields
+        needs the item's client and process before the one fenced update, known from the
+        agent's claim when this process made it (otherwise read, if the item is leased to the
+        agent: one more round trip). Anyone else is refused as the update would refuse them."""
         with self._lock:
             origin = self._origins.pop((agent_id, item_id), None)
         if origin is None:
@@ -329,7 +329,9 @@ class Dispatcher:
             if origin is None:
                 refuse_lease(connection, agent_id, item_id, attempt)
         client_id, process_id = origin
-        return stored_result(connection, self.keyring, client_id, process_id, item_id, result)
+        return client_id, stored_result(
+            connection, self.keyring, client_id, process_id, item_id, result
+        )
 
     def submit_for_review(
         self,

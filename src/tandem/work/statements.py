@@ -172,10 +172,12 @@ QA_MODE = (
     .scalar_subquery()
 )
 CHECKED = or_(items.c.gold, items.c.recheck, QA_MODE != "none")
-# The fenced move leased -> submitted (-> delivered); it returns the item as it now is.
+# The fenced move leased -> submitted (-> delivered); it returns the item as it now is. The
+# submitter knows the item's client (from the claim, or read to seal the result): bound, it
+# keys the update on the primary key, and the subscriptions' check reads that client's alone.
 SUBMIT = (
     update(items)
-    .where(*FENCES)
+    .where(items.c.client_id == bindparam("item_client_id"), *FENCES)
     .values(
         state=case((CHECKED, State.SUBMITTED.value), else_=State.DELIVERED.value),
         version=items.c.version + case((CHECKED, 1), else_=len(SUBMITTED)),
@@ -197,7 +199,7 @@ SUBMIT = (
         items.c.attempt,
         items.c.gold,
         items.c.recheck,
-        outbox.has_subscribers(items.c.client_id).label("notify"),
+        outbox.has_subscribers(bindparam("item_client_id")).label("notify"),
     )
 )
 INSERT_EVENTS = insert(events)

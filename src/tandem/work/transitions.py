@@ -408,6 +408,7 @@ def heartbeat(
 def submit(
     connection: Connection,
     agent_id: uuid.UUID,
+    client_id: int,
     item_id: uuid.UUID,
     attempt: int,
     kept: Mapping[str, Any],
@@ -422,9 +423,9 @@ def submit(
     item before anything more is written and may refuse it by raising (the caller's
     transaction then rolls the update back)."""
     fences = {"item_id": item_id, "held_attempt": attempt, "agent_id": agent_id, "now": now}
+    stored = {"result_value": kept["result"], "result_sealed": kept["result_sealed"]}
     item = connection.execute(
-        SUBMIT,
-        {**fences, "result_value": kept["result"], "result_sealed": kept["result_sealed"]},
+        SUBMIT, {**fences, "item_client_id": client_id, **stored}
     ).one_or_none()
     if item is None:
         return None
