@@ -6,7 +6,9 @@ import asyncio
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
+from fastapi.dependencies.models import Dependant
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from swagger_ui_bundle import swagger_ui_path
@@ -127,6 +129,34 @@ def _nul_fields(value: Any, path: str) -> list[str]:
     return found
 
 
+async def refuse_unknown_query_parameters(request: Request) -> None:
+    """A query parameter the route does not declare is a mistake, most often a misspelt or
+    unsupported filter that would otherwise be ignored (`?external_ref=` listing every item):
+    refused for every route, each one named."""
+    route = request.scope.get("route")
+    if not request.query_params or not isinstance(route, APIRoute):
+        return
+    declared = _declared_query_parameters(route)
+    unknown = [name for name in request.query_params if name not in declared]
+    if unknown:
+        message = "is not a parameter of this route: " + ", ".join(sorted(declared) or ["none"])
+        raise InvalidInput(
+            "the request names query parameters this route does not take",
+            errors=[{"field": f"query.{name}", "message": message} for name in unknown],
+        )
+
+
+def _declared_query_parameters(route: APIRoute) -> frozenset[str]:
+    """The query parameters of the route and of every dependency it uses."""
+    names: set[str] = set()
+    pending: list[Dependant] = [route.dependant]
+    while pending:
+        dependant = pending.pop()
+        names.update(field.alias for field in dependant.query_params)
+        pending.extend(dependant.dependencies)
+    return frozenset(names)
+
+
 def create_app(container: Container | None = None) -> FastAPI:
     container = container or build_container()
     app = FastAPI(
@@ -142,7 +172,12 @@ def create_app(container: Container | None = None) -> FastAPI:
     install_problem_handlers(app)
     for router in ROUTERS:
         app.include_router(
-            router, responses=PROBLEMS, dependencies=[Depends(refuse_nul_characters)]
+            router,
+            responses=PROBLEMS,
+            dependencies=[
+                Depends(refuse_nul_characters),
+                Depends(refuse_unknown_query_parameters),
+            ],
         )
     default_openapi = app.openapi
 

@@ -337,11 +337,10 @@ def test_gold_items_are_seeded_at_the_rate_scored_and_retired(
 
 
 def report_visible(session: Any, world: World, container: Container) -> int:
-    from tandem.work.queries import list_visible
+    from tandem.work.queries import ItemSearch, find
 
     ctx = Context(session, world.client_user, container.clock.now(), container.keyring, b"")
-    found = list_visible(ctx, process_id=world.process_id)
-    return len(found)
+    return find(ctx, ItemSearch(process_id=world.process_id)).total
 
 
 # -- the client's acceptance -----------------------------------------------------------------

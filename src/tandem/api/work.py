@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import AwareDatetime, BaseModel, Field
 
 from tandem.http import MAX_INT, Services, uses
 from tandem.privacy.service import payload_for, result_for
@@ -37,19 +37,67 @@ def shown(ctx: Context, item: WorkItem) -> WorkItemOut:
     return out
 
 
-@router.get("/work-items", response_model=list[WorkItemOut])
+@router.get(
+    "/work-items",
+    response_model=list[WorkItemOut],
+    responses={
+        200: {
+            "headers": {
+                "X-Total-Count": {
+                    "description": "How many items match, on every page",
+                    "schema": {"type": "integer"},
+                },
+                "Link": {"description": 'The next and previous pages (rel="next", "prev")'},
+            }
+        }
+    },
+)
 def list_work_items(
     ctx: Reading,
+    request: Request,
+    response: Response,
+    external_ref: Annotated[str | None, Query(max_length=200)] = None,
     batch_id: uuid.UUID | None = None,
     process_id: uuid.UUID | None = None,
-    state: State | None = None,
+    state: Annotated[list[State] | None, Query(description="repeat for several")] = None,
+    received_from: AwareDatetime | None = None,
+    received_to: AwareDatetime | None = None,
+    due_before: AwareDatetime | None = None,
+    delivered_from: AwareDatetime | None = None,
+    delivered_to: AwareDatetime | None = None,
+    at_risk: bool | None = None,
+    breached: bool | None = None,
+    sort: queries.Sort = "received",
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=MAX_INT)] = 0,
 ) -> list[WorkItemOut]:
-    found = queries.list_visible(
-        ctx, batch_id=batch_id, process_id=process_id, state=state, limit=limit, offset=offset
+    """The items the caller may see that match every filter given (ranges: from inclusive,
+    to exclusive), one page at a time; `X-Total-Count` says how many match in all."""
+    search = queries.ItemSearch(
+        external_ref=external_ref,
+        batch_id=batch_id,
+        process_id=process_id,
+        states=tuple(state or ()),
+        received_from=received_from,
+        received_to=received_to,
+        due_before=due_before,
+        delivered_from=delivered_from,
+        delivered_to=delivered_to,
+        at_risk=at_risk,
+        breached=breached,
     )
-    return [shown(ctx, item) for item in found]
+    page = queries.find(ctx, search, sort=sort, limit=limit, offset=offset)
+    response.headers["X-Total-Count"] = str(page.total)
+    links = []
+    if offset + limit < page.total:
+        links.append((offset + limit, "next"))
+    if offset > 0:
+        links.append((max(0, offset - limit), "prev"))
+    if links:
+        response.headers["Link"] = ", ".join(
+            f'<{request.url.include_query_params(offset=at)}>; rel="{rel}"' for at, rel in links
+        )
+    return [shown(ctx, item) for item in page.items]
 
 
 @router.get("/work-items/{item_id}/events", response_model=list[EventOut])

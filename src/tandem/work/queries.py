@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, UnaryExpression, func, select
 from sqlalchemy.orm import Session
 
 from tandem.core.errors import NotFound
@@ -33,24 +36,83 @@ def latest(session: Session, client_id: int, limit: int) -> Sequence[WorkItem]:
     ).all()
 
 
-def list_visible(
+@dataclass(frozen=True)
+class ItemSearch:
+    """What a reader looks for among the items they may see; None (or empty) is any."""
+
+    external_ref: str | None = None
+    batch_id: uuid.UUID | None = None
+    process_id: uuid.UUID | None = None
+    states: tuple[State, ...] = ()
+    received_from: datetime | None = None
+    received_to: datetime | None = None
+    due_before: datetime | None = None
+    delivered_from: datetime | None = None
+    delivered_to: datetime | None = None
+    at_risk: bool | None = None
+    breached: bool | None = None
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        found: list[ColumnElement[bool]] = []
+        equal: tuple[tuple[Any, object], ...] = (
+            (WorkItem.external_ref, self.external_ref),
+            (WorkItem.batch_id, self.batch_id),
+            (WorkItem.process_id, self.process_id),
+            (WorkItem.at_risk, self.at_risk),
+            (WorkItem.breached, self.breached),
+        )
+        for column, value in equal:
+            if value is not None:
+                found.append(column == value)
+        if self.states:
+            found.append(WorkItem.state.in_([state.value for state in self.states]))
+        ranges: tuple[tuple[Any, datetime | None, datetime | None], ...] = (
+            (WorkItem.received_at, self.received_from, self.received_to),
+            (WorkItem.delivered_at, self.delivered_from, self.delivered_to),
+            (WorkItem.due_at, None, self.due_before),
+        )
+        for column, low, high in ranges:
+            if low is not None:
+                found.append(column >= low)
+            if high is not None:
+                found.append(column < high)
+        return found
+
+
+Sort = Literal["received", "-received", "due", "-due", "delivered", "-delivered", "priority"]
+
+
+def _order(sort: Sort) -> tuple[UnaryExpression[Any], ...]:
+    """Ids are time-ordered (UUIDv7 at intake): by id is by arrival, on the primary key."""
+    if sort == "priority":  # the most urgent first, as dispatch serves them
+        return (WorkItem.priority.desc(), WorkItem.due_at.asc(), WorkItem.id.asc())
+    if sort in ("received", "-received"):
+        return (WorkItem.id.desc() if sort == "-received" else WorkItem.id.asc(),)
+    column = WorkItem.due_at if sort.endswith("due") else WorkItem.delivered_at
+    if sort.startswith("-"):
+        return (column.desc().nulls_last(), WorkItem.id.desc())
+    return (column.asc().nulls_last(), WorkItem.id.asc())
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[WorkItem]
+    total: int
+
+
+def find(
     ctx: Context,
+    search: ItemSearch = ItemSearch(),
     *,
-    batch_id: uuid.UUID | None = None,
-    process_id: uuid.UUID | None = None,
-    state: State | None = None,
+    sort: Sort = "received",
     limit: int = 100,
     offset: int = 0,
-) -> list[WorkItem]:
-    query = select(WorkItem).where(visible(ctx.principal, ctx.now))
-    if batch_id is not None:
-        query = query.where(WorkItem.batch_id == batch_id)
-    if process_id is not None:
-        query = query.where(WorkItem.process_id == process_id)
-    if state is not None:
-        query = query.where(WorkItem.state == state.value)
-    query = query.order_by(WorkItem.received_at, WorkItem.id).limit(limit).offset(offset)
-    return list(ctx.session.scalars(query).all())
+) -> Page:
+    """One page of the items the reader may see that match `search`, and how many match."""
+    where = [visible(ctx.principal, ctx.now), *search.conditions()]
+    total = ctx.session.scalar(select(func.count()).select_from(WorkItem).where(*where)) or 0
+    query = select(WorkItem).where(*where).order_by(*_order(sort)).limit(limit).offset(offset)
+    return Page(list(ctx.session.scalars(query).all()), total)
 
 
 def get_batch(ctx: Context, batch_id: uuid.UUID) -> Batch:
