@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 import uuid
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import pytest
@@ -352,7 +353,7 @@ def test_a_rejected_delivery_is_an_escaped_defect_and_the_redone_work_is_reviewe
     world.submit(container)
     ref = work(container, world.agent_id, WRONG)
     assert ref.state is State.DELIVERED
-    reject = rejection.reject_delivered
+    reject = partial(rejection.reject_delivered, at_risk_fraction=0.75)
     with container.context(world.other_client_user) as ctx, pytest.raises(NotFound):
         reject(ctx, ref.id, reason="x")
     with container.context(world.client_user) as ctx, pytest.raises(InvalidInput):

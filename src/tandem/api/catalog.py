@@ -21,6 +21,10 @@ router = APIRouter(prefix="/api/v1", tags=["catalog"])
 
 SLA_MINUTES_MAX = 366 * 24 * 60
 PRICE_MAX = Decimal("999999.9999")  # the column's numeric(10, 4)
+REWORK = (
+    "The rework target: minutes the redo of a result the client rejected may take, from the "
+    "rejection (none: sla_minutes)"
+)
 
 Reading = Annotated[Context, uses(Permission.PROCESS_READ)]
 Managing = Annotated[Context, uses(Permission.PROCESS_MANAGE)]
@@ -41,6 +45,7 @@ class ProcessIn(BaseModel):
     min_cefr: str | None = None
     sla_minutes: int = Field(le=SLA_MINUTES_MAX, description="At most a year")
     sla_mode: str = "business_hours"
+    rework_sla_minutes: int | None = Field(default=None, le=SLA_MINUTES_MAX, description=REWORK)
     priority: int = Field(default=0, ge=-100, le=100)
     price_per_item: Decimal = Field(default=Decimal(0), ge=0, le=PRICE_MAX)
     agent_visible_personal: list[str] = Field(
@@ -68,6 +73,7 @@ class ProcessOut(BaseModel):
     min_cefr: str | None
     sla_minutes: int
     sla_mode: str
+    rework_sla_minutes: int | None
     priority: int
     price_per_item: Decimal
     agent_visible_personal: list[str]
@@ -96,12 +102,15 @@ def define_process(body: ProcessIn, ctx: Managing) -> Process:
 class TermsIn(BaseModel):
     sla_minutes: int = Field(ge=1, le=SLA_MINUTES_MAX, description="At most a year")
     sla_mode: str = "business_hours"
+    rework_sla_minutes: int | None = Field(
+        default=None, ge=1, le=SLA_MINUTES_MAX, description=REWORK
+    )
     priority: int = Field(default=0, ge=-100, le=100)
     price_per_item: Decimal = Field(default=Decimal(0), ge=0, le=PRICE_MAX)
 
 
 @router.put("/processes/{process_id}/terms", response_model=ProcessOut)
 def set_terms(process_id: uuid.UUID, body: TermsIn, ctx: SettingTerms) -> Process:
-    """The provider's terms for a process: SLA target and mode, priority, price per item.
-    A process a client defined takes work from now on."""
+    """The provider's terms for a process: SLA target and mode, rework target, priority,
+    price per item. A process a client defined takes work from now on."""
     return service.set_terms(ctx, process_id, **body.model_dump())

@@ -241,9 +241,19 @@ class RejectionIn(BaseModel):
 
 
 @router.post("/work-items/{item_id}/reject", response_model=WorkItemOut)
-def reject_delivered(item_id: uuid.UUID, body: RejectionIn, ctx: Rejecting) -> WorkItemOut:
-    """Send a delivered result back to be redone: it counts as an escaped defect."""
-    item = rejection.reject_delivered(ctx, item_id, reason=body.reason, fields=body.fields)
+def reject_delivered(
+    item_id: uuid.UUID, body: RejectionIn, ctx: Rejecting, services: Services
+) -> WorkItemOut:
+    """Send a delivered result back to be redone: it counts as an escaped defect. The redo
+    is due the process's rework target from now (its SLA target when it sets none); the
+    first delivery counts in the SLA attainment as it was."""
+    item = rejection.reject_delivered(
+        ctx,
+        item_id,
+        reason=body.reason,
+        fields=body.fields,
+        at_risk_fraction=services.settings.at_risk_fraction,
+    )
     return shown(ctx, item)
 
 

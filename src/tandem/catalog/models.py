@@ -37,6 +37,9 @@ class Process(Base):
     min_cefr: Mapped[str | None] = mapped_column(String(2))
     sla_minutes: Mapped[int]
     sla_mode: Mapped[str] = mapped_column(String(20))
+    # The rework target: how long the redo of a result the client rejected may take, from
+    # the rejection, on the same calendar; None: the process's own target (`sla_minutes`).
+    rework_sla_minutes: Mapped[int | None]
     priority: Mapped[int] = mapped_column(default=0)
     price_per_item: Mapped[Decimal] = mapped_column(Numeric(10, 4), default=Decimal(0))
     qa_mode: Mapped[str] = mapped_column(String(16), default="none", server_default="none")
@@ -58,6 +61,7 @@ class Process(Base):
         CheckConstraint("kind IN ('data_entry', 'decision', 'conversation')", name="kind"),
         CheckConstraint("sla_mode IN ('business_hours', '24x7')", name="sla_mode"),
         CheckConstraint("sla_minutes > 0", name="sla_minutes"),
+        CheckConstraint("rework_sla_minutes > 0", name="rework_sla_minutes"),
         CheckConstraint(
             "qa_mode IN ('none', 'sampling', 'double_entry', 'full_review')", name="qa_mode"
         ),

@@ -123,6 +123,9 @@ class ProcessDefinition:
     price_per_item: Decimal = Decimal(0)
     # Categories of personal input fields (x-personal) agents see unmasked.
     agent_visible_personal: Sequence[str] = ()
+    # The rework target: minutes the redo of a result the client rejected may take, from
+    # the rejection; None: `sla_minutes` again.
+    rework_sla_minutes: int | None = None
 
 
 def whose_process(principal: Principal, client_id: int | None) -> int:
@@ -169,6 +172,7 @@ def define_process(
         min_cefr=definition.min_cefr,
         sla_minutes=definition.sla_minutes,
         sla_mode=definition.sla_mode,
+        rework_sla_minutes=definition.rework_sla_minutes,
         priority=definition.priority,
         price_per_item=definition.price_per_item,
         agent_visible_personal=sorted(set(definition.agent_visible_personal)),
@@ -215,14 +219,17 @@ def set_terms(
     sla_mode: str,
     priority: int,
     price_per_item: Decimal,
+    rework_sla_minutes: int | None = None,
 ) -> Process:
     """Provider staff agree a process's terms; it takes work from now on. Audited on the
-    client's chain with the terms before and after."""
+    client's chain with the terms before and after. No rework target: the redo of a
+    rejected result gets the process's own target."""
     process = get_process(ctx, process_id)
-    if errors := _term_errors(sla_minutes, sla_mode, price_per_item):
+    if errors := _term_errors(sla_minutes, sla_mode, price_per_item, rework_sla_minutes):
         raise InvalidInput("the terms are invalid", errors=errors)
     before = _terms(process)
     process.sla_minutes, process.sla_mode = sla_minutes, sla_mode
+    process.rework_sla_minutes = rework_sla_minutes
     process.priority, process.price_per_item = priority, price_per_item
     process.active = True
     ctx.session.flush()
@@ -240,18 +247,23 @@ def _terms(process: Process) -> dict[str, Any]:
     return {
         "sla_minutes": process.sla_minutes,
         "sla_mode": process.sla_mode,
+        "rework_sla_minutes": process.rework_sla_minutes,
         "priority": process.priority,
         "price_per_item": str(process.price_per_item),
         "active": process.active,
     }
 
 
-def _term_errors(sla_minutes: int, sla_mode: str, price: Decimal) -> list[dict[str, str]]:
+def _term_errors(
+    sla_minutes: int, sla_mode: str, price: Decimal, rework_minutes: int | None = None
+) -> list[dict[str, str]]:
     errors = []
     if sla_mode not in SLA_MODES:
         errors.append({"field": "sla_mode", "message": f"must be one of {', '.join(SLA_MODES)}"})
     if sla_minutes <= 0:
         errors.append({"field": "sla_minutes", "message": "must be positive"})
+    if rework_minutes is not None and rework_minutes <= 0:
+        errors.append({"field": "rework_sla_minutes", "message": "must be positive"})
     if price < 0:
         errors.append({"field": "price_per_item", "message": "must not be negative"})
     return errors
@@ -271,7 +283,12 @@ def _invalid(session: Session, definition: ProcessDefinition) -> list[dict[str, 
     errors: list[dict[str, str]] = []
     if definition.kind not in PROCESS_KINDS:
         errors.append({"field": "kind", "message": f"must be one of {', '.join(PROCESS_KINDS)}"})
-    errors += _term_errors(definition.sla_minutes, definition.sla_mode, definition.price_per_item)
+    errors += _term_errors(
+        definition.sla_minutes,
+        definition.sla_mode,
+        definition.price_per_item,
+        definition.rework_sla_minutes,
+    )
     input_schema, form_schema = definition.input_schema, definition.form_schema
     for name, schema in (("input_schema", input_schema), ("form_schema", form_schema)):
         try:
@@ -318,14 +335,17 @@ def personal_view(
 def policy_for(
     session: Session, client_id: int, process_id: uuid.UUID, at_risk_fraction: float
 ) -> SlaPolicy:
+    """The process's SLA policy on its client's calendar, with its rework target."""
     row = session.execute(
-        select(Process.sla_minutes, Process.sla_mode, Client.calendar)
+        select(Process.sla_minutes, Process.sla_mode, Process.rework_sla_minutes, Client.calendar)
         .join(Client, Client.id == Process.client_id)
         .where(Process.client_id == client_id, Process.id == process_id)
     ).one_or_none()
     if row is None:
         raise NotFound(f"process {process_id} not found")
-    return SlaPolicy.for_process(row.sla_minutes, row.sla_mode, row.calendar, at_risk_fraction)
+    return SlaPolicy.for_process(
+        row.sla_minutes, row.sla_mode, row.calendar, at_risk_fraction, row.rework_sla_minutes
+    )
 
 
 def queue_requirements(session: Session, client_ids: frozenset[int]) -> list[QueueRequirements]:

@@ -1,5 +1,6 @@
 """The client's rejection of a delivered result: an escaped defect, recorded as a review of
-the kind `acceptance`, and the item redone."""
+the kind `acceptance`, and the item redone on a clock of its own (the process's rework
+target), its first delivery kept for the client's SLA attainment."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tandem.audit import service as audit
+from tandem.catalog.models import Process
+from tandem.catalog.service import policy_for
 from tandem.core.errors import Conflict, InvalidInput
 from tandem.quality.policy import policy_of
 from tandem.quality.reviews import checks_of, record
@@ -21,12 +24,25 @@ from tandem.work.transitions import ItemRef, move
 
 
 def reject_delivered(
-    ctx: Context, item_id: uuid.UUID, *, reason: str, fields: Iterable[str] = ()
+    ctx: Context,
+    item_id: uuid.UUID,
+    *,
+    reason: str,
+    fields: Iterable[str] = (),
+    at_risk_fraction: float,
 ) -> WorkItem:
     """The client sends a delivered result back: an escaped defect, counted against the
     agent who did the work (and against the outgoing-quality estimate), and the item goes
     back to the queue to be redone; the redone work is reviewed before it leaves again.
-    Audited."""
+    Audited.
+
+    The redo is due the process's rework target from now (its own target when it sets
+    none), not at the first due time, long past by then: it is neither at risk nor
+    breached (the SLA sweep marks it again against the new due time), and has the
+    process's priority back (an at-risk boost of the first run is not carried over). The
+    first delivery and its due time are kept (`first_delivered_at`, `first_due_at`; the
+    first ones if the item is rejected again): the client's SLA attainment counts that
+    delivery, on time or late as it was, and not the redo (tandem.reports.kpis)."""
     session, actor = ctx.session, ctx.principal.actor
     item = get_visible(ctx, item_id)
     if item.state != State.DELIVERED.value:
@@ -40,6 +56,13 @@ def reject_delivered(
             errors=[{"field": "fields", "message": f"unknown: {', '.join(unknown)}"}],
         )
     checks = checks_of({name: name not in named for name in policy.criteria}) if named else []
+    sla = policy_for(session, item.client_id, item.process_id, at_risk_fraction)
+    due_at, at_risk_at = sla.rework(ctx.now)
+    priority = session.scalar(
+        select(Process.priority).where(
+            Process.client_id == item.client_id, Process.id == item.process_id
+        )
+    )
     record(
         session,
         policy,
@@ -59,12 +82,19 @@ def reject_delivered(
         (State.REWORK, State.QUEUED),
         actor=actor,
         now=ctx.now,
-        data={"reason": reason, "rejected_by_client": True},
+        data={"reason": reason, "rejected_by_client": True, "due_at": due_at.isoformat()},
         changes={
             "lease_owner": None,
             "lease_expires_at": None,
             "delivered_at": None,
             "recheck": True,
+            "first_delivered_at": item.first_delivered_at or item.delivered_at,
+            "first_due_at": item.first_due_at or item.due_at,
+            "due_at": due_at,
+            "at_risk_at": at_risk_at,
+            "at_risk": False,
+            "breached": False,
+            "priority": priority,
         },
     )
     session.refresh(item)
@@ -73,7 +103,7 @@ def reject_delivered(
         client_id=item.client_id,
         action="work_item.reject",
         subject=f"work_item:{item.id}",
-        data={"reason": reason, "fields": named},
+        data={"reason": reason, "fields": named, "due_at": due_at.isoformat()},
     )
     return item
 

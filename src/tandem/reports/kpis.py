@@ -57,7 +57,13 @@ def _hours(session: Session, start: Any, end: Any) -> ColumnElement[Any]:
 
 
 def client_kpis(ctx: Context, client_id: int, *, period: timedelta) -> Kpis:
-    """The client's service over the `period` up to now, and its work open now."""
+    """The client's service over the `period` up to now, and its work open now.
+
+    An item counts once, among the items delivered in the period, when its result is
+    delivered (and not while the client's rejection has it redone). Its punctuality is
+    its first delivery's: a result the client rejected and that was delivered again
+    counts on time or late as it was first delivered, not by its redo, which runs on a
+    clock of its own (tandem.quality.rejection)."""
     session, since = ctx.session, ctx.now - period
     delivered = (
         (WorkItem.client_id == client_id)
@@ -80,6 +86,14 @@ def client_kpis(ctx: Context, client_id: int, *, period: timedelta) -> Kpis:
             select(Process.id, Process.price_per_item).where(Process.client_id == client_id)
         ).all()
     )
+    # The few delivered again after a rejection (an index of their own): their first
+    # delivery's punctuality instead of the redo's.
+    first_on_time, redo_on_time = session.execute(
+        select(
+            func.sum(case((WorkItem.first_delivered_at <= WorkItem.first_due_at, 1), else_=0)),
+            func.sum(case((WorkItem.delivered_at <= WorkItem.due_at, 1), else_=0)),
+        ).where(delivered & WorkItem.first_due_at.is_not(None))
+    ).one()
     count = sum(row[1] for row in per_process)
     hours = sum(float(row[3] or 0) for row in per_process)
     checks, passed = session.execute(
@@ -106,7 +120,9 @@ def client_kpis(ctx: Context, client_id: int, *, period: timedelta) -> Kpis:
     return Kpis(
         since=since,
         delivered=count,
-        on_time=sum(int(row[2] or 0) for row in per_process),
+        on_time=sum(int(row[2] or 0) for row in per_process)
+        + int(first_on_time or 0)
+        - int(redo_on_time or 0),
         turnaround_hours=hours / count if count else None,
         checks=checks,
         checks_passed=int(passed or 0),

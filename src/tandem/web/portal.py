@@ -1,5 +1,6 @@
 """The client portal: the service at a glance, handing work over (one item, or a file with a
-progress bar and a per-row error report), batches followed live, results to download."""
+progress bar and a per-row error report), batches followed live, results to download, and a
+delivered result sent back to be redone (the client's rejection)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from tandem.core.errors import NotFound
 from tandem.decisions import rulesets
 from tandem.http import Services
 from tandem.privacy.service import payload_for, result_for
+from tandem.quality.policy import policy_of
 from tandem.reports.kpis import client_kpis
 from tandem.tenancy.permissions import Permission
 from tandem.tenancy.principal import Principal
@@ -97,19 +99,43 @@ def hand_over(
         )
 
 
+# What the item page says after an action, by the word its script puts in the address
+# (never the address's own text: nothing a link carries is shown).
+ITEM_NOTICES = {
+    "rejected": "Sent back: the result is redone by the new due time, and reviewed before "
+    "it is delivered again.",
+}
+
+
 @router.get("/console/portal/items/{item_id}", response_class=HTMLResponse)
 def item(
-    item_id: uuid.UUID, request: Request, principal: Client, services: Services
+    item_id: uuid.UUID,
+    request: Request,
+    principal: Client,
+    services: Services,
+    done: str | None = None,
 ) -> HTMLResponse:
+    """An item, its result, its history; a delivered result may be rejected here by those
+    who may reject results (as the API's POST /work-items/{id}/reject: it is what the
+    form calls)."""
     _client_id(principal)
     with services.context(principal) as ctx:
         found: WorkItem = get_visible(ctx, item_id)
+        process = get_process(ctx, found.process_id)
+        rejectable = (
+            found.state == "delivered" and Permission.RESULT_REJECT in principal.permissions
+        )
+        criteria = policy_of(ctx.session, found.client_id, found.process_id).criteria
         return page(
             request,
             "portal_item.html",
             principal,
             item=found,
+            process=process,
             payload=payload_for(ctx.session, ctx.keyring, ctx.principal, found),
             result=result_for(ctx.session, ctx.keyring, ctx.principal, found),
             events=queries.history(ctx.session, found),
+            rejectable=rejectable,
+            criteria=criteria if rejectable else (),
+            notice=ITEM_NOTICES.get(done or ""),
         )

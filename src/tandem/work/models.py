@@ -18,6 +18,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from tandem.core.db import Base, JSONType, UTCDateTime, new_id
 
 URGENT = "state NOT IN ('delivered', 'cancelled') AND (at_risk OR breached) AND NOT gold"
+REDELIVERED = "state = 'delivered' AND NOT gold AND first_due_at IS NOT NULL"
 
 
 def batch_status(rows_accepted: int, rows_rejected: int) -> str:
@@ -116,6 +117,11 @@ class WorkItem(Base):
     result: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     result_sealed: Mapped[str | None] = mapped_column(Text)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A result the client rejected (tandem.quality.rejection): when it was first delivered
+    # and by when it was due then. The redo runs on a clock of its own (`due_at` from the
+    # rework target); the client's SLA attainment counts the first delivery as it was.
+    first_delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    first_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     __table_args__ = (
@@ -205,6 +211,16 @@ class WorkItem(Base):
             postgresql_include=["process_id", "received_at", "due_at", "gold"],
             postgresql_where=text("state = 'delivered' AND NOT gold"),
             sqlite_where=text("state = 'delivered' AND NOT gold"),
+        ),
+        # The few of them delivered again after the client rejected them, with their first
+        # delivery: SLA attainment counts that one (tandem.reports.kpis), index-only too.
+        Index(
+            "ix_work_items_redelivered",
+            "client_id",
+            "delivered_at",
+            postgresql_include=["due_at", "first_delivered_at", "first_due_at", "gold"],
+            postgresql_where=text(REDELIVERED),
+            sqlite_where=text(REDELIVERED),
         ),
     )
 

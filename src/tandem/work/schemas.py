@@ -27,6 +27,14 @@ class WorkItemOut(BaseModel):
     payload: dict[str, Any]
     result: dict[str, Any] | None
     delivered_at: datetime | None
+    first_delivered_at: datetime | None = Field(
+        default=None,
+        description="A result the client rejected: when it was first delivered (the redo is "
+        "due at due_at, from the process's rework target)",
+    )
+    first_due_at: datetime | None = Field(
+        default=None, description="A result the client rejected: its first due time"
+    )
 
 
 class EventOut(BaseModel):
