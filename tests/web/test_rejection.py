@@ -83,7 +83,7 @@ def test_a_client_rejects_a_delivered_result_and_it_is_queued_with_a_new_due_tim
     page.goto("/console/portal")
     assert "0 at risk, 0 breached" in page.locator(".kpis").inner_text()
     listed = page.locator("tbody tr", has=page.locator(f'a[href$="{item.id}"]'))
-    assert listed.locator("[data-state]").inner_text() == "queued"
+    assert listed.locator("[data-state]").get_attribute("data-state") == "queued"
     assert "2026-03-05 17:00" in listed.inner_text()
 
 

@@ -5,8 +5,9 @@ delivered result sent back to be redone (the client's rejection)."""
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
-from typing import Annotated
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Annotated, cast
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
@@ -26,6 +27,7 @@ from tandem.web.forms import controls
 from tandem.web.templating import page, viewer
 from tandem.work import queries
 from tandem.work.access import get_visible
+from tandem.work.lifecycle import State
 from tandem.work.models import Batch, WorkItem
 
 router = APIRouter(include_in_schema=False)
@@ -96,6 +98,106 @@ def hand_over(
             controls=controls(process.input_schema),
             columns=list(process.input_schema.get("properties", {})),
             versions=versions,
+        )
+
+
+PAGE_SIZE = 50
+SORTS: dict[str, str] = {
+    "-received": "Newest first",
+    "received": "Oldest first",
+    "due": "Due soonest",
+    "-delivered": "Delivered latest",
+}
+
+
+FIND_FIELDS = ("ref", "state", "process", "batch", "received_from", "received_to", "sort", "page")
+
+
+@dataclass
+class Finding:
+    """The find form as typed, what it searches for, and what in it could not be read."""
+
+    form: dict[str, str]
+    search: queries.ItemSearch
+    sort: queries.Sort
+    page: int
+    errors: dict[str, str]
+
+
+def _finding(request: Request) -> Finding:
+    """Reads the find form (a GET: the address can be shared and bookmarked); a value that
+    cannot be read is named beside its field and left out of the search."""
+    form = {name: request.query_params.get(name, "").strip() for name in FIND_FIELDS}
+    errors: dict[str, str] = {}
+    states: tuple[State, ...] = ()
+    if form["state"]:
+        try:
+            states = (State(form["state"]),)
+        except ValueError:
+            errors["state"] = "not a state an item can be in"
+    ids: dict[str, uuid.UUID | None] = {"process": None, "batch": None}
+    for name in ids:
+        if form[name]:
+            try:
+                ids[name] = uuid.UUID(form[name])
+            except ValueError:
+                errors[name] = "not one of the choices"
+    days: dict[str, datetime | None] = {"received_from": None, "received_to": None}
+    for name in days:
+        if form[name]:
+            try:
+                day = date.fromisoformat(form[name])
+            except ValueError:
+                errors[name] = "a date as 2026-12-31"
+            else:  # the whole day: "to" includes its own date
+                shift = timedelta(days=1) if name == "received_to" else timedelta()
+                days[name] = datetime.combine(day, time(), UTC) + shift
+    sort = form["sort"] or "-received"
+    if sort not in SORTS:
+        errors["sort"], sort = "not one of the choices", "-received"
+    try:
+        number = max(1, int(form["page"] or 1))
+    except ValueError:
+        number = 1
+    search = queries.ItemSearch(
+        external_ref=form["ref"] or None,
+        states=states,
+        process_id=ids["process"],
+        batch_id=ids["batch"],
+        received_from=days["received_from"],
+        received_to=days["received_to"],
+    )
+    return Finding(form, search, cast(queries.Sort, sort), number, errors)
+
+
+@router.get("/console/portal/items", response_class=HTMLResponse)
+def find_items(request: Request, principal: Client, services: Services) -> HTMLResponse:
+    """Find the client's items by its own reference, state, process, file and arrival,
+    sorted, a page at a time with how many match."""
+    client_id = _client_id(principal)
+    finding = _finding(request)
+    with services.context(principal) as ctx:
+        found = queries.find(
+            ctx,
+            finding.search,
+            sort=finding.sort,
+            limit=PAGE_SIZE,
+            offset=(finding.page - 1) * PAGE_SIZE,
+        )
+        processes = list_processes(ctx)
+        return page(
+            request,
+            "portal_items.html",
+            principal,
+            finding=finding,
+            found=found,
+            first=(finding.page - 1) * PAGE_SIZE + 1,
+            pages=max(1, -(-found.total // PAGE_SIZE)),
+            processes=processes,
+            process_names={process.id: process.name for process in processes},
+            batches=_batches(ctx.session, client_id),
+            states=list(State),
+            sorts=SORTS,
         )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote, unquote, urlencode, urlsplit
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
@@ -25,6 +25,48 @@ from tandem.tenancy.principal import Principal
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
 templates = Jinja2Templates(directory=HERE / "templates")
+
+# What people read instead of the codes the API speaks (`label` in templates); a code not
+# here reads as itself in words.
+LABELS = {
+    "received": "Received",
+    "queued": "Queued",
+    "leased": "Being worked",
+    "submitted": "Submitted",
+    "in_review": "In review",
+    "rework": "Being redone",
+    "waiting": "On hold",
+    "delivered": "Delivered",
+    "cancelled": "Cancelled",
+    "accepted": "Accepted",
+    "partially_accepted": "Partly accepted",
+    "rejected": "Rejected",
+    "all_or_nothing": "All rows or none",
+    "accept_valid": "Valid rows only",
+}
+
+
+def label(code: object) -> str:
+    text = str(code)
+    return LABELS.get(text) or text.replace("_", " ").capitalize()
+
+
+def short_id(value: object) -> str:
+    """An id as people can tell apart: its last 8 hex digits (the first ones of UUIDv7s
+    are their time, the same for every item of a minute)."""
+    return str(value).replace("-", "")[-8:]
+
+
+def pairs_except(query: Any, name: str) -> str:
+    """A page's query string without `name`, ready for `name=` to be appended (paging
+    links keep the rest of the search)."""
+    kept = [(key, value) for key, value in query.multi_items() if key != name and value]
+    return urlencode(kept) + "&" if kept else ""
+
+
+templates.env.filters["label"] = label
+templates.env.filters["pairs_except"] = pairs_except
+templates.env.filters["short_id"] = short_id
 
 # Administration is for those who manage users (client and provider admins) and for those who
 # manage or read the workforce (ops managers; team leads, planners and security officers see
