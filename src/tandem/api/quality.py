@@ -12,10 +12,10 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from tandem.api.work import shown
 from tandem.catalog.models import Process
-from tandem.catalog.service import get_process
+from tandem.catalog.service import get_process, result_personal
 from tandem.http import Services, uses
 from tandem.privacy.service import staff_view
-from tandem.quality import double_entry, gold, policy, rejection, report, reviews, standing
+from tandem.quality import double_entry, gold, policy, rejection, report, reveals, reviews, standing
 from tandem.quality.accuracy import Rate
 from tandem.quality.models import ERROR_CATEGORIES, Review
 from tandem.quality.sampling import fraction_inspected, plan_for
@@ -29,6 +29,7 @@ router = APIRouter(prefix="/api/v1", tags=["quality"])
 ReadingProcesses = Annotated[Context, uses(Permission.PROCESS_READ)]
 Managing = Annotated[Context, uses(Permission.QUALITY_MANAGE)]
 Reviewing = Annotated[Context, uses(Permission.QUALITY_REVIEW)]
+RevealingInReview = Annotated[Context, uses(Permission.REVIEW_REVEAL)]
 Reading = Annotated[Context, uses(Permission.QUALITY_READ)]
 ReadingAgents = Annotated[Context, uses(Permission.AGENT_QUALITY_READ)]
 Rejecting = Annotated[Context, uses(Permission.RESULT_REJECT)]
@@ -194,6 +195,25 @@ def review_item(item_id: uuid.UUID, body: ReviewIn, ctx: Reviewing, services: Se
     )
 
 
+class ReviewRevealIn(BaseModel):
+    of: reveals.Part = Field(
+        default="payload",
+        description="The item's payload (its source), its result (in review), or a keying "
+        "of a double-entry disagreement (in adjudication)",
+    )
+    fields: list[str] = Field(min_length=1, max_length=100)
+    reason: str = Field(min_length=5, max_length=500, description="Why the check needs it")
+
+
+@router.post("/quality/reviews/{item_id}/reveal", response_model=dict[str, Any])
+def reveal_in_review(
+    item_id: uuid.UUID, body: ReviewRevealIn, ctx: RevealingInReview
+) -> dict[str, Any]:
+    """The clear values of personal fields of an item waiting for your review or
+    adjudication, for a stated reason; the reveal is written to the audit trail."""
+    return reveals.reveal_for_review(ctx, item_id, body.of, body.fields, body.reason)
+
+
 class KeyingOut(BaseModel):
     number: int
     agent_id: uuid.UUID
@@ -206,10 +226,18 @@ class AdjudicationOut(BaseModel):
     payload: dict[str, Any]
     keyings: list[KeyingOut]
     disagreements: list[str]
+    masked: list[str] = Field(
+        description="The result form's personal fields: the keyings show them masked; "
+        'settle them with {"take": "a"} or {"take": "b"}, or reveal them with a reason'
+    )
 
 
 class AdjudicationIn(BaseModel):
-    values: dict[str, Any] = Field(description="The right result, delivered as it is")
+    values: dict[str, Any] = Field(
+        description="The right result, delivered as it is. A field's value may be a choice "
+        'instead: {"take": "a"} takes keying 1\'s value, {"take": "b"} keying 2\'s, in '
+        "clear on the server (a personal field is settled without being seen or retyped)"
+    )
 
 
 @router.get("/quality/adjudications/{item_id}", response_model=AdjudicationOut)
@@ -224,6 +252,7 @@ def get_adjudication(item_id: uuid.UUID, ctx: Reviewing) -> AdjudicationOut:
             KeyingOut(number=k.number, agent_id=k.agent_id, values=k.values) for k in case.keyings
         ],
         disagreements=case.disagreements,
+        masked=sorted(result_personal(ctx.session, case.item.client_id, case.item.process_id)),
     )
 
 

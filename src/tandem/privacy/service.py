@@ -4,7 +4,7 @@ those who need it, revealed to an agent only with a reason, permission-checked a
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -148,18 +148,37 @@ def reveal_personal(
     shown."""
     item = access.held(ctx.session, ctx.principal.agent(), item_id, now=ctx.now)
     personal, _ = personal_view(ctx.session, item.client_id, item.process_id)
+    return revealed(ctx, item, personal, lambda: clear_payload(ctx.keyring, item), fields, reason)
+
+
+def revealed(
+    ctx: Context,
+    item: Any,
+    personal: Collection[str],
+    clear: Callable[[], Mapping[str, Any]],
+    fields: Sequence[str],
+    reason: str,
+    part: str | None = None,
+) -> dict[str, Any]:
+    """The clear values of `fields`, all of them among `personal`, of a part of an item the
+    caller may reveal (whoever calls has decided that): its input, or `part` (its result, a
+    keying: named in the record), which `clear` opens. The audit record (who, which item,
+    which fields, why) is written before anything is shown."""
     unknown = [name for name in fields if name not in personal]
     if unknown:
         raise InvalidInput(
             "only personal fields are revealed",
             errors=[{"field": "fields", "message": f"not personal fields: {', '.join(unknown)}"}],
         )
+    data: dict[str, Any] = {"fields": sorted(fields), "reason": reason}
+    if part is not None:
+        data["of"] = part
     audit.record_in(
         ctx,
         client_id=item.client_id,
         action="personal_data.reveal",
         subject=f"work_item:{item.id}",
-        data={"fields": sorted(fields), "reason": reason},
+        data=data,
     )
-    clear = clear_payload(ctx.keyring, item)
-    return {name: clear.get(name) for name in fields}
+    opened = clear()
+    return {name: opened.get(name) for name in fields}

@@ -5,6 +5,7 @@ results are: personal fields masked, their clear values sealed (as `keying1`, `k
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -110,6 +111,43 @@ def _keying(number: int) -> str:
     return f"keying{number}"
 
 
+# An adjudicator's choice of a keying's value, by letter: keying 1 is "a", keying 2 "b".
+TAKE = {"a": 0, "b": 1}
+
+
+def is_choice(value: Any) -> bool:
+    """Whether a settled value is a choice of a keying's value: {"take": ...}, alone."""
+    return isinstance(value, Mapping) and set(value) == {"take"}
+
+
+def taken(
+    form_schema: Mapping[str, Any], clear: Sequence[Mapping[str, Any]], values: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The values the choices among `values` take from the keyings (`clear`: in clear, in
+    order), by field; a keying that left the field out leaves it out. A choice that is not
+    "a" or "b", or of a field not in the result form, is refused, naming the field."""
+    fields = form_schema.get("properties", {})
+    chosen: dict[str, Any] = {}
+    errors = []
+    for name, value in values.items():
+        if not is_choice(value):
+            continue
+        which = value["take"]
+        if not isinstance(which, str) or which not in TAKE:
+            message = "take 'a' (keying 1's value) or 'b' (keying 2's value)"
+        elif name not in fields:
+            message = "is not a field of the result form: there is no keying's value to take"
+        else:
+            keying = clear[TAKE[which]]
+            if name in keying:
+                chosen[name] = keying[name]
+            continue
+        errors.append({"field": f"values.{name}", "message": message})
+    if errors:
+        raise InvalidInput("the adjudication's choices name no keying's value", errors=errors)
+    return chosen
+
+
 @dataclass(frozen=True)
 class Adjudication:
     request: ReviewRequest
@@ -145,20 +183,34 @@ def adjudication(ctx: Context, item_id: uuid.UUID) -> Adjudication:
 
 def adjudicate(ctx: Context, item_id: uuid.UUID, values: dict[str, Any]) -> WorkItem:
     """Settle a disagreement with the right values, which are delivered. Each keyer is
-    scored field by field against them (after the fields' normalizers). A field left as
-    the adjudicator saw it masked keeps the value it stood for, if only one."""
+    scored field by field against them (after the fields' normalizers). A field's value may
+    be a choice instead (`taken`): {"take": "a"} or {"take": "b"}, keying 1's or keying 2's
+    value, taken here from its clear values, so that a personal field is settled without
+    anyone seeing or retyping it. A field left as the adjudicator saw it masked keeps the
+    value it stood for, if only one."""
     session, actor = ctx.session, ctx.principal.actor
     case = adjudication(ctx, item_id)
     item, policy = case.item, case.policy
-    errors = form_of(policy.form_schema).errors(values)
+    typed = {name: value for name, value in values.items() if not is_choice(value)}
+    typed = kept_personal(
+        typed, [(k.values, clear) for k, clear in zip(case.keyings, case.clear, strict=True)]
+    )
+    chosen = taken(policy.form_schema, case.clear, values)
+    values = {
+        name: chosen[name] if name in chosen else typed[name]
+        for name in values
+        if name in typed or name in chosen
+    }
+    # A value taken passed the form when it was keyed (a card number since cut to its last
+    # four, as Tandem keeps it): only the rest is checked here.
+    errors = [
+        e for e in form_of(policy.form_schema).errors(values) if e.field.split(".")[0] not in chosen
+    ]
     if errors:
         raise InvalidInput(
             "the adjudicated result does not match the process form",
             errors=[{"field": f"values.{e.field}", "message": e.message} for e in errors],
         )
-    values = kept_personal(
-        values, [(k.values, clear) for k, clear in zip(case.keyings, case.clear, strict=True)]
-    )
     settled = stored_result(session, ctx.keyring, item.client_id, item.process_id, item.id, values)
     right = as_kept(session, item.client_id, item.process_id, values)
     for keying, clear in zip(case.keyings, case.clear, strict=True):

@@ -32,6 +32,8 @@ class Permission(StrEnum):
     AUDIT_READ = "provider:audit:read"  # verify and export the audit trail
     API_KEY_MANAGE = "client:api_key:manage"  # make, list and revoke a client's API keys
     PERSONAL_REVEAL = "agent:personal_data:reveal"  # unmask a leased item's personal fields
+    # unmask personal fields of an item waiting for your review or adjudication
+    REVIEW_REVEAL = "provider:personal_data:reveal"
     PROVIDER_USER_MANAGE = "provider:user:manage"  # any user, any role
     CLIENT_USER_MANAGE = "client:user:manage"  # a client's own users, in client roles
     KEY_ROTATE = "provider:encryption_key:rotate"  # new keys for personal data at rest
@@ -73,6 +75,7 @@ ROLES: dict[str, frozenset[Permission]] = {
             P.DECISION_JUDGE,
             P.QUALITY_READ,
             P.QUALITY_REVIEW,
+            P.REVIEW_REVEAL,
             P.AGENT_QUALITY_READ,
             *_AGENT,
         }
@@ -85,6 +88,7 @@ ROLES: dict[str, frozenset[Permission]] = {
             P.WORK_ITEM_READ,
             P.QUALITY_READ,
             P.QUALITY_REVIEW,
+            P.REVIEW_REVEAL,
             P.AGENT_QUALITY_READ,
         }
     ),

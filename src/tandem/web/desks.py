@@ -2,7 +2,7 @@
 queue, review cases with their scorecards, and double-entry conflicts side by side.
 
 The pages are drawn from the services the API uses; what they do (claim, judge, confirm,
-review, adjudicate) the page's script (static/desks.js) asks of the API, with the session
+review, adjudicate, reveal) the page's script (static/desks.js) asks of the API, with the session
 cookie, so the rules (four eyes, leases, who may adjudicate) are the API's own."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
 from tandem.catalog.models import Process
-from tandem.catalog.service import personal_view
+from tandem.catalog.service import personal_view, result_personal
 from tandem.core.errors import Conflict
 from tandem.decisions.models import Decision
 from tandem.decisions.referrals import explain, item_decisions, pending_confirmations
@@ -68,6 +68,19 @@ def _masked(session: Session, item: WorkItem, *, agent: bool) -> set[str]:
     """The item's personal fields the viewer sees masked."""
     fields, visible = personal_view(session, item.client_id, item.process_id)
     return {name for name, category in fields.items() if not agent or category not in visible}
+
+
+def _cut(session: Session, item: WorkItem) -> set[str]:
+    """The item's card numbers, as "part.field" (tandem.quality.reveals.Part): kept as their
+    last four digits only, what the mask shows, so a reveal would show nothing more."""
+    fields, _ = personal_view(session, item.client_id, item.process_id)
+    results = result_personal(session, item.client_id, item.process_id)
+    return {f"payload.{name}" for name, category in fields.items() if category == "card"} | {
+        f"{part}.{name}"
+        for name, category in results.items()
+        if category == "card"
+        for part in ("result", "keying1", "keying2")
+    }
 
 
 # -- the analyst's desk ------------------------------------------------------------------------
@@ -207,6 +220,10 @@ def review_case(
             payload=staff_view(session, ctx.keyring, item, agent=False),
             hidden=_masked(session, item, agent=False),
             result=result,
+            # The result as stored, as provider staff see it: its personal fields masked.
+            result_hidden=set(result_personal(session, item.client_id, item.process_id)),
+            reveal=Permission.REVIEW_REVEAL in principal.permissions,
+            cut=_cut(session, item),
             criteria=[(name, name.replace("_", " ").capitalize()) for name in policy.criteria],
             categories=ERROR_CATEGORIES,
             controls=controls(policy.form_schema),
@@ -223,6 +240,7 @@ class Row:
     first: Any
     second: Any
     differs: bool
+    masked: bool  # a personal field: both keyings shown masked, settled by taking one
 
 
 @router.get("/console/quality/adjudications/{item_id}", response_class=HTMLResponse)
@@ -238,6 +256,7 @@ def adjudication(
         form = controls(case.policy.form_schema)
         labels = {control.name: control.label for control in form}
         names = [*labels, *sorted((set(first) | set(second)) - set(labels))]
+        personal = result_personal(session, case.item.client_id, case.item.process_id)
         rows = [
             Row(
                 name,
@@ -245,12 +264,16 @@ def adjudication(
                 first.get(name),
                 second.get(name),
                 name in case.disagreements,
+                name in personal,
             )
             for name in names
         ]
         agreed = {
             name: first[name] for name in labels if name in first and name not in case.disagreements
         }
+        # A personal field is never filled in with its mask: agreed, it takes keying 1's value
+        # (as an agreement delivers it), on the server.
+        taken = {name: "a" for name in agreed if name in personal}
         process = session.get_one(Process, (case.item.client_id, case.item.process_id))
         return page(
             request,
@@ -262,7 +285,10 @@ def adjudication(
             hidden=_masked(session, case.item, agent=False),
             rows=rows,
             controls={control.name: control for control in form},
-            values=agreed,
+            values={name: value for name, value in agreed.items() if name not in taken},
+            taken=taken,
+            reveal=Permission.REVIEW_REVEAL in principal.permissions,
+            cut=_cut(session, case.item),
             disagreements=[row.label for row in rows if row.differs],
             now=ctx.now,
         )

@@ -152,8 +152,47 @@
 
   // -- the QA desk -------------------------------------------------------------------------
 
+  // How a desk shows a value (desk_macros.html's `shown`).
+  function shownText(value) {
+    if (value === null || value === undefined) return "(blank)";
+    if (value === true) return "yes";
+    if (value === false) return "no";
+    if (Array.isArray(value)) return value.join(", ");
+    if (typeof value === "object") return JSON.stringify(value);
+    return String(value);
+  }
+
+  // A masked value revealed for a reason the reviewer gives: the API records the reveal in
+  // the audit trail before it answers; the value then shows wherever the page shows it.
+  function reveals(root, tools) {
+    const itemId = root.dataset.item;
+    for (const button of root.querySelectorAll("[data-reveal]")) {
+      button.addEventListener("click", async () => {
+        const what = button.getAttribute("aria-label").replace(/^Reveal /, "");
+        const reason = window.prompt(`Why do you need to see ${what}? (recorded in the audit trail)`);
+        if (!reason || !reason.trim()) return;
+        const field = button.dataset.reveal;
+        const of = button.dataset.of;
+        const result = await tools.api("POST", `/api/v1/quality/reviews/${itemId}/reveal`, {
+          of, fields: [field], reason: reason.trim(),
+        });
+        if (!result.ok) { report(tools, (result.data && result.data.errors) || [], result); return; }
+        for (const value of root.querySelectorAll(`[data-shows="${CSS.escape(`${of}.${field}`)}"]`)) {
+          value.textContent = `${shownText(result.data[field])} `;
+          const note = document.createElement("span");
+          note.className = "hint";
+          note.textContent = "(revealed)";
+          value.append(note);
+        }
+        button.remove();
+        tools.toast(`Revealed ${what}: the reveal is recorded.`);
+      });
+    }
+  }
+
   function review(root, tools) {
     const itemId = root.dataset.item;
+    reveals(root, tools);
     const form = root.querySelector("form.review-form");
     const corrected = root.querySelector("#corrected");
     const reworkTo = root.querySelector("#rework-to");
@@ -211,9 +250,48 @@
     });
   }
 
+  // A choice of a keying's value, for a personal field (shown masked): the browser sends
+  // the choice, {take: "a"} or {take: "b"}, and the server takes the value in clear.
+  function takeChoices(form) {
+    const groups = [...form.querySelectorAll("fieldset[data-take]")];
+    for (const group of groups) {
+      const control = group.querySelector("[data-kind]");
+      const typed = group.querySelector("input[type=radio][value='']");
+      const settle = () => {
+        const note = document.getElementById(`${group.id}-error`);
+        if (note) note.remove();
+        for (const input of group.querySelectorAll("[aria-invalid]")) {
+          input.removeAttribute("aria-invalid");
+          input.removeAttribute("aria-describedby");
+        }
+      };
+      for (const radio of group.querySelectorAll("input[type=radio]")) {
+        radio.addEventListener("change", () => {
+          settle();
+          if (radio === typed) control.focus();
+        });
+      }
+      // Typing a value is choosing to type it.
+      for (const event of ["input", "change"]) {
+        control.addEventListener(event, () => { typed.checked = true; settle(); });
+      }
+    }
+    return (values) => {
+      for (const group of groups) {
+        const name = group.dataset.take;
+        const chosen = group.querySelector("input[type=radio]:checked");
+        if (chosen && chosen.value) values[name] = { take: chosen.value };
+        else if (!chosen) delete values[name];
+      }
+      return values;
+    };
+  }
+
   function adjudication(root, tools) {
     const itemId = root.dataset.item;
     const form = root.querySelector("form.adjudication-form");
+    reveals(root, tools);
+    const withChoices = takeChoices(form);
     for (const button of form.querySelectorAll("[data-use]")) {
       button.addEventListener("click", () => {
         const control = form.querySelector(`[data-kind][name="${CSS.escape(button.dataset.use)}"]`);
@@ -229,7 +307,7 @@
       event.preventDefault();
       tools.clearErrors(form);
       const result = await tools.api("POST", `/api/v1/quality/adjudications/${itemId}`, {
-        values: tools.formValues(form),
+        values: withChoices(tools.formValues(form)),
       });
       if (result.ok) {
         window.location.assign("/console/quality?done=adjudicated");
@@ -237,7 +315,9 @@
       }
       const locate = (field) => {
         const name = unprefixed(field, "values.");
-        return name === null ? null : form.querySelector(`[data-kind][name="${CSS.escape(name)}"]`);
+        if (name === null) return null;
+        return form.querySelector(`fieldset[data-take="${CSS.escape(name)}"]`)
+          || form.querySelector(`[data-kind][name="${CSS.escape(name)}"]`);
       };
       report(tools, showAt(result.data && result.data.errors, locate), result);
     });
