@@ -7,7 +7,7 @@ import io
 import json
 import threading
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
@@ -219,6 +219,54 @@ def test_batch_export_in_three_formats(api: Any, world: World) -> None:
     values = list(sheet.iter_rows(values_only=True))
     assert values[0][:3] == ("work_item_id", "external_ref", "state") and len(values) == 3
     assert api("other_client").get(url).status_code == 404
+
+
+def test_the_export_matches_the_clients_rows_and_is_named_after_its_file(
+    api: Any, world: World
+) -> None:
+    """The client's chosen input columns beside the result, the file named after the one
+    uploaded (b.csv), Excel's times and yes/no typed; an unknown column is named in a 422."""
+    batch_id = _deliver_one(api, world)
+    url = f"/api/v1/batches/{batch_id}/results"
+    chosen = {"columns": ["document_ref", "pages"]}
+    response = api("client").get(url, params=chosen)
+    assert 'filename="b-results.csv"' in response.headers["content-disposition"]
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert [(r["input.document_ref"], r["input.pages"]) for r in rows] == [
+        ("scan-1.pdf", "2"),
+        ("scan-2.pdf", "1"),
+    ]
+    line = api("client").get(url, params={**chosen, "format": "jsonl"}).text.splitlines()[0]
+    assert json.loads(line)["input"] == {"document_ref": "scan-1.pdf", "pages": 2}
+    xlsx = api("client").get(url, params={**chosen, "format": "xlsx"})
+    assert "b-results.xlsx" in xlsx.headers["content-disposition"]
+    sheet = openpyxl.load_workbook(io.BytesIO(xlsx.content)).active
+    assert sheet is not None
+    header = [cell.value for cell in sheet[1]]
+    first = {name: sheet.cell(row=2, column=n + 1) for n, name in enumerate(header)}
+    assert isinstance(first["received_at"].value, datetime)  # a date-time, not its text
+    assert isinstance(first["delivered_at"].value, datetime)
+    assert (first["breached"].value, first["breached"].data_type) == (False, "b")
+    assert (first["input.pages"].value, first["input.pages"].data_type) == (2, "n")
+    wrong = api("client").get(url, params={"columns": ["document_ref", "colour"]})
+    assert wrong.status_code == 422
+    assert wrong.json()["errors"][0]["field"] == "columns"
+    assert "colour" in wrong.json()["errors"][0]["message"]
+
+
+def test_a_download_name_keeps_the_uploaded_name_safely() -> None:
+    from tandem.work.export import BatchExport
+
+    def named(filename: str) -> str:
+        export = BatchExport(1, uuid.uuid4(), filename, [], [], {})
+        return export.content_disposition("xlsx")
+
+    assert named("Q3 claims.csv") == (
+        "attachment; filename=\"Q3 claims-results.xlsx\"; filename*=UTF-8''Q3%20claims-results.xlsx"
+    )
+    assert 'filename="_evil-results.xlsx"' in named('C:\\files\\"evil.csv')  # no path, no quote
+    assert 'filename="r_sum_-results.xlsx"' in named("résumé.csv")
+    assert "filename*=UTF-8''r%C3%A9sum%C3%A9-results.xlsx" in named("résumé.csv")
 
 
 FORMULAS = ['=HYPERLINK("http://evil.example","x")', "+1+1", "-2+3", "@SUM(1)", "\t=1", "\r=1"]

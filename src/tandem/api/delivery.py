@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
 
@@ -18,7 +18,13 @@ from tandem.delivery.outbox import EVENT_TYPES
 from tandem.http import MAX_INT, Services, uses
 from tandem.tenancy.context import Context
 from tandem.tenancy.permissions import Permission
-from tandem.work.export import MEDIA_TYPES, ExportFormat, batch_export, export_rows
+from tandem.work.export import (
+    MAX_INPUT_COLUMNS,
+    MEDIA_TYPES,
+    ExportFormat,
+    batch_export,
+    export_rows,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["delivery"])
 
@@ -32,23 +38,34 @@ ManagingWebhooks = Annotated[Context, uses(Permission.WEBHOOK_MANAGE)]
     responses={200: {"content": {t: {} for t in MEDIA_TYPES.values()}}},
 )
 def export_batch(
-    batch_id: uuid.UUID, ctx: Exporting, services: Services, format: ExportFormat = "csv"
+    batch_id: uuid.UUID,
+    ctx: Exporting,
+    services: Services,
+    format: ExportFormat = "csv",
+    columns: Annotated[
+        list[str] | None,
+        Query(
+            max_length=MAX_INPUT_COLUMNS,
+            description="Input columns of the file's rows to put beside the result "
+            "(repeat for several): `input.<name>` columns, an `input` object in JSON Lines",
+        ),
+    ] = None,
 ) -> StreamingResponse:
-    """Every item of the batch with its state and result, as CSV, JSONL or XLSX."""
-    export = batch_export(ctx, batch_id)
+    """Every item of the batch with its state and result, as CSV, JSONL or XLSX, named
+    after the uploaded file; in XLSX times (UTC), the result's dates, numbers and yes/no
+    are typed."""
+    export = batch_export(ctx, batch_id, columns or ())
 
     def stream() -> Iterator[bytes]:
         # Sent after the route's transaction has ended: the rows are read in a session of
         # their own, page by page, as the client takes them.
         with services.sessions() as session:
-            yield from export_rows(
-                session, services.keyring, export.client_id, batch_id, export.fields, format
-            )
+            yield from export_rows(session, services.keyring, export, format)
 
     return StreamingResponse(
         stream(),
         media_type=MEDIA_TYPES[format],
-        headers={"Content-Disposition": f'attachment; filename="batch-{batch_id}.{format}"'},
+        headers={"Content-Disposition": export.content_disposition(format)},
     )
 
 
