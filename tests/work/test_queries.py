@@ -89,6 +89,8 @@ def test_sorting_and_pages_with_the_total_and_links(
         pages.append(_refs(response))
         url = response.links.get("next", {}).get("url")
     assert pages == [["APP-1", "APP-2"], ["APP-3", "APP-4"], ["APP-5"]]
+    by_delivery = api("client").get("/api/v1/work-items", params={"sort": "-delivered"})
+    assert _refs(by_delivery) == []  # none delivered yet: by delivery lists delivered items
     bad = api("client").get("/api/v1/work-items", params={"sort": "colour"})
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "query.sort"
 

@@ -67,7 +67,13 @@ def list_work_items(
     delivered_to: AwareDatetime | None = None,
     at_risk: bool | None = None,
     breached: bool | None = None,
-    sort: queries.Sort = "received",
+    sort: Annotated[
+        queries.Sort,
+        Query(
+            description="by arrival, due or delivery time (`-` first: latest first; by "
+            "delivery, delivered items only) or priority (the most urgent first)"
+        ),
+    ] = "received",
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=MAX_INT)] = 0,
 ) -> list[WorkItemOut]:

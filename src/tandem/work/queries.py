@@ -90,8 +90,16 @@ def _order(sort: Sort) -> tuple[UnaryExpression[Any], ...]:
         return (WorkItem.id.desc() if sort == "-received" else WorkItem.id.asc(),)
     column = WorkItem.due_at if sort.endswith("due") else WorkItem.delivered_at
     if sort.startswith("-"):
-        return (column.desc().nulls_last(), WorkItem.id.desc())
-    return (column.asc().nulls_last(), WorkItem.id.asc())
+        return (column.desc(), WorkItem.id.desc())
+    return (column.asc(), WorkItem.id.asc())
+
+
+def _sorted_by(sort: Sort) -> list[ColumnElement[bool]]:
+    """What a sort implies: by delivery time, the delivered items (so that the delivered
+    index serves the order, as it does the client's KPIs)."""
+    if sort in ("delivered", "-delivered"):
+        return [WorkItem.state == State.DELIVERED.value, WorkItem.gold.is_(False)]
+    return []
 
 
 @dataclass(frozen=True)
@@ -108,8 +116,9 @@ def find(
     limit: int = 100,
     offset: int = 0,
 ) -> Page:
-    """One page of the items the reader may see that match `search`, and how many match."""
-    where = [visible(ctx.principal, ctx.now), *search.conditions()]
+    """One page of the items the reader may see that match `search`, and how many match.
+    Sorted by delivery time, only delivered items are listed."""
+    where = [visible(ctx.principal, ctx.now), *search.conditions(), *_sorted_by(sort)]
     total = ctx.session.scalar(select(func.count()).select_from(WorkItem).where(*where)) or 0
     query = select(WorkItem).where(*where).order_by(*_order(sort)).limit(limit).offset(offset)
     return Page(list(ctx.session.scalars(query).all()), total)
