@@ -53,6 +53,7 @@ from tandem.tenancy.service import create_user, issue_token
 from tandem.work.models import WorkItem
 from tandem.workforce.models import Agent
 from tests.conftest import FORM_SCHEMA, INPUT_SCHEMA, LOCAL, RESULT, World, _agent
+from tests.documents.samples import pdf
 from tests.quality.conftest import work
 
 pytestmark = pytest.mark.slow
@@ -71,6 +72,7 @@ INSURER_EMAIL = "c@insurer.example"  # the world's insurer client admin
 # its webhook URL and file names.
 TEXT_MARKERS = (DOC, NAME, EXT_REF, str(AMOUNT), "264587.31", IDEMPOTENCY_KEY, "insurer")
 APPLICANT = {**uw.tests()[0][1], "applicant_name": NAME}
+SCAN = pdf(2)  # the document each seeded item comes with
 
 # -- the route table -------------------------------------------------------------------------
 
@@ -575,8 +577,14 @@ def seed(container: Container, world: World, server: str, stack: ExitStack) -> S
     states: dict[str, str] = {}
 
     def submit(label: str, process: uuid.UUID = keying, **payload: Any) -> Any:
-        body = {"payload": payload or {"document_ref": f"{DOC}-{label}.pdf", "pages": 3}}
-        item = _ok(client.post(f"/api/v1/processes/{process}/work-items", json=body), 201)
+        body = payload or {"document_ref": f"{DOC}-{label}.pdf", "pages": 3}
+        # Each item comes with its document (a scanned form): the document routes find one.
+        made = client.post(
+            f"/api/v1/processes/{process}/work-items/with-document",
+            data={"payload": json.dumps(body)},
+            files={"document": (f"{DOC}-{label}.pdf", SCAN, "application/pdf")},
+        )
+        item = _ok(made, 201)
         items[label] = uuid.UUID(item["id"])
         return items[label]
 

@@ -19,6 +19,7 @@ from tandem.api.catalog import router as catalog_router
 from tandem.api.decisions import router as decisions_router
 from tandem.api.delivery import router as delivery_router
 from tandem.api.dispatch import router as dispatch_router
+from tandem.api.documents import router as documents_router
 from tandem.api.intake import router as intake_router
 from tandem.api.privacy import router as privacy_router
 from tandem.api.quality import router as quality_router
@@ -47,6 +48,7 @@ ROUTERS = (
     quality_router,
     privacy_router,
     workforce_router,
+    documents_router,
 )
 
 

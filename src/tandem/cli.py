@@ -150,10 +150,16 @@ def intake(
     process_id: Annotated[uuid.UUID, typer.Argument(help="The process the rows belong to")],
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)],
     accept_valid: Annotated[bool, typer.Option(help="Queue the good rows, report the bad")] = False,
+    document_column: Annotated[
+        str | None,
+        typer.Option(help="A ZIP archive's column naming each row's document (its path in it)"),
+    ] = None,
 ) -> None:
-    """Queue every row of a CSV, JSONL or XLSX file (as the provider, on a client's process)."""
+    """Queue every row of a CSV, JSONL or XLSX file (as the provider, on a client's process),
+    or of a ZIP archive of one with the documents its rows name (--document-column)."""
     from tandem.container import build_container
     from tandem.core.errors import TandemError
+    from tandem.documents.service import limits
     from tandem.intake.service import ingest_file
     from tandem.tenancy.principal import SYSTEM
 
@@ -179,6 +185,8 @@ def intake(
                     keyring=container.keyring,
                     mode="accept_valid" if accept_valid else "all_or_nothing",
                     on_progress=lambda n: progress.update(task, completed=n),
+                    document_column=document_column,
+                    document_limits=limits(container.settings),
                 )
         except TandemError as exc:
             console.print(f"[red]{exc.detail}[/red]")

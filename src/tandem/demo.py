@@ -8,6 +8,7 @@ cancelled, some at risk or breached.
 
 from __future__ import annotations
 
+import io
 import random
 import uuid
 from collections.abc import Callable
@@ -16,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 import holidays
+from PIL import Image, ImageDraw, ImageFont
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
@@ -27,6 +29,7 @@ from tandem.core.db import transaction
 from tandem.core.errors import TandemError
 from tandem.decisions import referrals, rulesets, underwriting
 from tandem.dispatch.service import Dispatcher
+from tandem.documents.service import limits
 from tandem.intake.service import submit_item
 from tandem.quality import reviews
 from tandem.quality.gold import add_gold_item, seed_gold
@@ -237,13 +240,19 @@ def seed(
     progress("clients, processes, rules, 3 centers and 60 agents created")
 
     total_hours = 72
+    scans = random.Random(seed + 16)  # the scanned forms' own draws: the replay's stay as they were
     arrivals = sorted(
         (rng.uniform(0, total_hours), process)
         for process in processes
         for _ in range(items_per_process)
     )
 
-    def arrive(process: Any, external_ref: str | None = None) -> None:
+    def arrive(process: Any, external_ref: str | None = None, *, scanned: bool = False) -> None:
+        payload = _payload(process[2], rng)
+        document = None
+        if scanned and process[2] == "app-keying":  # the form itself, to key from
+            data, payload["pages"] = _scanned_application(scans)
+            document = (data, limits(container.settings))
         with transaction(container.sessions) as session:  # on the replay's clock
             ctx = Context(
                 session, owners[process[0]], clock.now(), container.keyring, container.audit_key
@@ -251,9 +260,10 @@ def seed(
             submit_item(
                 ctx,
                 process[1],
-                _payload(process[2], rng),
+                payload,
                 at_risk_fraction=container.settings.at_risk_fraction,
                 external_ref=external_ref,
+                document=document,
             )
         with transaction(container.sessions) as session:  # as the worker would, soon after
             seed_gold(
@@ -275,9 +285,9 @@ def seed(
         if hour % 12 == 0:
             progress(f"simulated hour {hour} of {total_hours}")
     clock.set(end)
-    for process in processes:  # the latest arrivals, not yet worked on
+    for process in processes:  # the latest arrivals, not yet worked on: forms come scanned
         for _ in range(max(8, items_per_process // 8)):
-            arrive(process)
+            arrive(process, scanned=True)
     _finish(container, dispatcher, agents, owners)
     return tokens
 
@@ -452,6 +462,48 @@ def _payload(process_code: str, rng: random.Random) -> dict[str, Any]:
     if process_code == "underwriting":
         return _underwriting_case(rng)
     return {"document_ref": f"scan-{rng.randrange(10**8):08d}.pdf", "pages": rng.randint(1, 12)}
+
+
+def _scanned_application(rng: random.Random) -> tuple[bytes, int]:
+    """An insurance application form as the client scans it (a PDF, and its pages): the
+    applicant's answers written in its boxes, what the agent keys; then its declarations."""
+    answers = _application(rng)
+    width, height = 850, 1100  # letter size at 100 dots per inch, greyscale
+    title, text = ImageFont.load_default(size=30), ImageFont.load_default(size=22)
+    hand = ImageFont.load_default(size=26)
+    form = Image.new("L", (width, height), 248)
+    draw = ImageDraw.Draw(form)
+    draw.text((60, 50), "Northwind Mutual Insurance", font=title, fill=10)
+    draw.text((60, 95), "Application for insurance", font=text, fill=40)
+    boxes = [
+        ("Full name of applicant", answers["applicant_name"]),
+        ("Date of birth (YYYY-MM-DD)", answers["birth_date"]),
+        ("Policy type", answers["policy_type"].replace("_", " ")),
+        ("Amount of cover (USD)", f"{answers['coverage_amount']:,}"),
+        ("Postcode", answers["postcode"]),
+        ("Smoker", "yes" if answers["smoker"] else "no"),
+    ]
+    y = 170
+    for label, value in boxes:
+        draw.text((60, y), label, font=text, fill=60)
+        draw.rectangle((60, y + 30, width - 60, y + 80), outline=30, width=2)
+        draw.text((80 + rng.randrange(20), y + 40), value, font=hand, fill=25)  # in pen
+        y += 115
+    draw.text((60, height - 90), "Signature of applicant:  ______________", font=text, fill=40)
+    pages = [form]
+    for number in range(2, rng.randint(1, 3) + 1):
+        declarations = Image.new("L", (width, height), 248)
+        lines = ImageDraw.Draw(declarations)
+        lines.text((60, 50), f"Declarations (page {number})", font=title, fill=10)
+        for row in range(24):
+            lines.line((60, 130 + 36 * row, width - 60 - rng.randrange(200), 130 + 36 * row), 90)
+        pages.append(declarations)
+    for page in pages:  # the scanner's speckle
+        for _ in range(300):
+            page.putpixel((rng.randrange(width), rng.randrange(height)), rng.randrange(120, 220))
+    out = io.BytesIO()
+    pages[0].save(out, "PDF", save_all=True, append_images=pages[1:], resolution=100.0)
+    return out.getvalue(), len(pages)
 
 
 def _underwriting_case(rng: random.Random) -> dict[str, Any]:

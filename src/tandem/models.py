@@ -7,6 +7,7 @@ from tandem.core.ratelimit import RateLimitCounter
 from tandem.custody.models import KeyRotation, PurgeReport
 from tandem.decisions.models import Decision, Ruleset, RulesetTest
 from tandem.delivery.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
+from tandem.documents.models import Document
 from tandem.quality.models import (
     AgentQuality,
     FieldCheck,
@@ -47,6 +48,7 @@ __all__ = [
     "ConsoleSession",
     "Decision",
     "DeliveryCenter",
+    "Document",
     "FieldCheck",
     "GoldCopy",
     "GoldItem",

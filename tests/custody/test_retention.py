@@ -137,7 +137,7 @@ def test_items_past_the_retention_period_lose_their_personal_data(
         assert keyings == [recent]
     reports = security.get("/api/v1/purge-reports").json()
     assert [(r["reason"], r["counts"]) for r in reports] == [
-        ("retention", {"work_items": 1, "keyings": 1, "webhook_deliveries": 0})
+        ("retention", {"work_items": 1, "documents": 0, "keyings": 1, "webhook_deliveries": 0})
     ]
     assert reports[0]["cutoff"].startswith((clock.now() - timedelta(days=30)).date().isoformat())
     assert (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Annotated, Any, Literal
 
@@ -10,6 +11,7 @@ from pydantic import BaseModel, Field
 
 from tandem.api.work import shown
 from tandem.core.errors import InvalidInput
+from tandem.documents import service as documents
 from tandem.http import Services, requires, uses
 from tandem.intake import service
 from tandem.tenancy.context import Context
@@ -72,21 +74,96 @@ def submit_work_item(
     return shown(ctx, item)
 
 
+@router.post(
+    "/processes/{process_id}/work-items/with-document",
+    response_model=WorkItemOut,
+    status_code=201,
+    responses={
+        200: {
+            "model": WorkItemOut,
+            "description": "A retry: the item created by the first request",
+            "headers": {
+                "Idempotent-Replayed": {
+                    "required": True,
+                    "schema": {"type": "string", "const": "true"},
+                }
+            },
+        }
+    },
+)
+def submit_work_item_with_document(
+    process_id: uuid.UUID,
+    response: Response,
+    ctx: Submitting,
+    services: Services,
+    payload: Annotated[str, Form(description="The item's payload: a JSON object")],
+    document: Annotated[
+        UploadFile, File(description="PDF, TIFF, JPEG or PNG: told by its content, not its name")
+    ],
+    external_ref: Annotated[str | None, Form(max_length=200)] = None,
+    priority: Annotated[int | None, Form(ge=-100, le=100)] = None,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> WorkItemOut:
+    """Hand one work item over with its document (a scanned form, say), which the agent sees
+    beside the form. The document is checked by its content and size, and kept sealed with
+    your key; an item and its document arrive together or not at all. Send an
+    `Idempotency-Key` so that a retry never creates a second item."""
+    try:
+        values = json.loads(payload)
+    except ValueError:
+        values = None
+    if not isinstance(values, dict):
+        message = "must be a JSON object"
+        raise InvalidInput(
+            "the payload is not a JSON object", errors=[{"field": "payload", "message": message}]
+        )
+    limits = documents.limits(services.settings)
+    item, created = service.submit_item(
+        ctx,
+        process_id,
+        values,
+        at_risk_fraction=services.settings.at_risk_fraction,
+        external_ref=external_ref,
+        priority=priority,
+        idempotency_key=idempotency_key,
+        document=(document.file.read(limits.max_bytes + 1), limits),
+    )
+    if not created:
+        response.status_code = 200
+        response.headers["Idempotent-Replayed"] = "true"
+    return shown(ctx, item)
+
+
 @router.post("/processes/{process_id}/batches", response_model=BatchOut, status_code=201)
 def upload_batch(
     process_id: uuid.UUID,
     principal: Submitter,
     services: Services,
-    file: Annotated[UploadFile, File(description="CSV, JSONL or XLSX; one work item per row")],
+    file: Annotated[
+        UploadFile,
+        File(
+            description="CSV, JSONL or XLSX, one work item per row; or a ZIP archive of one "
+            "such file and the documents its rows name (document_column)"
+        ),
+    ],
     response: Response,
     mode: Annotated[Literal["all_or_nothing", "accept_valid"], Form()] = "all_or_nothing",
+    document_column: Annotated[
+        str | None,
+        Form(
+            max_length=200,
+            description="In an archive: the column holding each row's document, by its path "
+            "in the archive (PDF, TIFF, JPEG or PNG)",
+        ),
+    ] = None,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> service.BatchReport:
     """Queue every row of a file. `all_or_nothing` (default) rejects the whole file on one bad
     row; `accept_valid` queues the good rows. The report names each bad row and field. Send
     an `Idempotency-Key` so that a retry after a lost answer queues nothing twice: the same
     key with the same file answers with the first batch (200, `Idempotent-Replayed`), with
-    another file 409."""
+    another file 409. A ZIP archive brings each row's document with it: a missing or bad
+    document is an error of its row, naming the column."""
     report = service.ingest_file(
         services.sessions,
         principal,
@@ -99,6 +176,8 @@ def upload_batch(
         keyring=services.keyring,
         mode=mode,
         idempotency_key=idempotency_key,
+        document_column=document_column,
+        document_limits=documents.limits(services.settings),
     )
     if report.replayed:
         response.status_code = 200

@@ -70,6 +70,12 @@ class Settings(BaseSettings):
     rules_budget_ms: int = Field(default=500, ge=10, le=60_000)
     rules_memory_mb: int = Field(default=1024, ge=256, le=65_536)
     rules_workers: int = Field(default=0, ge=0, le=256)
+    # Documents handed over with items (PDF, TIFF, JPEG, PNG): at most this many bytes and
+    # pages each, and pixels per image (or TIFF frame), checked by decoding them at intake
+    # (tandem.documents.content); anything over is refused with the field or row named.
+    document_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1024, le=512 * 1024 * 1024)
+    document_max_pages: int = Field(default=500, ge=1, le=10_000)
+    document_max_pixels: int = Field(default=60_000_000, ge=10_000, le=500_000_000)
 
     @property
     def budgets(self) -> Budgets:

@@ -7,8 +7,9 @@ goes on where it stopped. Reads never wait: a value sealed under the old key ope
 until it is re-sealed. Values an intake transaction begun before the rotation seals under the
 old key after the walk passed them are found by a last check, and the walk starts over. An
 item's input and result are both re-sealed by the walk; then, a batch a step, what is sealed
-beside the items (gold items, double-entry keyings, webhook events waiting or kept), and the
-step that finds nothing left finishes the rotation.
+beside the items (gold items, double-entry keyings, webhook events waiting or kept, the
+documents handed over with items), and the step that finds nothing left finishes the
+rotation.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from tandem.audit import service as audit
 from tandem.core.errors import NotFound
 from tandem.custody.models import KeyRotation
 from tandem.delivery.models import WebhookDelivery
+from tandem.documents import service as documents
 from tandem.quality.models import GoldItem, Keying
 from tandem.tenancy.context import Context
 from tandem.tenancy.models import Client
@@ -133,11 +135,12 @@ def _step(
     if session.scalar(select(exists().where(behind))):
         rotation.cursor = None  # sealed under the old key behind the walk: walk again
         return 0
-    # The items are done: then, a batch at a time, what is sealed beside them.
+    # The items are done: then, a batch at a time, what is sealed beside them (documents
+    # a few at a time: each may hold megabytes).
     others = sum(
         _reseal(session, keyring, client_id, rotation.target, version, copies, batch)
         for copies in _BESIDE_ITEMS
-    )
+    ) + documents.reseal(session, keyring, client_id, rotation.target, version, max(1, batch // 50))
     rotation.resealed += others
     if others:
         return others

@@ -3,9 +3,10 @@ and when the contract ends the client gets everything it owns back and Tandem ke
 
 `purge_due` (run by the worker) anonymizes items done (delivered or cancelled) longer ago than
 the period: their personal input and result fields become null, their sealed values go, and so
-do the copies of their results (first keyings, webhook bodies sent). What is left (states,
-times, SLA, quality scores) still counts in reports. `export_client` writes every row the client
-owns as JSON Lines with a manifest of counts and SHA-256 digests; `end_contract` then deletes
+do the copies of their results (first keyings, webhook bodies sent) and their documents. What
+is left (states, times, SLA, quality scores) still counts in reports. `export_client` writes
+every row the client owns as JSON Lines (a document's bytes in a file of their own) with a
+manifest of counts and SHA-256 digests; `end_contract` then deletes
 them. Each purge writes a purge report and an audit record; the audit trail itself stays, as
 the evidence.
 """
@@ -30,6 +31,8 @@ from tandem.core.db import Base
 from tandem.core.errors import Conflict, NotFound
 from tandem.custody.models import PurgeReport
 from tandem.delivery.models import WebhookDelivery
+from tandem.documents import service as documents
+from tandem.documents.content import EXTENSIONS
 from tandem.quality.models import Keying
 from tandem.tenancy.context import Context
 from tandem.tenancy.models import ApiToken, Client, ConsoleSession, User
@@ -136,6 +139,7 @@ def anonymize(
     ids = [item_id for item_id, _ in items]
     return {
         "work_items": len(ids),
+        "documents": documents.remove(session, client_id, ids),
         "keyings": _deleted(
             session, Keying, (Keying.client_id == client_id) & Keying.work_item_id.in_(ids)
         ),
@@ -205,10 +209,13 @@ def export_client(
         digest, rows = hashlib.sha256(), 0
         with path.open("w", encoding="utf-8") as out:
             query = select(table).where(table.c.client_id == client_id)
-            for row in session.execute(query.execution_options(yield_per=5_000)).mappings():
+            per = 4 if table.name == "documents" else 5_000  # a document may weigh megabytes
+            for row in session.execute(query.execution_options(yield_per=per)).mappings():
                 values = dict(row)
                 if table.name in _OPENED:
                     _OPENED[table.name](keyring, client_id, values)
+                if table.name == "documents":  # its bytes in a file of their own
+                    values = _document(keyring, client_id, values, directory)
                 if table.name == "users":
                     values.pop("password_hash", None)
                 line = json.dumps(values, default=str, sort_keys=True) + "\n"
@@ -250,6 +257,19 @@ def _webhook_delivery(keyring: Keyring, client_id: int, values: dict[str, Any]) 
     if sealed:
         result = opened(keyring, client_id, values["work_item_id"], data["result"], sealed, RESULT)
         values["payload"] = {**values["payload"], "data": {**data, "result": result}}
+
+
+def _document(
+    keyring: Keyring, client_id: int, values: dict[str, Any], directory: Path
+) -> dict[str, Any]:
+    """A document's bytes in clear, written to documents/<id>.<ext> beside the tables; its
+    row names the file (the row's SHA-256 is the file's)."""
+    data = documents.opened_bytes(keyring, client_id, values)
+    name = f"documents/{values['id']}.{EXTENSIONS.get(values['media_type'], 'bin')}"
+    (directory / "documents").mkdir(exist_ok=True)
+    (directory / name).write_bytes(data)
+    kept = {k: v for k, v in values.items() if k not in ("content", "sealed_with")}
+    return {**kept, "file": name}
 
 
 # Tables whose rows keep personal values sealed: opened into the row on export, in place.

@@ -35,6 +35,9 @@ from tandem.decisions.deciding import DecidingChunks, decide_arrival
 from tandem.decisions.models import Ruleset
 from tandem.decisions.rulesets import published
 from tandem.delivery import outbox
+from tandem.documents import service as documents
+from tandem.documents.content import DEFAULT_LIMITS, Limits
+from tandem.intake.archives import Archive, is_archive
 from tandem.intake.readers import FileFormat, ReaderError, detect_format, read_rows
 from tandem.privacy.service import storing
 from tandem.tenancy.context import Context
@@ -52,9 +55,15 @@ MODES = ("all_or_nothing", "accept_valid")
 
 
 def request_fingerprint(
-    payload: dict[str, Any], external_ref: str | None, priority: int | None
+    payload: dict[str, Any],
+    external_ref: str | None,
+    priority: int | None,
+    document_sha256: str | None = None,
 ) -> str:
-    canonical = json.dumps([payload, external_ref, priority], sort_keys=True, default=str)
+    said: list[Any] = [payload, external_ref, priority]
+    if document_sha256 is not None:  # an item handed over with a document: the same one
+        said.append(document_sha256)
+    canonical = json.dumps(said, sort_keys=True, default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -67,13 +76,19 @@ def submit_item(
     external_ref: str | None = None,
     priority: int | None = None,
     idempotency_key: str | None = None,
+    document: tuple[bytes, Limits] | None = None,
 ) -> tuple[WorkItem, bool]:
     """Create one work item. Returns (item, created); a retried request with the same
-    Idempotency-Key returns the first item and created=False, even when retried concurrently."""
+    Idempotency-Key returns the first item and created=False, even when retried concurrently.
+    With a `document` (its bytes, and the limits it is checked against by its content), the
+    item arrives with it, in the same transaction (tandem.documents)."""
     session, principal, now = ctx.session, ctx.principal, ctx.now
     process = get_process(ctx, process_id)
     taking_work(process)
-    fingerprint = request_fingerprint(payload, external_ref, priority)
+    attached = None if document is None else documents.checked(*document)
+    fingerprint = request_fingerprint(
+        payload, external_ref, priority, attached.sha256 if attached else None
+    )
     if idempotency_key is not None:
         existing = _by_idempotency_key(session, process.client_id, idempotency_key, fingerprint)
         if existing is not None:
@@ -114,6 +129,10 @@ def submit_item(
         if existing is None:
             raise
         return existing, False
+    if document is not None and attached is not None:
+        documents.store(
+            session, ctx.keyring, process.client_id, row["id"], document[0], attached, now=now
+        )
     metrics.ITEMS_RECEIVED.labels("api").inc()
     item = session.get_one(WorkItem, (process.client_id, row["id"]))
     return item, True
@@ -172,6 +191,8 @@ def ingest_file(
     mode: str = "all_or_nothing",
     on_progress: Callable[[int], None] | None = None,
     idempotency_key: str | None = None,
+    document_column: str | None = None,
+    document_limits: Limits | None = None,
 ) -> BatchReport:
     """Validate and queue every row of a CSV, JSONL or XLSX file, streaming it.
 
@@ -180,14 +201,20 @@ def ingest_file(
     Every item of the file shares the batch id, the arrival instant and so the due time.
     With an `idempotency_key`, a retry of the same file (same SHA-256, same process) gets
     the earlier batch's report (`replayed`) and queues nothing; another file: 409.
+    A ZIP archive holds the items file and the documents its rows name in `document_column`
+    (tandem.intake.archives): each row's document is checked as the row is, and stored
+    with its item.
     """
     if mode not in MODES:
         raise InvalidInput(
             f"unknown mode {mode!r}",
             errors=[{"field": "mode", "message": f"must be one of {', '.join(MODES)}"}],
         )
+    archive = _archive(stream, filename, document_column, document_limits)
     try:
-        file_format = detect_format(filename, content_type)
+        file_format = detect_format(
+            archive.items_name if archive else filename, None if archive else content_type
+        )
     except ValueError as exc:
         raise InvalidInput(str(exc), errors=[{"field": "file", "message": str(exc)}]) from None
     now = clock.now()
@@ -205,8 +232,18 @@ def ingest_file(
             session.flush()
             store = storing(session, keyring, client_id, process.id)
             _ingest_rows(
-                session, process, stream, report, now, at_risk_fraction, store, on_progress
+                session,
+                process,
+                archive.items() if archive else stream,
+                report,
+                now,
+                at_risk_fraction,
+                store,
+                on_progress,
+                archive,
             )
+            if archive is not None and not (report.rows_rejected and mode == "all_or_nothing"):
+                archive.store(session, keyring, client_id, now)
             if report.rows_rejected and mode == "all_or_nothing":
                 raise _Rejected()
             _update_counts(session, process.client_id, report)
@@ -234,6 +271,27 @@ def ingest_file(
     return report
 
 
+def _archive(
+    stream: BinaryIO, filename: str, column: str | None, limits: Limits | None
+) -> Archive | None:
+    """The upload as an archive of items and documents, or None if it is a plain file (an
+    XLSX workbook is a ZIP too: told apart by its name)."""
+    if filename.lower().endswith(".xlsx") or not is_archive(stream):
+        return None
+    if not column:
+        message = "name the column of each row's document (a path in the archive)"
+        raise InvalidInput(
+            "an archive needs its document column",
+            errors=[{"field": "document_column", "message": message}],
+        )
+    try:
+        return Archive(stream, column, limits or DEFAULT_LIMITS)
+    except ReaderError as exc:
+        raise InvalidInput(
+            f"{filename}: {exc}", errors=[{"field": "file", "message": str(exc)}]
+        ) from None
+
+
 def _ruleset(session: Session, process: Process) -> Ruleset | None:
     """The published rules that decide a decision process's items as they arrive."""
     return published(session, process.client_id, process.id) if process.kind == "decision" else None
@@ -252,6 +310,7 @@ def _ingest_rows(
     at_risk_fraction: float,
     store: Storing | None,
     on_progress: Callable[[int], None] | None,
+    archive: Archive | None = None,
 ) -> None:
     form = form_of(process.input_schema)
     policy = policy_for(session, process.client_id, process.id, at_risk_fraction)
@@ -278,7 +337,9 @@ def _ingest_rows(
     )
     with ChunkWriter(connection) as writer:
         rows = _validated(stream, report.file_format, form, _client_zone(session, process))
-        for number, payload, row_errors in rows:
+        for number, payload, errors in rows:
+            # A row with its document (an archive's): that document checked too.
+            row_errors = archive.check(number, payload) if archive and not errors else errors
             report.rows_total += 1
             if row_errors:
                 report.rows_rejected += 1
@@ -291,7 +352,10 @@ def _ingest_rows(
                 continue
             report.rows_accepted += 1
             if keep_writing:
-                chunk.append([new_id_hex(), payload])
+                item_id = new_id_hex()
+                chunk.append([item_id, payload])
+                if archive is not None:
+                    archive.kept(number, item_id)
                 if len(chunk) >= CHUNK_ROWS:
                     writer.write(sink.parts(chunk))
                     chunk = []

@@ -38,12 +38,21 @@ class Permission(StrEnum):
     CLIENT_USER_MANAGE = "client:user:manage"  # a client's own users, in client roles
     KEY_ROTATE = "provider:encryption_key:rotate"  # new keys for personal data at rest
     RETENTION_MANAGE = "provider:retention:manage"  # retention periods, purge reports
+    # Open an item's document: the lease holder, a reviewer of it, the client's own people
+    # (tandem.documents.service.openable decides, and records each opening).
+    DOCUMENT_READ = "client:document:read"
 
 
 P = Permission
 
-_CLIENT_READ = {P.PROCESS_READ, P.WORK_ITEM_READ, P.RESULT_EXPORT, P.QUALITY_READ}
-_AGENT = {P.WORK_CLAIM, P.WORK_SUBMIT, P.PERSONAL_REVEAL}
+_CLIENT_READ = {
+    P.PROCESS_READ,
+    P.WORK_ITEM_READ,
+    P.RESULT_EXPORT,
+    P.QUALITY_READ,
+    P.DOCUMENT_READ,
+}
+_AGENT = {P.WORK_CLAIM, P.WORK_SUBMIT, P.PERSONAL_REVEAL, P.DOCUMENT_READ}
 
 ROLES: dict[str, frozenset[Permission]] = {
     "provider_admin": frozenset(Permission),
@@ -86,6 +95,7 @@ ROLES: dict[str, frozenset[Permission]] = {
         {
             P.PROCESS_READ,
             P.WORK_ITEM_READ,
+            P.DOCUMENT_READ,
             P.QUALITY_READ,
             P.QUALITY_REVIEW,
             P.REVIEW_REVEAL,

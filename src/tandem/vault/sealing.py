@@ -39,6 +39,7 @@ FORMAT = "v1"
 INPUT = ""  # the part of an item a sealed value holds: its input, its result, a keying
 RESULT = "result"
 ANSWER = "answer"  # a gold item's known answer
+DOCUMENT = "document"  # a document handed over with an item (its bytes, bound to its id)
 MIN_MASTER_KEY_LENGTH = 32
 _NONCE = 12
 
@@ -109,6 +110,27 @@ class Keyring:
         plain = cipher.decrypt(raw[:_NONCE], raw[_NONCE:], bound)
         values: dict[str, Any] = orjson.loads(plain)
         return values
+
+    def seal_bytes(
+        self, client_id: int, version: int, bound: uuid.UUID | str, data: bytes, part: str
+    ) -> tuple[str, bytes]:
+        """Bytes (a document) sealed under the client's key of this version, bound to the
+        client, `bound` (the document's id) and the part: (the key's prefix, as `prefix`
+        names it, which a rotation compares; the nonce and ciphertext)."""
+        cipher = self._cipher(self.current.id, client_id, version)
+        nonce = os.urandom(_NONCE)
+        return self.prefix(version), nonce + cipher.encrypt(
+            nonce, data, bound_to(client_id, bound, part)
+        )
+
+    def open_bytes(
+        self, client_id: int, bound: uuid.UUID | str, key: str, box: bytes, part: str
+    ) -> bytes:
+        """What `seal_bytes` sealed, under the key its prefix names. Raises cryptography's
+        InvalidTag if it was altered or belongs to another document or part."""
+        _, master_id, version, _ = key.split(".", 3)
+        cipher = self._cipher(master_id, client_id, int(version))
+        return cipher.decrypt(box[:_NONCE], box[_NONCE:], bound_to(client_id, bound, part))
 
     def _cipher(self, master_id: str, client_id: int, version: int) -> AESGCM:
         cipher = self._ciphers.get((master_id, client_id, version))

@@ -1,5 +1,5 @@
-"""Signing in, and the agent's workbench: the next item by one click or key, the item beside
-its form, submit or release, the lease kept alive while the page is open."""
+"""Signing in, and the agent's workbench: the next item by one click or key, the item (and its
+document) beside its form, submit or release, the lease kept alive while the page is open."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from tandem.catalog.models import Process
 from tandem.catalog.service import personal_view
 from tandem.core.db import transaction
 from tandem.core.errors import Unauthorized
+from tandem.documents import service as documents
 from tandem.http import SESSION_COOKIE, Services, current_principal, public
 from tandem.privacy.service import result_for, staff_view
 from tandem.quality.reviews import sent_back_notes
@@ -95,6 +96,7 @@ def leased_item(
         fields, visible = personal_view(session, item.client_id, item.process_id)
         masked = {name for name, category in fields.items() if category not in visible}
         notes = sent_back_notes(session, item) if item.recheck else None
+        document = documents.of_item(session, item.client_id, item.id)  # opened by the page
         return page(
             request,
             "leased_item.html",
@@ -107,6 +109,7 @@ def leased_item(
             controls=controls(process.form_schema),
             earlier=_earlier(ctx, item),
             notes=notes,
+            document=document,
             lease_seconds=services.settings.lease_seconds,
             now=ctx.now,
         )
