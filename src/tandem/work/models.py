@@ -201,6 +201,14 @@ class WorkItem(Base):
             sqlite_where=text(URGENT),
         ),
         Index("ix_work_items_id", "id"),
+        # The client's own reference, as clients look their items up (API, portal).
+        Index(
+            "ix_work_items_reference",
+            "client_id",
+            "external_ref",
+            postgresql_where=text("external_ref IS NOT NULL"),
+            sqlite_where=text("external_ref IS NOT NULL"),
+        ),
         # The client's delivered work by delivery time, with what its KPIs read (SLA
         # attainment, turnaround, cost per process): an index-only range scan, also under the
         # tenant policy, which reads `gold`.

@@ -277,8 +277,29 @@ function refreshing() {
   for (const part of document.querySelectorAll("[data-refresh]")) {
     setInterval(async () => {
       const response = await fetch(part.dataset.refresh, { credentials: "same-origin" });
-      if (response.ok) part.innerHTML = await response.text();
+      if (response.ok) {
+        part.innerHTML = await response.text();
+        scrollableByKeyboard();
+      }
     }, 5000);
+  }
+}
+
+// A table wider than the screen scrolls in its own box: a keyboard reaches it (Tab, then the
+// arrow keys), and a screen reader names it after its table's caption or its section.
+function scrollableByKeyboard() {
+  for (const box of document.querySelectorAll(".table-wrap")) {
+    if (box.scrollWidth > box.clientWidth) {
+      const caption = box.querySelector("caption");
+      const heading = box.closest("section")?.querySelector("h2, h3");
+      box.tabIndex = 0;
+      box.setAttribute("role", "region");
+      box.setAttribute("aria-label", (caption || heading)?.textContent.trim() || "Table");
+    } else if (box.getAttribute("role") === "region") {
+      box.removeAttribute("tabindex");
+      box.removeAttribute("role");
+      box.removeAttribute("aria-label");
+    }
   }
 }
 
@@ -316,5 +337,7 @@ document.addEventListener("DOMContentLoaded", () => {
   if (handOverRoot) handOver(handOverRoot);
   countdowns();
   refreshing();
+  scrollableByKeyboard();
+  window.addEventListener("resize", scrollableByKeyboard);
   for (const init of window.tandemPages || []) init({ api, toast, problemText, formValues, clearErrors, showErrors });
 });
