@@ -154,6 +154,9 @@ def intake(
         str | None,
         typer.Option(help="A ZIP archive's column naming each row's document (its path in it)"),
     ] = None,
+    reference_column: Annotated[
+        str, typer.Option(help="The column of your own reference for each row")
+    ] = "external_ref",
 ) -> None:
     """Queue every row of a CSV, JSONL or XLSX file (as the provider, on a client's process),
     or of a ZIP archive of one with the documents its rows name (--document-column)."""
@@ -187,6 +190,7 @@ def intake(
                     on_progress=lambda n: progress.update(task, completed=n),
                     document_column=document_column,
                     document_limits=limits(container.settings),
+                    reference_column=reference_column,
                 )
         except TandemError as exc:
             console.print(f"[red]{exc.detail}[/red]")

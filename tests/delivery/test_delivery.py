@@ -52,7 +52,12 @@ class Receiver:
 def _deliver_one(api: Any, world: World, result: dict[str, Any] = RESULT) -> str:
     upload = api("client").post(
         f"/api/v1/processes/{world.process_id}/batches",
-        files={"file": ("b.csv", b"document_ref,pages\nscan-1.pdf,2\nscan-2.pdf,1\n")},
+        files={
+            "file": (
+                "b.csv",
+                b"external_ref,document_ref,pages\nA-1,scan-1.pdf,2\nA-2,scan-2.pdf,1\n",
+            )
+        },
     )
     assert upload.status_code == 201
     lease = api("agent").post("/api/v1/dispatch/claim").json()
@@ -217,7 +222,8 @@ def test_batch_export_in_three_formats(api: Any, world: World) -> None:
     sheet = openpyxl.load_workbook(io.BytesIO(xlsx.content)).active
     assert sheet is not None
     values = list(sheet.iter_rows(values_only=True))
-    assert values[0][:3] == ("work_item_id", "external_ref", "state") and len(values) == 3
+    assert values[0][:3] == ("source_row", "external_ref", "work_item_id") and len(values) == 3
+    assert [row[0] for row in values[1:]] == [2, 3]  # the rows of b.csv, as a spreadsheet counts
     assert api("other_client").get(url).status_code == 404
 
 

@@ -156,6 +156,15 @@ def upload_batch(
             "in the archive (PDF, TIFF, JPEG or PNG)",
         ),
     ] = None,
+    reference_column: Annotated[
+        str,
+        Form(
+            min_length=1,
+            max_length=200,
+            description="The column holding your own reference for each row (not part of "
+            "the item's input; found again by ?external_ref= and in the results file)",
+        ),
+    ] = service.REFERENCE_COLUMN,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> service.BatchReport:
     """Queue every row of a file. `all_or_nothing` (default) rejects the whole file on one bad
@@ -163,7 +172,9 @@ def upload_batch(
     an `Idempotency-Key` so that a retry after a lost answer queues nothing twice: the same
     key with the same file answers with the first batch (200, `Idempotent-Replayed`), with
     another file 409. A ZIP archive brings each row's document with it: a missing or bad
-    document is an error of its row, naming the column."""
+    document is an error of its row, naming the column. A row's `reference_column`
+    (`external_ref` unless named) is your reference for its item; each item keeps the
+    number of its row, which the results file shows."""
     report = service.ingest_file(
         services.sessions,
         principal,
@@ -178,6 +189,7 @@ def upload_batch(
         idempotency_key=idempotency_key,
         document_column=document_column,
         document_limits=documents.limits(services.settings),
+        reference_column=reference_column,
     )
     if report.replayed:
         response.status_code = 200

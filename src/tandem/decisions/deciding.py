@@ -184,7 +184,7 @@ class DecidingChunks:
     def parts(self, chunk: Sequence[list[Any]]) -> list[tuple[JsonInsert, list[list[Any]]]]:
         """Hand the chunk to the engine and return the rows of the chunk before it: the
         engine decides one chunk while the next is read and validated."""
-        decided = self.rules.decide_later([payload for _, payload in chunk])
+        decided = self.rules.decide_later([row[1] for row in chunk])  # [id, payload, ...]
         self._pending.append((list(chunk), decided))
         return self._written(*self._pending.pop(0)) if len(self._pending) > 1 else []
 

@@ -177,6 +177,12 @@ class BatchReport:
         return batch_status(self.rows_accepted, self.rows_rejected)
 
 
+# The column of a file that holds the client's own reference for its row, unless the upload
+# names another; at most as long as an item's reference may be.
+REFERENCE_COLUMN = "external_ref"
+MAX_REFERENCE = 200
+
+
 def ingest_file(
     sessions: sessionmaker[Session],
     principal: Principal,
@@ -193,6 +199,7 @@ def ingest_file(
     idempotency_key: str | None = None,
     document_column: str | None = None,
     document_limits: Limits | None = None,
+    reference_column: str = REFERENCE_COLUMN,
 ) -> BatchReport:
     """Validate and queue every row of a CSV, JSONL or XLSX file, streaming it.
 
@@ -203,7 +210,8 @@ def ingest_file(
     the earlier batch's report (`replayed`) and queues nothing; another file: 409.
     A ZIP archive holds the items file and the documents its rows name in `document_column`
     (tandem.intake.archives): each row's document is checked as the row is, and stored
-    with its item.
+    with its item. A row's `reference_column` (if the file has it) is the client's own
+    reference for the item, not part of its input; each item keeps its row's number.
     """
     if mode not in MODES:
         raise InvalidInput(
@@ -241,6 +249,7 @@ def ingest_file(
                 store,
                 on_progress,
                 archive,
+                reference_column,
             )
             if archive is not None and not (report.rows_rejected and mode == "all_or_nothing"):
                 archive.store(session, keyring, client_id, now)
@@ -311,6 +320,7 @@ def _ingest_rows(
     store: Storing | None,
     on_progress: Callable[[int], None] | None,
     archive: Archive | None = None,
+    reference_column: str = REFERENCE_COLUMN,
 ) -> None:
     form = form_of(process.input_schema)
     policy = policy_for(session, process.client_id, process.id, at_risk_fraction)
@@ -336,8 +346,9 @@ def _ingest_rows(
         else transitions.Arrivals(connection.dialect.name, shared, actor, store)
     )
     with ChunkWriter(connection) as writer:
-        rows = _validated(stream, report.file_format, form, _client_zone(session, process))
-        for number, payload, errors in rows:
+        zone = _client_zone(session, process)
+        rows = _validated(stream, report.file_format, form, zone, reference_column)
+        for number, reference, payload, errors in rows:
             # A row with its document (an archive's): that document checked too.
             row_errors = archive.check(number, payload) if archive and not errors else errors
             report.rows_total += 1
@@ -353,7 +364,7 @@ def _ingest_rows(
             report.rows_accepted += 1
             if keep_writing:
                 item_id = new_id_hex()
-                chunk.append([item_id, payload])
+                chunk.append([item_id, payload, reference, number])
                 if archive is not None:
                     archive.kept(number, item_id)
                 if len(chunk) >= CHUNK_ROWS:
@@ -378,21 +389,37 @@ def _client_zone(session: Session, process: Process) -> ZoneInfo:
 
 
 def _validated(
-    stream: BinaryIO, file_format: FileFormat, form: Form, zone: ZoneInfo
-) -> Iterator[tuple[int, dict[str, Any], list[FieldError]]]:
+    stream: BinaryIO, file_format: FileFormat, form: Form, zone: ZoneInfo, reference_column: str
+) -> Iterator[tuple[int, str | None, dict[str, Any], list[FieldError]]]:
+    """Each row's number, the client's reference, its input and its errors."""
     for row in read_rows(stream, file_format):
         if row.problem is not None:
-            yield row.number, {}, [FieldError("", row.problem, row.number)]
+            yield row.number, None, {}, [FieldError("", row.problem, row.number)]
             continue
         if nul := [name for name, value in row.values.items() if "\x00" in str(value)]:
             # No database keeps a NUL character in text: the row is wrong, not the server.
             message = "must not contain NUL (\\u0000) characters"
-            yield row.number, {}, [FieldError(name, message, row.number) for name in nul]
+            yield row.number, None, {}, [FieldError(name, message, row.number) for name in nul]
             continue
-        if file_format == "jsonl":
-            yield row.number, row.values, form.errors(row.values, row.number)
+        reference, wrong = _reference(row.values.pop(reference_column, None))
+        if wrong:
+            yield row.number, None, {}, [FieldError(reference_column, wrong, row.number)]
+        elif file_format == "jsonl":
+            yield row.number, reference, row.values, form.errors(row.values, row.number)
         else:
-            yield row.number, *form.validate(row.values, row.number, zone)
+            yield row.number, reference, *form.validate(row.values, row.number, zone)
+
+
+def _reference(value: Any) -> tuple[str | None, str | None]:
+    """A row's reference as text (a spreadsheet's number as its digits), or what is wrong."""
+    if value is None or isinstance(value, bool | dict | list):
+        return None, None if value is None else "must be text or a number"
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = str(value).strip()
+    if len(text) > MAX_REFERENCE:
+        return None, f"at most {MAX_REFERENCE} characters"
+    return text or None, None
 
 
 def _sha256(stream: BinaryIO) -> str:

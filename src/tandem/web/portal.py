@@ -68,6 +68,31 @@ def batches(request: Request, principal: Client, services: Services) -> HTMLResp
         return page(request, "_batches.html", principal, batches=rows)
 
 
+@router.get("/console/portal/batches/{batch_id}", response_class=HTMLResponse)
+def batch(
+    batch_id: uuid.UUID, request: Request, principal: Client, services: Services
+) -> HTMLResponse:
+    """A file handed over: how far its items are (x of y delivered), its error report (open
+    again whenever needed), its results to download with the input columns chosen beside
+    them, and its items to find."""
+    _client_id(principal)
+    with services.context(principal) as ctx:
+        found = queries.get_batch(ctx, batch_id)
+        process = get_process(ctx, found.process_id)
+        states = queries.batch_progress(ctx.session, found)
+        return page(
+            request,
+            "portal_batch.html",
+            principal,
+            batch=found,
+            process=process,
+            states=states,
+            delivered=states.get(State.DELIVERED.value, 0),
+            items=sum(states.values()),
+            columns=list(process.input_schema.get("properties", {})),
+        )
+
+
 def _batches(session: Session, client_id: int) -> list[Batch]:
     return list(
         session.scalars(

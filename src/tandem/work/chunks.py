@@ -39,16 +39,22 @@ _ROWS = {
 
 
 # A file's item as a chunk stores it: id, payload (personal fields masked) and their sealed
-# clear values (tandem.vault.sealing).
-ITEM_COLUMNS = (("id", "uuid"), ("payload", "json"), ("sealed", "text"))
+# clear values (tandem.vault.sealing), the client's reference and the row it came from.
+ITEM_COLUMNS = (
+    ("id", "uuid"),
+    ("payload", "json"),
+    ("sealed", "text"),
+    ("external_ref", "text"),
+    ("source_row", "int"),
+)
 
 
 def item_rows(store: Storing | None, chunk: Sequence[list[Any]]) -> list[list[Any]]:
-    """The ITEM_COLUMNS values of a chunk's items, each an [id, payload]."""
+    """The ITEM_COLUMNS values of a chunk's items, each an [id, payload, reference, row]."""
     if store is None:
-        return [[item_id, payload, None] for item_id, payload in chunk]
-    stored = store.many([(item_id, payload) for item_id, payload in chunk])
-    return [[row[0], *kept] for row, kept in zip(chunk, stored, strict=True)]
+        return [[item_id, payload, None, ref, row] for item_id, payload, ref, row in chunk]
+    stored = store.many([(row[0], row[1]) for row in chunk])
+    return [[row[0], *kept, row[2], row[3]] for row, kept in zip(chunk, stored, strict=True)]
 
 
 @dataclass(frozen=True)

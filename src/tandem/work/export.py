@@ -33,7 +33,15 @@ MEDIA_TYPES: dict[str, str] = {
     "jsonl": "application/x-ndjson",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
-BASE_COLUMNS = ("work_item_id", "external_ref", "state", "received_at", "delivered_at", "breached")
+BASE_COLUMNS = (
+    "source_row",
+    "external_ref",
+    "work_item_id",
+    "state",
+    "received_at",
+    "delivered_at",
+    "breached",
+)
 INPUT_PREFIX = "input."  # the columns of the file's own rows chosen beside the result
 PAGE = 1000
 MAX_INPUT_COLUMNS = 100
@@ -105,7 +113,7 @@ def _items(session: Session, client_id: int, batch_id: Any) -> Iterator[WorkItem
     query = (
         select(WorkItem)
         .where(WorkItem.client_id == client_id, WorkItem.batch_id == batch_id)
-        .order_by(WorkItem.received_at, WorkItem.id)
+        .order_by(WorkItem.source_row, WorkItem.id)  # the file's order
         .execution_options(yield_per=PAGE)
     )
     yield from session.scalars(query)
@@ -113,8 +121,9 @@ def _items(session: Session, client_id: int, batch_id: Any) -> Iterator[WorkItem
 
 def _record(item: WorkItem) -> dict[str, Any]:
     return {
-        "work_item_id": str(item.id),
+        "source_row": item.source_row,
         "external_ref": item.external_ref,
+        "work_item_id": str(item.id),
         "state": item.state,
         "received_at": item.received_at.isoformat(),
         "delivered_at": item.delivered_at.isoformat() if item.delivered_at else None,
@@ -137,8 +146,8 @@ def _cells(keyring: Keyring, item: WorkItem, export: BatchExport, typed: bool) -
     inputs = _inputs(keyring, item, export)
     values: list[Any] = list(_record(item).values())
     if typed:
-        values[3] = _naive_utc(item.received_at)
-        values[4] = _naive_utc(item.delivered_at)
+        values[4] = _naive_utc(item.received_at)
+        values[5] = _naive_utc(item.delivered_at)
     for name in export.inputs:
         values.append(_flat(inputs.get(name)))
     for name in export.fields:

@@ -117,6 +117,8 @@ class WorkItem(Base):
     result: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     result_sealed: Mapped[str | None] = mapped_column(Text)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The row of the client's file the item came from (the results file shows it).
+    source_row: Mapped[int | None]
     # A result the client rejected (tandem.quality.rejection): when it was first delivered
     # and by when it was due then. The redo runs on a clock of its own (`due_at` from the
     # rework target); the client's SLA attainment counts the first delivery as it was.

@@ -124,6 +124,18 @@ def find(
     return Page(list(ctx.session.scalars(query).all()), total)
 
 
+def batch_progress(session: Session, batch: Batch) -> dict[str, int]:
+    """How many of a file's items are in each state."""
+    return {
+        state: count
+        for state, count in session.execute(
+            select(WorkItem.state, func.count())
+            .where(WorkItem.client_id == batch.client_id, WorkItem.batch_id == batch.id)
+            .group_by(WorkItem.state)
+        ).tuples()
+    }
+
+
 def get_batch(ctx: Context, batch_id: uuid.UUID) -> Batch:
     """A batch of the caller's client (provider staff: any); NotFound otherwise."""
     batch = ctx.session.scalar(

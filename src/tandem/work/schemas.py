@@ -17,6 +17,10 @@ class WorkItemOut(BaseModel):
     process_id: uuid.UUID
     batch_id: uuid.UUID | None
     external_ref: str | None
+    source_row: int | None = Field(
+        default=None,
+        description="An item of a file: the row it came from (as a spreadsheet counts)",
+    )
     state: str
     priority: int
     received_at: datetime

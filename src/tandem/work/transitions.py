@@ -591,10 +591,10 @@ class DecidedArrivals:
             for state in (State.DELIVERED, State.QUEUED)
         }
 
-    def _named(self, item_id: Any) -> outbox.Delivered:
+    def _named(self, item_id: Any, external_ref: str | None = None) -> outbox.Delivered:
         item = self.item
         return outbox.Delivered(
-            item["client_id"], item_id, item["process_id"], item.get("batch_id"), None
+            item["client_id"], item_id, item["process_id"], item.get("batch_id"), external_ref
         )
 
     def parts(
@@ -603,8 +603,8 @@ class DecidedArrivals:
         """The rows of a chunk's items: `delivered` as ITEM_COLUMNS and the result,
         `referred` as ITEM_COLUMNS."""
         told = []  # the client's webhooks, told of each delivered item
-        for row in delivered:
-            named = self._named(uuid.UUID(row[0]))
+        for row in delivered:  # ITEM_COLUMNS and the result
+            named = self._named(uuid.UUID(row[0]), row[3])
             for subscription in self.subscriptions:
                 event = outbox.delivered_event(subscription, named, row[-1], self.now)
                 # ids as 32 hex digits, as SQLite keeps them (PostgreSQL casts either form)

@@ -238,6 +238,7 @@ function handOver(root) {
     const data = new FormData();
     data.append("file", file);
     data.append("mode", upload.mode.value);
+    data.append("reference_column", upload.reference_column.value.trim() || "external_ref");
     const request = new XMLHttpRequest();  // fetch() reports no upload progress
     request.open("POST", `/api/v1/processes/${processId}/batches`);
     request.setRequestHeader("Idempotency-Key", uploadKey);
@@ -259,10 +260,17 @@ function handOver(root) {
       }
       table.hidden = !(report.errors || []).length;
       if (request.status === 201 || request.status === 200) {  // 200: the same file, already in
-        status.textContent = `${report.rows_accepted} of ${report.rows_total} rows handed over (${report.status}).`;
+        status.textContent = `${report.rows_accepted} of ${report.rows_total} rows handed over (${report.status.replace("_", " ")}). `;
         uploadKey = newKey();
       } else {
-        status.textContent = report.detail || `The file was refused (${request.status}).`;
+        status.textContent = (report.detail || `The file was refused (${request.status}).`) + " ";
+      }
+      const batch = report.id || report.batch_id;  // the refused file's report is kept too
+      if (batch) {
+        const link = document.createElement("a");
+        link.href = `/console/portal/batches/${batch}`;
+        link.textContent = "Open the file's page";
+        status.append(link);
       }
     };
     request.onerror = () => { status.textContent = "The upload failed: check the connection."; };
