@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from tandem.core.clock import ManualClock
 from tandem.container import Container
+from tandem.core.clock import ManualClock
 from tests.conftest import World
 
 
