@@ -5,14 +5,17 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import AwareDatetime, BaseModel, Field
 
-from tandem.http import MAX_INT, Services, uses
+from tandem.core.errors import InvalidInput
+from tandem.dispatch.service import reroute
+from tandem.http import MAX_INT, Services, requires, uses
 from tandem.privacy.service import payload_for, result_for
 from tandem.tenancy.context import Context
 from tandem.tenancy.permissions import Permission
-from tandem.work import queries, transitions
+from tandem.tenancy.principal import Principal
+from tandem.work import bulk, queries, transitions
 from tandem.work.access import get_visible
 from tandem.work.lifecycle import State
 from tandem.work.models import Batch, WorkItem
@@ -22,6 +25,9 @@ router = APIRouter(prefix="/api/v1", tags=["work items"])
 
 Reading = Annotated[Context, uses(Permission.WORK_ITEM_READ)]
 Managing = Annotated[Context, uses(Permission.WORK_ITEM_MANAGE)]
+# The provider's operations on work: reprioritize, take a lease back, reassign, in bulk.
+Operating = Annotated[Context, uses(Permission.WORK_ITEM_OPERATE)]
+Operator = Annotated[Principal, Depends(requires(Permission.WORK_ITEM_OPERATE))]
 
 
 @router.get("/work-items/{item_id}", response_model=WorkItemOut)
@@ -57,6 +63,7 @@ def list_work_items(
     request: Request,
     response: Response,
     external_ref: Annotated[str | None, Query(max_length=200)] = None,
+    client_id: Annotated[int | None, Query(ge=0, le=MAX_INT)] = None,
     batch_id: uuid.UUID | None = None,
     process_id: uuid.UUID | None = None,
     state: Annotated[list[State] | None, Query(description="repeat for several")] = None,
@@ -81,6 +88,7 @@ def list_work_items(
     to exclusive), one page at a time; `X-Total-Count` says how many match in all."""
     search = queries.ItemSearch(
         external_ref=external_ref,
+        client_id=client_id,
         batch_id=batch_id,
         process_id=process_id,
         states=tuple(state or ()),
@@ -134,6 +142,111 @@ def resume_work_item(item_id: uuid.UUID, ctx: Managing, services: Services) -> W
 @router.post("/work-items/{item_id}/cancel", response_model=WorkItemOut)
 def cancel_work_item(item_id: uuid.UUID, body: HoldIn, ctx: Managing) -> WorkItemOut:
     return shown(ctx, transitions.cancel(ctx, item_id, body.reason))
+
+
+LOW, HIGH = bulk.PRIORITY_RANGE
+
+
+class PriorityIn(BaseModel):
+    priority: int = Field(ge=LOW, le=HIGH, description="Among items due together, higher first")
+
+
+@router.post("/work-items/{item_id}/priority", response_model=WorkItemOut)
+def reprioritize_work_item(item_id: uuid.UUID, body: PriorityIn, ctx: Operating) -> WorkItemOut:
+    """Set an open item's priority (audited). Agents get the earliest due item first, then
+    the highest priority among those due together."""
+    return shown(ctx, transitions.reprioritize(ctx, item_id, body.priority))
+
+
+class ReasonIn(BaseModel):
+    reason: str | None = Field(default=None, min_length=1, max_length=500)
+
+
+@router.post("/work-items/{item_id}/release", response_model=WorkItemOut)
+def release_work_item(item_id: uuid.UUID, body: ReasonIn, ctx: Operating) -> WorkItemOut:
+    """Take a leased item back to its queue: its holder loses the lease (their heartbeat and
+    submit are refused with 409); 409 if the item is not leased."""
+    return shown(ctx, transitions.take_back(ctx, item_id, body.reason))
+
+
+class ReassignIn(ReasonIn):
+    agent_id: uuid.UUID | None = Field(
+        default=None, description="Lease it to this agent (one lease period), or"
+    )
+    routing_key: str | None = Field(
+        default=None, min_length=1, max_length=60, description="move it to this queue"
+    )
+
+
+@router.post("/work-items/{item_id}/reassign", response_model=WorkItemOut)
+def reassign_work_item(
+    item_id: uuid.UUID, body: ReassignIn, ctx: Operating, services: Services
+) -> WorkItemOut:
+    """To a named agent (`agent_id`: leased to them, if they may serve its queue now; they
+    find it among the items they hold, and it returns to the queue if they do not keep the
+    lease) or to another queue of its client (`routing_key`). Exactly one of the two."""
+    if (body.agent_id is None) == (body.routing_key is None):
+        message = "name an agent_id or a routing_key (one of the two)"
+        raise InvalidInput(
+            "reassign to an agent or to a queue",
+            errors=[{"field": "agent_id", "message": message}],
+        )
+    if body.agent_id is not None:
+        item = services.dispatcher.assign(ctx, item_id, body.agent_id, body.reason)
+    else:
+        assert body.routing_key is not None
+        item = reroute(ctx, item_id, body.routing_key, body.reason)
+    return shown(ctx, item)
+
+
+class BulkIn(BaseModel):
+    ids: list[uuid.UUID] = Field(min_length=1, max_length=bulk.MAX_ITEMS)
+    action: bulk.Action
+    reason: str | None = Field(
+        default=None, max_length=500, description="hold and cancel: required; release: kept"
+    )
+    priority: int | None = Field(default=None, ge=LOW, le=HIGH, description="priority: required")
+
+
+class BulkItemOut(BaseModel):
+    id: uuid.UUID
+    outcome: str = Field(description="done, or refused")
+    detail: str = Field(description="What was done, or why it was refused")
+    external_ref: str | None = None
+    state: str | None = Field(default=None, description="Done: the state the item is in now")
+
+
+class BulkOut(BaseModel):
+    action: str
+    done: int
+    refused: int
+    items: list[BulkItemOut]
+
+
+@router.post("/work-items/bulk", response_model=BulkOut)
+def bulk_work_items(body: BulkIn, principal: Operator, services: Services) -> BulkOut:
+    """One action on up to 500 items, applied an item at a time, each in a transaction of
+    its own (and audited): the answer says for each item whether it was done or refused and
+    why. An item the caller cannot see is refused as a missing one is."""
+    order = bulk.Order(body.action, body.reason, body.priority)
+    outcomes = bulk.apply(
+        lambda: services.context(principal),
+        body.ids,
+        order,
+        at_risk_fraction=services.settings.at_risk_fraction,
+    )
+    items = [
+        BulkItemOut(
+            id=o.id,
+            outcome="done" if o.done else "refused",
+            detail=o.detail,
+            external_ref=o.external_ref,
+            state=o.state,
+        )
+        for o in outcomes
+    ]
+    done = sum(o.done for o in outcomes)
+    return BulkOut(action=body.action, done=done, refused=len(outcomes) - done, items=items)
 
 
 @router.get("/batches/{batch_id}", response_model=BatchOut)

@@ -32,6 +32,7 @@ from tandem.core.db import is_postgres
 from tandem.core.errors import Conflict, InvalidInput, NotFound
 from tandem.privacy.service import stored_result
 from tandem.quality import control
+from tandem.tenancy.context import Context
 from tandem.vault.sealing import Keyring
 from tandem.work import access, transitions
 from tandem.work.access import refuse_lease
@@ -238,6 +239,38 @@ class Dispatcher:
         item = self.leased(session, agent_id, item_id, attempt, now)
         transitions.release(session, ItemRef.of(item), agent_id, reason=reason, now=now)
 
+    def assign(
+        self, ctx: Context, item_id: uuid.UUID, agent_id: uuid.UUID, reason: str | None
+    ) -> WorkItem:
+        """Lease an item to a named agent for one lease period (operations reassigning
+        work): only to an active agent who may serve its queue now (cleared for its client,
+        skilled, speaking its language, on shift: what their own claim would ask) and who
+        is not kept from it (its first keyer, or the agent whose work was sent to someone
+        else). A refusal names the field `agent_id` and why."""
+        item = access.get_visible(ctx, item_id)
+
+        def refuse(message: str) -> InvalidInput:
+            return InvalidInput(
+                f"work item {item_id} cannot be assigned to agent {agent_id}",
+                errors=[{"field": "agent_id", "message": message}],
+            )
+
+        if item.excluded_agent_id == agent_id:
+            raise refuse("this agent may not work this item: it needs someone else's eyes")
+        try:
+            profile = agent_profile(ctx.session, agent_id)
+        except NotFound:
+            raise refuse("no active agent has this id") from None
+        requirements = queue_requirements(ctx.session, profile.cleared_clients)
+        if (item.client_id, item.routing_key) not in servable_queues(
+            profile, requirements, ctx.now
+        ):
+            raise refuse(
+                f"this agent may not serve the queue {item.routing_key!r} now (clearance for "
+                "the client, skills, languages or shift)"
+            )
+        return transitions.assign(ctx, item, agent_id, expires=ctx.now + self.lease, reason=reason)
+
     def submit(
         self,
         db: Session | Connection,
@@ -406,3 +439,24 @@ class Dispatcher:
             transitions.reap(session, ItemRef.of(row), row.lease_owner, now=now)
         metrics.EXPIRED_LEASES.inc(len(expired))
         return len(expired)
+
+
+def reroute(ctx: Context, item_id: uuid.UUID, routing_key: str, reason: str | None) -> WorkItem:
+    """Move an item to another queue of its client (the routing key of one of its active
+    processes): agents who may serve that queue get it next. A key that is no such queue,
+    or the item's own, is refused naming the field `routing_key`."""
+    item = access.get_visible(ctx, item_id)
+    keys = sorted(
+        {q.routing_key for q in queue_requirements(ctx.session, frozenset({item.client_id}))}
+    )
+    message = None
+    if routing_key == item.routing_key:
+        message = "the item is in this queue already"
+    elif routing_key not in keys:
+        message = "not a queue of the item's client; its queues: " + ", ".join(keys)
+    if message is not None:
+        raise InvalidInput(
+            f"work item {item_id} cannot move to the queue {routing_key!r}",
+            errors=[{"field": "routing_key", "message": message}],
+        )
+    return transitions.reroute(ctx, item, routing_key, reason=reason)

@@ -42,6 +42,7 @@ class Queue:
 @dataclass(frozen=True)
 class Urgent:
     id: uuid.UUID
+    external_ref: str | None  # the client's reference, where it gave one
     client: str
     process: str
     state: str
@@ -111,6 +112,7 @@ def floor(ctx: Context) -> Floor:
     urgent = [
         Urgent(
             row.id,
+            row.external_ref,
             clients.get(row.client_id, ""),
             processes.get((row.client_id, row.process_id), ""),
             row.state,
@@ -120,6 +122,7 @@ def floor(ctx: Context) -> Floor:
         for row in session.execute(
             select(
                 WorkItem.id,
+                WorkItem.external_ref,
                 WorkItem.client_id,
                 WorkItem.process_id,
                 WorkItem.state,

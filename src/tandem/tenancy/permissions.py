@@ -17,6 +17,8 @@ class Permission(StrEnum):
     WORK_ITEM_CREATE = "client:work_item:create"
     WORK_ITEM_READ = "client:work_item:read"
     WORK_ITEM_MANAGE = "client:work_item:manage"
+    # The provider's operations on work: reprioritize, take a lease back, reassign, in bulk.
+    WORK_ITEM_OPERATE = "provider:work_item:operate"
     RESULT_EXPORT = "client:result:export"
     WEBHOOK_MANAGE = "client:webhook:manage"
     WORK_CLAIM = "agent:work_item:claim"
@@ -67,6 +69,7 @@ ROLES: dict[str, frozenset[Permission]] = {
             P.PROCESS_TERMS,
             P.WORK_ITEM_READ,
             P.WORK_ITEM_MANAGE,
+            P.WORK_ITEM_OPERATE,
             P.RULESET_READ,
             P.RULESET_MANAGE,
             P.QUALITY_READ,

@@ -9,10 +9,17 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from tandem.core.errors import TandemError
-from tandem.web import admin, desks, operations, portal, workbench
+from tandem.web import admin, desks, items, operations, portal, workbench
 from tandem.web.templating import STATIC, SignInFirst, page, sign_in_url
 
-ROUTERS = (workbench.router, portal.router, operations.router, desks.router, admin.router)
+ROUTERS = (
+    workbench.router,
+    portal.router,
+    operations.router,
+    items.router,
+    desks.router,
+    admin.router,
+)
 
 
 def install(app: FastAPI) -> None:

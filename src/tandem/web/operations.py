@@ -26,7 +26,13 @@ def operations(request: Request, principal: Operations, services: Services) -> H
     with services.context(principal) as ctx:
         seen = floor(ctx)
     return page(
-        request, "operations.html", principal, now=ctx.now, floor=seen, chart=throughput_chart(seen)
+        request,
+        "operations.html",
+        principal,
+        now=ctx.now,
+        floor=seen,
+        chart=throughput_chart(seen),
+        opens_items=opens_items(principal),
     )
 
 
@@ -36,8 +42,19 @@ def live(request: Request, principal: Operations, services: Services) -> HTMLRes
     with services.context(principal) as ctx:
         seen = floor(ctx)
     return page(
-        request, "_floor.html", principal, now=ctx.now, floor=seen, chart=throughput_chart(seen)
+        request,
+        "_floor.html",
+        principal,
+        now=ctx.now,
+        floor=seen,
+        chart=throughput_chart(seen),
+        opens_items=opens_items(principal),
     )
+
+
+def opens_items(principal: Principal) -> bool:
+    """Whether the floor links to the staff's pages of items (tandem.web.items)."""
+    return Permission.WORK_ITEM_READ in principal.permissions and principal.client_id is None
 
 
 def throughput_chart(seen: Floor) -> Markup:

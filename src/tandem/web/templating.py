@@ -84,6 +84,7 @@ SECTIONS: tuple[tuple[str, str, tuple[Permission, ...]], ...] = (
     ("Portal", "/console/portal", (Permission.WORK_ITEM_CREATE,)),
     ("Operations", "/console/operations", (Permission.OPERATIONS_READ,)),
     ("Quality", "/console/quality", (Permission.QUALITY_REVIEW,)),
+    ("Items", "/console/items", (Permission.WORK_ITEM_READ,)),
     ("Administration", "/console/admin", ADMINISTRATORS),
 )
 
@@ -93,6 +94,9 @@ AGENT_SECTIONS = frozenset({Permission.DECISION_JUDGE, Permission.WORK_CLAIM})
 # The portal is a client's: only for the client's own people (provider staff who may create
 # items do so for a client, through the API).
 CLIENT_SECTIONS = frozenset({Permission.WORK_ITEM_CREATE})
+# Work items across clients are the provider's staff's (a client's people find theirs in the
+# portal).
+PROVIDER_SECTIONS = frozenset({Permission.WORK_ITEM_READ})
 
 
 def sections_of(principal: Principal) -> list[tuple[str, str]]:
@@ -103,6 +107,7 @@ def sections_of(principal: Principal) -> list[tuple[str, str]]:
         if not principal.permissions.isdisjoint(permissions)
         and (AGENT_SECTIONS.isdisjoint(permissions) or principal.agent_id is not None)
         and (CLIENT_SECTIONS.isdisjoint(permissions) or principal.client_id is not None)
+        and (PROVIDER_SECTIONS.isdisjoint(permissions) or principal.client_id is None)
     ]
 
 

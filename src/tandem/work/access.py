@@ -88,9 +88,10 @@ def refuse_lease(
     db: Session | Connection, agent_id: uuid.UUID, item_id: uuid.UUID, attempt: int
 ) -> NoReturn:
     """A fenced write under the lease protocol matched nothing: 409 to an agent who held
-    this lease once (it expired or was released, so they claim again); 404 to anyone else."""
-    held_once: Any = db.scalar(
-        select(WorkItemEvent.seq)
+    this lease once (they claimed it, or operations assigned it to them; it expired, was
+    released or taken back, so they claim again); 404 to anyone else."""
+    leased: Any = db.execute(
+        select(WorkItemEvent.actor, WorkItemEvent.data)
         .join(
             WorkItem,
             (WorkItem.client_id == WorkItemEvent.client_id)
@@ -100,10 +101,13 @@ def refuse_lease(
             WorkItem.id == item_id,
             WorkItemEvent.to_state == State.LEASED.value,
             WorkItemEvent.attempt == attempt,
-            WorkItemEvent.actor == f"agent:{agent_id}",
         )
+    ).all()
+    held_once = any(
+        actor == f"agent:{agent_id}" or (data or {}).get("assigned_to") == str(agent_id)
+        for actor, data in leased
     )
-    if held_once is None:
+    if not held_once:
         raise not_found(item_id)
     raise LeaseLost(
         f"your lease on work item {item_id} (attempt {attempt}) is no longer valid: "

@@ -41,6 +41,7 @@ class ItemSearch:
     """What a reader looks for among the items they may see; None (or empty) is any."""
 
     external_ref: str | None = None
+    client_id: int | None = None
     batch_id: uuid.UUID | None = None
     process_id: uuid.UUID | None = None
     states: tuple[State, ...] = ()
@@ -56,6 +57,7 @@ class ItemSearch:
         found: list[ColumnElement[bool]] = []
         equal: tuple[tuple[Any, object], ...] = (
             (WorkItem.external_ref, self.external_ref),
+            (WorkItem.client_id, self.client_id),
             (WorkItem.batch_id, self.batch_id),
             (WorkItem.process_id, self.process_id),
             (WorkItem.at_risk, self.at_risk),

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from sqlalchemy import Connection, Row, TextualSelect, insert, update
 from sqlalchemy.orm import Session
 
+from tandem.audit import service as audit
 from tandem.catalog.models import Process
 from tandem.catalog.service import policy_for
 from tandem.core import metrics
@@ -178,10 +179,31 @@ def creation_event(
     }
 
 
+# -- what people do to an item: each change on the client's audit chain too ---------------
+
+
+def audited(ctx: Context, item: WorkItem, action: str, **data: Any) -> None:
+    """A person's (or a client system's) change to an item, recorded on the client's audit
+    chain in the changing transaction: `work_item.<action>`, with what is not None of `data`
+    (ids as text)."""
+    audit.record_in(
+        ctx,
+        client_id=item.client_id,
+        action=f"work_item.{action}",
+        subject=f"work_item:{item.id}",
+        data={
+            name: str(value) if isinstance(value, uuid.UUID) else value
+            for name, value in data.items()
+            if value is not None
+        },
+    )
+
+
 def hold(ctx: Context, item_id: uuid.UUID, reason: str, *, at_risk_fraction: float) -> WorkItem:
     """Waiting on someone outside the provider: the SLA clock stops with its time left."""
     item = get_visible(ctx, item_id)
     policy = policy_for(ctx.session, item.client_id, item.process_id, at_risk_fraction)
+    holder = item.lease_owner if item.state == State.LEASED.value else None
     move(
         ctx.session,
         ItemRef.of(item),
@@ -196,6 +218,7 @@ def hold(ctx: Context, item_id: uuid.UUID, reason: str, *, at_risk_fraction: flo
         },
     )
     ctx.session.refresh(item)
+    audited(ctx, item, "hold", reason=reason, lease_owner=holder)
     return item
 
 
@@ -215,11 +238,13 @@ def resume(ctx: Context, item_id: uuid.UUID, *, at_risk_fraction: float) -> Work
         changes={"due_at": due_at, "at_risk_at": at_risk_at, "sla_paused_remaining_s": None},
     )
     ctx.session.refresh(item)
+    audited(ctx, item, "resume", due_at=due_at.isoformat())
     return item
 
 
 def cancel(ctx: Context, item_id: uuid.UUID, reason: str) -> WorkItem:
     item = get_visible(ctx, item_id)
+    before = item.state
     move(
         ctx.session,
         ItemRef.of(item),
@@ -230,6 +255,160 @@ def cancel(ctx: Context, item_id: uuid.UUID, reason: str) -> WorkItem:
         changes={"lease_owner": None, "lease_expires_at": None},
     )
     ctx.session.refresh(item)
+    audited(ctx, item, "cancel", reason=reason, state=before)
+    return item
+
+
+DONE = frozenset({State.DELIVERED, State.CANCELLED})
+
+
+def _not_done(item: WorkItem, what: str) -> State:
+    state = State(item.state)
+    if state in DONE:
+        raise Conflict(f"work item {item.id} is {state.value}: {what}", state=state.value)
+    return state
+
+
+def _changed(ctx: Context, item: WorkItem, **values: Any) -> None:
+    """Columns of an item other than its state, changed only if its state (and version) are
+    still those read: a move meanwhile refuses the change (StaleItem)."""
+    result = ctx.session.execute(
+        update(items)
+        .where(
+            items.c.client_id == item.client_id,
+            items.c.id == item.id,
+            items.c.version == item.version,
+            items.c.state == item.state,
+        )
+        .values(updated_at=ctx.now, **values)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise StaleItem(f"work item {item.id} changed meanwhile; read it again")
+    ctx.session.refresh(item)
+
+
+def reprioritize(ctx: Context, item_id: uuid.UUID, priority: int) -> WorkItem:
+    """Set an open item's priority (agents get the earliest due item first, then the highest
+    priority among those due together). No state changes, so no event: the change is on the
+    client's audit chain, with the priority before."""
+    item = get_visible(ctx, item_id)
+    _not_done(item, "its priority no longer counts")
+    before = item.priority
+    _changed(ctx, item, priority=priority)
+    audited(ctx, item, "priority", priority=priority, before=before)
+    return item
+
+
+def take_back(ctx: Context, item_id: uuid.UUID, reason: str | None) -> WorkItem:
+    """leased -> queued, by operations: the item goes back to its queue and its holder loses
+    the lease, fenced as the reaper's return (the move matches the state and version read;
+    the holder's heartbeat and submit name an attempt no longer leased: 409 lease lost)."""
+    item = get_visible(ctx, item_id)
+    if item.state != State.LEASED.value:
+        raise Conflict(
+            f"work item {item.id} is {item.state}, not leased: there is no lease to take back",
+            state=item.state,
+        )
+    holder = item.lease_owner
+    move(
+        ctx.session,
+        ItemRef.of(item),
+        State.QUEUED,
+        actor=ctx.principal.actor,
+        now=ctx.now,
+        data={"reason": reason or "taken back by operations", "lease_owner": str(holder)},
+        changes={"lease_owner": None, "lease_expires_at": None},
+    )
+    ctx.session.refresh(item)
+    audited(ctx, item, "release", reason=reason, lease_owner=holder)
+    return item
+
+
+# The states an item may be leased to a named agent from, and the way there.
+ASSIGNABLE: dict[State, tuple[State, ...]] = {
+    State.QUEUED: (State.LEASED,),
+    State.LEASED: (State.QUEUED, State.LEASED),  # its holder loses it
+    State.REWORK: (State.LEASED,),
+}
+
+
+def assign(
+    ctx: Context, item: WorkItem, agent_id: uuid.UUID, *, expires: datetime, reason: str | None
+) -> WorkItem:
+    """Lease the item (read in this transaction) to a named agent under a new attempt, until
+    `expires`: queued, sent back, or leased to someone else (back to the queue and on to the
+    agent in one go: the holder loses the lease). The agent finds it among the items they
+    hold; their page keeps the lease alive, and a lease nobody keeps expires and the item
+    returns to the queue, as any lease does. Whether the agent may work it is dispatch's
+    decision (tandem.dispatch.service.Dispatcher.assign)."""
+    state = _not_done(item, "it cannot be assigned")
+    path = ASSIGNABLE.get(state)
+    if path is None:
+        why = "resume it first" if state is State.WAITING else "it is not waiting for an agent"
+        raise Conflict(f"work item {item.id} is {state.value}: {why}", state=state.value)
+    if state is State.LEASED and item.lease_owner == agent_id:
+        raise Conflict(f"work item {item.id} is leased to this agent already", state=state.value)
+    holder = item.lease_owner if state is State.LEASED else None
+    data: dict[str, Any] = {"reason": reason or "assigned by operations"}
+    data["assigned_to"] = str(agent_id)
+    if holder is not None:
+        data["lease_owner"] = str(holder)
+    move(
+        ctx.session,
+        ItemRef.of(item),
+        path,
+        actor=ctx.principal.actor,
+        now=ctx.now,
+        data=data,
+        changes={"attempt": item.attempt + 1, "lease_owner": agent_id, "lease_expires_at": expires},
+    )
+    ctx.session.refresh(item)
+    audited(ctx, item, "assign", agent_id=agent_id, reason=reason, lease_owner=holder)
+    return item
+
+
+# The states an item may change queues in: queued and waiting stay so; a leased one goes
+# back to its (new) queue, and its holder loses the lease.
+REROUTABLE = frozenset({State.QUEUED, State.WAITING, State.LEASED})
+
+
+def reroute(ctx: Context, item: WorkItem, routing_key: str, *, reason: str | None) -> WorkItem:
+    """Move the item (read in this transaction) to another queue of its client. Whether the
+    queue is one is dispatch's decision (tandem.dispatch.service.reroute)."""
+    state = _not_done(item, "it is in no queue")
+    if state not in REROUTABLE:
+        raise Conflict(
+            f"work item {item.id} is {state.value}: only a queued, waiting or leased item "
+            "changes queues",
+            state=state.value,
+        )
+    before, holder = item.routing_key, item.lease_owner if state is State.LEASED else None
+    if state is State.LEASED:
+        move(
+            ctx.session,
+            ItemRef.of(item),
+            State.QUEUED,
+            actor=ctx.principal.actor,
+            now=ctx.now,
+            data={
+                "reason": reason or "moved to another queue by operations",
+                "lease_owner": str(holder),
+                "routing_key": routing_key,
+            },
+            changes={"lease_owner": None, "lease_expires_at": None, "routing_key": routing_key},
+        )
+        ctx.session.refresh(item)
+    else:
+        _changed(ctx, item, routing_key=routing_key)
+    audited(
+        ctx,
+        item,
+        "reroute",
+        routing_key=routing_key,
+        before=before,
+        reason=reason,
+        lease_owner=holder,
+    )
     return item
 
 
