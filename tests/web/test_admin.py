@@ -280,7 +280,11 @@ def test_a_client_admin_cannot_open_the_providers_pages(
     sign_in(page, container, "c@insurer.example")
     page.goto("/console/admin")
     tabs = page.get_by_role("navigation", name="Administration")
-    assert tabs.get_by_role("link").all_inner_texts() == ["Users and roles", "Processes"]
+    assert tabs.get_by_role("link").all_inner_texts() == [
+        "Users and roles",
+        "Processes",
+        "API keys",  # their client's (tests/web/test_custody_pages.py)
+    ]
     for url in ("/console/admin/clients", "/console/admin/agents"):
         response = page.goto(url)
         assert response.status == 403

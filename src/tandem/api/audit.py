@@ -12,6 +12,7 @@ from tandem.audit import service
 from tandem.audit.models import PROVIDER
 from tandem.http import MAX_INT, MIN_INT, Services, uses
 from tandem.tenancy.context import Context
+from tandem.tenancy.models import Client
 from tandem.tenancy.permissions import Permission
 from tandem.work.trail import verify_trail
 
@@ -62,8 +63,14 @@ def export_trail(
     ],
     file_format: Annotated[Literal["jsonl", "csv"], Query(alias="format")] = "jsonl",
 ) -> StreamingResponse:
-    """One chain as JSON Lines or CSV, in order, with its links. The export is itself
-    audited (in the provider's chain)."""
+    """One chain as JSON Lines or CSV, in order, with its links, as a file named for the
+    chain and the day (audit-insurer-2026-03-04.csv). The export is itself audited (in the
+    provider's chain)."""
     lines = service.export_for_auditor(ctx, services.sessions, client_id, file_format)
     media = "application/x-ndjson" if file_format == "jsonl" else "text/csv"
-    return StreamingResponse(lines, media_type=media)
+    client = ctx.session.get(Client, client_id)  # none has id 0, the provider's chain
+    whose = client.code if client else "provider" if client_id == PROVIDER else f"{client_id}"
+    name = f"audit-{whose}-{ctx.now:%Y-%m-%d}.{file_format}"  # codes are [a-z0-9_-]
+    return StreamingResponse(
+        lines, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'}
+    )

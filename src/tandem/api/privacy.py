@@ -4,13 +4,13 @@ re-encryption; set a client's retention period and read what purges removed."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
-from tandem.custody import keys, retention
+from tandem.custody import keys, preview, retention
 from tandem.custody.models import KeyRotation, PurgeReport
 from tandem.http import MAX_INT, uses
 from tandem.tenancy.context import Context
@@ -78,3 +78,67 @@ class PurgeReportOut(BaseModel):
 @router.get("/purge-reports", response_model=list[PurgeReportOut])
 def purge_reports(ctx: RetentionOfficer) -> list[PurgeReport]:
     return retention.purge_reports(ctx)
+
+
+class ProcessDueOut(BaseModel):
+    process_id: uuid.UUID
+    name: str
+    items: int
+    oldest: datetime = Field(description="The earliest time one of these items was done")
+    newest: datetime
+
+
+class PurgePreviewOut(BaseModel):
+    client_id: int
+    days: int | None
+    cutoff: datetime | None = Field(description="Items done before this are due; null: none")
+    items: int
+    processes: list[ProcessDueOut]
+    documents: int
+    keyings: int
+    webhook_deliveries: int
+
+
+@router.get("/clients/{client_id}/purge-preview", response_model=PurgePreviewOut)
+def purge_preview(client_id: ClientId, ctx: RetentionOfficer) -> PurgePreviewOut:
+    """What a purge of the client's personal data would remove now, per process; nothing is
+    changed."""
+    seen = preview.purge_preview(ctx, client_id)
+    return PurgePreviewOut(
+        client_id=seen.client_id,
+        days=seen.days,
+        cutoff=seen.cutoff,
+        items=seen.items,
+        processes=[ProcessDueOut(**vars(process)) for process in seen.processes],
+        documents=seen.documents,
+        keyings=seen.keyings,
+        webhook_deliveries=seen.webhook_deliveries,
+    )
+
+
+def _in_utc(at: datetime) -> datetime:
+    try:
+        return at.astimezone(UTC)
+    except OverflowError:  # 0001-01-01 east of Greenwich, 9999-12-31 west of it
+        raise ValueError("out of range") from None
+
+
+class PurgeIn(BaseModel):
+    cutoff: Annotated[AwareDatetime, AfterValidator(_in_utc)] = Field(
+        description="The preview's cutoff: items done before it are purged (never later than "
+        "the retention period allows)"
+    )
+
+
+class PurgeOut(BaseModel):
+    report: PurgeReportOut | None = Field(description="null: nothing was due")
+    remaining: int = Field(description="Items still due (purged by the worker or again here)")
+
+
+@router.post("/clients/{client_id}/purges", response_model=PurgeOut)
+def purge_now(client_id: ClientId, body: PurgeIn, ctx: RetentionOfficer) -> PurgeOut:
+    """Purge now what the preview showed, rather than at the worker's next pass; audited as
+    the caller, with a purge report."""
+    done = preview.purge_now(ctx, client_id, body.cutoff)
+    report = PurgeReportOut.model_validate(done.report) if done.report else None
+    return PurgeOut(report=report, remaining=done.remaining)

@@ -9,7 +9,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from tandem.core.errors import TandemError
-from tandem.web import admin, desks, items, operations, portal, workbench
+from tandem.web import admin, custody, desks, items, operations, portal, workbench
 from tandem.web.templating import STATIC, SignInFirst, page, sign_in_url
 
 ROUTERS = (
@@ -19,6 +19,7 @@ ROUTERS = (
     items.router,
     desks.router,
     admin.router,
+    custody.router,
 )
 
 

@@ -1,5 +1,6 @@
 """Administration: clients, processes (a form schema editor with a live preview), agents and
-their skills, languages, clearances and shifts, users and their roles.
+their skills, languages, clearances and shifts, users and their roles; and the custody pages
+(API keys, the audit trail, encryption keys, retention: tandem.web.custody).
 
 Pages only read; every change is made from the page through the public API (/api/v1/users,
 /api/v1/clients, /api/v1/processes, /api/v1/agents), which checks and audits it. The section
@@ -41,6 +42,11 @@ TABS = (
     ("Clients", "/console/admin/clients", Permission.CLIENT_MANAGE),
     ("Processes", "/console/admin/processes", Permission.PROCESS_READ),
     ("Agents and skills", "/console/admin/agents", Permission.WORKFORCE_READ),
+    # custody (tandem.web.custody)
+    ("API keys", "/console/admin/api-keys", Permission.API_KEY_MANAGE),
+    ("Audit trail", "/console/admin/audit", Permission.AUDIT_READ),
+    ("Encryption keys", "/console/admin/keys", Permission.KEY_ROTATE),
+    ("Retention", "/console/admin/retention", Permission.RETENTION_MANAGE),
 )
 
 PROVIDER_ROLES = tuple(role for role in ROLES if role not in CLIENT_ROLES)

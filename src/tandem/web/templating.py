@@ -68,13 +68,18 @@ templates.env.filters["label"] = label
 templates.env.filters["pairs_except"] = pairs_except
 templates.env.filters["short_id"] = short_id
 
-# Administration is for those who manage users (client and provider admins) and for those who
+# Administration is for those who manage users (client and provider admins), for those who
 # manage or read the workforce (ops managers; team leads, planners and security officers see
-# the agents read only).
+# the agents read only), and for those who keep custody of the data (tandem.web.custody).
 ADMINISTRATORS = (
     Permission.CLIENT_USER_MANAGE,
     Permission.WORKFORCE_MANAGE,
     Permission.WORKFORCE_READ,
+    # custody: client systems' API keys, the audit trail, encryption keys, retention
+    Permission.API_KEY_MANAGE,
+    Permission.AUDIT_READ,
+    Permission.KEY_ROTATE,
+    Permission.RETENTION_MANAGE,
 )
 
 # The console's sections, each shown to those who hold (one of) its permissions.
