@@ -24,5 +24,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("work_items") as table:
-        table.drop_column("source_row")
+    # Not in batch mode: SQLite drops the column in place (a batch would rebuild the table,
+    # and its indexes without their DESC).
+    op.drop_column("work_items", "source_row")
