@@ -409,9 +409,10 @@ def rules_upload(
     """Store a new draft version (checked first), with its test cases."""
     from tandem.decisions import excel, rulesets
 
+    catalogue = None  # a spreadsheet's sheet Reasons, if it has one
     if file.suffix.lower() == ".xlsx":
         with _refusals(), file.open("rb") as stream:
-            graph = excel.read_table(stream, hit_policy=hit_policy)
+            graph, catalogue = excel.read_rules(stream, hit_policy=hit_policy)
     else:
         try:
             graph = json.loads(file.read_text(encoding="utf-8"))
@@ -427,6 +428,7 @@ def rules_upload(
             graph,
             four_eyes={"declines": True} if four_eyes_declines else {},
             note=file.name,
+            reasons=catalogue,
         )
         for case in cases:
             rulesets.add_test(

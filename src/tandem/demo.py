@@ -537,6 +537,7 @@ def _publish_underwriting_rules(ctx: Context, process_id: Any) -> None:
         underwriting.tests(),
         four_eyes={"declines": True},
         note="Underwriting guidelines 2026",
+        reasons=underwriting.REASONS,
     )
 
 

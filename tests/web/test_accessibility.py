@@ -26,9 +26,16 @@ PEOPLE: dict[str, tuple[str, ...]] = {
         "/console/portal/items?state=delivered",
         "first process",
         "first item",
+        "/console/rules",
+        "first rules",
+        "first rules version",
+        "first rules measures",
     ),
     "agent@tandem.example": ("/console/work", "n"),
-    "ops@tandem.example": ("/console/operations",),
+    "ops@tandem.example": (
+        "/console/operations",
+        "first rules backtest",
+    ),
     "qa@tandem.example": ("/console/quality",),
     "admin@tandem.example": (
         "/console/admin",
@@ -65,6 +72,18 @@ def _open(page: Any, where: str) -> None:
     elif where == "first item":
         page.goto("/console/portal")
         page.locator("#items-title ~ .table-wrap tbody a").first.click()
+    elif where.startswith("first rules"):  # the first decision process's rules pages
+        page.goto("/console/rules")
+        page.locator("#rules-processes tbody td a").first.click()
+        page.wait_for_url(re.compile(r"/console/rules/[0-9a-f-]+$"))
+        if where.endswith("measures"):
+            page.get_by_role("link", name="Measures", exact=True).click()
+        elif where.endswith(("version", "backtest")):
+            page.locator(".versions h3 a").first.click()
+            page.wait_for_url(re.compile(r"/console/rules/versions/"))
+        if where.endswith("backtest"):
+            page.get_by_role("button", name="Run the backtest").click()
+            page.wait_for_url(re.compile(r"/backtest\?"))
     else:
         page.goto(where)
     page.wait_for_load_state("networkidle")

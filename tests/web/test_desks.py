@@ -129,7 +129,14 @@ def _underwriting(container: Container, world: World) -> uuid.UUID:
             UNDERWRITING,
             now=container.clock.now(),
         )
-        publish_version(ctx, process.id, uw.graph(), uw.tests(), four_eyes={"declines": True})
+        publish_version(
+            ctx,
+            process.id,
+            uw.graph(),
+            uw.tests(),
+            four_eyes={"declines": True},
+            reasons=uw.REASONS,
+        )
         return process.id
 
 
@@ -159,7 +166,8 @@ def test_an_analyst_judges_a_referral_and_a_second_one_confirms_it(
     # The application, masked where personal; why the rules referred it, and how.
     source = page.locator("dl.source").inner_text()
     assert "GB" in source and "Test Applicant" not in source
-    assert page.locator("#reasons").inner_text() == "RESIDES_ABROAD"
+    # The reason as its catalogue says, with what it means.
+    assert page.locator("#reasons").inner_text().startswith("Lives abroad: The applicant lives")
     assert page.locator("#advice").inner_text() == "approve"
     assert page.locator("#trace tbody tr").count() >= 2
     assert "RESIDES_ABROAD" in page.locator("#trace").inner_text()

@@ -139,3 +139,17 @@ def test_a_reviewer_sees_the_document_beside_the_result(
     result = page.locator("#result").bounding_box()
     assert viewer["x"] + viewer["width"] <= result["x"]
     shoot(page, "document-beside-the-review")
+
+
+def test_the_client_sees_its_document_on_its_items_page_and_the_opening_is_recorded(
+    page: Any, api: Any, container: Container, world: World
+) -> None:
+    item_id = _hand_over(api, world, pages=2)
+    sign_in(page, container, "c@insurer.example")
+    page.goto(f"/console/portal/items/{item_id}")
+    assert _shown(page)["where"] == "Page 1 of 2"
+    with transaction(container.sessions) as session:
+        opened = session.scalars(
+            select(AuditRecord).where(AuditRecord.subject == f"work_item:{item_id}")
+        ).all()
+    assert any("document" in record.action for record in opened)

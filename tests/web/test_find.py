@@ -55,7 +55,7 @@ def test_a_wrong_value_is_named_beside_its_field_and_another_clients_items_never
     _hand_over(container, world, 3)
     sign_in(page, container, "c@retailer.example")
     page.goto("/console/portal/items?received_from=yesterday&ref=APP-1")
-    field = page.get_by_label("Received from (UTC)")
+    field = page.get_by_label("Received from (Europe/London)")  # the retailer's zone
     assert field.get_attribute("aria-invalid") == "true"
     assert "2026-12-31" in page.locator("#find-received_from-error").inner_text()
     assert page.locator("#found-title").inner_text() == "No items match"  # the insurer's APP-1

@@ -100,7 +100,8 @@ def test_a_decision_process_page_shows_its_rules_and_how_their_result_is_read(
     rules = page.locator("#rules")
     rules.wait_for()
     row = rules.locator("tbody tr").first
-    assert row.locator("td").nth(1).inner_text() == "published"
+    assert row.locator("td").nth(1).inner_text() == "Published"
+    assert rules.get_by_role("link", name="Open the rules").is_visible()
     assert "underwriting.needsManualReview ? 'refer'" in row.inner_text()
     assert "totalRiskScore" in row.locator("dd").last.inner_text()  # delivered with it
     shoot(page, "portal-rules")

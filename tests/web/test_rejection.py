@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
@@ -19,6 +20,8 @@ from tandem.work.models import WorkItem
 from tandem.work.transitions import escalate
 from tests.conftest import RESULT, T0, World
 from tests.web.conftest import shoot, sign_in
+
+NEW_YORK = ZoneInfo("America/New_York")  # the insurer's time zone
 
 
 def _delivered(container: Container, world: World) -> WorkItem:
@@ -37,12 +40,12 @@ def test_a_client_rejects_a_delivered_result_and_it_is_queued_with_a_new_due_tim
     with transaction(container.sessions) as session:
         session.get_one(Process, (world.client_id, world.process_id)).rework_sla_minutes = 120
     item = _delivered(container, world)
-    first_due = item.due_at.strftime("%Y-%m-%d %H:%M UTC")
+    first_due = item.due_at.astimezone(NEW_YORK).strftime("%Y-%m-%d %H:%M America/New_York")
     # The client looks the next day (Thursday, 10:00 in New York): the first due time is past.
     clock.advance(timedelta(days=1))
     sign_in(page, container, "c@insurer.example")
     page.goto(f"/console/portal/items/{item.id}")
-    assert page.locator("#item-state").inner_text() == "delivered"
+    assert page.locator("#item-state").inner_text() == "Delivered"
     form = page.locator("#reject")
     assert form.get_by_role("heading", name="Reject this result").is_visible()
     assert "120 minutes of business hours" in form.inner_text()
@@ -53,7 +56,7 @@ def test_a_client_rejects_a_delivered_result_and_it_is_queued_with_a_new_due_tim
     reason = form.get_by_label("What is wrong with it")
     assert reason.get_attribute("aria-invalid") == "true"
     assert "the reason is required" in form.locator("#reject-reason-error").inner_text()
-    assert page.locator("#item-state").inner_text() == "delivered"
+    assert page.locator("#item-state").inner_text() == "Delivered"
 
     reason.fill("The coverage is 205,000 on the scan, not 250,000.")
     assert form.locator("#reject-reason-error").count() == 0  # gone once the box is changed
@@ -63,8 +66,9 @@ def test_a_client_rejects_a_delivered_result_and_it_is_queued_with_a_new_due_tim
     page.get_by_text("Sent back: the result is redone by the new due time").wait_for()
     assert "done=rejected" in page.url
     # Queued again, due two business hours from the rejection (Thursday 12:00 in New York).
-    assert page.locator("#item-state").inner_text() == "queued"
-    assert page.locator("#item-due").inner_text() == "2026-03-05 17:00 UTC"
+    assert page.locator("#item-state").inner_text() == "Queued"
+    # 17:00 UTC, in the insurer's zone, which its people read times in
+    assert page.locator("#item-due").inner_text() == "2026-03-05 12:00 America/New_York"
     assert page.locator("#item-sla").inner_text() == "on track"
     first = page.locator("#item-first-delivery").inner_text()
     assert "on time" in first and first_due in first
@@ -84,7 +88,7 @@ def test_a_client_rejects_a_delivered_result_and_it_is_queued_with_a_new_due_tim
     assert "0 at risk, 0 breached" in page.locator(".kpis").inner_text()
     listed = page.locator("tbody tr", has=page.locator(f'a[href$="{item.id}"]'))
     assert listed.locator("[data-state]").get_attribute("data-state") == "queued"
-    assert "2026-03-05 17:00" in listed.inner_text()
+    assert "2026-03-05 12:00" in listed.inner_text()  # 17:00 UTC in New York
 
 
 def test_a_result_rejected_meanwhile_says_so_and_changes_nothing(

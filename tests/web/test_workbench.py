@@ -46,7 +46,7 @@ def test_an_agent_takes_keys_and_submits_an_item_the_client_sees_delivered(
     portal = client.new_page()
     sign_in(portal, container, "c@insurer.example")
     portal.get_by_role("link", name=f"Item {item.id.hex[-8:]}").click()  # its short id
-    assert portal.locator("#item-state").inner_text() == "delivered"
+    assert portal.locator("#item-state").inner_text() == "Delivered"
     assert portal.get_by_text("Maria Santos").is_visible()
     shoot(portal, "portal-item")
     client.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import datetime
 from typing import Annotated, Any
@@ -9,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, UploadFile
 from pydantic import BaseModel, Field
 
+from tandem.core.errors import InvalidInput
 from tandem.decisions import backtesting, deciding, excel, measures, referrals, rulesets
 from tandem.decisions.models import Decision, Ruleset
 from tandem.http import MAX_INT, Services, uses
@@ -47,6 +49,19 @@ class OutcomeMapping(BaseModel):
     )
 
 
+class ReasonIn(BaseModel):
+    """What people read instead of a reason code."""
+
+    model_config = {"extra": "forbid"}
+
+    label: str = Field(min_length=1, max_length=120, description="e.g. `Lives abroad`")
+    description: str | None = Field(
+        default=None,
+        max_length=1000,
+        description="what the reason means, e.g. `The applicant lives outside the US`",
+    )
+
+
 class RulesetIn(BaseModel):
     graph: dict[str, Any] = Field(description="The JDM decision graph (GoRules JSON)")
     four_eyes: dict[str, Any] = Field(
@@ -58,6 +73,11 @@ class RulesetIn(BaseModel):
         description="How the result reads as an outcome; none: its own `outcome` and `reasons`",
     )
     note: str | None = Field(default=None, max_length=500)
+    reasons: dict[str, ReasonIn] | None = Field(
+        default=None,
+        description="The version's reasons catalogue: each reason code its rules give, with a "
+        'label and a description, e.g. {"RESIDES_ABROAD": {"label": "Lives abroad"}}',
+    )
 
 
 class DraftFormIn(BaseModel):
@@ -71,9 +91,12 @@ class RulesetOut(BaseModel):
     status: str
     four_eyes: dict[str, Any]
     mapping: dict[str, Any] | None
+    reasons: dict[str, Any] | None
     note: str | None
     created_at: datetime
+    created_by: str | None
     published_at: datetime | None
+    published_by: str | None
     retired_at: datetime | None
 
     @classmethod
@@ -85,6 +108,10 @@ class TestIn(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     input: dict[str, Any]
     expected: dict[str, Any]
+
+
+class TestCopyIn(BaseModel):
+    version: int = Field(ge=1, le=MAX_INT, description="The version whose test cases to copy")
 
 
 class TestRunOut(BaseModel):
@@ -163,8 +190,19 @@ class BacktestIn(BaseModel):
 def upload_ruleset(process_id: uuid.UUID, body: RulesetIn, ctx: Managing) -> RulesetOut:
     """A new draft version from a JDM graph, checked before it is stored."""
     mapping = body.mapping.model_dump(exclude_none=True) if body.mapping else None
+    reasons = (
+        {code: reason.model_dump(exclude_none=True) for code, reason in body.reasons.items()}
+        if body.reasons
+        else None
+    )
     ruleset = rulesets.create_version(
-        ctx, process_id, body.graph, four_eyes=body.four_eyes, mapping=mapping, note=body.note
+        ctx,
+        process_id,
+        body.graph,
+        four_eyes=body.four_eyes,
+        mapping=mapping,
+        note=body.note,
+        reasons=reasons,
     )
     return RulesetOut.of(ruleset)
 
@@ -183,10 +221,44 @@ def import_ruleset(
     ctx: Managing,
     file: Annotated[UploadFile, File(description="One rule per row: input and output columns")],
     hit_policy: Annotated[str, Form()] = "first",
+    note: Annotated[str | None, Form(max_length=500, description="the file's name if none")] = None,
+    four_eyes: Annotated[
+        str | None, Form(description='The four-eyes rule as JSON, e.g. {"declines": true}')
+    ] = None,
+    reasons: Annotated[
+        str | None,
+        Form(description="The reasons catalogue as JSON, if the workbook has no sheet Reasons"),
+    ] = None,
 ) -> RulesetOut:
-    """A new draft version from a decision table kept in a spreadsheet (see the README)."""
-    graph = excel.read_table(file.file, hit_policy=hit_policy)
-    return RulesetOut.of(rulesets.create_version(ctx, process_id, graph, note=file.filename))
+    """A new draft version from a decision table kept in a spreadsheet (see the README), with
+    its reasons catalogue from the workbook's sheet `Reasons` if it has one."""
+    graph, catalogue = excel.read_rules(file.file, hit_policy=hit_policy)
+    ruleset = rulesets.create_version(
+        ctx,
+        process_id,
+        graph,
+        four_eyes=_json_object(four_eyes, "four_eyes"),
+        note=note or file.filename,
+        reasons=catalogue if catalogue is not None else _json_object(reasons, "reasons"),
+    )
+    return RulesetOut.of(ruleset)
+
+
+def _json_object(text: str | None, name: str) -> dict[str, Any] | None:
+    """A form field holding a JSON object, or nothing."""
+    if not text or not text.strip():
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise InvalidInput(
+            f"{name} is not JSON", errors=[{"field": name, "message": f"not JSON: {exc}"}]
+        ) from None
+    if not isinstance(value, dict):
+        raise InvalidInput(
+            f"{name} is not an object", errors=[{"field": name, "message": "give a JSON object"}]
+        )
+    return value
 
 
 @router.get("/processes/{process_id}/rulesets", response_model=list[RulesetOut])
@@ -209,6 +281,14 @@ def download_graph(ruleset_id: uuid.UUID, ctx: Reading) -> dict[str, Any]:
 def add_test(ruleset_id: uuid.UUID, body: TestIn, ctx: Managing) -> TestIn:
     rulesets.add_test(ctx, ruleset_id, name=body.name, data=body.input, expected=body.expected)
     return body
+
+
+@router.post("/rulesets/{ruleset_id}/tests/copy", response_model=list[TestIn], status_code=201)
+def copy_tests(ruleset_id: uuid.UUID, body: TestCopyIn, ctx: Managing) -> list[TestIn]:
+    """Another version's test cases (by its number) added to this draft, but those named as
+    one it has: a new version is tested as the one before it was."""
+    copied = rulesets.copy_tests(ctx, ruleset_id, body.version)
+    return [TestIn(name=t.name, input=t.input, expected=t.expected) for t in copied]
 
 
 @router.get("/rulesets/{ruleset_id}/tests/run", response_model=list[TestRunOut])

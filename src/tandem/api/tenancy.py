@@ -19,6 +19,7 @@ from tandem.tenancy.context import Context
 from tandem.tenancy.models import Client, User
 from tandem.tenancy.permissions import Permission
 from tandem.tenancy.principal import Principal
+from tandem.workforce import zones
 from tandem.workforce.models import Agent
 
 router = APIRouter(prefix="/api/v1", tags=["tenancy"])
@@ -43,6 +44,11 @@ class ClientIn(BaseModel):
     code: str = Field(min_length=1, max_length=40, pattern=r"^[a-z0-9][a-z0-9_-]*$")
     name: str = Field(min_length=1, max_length=200)
     timezone: str
+    currency: str = Field(
+        default="USD",
+        pattern=r"^[A-Z]{3}$",
+        description="ISO 4217: the currency of the client's prices and costs",
+    )
     calendar: dict[str, Any] | None = Field(
         default=None, description="Business calendar; default 09:00-17:00 Monday-Friday"
     )
@@ -55,6 +61,7 @@ class ClientOut(BaseModel):
     code: str
     name: str
     timezone: str
+    currency: str
     calendar: dict[str, Any]
     created_at: datetime
 
@@ -133,6 +140,20 @@ def sign_out(request: Request, response: Response, principal: Caller, services: 
         with transaction(services.sessions) as session:
             signin.sign_out(session, cookie, now=services.clock.now())
     response.delete_cookie(SESSION_COOKIE)
+
+
+class TimeZoneIn(BaseModel):
+    time_zone: str | None = Field(
+        max_length=64, description="An IANA zone such as Asia/Manila; null: the default"
+    )
+
+
+@router.put("/me/time-zone", status_code=204)
+def set_time_zone(body: TimeZoneIn, principal: Caller, services: Services) -> None:
+    """Choose the time zone the console shows your times in (null: your client's, your
+    delivery center's, or UTC)."""
+    with services.context(principal) as ctx:
+        zones.set_time_zone(ctx.session, principal, body.time_zone)
 
 
 @router.put("/me/password", status_code=204)

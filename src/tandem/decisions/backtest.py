@@ -8,6 +8,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+OUTCOMES = ("approve", "decline", "refer")
+
 
 @dataclass(frozen=True)
 class Case:
@@ -31,6 +33,9 @@ class Report:
     agreement: int = 0  # of those, where the draft decided alone, it agreed with the analyst
     draft_decides_judged: int = 0  # judged items the draft would decide without an analyst
     per_reason: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # how many items each outcome decides: by the published version, and by the draft
+    outcomes_published: dict[str, int] = field(default_factory=dict)
+    outcomes_draft: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         def rate(part: int, whole: int) -> float | None:
@@ -49,6 +54,7 @@ class Report:
             "draft_decides_judged": self.draft_decides_judged,
             "agreement_with_analysts": rate(self.agreement, self.draft_decides_judged),
             "per_reason": self.per_reason,
+            "outcomes": {"published": self.outcomes_published, "draft": self.outcomes_draft},
         }
 
 
@@ -56,8 +62,12 @@ def compare(cases: Iterable[Case]) -> Report:
     report = Report()
     transitions: Counter[str] = Counter()
     reasons: dict[str, Counter[str]] = {}
+    published: Counter[str] = Counter()
+    draft: Counter[str] = Counter()
     for case in cases:
         report.items += 1
+        published[case.published] += 1
+        draft[case.draft] += 1
         report.stp_published += case.published != "refer"
         report.stp_draft += case.draft != "refer"
         if case.draft != case.published:
@@ -79,5 +89,7 @@ def compare(cases: Iterable[Case]) -> Report:
                 counts["judged"] += 1
                 counts["agreed"] += agrees
     report.transitions = dict(transitions.most_common())
+    report.outcomes_published = {o: published[o] for o in OUTCOMES if published[o]}
+    report.outcomes_draft = {o: draft[o] for o in OUTCOMES if draft[o]}
     report.per_reason = {code: dict(counts) for code, counts in sorted(reasons.items())}
     return report

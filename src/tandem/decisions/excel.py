@@ -6,6 +6,10 @@ cells are unary tests (`> 50`, `[18..65]`, `true`); a bare word or a comma-separ
 bare words is a text match (`US` -> `"US"`, `US, CA` -> `"US", "CA"`); an empty cell matches
 anything. Output cells are values: numbers and booleans as they are, text as text, and a
 cell starting with `[`, `{` or a quote as an expression (`["HIGH_RISK"]`).
+
+A sheet named `Reasons`, if the workbook has one (not first), is the version's reasons
+catalogue (tandem.decisions.reasons): a header row `code`, `label`, `description`, then one
+reason code per row.
 """
 
 from __future__ import annotations
@@ -57,12 +61,66 @@ def _output(value: Any) -> str:
 
 def read_table(stream: BinaryIO, *, hit_policy: str = "first") -> dict[str, Any]:
     """A graph input -> decision table -> output from the spreadsheet's first sheet."""
+    return read_rules(stream, hit_policy=hit_policy)[0]
+
+
+REASONS_SHEET = "reasons"
+_REASON_COLUMNS = ("code", "label", "description")
+
+
+def read_rules(
+    stream: BinaryIO, *, hit_policy: str = "first"
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The graph of the first sheet (read_table) and the reasons catalogue of the sheet
+    `Reasons`, if the workbook has one (None otherwise)."""
     try:
         book = openpyxl.load_workbook(stream, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds for a file that is not a workbook
         raise _invalid(f"not a readable .xlsx workbook: {exc}", "file") from None
     rows = list(book.worksheets[0].iter_rows(values_only=True))
+    named = [sheet for sheet in book.worksheets[1:] if sheet.title.strip().lower() == REASONS_SHEET]
+    reason_rows = list(named[0].iter_rows(values_only=True)) if named else None
     book.close()
+    graph = _graph(rows, hit_policy)
+    return graph, _reasons(named[0].title, reason_rows) if reason_rows is not None else None
+
+
+def _reasons(title: str, rows: list[tuple[Any, ...]]) -> dict[str, Any]:
+    """The catalogue of the reasons sheet's rows, each problem naming its row."""
+    header = [str(cell or "").strip().lower() for cell in (rows[0] if rows else ())]
+    if "code" not in header or "label" not in header:
+        raise _invalid(
+            "the reasons sheet needs a header row with code, label and description",
+            f"sheet {title!r}, row 1",
+        )
+    where = {name: header.index(name) for name in _REASON_COLUMNS if name in header}
+    catalogue: dict[str, Any] = {}
+    errors = []
+    for number, row in enumerate(rows[1:], start=2):
+        cells = {name: row[i] if i < len(row) else None for name, i in where.items()}
+        if all(value is None or str(value).strip() == "" for value in cells.values()):
+            continue
+        code = str(cells["code"] or "").strip()
+        label = str(cells["label"] or "").strip()
+        place = f"sheet {title!r}, row {number}"
+        if not code:
+            errors.append({"field": place, "message": "give the reason code"})
+        elif code in catalogue:
+            errors.append({"field": place, "message": f"code {code} is given twice"})
+        elif not label:
+            errors.append({"field": place, "message": f"give a label for {code}"})
+        else:
+            entry = {"label": label}
+            description = str(cells.get("description") or "").strip()
+            if description:
+                entry["description"] = description
+            catalogue[code] = entry
+    if errors:
+        raise InvalidInput(f"the reasons sheet has {len(errors)} problem(s)", errors=errors)
+    return catalogue
+
+
+def _graph(rows: list[tuple[Any, ...]], hit_policy: str) -> dict[str, Any]:
     if not rows:
         raise _invalid("the sheet is empty", "row 1")
     inputs: list[tuple[int, Column]] = []

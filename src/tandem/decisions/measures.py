@@ -1,5 +1,6 @@
 """The measures of a decision process's rules: the straight-through rate, referral reasons,
-and how often analysts override the rules, per version and reason code."""
+and how often analysts override the rules, per version and reason code; and the rules'
+decisions day by day, in the client's time zone."""
 
 from __future__ import annotations
 
@@ -7,13 +8,18 @@ import uuid
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Subquery, func, select
+from sqlalchemy import ColumnElement, Subquery, case, func, select
 
 from tandem.decisions.models import Decision
 from tandem.decisions.rulesets import decision_process
 from tandem.tenancy.context import Context
+from tandem.tenancy.models import Client
+
+DAYS = 14  # the days the day-by-day measures cover, today included
 
 
 @dataclass
@@ -26,6 +32,10 @@ class Measures:
     overrides: int = 0
     # per (version, reason code of the referral): judgments and overrides
     overrides_by_rule: list[dict[str, Any]] = field(default_factory=list)
+    # the rules' decisions per day (each decision, an item evaluated again counting again),
+    # oldest first: {"day": "2026-03-04", "approve": n, "decline": n, "refer": n}
+    per_day: list[dict[str, Any]] = field(default_factory=list)
+    timezone: str = "UTC"  # the client's, whose days per_day counts
 
     @property
     def stp_rate(self) -> float | None:
@@ -88,6 +98,7 @@ def measures(ctx: Context, process_id: uuid.UUID) -> Measures:
         for code in codes or ["(none)"]:
             per_rule[(version, code)] += count
             overridden[(version, code)] += overrides
+    result.timezone, result.per_day = _per_day(ctx, process.client_id, scope)
     result.overrides_by_rule = [
         {
             "version": version,
@@ -99,6 +110,43 @@ def measures(ctx: Context, process_id: uuid.UUID) -> Measures:
         for (version, code), count in sorted(per_rule.items(), key=_by_version)
     ]
     return result
+
+
+def _per_day(
+    ctx: Context, client_id: int, scope: Sequence[ColumnElement[bool]]
+) -> tuple[str, list[dict[str, Any]]]:
+    """The rules' decisions of each of the last DAYS days by outcome, the days the client's
+    (midnight to midnight in its time zone), counted in one query."""
+    timezone = ctx.session.scalar(select(Client.timezone).where(Client.id == client_id)) or "UTC"
+    zone = ZoneInfo(timezone)
+    today = ctx.now.astimezone(zone).date()
+    days = [today - timedelta(days=n) for n in range(DAYS - 1, -1, -1)]
+    starts = [datetime.combine(day, time(), zone) for day in days]
+    end = datetime.combine(today + timedelta(days=1), time(), zone)
+    bucket = case(
+        *((Decision.at >= start, n) for n, start in reversed(list(enumerate(starts)))),
+        else_=None,
+    ).label("day")
+    counts: dict[int, Counter[str]] = {n: Counter() for n in range(len(days))}
+    decided = (
+        select(bucket, Decision.outcome)
+        .where(*scope, Decision.by == "rules", Decision.at >= starts[0], Decision.at < end)
+        .subquery()
+    )
+    for n, outcome, count in ctx.session.execute(
+        select(decided.c.day, decided.c.outcome, func.count()).group_by(
+            decided.c.day, decided.c.outcome
+        )
+    ):
+        if n is not None:
+            counts[n][outcome] += count
+    return timezone, [
+        {
+            "day": day.isoformat(),
+            **{outcome: counts[n][outcome] for outcome in ("approve", "decline", "refer")},
+        }
+        for n, day in enumerate(days)
+    ]
 
 
 def latest_per_item(scope: Sequence[ColumnElement[bool]], by: str) -> Subquery:

@@ -39,9 +39,15 @@ class Ruleset(Base):
     # How the graph's result reads as an outcome (tandem.decisions.evaluator.Mapping); None:
     # the result's own `outcome`, `reasons` and `recommendation`.
     mapping: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    # The version's reasons catalogue, {code: {"label": ..., "description": ...}}
+    # (tandem.decisions.reasons); None: none given, its codes read in words.
+    reasons: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     note: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Who uploaded and who published the version (Principal.actor); None before 0022.
+    created_by: Mapped[str | None] = mapped_column(String(80))
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    published_by: Mapped[str | None] = mapped_column(String(80))
     retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (

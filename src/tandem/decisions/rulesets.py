@@ -18,6 +18,7 @@ from tandem.catalog.service import get_process
 from tandem.core.caching import CACHES, LruCache
 from tandem.core.errors import Conflict, InvalidInput, NotFound
 from tandem.decisions import engine, jdm
+from tandem.decisions import reasons as catalogues
 from tandem.decisions.models import Ruleset, RulesetTest
 from tandem.tenancy.context import Context
 
@@ -68,12 +69,21 @@ def create_version(
     four_eyes: dict[str, Any] | None = None,
     mapping: dict[str, Any] | None = None,
     note: str | None = None,
+    reasons: dict[str, Any] | None = None,
 ) -> Ruleset:
     """A new draft version of the process's rules, numbered after the last one, with how its
-    result reads as an outcome (`mapping`; None: the result's own `outcome` and `reasons`)."""
+    result reads as an outcome (`mapping`; None: the result's own `outcome` and `reasons`)
+    and its reasons catalogue (`reasons`, tandem.decisions.reasons; None: none)."""
     process = decision_process(ctx, process_id)
     check_graph(process, graph, mapping)
     _check_four_eyes(process, four_eyes or {})
+    wrong = catalogues.problems(reasons)
+    if wrong:
+        raise InvalidInput(
+            f"the reasons catalogue has {len(wrong)} problem(s): "
+            + "; ".join(f"{p['field']}: {p['message']}" for p in wrong[:5]),
+            errors=wrong,
+        )
     last = ctx.session.scalar(
         select(func.max(Ruleset.version)).where(
             Ruleset.client_id == process.client_id, Ruleset.process_id == process.id
@@ -87,8 +97,10 @@ def create_version(
         graph=graph,
         four_eyes=four_eyes or {},
         mapping=mapping or None,
+        reasons=catalogues.cleaned(reasons),
         note=note,
         created_at=ctx.now,
+        created_by=ctx.principal.actor,
     )
     with _raced("another version of these rules was uploaded at the same moment; upload again"):
         ctx.session.add(ruleset)
@@ -175,6 +187,38 @@ def add_test(
     return test
 
 
+def copy_tests(ctx: Context, ruleset_id: uuid.UUID, version: int) -> list[RulesetTest]:
+    """Another version's test cases (by its number, of the same process) added to a draft,
+    but those whose name the draft has already: a new version is tested as the last one
+    was, then publishable once they pass."""
+    ruleset = _draft(ctx, ruleset_id)
+    source = ctx.session.scalar(
+        select(Ruleset).where(
+            Ruleset.client_id == ruleset.client_id,
+            Ruleset.process_id == ruleset.process_id,
+            Ruleset.version == version,
+        )
+    )
+    if source is None:
+        raise NotFound(f"these rules have no version {version}")
+    taken = {test.name for test in tests_of(ctx.session, ruleset)}
+    copied = [
+        RulesetTest(
+            client_id=ruleset.client_id,
+            ruleset_id=ruleset.id,
+            name=test.name,
+            input=test.input,
+            expected=test.expected,
+        )
+        for test in tests_of(ctx.session, source)
+        if test.name not in taken
+    ]
+    with _raced("test cases were added to this version at the same moment; try again"):
+        ctx.session.add_all(copied)
+        ctx.session.flush()
+    return copied
+
+
 def tests_of(session: Session, ruleset: Ruleset) -> list[RulesetTest]:
     return list(
         session.scalars(
@@ -247,6 +291,7 @@ def publish(ctx: Context, ruleset_id: uuid.UUID) -> Ruleset:
     )
     ruleset.status = "published"
     ruleset.published_at = ctx.now
+    ruleset.published_by = ctx.principal.actor
     with _raced("another version was published at the same moment; reload and try again"):
         ctx.session.flush()
     return ruleset
@@ -261,10 +306,11 @@ def publish_version(
     four_eyes: dict[str, Any] | None = None,
     mapping: dict[str, Any] | None = None,
     note: str | None = None,
+    reasons: dict[str, Any] | None = None,
 ) -> Ruleset:
     """Upload a version with its test cases (name, input, expected) and publish it."""
     ruleset = create_version(
-        ctx, process_id, graph, four_eyes=four_eyes, mapping=mapping, note=note
+        ctx, process_id, graph, four_eyes=four_eyes, mapping=mapping, note=note, reasons=reasons
     )
     for name, data, expected in tests:
         add_test(ctx, ruleset.id, name=name, data=data, expected=expected)

@@ -44,6 +44,61 @@ INPUT_SCHEMA: dict[str, Any] = {
     },
 }
 
+# The reasons the rules give, as underwriters and the insurer read them
+# (tandem.decisions.reasons): uploaded with the version.
+REASONS: dict[str, dict[str, str]] = {
+    "INCOMPLETE_AGE": {
+        "label": "Age missing",
+        "description": "The application gives no age: an underwriter completes it.",
+    },
+    "INCOMPLETE_INCOME": {
+        "label": "Income missing",
+        "description": "The application gives no annual income: an underwriter completes it.",
+    },
+    "INCOMPLETE_BMI": {
+        "label": "BMI missing",
+        "description": "The application gives no body mass index: an underwriter completes it.",
+    },
+    "INCONSISTENT_COVERAGE_INCOME": {
+        "label": "Coverage out of line with income",
+        "description": "The coverage asked for is more than 30 times the annual income.",
+    },
+    "INCONSISTENT_MINOR_INCOME": {
+        "label": "A minor with a large income",
+        "description": "A whole-life applicant under 18 declares an income above 500,000.",
+    },
+    "AGE_UNDER_18": {
+        "label": "Under 18",
+        "description": "Applicants under 18 are not insured: declined.",
+    },
+    "AGE_OVER_75": {
+        "label": "Over 75",
+        "description": "Applicants over 75 are not insured: declined.",
+    },
+    "RESIDES_ABROAD": {
+        "label": "Lives abroad",
+        "description": f"The applicant lives outside the {HOME_COUNTRY}: an underwriter "
+        "checks the country's rules.",
+    },
+    "COVERAGE_LIMIT": {
+        "label": "Coverage above the limit",
+        "description": f"Coverage above {MAX_AUTO_COVERAGE:,} needs an underwriter.",
+    },
+    "HIGH_RISK": {
+        "label": "High risk",
+        "description": f"A risk score of {DECLINE_SCORE} or more: declined.",
+    },
+    "SCORE_LIMIT": {
+        "label": "Risk score to review",
+        "description": f"A risk score from {REFER_SCORE} to {DECLINE_SCORE - 1}: an underwriter "
+        f"decides (the rules advise declining from {LEAN_DECLINE_SCORE}).",
+    },
+    "STANDARD_RISK": {
+        "label": "Standard risk",
+        "description": f"Complete, consistent, and a risk score under {REFER_SCORE}: approved.",
+    },
+}
+
 RESULT_FORM: dict[str, Any] = {
     "type": "object",
     "required": ["outcome", "reason"],
@@ -167,22 +222,41 @@ def graph() -> dict[str, Any]:
                 Column("Score", "score"),
             ],
             [
-                Rule(["< 18", "", "", ""], ["'decline'", "['AGE_UNDER_18']", "null", "score"]),
-                Rule(["> 75", "", "", ""], ["'decline'", "['AGE_OVER_75']", "null", "score"]),
-                Rule(["", "true", "", ""], ["'refer'", "['RESIDES_ABROAD']", _LEAN, "score"]),
+                Rule(
+                    ["< 18", "", "", ""],
+                    ["'decline'", "['AGE_UNDER_18']", "null", "score"],
+                    "under 18",
+                ),
+                Rule(
+                    ["> 75", "", "", ""],
+                    ["'decline'", "['AGE_OVER_75']", "null", "score"],
+                    "over 75",
+                ),
+                Rule(
+                    ["", "true", "", ""],
+                    ["'refer'", "['RESIDES_ABROAD']", _LEAN, "score"],
+                    "lives abroad",
+                ),
                 Rule(
                     ["", "", f"> {MAX_AUTO_COVERAGE}", ""],
                     ["'refer'", "['COVERAGE_LIMIT']", _LEAN, "score"],
+                    "coverage above the limit",
                 ),
                 Rule(
                     ["", "", "", f">= {DECLINE_SCORE}"],
                     ["'decline'", "['HIGH_RISK']", "null", "score"],
+                    f"score {DECLINE_SCORE} or more",
                 ),
                 Rule(
                     ["", "", "", f">= {REFER_SCORE}"],
                     ["'refer'", "['SCORE_LIMIT']", _LEAN, "score"],
+                    f"score {REFER_SCORE} or more",
                 ),
-                Rule(["", "", "", ""], ["'approve'", "['STANDARD_RISK']", "null", "score"]),
+                Rule(
+                    ["", "", "", ""],
+                    ["'approve'", "['STANDARD_RISK']", "null", "score"],
+                    "anything else",
+                ),
             ],
             hit_policy="first",
         ),

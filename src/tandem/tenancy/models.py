@@ -19,6 +19,8 @@ class Client(Base):
     code: Mapped[str] = mapped_column(String(40), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     timezone: Mapped[str] = mapped_column(String(64))
+    # Its prices and costs are in this currency (ISO 4217).
+    currency: Mapped[str] = mapped_column(String(3), default="USD", server_default="USD")
     # BusinessCalendar.to_dict(): working hours in the client's time zone and its holidays.
     calendar: Mapped[dict[str, Any]] = mapped_column(JSONType)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -47,6 +49,9 @@ class User(Base):
     password_hash: Mapped[str | None] = mapped_column(String(200))
     failed_sign_ins: Mapped[int] = mapped_column(default=0, server_default="0")
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The time zone the console shows this person's times in; None: their client's, their
+    # delivery center's, or UTC (tandem.workforce.zones).
+    time_zone: Mapped[str | None] = mapped_column(String(64))
 
 
 class ConsoleSession(Base):

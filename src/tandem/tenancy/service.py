@@ -39,6 +39,7 @@ def create_client(
     timezone: str,
     now: datetime,
     calendar: dict[str, Any] | None = None,
+    currency: str = "USD",
 ) -> Client:
     """A new client. Its business calendar defaults to 09:00-17:00 Monday to Friday."""
     try:
@@ -57,7 +58,14 @@ def create_client(
         ) from None
     if session.scalar(select(Client.id).where(Client.code == code)):
         raise Conflict(f"a client with code {code!r} exists")
-    client = Client(code=code, name=name, timezone=timezone, calendar=calendar, created_at=now)
+    client = Client(
+        code=code,
+        name=name,
+        timezone=timezone,
+        currency=currency,
+        calendar=calendar,
+        created_at=now,
+    )
     session.add(client)
     session.flush()
     return client

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from tandem.catalog.models import Process
 from tandem.catalog.service import personal_view, result_personal
 from tandem.core.errors import Conflict
+from tandem.decisions import reasons as catalogues
 from tandem.decisions.models import Decision
 from tandem.decisions.referrals import explain, item_decisions, pending_confirmations
 from tandem.http import Services
@@ -144,6 +145,8 @@ def referral(
             return RedirectResponse(f"/console/work/{item_id}", status_code=303)
         # The trace as the payload beside it: an agent's view (tandem.privacy.service).
         explained = explain(ctx, item, audience="agent")
+        decided_by = catalogues.ruleset_of(session, explained.decision)  # its rules in words
+        decisions = item_decisions(session, item.client_id, item.id)
         masked = _masked(session, item, agent=True)
         return page(
             request,
@@ -155,12 +158,11 @@ def referral(
             hidden=masked,
             masked=masked if Permission.PERSONAL_REVEAL in principal.permissions else set(),
             referral=explained.decision,
-            trace=explained.trace,
-            history=[
-                d
-                for d in item_decisions(session, item.client_id, item.id)
-                if d is not explained.decision
-            ],
+            trace=catalogues.readable_trace(decided_by.graph, explained.trace)
+            if decided_by
+            else explained.trace,
+            catalogue=catalogues.of_decisions(session, decisions),
+            history=[d for d in decisions if d is not explained.decision],
             lease_seconds=services.settings.lease_seconds,
             now=ctx.now,
         )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Annotated, cast
 from zoneinfo import ZoneInfo
 
@@ -118,7 +118,7 @@ def _finding(request: Request) -> Finding:
                 errors[name] = "a date as 2026-12-31"
             else:  # "up to" a day includes it; "before" a day does not
                 shift = timedelta(days=1) if name == "received_to" else timedelta()
-                days[name] = datetime.combine(day, time(), UTC) + shift
+                days[name] = datetime.combine(day, time(), request.state.zone) + shift
     sort = form["sort"] or "due"
     if sort not in SORTS:
         errors["sort"], sort = "not one of the choices", "due"

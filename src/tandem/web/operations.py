@@ -3,6 +3,7 @@ who is on shift where, throughput per hour (an SVG chart drawn on the server: no
 
 from __future__ import annotations
 
+from datetime import tzinfo
 from typing import Annotated
 
 import pygal
@@ -31,7 +32,7 @@ def operations(request: Request, principal: Operations, services: Services) -> H
         principal,
         now=ctx.now,
         floor=seen,
-        chart=throughput_chart(seen),
+        chart=throughput_chart(seen, request.state.zone),
         opens_items=opens_items(principal),
     )
 
@@ -47,7 +48,7 @@ def live(request: Request, principal: Operations, services: Services) -> HTMLRes
         principal,
         now=ctx.now,
         floor=seen,
-        chart=throughput_chart(seen),
+        chart=throughput_chart(seen, request.state.zone),
         opens_items=opens_items(principal),
     )
 
@@ -57,18 +58,19 @@ def opens_items(principal: Principal) -> bool:
     return Permission.WORK_ITEM_READ in principal.permissions and principal.client_id is None
 
 
-def throughput_chart(seen: Floor) -> Markup:
-    """Items delivered per hour, as inline SVG: no script, nothing fetched."""
+def throughput_chart(seen: Floor, zone: tzinfo) -> Markup:
+    """Items delivered per hour (in the viewer's time zone), as inline SVG: no script,
+    nothing fetched."""
     chart = pygal.Bar(
         js=[],  # pygal's tooltips load a script from the internet; the chart needs none
         disable_xml_declaration=True,
         show_legend=False,
         height=260,
         width=960,
-        title="Delivered per hour (UTC)",
+        title=f"Delivered per hour ({zone})",
         x_label_rotation=0,
     )
-    chart.x_labels = [f"{hour:%H}" for hour in seen.hours]
+    chart.x_labels = [f"{hour.astimezone(zone):%H}" for hour in seen.hours]
     chart.add("delivered", seen.delivered_per_hour)
     svg = chart.render(is_unicode=True).replace(
         "<svg ", '<svg role="img" aria-label="Items delivered per hour" ', 1

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Annotated, cast
 
 from fastapi import APIRouter, Depends, Request
@@ -16,11 +16,14 @@ from sqlalchemy.orm import Session
 
 from tandem.catalog.service import get_process, list_processes
 from tandem.core.errors import NotFound
-from tandem.decisions import rulesets
+from tandem.decisions import reasons, rulesets
+from tandem.decisions.referrals import item_decisions
+from tandem.documents import service as documents
 from tandem.http import Services
 from tandem.privacy.service import payload_for, result_for
 from tandem.quality.policy import policy_of
 from tandem.reports.kpis import client_kpis
+from tandem.tenancy import models as tenancy
 from tandem.tenancy.permissions import Permission
 from tandem.tenancy.principal import Principal
 from tandem.web.forms import controls
@@ -53,6 +56,7 @@ def portal(request: Request, principal: Client, services: Services) -> HTMLRespo
             principal,
             now=ctx.now,
             kpis=client_kpis(ctx, client_id, period=PERIOD),
+            currency=ctx.session.get_one(tenancy.Client, client_id).currency,
             processes=list_processes(ctx),
             batches=_batches(ctx.session, client_id),
             items=queries.latest(ctx.session, client_id, RECENT),
@@ -176,7 +180,7 @@ def _finding(request: Request) -> Finding:
                 errors[name] = "a date as 2026-12-31"
             else:  # the whole day: "to" includes its own date
                 shift = timedelta(days=1) if name == "received_to" else timedelta()
-                days[name] = datetime.combine(day, time(), UTC) + shift
+                days[name] = datetime.combine(day, time(), request.state.zone) + shift
     sort = form["sort"] or "-received"
     if sort not in SORTS:
         errors["sort"], sort = "not one of the choices", "-received"
@@ -253,6 +257,12 @@ def item(
             found.state == "delivered" and Permission.RESULT_REJECT in principal.permissions
         )
         criteria = policy_of(ctx.session, found.client_id, found.process_id).criteria
+        # A decision process's item: each decision on it, the rules' reasons in words.
+        decisions = (
+            item_decisions(ctx.session, found.client_id, found.id)
+            if process.kind == "decision"
+            else []
+        )
         return page(
             request,
             "portal_item.html",
@@ -264,5 +274,8 @@ def item(
             events=queries.history(ctx.session, found),
             rejectable=rejectable,
             criteria=criteria if rejectable else (),
+            document=documents.of_item(ctx.session, found.client_id, found.id),
             notice=ITEM_NOTICES.get(done or ""),
+            decisions=decisions,
+            decision_reasons=reasons.of_decisions(ctx.session, decisions),
         )

@@ -7,7 +7,8 @@ sign-in page and brought back afterwards."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote, urlencode, urlsplit
@@ -15,12 +16,14 @@ from urllib.parse import quote, unquote, urlencode, urlsplit
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
 
-from tandem.core.db import TENANT
+from tandem.core.db import TENANT, transaction
 from tandem.core.errors import Forbidden, Unauthorized
 from tandem.http import Services, current_principal
 from tandem.tenancy.permissions import Permission
 from tandem.tenancy.principal import Principal
+from tandem.workforce.zones import UTC_ZONE, zone_of
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
@@ -64,6 +67,17 @@ def pairs_except(query: Any, name: str) -> str:
     return urlencode(kept) + "&" if kept else ""
 
 
+@pass_context
+def local(context: Mapping[str, Any], moment: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A moment as the viewer reads it: in their time zone (`zone`, named by `zone_label`
+    on the page)."""
+    if moment is None:
+        return ""
+    zone = context.get("zone") or UTC_ZONE
+    return moment.astimezone(zone).strftime(fmt)
+
+
+templates.env.filters["local"] = local
 templates.env.filters["label"] = label
 templates.env.filters["pairs_except"] = pairs_except
 templates.env.filters["short_id"] = short_id
@@ -90,6 +104,7 @@ SECTIONS: tuple[tuple[str, str, tuple[Permission, ...]], ...] = (
     ("Operations", "/console/operations", (Permission.OPERATIONS_READ,)),
     ("Quality", "/console/quality", (Permission.QUALITY_REVIEW,)),
     ("Items", "/console/items", (Permission.WORK_ITEM_READ,)),
+    ("Rules", "/console/rules", (Permission.RULESET_READ,)),
     ("Administration", "/console/admin", ADMINISTRATORS),
 )
 
@@ -130,20 +145,33 @@ def viewer(permission: Permission, *or_: Permission) -> Callable[..., Awaitable[
     either = (permission, *or_)
 
     async def dependency(request: Request, services: Services) -> Principal:
-        try:
-            principal = current_principal(request, services)
-        except Unauthorized:
-            raise SignInFirst(request.url.path) from None
+        principal = await signed_in(request, services)
         if principal.permissions.isdisjoint(either):
             if not or_:
                 principal.require(permission)
             names = ", ".join(p.value for p in either)
             raise Forbidden(f"your role ({principal.role}) holds none of {names}")
-        TENANT.set(principal.client_id)
         return principal
 
     dependency.permission = permission if not or_ else either  # type: ignore[attr-defined]
     return dependency
+
+
+async def signed_in(request: Request, services: Services) -> Principal:
+    """The dependency of a page anyone signed in may open (their own settings); `viewer`'s
+    first step. Sets the request's tenant and the viewer's time zone."""
+    try:
+        principal = current_principal(request, services)
+    except Unauthorized:
+        raise SignInFirst(request.url.path) from None
+    TENANT.set(principal.client_id)
+    with transaction(services.sessions) as session:
+        request.state.zone = zone_of(session, principal)
+    return principal
+
+
+# Declared as a page's access is (tests/test_api.py): anyone signed in, no permission needed.
+signed_in.permission = None  # type: ignore[attr-defined]
 
 
 def sign_in_url(back_to: str) -> str:
@@ -174,9 +202,6 @@ def page(
     request: Request, name: str, principal: Principal | None, status_code: int = 200, **context: Any
 ) -> HTMLResponse:
     sections = sections_of(principal) if principal is not None else []
-    return templates.TemplateResponse(
-        request,
-        name,
-        {"principal": principal, "sections": sections, **context},
-        status_code=status_code,
-    )
+    zone = getattr(request.state, "zone", UTC_ZONE)
+    shown = {"principal": principal, "sections": sections, "zone": zone, "zone_label": zone.key}
+    return templates.TemplateResponse(request, name, {**shown, **context}, status_code=status_code)
