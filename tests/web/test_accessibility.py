@@ -30,11 +30,17 @@ PEOPLE: dict[str, tuple[str, ...]] = {
         "first rules",
         "first rules version",
         "first rules measures",
+        "/console/qa",
     ),
     "agent@tandem.example": ("/console/work", "n"),
     "ops@tandem.example": (
         "/console/operations",
         "first rules backtest",
+        "/console/qa",
+        "/console/qa?by=field",
+        "/console/qa/alerts",
+        "/console/qa/policies",
+        "first policy",
     ),
     "qa@tandem.example": ("/console/quality",),
     "admin@tandem.example": (
@@ -69,6 +75,10 @@ def _open(page: Any, where: str) -> None:
     elif where == "first process":
         page.goto("/console/portal")
         page.locator("#processes-title + ul a").first.click()
+    elif where == "first policy":
+        page.goto("/console/qa/policies")
+        page.locator("#policies tbody a").first.click()
+        page.wait_for_url(re.compile(r"/console/qa/policies/"))
     elif where == "first item":
         page.goto("/console/portal")
         page.locator("#items-title ~ .table-wrap tbody a").first.click()

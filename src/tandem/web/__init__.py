@@ -9,7 +9,18 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from tandem.core.errors import TandemError
-from tandem.web import admin, custody, desks, items, me, operations, portal, rules, workbench
+from tandem.web import (
+    admin,
+    custody,
+    desks,
+    items,
+    me,
+    operations,
+    portal,
+    quality,
+    rules,
+    workbench,
+)
 from tandem.web.templating import STATIC, SignInFirst, page, sign_in_url
 
 ROUTERS = (
@@ -20,6 +31,7 @@ ROUTERS = (
     desks.router,
     admin.router,
     custody.router,
+    quality.router,
     me.router,
     rules.router,
 )

@@ -103,6 +103,7 @@ SECTIONS: tuple[tuple[str, str, tuple[Permission, ...]], ...] = (
     ("Portal", "/console/portal", (Permission.WORK_ITEM_CREATE,)),
     ("Operations", "/console/operations", (Permission.OPERATIONS_READ,)),
     ("Quality", "/console/quality", (Permission.QUALITY_REVIEW,)),
+    ("Quality reports", "/console/qa", (Permission.QUALITY_READ,)),
     ("Items", "/console/items", (Permission.WORK_ITEM_READ,)),
     ("Rules", "/console/rules", (Permission.RULESET_READ,)),
     ("Administration", "/console/admin", ADMINISTRATORS),
