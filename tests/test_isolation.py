@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import timedelta
+from email.message import EmailMessage
 from typing import Any
 
 import httpx
@@ -39,6 +40,7 @@ from sqlalchemy import select
 from starlette.routing import BaseRoute, Mount, Route
 
 from tandem.app import create_app
+from tandem.catalog.service import ProcessDefinition, define_process
 from tandem.container import Container
 from tandem.core.clock import ManualClock
 from tandem.core.db import transaction
@@ -48,7 +50,10 @@ from tandem.delivery.models import WebhookDelivery
 from tandem.delivery.webhooks import deliver_due
 from tandem.models import metadata
 from tandem.quality.gold import seed_gold
+from tandem.servicedesk import smtp
+from tandem.servicedesk.brands import CONVERSATION_INPUT, BrandDefinition, create_brand
 from tandem.tenancy.models import User
+from tandem.tenancy.principal import SYSTEM
 from tandem.tenancy.service import create_user, issue_token
 from tandem.work.models import WorkItem
 from tandem.workforce.models import Agent
@@ -560,6 +565,48 @@ def _user_id(container: Container, email: str) -> uuid.UUID:
         return session.scalars(select(User.id).where(User.email == email)).one()
 
 
+def _desk(container: Container, world: World) -> None:
+    """The insurer's service desk: a brand, and a customer's mail with an attachment taken
+    by the desk's own handler (brands, addresses, customers, identities, conversations,
+    messages, attachments)."""
+    with transaction(container.sessions) as session:
+        process = define_process(
+            session,
+            world.client_id,
+            ProcessDefinition(
+                code="support",
+                name="Customer service",
+                kind="conversation",
+                input_schema=CONVERSATION_INPUT,
+                form_schema={"type": "object", "properties": {"reply": {"type": "string"}}},
+                required_skills={"data_entry": 2},
+                sla_minutes=120,
+                sla_mode="24x7",
+            ),
+            now=container.clock.now(),
+        )
+    with container.context(SYSTEM) as ctx:
+        create_brand(
+            ctx,
+            BrandDefinition(
+                code="desk",
+                name=f"{DOC} brand",
+                process_id=process.id,
+                support_addresses=["support@insurer-desk.example"],
+                reply_from_name="Support",
+                reply_from_address="support@insurer-desk.example",
+                signature="-- Support",
+            ),
+        )
+    mail = EmailMessage()
+    mail["From"], mail["To"] = f"{NAME} <maria@example.com>", "support@insurer-desk.example"
+    mail["Subject"], mail["Message-ID"] = f"{DOC} question", "<q-1@example.com>"
+    mail.set_content(f"About {DOC}: {EXT_REF}")
+    mail.add_attachment(SCAN, maintype="application", subtype="pdf", filename=f"{DOC}.pdf")
+    desk = smtp.Desk(container.settings, container.sessions, container.context)
+    assert desk.take(bytes(mail), ["support@insurer-desk.example"])
+
+
 def seed(container: Container, world: World, server: str, stack: ExitStack) -> Seeded:
     """The insurer's data in every state the routes care about, through the real use cases;
     the retailer's own data beside it. Claims happen while only the intended item is queued."""
@@ -775,6 +822,7 @@ def seed(container: Container, world: World, server: str, stack: ExitStack) -> S
             )
         )
 
+    _desk(container, world)
     uuids: set[str] = set()
     with container.sessions() as session:
         for table in metadata.sorted_tables:

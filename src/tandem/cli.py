@@ -71,6 +71,12 @@ def serve(
     if with_worker:
         threading.Thread(target=run_forever, args=(container, stop), daemon=True).start()
     host, port = host or settings.host, port or settings.port
+    mail = None
+    if settings.smtp_port:  # the service desk's email in, once, beside the API
+        from tandem.servicedesk import smtp
+
+        mail = smtp.start(settings, container.sessions, container.context, host, settings.smtp_port)
+        console.print(f"SMTP: taking mail for the brands on {host}:{mail.port}")
     try:
         if count == 1:
             uvicorn.run(create_app(container), host=host, port=port)
@@ -78,6 +84,8 @@ def serve(
             uvicorn.run("tandem.app:create_app", factory=True, workers=count, host=host, port=port)
     finally:
         stop.set()
+        if mail is not None:
+            mail.stop()
 
 
 @app.command()

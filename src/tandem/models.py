@@ -19,6 +19,15 @@ from tandem.quality.models import (
     Review,
     ReviewRequest,
 )
+from tandem.servicedesk.models import (
+    Attachment,
+    Brand,
+    BrandAddress,
+    Conversation,
+    Customer,
+    CustomerIdentity,
+    Message,
+)
 from tandem.tenancy.models import ApiKey, ApiToken, Client, ConsoleSession, User
 from tandem.work.models import Batch, WorkItem, WorkItemEvent
 from tandem.workforce.models import (
@@ -41,11 +50,17 @@ __all__ = [
     "AgentSkill",
     "ApiKey",
     "ApiToken",
+    "Attachment",
     "AuditChain",
     "AuditRecord",
     "Batch",
+    "Brand",
+    "BrandAddress",
     "Client",
     "ConsoleSession",
+    "Conversation",
+    "Customer",
+    "CustomerIdentity",
     "Decision",
     "DeliveryCenter",
     "Document",
@@ -55,6 +70,7 @@ __all__ = [
     "GoldSeeding",
     "KeyRotation",
     "Keying",
+    "Message",
     "Process",
     "PurgeReport",
     "QualityAlert",

@@ -76,6 +76,18 @@ class Settings(BaseSettings):
     document_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1024, le=512 * 1024 * 1024)
     document_max_pages: int = Field(default=500, ge=1, le=10_000)
     document_max_pixels: int = Field(default=60_000_000, ge=10_000, le=500_000_000)
+    # The service desk's SMTP server (tandem.servicedesk.smtp), started by `tandem serve` on
+    # TANDEM_HOST at this port (0: not started). Messages over smtp_max_bytes are refused
+    # (552); attachments over smtp_max_attachment_bytes are not kept (the message says so).
+    # smtp_hostname names the server in its greeting and marks what it sends (X-Loop): mail
+    # carrying it came back, and is refused as a loop, as is mail of over smtp_max_received
+    # hops. smtp_authserv_id: the relay whose Authentication-Results are trusted (unset: any).
+    smtp_port: int = Field(default=2525, ge=0, le=65535)
+    smtp_max_bytes: int = Field(default=25 * 1024 * 1024, ge=1024, le=512 * 1024 * 1024)
+    smtp_max_attachment_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    smtp_hostname: str = Field(default="tandem.localhost", min_length=1, max_length=253)
+    smtp_max_received: int = Field(default=30, ge=5, le=200)
+    smtp_authserv_id: str = ""
 
     @property
     def budgets(self) -> Budgets:

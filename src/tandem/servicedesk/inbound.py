@@ -1,0 +1,254 @@
+"""A message in, as one use case (one transaction): threaded into its conversation or a new
+one, its customer found or made, stored masked and sealed with its attachments, and the
+conversation made work in the brand's queue while it waits for the provider's answer."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from tandem.core.db import new_id
+from tandem.intake.service import submit_item
+from tandem.servicedesk import classify, states, threads
+from tandem.servicedesk.brands import item_payload
+from tandem.servicedesk.content import Received
+from tandem.servicedesk.customers import customer_for, masked_identity
+from tandem.servicedesk.models import Attachment, Brand, Conversation, Message
+from tandem.tenancy.context import Context
+from tandem.tenancy.models import Client
+from tandem.vault.masking import free_text_for_storage
+from tandem.work.lifecycle import State
+from tandem.work.models import WorkItem
+
+MESSAGE = "message"  # the part a message's sealed values are bound to
+ATTACHMENT = "attachment"
+_DONE = (State.DELIVERED.value, State.CANCELLED.value)
+
+
+@dataclass(frozen=True)
+class Rules:
+    """How mail is taken: the relay whose Authentication-Results count (None: any), the
+    largest attachment kept, the SLA's at-risk fraction for the work items made."""
+
+    authserv_id: str | None = None
+    max_attachment_bytes: int = 10 * 1024 * 1024
+    at_risk_fraction: float = 0.75
+
+
+@dataclass(frozen=True)
+class Taken:
+    conversation_id: uuid.UUID
+    message_id: uuid.UUID
+    new_conversation: bool
+    work_item_id: uuid.UUID | None  # the conversation's open work item, if it waits
+    duplicate: bool = False  # the same message came again (a relay's retry): nothing done
+
+
+def receive(
+    ctx: Context, brand: Brand, mail: Received, envelope_recipients: list[str], rules: Rules
+) -> Taken:
+    """Take `mail` for `brand` (the caller found it by an envelope recipient)."""
+    session, client_id = ctx.session, brand.client_id
+    if mail.message_id is not None:
+        seen = session.execute(
+            select(Message.id, Message.conversation_id)
+            .join(
+                Conversation,
+                (Conversation.client_id == Message.client_id)
+                & (Conversation.id == Message.conversation_id),
+            )
+            .where(
+                Message.client_id == client_id,
+                Message.message_id == mail.message_id,
+                Message.direction == "in",
+                Conversation.brand_id == brand.id,
+            )
+            .limit(1)
+        ).first()
+        if seen is not None:
+            before = session.get_one(Conversation, (client_id, seen.conversation_id))
+            return Taken(seen.conversation_id, seen.id, False, before.work_item_id, True)
+    verdict = classify.authentication(mail.authentication_results, rules.authserv_id)
+    conversation = _thread(ctx, brand, mail, envelope_recipients, verdict)
+    person = mail.kind == classify.PERSON
+    if (
+        conversation is not None
+        and person
+        and states.after_customer_message(conversation.state) is None
+    ):
+        conversation = None  # closed for good: the customer's reply starts a new one
+    created = conversation is None
+    if conversation is None:
+        customer = customer_for(ctx, client_id, "email", mail.sender, mail.sender_name)
+        subject_masked, subject_kept = free_text_for_storage(mail.subject)
+        conversation_id = new_id()
+        conversation = Conversation(
+            client_id=client_id,
+            id=conversation_id,
+            brand_id=brand.id,
+            customer_id=customer.id,
+            subject=subject_masked,
+            sealed=_seal(ctx, client_id, conversation_id, {"subject": subject_kept}),
+            # An automatic message nobody answers is kept, not made work.
+            state=states.NEW if person else states.CLOSED,
+            tags=[] if person else [mail.kind],
+            token=threads.new_token(),
+            unverified_sender=verdict == classify.FAIL,
+            created_at=ctx.now,
+            updated_at=ctx.now,
+        )
+        session.add(conversation)
+        session.flush()
+    message = _store(ctx, conversation, mail, verdict, rules)
+    if person:
+        conversation.state = states.after_customer_message(conversation.state) or states.OPEN
+        conversation.pending_on = None
+        conversation.updated_at = ctx.now
+        if conversation.state in states.WAITING_FOR_PROVIDER:
+            _make_work(ctx, brand, conversation, rules)
+    session.flush()
+    return Taken(conversation.id, message.id, created, conversation.work_item_id)
+
+
+def _thread(
+    ctx: Context, brand: Brand, mail: Received, envelope_recipients: list[str], verdict: str
+) -> Conversation | None:
+    """The brand's conversation `mail` continues: by the reply token of the address it was
+    sent to, else (for a sender not failing authentication) by the Message-IDs it answers.
+    A sender failing authentication joins only by the token, a secret only the customer's
+    mailbox received: their headers name our messages, which anyone may have seen."""
+    session = ctx.session
+    token = threads.reply_token([*envelope_recipients, *mail.recipients])
+    if token is not None:
+        found = session.scalar(
+            select(Conversation).where(
+                Conversation.client_id == brand.client_id,
+                Conversation.token == token,
+                Conversation.brand_id == brand.id,
+            )
+        )
+        if found is not None:
+            return found
+    if verdict == classify.FAIL or not mail.answered:
+        return None
+    rows = session.execute(
+        select(Message.message_id, Message.conversation_id)
+        .join(
+            Conversation,
+            (Conversation.client_id == Message.client_id)
+            & (Conversation.id == Message.conversation_id),
+        )
+        .where(
+            Message.client_id == brand.client_id,
+            Message.message_id.in_(mail.answered),
+            Conversation.brand_id == brand.id,
+        )
+    ).all()
+    by_id = {row.message_id: row.conversation_id for row in rows}
+    for answered in mail.answered:  # the most telling first: the parent, then newest up
+        if answered in by_id:
+            return session.get(Conversation, (brand.client_id, by_id[answered]))
+    return None
+
+
+def _seal(ctx: Context, client_id: int, bound: uuid.UUID, values: dict[str, object]) -> str:
+    version = int(
+        ctx.session.execute(select(Client.key_version).where(Client.id == client_id)).scalar_one()
+    )
+    return ctx.keyring.seal(client_id, version, bound, values, MESSAGE)
+
+
+def _store(
+    ctx: Context, conversation: Conversation, mail: Received, verdict: str, rules: Rules
+) -> Message:
+    client_id = conversation.client_id
+    message_id = new_id()
+    masked, kept = free_text_for_storage(mail.new_text)
+    _, full = free_text_for_storage(mail.full_text)
+    html = free_text_for_storage(mail.html)[1] if mail.html else None
+    omitted = [f for f in mail.files if len(f.data) > rules.max_attachment_bytes]
+    if omitted:
+        masked += "".join(
+            f"\n[attachment {f.filename} not kept: over {rules.max_attachment_bytes} bytes]"
+            for f in omitted
+        )
+    message = Message(
+        client_id=client_id,
+        id=message_id,
+        conversation_id=conversation.id,
+        direction="in",
+        kind=mail.kind,
+        message_id=mail.message_id[:255] if mail.message_id else None,
+        in_reply_to=mail.in_reply_to[:255] if mail.in_reply_to else None,
+        references=mail.references[-20:],
+        sender=masked_identity("email", mail.sender),
+        text=masked,
+        sealed=_seal(
+            ctx,
+            client_id,
+            message_id,
+            {"sender": mail.sender, "text": kept, "full_text": full, "html": html},
+        ),
+        has_html=mail.html is not None,
+        authentication=verdict,
+        size=mail.size,
+        received_at=ctx.now,
+    )
+    ctx.session.add(message)
+    ctx.session.flush()
+    version = int(
+        ctx.session.execute(select(Client.key_version).where(Client.id == client_id)).scalar_one()
+    )
+    for file in mail.files:
+        if len(file.data) > rules.max_attachment_bytes:
+            continue
+        attachment_id = new_id()
+        sealed_with, box = ctx.keyring.seal_bytes(
+            client_id, version, attachment_id, file.data, ATTACHMENT
+        )
+        ctx.session.add(
+            Attachment(
+                client_id=client_id,
+                id=attachment_id,
+                message_id=message_id,
+                filename=file.filename,
+                media_type=file.media_type,
+                size=len(file.data),
+                sha256=hashlib.sha256(file.data).hexdigest(),
+                sealed_with=sealed_with,
+                content=box,
+            )
+        )
+    return message
+
+
+def _make_work(ctx: Context, brand: Brand, conversation: Conversation, rules: Rules) -> None:
+    """One open work item per conversation waiting for an answer: made through intake (the
+    brand's process, its SLA, its queue) unless the last one is still open."""
+    if conversation.work_item_id is not None:
+        state = ctx.session.scalar(
+            select(WorkItem.state).where(
+                WorkItem.client_id == conversation.client_id,
+                WorkItem.id == conversation.work_item_id,
+            )
+        )
+        if state is not None and state not in _DONE:
+            return
+    subject = (
+        ctx.keyring.open(
+            conversation.client_id, conversation.id, conversation.sealed or "", MESSAGE
+        )["subject"]
+        if conversation.sealed
+        else conversation.subject
+    )
+    item, _ = submit_item(
+        ctx,
+        brand.process_id,
+        item_payload(conversation.id, brand, subject),
+        at_risk_fraction=rules.at_risk_fraction,
+        external_ref=f"conversation:{conversation.id}",
+    )
+    conversation.work_item_id = item.id
