@@ -27,6 +27,7 @@ from tandem.tenancy.principal import Principal
 from tandem.tenancy.service import API_KEY_PREFIX, hash_token
 from tandem.tenancy.signin import session_user
 from tandem.workforce.models import Agent
+from tandem.workforce.zones import zone_of
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ def current_principal(request: Request, container: Services) -> Principal:
     if not header and (cookie := request.cookies.get(SESSION_COOKIE)):
         if request.method not in SAFE_METHODS:
             _same_origin(request)
-        return _session_principal(container, cookie)
+        return _session_principal(container, cookie, request)
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise Unauthorized("send an API token as 'Authorization: Bearer <token>', or sign in")
@@ -111,14 +112,18 @@ def _key_principal(container: Container, key: str) -> Principal:
 _PERMISSION_VALUES = {p.value for p in Permission}
 
 
-def _session_principal(container: Container, cookie: str) -> Principal:
+def _session_principal(container: Container, cookie: str, request: Request) -> Principal:
+    """The signed-in person, and (in the same transaction: on SQLite every transaction takes
+    the write lock) the time zone the console shows them times in, on `request.state.zone`."""
     idle = timedelta(minutes=container.settings.session_idle_minutes)
     with transaction(container.sessions) as session:
         user = session_user(session, cookie, now=container.clock.now(), idle=idle)
         if user is None:
             raise Unauthorized("your session has ended: sign in again")
         agent_id = session.scalar(select(Agent.id).where(Agent.user_id == user.id))
-        return Principal(user.id, user.role, user.client_id, agent_id)
+        principal = Principal(user.id, user.role, user.client_id, agent_id)
+        request.state.zone = zone_of(session, principal)
+        return principal
 
 
 def requires(permission: Permission) -> Callable[..., Awaitable[Principal]]:

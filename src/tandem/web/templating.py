@@ -166,8 +166,9 @@ async def signed_in(request: Request, services: Services) -> Principal:
     except Unauthorized:
         raise SignInFirst(request.url.path) from None
     TENANT.set(principal.client_id)
-    with transaction(services.sessions) as session:
-        request.state.zone = zone_of(session, principal)
+    if not hasattr(request.state, "zone"):  # a page asked with a token, not the console's cookie
+        with transaction(services.sessions) as session:
+            request.state.zone = zone_of(session, principal)
     return principal
 
 
