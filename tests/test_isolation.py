@@ -23,6 +23,7 @@ import io
 import json
 import random
 import re
+import socket
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -50,10 +51,11 @@ from tandem.delivery.models import WebhookDelivery
 from tandem.delivery.webhooks import deliver_due
 from tandem.models import metadata
 from tandem.quality.gold import seed_gold
-from tandem.servicedesk import smtp
+from tandem.servicedesk import outgoing, replies, smtp
 from tandem.servicedesk.brands import CONVERSATION_INPUT, BrandDefinition, create_brand
+from tandem.servicedesk.models import Brand
 from tandem.tenancy.models import User
-from tandem.tenancy.principal import SYSTEM
+from tandem.tenancy.principal import SYSTEM, Principal
 from tandem.tenancy.service import create_user, issue_token
 from tandem.work.models import WorkItem
 from tandem.workforce.models import Agent
@@ -104,6 +106,8 @@ ID_KINDS = {
     "email": "email",
     "user_id": "user",
     "agent_id": "agent",
+    "conversation_id": "conversation",
+    "brand_id": "brand",
 }
 HEADERS = {"idempotency-key": IDEMPOTENCY_KEY}
 PROBE_CSV = b"document_ref,pages\nprobe.pdf,1\n"
@@ -565,7 +569,7 @@ def _user_id(container: Container, email: str) -> uuid.UUID:
         return session.scalars(select(User.id).where(User.email == email)).one()
 
 
-def _desk(container: Container, world: World) -> None:
+def _desk(container: Container, world: World) -> dict[str, uuid.UUID]:
     """The insurer's service desk: a brand, and a customer's mail with an attachment taken
     by the desk's own handler (brands, addresses, customers, identities, conversations,
     messages, attachments)."""
@@ -604,7 +608,28 @@ def _desk(container: Container, world: World) -> None:
     mail.set_content(f"About {DOC}: {EXT_REF}")
     mail.add_attachment(SCAN, maintype="application", subtype="pdf", filename=f"{DOC}.pdf")
     desk = smtp.Desk(container.settings, container.sessions, container.context)
-    assert desk.take(bytes(mail), ["support@insurer-desk.example"])
+    [taken] = desk.take(bytes(mail), ["support@insurer-desk.example"])
+    # The insurer's agent answers it under a lease operations gave them; the relay is down,
+    # so the reply waits in the outbox with its failed attempt recorded.
+    assert taken.work_item_id is not None
+    with container.context(SYSTEM) as ctx:
+        container.dispatcher.assign(ctx, taken.work_item_id, world.agent_id, "the desk")
+    agent = Principal(_user_id(container, "a@provider.example"), "agent", None, world.agent_id)
+    with container.context(agent) as ctx:
+        replies.reply(ctx, container.dispatcher, taken.conversation_id, 1, f"About {DOC}: done")
+    down = outgoing.Relay("127.0.0.1", _closed_port(), starttls=False, timeout_s=2)
+    assert outgoing.send_due(
+        container.sessions, container.clock, down, container.keyring, marker="m", max_attempts=5
+    )
+    with transaction(container.sessions) as session:
+        brand_id = session.scalars(select(Brand.id).where(Brand.code == "desk")).one()
+    return {"conversation": taken.conversation_id, "brand": brand_id}
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def seed(container: Container, world: World, server: str, stack: ExitStack) -> Seeded:
@@ -822,7 +847,7 @@ def seed(container: Container, world: World, server: str, stack: ExitStack) -> S
             )
         )
 
-    _desk(container, world)
+    desk = _desk(container, world)
     uuids: set[str] = set()
     with container.sessions() as session:
         for table in metadata.sorted_tables:
@@ -844,6 +869,8 @@ def seed(container: Container, world: World, server: str, stack: ExitStack) -> S
             "user": {"client admin": _user_id(container, INSURER_EMAIL)},
             # Agents belong to the provider: the world's agent is cleared for the insurer.
             "agent": {"insurer-cleared agent": world.agent_id},
+            "conversation": {"conversation": desk["conversation"]},
+            "brand": {"brand": desk["brand"]},
         },
         twins={
             **{kind: uuid.uuid4() for kind in ID_KINDS.values()},

@@ -40,6 +40,7 @@ def test_a_worker_pass_reaps_and_escalates(
             "at_risk": 0,
             "breached": 0,
             "webhooks": 0,
+            "mail": 0,
             "resealed": 0,
             "purged": 0,
             "events_sealed": 0,
@@ -52,6 +53,7 @@ def test_a_worker_pass_reaps_and_escalates(
             "at_risk": 1,
             "breached": 1,
             "webhooks": 0,
+            "mail": 0,
             "resealed": 0,
             "purged": 0,
             "events_sealed": 2,  # its arrival and claim, older than the grace period

@@ -23,6 +23,7 @@ from tandem.api.documents import router as documents_router
 from tandem.api.intake import router as intake_router
 from tandem.api.privacy import router as privacy_router
 from tandem.api.quality import router as quality_router
+from tandem.api.servicedesk import router as servicedesk_router
 from tandem.api.tenancy import router as tenancy_router
 from tandem.api.work import router as work_router
 from tandem.api.workforce import router as workforce_router
@@ -49,6 +50,7 @@ ROUTERS = (
     privacy_router,
     workforce_router,
     documents_router,
+    servicedesk_router,
 )
 
 

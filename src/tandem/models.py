@@ -26,7 +26,9 @@ from tandem.servicedesk.models import (
     Conversation,
     Customer,
     CustomerIdentity,
+    MailAttempt,
     Message,
+    OutgoingMail,
 )
 from tandem.tenancy.models import ApiKey, ApiToken, Client, ConsoleSession, User
 from tandem.work.models import Batch, WorkItem, WorkItemEvent
@@ -70,7 +72,9 @@ __all__ = [
     "GoldSeeding",
     "KeyRotation",
     "Keying",
+    "MailAttempt",
     "Message",
+    "OutgoingMail",
     "Process",
     "PurgeReport",
     "QualityAlert",

@@ -1,6 +1,6 @@
-"""Background jobs: the lease reaper, gold items, SLA escalation, webhook delivery,
-re-encryption after a key rotation, sealing item events into the audit trail, checkpoints of
-every audit chain and, now and then, the retention purge."""
+"""Background jobs: the lease reaper, gold items, SLA escalation, webhook delivery, the
+service desk's mail out, re-encryption after a key rotation, sealing item events into the
+audit trail, checkpoints of every audit chain and, now and then, the retention purge."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from tandem.custody import keys, retention
 from tandem.delivery.addresses import networks
 from tandem.delivery.webhooks import deliver_due
 from tandem.quality.gold import seed_gold
+from tandem.servicedesk import outgoing
 from tandem.work import trail as item_events
 from tandem.work.transitions import escalate
 
@@ -54,6 +55,14 @@ def run_once(container: Container, http: httpx.Client, *, purge: bool = True) ->
         keyring=container.keyring,
         allowed=networks(settings.webhook_allowed_networks),
     )
+    mail = outgoing.send_due(
+        container.sessions,
+        container.clock,
+        outgoing.relay_of(settings),
+        container.keyring,
+        marker=settings.smtp_hostname,
+        max_attempts=settings.mail_max_attempts,
+    )
     with transaction(container.sessions) as session:
         sealed = item_events.seal_events(session, container.audit_key, container.clock.now())
     with transaction(container.sessions) as session:
@@ -74,6 +83,7 @@ def run_once(container: Container, http: httpx.Client, *, purge: bool = True) ->
         "at_risk": at_risk,
         "breached": breached,
         "webhooks": sent,
+        "mail": mail,
         "resealed": resealed,
         "purged": purged,
         "events_sealed": sealed,

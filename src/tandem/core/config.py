@@ -88,6 +88,17 @@ class Settings(BaseSettings):
     smtp_hostname: str = Field(default="tandem.localhost", min_length=1, max_length=253)
     smtp_max_received: int = Field(default=30, ge=5, le=200)
     smtp_authserv_id: str = ""
+    # The relay the service desk's replies go out through (tandem.servicedesk.outgoing): host
+    # (unset: mail stays queued, and each conversation shows it waiting), port, STARTTLS
+    # (required when on: the password never crosses in clear), and AUTH when a user is set.
+    # Mail the relay does not take is tried again with backoff up to mail_max_attempts.
+    smtp_relay_host: str = ""
+    smtp_relay_port: int = Field(default=587, ge=1, le=65535)
+    smtp_relay_username: str = ""
+    smtp_relay_password: str = ""
+    smtp_relay_starttls: bool = True
+    smtp_relay_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    mail_max_attempts: int = Field(default=8, ge=1, le=50)
 
     @property
     def budgets(self) -> Budgets:

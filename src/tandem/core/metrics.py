@@ -39,3 +39,6 @@ QUALITY_ALERTS = Counter(
 WEBHOOK_ATTEMPTS = Counter(
     "tandem_webhook_attempts", "Webhook delivery attempts", ["outcome"], registry=REGISTRY
 )
+MAIL_ATTEMPTS = Counter(
+    "tandem_mail_attempts", "Service desk mail handed to the relay", ["outcome"], registry=REGISTRY
+)

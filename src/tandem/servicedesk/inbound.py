@@ -108,7 +108,7 @@ def receive(
         conversation.pending_on = None
         conversation.updated_at = ctx.now
         if conversation.state in states.WAITING_FOR_PROVIDER:
-            _make_work(ctx, brand, conversation, rules)
+            make_work(ctx, brand, conversation, rules)
     session.flush()
     return Taken(conversation.id, message.id, created, conversation.work_item_id)
 
@@ -225,7 +225,7 @@ def _store(
     return message
 
 
-def _make_work(ctx: Context, brand: Brand, conversation: Conversation, rules: Rules) -> None:
+def make_work(ctx: Context, brand: Brand, conversation: Conversation, rules: Rules) -> None:
     """One open work item per conversation waiting for an answer: made through intake (the
     brand's process, its SLA, its queue) unless the last one is still open."""
     if conversation.work_item_id is not None:

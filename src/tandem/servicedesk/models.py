@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -174,6 +175,8 @@ class Message(Base):
     authentication: Mapped[str] = mapped_column(String(8), default="none")
     size: Mapped[int] = mapped_column(default=0)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Who wrote a reply or a note (tandem.tenancy.principal.Principal.actor); None: mail in.
+    author: Mapped[str | None] = mapped_column(String(60))
 
     __table_args__ = (
         ForeignKeyConstraint(
@@ -208,4 +211,64 @@ class Attachment(Base):
             ["conversation_messages.client_id", "conversation_messages.id"],
         ),
         Index("ix_conversation_attachments_message", "client_id", "message_id"),
+    )
+
+
+class OutgoingMail(Base):
+    """The outbox of mail to customers: one row per outgoing message, written in the
+    transaction that stores the reply; the worker sends it through the relay
+    (tandem.servicedesk.outgoing), one at a time under a lease (`next_attempt_at` pushed out
+    while it is sent). queued: waiting (no relay configured, or a retry due later); sent;
+    failed: the relay refused it for good, or every attempt failed."""
+
+    __tablename__ = "conversation_mail_out"
+
+    client_id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    conversation_id: Mapped[uuid.UUID]
+    message_id: Mapped[uuid.UUID]  # the outgoing Message (its text, its Message-ID)
+    status: Mapped[str] = mapped_column(String(8), default="queued")
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["client_id", "conversation_id"], ["conversations.client_id", "conversations.id"]
+        ),
+        ForeignKeyConstraint(
+            ["client_id", "message_id"],
+            ["conversation_messages.client_id", "conversation_messages.id"],
+        ),
+        UniqueConstraint("client_id", "message_id"),
+        Index(
+            "ix_conversation_mail_out_due",
+            "next_attempt_at",
+            postgresql_where=text("status = 'queued'"),
+            sqlite_where=text("status = 'queued'"),
+        ),
+        CheckConstraint("status IN ('queued', 'sent', 'failed')", name="mail_status"),
+    )
+
+
+class MailAttempt(Base):
+    """Every try to hand an outgoing mail to the relay, with what the relay answered."""
+
+    __tablename__ = "conversation_mail_attempts"
+
+    client_id: Mapped[int] = mapped_column(primary_key=True)
+    mail_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    number: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    smtp_code: Mapped[int | None]
+    error: Mapped[str | None] = mapped_column(String(500))
+    duration_ms: Mapped[float]
+
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["client_id", "mail_id"],
+            ["conversation_mail_out.client_id", "conversation_mail_out.id"],
+        ),
     )

@@ -43,6 +43,12 @@ class Permission(StrEnum):
     # Open an item's document: the lease holder, a reviewer of it, the client's own people
     # (tandem.documents.service.openable decides, and records each opening).
     DOCUMENT_READ = "client:document:read"
+    # The service desk's conversations: read (the client's people, in clear; provider staff,
+    # masked; an agent, only the one whose work item they hold), answer or note under the
+    # lease, and move a conversation's state (solve, pending, reopen).
+    CONVERSATION_READ = "client:conversation:read"
+    CONVERSATION_REPLY = "agent:conversation:reply"
+    CONVERSATION_MANAGE = "provider:conversation:manage"
 
 
 P = Permission
@@ -53,8 +59,16 @@ _CLIENT_READ = {
     P.RESULT_EXPORT,
     P.QUALITY_READ,
     P.DOCUMENT_READ,
+    P.CONVERSATION_READ,
 }
-_AGENT = {P.WORK_CLAIM, P.WORK_SUBMIT, P.PERSONAL_REVEAL, P.DOCUMENT_READ}
+_AGENT = {
+    P.WORK_CLAIM,
+    P.WORK_SUBMIT,
+    P.PERSONAL_REVEAL,
+    P.DOCUMENT_READ,
+    P.CONVERSATION_READ,
+    P.CONVERSATION_REPLY,
+}
 
 ROLES: dict[str, frozenset[Permission]] = {
     "provider_admin": frozenset(Permission),
@@ -75,10 +89,13 @@ ROLES: dict[str, frozenset[Permission]] = {
             P.QUALITY_READ,
             P.QUALITY_MANAGE,
             P.AGENT_QUALITY_READ,
+            P.CONVERSATION_READ,
+            P.CONVERSATION_MANAGE,
         }
     ),
     "team_lead": frozenset(
         {
+            P.CONVERSATION_MANAGE,
             P.WORKFORCE_READ,
             P.OPERATIONS_READ,
             P.PROCESS_READ,

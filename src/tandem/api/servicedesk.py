@@ -1,0 +1,212 @@
+"""The service desk's conversations: read them (as the reader may see them), answer and note
+under the lease, move their state."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import BaseModel, Field
+
+from tandem.http import MAX_INT, Services, uses
+from tandem.servicedesk import replies, views
+from tandem.servicedesk.inbound import Rules
+from tandem.servicedesk.models import CONVERSATION_STATES
+from tandem.tenancy.context import Context
+from tandem.tenancy.permissions import Permission
+
+router = APIRouter(prefix="/api/v1", tags=["service desk"])
+
+Reading = Annotated[Context, uses(Permission.CONVERSATION_READ)]
+Replying = Annotated[Context, uses(Permission.CONVERSATION_REPLY)]
+Managing = Annotated[Context, uses(Permission.CONVERSATION_MANAGE)]
+ConversationState = Literal["new", "open", "pending", "solved", "closed"]
+assert set(CONVERSATION_STATES) == {"new", "open", "pending", "solved", "closed"}
+
+
+class AttemptOut(BaseModel):
+    number: int
+    at: datetime
+    smtp_code: int | None
+    error: str | None
+
+
+class SendingOut(BaseModel):
+    status: str = Field(description="queued (waiting: no relay, or a retry due), sent, failed")
+    attempts: int
+    next_attempt_at: datetime | None
+    last_error: str | None
+    sent_at: datetime | None
+    tries: list[AttemptOut]
+
+
+class AttachmentOut(BaseModel):
+    id: uuid.UUID
+    filename: str
+    media_type: str
+    size: int
+
+
+class MessageOut(BaseModel):
+    id: uuid.UUID
+    direction: str = Field(description="in (from the customer), out (to them), note")
+    kind: str
+    sender: str | None
+    author: str | None
+    text: str
+    has_html: bool
+    authentication: str
+    at: datetime
+    attachments: list[AttachmentOut]
+    sending: SendingOut | None = Field(description="an outgoing message's sending status")
+
+
+class ConversationOut(BaseModel):
+    id: uuid.UUID
+    client_id: int
+    brand_id: uuid.UUID
+    brand: str
+    customer_id: uuid.UUID
+    customer_name: str | None
+    customer_address: str | None = Field(description="masked for the provider's people")
+    subject: str
+    state: str
+    pending_on: str | None
+    tags: list[str]
+    unverified_sender: bool
+    work_item_id: uuid.UUID | None
+    created_at: datetime
+    updated_at: datetime
+    mail_waiting: int = Field(description="replies not sent yet")
+    mail_failed: int = Field(description="replies the relay would not take")
+
+
+class ConversationDetailOut(ConversationOut):
+    messages: list[MessageOut]
+
+
+class WriteIn(BaseModel):
+    attempt: int = Field(ge=1, le=MAX_INT, description="your lease's fencing token")
+    text: str = Field(min_length=1, max_length=50_000)
+
+
+class ReplyIn(WriteIn):
+    then: Literal["pending", "solved"] = Field(
+        default="pending", description="the conversation's state after the reply"
+    )
+
+
+class WrittenOut(BaseModel):
+    conversation_id: uuid.UUID
+    message_id: uuid.UUID
+    conversation_state: str
+    work_item_state: str | None
+
+
+class StateIn(BaseModel):
+    action: Literal["solve", "pending", "reopen"]
+    pending_on: Literal["customer", "third_party"] = "customer"
+    reason: str | None = Field(default=None, max_length=500)
+
+
+def _out(view: views.ConversationView) -> dict[str, Any]:
+    data = dict(view.__dict__)
+    data.pop("messages", None)
+    return data
+
+
+@router.get(
+    "/conversations",
+    response_model=list[ConversationOut],
+    responses={
+        200: {
+            "headers": {
+                "X-Total-Count": {
+                    "description": "How many conversations match, on every page",
+                    "schema": {"type": "integer"},
+                },
+                "Link": {"description": 'The next and previous pages (rel="next", "prev")'},
+            }
+        }
+    },
+)
+def list_conversations(
+    ctx: Reading,
+    request: Request,
+    response: Response,
+    brand_id: uuid.UUID | None = None,
+    state: Annotated[list[ConversationState] | None, Query(description="repeat for several")] = (
+        None
+    ),
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=MAX_INT)] = 0,
+) -> list[ConversationOut]:
+    """The conversations the caller may see, the latest changed first, one page at a time;
+    `X-Total-Count` says how many match in all."""
+    page = views.find(ctx, brand_id=brand_id, states=tuple(state or ()), limit=limit, offset=offset)
+    response.headers["X-Total-Count"] = str(page.total)
+    links = []
+    if offset + limit < page.total:
+        links.append((offset + limit, "next"))
+    if offset > 0:
+        links.append((max(0, offset - limit), "prev"))
+    if links:
+        response.headers["Link"] = ", ".join(
+            f'<{request.url.include_query_params(offset=at)}>; rel="{rel}"' for at, rel in links
+        )
+    return [ConversationOut.model_validate(_out(c)) for c in page.conversations]
+
+
+@router.get("/conversations/{conversation_id}", response_model=ConversationDetailOut)
+def get_conversation(conversation_id: uuid.UUID, ctx: Reading) -> ConversationDetailOut:
+    """One conversation: its messages in order, their attachments, the sending status of
+    the outgoing ones."""
+    view = views.get(ctx, conversation_id)
+    return ConversationDetailOut.model_validate(
+        {
+            **_out(view),
+            "messages": [
+                {**m.__dict__, "sending": m.sending.__dict__ if m.sending else None}
+                for m in view.messages or []
+            ],
+        }
+    )
+
+
+@router.post("/conversations/{conversation_id}/replies", response_model=WrittenOut, status_code=201)
+def reply(
+    conversation_id: uuid.UUID, body: ReplyIn, ctx: Replying, services: Services
+) -> WrittenOut:
+    """Answer the customer, as the agent holding the conversation's work item under the
+    lease: the reply is queued for the relay, the work item submitted with it, the
+    conversation left pending on the customer (or solved). 409: the lease was lost."""
+    written = replies.reply(
+        ctx, services.dispatcher, conversation_id, body.attempt, body.text, then=body.then
+    )
+    return WrittenOut.model_validate(written.__dict__)
+
+
+@router.post("/conversations/{conversation_id}/notes", response_model=WrittenOut, status_code=201)
+def note(conversation_id: uuid.UUID, body: WriteIn, ctx: Replying) -> WrittenOut:
+    """An internal note, as the agent holding the conversation's work item: never sent."""
+    written = replies.note(ctx, conversation_id, body.attempt, body.text)
+    return WrittenOut.model_validate(written.__dict__)
+
+
+@router.post("/conversations/{conversation_id}/state", response_model=ConversationOut)
+def change_state(
+    conversation_id: uuid.UUID, body: StateIn, ctx: Managing, services: Services
+) -> ConversationOut:
+    """Solve a conversation, leave it pending (on the customer or a third party), or
+    reopen it (it becomes work again)."""
+    replies.change_state(
+        ctx,
+        conversation_id,
+        body.action,
+        pending_on=body.pending_on,
+        reason=body.reason,
+        rules=Rules(at_risk_fraction=services.settings.at_risk_fraction),
+    )
+    return ConversationOut.model_validate(_out(views.get(ctx, conversation_id)))

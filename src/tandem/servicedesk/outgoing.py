@@ -1,0 +1,355 @@
+"""Sending the service desk's mail: the outbox (tandem.servicedesk.models.OutgoingMail) handed
+to the configured SMTP relay one message at a time, under a lease, as webhooks are sent
+(tandem.delivery.webhooks): each taken just before it is sent, its next try pushed past the
+send's timeout meanwhile; retried with backoff, every attempt recorded. No transaction is held
+open while the relay answers. With no relay configured nothing is taken: the mail stays
+queued, and its conversation shows it waiting.
+
+A reply goes from the brand's reply-from identity to the customer's address (opened from its
+sealed value: the system uses it, no person sees it), with the brand's signature, a
+Message-ID of our own, In-Reply-To and References naming the customer's message, and the
+conversation's reply-token address as Reply-To. It carries our X-Loop marker (mail that comes
+back with it is refused as a loop, tandem.servicedesk.classify.loop_of); it is a person's
+answer, so it is not marked Auto-Submitted (RFC 3834: an auto-responder must answer it)."""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from tandem.core import metrics
+from tandem.core.clock import Clock
+from tandem.core.db import is_postgres, transaction
+from tandem.delivery.webhooks import backoff
+from tandem.servicedesk import threads
+from tandem.servicedesk.customers import IDENTITY
+from tandem.servicedesk.inbound import MESSAGE
+from tandem.servicedesk.models import (
+    Brand,
+    BrandAddress,
+    Conversation,
+    CustomerIdentity,
+    MailAttempt,
+    Message,
+    OutgoingMail,
+)
+from tandem.vault.sealing import Keyring
+
+QUEUED, SENT, FAILED = "queued", "sent", "failed"
+
+
+@dataclass(frozen=True)
+class Relay:
+    """The SMTP relay mail goes out through (TANDEM_SMTP_RELAY_*)."""
+
+    host: str
+    port: int = 587
+    username: str = ""
+    password: str = ""
+    starttls: bool = True
+    timeout_s: float = 30.0
+    local_hostname: str | None = None  # what we say in EHLO
+
+
+def relay_of(settings: Any) -> Relay | None:
+    """The relay the settings name; None when no host is set (mail stays queued)."""
+    if not settings.smtp_relay_host:
+        return None
+    return Relay(
+        host=settings.smtp_relay_host,
+        port=settings.smtp_relay_port,
+        username=settings.smtp_relay_username,
+        password=settings.smtp_relay_password,
+        starttls=settings.smtp_relay_starttls,
+        timeout_s=settings.smtp_relay_timeout_seconds,
+        local_hostname=settings.smtp_hostname,
+    )
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One mail taken from the outbox, ready to send."""
+
+    client_id: int
+    id: uuid.UUID
+    recipient: str
+    message: EmailMessage
+
+
+def compose(
+    *,
+    brand: Brand,
+    reply_to: str,
+    recipient: str,
+    subject: str,
+    text: str,
+    message_id: str,
+    in_reply_to: str | None,
+    references: list[str],
+    marker: str,
+    date: datetime,
+) -> EmailMessage:
+    """The reply as sent (pure): see the module's description."""
+    mail = EmailMessage()
+    mail["From"] = formataddr((brand.reply_from_name, brand.reply_from_address))
+    mail["To"] = recipient
+    mail["Reply-To"] = formataddr((brand.reply_from_name, reply_to))
+    mail["Subject"] = reply_subject(subject)
+    mail["Date"] = format_datetime(date)
+    mail["Message-ID"] = f"<{message_id}>"
+    if in_reply_to:
+        mail["In-Reply-To"] = f"<{in_reply_to}>"
+    if references:
+        mail["References"] = " ".join(f"<{r}>" for r in references)
+    mail["X-Loop"] = marker
+    body = text.rstrip()
+    if brand.signature.strip():
+        signature = brand.signature.rstrip()
+        # The RFC 3676 separator ("-- ") lets mail clients fold the signature away.
+        body += "\n\n" + (signature if signature.startswith("--") else f"-- \n{signature}")
+    mail.set_content(body + "\n")
+    return mail
+
+
+def reply_subject(subject: str) -> str:
+    """`Re: subject`, once: a subject already answered is not answered again."""
+    subject = " ".join(subject.split())
+    return subject if subject.lower().startswith("re:") else f"Re: {subject}".rstrip()
+
+
+def send_due(
+    sessions: sessionmaker[Session],
+    clock: Clock,
+    relay: Relay | None,
+    keyring: Keyring,
+    *,
+    marker: str,
+    max_attempts: int,
+    limit: int = 100,
+) -> int:
+    """Send queued mail that is due, one at a time, up to `limit`; returns how many were
+    tried. Nothing is tried without a relay."""
+    if relay is None:
+        return 0
+    tried = 0
+    while tried < limit:
+        taken = _take_one(sessions, clock, keyring, relay.timeout_s, marker)
+        if taken is None:
+            break
+        started = time.perf_counter()
+        if isinstance(taken, Outgoing):
+            code, error, permanent = _send(relay, taken)
+            mail_id, client_id = taken.id, taken.client_id
+        else:  # it cannot be written (its conversation's customer has no address left)
+            (client_id, mail_id), code, error, permanent = (
+                taken,
+                None,
+                "no address to send to",
+                True,
+            )
+        _record(
+            sessions,
+            clock,
+            client_id,
+            mail_id,
+            code,
+            error,
+            permanent,
+            time.perf_counter() - started,
+            max_attempts,
+        )
+        tried += 1
+    return tried
+
+
+def _send(relay: Relay, outgoing: Outgoing) -> tuple[int | None, str | None, bool]:
+    """(the relay's last reply code, what went wrong or None, whether it is for good). A 5xx
+    answer is for good (the relay refuses the message itself); a 4xx, a connection or TLS
+    failure is tried again."""
+    sender = outgoing.message["From"].addresses[0].addr_spec
+    try:
+        with smtplib.SMTP(
+            relay.host,
+            relay.port,
+            timeout=relay.timeout_s,
+            local_hostname=relay.local_hostname,
+        ) as client:
+            client.ehlo()
+            if relay.starttls:
+                client.starttls(context=ssl.create_default_context())
+                client.ehlo()
+            if relay.username:
+                client.login(relay.username, relay.password)
+            refused = client.send_message(
+                outgoing.message, from_addr=sender, to_addrs=[outgoing.recipient]
+            )
+    except smtplib.SMTPRecipientsRefused as exc:
+        code, reply = next(iter(exc.recipients.values()), (None, b""))
+        return code, _said("the relay refused the recipient", code, reply), _for_good(code)
+    except smtplib.SMTPAuthenticationError as exc:
+        return exc.smtp_code, _said("the relay refused our credentials", exc.smtp_code, b""), False
+    except smtplib.SMTPResponseException as exc:
+        return (
+            exc.smtp_code,
+            _said("the relay refused", exc.smtp_code, exc.smtp_error),
+            _for_good(exc.smtp_code),
+        )
+    except smtplib.SMTPNotSupportedError:
+        return None, "the relay does not offer STARTTLS", False
+    except (ssl.SSLError, ssl.CertificateError):
+        return None, "TLS with the relay failed", False
+    except TimeoutError:
+        return None, "the relay timed out", False
+    except (OSError, smtplib.SMTPException):
+        return None, "could not reach the relay", False
+    if refused:
+        code, reply = next(iter(refused.values()))
+        return code, _said("the relay refused the recipient", code, reply), _for_good(code)
+    return 250, None, False
+
+
+def _for_good(code: int | None) -> bool:
+    return code is not None and 500 <= code < 600
+
+
+def _said(what: str, code: int | None, reply: bytes | str) -> str:
+    text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+    return f"{what}: {code} {' '.join(text.split())}".strip()[:500]
+
+
+def _take_one(
+    sessions: sessionmaker[Session], clock: Clock, keyring: Keyring, timeout_s: float, marker: str
+) -> Outgoing | tuple[int, uuid.UUID] | None:
+    """The earliest due mail, its next try pushed out past the send's timeout (its lease),
+    written out; (client, id) when it cannot be written; None when nothing is due."""
+    now = clock.now()
+    with transaction(sessions) as session:
+        query = (
+            select(OutgoingMail)
+            .where(OutgoingMail.status == QUEUED, OutgoingMail.next_attempt_at <= now)
+            .order_by(OutgoingMail.next_attempt_at)
+            .limit(1)
+        )
+        if is_postgres(session):
+            query = query.with_for_update(skip_locked=True)
+        mail = session.scalar(query)
+        if mail is None:
+            return None
+        session.execute(
+            update(OutgoingMail)
+            .where(OutgoingMail.client_id == mail.client_id, OutgoingMail.id == mail.id)
+            .values(next_attempt_at=now + timedelta(seconds=timeout_s * 3))
+        )
+        written = _written(session, keyring, mail, marker, now)
+        return written if written is not None else (mail.client_id, mail.id)
+
+
+def _written(
+    session: Session, keyring: Keyring, mail: OutgoingMail, marker: str, now: datetime
+) -> Outgoing | None:
+    client_id = mail.client_id
+    message = session.get_one(Message, (client_id, mail.message_id))
+    conversation = session.get_one(Conversation, (client_id, mail.conversation_id))
+    brand = session.get_one(Brand, (client_id, conversation.brand_id))
+    identity = session.scalar(
+        select(CustomerIdentity).where(
+            CustomerIdentity.client_id == client_id,
+            CustomerIdentity.customer_id == conversation.customer_id,
+            CustomerIdentity.kind == "email",
+        )
+    )
+    if identity is None:
+        return None
+    recipient = str(
+        keyring.open(client_id, conversation.customer_id, identity.sealed, IDENTITY)["email"]
+    )
+    text = (
+        keyring.open(client_id, message.id, message.sealed, MESSAGE)["text"]
+        if message.sealed
+        else message.text
+    )
+    subject = (
+        keyring.open(client_id, conversation.id, conversation.sealed, MESSAGE)["subject"]
+        if conversation.sealed
+        else conversation.subject
+    )
+    addresses = session.scalars(
+        select(BrandAddress.address).where(
+            BrandAddress.client_id == client_id, BrandAddress.brand_id == brand.id
+        )
+    ).all()
+    support = brand.reply_from_address if brand.reply_from_address in addresses else min(addresses)
+    return Outgoing(
+        client_id,
+        mail.id,
+        recipient,
+        compose(
+            brand=brand,
+            reply_to=threads.reply_address(support, conversation.token),
+            recipient=recipient,
+            subject=str(subject or ""),
+            text=str(text),
+            message_id=message.message_id or f"{message.id.hex}@{marker}",
+            in_reply_to=message.in_reply_to,
+            references=list(message.references or []),
+            marker=marker,
+            date=now,
+        ),
+    )
+
+
+def _record(
+    sessions: sessionmaker[Session],
+    clock: Clock,
+    client_id: int,
+    mail_id: uuid.UUID,
+    code: int | None,
+    error: str | None,
+    permanent: bool,
+    elapsed_s: float,
+    max_attempts: int,
+) -> None:
+    now = clock.now()
+    with transaction(sessions) as session:
+        # Counted under the row's lock, not taken from the claim (as webhooks do): every
+        # attempt is recorded, even one that overlapped another's.
+        attempts = 1 + int(
+            session.execute(
+                select(OutgoingMail.attempts)
+                .where(OutgoingMail.client_id == client_id, OutgoingMail.id == mail_id)
+                .with_for_update()
+            ).scalar_one()
+        )
+        if error is None:
+            values: dict[str, Any] = {"status": SENT, "sent_at": now, "last_error": None}
+        elif permanent or attempts >= max_attempts:
+            values = {"status": FAILED, "last_error": error}
+        else:
+            values = {"next_attempt_at": now + backoff(attempts), "last_error": error}
+        session.execute(
+            insert(MailAttempt).values(
+                client_id=client_id,
+                mail_id=mail_id,
+                number=attempts,
+                at=now,
+                smtp_code=code,
+                error=error,
+                duration_ms=elapsed_s * 1000,
+            )
+        )
+        session.execute(
+            update(OutgoingMail)
+            .where(OutgoingMail.client_id == client_id, OutgoingMail.id == mail_id)
+            .values(attempts=attempts, **values)
+        )
+    metrics.MAIL_ATTEMPTS.labels("ok" if error is None else "error").inc()
