@@ -154,3 +154,32 @@ def test_a_clients_delivered_kpi_reads_the_index_alone_under_the_policy(
         )
     assert "Index Only Scan using ix_work_items_delivered" in plan, plan
     assert "InitPlan" in plan, plan
+
+
+def test_a_clients_delivered_items_by_delivery_time_are_read_from_the_delivered_index(
+    container: Container, world: World, ordinary: None
+) -> None:
+    """The find page's 'delivered latest' as the application asks it: its conditions must
+    let PostgreSQL prove the delivered index's predicate (`NOT gold`, not `gold IS false`),
+    or a page of a client's delivered items scans all of them."""
+    from sqlalchemy import select as select_
+
+    from tandem.work.access import visible
+    from tandem.work.queries import _order, _sorted_by
+
+    _seed(container, world)
+    query = (
+        select_(WorkItem)
+        .where(visible(world.client_user, container.clock.now()), *_sorted_by("-delivered"))
+        .order_by(*_order("-delivered"))
+        .limit(50)
+    )
+    sql = str(query.compile(container.engine, compile_kwargs={"literal_binds": True}))
+    with container.engine.connect() as conn, conn.begin():
+        conn.execute(text("SET LOCAL enable_seqscan = off"))
+        conn.execute(text("SET LOCAL enable_bitmapscan = off"))
+        conn.execute(
+            text("SELECT set_config('tandem.client_id', :c, true)"), {"c": str(world.client_id)}
+        )
+        plan = "\n".join(conn.scalars(text(f"EXPLAIN {sql}")))
+    assert "ix_work_items_delivered" in plan, plan

@@ -16,6 +16,8 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
 from tandem.core.errors import NotFound
+from tandem.decisions import reasons
+from tandem.decisions.referrals import item_decisions
 from tandem.http import Services
 from tandem.reports.items import names, staff_item
 from tandem.tenancy.permissions import Permission
@@ -200,6 +202,9 @@ def item_page(
     manages = Permission.WORK_ITEM_MANAGE in principal.permissions
     with services.context(principal) as ctx:
         seen = staff_item(ctx, item_id, with_choices=operates)
+        # A decision process's item: the rules' and analysts' decisions, reasons in words.
+        decisions = item_decisions(ctx.session, seen.item.client_id, seen.item.id)
+        decision_reasons = reasons.of_decisions(ctx.session, decisions)
     item = seen.item
     targets = allowed_targets(State(item.state))
     due_local = item.due_at.astimezone(ZoneInfo(seen.client_timezone))
@@ -227,6 +232,8 @@ def item_page(
         priority_range=bulk.PRIORITY_RANGE,
         notice=NOTICES.get(done or ""),
         sees_floor=Permission.OPERATIONS_READ in principal.permissions,
+        decisions=decisions,
+        decision_reasons=decision_reasons,
     )
 
 

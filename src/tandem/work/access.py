@@ -43,7 +43,7 @@ def visible(principal: Principal, now: datetime) -> ColumnElement[bool]:
     Provider staff with read access: all. Anyone else who works items: only those leased to
     them now."""
     if principal.client_id is not None:
-        return and_(WorkItem.client_id == principal.client_id, WorkItem.gold.is_(False))
+        return and_(WorkItem.client_id == principal.client_id, ~WorkItem.gold)
     if Permission.WORK_ITEM_READ in principal.permissions:
         return true()
     if principal.agent_id is not None:
