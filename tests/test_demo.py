@@ -13,12 +13,15 @@ from tandem.container import Container
 from tandem.core.db import transaction
 from tandem.decisions.measures import measures
 from tandem.decisions.models import Decision
-from tandem.demo import seed
+from tandem.demo import mail_hint, seed
 from tandem.quality.models import Review
+from tandem.servicedesk import smtp
+from tandem.servicedesk.models import Attachment, Conversation, Message
 from tandem.tenancy.principal import SYSTEM
 from tandem.work.models import WorkItem
 from tandem.workforce.models import Agent
 from tests.conftest import ROOT
+from tests.servicedesk.conftest import _free_port
 
 
 def test_demo_seed_builds_an_operation_in_many_states(container: Container) -> None:
@@ -29,8 +32,10 @@ def test_demo_seed_builds_an_operation_in_many_states(container: Container) -> N
         )
         agents = session.scalar(select(func.count()).select_from(Agent))
         gold = session.scalar(select(func.count()).where(WorkItem.gold.is_(True))) or 0
-    assert agents == 60
-    assert sum(states.values()) == 160 + 4 * 8 + gold  # the latest, unworked arrivals; gold
+    assert agents == 60 + 1  # and the service desk's agent
+    # The latest, unworked arrivals; gold; the service desk's conversations' items (one
+    # answered and solved, one answered then reopened by the customer: two, two waiting).
+    assert sum(states.values()) == 160 + 4 * 8 + gold + 5
     assert {"queued", "delivered", "waiting", "cancelled"} <= set(states)
     assert set(tokens) >= {"ops", "agent", "northwind"}
     with container.context(SYSTEM) as ctx:
@@ -52,6 +57,55 @@ def test_demo_seed_builds_an_operation_in_many_states(container: Container) -> N
     # into the keying queue.
     assert reviews["screening"] > 0 and reviews["full"] > 0
     assert gold > 0
+
+
+def test_demo_support_brand_has_conversations_under_way_and_takes_the_printed_mail(
+    container: Container, tmp_path: Any
+) -> None:
+    seed(container, items_per_process=8)
+    with transaction(container.sessions) as session:
+        shown = {
+            (c.subject, c.state): [
+                m.direction
+                for m in session.scalars(
+                    select(Message)
+                    .where(Message.conversation_id == c.id)
+                    .order_by(Message.received_at, Message.id)
+                )
+            ]
+            for c in session.scalars(select(Conversation))
+        }
+        attached = session.scalars(select(Attachment.filename)).all()
+    assert shown == {
+        ("Wrong size", "solved"): ["in", "out"],
+        ("Where is my order SW-1048213?", "open"): ["in", "note", "out", "in"],
+        ("Refund request", "new"): ["in"],
+        ("Exchange label not received", "new"): ["in"],
+    }
+    assert attached == ["receipt.txt"]
+    # What `tandem demo` prints sends a message Tandem's SMTP server takes.
+    port = _free_port()
+    server = smtp.start(
+        container.settings, container.sessions, container.context, "127.0.0.1", port
+    )
+    try:
+        hint = mail_hint("127.0.0.1", port)
+        [command] = [line.strip() for line in hint if line.strip().startswith("python3 -c")]
+        sent = subprocess.run(
+            ["sh", "-c", command.replace("python3", sys.executable, 1)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert sent.returncode == 0, sent.stderr
+    finally:
+        server.stop()
+    with transaction(container.sessions) as session:
+        subjects = session.scalars(select(Conversation.subject)).all()
+    assert len(subjects) == 5 and "Where is my order?" in subjects
+    assert mail_hint("0.0.0.0", 0) == [
+        "The service desk's SMTP server is off (TANDEM_SMTP_PORT=0)."
+    ]
 
 
 def test_cli_migrate_and_clear_config_errors(tmp_path: Any) -> None:

@@ -115,7 +115,7 @@ def demo(
     """Create a fresh embedded database with a realistic operation, then serve it."""
     from tandem.container import build_container
     from tandem.core.migrate import upgrade
-    from tandem.demo import DEMO_PASSWORD, seed
+    from tandem.demo import DEMO_PASSWORD, mail_hint, seed
 
     # The demo is served over plain HTTP on this machine: session cookies without "Secure"
     # (set before the settings are read, so `serve` below and its workers see it too).
@@ -142,10 +142,12 @@ def demo(
     url = f"http://{settings.host}:{settings.port}"
     console.print(
         f"The console: {url}/console. Its users have the password {DEMO_PASSWORD!r}: "
-        "agent@tandem.example, it@northwind.example, ops@tandem.example, qa@tandem.example, "
-        "admin@tandem.example, security@tandem.example, ..."
+        "agent@tandem.example, desk@tandem.example, it@northwind.example, ops@tandem.example, "
+        "qa@tandem.example, admin@tandem.example, security@tandem.example, ..."
     )
     console.print(f"API docs: {url}/docs   (Authorize with a token above)")
+    for line in mail_hint(settings.host, settings.smtp_port):  # one line each: copied whole
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
     console.print(
         f"Try: curl -H 'Authorization: Bearer {tokens['ops']}' {url}/api/v1/operations/queues"
     )

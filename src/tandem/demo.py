@@ -3,7 +3,9 @@
 Three clients (an insurer, an online retailer, a law firm), delivery centers in Manila,
 Bangalore and Krakow with 60 agents, and three days of work replayed on a simulated clock so
 that items sit in every state the loop has reached: queued, leased, waiting, delivered,
-cancelled, some at risk or breached.
+cancelled, some at risk or breached. The retailer's support brand takes email (Tandem's SMTP
+server, `mail_hint`), with some conversations under way: taken by the email-in use case,
+answered and noted by an agent under the lease.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import uuid
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from email.message import EmailMessage
 from typing import Any
 
 import holidays
@@ -33,6 +36,9 @@ from tandem.documents.service import limits
 from tandem.intake.service import submit_item
 from tandem.quality import reviews
 from tandem.quality.gold import add_gold_item, seed_gold
+from tandem.servicedesk import content, inbound, replies
+from tandem.servicedesk.brands import CONVERSATION_INPUT, BrandDefinition, create_brand
+from tandem.servicedesk.models import Brand, Conversation, Message
 from tandem.sla.calendar import BusinessCalendar
 from tandem.tenancy.context import Context
 from tandem.tenancy.principal import SYSTEM, Principal
@@ -62,6 +68,7 @@ SKILLS = {
     "insurance": "Insurance underwriting",
     "customer_service": "Customer service",
     "legal_review": "Legal document review",
+    "email_support": "Email support",
 }
 FIRST = [
     "Maria",
@@ -179,6 +186,16 @@ DEMO_TOKENS = {
     "hartley": ("lit@hartley.example", "Hal Hartley", "client_admin", "hartley"),
 }
 
+# The retailer's support brand: its address, the process its conversations are work of, and
+# the agent of the tour who answers them (only them: the desk's queue).
+SUPPORT_ADDRESS = "support@shopwave.example"
+DESK_AGENT = ("desk@tandem.example", "Dana Desk")
+REPLY_FORM = {
+    "type": "object",
+    "required": ["reply"],
+    "properties": {"reply": {"type": "string", "minLength": 2, "maxLength": 50_000}},
+}
+
 
 def seed(
     container: Container,
@@ -289,7 +306,221 @@ def seed(
         for _ in range(max(8, items_per_process // 8)):
             arrive(process, scanned=True)
     _finish(container, dispatcher, agents, owners)
+    _service_desk(container, clients["shopwave"], agents[0], end)
+    progress("the retailer's support brand and its conversations")
     return tokens
+
+
+def mail_hint(host: str, port: int) -> list[str]:
+    """How to write to the retailer's support brand once `tandem serve` runs: the SMTP port
+    and a one-line command sending a message with Python's smtplib."""
+    if not port:
+        return ["The service desk's SMTP server is off (TANDEM_SMTP_PORT=0)."]
+    at = "127.0.0.1" if host in ("", "0.0.0.0", "::") else host  # noqa: S104 - only compared
+    raw = (
+        f"From: You <you@example.com>\\r\\nTo: {SUPPORT_ADDRESS}\\r\\n"
+        "Subject: Where is my order?\\r\\n\\r\\nHello, my order has not arrived yet.\\r\\n"
+    )
+    command = (
+        f"python3 -c \"import smtplib; smtplib.SMTP('{at}', {port}).sendmail("
+        f"'you@example.com', ['{SUPPORT_ADDRESS}'], '{raw}')\""
+    )
+    return [
+        f"Write to Shopwave's support desk ({SUPPORT_ADDRESS}): SMTP on {at}:{port}, e.g.",
+        f"  {command}",
+        f"then sign in as {DESK_AGENT[0]} and press n. Replies wait in the outbox until a "
+        "relay is configured (TANDEM_SMTP_RELAY_HOST).",
+    ]
+
+
+# Conversations under way at the retailer's brand: (name, address, subject, text, an
+# attachment, hours before the demo's end it arrived).
+DESK_MAIL: list[tuple[str, str, str, str, tuple[str, bytes] | None, float]] = [
+    (
+        "Ana Cruz",
+        "ana.cruz@example.com",
+        "Wrong size",
+        "The shoes I got are a 39, I ordered a 40. Can I exchange them?",
+        None,
+        26,
+    ),
+    (
+        "Maria Santos",
+        "maria.santos@example.com",
+        "Where is my order SW-1048213?",
+        "Hello, I ordered ten days ago and the parcel has still not arrived.",
+        None,
+        5,
+    ),
+    (
+        "Jose Reyes",
+        "jose.reyes@example.com",
+        "Refund request",
+        "Hi, I returned the jacket last week. Please refund it to my card, not store "
+        "credit. The receipt is attached.",
+        ("receipt.txt", b"Shopwave order SW-2291044\nJacket, navy, M: 59.00 GBP\n"),
+        1.5,
+    ),
+    (
+        "Ana Cruz",
+        "ana.cruz@example.com",
+        "Exchange label not received",
+        "You said you would send a return label for the exchange, but nothing came.",
+        None,
+        0.3,
+    ),
+]
+
+
+def _raw_mail(
+    name: str,
+    address: str,
+    subject: str,
+    text: str,
+    attachment: tuple[str, bytes] | None,
+    message_id: str,
+    *,
+    to: str = SUPPORT_ADDRESS,
+    answering: str | None = None,
+) -> bytes:
+    """A message as a customer's mail client writes it."""
+    mail = EmailMessage()
+    mail["From"] = f"{name} <{address}>"
+    mail["To"] = to
+    mail["Subject"] = subject
+    mail["Message-ID"] = f"<{message_id}>"
+    if answering:
+        mail["In-Reply-To"] = mail["References"] = f"<{answering}>"
+    mail.set_content(text)
+    if attachment:
+        mail.add_attachment(attachment[1], maintype="text", subtype="plain", filename=attachment[0])
+    return mail.as_bytes()
+
+
+def _service_desk(
+    container: Container, client_id: int, tour_agent: uuid.UUID, end: datetime
+) -> None:
+    """The retailer's support brand with a conversation process, the desk's agent, and
+    conversations under way, each message taken by the email-in use case at its time and
+    answered by the agent under the lease (see DESK_MAIL)."""
+    clock = ManualClock(end - timedelta(days=2))
+    dispatcher = Dispatcher(clock, container.keyring, container.settings.lease_seconds)
+    rules = inbound.Rules(at_risk_fraction=container.settings.at_risk_fraction)
+
+    with transaction(container.sessions) as session:
+        process = define_process(
+            session,
+            client_id,
+            ProcessDefinition(
+                code="email",
+                name="Shopwave customer email",
+                kind="conversation",
+                input_schema=CONVERSATION_INPUT,
+                form_schema=REPLY_FORM,
+                required_skills={"email_support": 2},
+                sla_minutes=240,
+                sla_mode="24x7",
+                language="en",
+                min_cefr="B2",
+                price_per_item=Decimal("1.40"),
+            ),
+            now=clock.now(),
+        )
+        system = Context(session, SYSTEM, clock.now(), container.keyring, container.audit_key)
+        brand = create_brand(
+            system,
+            BrandDefinition(
+                code="shopwave",
+                name="Shopwave",
+                process_id=process.id,
+                support_addresses=[SUPPORT_ADDRESS],
+                reply_from_name="Shopwave Customer Care",
+                reply_from_address=SUPPORT_ADDRESS,
+                signature="-- \nShopwave Customer Care\nhttps://shopwave.example/help",
+                greeting="Hello",
+            ),
+        )
+        email, full = DESK_AGENT
+        user = create_user(session, email=email, name=full, role="agent", now=clock.now())
+        set_password(session, user, DEMO_PASSWORD)
+        desk_agent = Agent(
+            center_code="MNL", name=full, tier="agent", hired_on=date(2024, 3, 1), user_id=user.id
+        )
+        session.add(desk_agent)
+        session.flush()
+        for agent_id in (desk_agent.id, tour_agent):  # the tour's agent answers email too
+            session.merge(AgentSkill(agent_id=agent_id, skill_code="email_support", level=3))
+        session.add_all(
+            [
+                AgentLanguage(agent_id=desk_agent.id, language="en", cefr="C1"),
+                AgentClearance(client_id=client_id, agent_id=desk_agent.id),
+                *(
+                    Shift(
+                        agent_id=desk_agent.id, weekday=day, start_minute=0, duration_minutes=1440
+                    )
+                    for day in range(7)
+                ),
+            ]
+        )
+        brand_id, agent_id = brand.id, desk_agent.id
+        writer = Principal(user.id, "agent", None, agent_id)
+
+    def take(raw: bytes, hours: float) -> inbound.Taken:
+        clock.set(end - timedelta(hours=hours))
+        with transaction(container.sessions) as session:
+            ctx = Context(session, SYSTEM, clock.now(), container.keyring, container.audit_key)
+            found = session.get_one(Brand, (client_id, brand_id))
+            return inbound.receive(ctx, found, content.read(raw), [SUPPORT_ADDRESS], rules)
+
+    def answer(hours: float, text: str, then: str, note: str | None = None) -> str:
+        """The desk's agent takes the next conversation and answers it; its Message-ID."""
+        clock.set(end - timedelta(hours=hours))
+        with transaction(container.sessions) as session:
+            lease = dispatcher.claim(session, agent_id)
+            if lease is None:
+                raise RuntimeError("the demo's desk queue is empty")
+            ctx = Context(session, writer, clock.now(), container.keyring, container.audit_key)
+            conversation_id = uuid.UUID(lease.payload["conversation_id"])
+            if note:
+                replies.note(ctx, conversation_id, lease.attempt, note)
+            written = replies.reply(
+                ctx, dispatcher, conversation_id, lease.attempt, text, then=then
+            )
+            return str(session.get_one(Message, (client_id, written.message_id)).message_id)
+
+    ana, maria, jose, again = DESK_MAIL
+    take(_raw_mail(*ana[:5], "exchange-1@mail.example.com"), ana[5])
+    answer(
+        25,
+        "Hello Ana,\nof course: we have sent you a return label for the exchange. The size "
+        "40 is reserved for you.",
+        "solved",
+    )
+    first = take(_raw_mail(*maria[:5], "order-1@mail.example.com"), maria[5])
+    ours = answer(
+        4.5,
+        "Hello Maria,\nthe carrier tells us your parcel is on its way and should arrive "
+        "tomorrow. Sorry for the wait.",
+        "pending",
+        note="Carrier tracking: held at the Leeds depot for two days, now out for delivery.",
+    )
+    take(_raw_mail(*jose[:5], "refund-1@mail.example.com"), jose[5])
+    with transaction(container.sessions) as session:
+        token = session.get_one(Conversation, (client_id, first.conversation_id)).token
+    take(
+        _raw_mail(
+            maria[0],
+            maria[1],
+            f"Re: {maria[2]}",
+            "It has still not come today. Can you send it again, or refund me?",
+            None,
+            "order-2@mail.example.com",
+            to=SUPPORT_ADDRESS.replace("@", f"+{token}@"),
+            answering=ours,
+        ),
+        0.7,
+    )
+    take(_raw_mail(*again[:5], "label-1@mail.example.com"), again[5])
 
 
 CLIENTS = [

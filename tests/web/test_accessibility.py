@@ -33,6 +33,7 @@ PEOPLE: dict[str, tuple[str, ...]] = {
         "/console/qa",
     ),
     "agent@tandem.example": ("/console/work", "n"),
+    "desk@tandem.example": ("/console/work", "n"),  # a conversation, at the service desk
     "ops@tandem.example": (
         "/console/operations",
         "first rules backtest",

@@ -36,6 +36,15 @@ def test_the_main_pages_on_the_demo_operation(
     assert "@example.com" not in text and "4111 1111" not in text  # masked for agents
     shoot(agent, "docs-workbench")
 
+    desk = person("desk@tandem.example")  # the retailer's email, at the service desk
+    desk.keyboard.press("n")
+    desk.wait_for_url(re.compile(r"/console/work/"))
+    desk.locator("#conversation .lease-status").wait_for()
+    text = desk.locator("main").inner_text()
+    assert "Refund request" in text and "receipt.txt" in text  # the earliest due, attached
+    assert "@example.com" not in text and "Jose Reyes" not in text  # masked for agents
+    shoot(desk, "docs-desk")
+
     client = person("it@northwind.example")
     assert client.get_by_role("heading", name="Your service").is_visible()
     assert "%" in client.locator(".kpis").inner_text()  # the demo has history to measure

@@ -6,7 +6,9 @@ shown to the provider's people.
 
 Who sees which conversation: the client's people, their client's; provider staff who read
 work items, every client's; an agent, only the conversation whose work item they hold under a
-live lease now (tandem.work.access.live_lease); nobody else any."""
+live lease now (tandem.work.access.live_lease); nobody else any. Beside the conversation it
+holds, that agent sees which other conversations the same customer has (`of_customer`: their
+subjects masked, their states), never their messages."""
 
 from __future__ import annotations
 
@@ -154,6 +156,82 @@ def get(ctx: Context, conversation_id: uuid.UUID) -> ConversationView:
     view = _view(ctx, conversation)
     view.messages = _messages(ctx, conversation)
     return view
+
+
+def for_item(ctx: Context, item: WorkItem) -> ConversationView | None:
+    """The conversation whose open work item `item` is, with its messages, if the caller may
+    see it (None: the item is not a conversation's, as a ticket process's items are not)."""
+    named = (item.payload or {}).get("conversation_id")
+    try:
+        conversation_id = uuid.UUID(str(named))
+    except ValueError:
+        return None
+    conversation = ctx.session.scalar(
+        select(Conversation).where(
+            Conversation.client_id == item.client_id,
+            Conversation.id == conversation_id,
+            Conversation.work_item_id == item.id,
+            visible(ctx.principal, ctx.now),
+        )
+    )
+    if conversation is None:
+        return None
+    view = _view(ctx, conversation)
+    view.messages = _messages(ctx, conversation)
+    return view
+
+
+@dataclass(frozen=True)
+class Other:
+    """Another conversation of the same customer, as a list shows it."""
+
+    id: uuid.UUID
+    brand: str
+    subject: str
+    state: str
+    updated_at: datetime
+
+
+def of_customer(ctx: Context, conversation_id: uuid.UUID, limit: int = 20) -> list[Other]:
+    """The other conversations of the customer of a conversation the caller may see, the
+    latest changed first: subjects masked but for the client's own people, no messages;
+    NotFound, as for a missing one, when the caller may not see that conversation."""
+    conversation = ctx.session.scalar(
+        select(Conversation).where(
+            Conversation.id == conversation_id, visible(ctx.principal, ctx.now)
+        )
+    )
+    if conversation is None:
+        raise missing(conversation_id)
+    client_id, clear = conversation.client_id, _clear(ctx.principal)
+    rows = ctx.session.execute(
+        select(Conversation, Brand.code)
+        .join(
+            Brand,
+            (Brand.client_id == Conversation.client_id) & (Brand.id == Conversation.brand_id),
+        )
+        .where(
+            Conversation.client_id == client_id,
+            Conversation.customer_id == conversation.customer_id,
+            Conversation.id != conversation.id,
+        )
+        .order_by(Conversation.updated_at.desc(), Conversation.id)
+        .limit(limit)
+    ).all()
+    return [
+        Other(
+            id=other.id,
+            brand=code,
+            subject=_open(ctx, client_id, other.id, other.sealed, MESSAGE).get(
+                "subject", other.subject
+            )
+            if clear
+            else other.subject,
+            state=other.state,
+            updated_at=other.updated_at,
+        )
+        for other, code in rows
+    ]
 
 
 def _open(ctx: Context, client_id: int, bound: uuid.UUID, sealed: str | None, part: str) -> Any:

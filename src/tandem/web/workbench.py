@@ -1,5 +1,8 @@
 """Signing in, and the agent's workbench: the next item by one click or key, the item (and its
-document) beside its form, submit or release, the lease kept alive while the page is open."""
+document) beside its form, submit or release, the lease kept alive while the page is open. A
+conversation's item opens as the conversation (the service desk): its thread, the customer
+as the agent may see them and their other conversations, and a composer for the reply or an
+internal note (static/conversation.js, through /api/v1/conversations/...)."""
 
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ from tandem.documents import service as documents
 from tandem.http import SESSION_COOKIE, Services, current_principal, public
 from tandem.privacy.service import result_for, staff_view
 from tandem.quality.reviews import sent_back_notes
+from tandem.servicedesk import views as conversations
 from tandem.tenancy import signin
 from tandem.tenancy.context import Context
 from tandem.tenancy.permissions import Permission
@@ -92,6 +96,18 @@ def leased_item(
         process = session.get_one(Process, (item.client_id, item.process_id))
         if process.kind == "decision":
             return RedirectResponse(f"/console/referrals/{item_id}", status_code=303)
+        if process.kind == "conversation" and (conversation := conversations.for_item(ctx, item)):
+            return page(
+                request,
+                "conversation.html",
+                principal,
+                item=item,
+                process=process,
+                conversation=conversation,
+                others=conversations.of_customer(ctx, conversation.id),
+                lease_seconds=services.settings.lease_seconds,
+                now=ctx.now,
+            )
         payload = staff_view(session, ctx.keyring, item, agent=True)
         fields, visible = personal_view(session, item.client_id, item.process_id)
         masked = {name for name, category in fields.items() if category not in visible}

@@ -130,13 +130,14 @@ function workbench(root) {
   });
 }
 
-function leasedItem(root) {
+// The lease of the item a page shows (root's data-item, data-attempt, data-lease-seconds) is
+// kept alive while the page is open: renewed at once on opening (an item reopened from
+// "Items you hold" may have little of its lease left), then every third of it. Lost: the
+// page says so (.lease-status) and its buttons are disabled. Returns what stops the renewals.
+function keepLease(root) {
   const itemId = root.dataset.item;
   const attempt = Number(root.dataset.attempt);
-  const form = root.querySelector("form.result");
   const status = root.querySelector(".lease-status");
-  // The lease is kept alive while the page is open: renewed at once on opening (an item
-  // reopened from "Items you hold" may have little of its lease left), then every third of it.
   const every = Math.max(5, Number(root.dataset.leaseSeconds) / 3) * 1000;
   let beat = null;
   async function renew() {
@@ -150,6 +151,14 @@ function leasedItem(root) {
   }
   renew();
   beat = setInterval(renew, every);
+  return () => clearInterval(beat);
+}
+
+function leasedItem(root) {
+  const itemId = root.dataset.item;
+  const attempt = Number(root.dataset.attempt);
+  const form = root.querySelector("form.result");
+  const stop = keepLease(root);
   const first = form && form.querySelector("input, textarea, select");
   if (first) first.focus();
 
@@ -160,7 +169,7 @@ function leasedItem(root) {
       attempt, result: formValues(form),
     });
     if (result.ok) {
-      clearInterval(beat);
+      stop();
       toast(`Submitted (${result.data.state}).`);
       window.location.assign("/console/work?done=" + itemId);
       return;
@@ -173,7 +182,7 @@ function leasedItem(root) {
   release.addEventListener("click", async () => {
     const result = await api("POST", `/api/v1/leases/${itemId}/release`, { attempt });
     if (result.ok || result.status === 204) {
-      clearInterval(beat);
+      stop();
       window.location.assign("/console/work");
     } else {
       toast(problemText(result));
@@ -347,5 +356,5 @@ document.addEventListener("DOMContentLoaded", () => {
   refreshing();
   scrollableByKeyboard();
   window.addEventListener("resize", scrollableByKeyboard);
-  for (const init of window.tandemPages || []) init({ api, toast, problemText, formValues, clearErrors, showErrors });
+  for (const init of window.tandemPages || []) init({ api, toast, problemText, formValues, clearErrors, showErrors, keepLease });
 });
