@@ -7,9 +7,8 @@ reprioritize, take the lease back, reassign, cancel). Every action calls the API
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
-from typing import Annotated, cast
+from datetime import timedelta
+from typing import Annotated
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Request
@@ -22,6 +21,7 @@ from tandem.http import Services
 from tandem.reports.items import names, staff_item
 from tandem.tenancy.permissions import Permission
 from tandem.tenancy.principal import Principal
+from tandem.web.finding import CHOICES, PAGE_SIZE, FindForm, Finding, pages
 from tandem.web.templating import page, viewer
 from tandem.work import bulk, queries
 from tandem.work.lifecycle import State, allowed_targets
@@ -29,7 +29,6 @@ from tandem.work.lifecycle import State, allowed_targets
 router = APIRouter(include_in_schema=False)
 
 Staff = Annotated[Principal, Depends(viewer(Permission.WORK_ITEM_READ))]
-PAGE_SIZE = 50
 OPEN = tuple(state for state in State if state not in (State.DELIVERED, State.CANCELLED))
 SORTS: dict[str, str] = {
     "due": "Due soonest (as agents get them)",
@@ -63,83 +62,27 @@ def _staff(principal: Principal) -> None:
         raise NotFound("these pages are the provider's: your items are in the portal")
 
 
-@dataclass
-class Finding:
-    """The find form as typed, what it searches for, and what in it could not be read."""
-
-    form: dict[str, str]
-    search: queries.ItemSearch
-    sort: queries.Sort
-    page: int
-    errors: dict[str, str]
-
-
 def _finding(request: Request) -> Finding:
-    """Reads the find form (a GET: the address can be shared, and the floor links to it); a
-    value that cannot be read is named beside its field and left out of the search."""
-    form = {name: request.query_params.get(name, "").strip() for name in FIELDS}
-    if not request.query_params:  # the page as first opened: the work still to do
-        form["state"] = "open"
-    errors: dict[str, str] = {}
-    states: tuple[State, ...] = ()
-    if form["state"] == "open":
-        states = OPEN
-    elif form["state"]:
-        try:
-            states = (State(form["state"]),)
-        except ValueError:
-            errors["state"] = "not a state an item can be in"
-    client_id = None
-    if form["client"]:
-        try:
-            client_id = int(form["client"])
-        except ValueError:
-            errors["client"] = "not one of the choices"
-    process_id = None
-    if form["process"]:
-        try:
-            process_id = uuid.UUID(form["process"])
-        except ValueError:
-            errors["process"] = "not one of the choices"
-    at_risk = breached = None
-    if form["sla"] == "at_risk":
-        at_risk = True
-    elif form["sla"] == "breached":
-        breached = True
-    elif form["sla"] == "on_track":
-        at_risk = breached = False
-    elif form["sla"]:
-        errors["sla"] = "not one of the choices"
-    days: dict[str, datetime | None] = {}
-    for name in ("received_from", "received_to", "due_before"):
-        days[name] = None
-        if form[name]:
-            try:
-                day = date.fromisoformat(form[name])
-            except ValueError:
-                errors[name] = "a date as 2026-12-31"
-            else:  # "up to" a day includes it; "before" a day does not
-                shift = timedelta(days=1) if name == "received_to" else timedelta()
-                days[name] = datetime.combine(day, time(), request.state.zone) + shift
-    sort = form["sort"] or "due"
-    if sort not in SORTS:
-        errors["sort"], sort = "not one of the choices", "due"
-    try:
-        number = max(1, int(form["page"] or 1))
-    except ValueError:
-        number = 1
+    """The floor links here with a search; the page as first opened: the work still to do."""
+    typed = FindForm(request, FIELDS)
+    if not request.query_params:
+        typed.form["state"] = "open"
+    states = OPEN if typed.form["state"] == "open" else typed.state()
+    sla = typed.form["sla"]
+    if sla and sla not in SLAS:
+        typed.errors["sla"] = CHOICES
     search = queries.ItemSearch(
-        external_ref=form["ref"] or None,
-        client_id=client_id,
-        process_id=process_id,
+        external_ref=typed.form["ref"] or None,
+        client_id=typed.number("client"),
+        process_id=typed.id("process"),
         states=states,
-        at_risk=at_risk,
-        breached=breached,
-        received_from=days["received_from"],
-        received_to=days["received_to"],
-        due_before=days["due_before"],
+        at_risk=True if sla == "at_risk" else False if sla == "on_track" else None,
+        breached=True if sla == "breached" else False if sla == "on_track" else None,
+        received_from=typed.day("received_from"),
+        received_to=typed.day("received_to", through=True),
+        due_before=typed.day("due_before"),
     )
-    return Finding(form, search, cast(queries.Sort, sort), number, errors)
+    return typed.finding(search, SORTS, "due")
 
 
 @router.get("/console/items", response_class=HTMLResponse)
@@ -152,7 +95,7 @@ def find_items(request: Request, principal: Staff, services: Services) -> HTMLRe
             finding.search,
             sort=finding.sort,
             limit=PAGE_SIZE,
-            offset=(finding.page - 1) * PAGE_SIZE,
+            offset=finding.offset,
         )
         named = names(ctx.session)
     return page(
@@ -162,8 +105,8 @@ def find_items(request: Request, principal: Staff, services: Services) -> HTMLRe
         now=ctx.now,
         finding=finding,
         found=found,
-        first=(finding.page - 1) * PAGE_SIZE + 1,
-        pages=max(1, -(-found.total // PAGE_SIZE)),
+        first=finding.offset + 1,
+        pages=pages(found.total),
         names=named,
         states=list(State),
         sorts=SORTS,

@@ -5,9 +5,8 @@ delivered result sent back to be redone (the client's rejection)."""
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
-from typing import Annotated, cast
+from datetime import timedelta
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
@@ -26,6 +25,7 @@ from tandem.reports.kpis import client_kpis
 from tandem.tenancy import models as tenancy
 from tandem.tenancy.permissions import Permission
 from tandem.tenancy.principal import Principal
+from tandem.web.finding import PAGE_SIZE, FindForm, Finding, pages
 from tandem.web.forms import controls
 from tandem.web.templating import page, viewer
 from tandem.work import queries
@@ -130,73 +130,26 @@ def hand_over(
         )
 
 
-PAGE_SIZE = 50
 SORTS: dict[str, str] = {
     "-received": "Newest first",
     "received": "Oldest first",
     "due": "Due soonest",
     "-delivered": "Delivered latest",
 }
-
-
 FIND_FIELDS = ("ref", "state", "process", "batch", "received_from", "received_to", "sort", "page")
 
 
-@dataclass
-class Finding:
-    """The find form as typed, what it searches for, and what in it could not be read."""
-
-    form: dict[str, str]
-    search: queries.ItemSearch
-    sort: queries.Sort
-    page: int
-    errors: dict[str, str]
-
-
 def _finding(request: Request) -> Finding:
-    """Reads the find form (a GET: the address can be shared and bookmarked); a value that
-    cannot be read is named beside its field and left out of the search."""
-    form = {name: request.query_params.get(name, "").strip() for name in FIND_FIELDS}
-    errors: dict[str, str] = {}
-    states: tuple[State, ...] = ()
-    if form["state"]:
-        try:
-            states = (State(form["state"]),)
-        except ValueError:
-            errors["state"] = "not a state an item can be in"
-    ids: dict[str, uuid.UUID | None] = {"process": None, "batch": None}
-    for name in ids:
-        if form[name]:
-            try:
-                ids[name] = uuid.UUID(form[name])
-            except ValueError:
-                errors[name] = "not one of the choices"
-    days: dict[str, datetime | None] = {"received_from": None, "received_to": None}
-    for name in days:
-        if form[name]:
-            try:
-                day = date.fromisoformat(form[name])
-            except ValueError:
-                errors[name] = "a date as 2026-12-31"
-            else:  # the whole day: "to" includes its own date
-                shift = timedelta(days=1) if name == "received_to" else timedelta()
-                days[name] = datetime.combine(day, time(), request.state.zone) + shift
-    sort = form["sort"] or "-received"
-    if sort not in SORTS:
-        errors["sort"], sort = "not one of the choices", "-received"
-    try:
-        number = max(1, int(form["page"] or 1))
-    except ValueError:
-        number = 1
+    typed = FindForm(request, FIND_FIELDS)
     search = queries.ItemSearch(
-        external_ref=form["ref"] or None,
-        states=states,
-        process_id=ids["process"],
-        batch_id=ids["batch"],
-        received_from=days["received_from"],
-        received_to=days["received_to"],
+        external_ref=typed.form["ref"] or None,
+        states=typed.state(),
+        process_id=typed.id("process"),
+        batch_id=typed.id("batch"),
+        received_from=typed.day("received_from"),
+        received_to=typed.day("received_to", through=True),
     )
-    return Finding(form, search, cast(queries.Sort, sort), number, errors)
+    return typed.finding(search, SORTS, "-received")
 
 
 @router.get("/console/portal/items", response_class=HTMLResponse)
@@ -211,7 +164,7 @@ def find_items(request: Request, principal: Client, services: Services) -> HTMLR
             finding.search,
             sort=finding.sort,
             limit=PAGE_SIZE,
-            offset=(finding.page - 1) * PAGE_SIZE,
+            offset=finding.offset,
         )
         processes = list_processes(ctx)
         return page(
@@ -220,8 +173,8 @@ def find_items(request: Request, principal: Client, services: Services) -> HTMLR
             principal,
             finding=finding,
             found=found,
-            first=(finding.page - 1) * PAGE_SIZE + 1,
-            pages=max(1, -(-found.total // PAGE_SIZE)),
+            first=finding.offset + 1,
+            pages=pages(found.total),
             processes=processes,
             process_names={process.id: process.name for process in processes},
             batches=_batches(ctx.session, client_id),
