@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as SqlTimeout
@@ -229,3 +229,33 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         return problem(exc.status_code, str(exc.detail), str(exc.detail))
+
+
+def paged_responses(what: str) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI of a list answered a page at a time (`paged`)."""
+    return {
+        200: {
+            "headers": {
+                "X-Total-Count": {
+                    "description": f"How many {what} match, on every page",
+                    "schema": {"type": "integer"},
+                },
+                "Link": {"description": 'The next and previous pages (rel="next", "prev")'},
+            }
+        }
+    }
+
+
+def paged(request: Request, response: Response, total: int, limit: int, offset: int) -> None:
+    """Tell a page's reader how many match in all (`X-Total-Count`) and where the next and
+    previous pages are (`Link`, RFC 8288), the query otherwise as it was asked."""
+    response.headers["X-Total-Count"] = str(total)
+    links = []
+    if offset + limit < total:
+        links.append((offset + limit, "next"))
+    if offset > 0:
+        links.append((max(0, offset - limit), "prev"))
+    if links:
+        response.headers["Link"] = ", ".join(
+            f'<{request.url.include_query_params(offset=at)}>; rel="{rel}"' for at, rel in links
+        )

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from tandem.http import MAX_INT, Services, uses
+from tandem.http import MAX_INT, Services, paged, paged_responses, uses
 from tandem.servicedesk import replies, views
 from tandem.servicedesk.inbound import Rules
 from tandem.servicedesk.models import CONVERSATION_STATES
@@ -120,17 +120,7 @@ def _out(view: views.ConversationView) -> dict[str, Any]:
 @router.get(
     "/conversations",
     response_model=list[ConversationOut],
-    responses={
-        200: {
-            "headers": {
-                "X-Total-Count": {
-                    "description": "How many conversations match, on every page",
-                    "schema": {"type": "integer"},
-                },
-                "Link": {"description": 'The next and previous pages (rel="next", "prev")'},
-            }
-        }
-    },
+    responses=paged_responses("conversations"),
 )
 def list_conversations(
     ctx: Reading,
@@ -146,16 +136,7 @@ def list_conversations(
     """The conversations the caller may see, the latest changed first, one page at a time;
     `X-Total-Count` says how many match in all."""
     page = views.find(ctx, brand_id=brand_id, states=tuple(state or ()), limit=limit, offset=offset)
-    response.headers["X-Total-Count"] = str(page.total)
-    links = []
-    if offset + limit < page.total:
-        links.append((offset + limit, "next"))
-    if offset > 0:
-        links.append((max(0, offset - limit), "prev"))
-    if links:
-        response.headers["Link"] = ", ".join(
-            f'<{request.url.include_query_params(offset=at)}>; rel="{rel}"' for at, rel in links
-        )
+    paged(request, response, page.total, limit, offset)
     return [ConversationOut.model_validate(_out(c)) for c in page.conversations]
 
 

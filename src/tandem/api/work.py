@@ -10,7 +10,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 
 from tandem.core.errors import InvalidInput
 from tandem.dispatch.service import reroute
-from tandem.http import MAX_INT, Services, requires, uses
+from tandem.http import MAX_INT, Services, paged, paged_responses, requires, uses
 from tandem.privacy.service import payload_for, result_for
 from tandem.tenancy.context import Context
 from tandem.tenancy.permissions import Permission
@@ -46,17 +46,7 @@ def shown(ctx: Context, item: WorkItem) -> WorkItemOut:
 @router.get(
     "/work-items",
     response_model=list[WorkItemOut],
-    responses={
-        200: {
-            "headers": {
-                "X-Total-Count": {
-                    "description": "How many items match, on every page",
-                    "schema": {"type": "integer"},
-                },
-                "Link": {"description": 'The next and previous pages (rel="next", "prev")'},
-            }
-        }
-    },
+    responses=paged_responses("items"),
 )
 def list_work_items(
     ctx: Reading,
@@ -101,16 +91,7 @@ def list_work_items(
         breached=breached,
     )
     page = queries.find(ctx, search, sort=sort, limit=limit, offset=offset)
-    response.headers["X-Total-Count"] = str(page.total)
-    links = []
-    if offset + limit < page.total:
-        links.append((offset + limit, "next"))
-    if offset > 0:
-        links.append((max(0, offset - limit), "prev"))
-    if links:
-        response.headers["Link"] = ", ".join(
-            f'<{request.url.include_query_params(offset=at)}>; rel="{rel}"' for at, rel in links
-        )
+    paged(request, response, page.total, limit, offset)
     return [shown(ctx, item) for item in page.items]
 
 
