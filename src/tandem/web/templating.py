@@ -12,12 +12,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote, urlencode, urlsplit
+from zoneinfo import ZoneInfo
 
 from fastapi import Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
 
+from tandem.container import Container
 from tandem.core.db import TENANT, transaction
 from tandem.core.errors import Forbidden, Unauthorized
 from tandem.http import Services, current_principal
@@ -162,14 +165,20 @@ async def signed_in(request: Request, services: Services) -> Principal:
     """The dependency of a page anyone signed in may open (their own settings); `viewer`'s
     first step. Sets the request's tenant and the viewer's time zone."""
     try:
-        principal = current_principal(request, services)
+        # In a worker thread, as every database call is: on the event loop, a wait for
+        # SQLite's write lock would also stop the loop from ending the transaction holding it.
+        principal = await run_in_threadpool(current_principal, request, services)
     except Unauthorized:
         raise SignInFirst(request.url.path) from None
     TENANT.set(principal.client_id)
     if not hasattr(request.state, "zone"):  # a page asked with a token, not the console's cookie
-        with transaction(services.sessions) as session:
-            request.state.zone = zone_of(session, principal)
+        request.state.zone = await run_in_threadpool(_zone, services, principal)
     return principal
+
+
+def _zone(services: Container, principal: Principal) -> ZoneInfo:
+    with transaction(services.sessions) as session:
+        return zone_of(session, principal)
 
 
 # Declared as a page's access is (tests/test_api.py): anyone signed in, no permission needed.
