@@ -23,6 +23,7 @@ from tandem.work.models import WorkItem
 from tests.conftest import World, _agent
 from tests.decisions.conftest import NAME_MASKED, NAMED, UNDERWRITING, naming_process
 from tests.web.conftest import shoot, sign_in
+from tests.web.phone import WIDTHS, fits, page_at, shot
 
 ABROAD = {**uw.tests()[0][1], "country": "GB"}  # referred, the rules advising approval
 
@@ -51,8 +52,9 @@ def _stored(container: Container, item_id: uuid.UUID) -> WorkItem:
         return item
 
 
+@WIDTHS
 def test_a_reviewer_adjudicates_a_double_entry_conflict(
-    page: Any, container: Container, world: World, api: Any
+    width: int, browser: Any, server: str, container: Container, world: World, api: Any
 ) -> None:
     policy = api("ops").put(
         f"/api/v1/processes/{world.process_id}/quality-policy", json={"mode": "double_entry"}
@@ -66,14 +68,16 @@ def test_a_reviewer_adjudicates_a_double_entry_conflict(
     assert _key(container, second_keyer, wrong) == "in_review"  # they disagree
     _person(container, world, "q@provider.example", "qa_reviewer", agent=False)
 
+    page = page_at(browser, server, width)
     sign_in(page, container, "q@provider.example")
     assert page.url.endswith("/console/quality")  # the reviewer's first section
     queue = page.locator("#adjudications")
     assert "Keying" in queue.inner_text()
     assert page.locator("#reviews").count() == 0  # nothing to review, only to adjudicate
-    shoot(page, "quality-queue")
+    shot(page, "quality-queue")
     page.get_by_role("link", name=f"Adjudicate {item.id}").click()
     page.wait_for_url(f"**/console/quality/adjudications/{item.id}")
+    fits(page)
 
     # Both keyings side by side; the disagreeing field marked in words, not by colour alone.
     assert "1 field differs: Coverage amount" in page.locator("#differences").inner_text()
@@ -98,11 +102,12 @@ def test_a_reviewer_adjudicates_a_double_entry_conflict(
     page.get_by_role("button", name="Use keying 1's value for Coverage amount").focus()
     page.keyboard.press("Enter")
     assert settled.input_value() == "250000"
-    shoot(page, "adjudication")
+    shot(page, "adjudication")
     page.get_by_role("button", name="Deliver these values").click()
     page.wait_for_url("**/console/quality?done=adjudicated")
     assert page.get_by_text("Adjudicated: the right values are delivered.").is_visible()
     assert page.locator("#adjudications").count() == 0
+    fits(page)
 
     stored = _stored(container, item.id)
     assert (stored.state, stored.result) == ("delivered", right)
@@ -221,8 +226,9 @@ def test_an_analyst_judges_a_referral_and_a_second_one_confirms_it(
     }
 
 
+@WIDTHS
 def test_a_reviewer_fails_a_field_with_a_category_and_sends_the_item_back(
-    page: Any, container: Container, world: World, api: Any
+    width: int, browser: Any, server: str, container: Container, world: World, api: Any
 ) -> None:
     policy = api("ops").put(
         f"/api/v1/processes/{world.process_id}/quality-policy", json={"mode": "full_review"}
@@ -233,9 +239,11 @@ def test_a_reviewer_fails_a_field_with_a_category_and_sends_the_item_back(
     assert _key(container, world.agent_id, keyed) == "in_review"
     _person(container, world, "q@provider.example", "qa_reviewer", agent=False)
 
+    page = page_at(browser, server, width)
     sign_in(page, container, "q@provider.example")
     page.get_by_role("link", name=f"Review {item.id}").click()
     page.wait_for_url(f"**/console/quality/reviews/{item.id}")
+    fits(page)
     assert "scan-0099.pdf" in page.locator("#source").inner_text()
     assert "25000" in page.locator("#result").inner_text()  # side by side with the source
 
@@ -255,10 +263,11 @@ def test_a_reviewer_fails_a_field_with_a_category_and_sends_the_item_back(
     page.get_by_label("Reason (shown to the agent on a send-back)").fill(
         "The amount is 250000 on page 2."
     )
-    shoot(page, "quality-review")
+    shot(page, "quality-review")
     page.get_by_role("button", name="Record review").click()
     page.wait_for_url("**/console/quality?done=rework")
     assert page.get_by_text("No review waits for you.").is_visible()
+    fits(page)
 
     stored = _stored(container, item.id)
     assert (stored.state, stored.recheck, stored.excluded_agent_id) == (

@@ -26,6 +26,7 @@ from tests.quality.test_personal_adjudication import (
     reveals_recorded,
 )
 from tests.web.conftest import shoot, sign_in
+from tests.web.phone import WIDTHS, fits, page_at, shot
 
 CLEAR = ("Santos", "Santoz", FIRST["account"], SECOND["account"], "Jose Rizal")
 
@@ -53,16 +54,19 @@ def _holds_no_clear_value(page: Any, url: str) -> None:
         assert not any(clear in html for clear in CLEAR)
 
 
+@WIDTHS
 def test_an_adjudicator_settles_personal_fields_by_taking_a_keyings_value(
-    page: Any, container: Container, world: World, api: Any
+    width: int, browser: Any, server: str, container: Container, world: World, api: Any
 ) -> None:
     item_id, _, _ = conflict(container, world)
     _reviewer(container, "q@provider.example")
 
+    page = page_at(browser, server, width)
     sign_in(page, container, "q@provider.example")
     page.get_by_role("link", name=f"Adjudicate {item_id}").click()
     url = f"/console/quality/adjudications/{item_id}"
     page.wait_for_url(f"**{url}")
+    fits(page)
     differences = page.locator("#differences").inner_text()  # in the form's order (as stored)
     assert "2 fields differ: " in differences
     assert "Holder name" in differences and "Account" in differences
@@ -91,10 +95,11 @@ def test_an_adjudicator_settles_personal_fields_by_taking_a_keyings_value(
     page.keyboard.press("Space")
     assert account.get_by_role("radio", name="Take keying 2's value").is_checked()
     assert page.get_by_role("combobox", name="Decision").input_value() == "pay"  # agreed
-    shoot(page, "adjudication-personal")
+    shot(page, "adjudication-personal")
     page.get_by_role("button", name="Deliver these values").click()
     page.wait_for_url("**/console/quality?done=adjudicated")
     assert page.get_by_text("Adjudicated: the right values are delivered.").is_visible()
+    fits(page)
 
     item = _stored(container, item_id)
     assert (item.state, item.result) == ("delivered", SECOND_MASKED)  # masked in the row
@@ -145,16 +150,19 @@ def test_an_adjudicator_reveals_a_keyings_masked_value_with_a_reason(
     ]
 
 
+@WIDTHS
 def test_a_reviewer_sees_which_fields_are_masked_and_reveals_one_with_a_reason(
-    page: Any, container: Container, world: World, api: Any
+    width: int, browser: Any, server: str, container: Container, world: World, api: Any
 ) -> None:
     item_id = in_review(container, world)
     user_id = _reviewer(container, "q@provider.example")
 
+    page = page_at(browser, server, width)
     sign_in(page, container, "q@provider.example")
     page.get_by_role("link", name=f"Review {item_id}").click()
     url = f"/console/quality/reviews/{item_id}"
     page.wait_for_url(f"**{url}")
+    fits(page)
     assert "shown masked" in page.locator("#masked-note").inner_text()
     assert "claimant J••• R••• (masked)" in " ".join(page.locator("#source").inner_text().split())
     result = page.locator("#result")
@@ -172,7 +180,7 @@ def test_a_reviewer_sees_which_fields_are_masked_and_reveals_one_with_a_reason(
     page.get_by_text("Revealed the result's holder name").wait_for()
     assert "Maria Santos (revealed)" in result.inner_text()
     assert "Maria Santos (revealed)" in scored.inner_text()  # wherever the page shows it
-    shoot(page, "quality-review-revealed")
+    shot(page, "quality-review-revealed")
     assert reveals_recorded(container) == [
         (
             f"user:{user_id}",
@@ -184,6 +192,7 @@ def test_a_reviewer_sees_which_fields_are_masked_and_reveals_one_with_a_reason(
     # Nothing failed: delivered as the agent keyed it.
     page.get_by_role("button", name="Record review").click()
     page.wait_for_url("**/console/quality?done=delivered")
+    fits(page)
     delivered = api("client").get(f"/api/v1/work-items/{item_id}").json()
     assert (delivered["state"], delivered["result"]) == (
         "delivered",

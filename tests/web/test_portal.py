@@ -13,14 +13,19 @@ from tandem.core.db import transaction
 from tandem.work.models import Batch, WorkItem
 from tests.conftest import World
 from tests.web.conftest import shoot, sign_in
+from tests.web.phone import WIDTHS, fits, page_at, shot
 
 
+@WIDTHS
 def test_a_file_with_one_bad_row_shows_that_rows_error(
-    page: Any, container: Container, world: World, tmp_path: Path
+    width: int, browser: Any, server: str, container: Container, world: World, tmp_path: Path
 ) -> None:
+    page = page_at(browser, server, width)
     sign_in(page, container, "c@insurer.example")
     assert page.url.endswith("/console/portal")
+    fits(page)
     page.get_by_role("link", name="Keying").click()
+    fits(page)
     csv = tmp_path / "claims.csv"
     csv.write_text("document_ref,pages\nscan-1.pdf,2\nscan-2.pdf,0\nscan-3.pdf,4\n")
     page.get_by_label("File").set_input_files(str(csv))
@@ -34,13 +39,13 @@ def test_a_file_with_one_bad_row_shows_that_rows_error(
     assert "refused" in page.locator("#upload-status").inner_text() or "invalid" in (
         page.locator("#upload-status").inner_text()
     )
-    shoot(page, "portal-upload")
+    shot(page, "portal-upload")
     page.get_by_label("If a row is wrong").select_option("accept_valid")
     page.get_by_role("button", name="Upload").click()
     page.get_by_text("2 of 3 rows handed over").wait_for()
     page.goto("/console/portal")
     assert page.locator("#batches").get_by_text("claims.csv").count() == 2
-    shoot(page, "portal")
+    shot(page, "portal")
 
 
 def test_a_client_cannot_open_another_clients_item_by_its_url(
@@ -54,22 +59,27 @@ def test_a_client_cannot_open_another_clients_item_by_its_url(
     assert page.get_by_role("heading", name="Not found").is_visible()
 
 
+@WIDTHS
 def test_a_double_click_on_hand_over_hands_over_once(
-    page: Any, container: Container, world: World, tmp_path: Path
+    width: int, browser: Any, server: str, container: Container, world: World, tmp_path: Path
 ) -> None:
     """The forms send an Idempotency-Key, the same until what they handed over is accepted:
-    two clicks in a row make one item, and one batch (they made two)."""
+    two clicks in a row make one item, and one batch (they made two). One item by its form,
+    then a file: the portal's hand-over, at a desktop's width and a phone's."""
+    page = page_at(browser, server, width)
     sign_in(page, container, "c@insurer.example")
     page.get_by_role("link", name="Keying").click()
     page.get_by_label("Document ref").fill("scan-twice.pdf")
     page.get_by_role("button", name="Hand over").dblclick()
     page.get_by_text("Handed over: follow it here.").wait_for()
+    shot(page, "portal-handed-over")
     csv = tmp_path / "twice.csv"
     csv.write_text("document_ref,pages\nscan-1.pdf,2\n")
     page.get_by_label("File").set_input_files(str(csv))
     page.get_by_role("button", name="Upload").dblclick()
     page.get_by_text("1 of 1 rows handed over").first.wait_for()
     page.wait_for_timeout(500)  # the second request's answer, too
+    shot(page, "portal-uploaded")
     with transaction(container.sessions) as session:
         refs = session.scalars(select(WorkItem.payload)).all()
         batches = session.scalar(select(func.count()).select_from(Batch))
