@@ -814,7 +814,11 @@ def seed(container: Container, world: World, server: str, stack: ExitStack) -> S
         files={"file": ("insurer-rejected.csv", f"document_ref,pages\n{DOC},0\n".encode())},
     )
     assert rejected.status_code == 422, rejected.text
-    gold = {"process_id": str(keying), "payload": {"document_ref": f"{DOC}-gold.pdf"}}
+    gold = {
+        "process_id": str(keying),
+        "payload": {"document_ref": f"{DOC}-gold.pdf"},
+        "from_item_id": str(items["reviewed"]),  # its document goes with every copy
+    }
     _ok(ops.post("/api/v1/quality/gold-items", json={**gold, "answer": MARKED}), 201)
     policy(mode="full_review", gold_rate=0.5)
     with transaction(container.sessions) as session:

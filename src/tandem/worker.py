@@ -16,6 +16,7 @@ from tandem.core.db import transaction
 from tandem.custody import keys, retention
 from tandem.delivery.addresses import networks
 from tandem.delivery.webhooks import deliver_due
+from tandem.documents.gold import GOLD_DOCUMENTS
 from tandem.quality.gold import seed_gold
 from tandem.servicedesk import outgoing
 from tandem.work import trail as item_events
@@ -37,6 +38,7 @@ def run_once(container: Container, http: httpx.Client, *, purge: bool = True) ->
             container.dispatcher.rng,
             settings.at_risk_fraction,
             keyring=container.keyring,
+            documents=GOLD_DOCUMENTS,
         )
     with transaction(container.sessions) as session:
         at_risk, breached = escalate(

@@ -13,9 +13,10 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 from tandem.api.work import shown
 from tandem.catalog.models import Process
 from tandem.catalog.service import get_process, result_personal
+from tandem.documents import gold as gold_documents
 from tandem.http import Services, uses
 from tandem.privacy.service import staff_view
-from tandem.quality import double_entry, gold, policy, rejection, report, reveals, reviews, standing
+from tandem.quality import double_entry, policy, rejection, report, reveals, reviews, standing
 from tandem.quality.accuracy import Rate
 from tandem.quality.models import ERROR_CATEGORIES, Review
 from tandem.quality.sampling import fraction_inspected, plan_for
@@ -293,6 +294,12 @@ class GoldItemIn(BaseModel):
     process_id: uuid.UUID
     payload: dict[str, Any] = Field(description="What the agent sees: the process's input form")
     answer: dict[str, Any] = Field(description="The right result: the process's result form")
+    from_item_id: uuid.UUID | None = Field(
+        default=None,
+        description="A delivered item of the process whose document the gold item carries "
+        "(each copy gets it, sealed again): required where the process's items come with "
+        "documents, so that no copy is told apart by the document it lacks",
+    )
 
 
 class GoldItemOut(BaseModel):
@@ -309,7 +316,11 @@ class GoldItemOut(BaseModel):
 
 @router.post("/quality/gold-items", response_model=GoldItemOut, status_code=201)
 def add_gold_item(body: GoldItemIn, ctx: Managing) -> Any:
-    return gold.add_gold_item(ctx, body.process_id, body.payload, body.answer)
+    """A known-answer item, copied into the process's queue unannounced. Made from a
+    delivered item (`from_item_id`), it carries that item's document, and takes its id."""
+    return gold_documents.add_gold_item(
+        ctx, body.process_id, body.payload, body.answer, from_item=body.from_item_id
+    )
 
 
 # -- measures ------------------------------------------------------------------------------

@@ -6,14 +6,20 @@ The copies are ordinary queued items to the agents who get them; clients never s
 item's input is kept as an item's is: personal fields masked, their clear values sealed and
 bound to the gold item; each copy is sealed again, bound to the copy (a sealed value opens
 only on the row it was sealed for).
+
+Documents: a gold item made from a delivered item carries that item's document, and each
+copy gets it sealed again under a document of its own. Which gold items carry one, and the
+copying, are the documents feature's (tandem.documents.gold, above this layer): the gold job
+is handed them as `GoldDocuments`.
 """
 
 from __future__ import annotations
 
 import random
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
@@ -32,11 +38,39 @@ from tandem.work.models import WorkItem
 from tandem.work.transitions import new_item_row
 
 
+class GoldDocuments(Protocol):
+    """What the gold job asks of documents (tandem.documents.gold)."""
+
+    def copiable(
+        self, session: Session, process: Process, golds: Sequence[GoldItem]
+    ) -> list[GoldItem]:
+        """The gold items a copy may be made of now: on a process whose items come with
+        documents, only those whose copies will carry one."""
+        ...
+
+    def copy(
+        self,
+        session: Session,
+        keyring: Keyring,
+        client_id: int,
+        copies: Sequence[tuple[uuid.UUID, uuid.UUID]],
+        now: datetime,
+    ) -> None:
+        """Give each copy (its id, its gold item's id) its gold item's document, if any."""
+        ...
+
+
 def add_gold_item(
-    ctx: Context, process_id: uuid.UUID, payload: dict[str, Any], answer: dict[str, Any]
+    ctx: Context,
+    process_id: uuid.UUID,
+    payload: dict[str, Any],
+    answer: dict[str, Any],
+    *,
+    gold_id: uuid.UUID | None = None,
 ) -> GoldItem:
     """A new gold item; its payload's and its answer's personal fields stored as an item's
-    input and result are (masked, the clear values sealed, bound to the gold item's id)."""
+    input and result are (masked, the clear values sealed, bound to the gold item's id).
+    `gold_id` is the delivered item's a gold item is made from (tandem.documents.gold)."""
     session, keyring = ctx.session, ctx.keyring
     process = get_process(ctx, process_id)
     errors = [
@@ -48,7 +82,7 @@ def add_gold_item(
     ]
     if errors:
         raise InvalidInput("the gold item does not match the process's forms", errors=errors)
-    gold_id = new_id()
+    gold_id = gold_id or new_id()
     store = storing(session, keyring, process.client_id, process.id)
     stored, sealed = store(gold_id, payload) if store is not None else (payload, None)
     store = result_storing(session, keyring, process.client_id, process.id, ANSWER)
@@ -75,13 +109,16 @@ def seed_gold(
     at_risk_fraction: float,
     *,
     keyring: Keyring,
+    documents: GoldDocuments | None = None,
 ) -> int:
     """Copy gold items into the queues of processes with a gold rate: for every item that
     arrived for people to work since the last pass (items still open: what the client's
     rules decided at once never reaches an agent), `rate` gold items are owed; whole ones
     are made. Returns how many were made.
 
-    Each copy's personal values are sealed again under the copy's own id."""
+    Each copy's personal values are sealed again under the copy's own id; with `documents`,
+    each copy carries its gold item's document, and a process whose items come with
+    documents gets no copy without one (it would be told apart)."""
     made = 0
     for process in session.scalars(
         select(Process).where(Process.qa_gold_rate > 0, Process.active.is_(True))
@@ -93,6 +130,8 @@ def seed_gold(
                 GoldItem.active.is_(True),
             )
         ).all()
+        if documents is not None and golds:
+            golds = documents.copiable(session, process, golds)
         seeding = session.get(GoldSeeding, (process.client_id, process.id))
         if seeding is None:
             session.add(
@@ -128,6 +167,9 @@ def seed_gold(
                 for row, gold in zip(rows, chosen, strict=True):
                     row["payload"], row["sealed"] = store(row["id"], clear_payload(keyring, gold))
             transitions.arrive(session, rows, actor="system:gold")
+            if documents is not None:
+                copies = [(row["id"], gold.id) for row, gold in zip(rows, chosen, strict=True)]
+                documents.copy(session, keyring, process.client_id, copies, now)
             session.execute(
                 insert(GoldCopy),
                 [
