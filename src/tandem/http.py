@@ -95,6 +95,11 @@ def _same_origin(request: Request) -> None:
     )
 
 
+def require_same_origin(request: Request) -> None:
+    """A public form's post must come from this site's own page (see `_same_origin`)."""
+    _same_origin(request)
+
+
 def _key_principal(container: Container, key: str) -> Principal:
     with container.sessions() as session:
         found = session.execute(

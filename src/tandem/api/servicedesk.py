@@ -7,13 +7,15 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 from pydantic import BaseModel, Field
+from sqlalchemy import select
 
+from tandem.core.errors import NotFound
 from tandem.http import MAX_INT, Services, paged, paged_responses, uses
-from tandem.servicedesk import replies, views
+from tandem.servicedesk import replies, views, webchannel
 from tandem.servicedesk.inbound import Rules
-from tandem.servicedesk.models import CONVERSATION_STATES
+from tandem.servicedesk.models import CONVERSATION_STATES, Brand
 from tandem.tenancy.context import Context
 from tandem.tenancy.permissions import Permission
 
@@ -22,6 +24,7 @@ router = APIRouter(prefix="/api/v1", tags=["service desk"])
 Reading = Annotated[Context, uses(Permission.CONVERSATION_READ)]
 Replying = Annotated[Context, uses(Permission.CONVERSATION_REPLY)]
 Managing = Annotated[Context, uses(Permission.CONVERSATION_MANAGE)]
+Creating = Annotated[Context, uses(Permission.CONVERSATION_CREATE)]
 ConversationState = Literal["new", "open", "pending", "solved", "closed"]
 assert set(CONVERSATION_STATES) == {"new", "open", "pending", "solved", "closed"}
 
@@ -191,3 +194,72 @@ def change_state(
         rules=Rules(at_risk_fraction=services.settings.at_risk_fraction),
     )
     return ConversationOut.model_validate(_out(views.get(ctx, conversation_id)))
+
+
+class ConversationIn(BaseModel):
+    name: str = Field(min_length=1, max_length=webchannel.MAX_NAME, description="the customer's")
+    email: str = Field(
+        min_length=3, max_length=webchannel.MAX_EMAIL, description="the customer's address"
+    )
+    subject: str = Field(min_length=1, max_length=webchannel.MAX_SUBJECT)
+    text: str = Field(min_length=1, max_length=webchannel.MAX_TEXT)
+    external_id: str | None = Field(
+        default=None, max_length=webchannel.MAX_EXTERNAL_ID, description="your own reference"
+    )
+
+
+class OpenedOut(BaseModel):
+    conversation_id: uuid.UUID
+    link: str = Field(description="the customer's link to the conversation: give it to them")
+
+
+@router.post(
+    "/brands/{brand_id}/conversations",
+    response_model=OpenedOut,
+    status_code=201,
+    responses={
+        200: {
+            "model": OpenedOut,
+            "description": "A retry: the conversation begun by the first request",
+            "headers": {
+                "Idempotent-Replayed": {
+                    "required": True,
+                    "schema": {"type": "string", "const": "true"},
+                }
+            },
+        }
+    },
+)
+def open_conversation(
+    brand_id: uuid.UUID,
+    body: ConversationIn,
+    request: Request,
+    response: Response,
+    ctx: Creating,
+    services: Services,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> OpenedOut:
+    """Begin a conversation for a customer from your own site or app (the web channel): taken
+    as an email to the brand would be (the customer found or made by their address, the
+    conversation made work in the brand's queue). Answers the customer's link, where they
+    see the replies and answer. Send an `Idempotency-Key` so that a retry begins nothing
+    twice: it answers the same conversation and link."""
+    brand = ctx.session.scalar(
+        select(Brand).where(Brand.id == brand_id, ctx.principal.client_condition(Brand.client_id))
+    )
+    if brand is None:
+        raise NotFound(f"brand {brand_id} not found")
+    opened = webchannel.open_conversation(
+        ctx,
+        brand,
+        webchannel.Contact(body.name, body.email, body.subject, body.text),
+        Rules(at_risk_fraction=services.settings.at_risk_fraction),
+        verified=True,
+        idempotency_key=idempotency_key,
+        external_id=body.external_id,
+    )
+    if not opened.created:
+        response.status_code = 200
+        response.headers["Idempotent-Replayed"] = "true"
+    link = str(request.base_url).rstrip("/") + "/c/" + opened.link
+    return OpenedOut(conversation_id=opened.conversation_id, link=link)

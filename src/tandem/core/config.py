@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     # `limits` storage URI such as redis://host:6379, or memory:// (one process only).
     rate_limit_sign_in: str = "10/minute"
     rate_limit_api_key: str = "1200/minute"
+    # The service desk's public pages (a brand's contact form, a customer's conversation
+    # link), per client address.
+    rate_limit_public: str = "30/minute"
     rate_limit_storage: str = "database"
     # Session cookies only over HTTPS. Turn off for plain-HTTP local use (the demo does).
     cookie_secure: bool = True
@@ -118,7 +121,7 @@ class Settings(BaseSettings):
             )
         return value
 
-    @field_validator("rate_limit_sign_in", "rate_limit_api_key")
+    @field_validator("rate_limit_sign_in", "rate_limit_api_key", "rate_limit_public")
     @classmethod
     def _rate(cls, value: str) -> str:
         from limits import parse

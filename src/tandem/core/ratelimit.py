@@ -1,5 +1,5 @@
-"""Rate limits on sign-in (per client address) and on the API (per API key), counted by the
-`limits` library.
+"""Rate limits on sign-in and the service desk's public pages (per client address) and on the
+API (per API key), counted by the `limits` library.
 
 `tandem serve` runs one API process per core: counted in each process's memory, a limit
 would hold once per process. So the counts live where every process sees the same number:
@@ -115,6 +115,7 @@ class RateLimits:
         self._items: dict[str, RateLimitItem] = {
             "sign_in": parse(settings.rate_limit_sign_in),
             "api_key": parse(settings.rate_limit_api_key),
+            "public": parse(settings.rate_limit_public),
         }
 
     def hit(self, kind: str, who: str) -> None:

@@ -32,11 +32,13 @@ CONVERSATION_INPUT: dict[str, Any] = {
 }
 
 
-def item_payload(conversation_id: uuid.UUID, brand: Brand, subject: str) -> dict[str, Any]:
+def item_payload(
+    conversation_id: uuid.UUID, brand: Brand, subject: str, channel: str = "email"
+) -> dict[str, Any]:
     return {
         "conversation_id": str(conversation_id),
         "brand": brand.code,
-        "channel": "email",
+        "channel": channel,
         "subject": subject,
     }
 

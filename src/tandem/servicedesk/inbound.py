@@ -48,9 +48,15 @@ class Taken:
 
 
 def receive(
-    ctx: Context, brand: Brand, mail: Received, envelope_recipients: list[str], rules: Rules
+    ctx: Context,
+    brand: Brand,
+    mail: Received,
+    envelope_recipients: list[str],
+    rules: Rules,
+    channel: str = "email",
 ) -> Taken:
-    """Take `mail` for `brand` (the caller found it by an envelope recipient)."""
+    """Take `mail` for `brand` (the caller found it by an envelope recipient; or a message
+    written on the web, `channel` "web": tandem.servicedesk.webchannel)."""
     session, client_id = ctx.session, brand.client_id
     if mail.message_id is not None:
         seen = session.execute(
@@ -108,7 +114,7 @@ def receive(
         conversation.pending_on = None
         conversation.updated_at = ctx.now
         if conversation.state in states.WAITING_FOR_PROVIDER:
-            make_work(ctx, brand, conversation, rules)
+            make_work(ctx, brand, conversation, rules, channel)
     session.flush()
     return Taken(conversation.id, message.id, created, conversation.work_item_id)
 
@@ -225,7 +231,9 @@ def _store(
     return message
 
 
-def make_work(ctx: Context, brand: Brand, conversation: Conversation, rules: Rules) -> None:
+def make_work(
+    ctx: Context, brand: Brand, conversation: Conversation, rules: Rules, channel: str = "email"
+) -> None:
     """One open work item per conversation waiting for an answer: made through intake (the
     brand's process, its SLA, its queue) unless the last one is still open."""
     if conversation.work_item_id is not None:
@@ -247,7 +255,7 @@ def make_work(ctx: Context, brand: Brand, conversation: Conversation, rules: Rul
     item, _ = submit_item(
         ctx,
         brand.process_id,
-        item_payload(conversation.id, brand, subject),
+        item_payload(conversation.id, brand, subject, channel),
         at_risk_fraction=rules.at_risk_fraction,
         external_ref=f"conversation:{conversation.id}",
     )

@@ -135,6 +135,15 @@ class Conversation(Base):
     work_item_id: Mapped[uuid.UUID | None]
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Begun on the web (the brand's contact form, the client's own site or app): the SHA-256
+    # of the customer's link (/c/<link>), which is random and shown once (sealed beside the
+    # subject, for an idempotent retry's answer); None for a conversation begun by email.
+    link_hash: Mapped[str | None] = mapped_column(String(64))
+    # The client's Idempotency-Key for the JSON channel, the request's fingerprint, and the
+    # client's own reference for the conversation.
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    request_hash: Mapped[str | None] = mapped_column(String(64))
+    external_id: Mapped[str | None] = mapped_column(String(200))
 
     __table_args__ = (
         ForeignKeyConstraint(["client_id", "brand_id"], ["brands.client_id", "brands.id"]),
@@ -143,7 +152,14 @@ class Conversation(Base):
             ["client_id", "work_item_id"], ["work_items.client_id", "work_items.id"]
         ),
         UniqueConstraint("client_id", "token"),
+        Index(
+            "uq_conversations_client_id_idempotency_key",
+            "client_id",
+            "idempotency_key",
+            unique=True,
+        ),
         Index("ix_conversations_customer", "client_id", "customer_id"),
+        Index("ix_conversations_link_hash", "link_hash"),
         CheckConstraint(
             "state IN ('new', 'open', 'pending', 'solved', 'closed')", name="conversation_state"
         ),

@@ -49,6 +49,9 @@ class Permission(StrEnum):
     CONVERSATION_READ = "client:conversation:read"
     CONVERSATION_REPLY = "agent:conversation:reply"
     CONVERSATION_MANAGE = "provider:conversation:manage"
+    # Begin a conversation for a customer from the client's own site or app (the JSON
+    # channel): a client system's key, or the client's admin.
+    CONVERSATION_CREATE = "client:conversation:create"
 
 
 P = Permission
@@ -138,12 +141,15 @@ ROLES: dict[str, frozenset[Permission]] = {
             P.WEBHOOK_MANAGE,
             P.RULESET_READ,
             P.RULESET_MANAGE,
+            P.CONVERSATION_CREATE,
         }
     ),
     "client_user": frozenset(
         {*_CLIENT_READ, P.WORK_ITEM_CREATE, P.WORK_ITEM_MANAGE, P.RESULT_REJECT}
     ),
-    "client_system": frozenset({*_CLIENT_READ, P.WORK_ITEM_CREATE, P.WEBHOOK_MANAGE}),
+    "client_system": frozenset(
+        {*_CLIENT_READ, P.WORK_ITEM_CREATE, P.WEBHOOK_MANAGE, P.CONVERSATION_CREATE}
+    ),
 }
 
 CLIENT_ROLES = frozenset({"client_admin", "client_user", "client_system"})

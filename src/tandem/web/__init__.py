@@ -13,6 +13,7 @@ from tandem.web import (
     admin,
     custody,
     desks,
+    helpdesk,
     items,
     me,
     operations,
@@ -34,6 +35,7 @@ ROUTERS = (
     quality.router,
     me.router,
     rules.router,
+    helpdesk.router,
 )
 
 
@@ -45,6 +47,8 @@ def install(app: FastAPI) -> None:
     api_errors: Any = app.exception_handlers[TandemError]
 
     async def on_error(request: Request, exc: Exception) -> Response:
+        if isinstance(exc, TandemError) and request.url.path.startswith(helpdesk.PUBLIC_PREFIXES):
+            return helpdesk.error_page(request, exc)
         if not request.url.path.startswith("/console") or not isinstance(exc, TandemError):
             response: Response = await api_errors(request, exc)
             return response
