@@ -36,11 +36,14 @@ class Sink:
     port: int
     received: list[tuple[str, list[str], EmailMessage]] = field(default_factory=list)
     refuse: str | None = None
+    refuse_to: str | None = None  # refuse only this recipient
+    connections: set[Any] = field(default_factory=set)  # the peers that gave a recipient
 
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
     ) -> str:
-        if self.refuse:
+        self.connections.add(session.peer)
+        if self.refuse and self.refuse_to in (None, address):
             return self.refuse
         envelope.rcpt_tos.append(address)
         return "250 2.1.5 OK"
@@ -336,3 +339,26 @@ def test_staff_solve_and_reopen_a_conversation(container: Container, desk: Desk,
     assert api("ops").post(path, json={"action": "reopen"}).status_code == 409
     bad = api("ops").post(path, json={"action": "pending", "pending_on": "nobody"})
     assert bad.status_code == 422 and "pending_on" in bad.text
+
+
+def test_a_pass_sends_over_one_connection_and_a_refusal_does_not_stop_the_rest(
+    container: Container, desk: Desk, api: Any, sink: Sink
+) -> None:
+    """The outbox keeps one connection to the relay through a pass; a message the relay
+    refuses fails alone, and the next goes over a fresh connection."""
+    senders = ("ana@example.com", "ben@example.com", "cleo@example.com", "dan@example.com")
+    for n, sender in enumerate(senders):
+        desk.send(
+            FIRST.replace("maria@example.com", sender).replace("first-1@", f"first-{n}@"),
+            sender=sender,
+        )
+        lease = _ok(api("agent").post("/api/v1/dispatch/claim"))
+        path = f"/api/v1/conversations/{lease['payload']['conversation_id']}/replies"
+        body = {"attempt": lease["attempt"], "text": f"Answer {n}"}
+        _ok(api("agent").post(path, json=body), 201)
+    sink.refuse, sink.refuse_to = "550 5.1.1 No such user here", "ben@example.com"
+    assert _send(container, sink.relay) == 4
+    delivered = sorted(to[0] for _, to, _ in sink.received)
+    assert delivered == ["ana@example.com", "cleo@example.com", "dan@example.com"]
+    assert sorted(mail.status for mail in _mail(container)) == ["failed", "sent", "sent", "sent"]
+    assert len(sink.connections) == 2  # the first, and a fresh one after the refusal

@@ -377,7 +377,7 @@ def run(*, postgres_url: str | None, quick: bool, log: Log) -> dict[str, Any]:
             figures.update(seeded)
             figures.update(_check(container, people))
             reference = _a_reference(container, people)
-            app = _container(_application_role(server, database))
+            app = _container(application_role(server, database))
             with TestClient(create_app(app)) as client:
                 for name, url, token in _pages(people, reference):
                     times = _render(client, url, token)
@@ -438,7 +438,7 @@ def _a_reference(container: Container, people: People) -> str:
 APPLICATION_ROLE = "tandem_bench_app"
 
 
-def _application_role(server_url: str, database: ScratchDatabase) -> str:
+def application_role(server_url: str, database: ScratchDatabase) -> str:
     """The scratch database's URL for an ordinary role, as production connects: not a
     superuser, so row-level security applies (the server's password, if any, is reused)."""
     url = make_url(database.sqlalchemy_url)

@@ -14,6 +14,7 @@ answer, so it is not marked Auto-Submitted (RFC 3834: an auto-responder must ans
 
 from __future__ import annotations
 
+import contextlib
 import smtplib
 import ssl
 import time
@@ -142,80 +143,123 @@ def send_due(
     if relay is None:
         return 0
     tried = 0
-    while tried < limit:
-        taken = _take_one(sessions, clock, keyring, relay.timeout_s, marker)
-        if taken is None:
-            break
-        started = time.perf_counter()
-        if isinstance(taken, Outgoing):
-            code, error, permanent = _send(relay, taken)
-            mail_id, client_id = taken.id, taken.client_id
-        else:  # it cannot be written (its conversation's customer has no address left)
-            (client_id, mail_id), code, error, permanent = (
-                taken,
-                None,
-                "no address to send to",
-                True,
+    connection = _Connection(relay)
+    try:
+        while tried < limit:
+            taken = _take_one(sessions, clock, keyring, relay.timeout_s, marker)
+            if taken is None:
+                break
+            started = time.perf_counter()
+            if isinstance(taken, Outgoing):
+                code, error, permanent = _send(connection, taken)
+                mail_id, client_id = taken.id, taken.client_id
+            else:  # it cannot be written (its conversation's customer has no address left)
+                (client_id, mail_id), code, error, permanent = (
+                    taken,
+                    None,
+                    "no address to send to",
+                    True,
+                )
+            _record(
+                sessions,
+                clock,
+                client_id,
+                mail_id,
+                code,
+                error,
+                permanent,
+                time.perf_counter() - started,
+                max_attempts,
             )
-        _record(
-            sessions,
-            clock,
-            client_id,
-            mail_id,
-            code,
-            error,
-            permanent,
-            time.perf_counter() - started,
-            max_attempts,
-        )
-        tried += 1
+            tried += 1
+    finally:
+        connection.close()
     return tried
 
 
-def _send(relay: Relay, outgoing: Outgoing) -> tuple[int | None, str | None, bool]:
+class _Connection:
+    """One connection to the relay for a pass of `send_due`, opened at the first message and
+    kept while the relay takes them (a connection per message cost more than the message);
+    dropped at any failure, and opened again for the next message."""
+
+    def __init__(self, relay: Relay) -> None:
+        self.relay = relay
+        self.client: smtplib.SMTP | None = None
+
+    def open(self) -> smtplib.SMTP:
+        if self.client is None:
+            relay = self.relay
+            client = smtplib.SMTP(
+                relay.host,
+                relay.port,
+                timeout=relay.timeout_s,
+                local_hostname=relay.local_hostname,
+            )
+            try:
+                client.ehlo()
+                if relay.starttls:
+                    client.starttls(context=ssl.create_default_context())
+                    client.ehlo()
+                if relay.username:
+                    client.login(relay.username, relay.password)
+            except BaseException:
+                client.close()
+                raise
+            self.client = client
+        return self.client
+
+    def drop(self) -> None:
+        if self.client is not None:
+            self.client.close()
+            self.client = None
+
+    def close(self) -> None:
+        """QUIT, politely, at the end of a pass."""
+        if self.client is not None:
+            with contextlib.suppress(OSError, smtplib.SMTPException):
+                self.client.quit()
+            self.drop()
+
+
+def _send(connection: _Connection, outgoing: Outgoing) -> tuple[int | None, str | None, bool]:
     """(the relay's last reply code, what went wrong or None, whether it is for good). A 5xx
     answer is for good (the relay refuses the message itself); a 4xx, a connection or TLS
     failure is tried again."""
     sender = outgoing.message["From"].addresses[0].addr_spec
     try:
-        with smtplib.SMTP(
-            relay.host,
-            relay.port,
-            timeout=relay.timeout_s,
-            local_hostname=relay.local_hostname,
-        ) as client:
-            client.ehlo()
-            if relay.starttls:
-                client.starttls(context=ssl.create_default_context())
-                client.ehlo()
-            if relay.username:
-                client.login(relay.username, relay.password)
-            refused = client.send_message(
-                outgoing.message, from_addr=sender, to_addrs=[outgoing.recipient]
-            )
-    except smtplib.SMTPRecipientsRefused as exc:
-        code, reply = next(iter(exc.recipients.values()), (None, b""))
-        return code, _said("the relay refused the recipient", code, reply), _for_good(code)
-    except smtplib.SMTPAuthenticationError as exc:
-        return exc.smtp_code, _said("the relay refused our credentials", exc.smtp_code, b""), False
-    except smtplib.SMTPResponseException as exc:
-        return (
-            exc.smtp_code,
-            _said("the relay refused", exc.smtp_code, exc.smtp_error),
-            _for_good(exc.smtp_code),
+        refused = connection.open().send_message(
+            outgoing.message, from_addr=sender, to_addrs=[outgoing.recipient]
         )
-    except smtplib.SMTPNotSupportedError:
-        return None, "the relay does not offer STARTTLS", False
-    except (ssl.SSLError, ssl.CertificateError):
-        return None, "TLS with the relay failed", False
-    except TimeoutError:
-        return None, "the relay timed out", False
-    except (OSError, smtplib.SMTPException):
-        return None, "could not reach the relay", False
+    except Exception as exc:
+        connection.drop()  # whatever the relay said, the next message starts afresh
+        return _failure(exc)
     if refused:
         code, reply = next(iter(refused.values()))
         return code, _said("the relay refused the recipient", code, reply), _for_good(code)
     return 250, None, False
+
+
+def _failure(exc: Exception) -> tuple[int | None, str | None, bool]:
+    """What a failed send's exception says (as `_send` answers); any other is raised."""
+    match exc:
+        case smtplib.SMTPRecipientsRefused():
+            code, reply = next(iter(exc.recipients.values()), (None, b""))
+            return code, _said("the relay refused the recipient", code, reply), _for_good(code)
+        case smtplib.SMTPAuthenticationError():
+            said = _said("the relay refused our credentials", exc.smtp_code, b"")
+            return exc.smtp_code, said, False
+        case smtplib.SMTPResponseException():
+            said = _said("the relay refused", exc.smtp_code, exc.smtp_error)
+            return exc.smtp_code, said, _for_good(exc.smtp_code)
+        case smtplib.SMTPNotSupportedError():
+            return None, "the relay does not offer STARTTLS", False
+        case ssl.SSLError() | ssl.CertificateError():
+            return None, "TLS with the relay failed", False
+        case TimeoutError():
+            return None, "the relay timed out", False
+        case OSError() | smtplib.SMTPException():
+            return None, "could not reach the relay", False
+    raise exc
 
 
 def _for_good(code: int | None) -> bool:

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from typing import Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -37,6 +38,8 @@ Contexts = Callable[[Principal], AbstractContextManager[Context]]
 UNKNOWN_RECIPIENT = "550 5.1.1 No such mailbox here"
 TRY_LATER = "451 4.3.0 Temporary failure: please try again later"
 ACCEPTED = "250 2.0.0 Message accepted"
+BRAND_SECONDS = 10.0  # how long a brand found for an address is kept (Desk._brand)
+MAX_BRANDS_KEPT = 10_000
 
 
 class Desk:
@@ -48,6 +51,7 @@ class Desk:
     ) -> None:
         self.sessions, self.contexts = sessions, contexts
         self.marker = settings.smtp_hostname
+        self._brands: dict[str, tuple[float, tuple[int, uuid.UUID]]] = {}
         self.max_received = settings.smtp_max_received
         self.rules = inbound.Rules(
             authserv_id=settings.smtp_authserv_id or None,
@@ -59,11 +63,11 @@ class Desk:
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
     ) -> str:
         try:
-            brand = await asyncio.get_running_loop().run_in_executor(None, self._brand, address)
+            found = await asyncio.get_running_loop().run_in_executor(None, self._brand, address)
         except Exception:
             log.exception("looking up the recipient %s failed", address)
             return TRY_LATER
-        if brand is None:
+        if found is None:
             return UNKNOWN_RECIPIENT
         envelope.rcpt_tos.append(address)
         return "250 2.1.5 OK"
@@ -88,19 +92,35 @@ class Desk:
             return TRY_LATER
         return ACCEPTED
 
-    def _brand(self, address: str) -> Brand | None:
+    def _brand(self, address: str) -> tuple[int, uuid.UUID] | None:
+        """(client, brand) of the brand mail to `address` is for. A brand found is kept for
+        BRAND_SECONDS: RCPT and DATA of every message ask for it (on PostgreSQL under load,
+        a tenth of a message's cost); an address no brand has is looked up each time, so
+        nobody fills the memory with made-up addresses. A brand's own row is read again,
+        under its client, when its mail is taken."""
+        key, now = address.lower(), time.monotonic()
+        kept = self._brands.get(key)
+        if kept is not None and now - kept[0] < BRAND_SECONDS:
+            return kept[1]
         with transaction(self.sessions) as session:
-            return brands.brand_at(session, address)
+            brand = brands.brand_at(session, address)
+            if brand is None:
+                return None
+            found = (brand.client_id, brand.id)
+        if len(self._brands) >= MAX_BRANDS_KEPT:
+            self._brands.clear()
+        self._brands[key] = (now, found)
+        return found
 
     def take(self, data: bytes, recipients: list[str]) -> list[inbound.Taken]:
         """The message for each brand it was sent to, each in one transaction scoped to the
         brand's client (PostgreSQL's row-level security holds it to that client's rows)."""
         mail = content.read(data)
-        by_brand: dict[tuple[int, Any], list[str]] = {}
+        by_brand: dict[tuple[int, uuid.UUID], list[str]] = {}
         for address in recipients:
-            brand = self._brand(address)
-            if brand is not None:
-                by_brand.setdefault((brand.client_id, brand.id), []).append(address)
+            found = self._brand(address)
+            if found is not None:
+                by_brand.setdefault(found, []).append(address)
         taken = []
         for (client_id, brand_id), addresses in by_brand.items():
             with self._tenant(client_id), self.contexts(SYSTEM) as ctx:
