@@ -534,5 +534,98 @@ def bench(
         raise typer.Exit(1)
 
 
+wfm = typer.Typer(help="Workforce management: staffing, from the command line.")
+app.add_typer(wfm, name="wfm")
+
+
+@wfm.command("staffing")
+def wfm_staffing(
+    arrivals: Annotated[float, typer.Option(help="Contacts offered in the interval")],
+    aht_seconds: Annotated[float, typer.Option(help="Average handle time")],
+    interval_minutes: Annotated[float, typer.Option(help="The interval's length")] = 30,
+    target_seconds: Annotated[float, typer.Option(help="Answered within this counts")] = 20,
+    service_level: Annotated[
+        float, typer.Option(help="The share to answer within the target (0 to 1)")
+    ] = 0.8,
+    patience_seconds: Annotated[
+        float | None, typer.Option(help="Mean patience: Erlang A (default: Erlang C)")
+    ] = None,
+    agents: Annotated[
+        int | None, typer.Option(help="Evaluate this many agents instead of finding the least")
+    ] = None,
+    shrinkage: Annotated[
+        float, typer.Option(help="Share of paid time off the phones (breaks, training, absence)")
+    ] = 0.0,
+    max_occupancy: Annotated[float, typer.Option(help="The agents' busy share, at most")] = 1.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Last line: one JSON object")] = False,
+) -> None:
+    """The agents one interval of live work needs (Erlang C, or Erlang A with --patience-seconds),
+    or how many agents (--agents) would do: service level, speed of answer, abandonment,
+    occupancy; and the people to schedule after shrinkage."""
+    import math
+
+    from rich.table import Table
+
+    from tandem.core.errors import InvalidInput
+    from tandem.workforce import erlang
+
+    try:
+        traffic = erlang.Traffic(arrivals, interval_minutes, aht_seconds, patience_seconds)
+        if agents is None:
+            found = erlang.least_agents(
+                traffic,
+                target_seconds,
+                service_level,
+                max_occupancy=max_occupancy,
+                shrinkage=shrinkage,
+            )
+            result, scheduled = found.performance, found.scheduled
+        else:
+            result = erlang.performance(traffic, agents, target_seconds)
+            scheduled = erlang.scheduled_people(agents, shrinkage)
+    except InvalidInput as exc:  # one line, naming the option
+        error = exc.extra["errors"][0]
+        option = "--" + error["field"].replace("_", "-")
+        console.print(f"{option}: {error['message']}", style="red", markup=False)
+        raise typer.Exit(1) from None
+
+    def number(value: float) -> float | None:
+        return value if math.isfinite(value) else None  # JSON has no infinity
+
+    figures = {
+        "agents": result.agents,
+        "service_level": result.service_level,
+        "asa_seconds": number(result.asa_seconds),
+        "abandon_rate": result.abandon_rate,
+        "occupancy": result.occupancy,
+        "model": result.model,
+        "offered_load": result.offered_load,
+        "probability_of_waiting": result.probability_of_waiting,
+        "mean_wait_seconds": number(result.mean_wait_seconds),
+        "target_seconds": target_seconds,
+        "shrinkage": shrinkage,
+        "scheduled": scheduled,
+    }
+    if as_json:
+        sys.stdout.write(json.dumps(figures) + "\n")
+        return
+    model = "Erlang A" if result.model == "erlang_a" else "Erlang C"
+    table = Table(title=f"{model}, {result.offered_load:.2f} Erlangs offered")
+    table.add_column("Measure")
+    table.add_column("Value", justify="right")
+    asa = f"{result.asa_seconds:.2f} s" if math.isfinite(result.asa_seconds) else "never"
+    for label, value in (
+        ("agents", f"{result.agents}"),
+        (f"service level ({target_seconds:g} s)", f"{result.service_level:.2%}"),
+        ("average speed of answer", asa),
+        ("abandoned", f"{result.abandon_rate:.2%}"),
+        ("occupancy", f"{result.occupancy:.2%}"),
+        ("probability of waiting", f"{result.probability_of_waiting:.2%}"),
+        (f"people to schedule ({shrinkage:.0%} shrinkage)", f"{scheduled}"),
+    ):
+        table.add_row(label, value)
+    Console().print(table)
+
+
 if __name__ == "__main__":
     app()
