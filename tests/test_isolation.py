@@ -51,8 +51,9 @@ from tandem.delivery.models import WebhookDelivery
 from tandem.delivery.webhooks import deliver_due
 from tandem.models import metadata
 from tandem.quality.gold import seed_gold
-from tandem.servicedesk import outgoing, replies, smtp
+from tandem.servicedesk import macros, outgoing, replies, smtp
 from tandem.servicedesk.brands import CONVERSATION_INPUT, BrandDefinition, create_brand
+from tandem.servicedesk.knowledge import articles as knowledge
 from tandem.servicedesk.models import Brand
 from tandem.tenancy.models import User
 from tandem.tenancy.principal import SYSTEM, Principal
@@ -92,7 +93,7 @@ PAGES = ("/console", "/sign-in", "/sign-out")
 # greeting to anyone, and a conversation's page opens with its secret link alone (a guessed
 # link is a 404: tests/servicedesk/test_web_channel.py). No caller's token changes what they
 # show, so they are not swept.
-PUBLIC_PAGES = ("/help/", "/c/")
+PUBLIC_PAGES = ("/help/", "/c/", "/s/")
 STATIC = ("/static", "/docs/assets")  # files only, the same for everyone
 # A redirect (to the sign-in page, or to a section) shows nothing either.
 REFUSALS = frozenset({303, 401, 403, 404, 405, 409, 422})
@@ -113,6 +114,8 @@ ID_KINDS = {
     "agent_id": "agent",
     "conversation_id": "conversation",
     "brand_id": "brand",
+    "article_id": "article",
+    "macro_id": "macro",
 }
 HEADERS = {"idempotency-key": IDEMPOTENCY_KEY}
 PROBE_CSV = b"document_ref,pages\nprobe.pdf,1\n"
@@ -623,14 +626,30 @@ def _desk(container: Container, world: World) -> dict[str, uuid.UUID]:
         container.dispatcher.assign(ctx, taken.work_item_id, world.agent_id, "the desk")
     agent = Principal(_user_id(container, "a@provider.example"), "agent", None, world.agent_id)
     with container.context(agent) as ctx:
-        replies.reply(ctx, container.dispatcher, taken.conversation_id, 1, f"About {DOC}: done")
+        replies.reply(
+            ctx, container.dispatcher, taken.conversation_id, 1, f"About {DOC}: done", then="solved"
+        )  # solved: its customer's satisfaction survey is made
     down = outgoing.Relay("127.0.0.1", _closed_port(), starttls=False, timeout_s=2)
     assert outgoing.send_due(
         container.sessions, container.clock, down, container.keyring, marker="m", max_attempts=5
     )
     with transaction(container.sessions) as session:
         brand_id = session.scalars(select(Brand.id).where(Brand.code == "desk")).one()
-    return {"conversation": taken.conversation_id, "brand": brand_id}
+    with container.context(SYSTEM) as ctx:  # the brand's knowledge base: a published article
+        article = knowledge.create_article(
+            ctx, brand_id, knowledge.Draft(f"{DOC} article", f"About {DOC}: {EXT_REF}")
+        )
+        knowledge.publish(ctx, brand_id, article.id)
+    with container.context(SYSTEM) as ctx:  # a ready answer of the brand
+        macro = macros.create(
+            ctx, brand_id, macros.MacroDefinition(f"{DOC} macro", f"About {DOC}: {EXT_REF}")
+        )
+    return {
+        "conversation": taken.conversation_id,
+        "brand": brand_id,
+        "article": article.id,
+        "macro": macro.id,
+    }
 
 
 def _closed_port() -> int:
@@ -882,6 +901,8 @@ def seed(container: Container, world: World, server: str, stack: ExitStack) -> S
             "agent": {"insurer-cleared agent": world.agent_id},
             "conversation": {"conversation": desk["conversation"]},
             "brand": {"brand": desk["brand"]},
+            "article": {"article": desk["article"]},
+            "macro": {"macro": desk["macro"]},
         },
         twins={
             **{kind: uuid.uuid4() for kind in ID_KINDS.values()},

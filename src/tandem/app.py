@@ -21,8 +21,10 @@ from tandem.api.delivery import router as delivery_router
 from tandem.api.dispatch import router as dispatch_router
 from tandem.api.documents import router as documents_router
 from tandem.api.intake import router as intake_router
+from tandem.api.knowledge import router as knowledge_router
 from tandem.api.privacy import router as privacy_router
 from tandem.api.quality import router as quality_router
+from tandem.api.satisfaction import router as satisfaction_router
 from tandem.api.servicedesk import router as servicedesk_router
 from tandem.api.tenancy import router as tenancy_router
 from tandem.api.work import router as work_router
@@ -51,6 +53,8 @@ ROUTERS = (
     workforce_router,
     documents_router,
     servicedesk_router,
+    satisfaction_router,
+    knowledge_router,
 )
 
 

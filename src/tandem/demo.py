@@ -38,6 +38,7 @@ from tandem.quality import reviews
 from tandem.quality.gold import add_gold_item, seed_gold
 from tandem.servicedesk import content, inbound, replies
 from tandem.servicedesk.brands import CONVERSATION_INPUT, BrandDefinition, create_brand
+from tandem.servicedesk.knowledge import articles as knowledge
 from tandem.servicedesk.models import Brand, Conversation, Message
 from tandem.sla.calendar import BusinessCalendar
 from tandem.tenancy.context import Context
@@ -397,6 +398,50 @@ def _raw_mail(
     return mail.as_bytes()
 
 
+# Shopwave's help center (/help/shopwave): suggested to agents beside the conversations.
+HELP_ARTICLES = (
+    (
+        "Returns and refunds",
+        "You can return most items within **30 days** of delivery, unworn and with their "
+        "tags.\n\n1. Open your order in your account and choose *Return an item*.\n"
+        "2. Print the prepaid return label we email you.\n"
+        "3. Drop the parcel at any post office.\n\n"
+        "We refund to the card you paid with within **5 working days** of receiving the "
+        "return. Prefer another size? Choose *Exchange* instead and we send the new size "
+        "as soon as the return is scanned.",
+    ),
+    (
+        "Shipping times and costs",
+        "| Delivery | Time | Cost |\n|---|---|---|\n"
+        "| Standard | 3-5 working days | 3.95 GBP, free over 50 GBP |\n"
+        "| Express | next working day (order by 2 pm) | 6.95 GBP |\n"
+        "| International | 7-12 working days | from 12.00 GBP |\n\n"
+        "Orders placed at the weekend are shipped on Monday.",
+    ),
+    (
+        "Tracking your order",
+        "Once your parcel is shipped we email you a tracking link. You can also follow the "
+        "order in your account under *My orders*.\n\nIf the parcel has not arrived "
+        "**3 working days** after its expected delivery date, write to us with your order "
+        "number (it starts with SW-) and we will trace it with the courier.",
+    ),
+    (
+        "Damaged or faulty items",
+        "We are sorry if something arrived damaged or faulty. Write to us within "
+        "**14 days** with your order number and a photo of the damage and of the parcel.\n\n"
+        "We send a replacement or refund you in full, and you do not need to pay for the "
+        "return: we email you a prepaid label.",
+    ),
+    (
+        "Changing or cancelling an order",
+        "You can change the size or address of an order, or cancel it, until it is packed: "
+        "usually within **one hour** of ordering. Open the order in your account and choose "
+        "*Change* or *Cancel*. Once it is shipped, return it instead (see "
+        "[Returns and refunds](/help/shopwave/articles/returns-and-refunds)).",
+    ),
+)
+
+
 def _service_desk(
     container: Container, client_id: int, tour_agent: uuid.UUID, end: datetime
 ) -> None:
@@ -440,6 +485,9 @@ def _service_desk(
                 greeting="Hello",
             ),
         )
+        for title, body in HELP_ARTICLES:  # the brand's help center, published
+            written = knowledge.create_article(system, brand.id, knowledge.Draft(title, body))
+            knowledge.publish(system, brand.id, written.id)
         email, full = DESK_AGENT
         user = create_user(session, email=email, name=full, role="agent", now=clock.now())
         set_password(session, user, DEMO_PASSWORD)

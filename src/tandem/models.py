@@ -19,6 +19,7 @@ from tandem.quality.models import (
     Review,
     ReviewRequest,
 )
+from tandem.servicedesk.knowledge.models import Article
 from tandem.servicedesk.models import (
     Attachment,
     Brand,
@@ -30,6 +31,7 @@ from tandem.servicedesk.models import (
     Message,
     OutgoingMail,
 )
+from tandem.servicedesk.surveys import Survey
 from tandem.tenancy.models import ApiKey, ApiToken, Client, ConsoleSession, User
 from tandem.work.models import Batch, WorkItem, WorkItemEvent
 from tandem.workforce.models import (
@@ -52,6 +54,7 @@ __all__ = [
     "AgentSkill",
     "ApiKey",
     "ApiToken",
+    "Article",
     "Attachment",
     "AuditChain",
     "AuditRecord",
@@ -85,6 +88,7 @@ __all__ = [
     "RulesetTest",
     "Shift",
     "Skill",
+    "Survey",
     "User",
     "WebhookAttempt",
     "WebhookDelivery",

@@ -18,7 +18,7 @@ from tandem.delivery.addresses import networks
 from tandem.delivery.webhooks import deliver_due
 from tandem.documents.gold import GOLD_DOCUMENTS
 from tandem.quality.gold import seed_gold
-from tandem.servicedesk import outgoing
+from tandem.servicedesk import outgoing, surveys
 from tandem.work import trail as item_events
 from tandem.work.transitions import escalate
 
@@ -57,6 +57,13 @@ def run_once(container: Container, http: httpx.Client, *, purge: bool = True) ->
         keyring=container.keyring,
         allowed=networks(settings.webhook_allowed_networks),
     )
+    asked = surveys.send_due(
+        container.sessions,
+        container.clock,
+        container.keyring,
+        public_url=settings.public_base_url,
+        days=settings.survey_days,
+    )
     mail = outgoing.send_due(
         container.sessions,
         container.clock,
@@ -85,6 +92,7 @@ def run_once(container: Container, http: httpx.Client, *, purge: bool = True) ->
         "at_risk": at_risk,
         "breached": breached,
         "webhooks": sent,
+        "surveys": asked,
         "mail": mail,
         "resealed": resealed,
         "purged": purged,

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from tandem.container import Container
 from tandem.core.db import transaction
 from tandem.intake.service import submit_item
-from tandem.servicedesk import replies
+from tandem.servicedesk import macros, replies, surveys
 from tandem.servicedesk.models import Conversation, Message
 from tandem.tenancy.principal import SYSTEM
 from tests.servicedesk import conftest as desks
@@ -30,6 +30,11 @@ desk = desks.desk  # Tandem's real SMTP server on a free port, a brand for each 
 sink = email_out.sink  # a real SMTP sink, as a relay takes what Tandem sends
 
 WIDTHS = (1280, 390)
+ON_ITS_WAY: dict[str, Any] = {
+    "title": "Parcel on its way",
+    "body": "Hello {{customer.first_name}},\nyour parcel is on its way.",
+    "add_tags": ["shipping"],
+}
 
 
 def _no_sideways_scroll(page: Any) -> None:
@@ -54,6 +59,8 @@ def test_a_customer_writes_an_agent_answers_from_the_console_and_the_reply_reope
         replies.change_state(ctx, older.id, "solve", reason="answered by phone")
     container.clock.advance(timedelta(days=2))
     desk.send(FIRST)  # the customer writes
+    with container.context(SYSTEM) as ctx:  # the brand's ready answer
+        macros.create(ctx, desk.brand_id, macros.MacroDefinition(**ON_ITS_WAY))
     context = browser.new_context(base_url=server, viewport={"width": width, "height": 900})
     page = context.new_page()
     sign_in(page, container, "a@provider.example")
@@ -87,16 +94,25 @@ def test_a_customer_writes_an_agent_answers_from_the_console_and_the_reply_reope
     assert page.locator("#composer-text-error").inner_text() == "Write something first."
     assert page.get_by_label("Message").get_attribute("aria-invalid") == "true"
 
-    # The reply, by Ctrl+Enter, left pending on the customer (the default).
-    page.get_by_label("Message").fill("Hello,\nyour parcel is on its way.")
+    # The reply, with a macro (Alt+M): its text holds the customer's first name as a variable
+    # (the agent never sees the name), left pending on the customer, tagged; by Ctrl+Enter.
+    page.keyboard.press("Alt+m")
+    page.get_by_label("Use a macro").select_option(label="Parcel on its way")
+    assert page.get_by_label("Message").input_value() == ON_ITS_WAY["body"]
+    assert "adds the tag shipping" in page.locator("#macro-note").inner_text()
+    assert not page.locator("#composer-text-error").is_visible()  # the empty text's error cleared
+    _no_sideways_scroll(page)
+    shoot(page, f"desk-macro-{width}")
     page.get_by_label("Message").press("Control+Enter")
     page.wait_for_url("**/console/work?done=*")
     conversation = _conversation_of(container, desk)
     assert conversation.state == "pending" and conversation.pending_on == "customer"
+    assert conversation.tags == ["shipping"]
     assert email_out._send(container, sink.relay) == 1  # the worker's mail pass
     [(_, rcpt_tos, sent)] = sink.received
     assert rcpt_tos == ["maria@example.com"]
-    assert sent.get_content().replace("\r\n", "\n").startswith("Hello,\nyour parcel is on its way.")
+    text = sent.get_content().replace("\r\n", "\n")
+    assert text.startswith("Hello Maria,\nyour parcel is on its way.")
     assert "out for delivery" not in sent.as_string()  # the note stays inside
 
     # The customer answers from their mail client: the conversation reopens, work again.
@@ -131,7 +147,38 @@ def test_a_customer_writes_an_agent_answers_from_the_console_and_the_reply_reope
             select(Message).where(Message.conversation_id == conversation.id)
         ).all()
     assert sorted(m.direction for m in stored) == ["in", "in", "note", "out"]
+
+    # Solved this time; the customer is asked how we did, by mail, and answers at the link.
+    page.get_by_label("Message").fill("It arrives tomorrow morning.")
+    page.get_by_label("Then leave it").select_option("solved")
+    page.get_by_role("button", name="Send the reply").click()
+    page.wait_for_url("**/console/work?done=*")
+    assert surveys.send_due(
+        container.sessions, container.clock, container.keyring, public_url=server, days=14
+    )
+    # The reply, and the surveys of both conversations (the older one was solved too).
+    assert email_out._send(container, sink.relay) == 3
+    [asked] = [
+        mail.get_content()
+        for _, _, mail in sink.received
+        if "/s/" in mail.get_content() and "has not arrived" in str(mail["Subject"])
+    ]
+    link = re.search(r"/s/[A-Za-z0-9_-]{43}", asked)
+    assert link is not None, asked
+    customer = browser.new_context(base_url=server, viewport={"width": width, "height": 900})
+    survey = customer.new_page()
+    survey.goto(link.group(0))
+    survey.get_by_role("button", name="Good, I'm satisfied").click()
+    assert survey.get_by_role("heading", name="Thank you for your answer").is_visible()
+    customer.close()
     context.close()
+
+    client = browser.new_context(base_url=server, viewport={"width": width, "height": 900})
+    portal = client.new_page()
+    sign_in(portal, container, "c@insurer.example")
+    portal.goto("/console/portal/satisfaction")
+    assert "100% satisfied, of 1 answered" in portal.locator("#satisfaction-total").inner_text()
+    client.close()
 
 
 def _conversation_of(container: Container, desk: desks.Desk) -> Conversation:

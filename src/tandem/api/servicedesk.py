@@ -8,14 +8,15 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from tandem.core.errors import NotFound
 from tandem.http import MAX_INT, Services, paged, paged_responses, uses
-from tandem.servicedesk import replies, views, webchannel
+from tandem.servicedesk import macros, replies, views, webchannel
 from tandem.servicedesk.inbound import Rules
-from tandem.servicedesk.models import CONVERSATION_STATES, Brand
+from tandem.servicedesk.models import CONVERSATION_STATES, Brand, Macro
+from tandem.servicedesk.placeholders import VARIABLES
 from tandem.tenancy.context import Context
 from tandem.tenancy.permissions import Permission
 
@@ -70,7 +71,8 @@ class ConversationOut(BaseModel):
     id: uuid.UUID
     client_id: int
     brand_id: uuid.UUID
-    brand: str
+    brand: str = Field(description="the brand's code")
+    brand_name: str
     customer_id: uuid.UUID
     customer_name: str | None
     customer_address: str | None = Field(description="masked for the provider's people")
@@ -96,8 +98,15 @@ class WriteIn(BaseModel):
 
 
 class ReplyIn(WriteIn):
-    then: Literal["pending", "solved"] = Field(
-        default="pending", description="the conversation's state after the reply"
+    then: Literal["pending", "solved"] | None = Field(
+        default=None,
+        description="the conversation's state after the reply; left out: the macro's, "
+        "or pending",
+    )
+    macro_id: uuid.UUID | None = Field(
+        default=None,
+        description="the brand's macro the reply was written with: its variables are filled "
+        "in and its actions applied",
     )
 
 
@@ -167,7 +176,13 @@ def reply(
     lease: the reply is queued for the relay, the work item submitted with it, the
     conversation left pending on the customer (or solved). 409: the lease was lost."""
     written = replies.reply(
-        ctx, services.dispatcher, conversation_id, body.attempt, body.text, then=body.then
+        ctx,
+        services.dispatcher,
+        conversation_id,
+        body.attempt,
+        body.text,
+        then=body.then,
+        macro_id=body.macro_id,
     )
     return WrittenOut.model_validate(written.__dict__)
 
@@ -263,3 +278,68 @@ def open_conversation(
         response.headers["Idempotent-Replayed"] = "true"
     link = str(request.base_url).rstrip("/") + "/c/" + opened.link
     return OpenedOut(conversation_id=opened.conversation_id, link=link)
+
+
+# -- macros --------------------------------------------------------------------------------
+
+
+class MacroIn(BaseModel):
+    title: str = Field(min_length=1, max_length=macros.MAX_TITLE)
+    body: str = Field(
+        min_length=1,
+        max_length=macros.MAX_BODY,
+        description="The text put in the composer; it may hold the variables "
+        + ", ".join("{{" + name + "}} (" + said + ")" for name, said in VARIABLES.items()),
+    )
+    add_tags: list[str] = Field(default_factory=list, max_length=macros.MAX_TAGS)
+    then: Literal["pending", "solved"] | None = Field(
+        default=None, description="the state a reply sent with it leaves; None: the agent's"
+    )
+    priority: int | None = Field(
+        default=None,
+        ge=macros.PRIORITY[0],
+        le=macros.PRIORITY[1],
+        description="the priority of the conversation's work from then on",
+    )
+
+    def definition(self) -> macros.MacroDefinition:
+        return macros.MacroDefinition(
+            self.title, self.body, self.add_tags, self.then, self.priority
+        )
+
+
+class MacroOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    brand_id: uuid.UUID
+    title: str
+    body: str
+    add_tags: list[str]
+    then: str | None = Field(validation_alias="then_state")
+    priority: int | None
+    updated_at: datetime
+
+
+@router.get("/brands/{brand_id}/macros", response_model=list[MacroOut])
+def list_macros(brand_id: uuid.UUID, ctx: Managing) -> list[Macro]:
+    """The brand's macros, by title (the agent's desk offers them on its conversations)."""
+    return macros.of_brand(ctx, brand_id)
+
+
+@router.post("/brands/{brand_id}/macros", response_model=MacroOut, status_code=201)
+def create_macro(brand_id: uuid.UUID, body: MacroIn, ctx: Managing) -> Macro:
+    """A ready answer of the brand. 422 names a variable that does not exist; 409: the
+    brand has a macro of this title."""
+    return macros.create(ctx, brand_id, body.definition())
+
+
+@router.put("/macros/{macro_id}", response_model=MacroOut)
+def update_macro(macro_id: uuid.UUID, body: MacroIn, ctx: Managing) -> Macro:
+    return macros.update(ctx, macro_id, body.definition())
+
+
+@router.delete("/macros/{macro_id}", status_code=204)
+def delete_macro(macro_id: uuid.UUID, ctx: Managing) -> Response:
+    macros.delete(ctx, macro_id)
+    return Response(status_code=204)

@@ -102,6 +102,15 @@ class Settings(BaseSettings):
     smtp_relay_starttls: bool = True
     smtp_relay_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
     mail_max_attempts: int = Field(default=8, ge=1, le=50)
+    # A conversation solved asks its customer how we did (tandem.servicedesk.surveys): the
+    # survey's link works this many days; links in mail start with public_url, the address
+    # customers reach Tandem's public pages at (unset: http://TANDEM_HOST:TANDEM_PORT).
+    survey_days: int = Field(default=14, ge=1, le=365)
+    public_url: str = Field(default="", max_length=200, pattern=r"^(https?://[^\s/]+(/[^\s]*)?)?$")
+
+    @property
+    def public_base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @property
     def budgets(self) -> Budgets:

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tandem.catalog.service import form_of, get_process
-from tandem.core.errors import Conflict, InvalidInput
+from tandem.core.errors import Conflict, InvalidInput, NotFound
 from tandem.servicedesk import threads
 from tandem.servicedesk.models import Brand, BrandAddress
 from tandem.sla.calendar import BusinessCalendar
@@ -125,3 +125,24 @@ def brand_at(session: Session, address: str) -> Brand | None:
 def calendar_of(brand: Brand) -> BusinessCalendar | None:
     """The brand's business hours (None: its client's)."""
     return BusinessCalendar.from_dict(brand.calendar) if brand.calendar else None
+
+
+def visible(ctx: Context, brand_id: uuid.UUID) -> Brand:
+    """A brand of the caller's client (provider staff: of any client); NotFound otherwise."""
+    brand = ctx.session.scalar(
+        select(Brand).where(Brand.id == brand_id, ctx.principal.client_condition(Brand.client_id))
+    )
+    if brand is None:
+        raise NotFound(f"brand {brand_id} not found")
+    return brand
+
+
+def visible_brands(ctx: Context) -> list[Brand]:
+    """The brands the caller may see, by name."""
+    return list(
+        ctx.session.scalars(
+            select(Brand)
+            .where(ctx.principal.client_condition(Brand.client_id))
+            .order_by(Brand.name, Brand.code, Brand.client_id)
+        )
+    )

@@ -258,5 +258,6 @@ def make_work(
         item_payload(conversation.id, brand, subject, channel),
         at_risk_fraction=rules.at_risk_fraction,
         external_ref=f"conversation:{conversation.id}",
+        priority=conversation.priority,
     )
     conversation.work_item_id = item.id

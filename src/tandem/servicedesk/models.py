@@ -144,6 +144,9 @@ class Conversation(Base):
     idempotency_key: Mapped[str | None] = mapped_column(String(200))
     request_hash: Mapped[str | None] = mapped_column(String(64))
     external_id: Mapped[str | None] = mapped_column(String(200))
+    # The priority of the conversation's work items from now on (a macro sets it); None: the
+    # process's.
+    priority: Mapped[int | None]
 
     __table_args__ = (
         ForeignKeyConstraint(["client_id", "brand_id"], ["brands.client_id", "brands.id"]),
@@ -287,4 +290,31 @@ class MailAttempt(Base):
             ["client_id", "mail_id"],
             ["conversation_mail_out.client_id", "conversation_mail_out.id"],
         ),
+    )
+
+
+class Macro(Base):
+    """A ready answer of a brand, chosen on the agent's desk: its text (which may hold the
+    variables of tandem.servicedesk.placeholders) goes into the composer, and on sending
+    its actions apply: tags added to the conversation, the state it is left in, and the
+    priority of the conversation's work from then on."""
+
+    __tablename__ = "macros"
+
+    client_id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    brand_id: Mapped[uuid.UUID]
+    title: Mapped[str] = mapped_column(String(120))
+    body: Mapped[str] = mapped_column(Text)
+    add_tags: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    # The state a reply with it leaves: pending or solved; None: the agent's choice.
+    then_state: Mapped[str | None] = mapped_column(String(10))
+    priority: Mapped[int | None]
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        ForeignKeyConstraint(["client_id", "brand_id"], ["brands.client_id", "brands.id"]),
+        UniqueConstraint("client_id", "brand_id", "title"),
+        CheckConstraint("then_state IN ('pending', 'solved')", name="macro_then"),
     )

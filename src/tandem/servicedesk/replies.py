@@ -20,7 +20,7 @@ from sqlalchemy import select
 from tandem.core.db import new_id
 from tandem.core.errors import Conflict, InvalidInput, NotFound
 from tandem.dispatch.service import Dispatcher
-from tandem.servicedesk import states
+from tandem.servicedesk import macros, placeholders, states, surveys
 from tandem.servicedesk.inbound import MESSAGE, Rules, make_work
 from tandem.servicedesk.models import Brand, Conversation, Message, OutgoingMail
 from tandem.tenancy.context import Context
@@ -150,11 +150,13 @@ def reply(
     attempt: int,
     text: str,
     *,
-    then: str = states.PENDING,
+    then: str | None = None,
+    macro_id: uuid.UUID | None = None,
 ) -> Written:
     """Answer the customer (see the module's description); `then`: pending (on the
-    customer) or solved."""
-    if then not in (states.PENDING, states.SOLVED):
+    customer) or solved (None: the macro's, or pending). Sent with a macro, its actions
+    apply (tandem.servicedesk.macros); the variables of the text are filled in either way."""
+    if then is not None and then not in (states.PENDING, states.SOLVED):
         raise InvalidInput(
             "a reply leaves the conversation pending or solved",
             errors=[{"field": "then", "message": "pending or solved"}],
@@ -162,6 +164,13 @@ def reply(
     conversation = _conversation(ctx, conversation_id)
     item = _under_lease(ctx, conversation, attempt)
     brand = ctx.session.get_one(Brand, (conversation.client_id, conversation.brand_id))
+    if macro_id is not None:
+        macro = macros.for_reply(ctx, conversation, macro_id)
+        macros.apply(conversation, macro)
+        then = then or macro.then_state
+    then = then or states.PENDING
+    if "{{" in text:
+        text = placeholders.fill(text, macros.values(ctx, conversation, brand))
     parent = _last_in(ctx, conversation)
     references: list[str] = []
     if parent is not None and parent.message_id:
@@ -206,6 +215,8 @@ def reply(
     conversation.pending_on = "customer" if then == states.PENDING else None
     conversation.updated_at = ctx.now
     ctx.session.flush()
+    if then == states.SOLVED:
+        surveys.solved(ctx, conversation)  # asks the customer how we did (sent by the worker)
     return Written(conversation.id, message.id, conversation.state, ref.state.value)
 
 
@@ -261,6 +272,8 @@ def change_state(
         conversation.pending_on = pending_on if target == states.PENDING else None
     conversation.updated_at = ctx.now
     ctx.session.flush()
+    if target == states.SOLVED:
+        surveys.solved(ctx, conversation)
     return conversation
 
 

@@ -91,7 +91,8 @@ class ConversationView:
     id: uuid.UUID
     client_id: int
     brand_id: uuid.UUID
-    brand: str
+    brand: str  # its code
+    brand_name: str
     customer_id: uuid.UUID
     customer_name: str | None
     customer_address: str | None
@@ -186,7 +187,7 @@ class Other:
     """Another conversation of the same customer, as a list shows it."""
 
     id: uuid.UUID
-    brand: str
+    brand: str  # its name
     subject: str
     state: str
     updated_at: datetime
@@ -205,7 +206,7 @@ def of_customer(ctx: Context, conversation_id: uuid.UUID, limit: int = 20) -> li
         raise missing(conversation_id)
     client_id, clear = conversation.client_id, _clear(ctx.principal)
     rows = ctx.session.execute(
-        select(Conversation, Brand.code)
+        select(Conversation, Brand.name)
         .join(
             Brand,
             (Brand.client_id == Conversation.client_id) & (Brand.id == Conversation.brand_id),
@@ -221,7 +222,7 @@ def of_customer(ctx: Context, conversation_id: uuid.UUID, limit: int = 20) -> li
     return [
         Other(
             id=other.id,
-            brand=code,
+            brand=name,
             subject=_open(ctx, client_id, other.id, other.sealed, MESSAGE).get(
                 "subject", other.subject
             )
@@ -230,7 +231,7 @@ def of_customer(ctx: Context, conversation_id: uuid.UUID, limit: int = 20) -> li
             state=other.state,
             updated_at=other.updated_at,
         )
-        for other, code in rows
+        for other, name in rows
     ]
 
 
@@ -274,6 +275,7 @@ def _view(ctx: Context, conversation: Conversation) -> ConversationView:
         client_id=client_id,
         brand_id=brand.id,
         brand=brand.code,
+        brand_name=brand.name,
         customer_id=customer.id,
         customer_name=name,
         customer_address=address,

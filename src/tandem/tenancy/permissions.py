@@ -52,6 +52,12 @@ class Permission(StrEnum):
     # Begin a conversation for a customer from the client's own site or app (the JSON
     # channel): a client system's key, or the client's admin.
     CONVERSATION_CREATE = "client:conversation:create"
+    # A brand's knowledge base: write, edit, publish and delete its help articles (the
+    # client's admin, the provider's service-desk managers).
+    KNOWLEDGE_MANAGE = "client:knowledge:manage"
+    # Customer satisfaction per brand, agent and week (tandem.servicedesk.surveys): the
+    # client's readers for their brands; provider staff who report on the service, for all.
+    SATISFACTION_READ = "client:satisfaction:read"
 
 
 P = Permission
@@ -63,6 +69,7 @@ _CLIENT_READ = {
     P.QUALITY_READ,
     P.DOCUMENT_READ,
     P.CONVERSATION_READ,
+    P.SATISFACTION_READ,
 }
 _AGENT = {
     P.WORK_CLAIM,
@@ -94,11 +101,15 @@ ROLES: dict[str, frozenset[Permission]] = {
             P.AGENT_QUALITY_READ,
             P.CONVERSATION_READ,
             P.CONVERSATION_MANAGE,
+            P.KNOWLEDGE_MANAGE,
+            P.SATISFACTION_READ,
         }
     ),
     "team_lead": frozenset(
         {
             P.CONVERSATION_MANAGE,
+            P.KNOWLEDGE_MANAGE,
+            P.SATISFACTION_READ,
             P.WORKFORCE_READ,
             P.OPERATIONS_READ,
             P.PROCESS_READ,
@@ -142,6 +153,7 @@ ROLES: dict[str, frozenset[Permission]] = {
             P.RULESET_READ,
             P.RULESET_MANAGE,
             P.CONVERSATION_CREATE,
+            P.KNOWLEDGE_MANAGE,
         }
     ),
     "client_user": frozenset(

@@ -15,11 +15,14 @@ from tandem.web import (
     desks,
     helpdesk,
     items,
+    knowledge,
+    macros,
     me,
     operations,
     portal,
     quality,
     rules,
+    surveys,
     workbench,
 )
 from tandem.web.templating import STATIC, SignInFirst, page, sign_in_url
@@ -36,6 +39,9 @@ ROUTERS = (
     me.router,
     rules.router,
     helpdesk.router,
+    knowledge.router,
+    macros.router,
+    surveys.router,
 )
 
 

@@ -211,4 +211,4 @@ def error_page(request: Request, exc: TandemError) -> Response:
     return _private(response)
 
 
-PUBLIC_PREFIXES = ("/help/", "/c/")
+PUBLIC_PREFIXES = ("/help/", "/c/", "/s/")  # /s/: satisfaction surveys (tandem.web.surveys)

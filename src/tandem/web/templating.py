@@ -109,6 +109,9 @@ SECTIONS: tuple[tuple[str, str, tuple[Permission, ...]], ...] = (
     ("Quality reports", "/console/qa", (Permission.QUALITY_READ,)),
     ("Items", "/console/items", (Permission.WORK_ITEM_READ,)),
     ("Rules", "/console/rules", (Permission.RULESET_READ,)),
+    ("Knowledge base", "/console/knowledge", (Permission.KNOWLEDGE_MANAGE,)),
+    ("Macros", "/console/macros", (Permission.CONVERSATION_MANAGE,)),
+    ("Satisfaction", "/console/satisfaction", (Permission.SATISFACTION_READ,)),
     ("Administration", "/console/admin", ADMINISTRATORS),
 )
 
@@ -118,9 +121,9 @@ AGENT_SECTIONS = frozenset({Permission.DECISION_JUDGE, Permission.WORK_CLAIM})
 # The portal is a client's: only for the client's own people (provider staff who may create
 # items do so for a client, through the API).
 CLIENT_SECTIONS = frozenset({Permission.WORK_ITEM_CREATE})
-# Work items across clients are the provider's staff's (a client's people find theirs in the
-# portal).
-PROVIDER_SECTIONS = frozenset({Permission.WORK_ITEM_READ})
+# Work items and satisfaction across clients are the provider's staff's (a client's people
+# find theirs in the portal).
+PROVIDER_SECTIONS = frozenset({Permission.WORK_ITEM_READ, Permission.SATISFACTION_READ})
 
 
 def sections_of(principal: Principal) -> list[tuple[str, str]]:

@@ -20,7 +20,9 @@ from tandem.documents import service as documents
 from tandem.http import SESSION_COOKIE, Services, current_principal, public
 from tandem.privacy.service import result_for, staff_view
 from tandem.quality.reviews import sent_back_notes
+from tandem.servicedesk import macros
 from tandem.servicedesk import views as conversations
+from tandem.servicedesk.placeholders import VARIABLES
 from tandem.tenancy import signin
 from tandem.tenancy.context import Context
 from tandem.tenancy.permissions import Permission
@@ -105,6 +107,8 @@ def leased_item(
                 process=process,
                 conversation=conversation,
                 others=conversations.of_customer(ctx, conversation.id),
+                macros=macros.of_conversation(ctx, conversation.id),
+                variables=VARIABLES,
                 lease_seconds=services.settings.lease_seconds,
                 now=ctx.now,
             )
