@@ -24,7 +24,7 @@ from tandem.tenancy.context import Context
 from tandem.tenancy.models import ApiKey, ApiToken, User
 from tandem.tenancy.permissions import Permission
 from tandem.tenancy.principal import Principal
-from tandem.tenancy.service import API_KEY_PREFIX, hash_token
+from tandem.tenancy.service import API_KEY_PREFIX, KEY_USE_RECORDED, hash_token, record_key_use
 from tandem.tenancy.signin import session_user
 from tandem.workforce.models import Agent
 from tandem.workforce.zones import zone_of
@@ -103,12 +103,19 @@ def require_same_origin(request: Request) -> None:
 def _key_principal(container: Container, key: str) -> Principal:
     with container.sessions() as session:
         found = session.execute(
-            select(ApiKey.id, ApiKey.client_id, ApiKey.permissions).where(
+            select(ApiKey.id, ApiKey.client_id, ApiKey.permissions, ApiKey.last_used_at).where(
                 ApiKey.key_hash == hash_token(key), ApiKey.revoked_at.is_(None)
             )
         ).one_or_none()
     if found is None:
         raise Unauthorized("the API key is unknown or revoked")
+    now = container.clock.now()
+    if found.last_used_at is None or now - found.last_used_at >= KEY_USE_RECORDED:
+        try:
+            with transaction(container.sessions) as session:
+                record_key_use(session, found.client_id, found.id, now)
+        except OperationalError:  # bookkeeping: the request goes on without it
+            log.warning("could not record the use of API key %s", found.id, exc_info=True)
     container.rate_limits.hit("api_key", str(found.id))
     scopes = frozenset(Permission(p) for p in found.permissions if p in _PERMISSION_VALUES)
     return Principal(found.id, "api_key", found.client_id, None, scopes)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -149,3 +150,29 @@ def test_a_key_never_mints_a_user_stronger_than_itself(api: Any, world: World, s
         assert user.status_code == 201, user.text
         promoted = key.put(f"/api/v1/users/{user.json()['id']}/role", json={"role": "client_admin"})
         assert promoted.status_code == 403
+
+
+def test_when_a_key_was_last_used_is_kept_to_within_five_minutes(
+    api: Any, world: World, server: str, container: Container
+) -> None:
+    made = (
+        api("client")
+        .post("/api/v1/api-keys", json={"name": "ERP", "permissions": PERMISSIONS})
+        .json()
+    )
+    assert made["last_used_at"] is None
+
+    def last_used() -> Any:
+        [key] = api("client").get("/api/v1/api-keys").json()
+        return key["last_used_at"]
+
+    with _key_client(server, made["key"]) as erp:
+        assert erp.get("/api/v1/me").status_code == 200
+        first = last_used()
+        assert first is not None
+        container.clock.advance(timedelta(minutes=4))
+        assert erp.get("/api/v1/me").status_code == 200
+        assert last_used() == first  # not written at each request
+        container.clock.advance(timedelta(minutes=2))
+        assert erp.get("/api/v1/me").status_code == 200
+    assert last_used() > first

@@ -199,6 +199,7 @@ class ApiKeyOut(BaseModel):
     created_by: str
     created_at: datetime
     revoked_at: datetime | None
+    last_used_at: datetime | None = Field(description="to within five minutes; None: never used")
 
 
 class NewApiKeyOut(ApiKeyOut):

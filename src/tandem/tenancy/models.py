@@ -96,3 +96,6 @@ class ApiKey(Base):
     created_by: Mapped[str] = mapped_column(String(80))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the key was last used, to within tandem.tenancy.service.KEY_USE_RECORDED (written
+    # at most that often, not at each request).
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -9,11 +9,11 @@ import hashlib
 import secrets
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from tandem.audit import service as audit
@@ -156,6 +156,24 @@ def create_api_key(
     session.flush()
     _trail(ctx, row, "api_key.create")
     return row, key
+
+
+KEY_USE_RECORDED = timedelta(minutes=5)
+
+
+def record_key_use(session: Session, client_id: int, key_id: uuid.UUID, now: datetime) -> None:
+    """Note that the key was used now, unless that was noted less than KEY_USE_RECORDED ago:
+    a write at most every five minutes per key, not one per request (on SQLite every write
+    takes the database's one write lock)."""
+    session.execute(
+        update(ApiKey)
+        .where(
+            ApiKey.client_id == client_id,
+            ApiKey.id == key_id,
+            or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at <= now - KEY_USE_RECORDED),
+        )
+        .values(last_used_at=now)
+    )
 
 
 def api_keys(ctx: Context) -> Sequence[ApiKey]:
