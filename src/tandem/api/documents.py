@@ -6,10 +6,11 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Response
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Depends, File, Query, Response, UploadFile
+from pydantic import BaseModel, ConfigDict, Field
 
 from tandem.documents import pages, service
+from tandem.documents.models import Document
 from tandem.http import Services, requires, uses
 from tandem.tenancy.context import Context
 from tandem.tenancy.permissions import Permission
@@ -18,6 +19,7 @@ from tandem.tenancy.principal import Principal
 router = APIRouter(prefix="/api/v1", tags=["documents"])
 
 Opening = Annotated[Context, uses(Permission.DOCUMENT_READ)]
+Replacing = Annotated[Context, uses(Permission.WORK_ITEM_CREATE)]
 # Drawing a page runs after the request's transaction (tandem.documents.service.drawn).
 Reader = Annotated[Principal, Depends(requires(Permission.DOCUMENT_READ))]
 
@@ -100,3 +102,31 @@ def document_page(
         media_type=pages.FORMATS[format],
         headers={"Cache-Control": "private, no-store"},
     )
+
+
+class DocumentOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    work_item_id: uuid.UUID
+    media_type: str
+    pages: int
+    size: int = Field(description="Bytes")
+    sha256: str
+    received_at: datetime
+
+
+@router.put("/work-items/{item_id}/document", response_model=DocumentOut)
+def replace_document(
+    item_id: uuid.UUID,
+    ctx: Replacing,
+    services: Services,
+    document: Annotated[
+        UploadFile, File(description="PDF, TIFF, JPEG or PNG: told by its content, not its name")
+    ],
+) -> Document:
+    """Replace an item's document (a wrong or unreadable scan), or give it one, while the
+    item still waits in the queue; 409 once an agent holds it. Checked as at hand-over, kept
+    sealed with your key, recorded in the audit trail with the old and new fingerprints."""
+    bounds = service.limits(services.settings)
+    return service.replace(ctx, item_id, document.file.read(bounds.max_bytes + 1), bounds)

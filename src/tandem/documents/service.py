@@ -34,7 +34,7 @@ from tandem.audit import service as audit
 from tandem.core.caching import CACHES, LruCache
 from tandem.core.config import Settings
 from tandem.core.db import new_id
-from tandem.core.errors import Forbidden, InvalidInput, NotFound
+from tandem.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from tandem.documents import content, pages
 from tandem.documents.content import Checked, Limits, Refused
 from tandem.documents.models import Document
@@ -100,6 +100,47 @@ def store(
         )
     )
     return document_id
+
+
+def replace(ctx: Context, item_id: uuid.UUID, data: bytes, bounds: Limits) -> Document:
+    """The client's new document for an item still waiting in the queue (a wrong or unreadable
+    scan sent), in place of the one it has, if any; audited with both fingerprints. Once an
+    agent holds the item (or later), refused (409): the agent is keying from the document.
+    The item's row is locked meanwhile, so no claim takes it half-changed."""
+    item = access.get_visible(ctx, item_id)
+    locked = ctx.session.scalar(
+        select(WorkItem)
+        .where(WorkItem.client_id == item.client_id, WorkItem.id == item.id)
+        .with_for_update()
+    )
+    if locked is None or locked.state != "queued":
+        state = locked.state if locked is not None else "gone"
+        raise Conflict(
+            f"work item {item_id} is {state}: a document is replaced only while the item "
+            "waits in the queue",
+            state=state,
+        )
+    described = checked(data, bounds)
+    before = of_item(ctx.session, item.client_id, item.id)
+    if before is not None:
+        ctx.session.execute(
+            delete(Document).where(Document.client_id == item.client_id, Document.id == before.id)
+        )
+    store(ctx.session, ctx.keyring, item.client_id, item.id, data, described, now=ctx.now)
+    audit.record_in(
+        ctx,
+        client_id=item.client_id,
+        action="document.replace",
+        subject=f"work_item:{item.id}",
+        data={
+            "replaced_sha256": before.sha256 if before is not None else None,
+            "sha256": described.sha256,
+            "pages": described.pages,
+        },
+    )
+    found = of_item(ctx.session, item.client_id, item.id)
+    assert found is not None
+    return found
 
 
 def of_item(session: Session, client_id: int, item_id: uuid.UUID) -> Document | None:
