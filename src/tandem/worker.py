@@ -85,7 +85,10 @@ def run_once(container: Container, http: httpx.Client, *, purge: bool = True) ->
                 key=container.audit_key,
                 batch=settings.purge_batch,
             )
-            purged = sum(report.counts["work_items"] for report in reports)
+            purged = sum(
+                report.counts["work_items"] + report.counts.get("conversations", 0)
+                for report in reports
+            )
     return {
         "reaped": reaped,
         "gold_items": gold_items,

@@ -67,9 +67,7 @@ def test_an_agent_answers_with_a_macro_its_variables_filled_and_its_actions_appl
     container: Container, desk: Desk, api: Any, sink: Sink
 ) -> None:
     macro = _ok(api("ops").post(f"/api/v1/brands/{desk.brand_id}/macros", json=ANSWER), 201)
-    foreign = _ok(
-        api("ops").post(f"/api/v1/brands/{desk.other_brand_id}/macros", json=ANSWER), 201
-    )
+    foreign = _ok(api("ops").post(f"/api/v1/brands/{desk.other_brand_id}/macros", json=ANSWER), 201)
     desk.send(FIRST)  # from Maria Santos
     lease = _ok(api("agent").post("/api/v1/dispatch/claim"))
     conversation_id = lease["payload"]["conversation_id"]

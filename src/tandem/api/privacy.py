@@ -97,6 +97,11 @@ class PurgePreviewOut(BaseModel):
     documents: int
     keyings: int
     webhook_deliveries: int
+    conversations: int = Field(description="solved or closed before the cutoff, nothing since")
+    messages: int = Field(description="their texts (the masked text stays)")
+    attachments: int
+    survey_comments: int
+    customers: int = Field(description="whose name and addresses go: all they wrote is done")
 
 
 @router.get("/clients/{client_id}/purge-preview", response_model=PurgePreviewOut)
@@ -113,6 +118,11 @@ def purge_preview(client_id: ClientId, ctx: RetentionOfficer) -> PurgePreviewOut
         documents=seen.documents,
         keyings=seen.keyings,
         webhook_deliveries=seen.webhook_deliveries,
+        conversations=seen.conversations,
+        messages=seen.messages,
+        attachments=seen.attachments,
+        survey_comments=seen.survey_comments,
+        customers=seen.customers,
     )
 
 

@@ -100,8 +100,7 @@ class WriteIn(BaseModel):
 class ReplyIn(WriteIn):
     then: Literal["pending", "solved"] | None = Field(
         default=None,
-        description="the conversation's state after the reply; left out: the macro's, "
-        "or pending",
+        description="the conversation's state after the reply; left out: the macro's, or pending",
     )
     macro_id: uuid.UUID | None = Field(
         default=None,

@@ -8,8 +8,9 @@ until it is re-sealed. Values an intake transaction begun before the rotation se
 old key after the walk passed them are found by a last check, and the walk starts over. An
 item's input and result are both re-sealed by the walk; then, a batch a step, what is sealed
 beside the items (gold items, double-entry keyings, webhook events waiting or kept, the
-documents handed over with items), and the step that finds nothing left finishes the
-rotation.
+documents handed over with items; the service desk's customers, their identities,
+conversations, messages, survey comments and attachments), and the step that finds nothing
+left finishes the rotation.
 """
 
 from __future__ import annotations
@@ -28,6 +29,11 @@ from tandem.custody.models import KeyRotation
 from tandem.delivery.models import WebhookDelivery
 from tandem.documents import service as documents
 from tandem.quality.models import GoldItem, Keying
+from tandem.servicedesk import custody as desk
+from tandem.servicedesk.customers import CUSTOMER, IDENTITY
+from tandem.servicedesk.inbound import MESSAGE
+from tandem.servicedesk.models import Conversation, Customer, CustomerIdentity, Message
+from tandem.servicedesk.surveys import SURVEY, Survey
 from tandem.tenancy.context import Context
 from tandem.tenancy.models import Client
 from tandem.vault.sealing import ANSWER, INPUT, RESULT, Keyring, key_ref
@@ -135,12 +141,14 @@ def _step(
     if session.scalar(select(exists().where(behind))):
         rotation.cursor = None  # sealed under the old key behind the walk: walk again
         return 0
-    # The items are done: then, a batch at a time, what is sealed beside them (documents
-    # a few at a time: each may hold megabytes).
+    # The items are done: then, a batch at a time, what is sealed beside them.
     others = sum(
         _reseal(session, keyring, client_id, rotation.target, version, copies, batch)
         for copies in _BESIDE_ITEMS
-    ) + documents.reseal(session, keyring, client_id, rotation.target, version, max(1, batch // 50))
+    ) + sum(  # documents and attachments a few at a time: each may hold megabytes
+        reseal(session, keyring, client_id, rotation.target, version, max(1, batch // 50))
+        for reseal in (documents.reseal, desk.reseal_attachments)
+    )
     rotation.resealed += others
     if others:
         return others
@@ -175,8 +183,9 @@ def _resealed(
 
 @dataclass(frozen=True)
 class Sealed:
-    """A table whose rows keep a sealed value, bound to an item (or a gold item): which
-    column holds it, which column names the item, and which part of it the value is."""
+    """A table whose rows keep a sealed value, bound to a row (an item, a gold item, a
+    customer, a conversation, a message, a survey): which column holds it, which column
+    names what it is bound to, and which part of it the value is."""
 
     table: Any
     column: str
@@ -189,6 +198,12 @@ _BESIDE_ITEMS = (
     Sealed(GoldItem, "answer_sealed", "id", lambda _: ANSWER),
     Sealed(Keying, "sealed", "work_item_id", lambda row: f"keying{row.number}"),
     Sealed(WebhookDelivery, "result_sealed", "work_item_id", lambda _: RESULT),
+    # the service desk's (tandem.servicedesk: each bound as the module sealing it binds it)
+    Sealed(Customer, "sealed", "id", lambda _: CUSTOMER),
+    Sealed(CustomerIdentity, "sealed", "customer_id", lambda _: IDENTITY),
+    Sealed(Conversation, "sealed", "id", lambda _: MESSAGE),
+    Sealed(Message, "sealed", "id", lambda _: MESSAGE),
+    Sealed(Survey, "sealed", "id", lambda _: SURVEY),
 )
 
 
@@ -203,8 +218,9 @@ def _reseal(
 ) -> int:
     """Re-seal up to `batch` of the client's rows of a table not yet under the rotation's
     key; returns how many. Re-sealed rows leave the condition, so no cursor is needed: each
-    batch scans the client's rows of the table again, which is fine for these few (gold
-    items, double-entry keyings, webhook events kept until the retention purge)."""
+    batch scans the client's rows of the table again, which is fine for the few (gold
+    items, double-entry keyings, webhook events kept until the retention purge) and bearable
+    for the service desk's messages (each batch reads the client's re-sealed ones again)."""
     table = copies.table
     column = getattr(table, copies.column)
     keys = list(table.__table__.primary_key.columns)

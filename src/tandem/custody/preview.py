@@ -3,8 +3,11 @@
 `purge_preview` counts what a retention purge would anonymize now, per process, with the
 oldest and newest of those items: the very items `tandem.custody.retention.purge_due`
 selects (done, last changed before the cutoff, not purged yet), and the copies it would drop
-with them. `purge_now` runs that purge at once, when a person confirms the preview: for the
-items done before the cutoff the preview showed (never later than the retention period
+with them; and the service desk's conversations it would purge (finished before the
+cutoff, as tandem.servicedesk.custody says), with their messages, attachments, survey
+comments and the customers whose names and identities would go. `purge_now` runs that
+purge at once, when a person confirms the preview: for the items done and conversations
+finished before the cutoff the preview showed (never later than the retention period
 allows), with a purge report and an audit record naming who asked. `items_behind` tells how
 many of a client's items a key rotation has still to re-seal.
 """
@@ -22,10 +25,11 @@ from tandem.audit import service as audit
 from tandem.catalog.models import Process
 from tandem.core.errors import Conflict, NotFound
 from tandem.custody.models import KeyRotation, PurgeReport
-from tandem.custody.retention import DONE, anonymize
+from tandem.custody.retention import CONVERSATION_KINDS, DONE, ITEM_KINDS, anonymize
 from tandem.delivery.models import WebhookDelivery
 from tandem.documents.models import Document
 from tandem.quality.models import Keying
+from tandem.servicedesk import custody as desk
 from tandem.tenancy.context import Context
 from tandem.tenancy.models import Client
 from tandem.work.models import WorkItem
@@ -56,6 +60,12 @@ class PurgePreview:
     documents: int
     keyings: int
     webhook_deliveries: int
+    # the service desk's (tandem.servicedesk.custody.counted)
+    conversations: int = 0
+    messages: int = 0  # their sealed texts
+    attachments: int = 0
+    survey_comments: int = 0
+    customers: int = 0  # whose names and identities go
 
     @property
     def items(self) -> int:
@@ -69,6 +79,7 @@ class Purge:
 
     report: PurgeReport | None
     remaining: int
+    conversations_remaining: int = 0
 
 
 def _client(session: Session, client_id: int, *, lock: bool = False) -> Client:
@@ -133,13 +144,15 @@ def purge_preview(ctx: Context, client_id: int) -> PurgePreview:
         documents=counted(Document) if processes else 0,
         keyings=counted(Keying) if processes else 0,
         webhook_deliveries=counted(WebhookDelivery) if processes else 0,
+        **desk.counted(session, client_id, cutoff),
     )
 
 
 def purge_now(ctx: Context, client_id: int, cutoff: datetime, *, limit: int = PURGE_LIMIT) -> Purge:
-    """Anonymize the client's items done before `cutoff` (at most its retention period ago),
-    `limit` at most, as the worker's purge would; a purge report and an audit record as the
-    one who asked. Conflict if the client keeps its data (no period) or has left."""
+    """Anonymize the client's items done and conversations finished before `cutoff` (at most
+    its retention period ago), `limit` at most of each, as the worker's purge would; a purge
+    report and an audit record as the one who asked. Conflict if the client keeps its data
+    (no period) or has left."""
     session = ctx.session
     client = _client(session, client_id, lock=True)
     if client.ended_at is not None:
@@ -154,17 +167,25 @@ def purge_now(ctx: Context, client_id: int, cutoff: datetime, *, limit: int = PU
         .order_by(WorkItem.updated_at, WorkItem.id)
         .limit(limit)
     ).all()
-    now_due = _due(client_id, ctx.now - timedelta(days=client.retention_days))
+    conversations = desk.due_ids(session, client_id, cutoff, limit)
+    now_cutoff = ctx.now - timedelta(days=client.retention_days)
+    now_due = _due(client_id, now_cutoff)
 
-    def remaining() -> int:
-        return int(session.scalar(select(func.count()).select_from(WorkItem).where(now_due)) or 0)
+    def remaining() -> Purge:
+        items = session.scalar(select(func.count()).select_from(WorkItem).where(now_due))
+        left = desk.counted(session, client_id, now_cutoff)["conversations"]
+        return Purge(None, int(items or 0), left)
 
-    if not rows:
-        return Purge(None, remaining())
-    counts: dict[str, int] = {}
+    if not rows and not conversations:
+        return remaining()
+    counts = dict.fromkeys((*ITEM_KINDS, *CONVERSATION_KINDS), 0)
     for start in range(0, len(rows), _CHUNK):
         chunk = rows[start : start + _CHUNK]
         for kind, count in anonymize(session, client_id, chunk, ctx.now).items():
+            counts[kind] = counts.get(kind, 0) + count
+    for start in range(0, len(conversations), _CHUNK):
+        chunk_ids = conversations[start : start + _CHUNK]
+        for kind, count in desk.purge(session, client_id, chunk_ids, cutoff).items():
             counts[kind] = counts.get(kind, 0) + count
     report = PurgeReport(
         client_id=client_id, reason="retention", at=ctx.now, cutoff=cutoff, counts=counts
@@ -178,7 +199,8 @@ def purge_now(ctx: Context, client_id: int, cutoff: datetime, *, limit: int = PU
         subject=f"purge_report:{report.id}",
         data={"reason": "retention", "cutoff": cutoff.isoformat(), "on_request": True, **counts},
     )
-    return Purge(report, remaining())
+    left = remaining()
+    return Purge(report, left.remaining, left.conversations_remaining)
 
 
 def items_behind(session: Session, rotation: KeyRotation) -> int:

@@ -4,17 +4,22 @@ and when the contract ends the client gets everything it owns back and Tandem ke
 `purge_due` (run by the worker) anonymizes items done (delivered or cancelled) longer ago than
 the period: their personal input and result fields become null, their sealed values go, and so
 do the copies of their results (first keyings, webhook bodies sent) and their documents. What
-is left (states, times, SLA, quality scores) still counts in reports. `export_client` writes
-every row the client owns as JSON Lines (a document's bytes in a file of their own) with a
-manifest of counts and SHA-256 digests; `end_contract` then deletes
-them. Each purge writes a purge report and an audit record; the audit trail itself stays, as
-the evidence.
+is left (states, times, SLA, quality scores) still counts in reports. It purges the service
+desk's conversations finished (solved or closed, nothing since) longer ago the same way
+(tandem.servicedesk.custody says what finished means and what goes): sealed subjects, texts
+and survey comments, attachments, and the names and identities of customers with nothing
+unfinished; masked texts stay. `export_client` writes every row the client owns as JSON
+Lines (sealed values opened; a document's or an attachment's bytes in a file of their own)
+with a manifest of counts and SHA-256 digests (of the tables' files and of the content
+files); `end_contract` then deletes them. Each purge writes a purge report and an audit
+record; the audit trail itself stays, as the evidence.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -34,6 +39,10 @@ from tandem.delivery.models import WebhookDelivery
 from tandem.documents import service as documents
 from tandem.documents.content import EXTENSIONS
 from tandem.quality.models import Keying
+from tandem.servicedesk import custody as desk
+from tandem.servicedesk.customers import CUSTOMER, IDENTITY
+from tandem.servicedesk.inbound import MESSAGE
+from tandem.servicedesk.surveys import SURVEY
 from tandem.tenancy.context import Context
 from tandem.tenancy.models import ApiToken, Client, ConsoleSession, User
 from tandem.vault.masking import personal_fields
@@ -75,9 +84,15 @@ def purge_reports(ctx: Context, limit: int = 1000) -> list[PurgeReport]:
     )
 
 
+# What a purge report counts of the items (`anonymize`) and of the service desk's
+# conversations (tandem.servicedesk.custody.purge): every kind, zero when none.
+ITEM_KINDS = ("work_items", "documents", "keyings", "webhook_deliveries")
+CONVERSATION_KINDS = ("conversations", "messages", "attachments", "survey_comments", "customers")
+
+
 def purge_due(session: Session, now: datetime, *, key: bytes, batch: int) -> list[PurgeReport]:
-    """Anonymize up to `batch` items per client that are past its retention period; one
-    purge report (and audit record) per client that had any."""
+    """Anonymize up to `batch` items and `batch` conversations per client that are past its
+    retention period; one purge report (and audit record) per client that had any."""
     reports = []
     clients = session.execute(
         select(Client.id, Client.retention_days).where(
@@ -96,8 +111,12 @@ def purge_due(session: Session, now: datetime, *, key: bytes, batch: int) -> lis
             )
             .limit(batch)
         ).all()
-        if due:
-            counts = anonymize(session, client_id, due, now)
+        conversations = desk.due_ids(session, client_id, cutoff, batch)
+        if due or conversations:
+            counts = dict.fromkeys(ITEM_KINDS, 0)
+            if due:
+                counts.update(anonymize(session, client_id, due, now))
+            counts.update(desk.purge(session, client_id, conversations, cutoff))
             reports.append(_report(session, client_id, "retention", cutoff, counts, now, key))
     return reports
 
@@ -203,19 +222,21 @@ def export_client(
     if session.get(Client, client_id) is None:
         raise NotFound(f"client {client_id} not found")
     directory.mkdir(parents=True, exist_ok=True)
-    files = {}
+    files: dict[str, Any] = {}
+    contents: dict[str, Any] = {}  # the files of documents' and attachments' bytes
     for table in client_tables():
         path = directory / f"{table.name}.jsonl"
         digest, rows = hashlib.sha256(), 0
         with path.open("w", encoding="utf-8") as out:
             query = select(table).where(table.c.client_id == client_id)
-            per = 4 if table.name == "documents" else 5_000  # a document may weigh megabytes
+            # a document or an attachment may weigh megabytes
+            per = 4 if table.name in _CONTENTS else 5_000
             for row in session.execute(query.execution_options(yield_per=per)).mappings():
                 values = dict(row)
                 if table.name in _OPENED:
                     _OPENED[table.name](keyring, client_id, values)
-                if table.name == "documents":  # its bytes in a file of their own
-                    values = _document(keyring, client_id, values, directory)
+                if table.name in _CONTENTS:  # its bytes in a file of their own
+                    values = _CONTENTS[table.name](keyring, client_id, values, directory, contents)
                 if table.name == "users":
                     values.pop("password_hash", None)
                 line = json.dumps(values, default=str, sort_keys=True) + "\n"
@@ -223,7 +244,9 @@ def export_client(
                 digest.update(line.encode())
                 rows += 1
         files[path.name] = {"rows": rows, "sha256": digest.hexdigest()}
-    manifest = {"client_id": client_id, "files": files}
+    # The tables' files (their rows name each content file with its SHA-256), then the
+    # content files themselves.
+    manifest = {"client_id": client_id, "files": files, "contents": contents}
     (directory / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
     return manifest
 
@@ -259,17 +282,97 @@ def _webhook_delivery(keyring: Keyring, client_id: int, values: dict[str, Any]) 
         values["payload"] = {**values["payload"], "data": {**data, "result": result}}
 
 
+def _content_file(directory: Path, name: str, data: bytes, contents: dict[str, Any]) -> None:
+    """Write a content file (a document's, an attachment's bytes in clear) and note its
+    size and SHA-256 for the manifest."""
+    path = directory / name
+    path.parent.mkdir(exist_ok=True)
+    path.write_bytes(data)
+    contents[name] = {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+
+
 def _document(
-    keyring: Keyring, client_id: int, values: dict[str, Any], directory: Path
+    keyring: Keyring,
+    client_id: int,
+    values: dict[str, Any],
+    directory: Path,
+    contents: dict[str, Any],
 ) -> dict[str, Any]:
     """A document's bytes in clear, written to documents/<id>.<ext> beside the tables; its
     row names the file (the row's SHA-256 is the file's)."""
     data = documents.opened_bytes(keyring, client_id, values)
     name = f"documents/{values['id']}.{EXTENSIONS.get(values['media_type'], 'bin')}"
-    (directory / "documents").mkdir(exist_ok=True)
-    (directory / name).write_bytes(data)
+    _content_file(directory, name, data, contents)
     kept = {k: v for k, v in values.items() if k not in ("content", "sealed_with")}
     return {**kept, "file": name}
+
+
+_SUFFIX = re.compile(r"\.([A-Za-z0-9]{1,10})$")
+
+
+def _attachment(
+    keyring: Keyring,
+    client_id: int,
+    values: dict[str, Any],
+    directory: Path,
+    contents: dict[str, Any],
+) -> dict[str, Any]:
+    """An attachment's bytes in clear, written to conversation_attachments/<id>.<ext> (the
+    extension of the name it came with, if a plain one) beside the tables; its row names
+    the file and keeps the name it came with."""
+    data = desk.opened_attachment(keyring, client_id, values)
+    suffix = _SUFFIX.search(values["filename"] or "")
+    extension = suffix.group(1).lower() if suffix else EXTENSIONS.get(values["media_type"], "bin")
+    name = f"conversation_attachments/{values['id']}.{extension}"
+    _content_file(directory, name, data, contents)
+    kept = {k: v for k, v in values.items() if k not in ("content", "sealed_with")}
+    return {**kept, "file": name}
+
+
+_CONTENTS: dict[
+    str, Callable[[Keyring, int, dict[str, Any], Path, dict[str, Any]], dict[str, Any]]
+] = {
+    "documents": _document,
+    "conversation_attachments": _attachment,
+}
+
+
+def _customer(keyring: Keyring, client_id: int, values: dict[str, Any]) -> None:
+    sealed = values.pop("sealed")
+    if sealed:
+        values["name"] = keyring.open(client_id, values["id"], sealed, CUSTOMER)["name"]
+
+
+def _identity(keyring: Keyring, client_id: int, values: dict[str, Any]) -> None:
+    """The identity's value in clear ({kind: value} sealed, bound to its customer)."""
+    opened_ = keyring.open(client_id, values["customer_id"], values.pop("sealed"), IDENTITY)
+    values["value"] = opened_.get(values["kind"])
+
+
+def _conversation(keyring: Keyring, client_id: int, values: dict[str, Any]) -> None:
+    """The subject in clear and, for one begun on the web, the customer's link."""
+    sealed = values.pop("sealed")
+    if sealed:
+        opened_ = keyring.open(client_id, values["id"], sealed, MESSAGE)
+        values["subject"] = opened_.get("subject", values["subject"])
+        if "link" in opened_:
+            values["link"] = opened_["link"]
+
+
+def _message(keyring: Keyring, client_id: int, values: dict[str, Any]) -> None:
+    """The sender, the new text, the whole text and the sanitized HTML in clear."""
+    sealed = values.pop("sealed")
+    if sealed:
+        opened_ = keyring.open(client_id, values["id"], sealed, MESSAGE)
+        for field in ("sender", "text", "full_text", "html"):
+            if field in opened_:
+                values[field] = opened_[field]
+
+
+def _survey(keyring: Keyring, client_id: int, values: dict[str, Any]) -> None:
+    sealed = values.pop("sealed")
+    if sealed:
+        values["comment"] = keyring.open(client_id, values["id"], sealed, SURVEY)["comment"]
 
 
 # Tables whose rows keep personal values sealed: opened into the row on export, in place.
@@ -278,6 +381,11 @@ _OPENED: dict[str, Callable[[Keyring, int, dict[str, Any]], None]] = {
     "qa_gold_items": _gold_item,
     "qa_keyings": _keying,
     "webhook_deliveries": _webhook_delivery,
+    "customers": _customer,
+    "customer_identities": _identity,
+    "conversations": _conversation,
+    "conversation_messages": _message,
+    "conversation_surveys": _survey,
 }
 
 

@@ -114,6 +114,11 @@ COUNTED = {
     "documents": ("document", "documents"),
     "keyings": ("first keying", "first keyings"),
     "webhook_deliveries": ("webhook body", "webhook bodies"),
+    "conversations": ("conversation", "conversations"),
+    "messages": ("message's text", "messages' texts"),
+    "attachments": ("attachment", "attachments"),
+    "survey_comments": ("survey comment", "survey comments"),
+    "customers": ("customer's name and addresses", "customers' names and addresses"),
     "console_sessions": ("console session", "console sessions"),
     "api_tokens": ("API token", "API tokens"),
 }

@@ -43,7 +43,9 @@ def upgrade() -> None:
         sa.Column("priority", sa.Integer(), nullable=True),
         sa.Column("created_at", tandem.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", tandem.core.db.UTCDateTime(timezone=True), nullable=False),
-        sa.CheckConstraint("then_state IN ('pending', 'solved')", name=op.f("ck_macros_macro_then")),
+        sa.CheckConstraint(
+            "then_state IN ('pending', 'solved')", name=op.f("ck_macros_macro_then")
+        ),
         sa.ForeignKeyConstraint(
             ["client_id", "brand_id"],
             ["brands.client_id", "brands.id"],
