@@ -21,7 +21,7 @@ from tandem.core.clock import ManualClock
 from tandem.core.db import transaction
 from tandem.custody import keys, preview, retention
 from tandem.custody.models import KeyRotation
-from tandem.servicedesk import surveys
+from tandem.servicedesk import surveys, threads
 from tandem.servicedesk.custody import purge
 from tandem.servicedesk.customers import CUSTOMER, IDENTITY
 from tandem.servicedesk.inbound import ATTACHMENT, MESSAGE
@@ -307,6 +307,19 @@ def test_a_conversation_past_retention_loses_its_personal_data_as_the_preview_sa
     # The customer-facing views still work on what is left.
     shown = api("client").get(f"/api/v1/conversations/{maria}")
     assert shown.status_code == 200, shown.text
+    # Maria answers the purged conversation (by its reply address): a new conversation
+    # begins, which can be answered (her old one has no address left to answer to).
+    with transaction(container.sessions) as session:
+        token = session.get_one(Conversation, (world.client_id, maria)).token
+    again = _mail("Maria Santos", "maria@example.com", "Re: Photo of the damage", "And now?")
+    desk.send(again, to=threads.reply_address("support@acme.example", token))
+    with transaction(container.sessions) as session:
+        old = session.get_one(Conversation, (world.client_id, maria))
+        new = session.scalars(
+            select(Conversation).where(Conversation.id.not_in([maria, john_old, ana, john_open]))
+        ).one()
+    assert old.state == "solved" and old.sealed is None
+    assert new.state == "new" and new.sealed is not None and new.customer_id != old.customer_id
 
 
 def test_a_message_since_the_cutoff_keeps_a_solved_conversation(

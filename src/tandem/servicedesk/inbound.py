@@ -83,7 +83,10 @@ def receive(
     if (
         conversation is not None
         and person
-        and states.after_customer_message(conversation.state) is None
+        and (
+            states.after_customer_message(conversation.state) is None
+            or conversation.sealed is None  # its personal data purged (retention)
+        )
     ):
         conversation = None  # closed for good: the customer's reply starts a new one
     created = conversation is None
