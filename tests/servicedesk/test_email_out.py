@@ -4,20 +4,28 @@ and the customer's answer, sent with smtplib to Tandem's own SMTP server, thread
 
 from __future__ import annotations
 
+import base64
 import email.policy
+import ipaddress
 import socket
+import ssl
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.parser import BytesParser
 from typing import Any
 
+import dkim
 import pytest
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
-from sqlalchemy import select
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
+from sqlalchemy import select, update
 
 from tandem.container import Container
 from tandem.core.clock import ManualClock
@@ -35,6 +43,7 @@ class Sink:
 
     port: int
     received: list[tuple[str, list[str], EmailMessage]] = field(default_factory=list)
+    raw: list[bytes] = field(default_factory=list)  # each message as it came
     refuse: str | None = None
     refuse_to: str | None = None  # refuse only this recipient
     connections: set[Any] = field(default_factory=set)  # the peers that gave a recipient
@@ -53,6 +62,7 @@ class Sink:
         message = BytesParser(policy=email.policy.default).parsebytes(data)
         assert isinstance(message, EmailMessage)
         self.received.append((str(envelope.mail_from), list(envelope.rcpt_tos), message))
+        self.raw.append(data)
         return "250 2.0.0 queued"
 
     @property
@@ -362,3 +372,136 @@ def test_a_pass_sends_over_one_connection_and_a_refusal_does_not_stop_the_rest(
     assert delivered == ["ana@example.com", "cleo@example.com", "dan@example.com"]
     assert sorted(mail.status for mail in _mail(container)) == ["failed", "sent", "sent", "sent"]
     assert len(sink.connections) == 2  # the first, and a fresh one after the refusal
+
+
+def _certificate(tmp_path: Any) -> tuple[ssl.SSLContext, str]:
+    """A relay's TLS: a self-signed certificate for 127.0.0.1, and its file as the CA."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "relay.test")])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = tmp_path / "relay.pem", tmp_path / "relay.key"
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(str(cert_file), str(key_file))
+    return context, str(cert_file)
+
+
+def test_a_signed_reply_goes_through_a_relay_over_starttls_with_a_login(
+    container: Container, desk: Desk, api: Any, tmp_path: Any
+) -> None:
+    """The relay as production has it: STARTTLS required before AUTH, its certificate
+    checked against the CA file named, the login taken; the reply carries a DKIM signature
+    of the brand's domain that verifies against the published key."""
+    tls, ca_file = _certificate(tmp_path)
+    logins: list[tuple[bytes, bytes]] = []
+
+    def authenticate(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> Any:
+        logins.append((data.login, data.password))
+        return AuthResult(success=data.password == b"relay secret")
+
+    relay_sink = Sink(_free_port())
+
+    def relay_server() -> Controller:
+        return Controller(
+            relay_sink,
+            hostname="127.0.0.1",
+            port=relay_sink.port,
+            decode_data=False,
+            tls_context=tls,
+            require_starttls=True,
+            authenticator=authenticate,
+            auth_required=True,
+        )
+
+    controller = relay_server()
+    controller.start()
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    keys = tmp_path / "dkim"
+    keys.mkdir()
+    (keys / "acme.example.pem").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.TraditionalOpenSSL,
+            serialization.NoEncryption(),
+        )
+    )
+    settings = container.settings.model_copy(
+        update={
+            "smtp_relay_host": "127.0.0.1",
+            "smtp_relay_port": relay_sink.port,
+            "smtp_relay_username": "tandem",
+            "smtp_relay_password": "relay secret",
+            "smtp_relay_starttls": True,
+            "smtp_relay_ca_file": ca_file,
+            "dkim_keys_dir": str(keys),
+            "dkim_selector": "mail2026",
+        }
+    )
+    relay = outgoing.relay_of(settings)
+    assert relay is not None
+    try:
+        conversation_id, attempt = _claimed(desk, api)
+        _ok(
+            api("agent").post(
+                f"/api/v1/conversations/{conversation_id}/replies",
+                json={"attempt": attempt, "text": "Your parcel is on its way."},
+            ),
+            201,
+        )
+        assert _send(container, relay) == 1
+        [mail] = _mail(container)
+        assert mail.status == "sent", mail.last_error
+        assert logins == [(b"tandem", b"relay secret")]
+        [raw] = relay_sink.raw
+        assert raw.startswith(b"DKIM-Signature:") and b"d=acme.example" in raw
+        public = key.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        record = b"v=DKIM1; k=rsa; p=" + base64.b64encode(public)
+
+        def dns(name: bytes, timeout: int = 5) -> bytes | None:
+            return record if name == b"mail2026._domainkey.acme.example." else None
+
+        assert dkim.verify(raw, dnsfunc=dns)
+        assert not dkim.verify(raw.replace(b"on its way", b"lost, sorry"), dnsfunc=dns)
+    finally:
+        controller.stop()
+
+    # A relay whose certificate is not from the CA named is not trusted with the password.
+    untrusted = outgoing.relay_of(settings.model_copy(update={"smtp_relay_ca_file": ""}))
+    assert untrusted is not None
+    controller = relay_server()
+    controller.start()
+    try:
+        with transaction(container.sessions) as session:  # the same reply, to send again
+            session.execute(
+                update(OutgoingMail).values(status="queued", next_attempt_at=container.clock.now())
+            )
+        assert _send(container, untrusted) == 1
+        waiting = [m for m in _mail(container) if m.status == "queued"]
+        assert [m.last_error for m in waiting] == ["TLS with the relay failed"]
+        assert logins == [(b"tandem", b"relay secret")]  # no second login
+    finally:
+        controller.stop()

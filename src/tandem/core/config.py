@@ -101,7 +101,15 @@ class Settings(BaseSettings):
     smtp_relay_password: str = ""
     smtp_relay_starttls: bool = True
     smtp_relay_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    # The certificate authorities the relay's certificate is checked against (a PEM file);
+    # unset: the system's.
+    smtp_relay_ca_file: str = ""
     mail_max_attempts: int = Field(default=8, ge=1, le=50)
+    # DKIM: mail from a brand whose reply-from domain has a private key in dkim_keys_dir
+    # (<domain>.pem) is signed with it under dkim_selector (its public key published at
+    # <selector>._domainkey.<domain>); other mail goes unsigned.
+    dkim_keys_dir: str = ""
+    dkim_selector: str = Field(default="tandem", pattern=r"^[A-Za-z0-9][A-Za-z0-9-]{0,62}$")
     # A conversation solved asks its customer how we did (tandem.servicedesk.surveys): the
     # survey's link works this many days; links in mail start with public_url, the address
     # customers reach Tandem's public pages at (unset: http://TANDEM_HOST:TANDEM_PORT).

@@ -15,6 +15,7 @@ answer, so it is not marked Auto-Submitted (RFC 3834: an auto-responder must ans
 from __future__ import annotations
 
 import contextlib
+import email.policy
 import smtplib
 import ssl
 import time
@@ -23,8 +24,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
+from pathlib import Path
 from typing import Any
 
+import dkim
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -50,6 +53,53 @@ QUEUED, SENT, FAILED = "queued", "sent", "failed"
 
 
 @dataclass(frozen=True)
+class Dkim:
+    """DKIM signing keys by domain (the PEM private keys of TANDEM_DKIM_KEYS_DIR)."""
+
+    selector: str
+    keys: dict[str, bytes]
+
+    def sign(self, message: bytes, sender: str) -> bytes:
+        """`message` with a DKIM-Signature of the sender's domain first, if it has a key."""
+        domain = sender.rpartition("@")[2].lower()
+        key = self.keys.get(domain)
+        if key is None:
+            return message
+        signature = dkim.sign(
+            message,
+            self.selector.encode(),
+            domain.encode(),
+            key,
+            include_headers=SIGNED_HEADERS,
+        )
+        return bytes(signature) + message
+
+
+# What the signature covers: who it is from and to, what it says it is, and its thread.
+SIGNED_HEADERS = [
+    b"From",
+    b"To",
+    b"Subject",
+    b"Date",
+    b"Message-ID",
+    b"In-Reply-To",
+    b"References",
+    b"Reply-To",
+    b"Content-Type",
+    b"MIME-Version",
+]
+
+
+def dkim_of(settings: Any) -> Dkim | None:
+    """The signing keys TANDEM_DKIM_KEYS_DIR holds (<domain>.pem each); None when unset."""
+    if not settings.dkim_keys_dir:
+        return None
+    folder = Path(settings.dkim_keys_dir)
+    keys = {path.stem.lower(): path.read_bytes() for path in sorted(folder.glob("*.pem"))}
+    return Dkim(settings.dkim_selector, keys)
+
+
+@dataclass(frozen=True)
 class Relay:
     """The SMTP relay mail goes out through (TANDEM_SMTP_RELAY_*)."""
 
@@ -60,6 +110,8 @@ class Relay:
     starttls: bool = True
     timeout_s: float = 30.0
     local_hostname: str | None = None  # what we say in EHLO
+    ca_file: str | None = None  # whom the relay's certificate must come from; None: the system's
+    dkim: Dkim | None = None
 
 
 def relay_of(settings: Any) -> Relay | None:
@@ -74,6 +126,8 @@ def relay_of(settings: Any) -> Relay | None:
         starttls=settings.smtp_relay_starttls,
         timeout_s=settings.smtp_relay_timeout_seconds,
         local_hostname=settings.smtp_hostname,
+        ca_file=settings.smtp_relay_ca_file or None,
+        dkim=dkim_of(settings),
     )
 
 
@@ -198,7 +252,7 @@ class _Connection:
             try:
                 client.ehlo()
                 if relay.starttls:
-                    client.starttls(context=ssl.create_default_context())
+                    client.starttls(context=ssl.create_default_context(cafile=relay.ca_file))
                     client.ehlo()
                 if relay.username:
                     client.login(relay.username, relay.password)
@@ -226,10 +280,11 @@ def _send(connection: _Connection, outgoing: Outgoing) -> tuple[int | None, str 
     answer is for good (the relay refuses the message itself); a 4xx, a connection or TLS
     failure is tried again."""
     sender = outgoing.message["From"].addresses[0].addr_spec
+    data = outgoing.message.as_bytes(policy=email.policy.SMTP)
+    if connection.relay.dkim is not None:
+        data = connection.relay.dkim.sign(data, sender)
     try:
-        refused = connection.open().send_message(
-            outgoing.message, from_addr=sender, to_addrs=[outgoing.recipient]
-        )
+        refused = connection.open().sendmail(sender, [outgoing.recipient], data)
     except Exception as exc:
         connection.drop()  # whatever the relay said, the next message starts afresh
         return _failure(exc)
