@@ -74,8 +74,11 @@ def test_a_visitor_writes_reads_the_answer_at_their_link_and_replies(
     assert "Open" in page.locator(".muted").inner_text()
     _shoot(page, "conversation-replied")
 
-    again = _ok(api("agent").post("/api/v1/dispatch/claim"))
-    assert again["payload"]["conversation_id"] == conversation_id  # work again: claimable
+    # Work again, first for the agent who answered (leased to them: their held items).
+    [again] = _ok(api("agent").get("/api/v1/dispatch/leases"))
+    assert again["item_id"] != lease["item_id"]
+    shown_again = _ok(api("client").get(path))
+    assert shown_again["work_item_id"] == again["item_id"]
     shown = _ok(api("client").get(path))
     assert [m["direction"] for m in shown["messages"]] == ["in", "note", "out", "in"]
 

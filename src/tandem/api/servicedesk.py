@@ -205,8 +205,27 @@ def change_state(
         body.action,
         pending_on=body.pending_on,
         reason=body.reason,
-        rules=Rules(at_risk_fraction=services.settings.at_risk_fraction),
+        rules=Rules.of(services.settings),
     )
+    return ConversationOut.model_validate(_out(views.get(ctx, conversation_id)))
+
+
+class TakeoverIn(BaseModel):
+    agent_id: uuid.UUID | None = Field(
+        default=None, description="who takes it over; left out: you (your agent profile)"
+    )
+    reason: str | None = Field(default=None, max_length=500)
+
+
+@router.post("/conversations/{conversation_id}/takeover", response_model=ConversationOut)
+def take_over(
+    conversation_id: uuid.UUID, body: TakeoverIn, ctx: Managing, services: Services
+) -> ConversationOut:
+    """Take a conversation waiting for an answer over (a team lead), for yourself or the
+    agent named: its work item is leased to them and whoever held it loses the lease
+    (audited). 409: it waits for nobody's answer; 422 names `agent_id` when that agent may
+    not take it now (shift, clearance, skills)."""
+    replies.take_over(ctx, services.dispatcher, conversation_id, body.agent_id, body.reason)
     return ConversationOut.model_validate(_out(views.get(ctx, conversation_id)))
 
 
@@ -267,7 +286,7 @@ def open_conversation(
         ctx,
         brand,
         webchannel.Contact(body.name, body.email, body.subject, body.text),
-        Rules(at_risk_fraction=services.settings.at_risk_fraction),
+        Rules.of(services.settings),
         verified=True,
         idempotency_key=idempotency_key,
         external_id=body.external_id,

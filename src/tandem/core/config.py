@@ -105,6 +105,9 @@ class Settings(BaseSettings):
     # unset: the system's.
     smtp_relay_ca_file: str = ""
     mail_max_attempts: int = Field(default=8, ge=1, le=50)
+    # A customer's answer is leased first to the agent who last answered them (if they may
+    # take it now) for this many minutes, then returns to the queue; 0: to the queue at once.
+    desk_back_to_agent_minutes: int = Field(default=15, ge=0, le=24 * 60)
     # DKIM: mail from a brand whose reply-from domain has a private key in dkim_keys_dir
     # (<domain>.pem) is signed with it under dkim_selector (its public key published at
     # <selector>._domainkey.<domain>); other mail goes unsigned.

@@ -243,33 +243,8 @@ class Dispatcher:
         self, ctx: Context, item_id: uuid.UUID, agent_id: uuid.UUID, reason: str | None
     ) -> WorkItem:
         """Lease an item to a named agent for one lease period (operations reassigning
-        work): only to an active agent who may serve its queue now (cleared for its client,
-        skilled, speaking its language, on shift: what their own claim would ask) and who
-        is not kept from it (its first keyer, or the agent whose work was sent to someone
-        else). A refusal names the field `agent_id` and why."""
-        item = access.get_visible(ctx, item_id)
-
-        def refuse(message: str) -> InvalidInput:
-            return InvalidInput(
-                f"work item {item_id} cannot be assigned to agent {agent_id}",
-                errors=[{"field": "agent_id", "message": message}],
-            )
-
-        if item.excluded_agent_id == agent_id:
-            raise refuse("this agent may not work this item: it needs someone else's eyes")
-        try:
-            profile = agent_profile(ctx.session, agent_id)
-        except NotFound:
-            raise refuse("no active agent has this id") from None
-        requirements = queue_requirements(ctx.session, profile.cleared_clients)
-        if (item.client_id, item.routing_key) not in servable_queues(
-            profile, requirements, ctx.now
-        ):
-            raise refuse(
-                f"this agent may not serve the queue {item.routing_key!r} now (clearance for "
-                "the client, skills, languages or shift)"
-            )
-        return transitions.assign(ctx, item, agent_id, expires=ctx.now + self.lease, reason=reason)
+        work): see `assign`."""
+        return assign(ctx, item_id, agent_id, reason, expires=ctx.now + self.lease)
 
     def submit(
         self,
@@ -460,3 +435,38 @@ def reroute(ctx: Context, item_id: uuid.UUID, routing_key: str, reason: str | No
             errors=[{"field": "routing_key", "message": message}],
         )
     return transitions.reroute(ctx, item, routing_key, reason=reason)
+
+
+def assign(
+    ctx: Context,
+    item_id: uuid.UUID,
+    agent_id: uuid.UUID,
+    reason: str | None,
+    *,
+    expires: datetime,
+) -> WorkItem:
+    """Lease an item to a named agent until `expires`: only to an active agent who may serve
+    its queue now (cleared for its client, skilled, speaking its language, on shift: what
+    their own claim would ask) and who is not kept from it (its first keyer, or the agent
+    whose work was sent to someone else). A refusal names the field `agent_id` and why."""
+    item = access.get_visible(ctx, item_id)
+
+    def refuse(message: str) -> InvalidInput:
+        return InvalidInput(
+            f"work item {item_id} cannot be assigned to agent {agent_id}",
+            errors=[{"field": "agent_id", "message": message}],
+        )
+
+    if item.excluded_agent_id == agent_id:
+        raise refuse("this agent may not work this item: it needs someone else's eyes")
+    try:
+        profile = agent_profile(ctx.session, agent_id)
+    except NotFound:
+        raise refuse("no active agent has this id") from None
+    requirements = queue_requirements(ctx.session, profile.cleared_clients)
+    if (item.client_id, item.routing_key) not in servable_queues(profile, requirements, ctx.now):
+        raise refuse(
+            f"this agent may not serve the queue {item.routing_key!r} now (clearance for "
+            "the client, skills, languages or shift)"
+        )
+    return transitions.assign(ctx, item, agent_id, expires=expires, reason=reason)

@@ -7,10 +7,14 @@ from __future__ import annotations
 import hashlib
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import select
 
 from tandem.core.db import new_id
+from tandem.core.errors import Conflict, InvalidInput
+from tandem.dispatch import service as dispatch
 from tandem.intake.service import submit_item
 from tandem.servicedesk import classify, states, threads
 from tandem.servicedesk.brands import item_payload
@@ -31,11 +35,25 @@ _DONE = (State.DELIVERED.value, State.CANCELLED.value)
 @dataclass(frozen=True)
 class Rules:
     """How mail is taken: the relay whose Authentication-Results count (None: any), the
-    largest attachment kept, the SLA's at-risk fraction for the work items made."""
+    largest attachment kept, the SLA's at-risk fraction for the work items made, and how
+    long a customer's answer waits for the agent who last answered them (None: it goes to
+    the queue at once)."""
 
     authserv_id: str | None = None
     max_attachment_bytes: int = 10 * 1024 * 1024
     at_risk_fraction: float = 0.75
+    back_to_agent: timedelta | None = None
+
+    @classmethod
+    def of(cls, settings: Any) -> Rules:
+        """The rules the settings (tandem.core.config.Settings) say."""
+        minutes = settings.desk_back_to_agent_minutes
+        return cls(
+            authserv_id=settings.smtp_authserv_id or None,
+            max_attachment_bytes=settings.smtp_max_attachment_bytes,
+            at_risk_fraction=settings.at_risk_fraction,
+            back_to_agent=timedelta(minutes=minutes) if minutes else None,
+        )
 
 
 @dataclass(frozen=True)
@@ -264,3 +282,38 @@ def make_work(
         priority=conversation.priority,
     )
     conversation.work_item_id = item.id
+    if rules.back_to_agent is not None:
+        _back_to_last_agent(ctx, conversation, item.id, rules.back_to_agent)
+
+
+def _back_to_last_agent(
+    ctx: Context, conversation: Conversation, item_id: uuid.UUID, wait: timedelta
+) -> None:
+    """The customer's answer goes first to the agent who last answered them, if they may
+    take it now (on shift, cleared, skilled: dispatch decides): leased to them for `wait`,
+    after which, unopened, it returns to the queue as any lapsed lease does. Otherwise it
+    stays in the queue."""
+    author = ctx.session.scalar(
+        select(Message.author)
+        .where(
+            Message.client_id == conversation.client_id,
+            Message.conversation_id == conversation.id,
+            Message.direction == "out",
+        )
+        .order_by(Message.received_at.desc(), Message.id.desc())
+        .limit(1)
+    )
+    if not author or not author.startswith("agent:"):
+        return
+    try:
+        agent_id = uuid.UUID(author.removeprefix("agent:"))
+        with ctx.session.begin_nested():
+            dispatch.assign(
+                ctx,
+                item_id,
+                agent_id,
+                "the customer answered the agent who last wrote to them",
+                expires=ctx.now + wait,
+            )
+    except (ValueError, InvalidInput, Conflict):
+        return  # not theirs to take now: the queue's

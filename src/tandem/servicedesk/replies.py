@@ -295,3 +295,36 @@ def _end_work(ctx: Context, conversation: Conversation, reason: str) -> None:
             state=item.state,
         )
     transitions.cancel(ctx, item.id, reason[:500])
+
+
+def take_over(
+    ctx: Context,
+    dispatcher: Dispatcher,
+    conversation_id: uuid.UUID,
+    agent_id: uuid.UUID | None,
+    reason: str | None,
+) -> Conversation:
+    """A team lead takes a conversation waiting for an answer over, for themselves (their
+    agent profile) or for the agent named: its work item is leased to them, and whoever held
+    it loses the lease (dispatch decides whether they may take it)."""
+    conversation = _conversation(ctx, conversation_id)
+    taker = agent_id or ctx.principal.agent_id
+    if taker is None:
+        message = "you have no agent profile: name the agent who takes it over"
+        raise InvalidInput(message, errors=[{"field": "agent_id", "message": message}])
+    open_item = None
+    if conversation.work_item_id is not None:
+        open_item = ctx.session.scalar(
+            select(WorkItem).where(
+                WorkItem.client_id == conversation.client_id,
+                WorkItem.id == conversation.work_item_id,
+                WorkItem.state.in_(_OPEN_WORK),
+            )
+        )
+    if open_item is None:
+        raise Conflict(
+            f"conversation {conversation_id} waits for nobody's answer: nothing to take over",
+            state=conversation.state,
+        )
+    dispatcher.assign(ctx, open_item.id, taker, reason or "taken over by a team lead")
+    return conversation

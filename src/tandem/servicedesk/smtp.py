@@ -53,11 +53,7 @@ class Desk:
         self.marker = settings.smtp_hostname
         self._brands: dict[str, tuple[float, tuple[int, uuid.UUID]]] = {}
         self.max_received = settings.smtp_max_received
-        self.rules = inbound.Rules(
-            authserv_id=settings.smtp_authserv_id or None,
-            max_attachment_bytes=settings.smtp_max_attachment_bytes,
-            at_risk_fraction=settings.at_risk_fraction,
-        )
+        self.rules = inbound.Rules.of(settings)
 
     async def handle_RCPT(  # noqa: N802 - aiosmtpd's name
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]

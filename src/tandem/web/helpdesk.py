@@ -107,7 +107,7 @@ async def contact(
     contact = webchannel.Contact(
         form.get("name", ""), form.get("email", ""), form.get("subject", ""), form.get("text", "")
     )
-    rules = Rules(at_risk_fraction=services.settings.at_risk_fraction)
+    rules = Rules.of(services.settings)
     begin = partial(webchannel.open_conversation, verified=False)
     try:
         opened = await run_in_threadpool(
@@ -165,7 +165,7 @@ async def answer(
     _counted(request, services)
     form = await _form(request)
     client_id, conversation_id = await run_in_threadpool(_found, services, link)
-    rules = Rules(at_risk_fraction=services.settings.at_risk_fraction)
+    rules = Rules.of(services.settings)
     text = form.get("text", "")
     try:
         await run_in_threadpool(

@@ -186,12 +186,12 @@ def publish(ctx: Context, brand_id: uuid.UUID, article_id: uuid.UUID) -> Article
 
 def unpublish(ctx: Context, brand_id: uuid.UUID, article_id: uuid.UUID) -> Article:
     """Take the article off the help center: a draft again."""
-    found = article(ctx, brand_id, article_id)
-    if found.state != "draft":
-        found.state = "draft"
-        found.updated_at, found.updated_by = ctx.now, ctx.principal.actor
+    taken_down = article(ctx, brand_id, article_id)
+    if taken_down.state != "draft":
+        taken_down.state = "draft"
+        taken_down.updated_at, taken_down.updated_by = ctx.now, ctx.principal.actor
         ctx.session.flush()
-    return found
+    return taken_down
 
 
 def delete_article(ctx: Context, brand_id: uuid.UUID, article_id: uuid.UUID) -> None:
