@@ -7,6 +7,7 @@ these imports dodges a cycle (the import contracts in pyproject.toml hold either
 from __future__ import annotations
 
 import contextlib
+import inspect
 import json
 import logging
 import os
@@ -515,6 +516,10 @@ def bench(
     as_json: Annotated[bool, typer.Option("--json", help="Last line: one JSON object")] = False,
     postgres_url: Annotated[str | None, typer.Option(envvar="TANDEM_POSTGRES_URL")] = None,
     quick: Annotated[bool, typer.Option(help="Smaller sizes, for a smoke run")] = False,
+    instances: Annotated[
+        Path | None,
+        typer.Option(help="Solve every instance file in this folder (benchmarks that take it)"),
+    ] = None,
 ) -> None:
     """Run a benchmark and print its figures."""
     benchmarks = {point.name: point for point in entry_points(group="tandem.benchmarks")}
@@ -524,7 +529,13 @@ def bench(
         console.print(f"[red]unknown benchmark {name!r}; known: {known}[/red]")
         raise typer.Exit(2)
     runner = point.load()
-    figures = runner(postgres_url=postgres_url, quick=quick, log=console.print)
+    extra: dict[str, object] = {}
+    if instances is not None:  # only benchmarks that solve instance files take --instances
+        if "instances" not in inspect.signature(runner).parameters:
+            console.print(f"[red]benchmark {name!r} takes no --instances[/red]")
+            raise typer.Exit(2)
+        extra["instances"] = instances
+    figures = runner(postgres_url=postgres_url, quick=quick, log=console.print, **extra)
     if as_json:
         sys.stdout.write(json.dumps(figures) + "\n")
     else:
