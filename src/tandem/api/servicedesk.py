@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from tandem.core.errors import NotFound
 from tandem.http import MAX_INT, Services, paged, paged_responses, uses
-from tandem.servicedesk import macros, replies, views, webchannel
+from tandem.servicedesk import brands, macros, replies, sla, views, webchannel
 from tandem.servicedesk.inbound import Rules
 from tandem.servicedesk.models import CONVERSATION_STATES, Brand, Macro
 from tandem.servicedesk.placeholders import VARIABLES
@@ -86,6 +86,12 @@ class ConversationOut(BaseModel):
     updated_at: datetime
     mail_waiting: int = Field(description="replies not sent yet")
     mail_failed: int = Field(description="replies the relay would not take")
+    resolution_due_at: datetime | None = Field(
+        description="the brand's resolution target: none set, or paused while it waits on "
+        "the customer, when null"
+    )
+    resolved_at: datetime | None
+    resolution_breached: bool | None = Field(description="null: no target, or paused")
 
 
 class ConversationDetailOut(ConversationOut):
@@ -361,3 +367,46 @@ def update_macro(macro_id: uuid.UUID, body: MacroIn, ctx: Managing) -> Macro:
 def delete_macro(macro_id: uuid.UUID, ctx: Managing) -> Response:
     macros.delete(ctx, macro_id)
     return Response(status_code=204)
+
+
+# -- service levels ------------------------------------------------------------------------
+
+
+class TargetsIn(BaseModel):
+    min_priority: int = Field(ge=sla.PRIORITY[0], le=sla.PRIORITY[1])
+    first_response_minutes: int = Field(ge=1, le=sla.MAX_MINUTES)
+    next_response_minutes: int = Field(ge=1, le=sla.MAX_MINUTES)
+    resolution_minutes: int | None = Field(default=None, ge=1, le=sla.MAX_MINUTES)
+
+
+class ServiceLevelsIn(BaseModel):
+    targets: list[TargetsIn] = Field(
+        max_length=sla.MAX_TARGETS,
+        description="per priority: the one with the highest min_priority not above a "
+        "conversation's priority (0 unless a macro set one) applies; empty: the process's SLA",
+    )
+
+
+class ServiceLevelsOut(BaseModel):
+    brand_id: uuid.UUID
+    targets: list[TargetsIn]
+
+
+@router.get("/brands/{brand_id}/service-levels", response_model=ServiceLevelsOut)
+def get_service_levels(brand_id: uuid.UUID, ctx: Managing) -> ServiceLevelsOut:
+    brand = brands.visible(ctx, brand_id)
+    targets = [TargetsIn(**vars(t)) for t in sla.parsed(brand.sla or [])]
+    return ServiceLevelsOut(brand_id=brand.id, targets=targets)
+
+
+@router.put("/brands/{brand_id}/service-levels", response_model=ServiceLevelsOut)
+def set_service_levels(
+    brand_id: uuid.UUID, body: ServiceLevelsIn, ctx: Managing
+) -> ServiceLevelsOut:
+    """The brand's service levels, in minutes of its calendar (its client's when it has
+    none): the first response and each next response are the due times of a conversation's
+    work; the resolution runs from its first message to its solving, paused while it waits
+    on the customer. They hold for conversations' work made from now on."""
+    brand = brands.set_service_levels(ctx, brand_id, [t.model_dump() for t in body.targets])
+    targets = [TargetsIn(**vars(t)) for t in sla.parsed(brand.sla or [])]
+    return ServiceLevelsOut(brand_id=brand.id, targets=targets)

@@ -77,11 +77,14 @@ def submit_item(
     priority: int | None = None,
     idempotency_key: str | None = None,
     document: tuple[bytes, Limits] | None = None,
+    due: tuple[datetime, datetime] | None = None,
 ) -> tuple[WorkItem, bool]:
     """Create one work item. Returns (item, created); a retried request with the same
     Idempotency-Key returns the first item and created=False, even when retried concurrently.
     With a `document` (its bytes, and the limits it is checked against by its content), the
-    item arrives with it, in the same transaction (tandem.documents)."""
+    item arrives with it, in the same transaction (tandem.documents). `due`: (due, at risk)
+    set by the caller's own service level (a brand's, tandem.servicedesk.levels) instead of
+    the process's SLA."""
     session, principal, now = ctx.session, ctx.principal, ctx.now
     process = get_process(ctx, process_id)
     taking_work(process)
@@ -108,6 +111,7 @@ def submit_item(
         external_ref=external_ref,
         idempotency_key=idempotency_key,
         request_hash=fingerprint if idempotency_key else None,
+        due=due,
     )
     if priority is not None:
         row["priority"] = priority

@@ -11,9 +11,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tandem.audit import service as audit
 from tandem.catalog.service import form_of, get_process
 from tandem.core.errors import Conflict, InvalidInput, NotFound
-from tandem.servicedesk import threads
+from tandem.servicedesk import sla, threads
 from tandem.servicedesk.models import Brand, BrandAddress
 from tandem.sla.calendar import BusinessCalendar
 from tandem.tenancy.context import Context
@@ -146,3 +147,21 @@ def visible_brands(ctx: Context) -> list[Brand]:
             .order_by(Brand.name, Brand.code, Brand.client_id)
         )
     )
+
+
+def set_service_levels(
+    ctx: Context, brand_id: uuid.UUID, targets: Sequence[dict[str, Any]]
+) -> Brand:
+    """The brand's service levels (tandem.servicedesk.sla), checked; audited."""
+    brand = visible(ctx, brand_id)
+    checked = sla.parsed(targets)
+    brand.sla = sla.stored(checked) or None
+    audit.record_in(
+        ctx,
+        client_id=brand.client_id,
+        action="brand.service_levels",
+        subject=f"brand:{brand.id}",
+        data={"targets": brand.sla},
+    )
+    ctx.session.flush()
+    return brand

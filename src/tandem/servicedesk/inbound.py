@@ -16,7 +16,7 @@ from tandem.core.db import new_id
 from tandem.core.errors import Conflict, InvalidInput
 from tandem.dispatch import service as dispatch
 from tandem.intake.service import submit_item
-from tandem.servicedesk import classify, states, threads
+from tandem.servicedesk import classify, levels, states, threads
 from tandem.servicedesk.brands import item_payload
 from tandem.servicedesk.content import Received
 from tandem.servicedesk.customers import customer_for, masked_identity
@@ -127,6 +127,8 @@ def receive(
             created_at=ctx.now,
             updated_at=ctx.now,
         )
+        if person:
+            levels.start(ctx, brand, conversation)
         session.add(conversation)
         session.flush()
     message = _store(ctx, conversation, mail, verdict, rules)
@@ -134,6 +136,7 @@ def receive(
         conversation.state = states.after_customer_message(conversation.state) or states.OPEN
         conversation.pending_on = None
         conversation.updated_at = ctx.now
+        levels.follow(ctx, brand, conversation)
         if conversation.state in states.WAITING_FOR_PROVIDER:
             make_work(ctx, brand, conversation, rules, channel)
     session.flush()
@@ -280,6 +283,7 @@ def make_work(
         at_risk_fraction=rules.at_risk_fraction,
         external_ref=f"conversation:{conversation.id}",
         priority=conversation.priority,
+        due=levels.response_due(ctx, brand, conversation, rules.at_risk_fraction),
     )
     conversation.work_item_id = item.id
     if rules.back_to_agent is not None:

@@ -48,6 +48,8 @@ class Brand(Base):
     signature: Mapped[str] = mapped_column(Text, default="")
     greeting: Mapped[str] = mapped_column(Text, default="")
     languages: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    # Service levels per priority (tandem.servicedesk.sla); None: the process's SLA.
+    sla: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONType)
     # A tandem.sla.calendar.BusinessCalendar (to_dict); None: the client's calendar.
     calendar: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -147,6 +149,11 @@ class Conversation(Base):
     # The priority of the conversation's work items from now on (a macro sets it); None: the
     # process's.
     priority: Mapped[int | None]
+    # The resolution clock of the brand's service levels (tandem.servicedesk.sla): due, or
+    # what remained when it paused (waiting on the customer), and when it was solved.
+    resolution_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolution_paused_remaining_s: Mapped[float | None]
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (
         ForeignKeyConstraint(["client_id", "brand_id"], ["brands.client_id", "brands.id"]),

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from tandem.core.db import new_id
 from tandem.core.errors import Conflict, InvalidInput, NotFound
 from tandem.dispatch.service import Dispatcher
-from tandem.servicedesk import macros, placeholders, states, surveys
+from tandem.servicedesk import levels, macros, placeholders, states, surveys
 from tandem.servicedesk.inbound import MESSAGE, Rules, make_work
 from tandem.servicedesk.models import Brand, Conversation, Message, OutgoingMail
 from tandem.tenancy.context import Context
@@ -214,6 +214,7 @@ def reply(
     conversation.state = then
     conversation.pending_on = "customer" if then == states.PENDING else None
     conversation.updated_at = ctx.now
+    levels.follow(ctx, brand, conversation)
     ctx.session.flush()
     if then == states.SOLVED:
         surveys.solved(ctx, conversation)  # asks the customer how we did (sent by the worker)
@@ -256,14 +257,14 @@ def change_state(
     conversation = _conversation(ctx, conversation_id)
     if conversation.state == states.CLOSED:
         raise Conflict(f"conversation {conversation_id} is closed", state=conversation.state)
+    if target == states.OPEN and conversation.state not in (states.PENDING, states.SOLVED):
+        raise Conflict(
+            f"conversation {conversation_id} is {conversation.state}: only a pending or "
+            "solved conversation reopens",
+            state=conversation.state,
+        )
+    brand = ctx.session.get_one(Brand, (conversation.client_id, conversation.brand_id))
     if target == states.OPEN:
-        if conversation.state not in (states.PENDING, states.SOLVED):
-            raise Conflict(
-                f"conversation {conversation_id} is {conversation.state}: only a pending or "
-                "solved conversation reopens",
-                state=conversation.state,
-            )
-        brand = ctx.session.get_one(Brand, (conversation.client_id, conversation.brand_id))
         conversation.state, conversation.pending_on = states.OPEN, None
         make_work(ctx, brand, conversation, rules or Rules())
     else:
@@ -271,6 +272,7 @@ def change_state(
         conversation.state = target
         conversation.pending_on = pending_on if target == states.PENDING else None
     conversation.updated_at = ctx.now
+    levels.follow(ctx, brand, conversation)
     ctx.session.flush()
     if target == states.SOLVED:
         surveys.solved(ctx, conversation)

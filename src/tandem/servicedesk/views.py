@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, exists, false, func, select, true
 from sqlalchemy.orm import Session
 
+from tandem.servicedesk import sla
 from tandem.servicedesk.customers import CUSTOMER, IDENTITY
 from tandem.servicedesk.inbound import MESSAGE
 from tandem.servicedesk.models import (
@@ -106,6 +107,11 @@ class ConversationView:
     updated_at: datetime
     mail_waiting: int  # outgoing mail not sent yet (queued)
     mail_failed: int
+    # The brand's resolution target (tandem.servicedesk.sla): due (None while paused or
+    # without a target), when solved, and whether it is missed (None: no target or paused).
+    resolution_due_at: datetime | None = None
+    resolved_at: datetime | None = None
+    resolution_breached: bool | None = None
     messages: list[MessageView] | None = None
 
 
@@ -289,6 +295,16 @@ def _view(ctx: Context, conversation: Conversation) -> ConversationView:
         updated_at=conversation.updated_at,
         mail_waiting=int(counts.get("queued", 0)),
         mail_failed=int(counts.get("failed", 0)),
+        resolution_due_at=conversation.resolution_due_at,
+        resolved_at=conversation.resolved_at,
+        resolution_breached=sla.breached(
+            sla.Resolution(
+                conversation.resolution_due_at,
+                conversation.resolution_paused_remaining_s,
+                conversation.resolved_at,
+            ),
+            ctx.now,
+        ),
     )
 
 
