@@ -58,6 +58,10 @@ def test_managers_keep_a_brands_macros_and_nobody_else_does(desk: Desk, api: Any
         api("ops").put(f"/api/v1/macros/{made['id']}", json={**ANSWER, "title": "Parcel sent"})
     )
     assert [m["title"] for m in _ok(api("ops").get(path))] == [changed["title"]]
+    other = _ok(api("ops").post(path, json={**ANSWER, "title": "Other"}), 201)
+    taken = api("ops").put(f"/api/v1/macros/{other['id']}", json={**ANSWER, "title": "Parcel sent"})
+    assert taken.status_code == 409  # the title another has (it was a 500)
+    _ok(api("ops").delete(f"/api/v1/macros/{other['id']}"), 204)
     _ok(api("ops").delete(f"/api/v1/macros/{made['id']}"), 204)
     assert _ok(api("ops").get(path)) == []
     assert api("ops").delete(f"/api/v1/macros/{made['id']}").status_code == 404

@@ -235,6 +235,37 @@ def take_over(
     return ConversationOut.model_validate(_out(views.get(ctx, conversation_id)))
 
 
+class MergeIn(BaseModel):
+    into: uuid.UUID = Field(description="the conversation of the same brand it joins")
+
+
+@router.post("/conversations/{conversation_id}/merge", response_model=ConversationOut)
+def merge(
+    conversation_id: uuid.UUID, body: MergeIn, ctx: Managing, services: Services
+) -> ConversationOut:
+    """Merge this conversation into another of the same brand (the customer wrote twice
+    about one thing): its messages join the other, it is closed and tagged "merged"; the
+    other is answered. Answers the conversation merged into. Audited."""
+    target = replies.merge(ctx, conversation_id, body.into, Rules.of(services.settings))
+    return ConversationOut.model_validate(_out(views.get(ctx, target.id)))
+
+
+class SplitIn(BaseModel):
+    message_id: uuid.UUID = Field(description="the customer's message the new one begins with")
+
+
+@router.post(
+    "/conversations/{conversation_id}/split", response_model=ConversationOut, status_code=201
+)
+def split(
+    conversation_id: uuid.UUID, body: SplitIn, ctx: Managing, services: Services
+) -> ConversationOut:
+    """A new conversation from a customer's message and those after it (a second question in
+    the same thread): same customer and brand, work of its own. Answers the new one."""
+    made = replies.split(ctx, conversation_id, body.message_id, Rules.of(services.settings))
+    return ConversationOut.model_validate(_out(views.get(ctx, made.id)))
+
+
 class ConversationIn(BaseModel):
     name: str = Field(min_length=1, max_length=webchannel.MAX_NAME, description="the customer's")
     email: str = Field(

@@ -118,7 +118,7 @@ def receive(
             brand_id=brand.id,
             customer_id=customer.id,
             subject=subject_masked,
-            sealed=_seal(ctx, client_id, conversation_id, {"subject": subject_kept}),
+            sealed=seal_values(ctx, client_id, conversation_id, {"subject": subject_kept}),
             # An automatic message nobody answers is kept, not made work.
             state=states.NEW if person else states.CLOSED,
             tags=[] if person else [mail.kind],
@@ -184,7 +184,9 @@ def _thread(
     return None
 
 
-def _seal(ctx: Context, client_id: int, bound: uuid.UUID, values: dict[str, object]) -> str:
+def seal_values(ctx: Context, client_id: int, bound: uuid.UUID, values: dict[str, object]) -> str:
+    """`values` sealed with the client's current key, bound to `bound` (a message's or a
+    conversation's id)."""
     version = int(
         ctx.session.execute(select(Client.key_version).where(Client.id == client_id)).scalar_one()
     )
@@ -216,7 +218,7 @@ def _store(
         references=mail.references[-20:],
         sender=masked_identity("email", mail.sender),
         text=masked,
-        sealed=_seal(
+        sealed=seal_values(
             ctx,
             client_id,
             message_id,

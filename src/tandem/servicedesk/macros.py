@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from tandem.core.db import new_id
 from tandem.core.errors import Conflict, InvalidInput, NotFound
 from tandem.servicedesk import placeholders, states
 from tandem.servicedesk.brands import visible
@@ -114,40 +115,43 @@ def get(ctx: Context, macro_id: uuid.UUID) -> Macro:
     return found
 
 
-def _saved(ctx: Context, macro: Macro) -> Macro:
+def _saved(ctx: Context, macro: Macro, checked: MacroDefinition, *, new: bool) -> Macro:
+    """The macro with `checked`'s values, written in a savepoint (a title the brand has
+    already is a 409, found first, and by the unique key when two race)."""
+    taken = ctx.session.scalar(
+        select(Macro.id).where(
+            Macro.client_id == macro.client_id,
+            Macro.brand_id == macro.brand_id,
+            Macro.title == checked.title,
+            Macro.id != macro.id,
+        )
+    )
+    conflict = Conflict(f"the brand has a macro titled {checked.title!r} already")
+    if taken is not None:
+        raise conflict
     try:
         with ctx.session.begin_nested():
+            macro.title, macro.body, macro.add_tags = checked.title, checked.body, checked.add_tags
+            macro.then_state, macro.priority = checked.then, checked.priority
+            macro.updated_at = ctx.now
+            if new:
+                ctx.session.add(macro)
             ctx.session.flush()
     except IntegrityError:
-        raise Conflict(f"the brand has a macro titled {macro.title!r} already") from None
+        raise conflict from None
     return macro
 
 
 def create(ctx: Context, brand_id: uuid.UUID, definition: MacroDefinition) -> Macro:
     brand = visible(ctx, brand_id)
     checked = _checked(definition)
-    macro = Macro(
-        client_id=brand.client_id,
-        brand_id=brand.id,
-        title=checked.title,
-        body=checked.body,
-        add_tags=checked.add_tags,
-        then_state=checked.then,
-        priority=checked.priority,
-        created_at=ctx.now,
-        updated_at=ctx.now,
-    )
-    ctx.session.add(macro)
-    return _saved(ctx, macro)
+    macro = Macro(id=new_id(), client_id=brand.client_id, brand_id=brand.id, created_at=ctx.now)
+    return _saved(ctx, macro, checked, new=True)
 
 
 def update(ctx: Context, macro_id: uuid.UUID, definition: MacroDefinition) -> Macro:
     macro = get(ctx, macro_id)
-    checked = _checked(definition)
-    macro.title, macro.body, macro.add_tags = checked.title, checked.body, checked.add_tags
-    macro.then_state, macro.priority = checked.then, checked.priority
-    macro.updated_at = ctx.now
-    return _saved(ctx, macro)
+    return _saved(ctx, macro, _checked(definition), new=False)
 
 
 def delete(ctx: Context, macro_id: uuid.UUID) -> None:

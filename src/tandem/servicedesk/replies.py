@@ -15,16 +15,16 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
+from tandem.audit import service as audit
 from tandem.core.db import new_id
 from tandem.core.errors import Conflict, InvalidInput, NotFound
 from tandem.dispatch.service import Dispatcher
-from tandem.servicedesk import levels, macros, placeholders, states, surveys
-from tandem.servicedesk.inbound import MESSAGE, Rules, make_work
+from tandem.servicedesk import levels, macros, placeholders, states, surveys, threads
+from tandem.servicedesk.inbound import MESSAGE, Rules, make_work, seal_values
 from tandem.servicedesk.models import Brand, Conversation, Message, OutgoingMail
 from tandem.tenancy.context import Context
-from tandem.tenancy.models import Client
 from tandem.vault.masking import free_text_for_storage
 from tandem.work import access, transitions
 from tandem.work.lifecycle import State
@@ -93,11 +93,6 @@ def _store(
     clear value sealed with the client's key."""
     masked, kept = free_text_for_storage(text)
     message_id = row_id or new_id()
-    version = int(
-        ctx.session.execute(
-            select(Client.key_version).where(Client.id == conversation.client_id)
-        ).scalar_one()
-    )
     message = Message(
         client_id=conversation.client_id,
         id=message_id,
@@ -105,12 +100,8 @@ def _store(
         direction=direction,
         kind="person",
         text=masked,
-        sealed=ctx.keyring.seal(
-            conversation.client_id,
-            version,
-            message_id,
-            {"text": kept, "full_text": kept, "html": None},
-            MESSAGE,
+        sealed=seal_values(
+            ctx, conversation.client_id, message_id, {"text": kept, "full_text": kept, "html": None}
         ),
         references=[],
         received_at=ctx.now,
@@ -330,3 +321,130 @@ def take_over(
         )
     dispatcher.assign(ctx, open_item.id, taker, reason or "taken over by a team lead")
     return conversation
+
+
+def merge(
+    ctx: Context, source_id: uuid.UUID, target_id: uuid.UUID, rules: Rules | None = None
+) -> Conversation:
+    """The source conversation's messages (and the mail they sent) join the target, of the
+    same brand: the source is closed, tagged "merged", with a note naming the target, its
+    open work cancelled (an agent holding it refuses: 409, take it back first); the target
+    is work if it waits for an answer. Audited. A customer's answer to the source's mail
+    threads to the target from then on (it finds the messages there)."""
+    if source_id == target_id:
+        message = "a conversation is not merged into itself"
+        raise InvalidInput(message, errors=[{"field": "into", "message": message}])
+    source = _conversation(ctx, source_id)
+    target = ctx.session.scalar(
+        select(Conversation)
+        .where(
+            Conversation.id == target_id,
+            ctx.principal.client_condition(Conversation.client_id),
+        )
+        .with_for_update()
+    )
+    if target is None or (target.client_id, target.brand_id) != (
+        source.client_id,
+        source.brand_id,
+    ):
+        message = "no conversation of the same brand has this id"
+        raise InvalidInput(message, errors=[{"field": "into", "message": message}])
+    for ended in (source, target):
+        if ended.state == states.CLOSED:
+            raise Conflict(f"conversation {ended.id} is closed", state=ended.state)
+    _end_work(ctx, source, f"merged into conversation {target.id}")
+    for table in (Message, OutgoingMail):
+        ctx.session.execute(
+            update(table)
+            .where(table.client_id == source.client_id, table.conversation_id == source.id)
+            .values(conversation_id=target.id)
+        )
+    _store(ctx, source, "note", f"Merged into conversation {target.id}.")
+    source.state, source.pending_on = states.CLOSED, None
+    source.tags = list(dict.fromkeys([*(source.tags or []), "merged"]))
+    kept = [t for t in source.tags if t != "merged"]
+    target.tags = list(dict.fromkeys([*(target.tags or []), *kept]))
+    source.updated_at = target.updated_at = ctx.now
+    brand = ctx.session.get_one(Brand, (target.client_id, target.brand_id))
+    if target.state in states.WAITING_FOR_PROVIDER:
+        make_work(ctx, brand, target, rules or Rules())
+    audit.record_in(
+        ctx,
+        client_id=source.client_id,
+        action="conversation.merge",
+        subject=f"conversation:{source.id}",
+        data={"into": str(target.id)},
+    )
+    ctx.session.flush()
+    return target
+
+
+def split(
+    ctx: Context, conversation_id: uuid.UUID, message_id: uuid.UUID, rules: Rules | None = None
+) -> Conversation:
+    """A new conversation from a customer's message and what followed it (a second question
+    in the same thread, say): same brand and customer, the subject the conversation's, work
+    in the brand's queue; audited. The first message stays where it is."""
+    conversation = _conversation(ctx, conversation_id)
+    if conversation.state == states.CLOSED:
+        raise Conflict(f"conversation {conversation_id} is closed", state=conversation.state)
+    messages = list(
+        ctx.session.scalars(
+            select(Message)
+            .where(
+                Message.client_id == conversation.client_id,
+                Message.conversation_id == conversation.id,
+            )
+            .order_by(Message.received_at, Message.id)
+        )
+    )
+    at = next((i for i, m in enumerate(messages) if m.id == message_id), None)
+    if at is None or messages[at].direction != "in" or at == 0:
+        message = "a customer's message of this conversation, after its first"
+        raise InvalidInput(
+            "the conversation is not split there",
+            errors=[{"field": "message_id", "message": message}],
+        )
+    moved = [m.id for m in messages[at:]]
+    split_off = Conversation(
+        client_id=conversation.client_id,
+        id=new_id(),
+        brand_id=conversation.brand_id,
+        customer_id=conversation.customer_id,
+        subject=conversation.subject,
+        state=states.OPEN,
+        tags=["split"],
+        token=threads.new_token(),
+        unverified_sender=conversation.unverified_sender,
+        priority=conversation.priority,
+        created_at=ctx.now,
+        updated_at=ctx.now,
+    )
+    if conversation.sealed:
+        opened = ctx.keyring.open(
+            conversation.client_id, conversation.id, conversation.sealed, MESSAGE
+        )
+        subject = {"subject": opened.get("subject", conversation.subject)}
+        split_off.sealed = seal_values(ctx, conversation.client_id, split_off.id, subject)
+    ctx.session.add(split_off)
+    ctx.session.flush()
+    for table in (Message, OutgoingMail):
+        column = table.id if table is Message else table.message_id
+        ctx.session.execute(
+            update(table)
+            .where(table.client_id == conversation.client_id, column.in_(moved))
+            .values(conversation_id=split_off.id)
+        )
+    _store(ctx, conversation, "note", f"Split: later messages are in conversation {split_off.id}.")
+    brand = ctx.session.get_one(Brand, (conversation.client_id, conversation.brand_id))
+    levels.start(ctx, brand, split_off)
+    make_work(ctx, brand, split_off, rules or Rules())
+    audit.record_in(
+        ctx,
+        client_id=conversation.client_id,
+        action="conversation.split",
+        subject=f"conversation:{conversation.id}",
+        data={"new": str(split_off.id), "messages": len(moved)},
+    )
+    ctx.session.flush()
+    return split_off
