@@ -55,7 +55,10 @@ def response_due(
 
 def start(ctx: Context, brand: Brand, conversation: Conversation) -> None:
     """A new conversation's resolution clock, if the brand sets a resolution target."""
-    clock = sla.started(targets_for(brand, conversation), calendar_for(ctx, brand), ctx.now)
+    targets = targets_for(brand, conversation)
+    if targets is None or targets.resolution_minutes is None:
+        return
+    clock = sla.started(targets, calendar_for(ctx, brand), ctx.now)
     conversation.resolution_due_at = clock.due_at
 
 

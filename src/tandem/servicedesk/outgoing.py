@@ -1,7 +1,8 @@
 """Sending the service desk's mail: the outbox (tandem.servicedesk.models.OutgoingMail) handed
-to the configured SMTP relay one message at a time, under a lease, as webhooks are sent
-(tandem.delivery.webhooks): each taken just before it is sent, its next try pushed past the
-send's timeout meanwhile; retried with backoff, every attempt recorded. No transaction is held
+to the configured SMTP relay under a lease, as webhooks are sent (tandem.delivery.webhooks):
+up to TAKEN due mails taken in one transaction, their next try pushed past the sends'
+timeouts meanwhile, then sent one by one over one connection, each attempt recorded as it
+ends; retried with backoff, every attempt recorded. No transaction is held
 open while the relay answers. With no relay configured nothing is taken: the mail stays
 queued, and its conversation shows it waiting.
 
@@ -50,6 +51,7 @@ from tandem.servicedesk.models import (
 from tandem.vault.sealing import Keyring
 
 QUEUED, SENT, FAILED = "queued", "sent", "failed"
+TAKEN = 20  # due mails taken (and leased) in one transaction by a send pass
 
 
 @dataclass(frozen=True)
@@ -200,35 +202,50 @@ def send_due(
     connection = _Connection(relay)
     try:
         while tried < limit:
-            taken = _take_one(sessions, clock, keyring, relay.timeout_s, marker)
-            if taken is None:
-                break
-            started = time.perf_counter()
-            if isinstance(taken, Outgoing):
-                code, error, permanent = _send(connection, taken)
-                mail_id, client_id = taken.id, taken.client_id
-            else:  # it cannot be written (its conversation's customer has no address left)
-                (client_id, mail_id), code, error, permanent = (
-                    taken,
-                    None,
-                    "no address to send to",
-                    True,
-                )
-            _record(
-                sessions,
-                clock,
-                client_id,
-                mail_id,
-                code,
-                error,
-                permanent,
-                time.perf_counter() - started,
-                max_attempts,
+            batch = _take(
+                sessions, clock, keyring, relay.timeout_s, marker, min(TAKEN, limit - tried)
             )
-            tried += 1
+            if not batch:
+                break
+            for taken in batch:
+                _send_and_record(sessions, clock, connection, taken, max_attempts)
+            tried += len(batch)
     finally:
         connection.close()
     return tried
+
+
+def _send_and_record(
+    sessions: sessionmaker[Session],
+    clock: Clock,
+    connection: _Connection,
+    taken: Outgoing | tuple[int, uuid.UUID],
+    max_attempts: int,
+) -> None:
+    """One mail to the relay, and its attempt recorded at once (a crash between two mails
+    sends no mail twice but the one in flight)."""
+    started = time.perf_counter()
+    if isinstance(taken, Outgoing):
+        code, error, permanent = _send(connection, taken)
+        mail_id, client_id = taken.id, taken.client_id
+    else:  # it cannot be written (its conversation's customer has no address left)
+        (client_id, mail_id), code, error, permanent = (
+            taken,
+            None,
+            "no address to send to",
+            True,
+        )
+    _record(
+        sessions,
+        clock,
+        client_id,
+        mail_id,
+        code,
+        error,
+        permanent,
+        time.perf_counter() - started,
+        max_attempts,
+    )
 
 
 class _Connection:
@@ -326,31 +343,42 @@ def _said(what: str, code: int | None, reply: bytes | str) -> str:
     return f"{what}: {code} {' '.join(text.split())}".strip()[:500]
 
 
-def _take_one(
-    sessions: sessionmaker[Session], clock: Clock, keyring: Keyring, timeout_s: float, marker: str
-) -> Outgoing | tuple[int, uuid.UUID] | None:
-    """The earliest due mail, its next try pushed out past the send's timeout (its lease),
-    written out; (client, id) when it cannot be written; None when nothing is due."""
+def _take(
+    sessions: sessionmaker[Session],
+    clock: Clock,
+    keyring: Keyring,
+    timeout_s: float,
+    marker: str,
+    count: int,
+) -> list[Outgoing | tuple[int, uuid.UUID]]:
+    """Up to `count` of the earliest due mails, in one transaction, each one's next try
+    pushed out past the sends' timeouts (their lease), written out; (client, id) for one
+    that cannot be written. Empty when nothing is due."""
     now = clock.now()
     with transaction(sessions) as session:
         query = (
             select(OutgoingMail)
             .where(OutgoingMail.status == QUEUED, OutgoingMail.next_attempt_at <= now)
             .order_by(OutgoingMail.next_attempt_at)
-            .limit(1)
+            .limit(count)
         )
         if is_postgres(session):
             query = query.with_for_update(skip_locked=True)
-        mail = session.scalar(query)
-        if mail is None:
-            return None
-        session.execute(
-            update(OutgoingMail)
-            .where(OutgoingMail.client_id == mail.client_id, OutgoingMail.id == mail.id)
-            .values(next_attempt_at=now + timedelta(seconds=timeout_s * 3))
-        )
-        written = _written(session, keyring, mail, marker, now)
-        return written if written is not None else (mail.client_id, mail.id)
+        mails = session.scalars(query).all()
+        if not mails:
+            return []
+        lease = now + timedelta(seconds=timeout_s * (2 + len(mails)))
+        for mail in mails:
+            session.execute(
+                update(OutgoingMail)
+                .where(OutgoingMail.client_id == mail.client_id, OutgoingMail.id == mail.id)
+                .values(next_attempt_at=lease)
+            )
+        taken: list[Outgoing | tuple[int, uuid.UUID]] = []
+        for mail in mails:
+            written = _written(session, keyring, mail, marker, now)
+            taken.append(written if written is not None else (mail.client_id, mail.id))
+        return taken
 
 
 def _written(
