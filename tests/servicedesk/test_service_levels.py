@@ -124,3 +124,21 @@ def test_a_brands_levels_set_the_due_times_and_the_resolution_clock(
     assert conversation.resolution_due_at == calendar.add(answered, timedelta(seconds=remaining))
     shown = _ok(api("client").get(f"/api/v1/conversations/{conversation.id}"))
     assert shown["resolution_breached"] is False
+
+
+def test_a_late_conversation_shows_on_the_operations_floor(
+    container: Container, desk: Desk, api: Any, clock: ManualClock
+) -> None:
+    levels = {"targets": [{**NORMAL, "resolution_minutes": 30}]}
+    _ok(api("ops").put(f"/api/v1/brands/{desk.brand_id}/service-levels", json=levels))
+    with transaction(container.sessions) as session:  # the client's office hours: open now
+        client = session.get_one(Client, desk.world.client_id)
+        calendar = BusinessCalendar.from_dict(client.calendar)
+    clock.set(calendar.add(clock.now(), timedelta(0)))
+    desk.send(FIRST)
+    floor = api("ops").get("/console/operations/live")
+    assert floor.status_code == 200 and "Conversations to solve within the hour" in floor.text
+    assert "(late)" not in floor.text
+    clock.set(calendar.add(clock.now(), timedelta(minutes=45)))
+    floor = api("ops").get("/console/operations/live")
+    assert "(late)" in floor.text and "My parcel has not arrived" in floor.text

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from tandem.catalog.models import Process
 from tandem.core.db import is_postgres
+from tandem.servicedesk.models import Brand, Conversation
 from tandem.tenancy.context import Context
 from tandem.tenancy.models import Client
 from tandem.work.lifecycle import State
@@ -23,6 +24,7 @@ from tandem.workforce.models import Agent, DeliveryCenter, Shift
 FINAL = (State.DELIVERED.value, State.CANCELLED.value)
 HOURS = 24
 AT_RISK_SHOWN = 20
+RESOLVING_AHEAD = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,19 @@ class Urgent:
 
 
 @dataclass(frozen=True)
+class Resolving:
+    """A conversation whose brand's resolution target is near or past (tandem.servicedesk.sla)."""
+
+    id: uuid.UUID
+    client: str
+    brand: str
+    subject: str  # masked, as staff see it
+    state: str
+    due_at: datetime
+    breached: bool
+
+
+@dataclass(frozen=True)
 class Center:
     code: str
     name: str
@@ -66,6 +81,7 @@ class Floor:
     centers: list[Center]
     hours: list[datetime]  # the start of each of the last HOURS hours
     delivered_per_hour: list[int]
+    resolving: list[Resolving]  # conversations due to be solved within RESOLVING_AHEAD, or late
 
 
 def floor(ctx: Context) -> Floor:
@@ -135,7 +151,45 @@ def floor(ctx: Context) -> Floor:
         )
     ]
     hours, delivered = _throughput(session, list(clients), now)
-    return Floor(queues, urgent, _centers(session, now), hours, delivered)
+    resolving = _resolving(session, clients, now)
+    return Floor(queues, urgent, _centers(session, now), hours, delivered, resolving)
+
+
+def _resolving(session: Session, clients: dict[int, str], now: datetime) -> list[Resolving]:
+    """Conversations whose resolution is due within RESOLVING_AHEAD or past due, not solved
+    and not waiting on the customer (their clock is paused), the most late first."""
+    rows = session.execute(
+        select(
+            Conversation.id,
+            Conversation.client_id,
+            Conversation.subject,
+            Conversation.state,
+            Conversation.resolution_due_at,
+            Brand.name,
+        )
+        .join(
+            Brand, (Brand.client_id == Conversation.client_id) & (Brand.id == Conversation.brand_id)
+        )
+        .where(
+            Conversation.resolution_due_at.is_not(None),
+            Conversation.resolved_at.is_(None),
+            Conversation.resolution_due_at <= now + RESOLVING_AHEAD,
+        )
+        .order_by(Conversation.resolution_due_at)
+        .limit(AT_RISK_SHOWN)
+    )
+    return [
+        Resolving(
+            row.id,
+            clients.get(row.client_id, ""),
+            row.name,
+            row.subject,
+            row.state,
+            row.resolution_due_at,
+            row.resolution_due_at < now,
+        )
+        for row in rows
+    ]
 
 
 def _centers(session: Session, now: datetime) -> list[Center]:
