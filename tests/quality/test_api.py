@@ -7,17 +7,20 @@ from __future__ import annotations
 import random
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import update
 
 from tandem.container import Container
 from tandem.core.clock import ManualClock
 from tandem.core.db import transaction
 from tandem.quality.accuracy import wilson
 from tandem.quality.gold import seed_gold
+from tandem.quality.models import FieldCheck
+from tandem.tenancy.models import User
 from tandem.work.transitions import ItemRef
 from tests.conftest import RESULT, World
 from tests.quality.conftest import Person, set_policy, work
@@ -735,6 +738,20 @@ def test_accuracy_by_field_and_process_with_intervals(
     [daily] = api("client").get("/api/v1/quality/accuracy?by=client&interval=day").json()
     assert (daily["group"], daily["period"]) == (str(world.client_id), "2026-03-04")
     assert api("other_client").get("/api/v1/quality/accuracy?by=field").json() == []
+    # Days are the reader's: checked at 15:00 UTC, 05:00 that day in Honolulu, 05:00 the next
+    # in Kiritimati (UTC+14).
+    for zone, day in (("Pacific/Honolulu", "2026-03-04"), ("Pacific/Kiritimati", "2026-03-05")):
+        with transaction(container.sessions) as session:
+            session.execute(update(FieldCheck).values(at=datetime(2026, 3, 4, 15, 0, tzinfo=UTC)))
+            session.execute(
+                update(User).where(User.email == "c@insurer.example").values(time_zone=zone)
+            )
+        [daily] = api("client").get("/api/v1/quality/accuracy?by=client&interval=day").json()
+        assert daily["period"] == day, zone
+    with transaction(container.sessions) as session:
+        session.execute(update(FieldCheck).values(at=datetime(2026, 3, 4, 3, 0, tzinfo=UTC)))
+    [daily] = api("client").get("/api/v1/quality/accuracy?by=client&interval=day").json()
+    assert daily["period"] == "2026-03-04"  # 03:00 UTC is 17:00 on the 4th in Kiritimati
 
 
 def test_accuracy_per_agent_is_for_provider_staff_only(

@@ -14,8 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Date, case, cast, func, select
+from sqlalchemy import ColumnElement, Date, Integer, case, cast, func, select
 from sqlalchemy.orm import Session
 
 from tandem.catalog.models import Process
@@ -27,6 +28,7 @@ from tandem.tenancy.context import Context
 from tandem.tenancy.permissions import Permission
 from tandem.work.lifecycle import State
 from tandem.work.models import WorkItem, WorkItemEvent
+from tandem.workforce.zones import UTC_ZONE, zone_of
 
 GROUPINGS = ("client", "process", "agent", "field")
 INTERVALS = ("none", "day", "week", "month")
@@ -43,16 +45,27 @@ class AccuracyRow:
     items: Rate | None  # None when grouped by field
 
 
-def _day(session: Session, column: Any) -> ColumnElement[Any]:
+def _day(session: Session, column: Any, zone: ZoneInfo) -> ColumnElement[Any]:
+    """The local day in `zone` of a time: PostgreSQL's own zone rules; SQLite has none, so
+    it groups by the quarter hour in UTC (every zone's offset is whole quarters), which
+    `_local_day` turns into the zone's day."""
     if is_postgres(session):
-        return cast(func.timezone("UTC", column), Date)
-    return func.date(column)
+        return cast(func.timezone(zone.key, column), Date)
+    minute = cast(func.strftime("%M", column), Integer)
+    return func.strftime("%Y-%m-%dT%H:", column).concat(func.printf("%02d", minute - minute % 15))
 
 
-def _period(day: Any, interval: str) -> date | None:
+def _local_day(day: Any, zone: ZoneInfo) -> date:
+    if isinstance(day, date):
+        return day
+    return datetime.fromisoformat(f"{day}+00:00").astimezone(zone).date()
+
+
+def _period(day: Any, interval: str, zone: ZoneInfo = UTC_ZONE) -> date | None:
+    """The first day of the interval a time's day falls in, days being `zone`'s."""
     if interval == "none":
         return None
-    value = day if isinstance(day, date) else date.fromisoformat(str(day))
+    value = _local_day(day, zone)
     if interval == "week":
         return value - timedelta(days=value.weekday())
     if interval == "month":
@@ -78,9 +91,10 @@ def accuracy(
     interval: str = "none",
     process_id: uuid.UUID | None = None,
 ) -> list[AccuracyRow]:
-    """Field and item accuracy per group (and per interval), over `window`. Per agent only
-    for those who may see agents' quality."""
+    """Field and item accuracy per group (and per interval, of days in the reader's time
+    zone), over `window`. Per agent only for those who may see agents' quality."""
     session, principal = ctx.session, ctx.principal
+    zone = zone_of(session, principal)
     if by == "agent" and Permission.AGENT_QUALITY_READ not in principal.permissions:
         raise Forbidden(f"accuracy per agent needs {Permission.AGENT_QUALITY_READ.value}")
     since, until = window(ctx.now, since, until)
@@ -97,7 +111,7 @@ def accuracy(
     ]
     if process_id is not None:
         where.append(FieldCheck.process_id == process_id)
-    day = _day(session, FieldCheck.at).label("day")
+    day = _day(session, FieldCheck.at, zone).label("day")
     fields: dict[tuple[str, date | None], list[int]] = defaultdict(lambda: [0, 0])
     for row in session.execute(
         select(*keys, day, func.count(), func.sum(case((FieldCheck.passed, 1), else_=0)))
@@ -106,13 +120,13 @@ def accuracy(
     ):
         values: tuple[Any, ...] = tuple(row)
         group = "/".join(str(value) for value in values[: len(keys)])
-        counts = fields[(group, _period(row.day, interval))]
+        counts = fields[(group, _period(row.day, interval, zone))]
         counts[0] += values[-2]
         counts[1] += int(values[-1] or 0)
     items: dict[tuple[str, date | None], list[int]] = defaultdict(lambda: [0, 0])
     if by != "field":
         review_key = getattr(Review, keys[0].key)
-        review_day = _day(session, Review.at).label("day")
+        review_day = _day(session, Review.at, zone).label("day")
         review_where = [
             principal.client_condition(Review.client_id),
             Review.at >= since,
@@ -129,7 +143,7 @@ def accuracy(
             .group_by(review_key, review_day)
         ):
             key, day_of, checked, passed = tuple(row)
-            counts = items[(str(key), _period(day_of, interval))]
+            counts = items[(str(key), _period(day_of, interval, zone))]
             counts[0] += checked
             counts[1] += int(passed or 0)
     return [
