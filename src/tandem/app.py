@@ -20,6 +20,7 @@ from tandem.api.decisions import router as decisions_router
 from tandem.api.delivery import router as delivery_router
 from tandem.api.dispatch import router as dispatch_router
 from tandem.api.documents import router as documents_router
+from tandem.api.forecast import router as forecast_router
 from tandem.api.intake import router as intake_router
 from tandem.api.knowledge import router as knowledge_router
 from tandem.api.privacy import router as privacy_router
@@ -51,6 +52,7 @@ ROUTERS = (
     quality_router,
     privacy_router,
     workforce_router,
+    forecast_router,
     documents_router,
     servicedesk_router,
     satisfaction_router,

@@ -638,5 +638,66 @@ def wfm_staffing(
     Console().print(table)
 
 
+@wfm.command("forecast")
+def wfm_forecast(
+    process_id: Annotated[uuid.UUID, typer.Argument(help="The process to forecast")],
+    interval_minutes: Annotated[int, typer.Option(help="15 or 30")] = 30,
+    weeks: Annotated[int, typer.Option(help="Weeks of history read (3 or more)")] = 8,
+    days: Annotated[int, typer.Option(help="Days forecast, from today")] = 7,
+    country: Annotated[
+        str | None, typer.Option(help="Add this country's public holidays to the client's")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Last line: the full series as one JSON object")
+    ] = False,
+) -> None:
+    """Arrivals per interval for the days ahead, from the process's last weeks: the model
+    chosen (seasonal profile or Holt-Winters) by its error on the held-back week (WAPE),
+    today reforecast from its arrivals so far, and handle times."""
+    from rich.table import Table
+
+    from tandem.reports import forecasting
+
+    figures = _rules_call(
+        lambda ctx: forecasting.figures(
+            forecasting.process_forecast(
+                ctx,
+                process_id,
+                interval_minutes=interval_minutes,
+                weeks=weeks,
+                days=days,
+                country=country,
+            )
+        )
+    )
+    scores = ", ".join(
+        f"{s['model']} {s['wape']:.1%}" if s["wape"] is not None else f"{s['model']} -"
+        for s in figures["scores"]
+    )
+    console.print(f"model: {figures['model']} (WAPE on the held-back week: {scores})")
+    handle = figures["handle_seconds"]
+    console.print(
+        f"today so far x{figures['today_factor']:.2f}; handle time "
+        + (f"{handle:.0f} s ({figures['handled']} handled)" if handle else "unknown")
+    )
+    table = Table(title=f"Arrivals per day ({figures['timezone']})")
+    table.add_column("Day")
+    table.add_column("Arrivals", justify="right")
+    table.add_column("Busiest interval", justify="right")
+    per_day = 1440 // figures["interval_minutes"]
+    for index, day in enumerate(figures["days"]):
+        intervals = figures["intervals"][index * per_day : (index + 1) * per_day]
+        busiest = max(intervals, key=lambda i: i["arrivals"])
+        holiday = " (holiday)" if day["date"] in figures["holidays"] else ""
+        table.add_row(
+            day["date"] + holiday,
+            f"{day['arrivals']:.0f}",
+            f"{busiest['start'][11:16]} {busiest['arrivals']:.1f}",
+        )
+    console.print(table)
+    if as_json:
+        sys.stdout.write(json.dumps(figures) + "\n")
+
+
 if __name__ == "__main__":
     app()

@@ -1,0 +1,228 @@
+"""A process's forecast through the real database and the real HTTP server: arrivals seeded
+over four weeks with a known pattern in the client's time zone, handle times from claim and
+submit events, channels of a conversation process, scoping and refusals."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy.orm import Session
+from typer.testing import CliRunner
+
+from tandem.catalog.models import Process
+from tandem.catalog.service import ProcessDefinition, define_process
+from tandem.cli import app
+from tandem.container import Container
+from tandem.core.db import transaction
+from tandem.core.errors import InvalidInput, NotFound
+from tandem.reports import forecasting
+from tandem.tenancy.principal import SYSTEM
+from tandem.work import transitions
+from tandem.work.models import WorkItemEvent
+from tests.conftest import FORM_SCHEMA, INPUT_SCHEMA, World
+
+NEW_YORK = ZoneInfo("America/New_York")  # the insurer's
+PER_INTERVAL = 10  # items per half-hour, 09:00-12:00 on weekdays
+TODAY = date(2026, 3, 4)  # T0 is 10:00 in New York, a Wednesday
+
+
+def _row(process: Process, at: datetime, **extra: Any) -> dict[str, Any]:
+    return transitions.new_item_row(
+        process,
+        None,  # type: ignore[arg-type]  # the due times are given
+        {"document_ref": "x", **extra.pop("payload", {})},
+        at,
+        due=(at + timedelta(hours=4), at + timedelta(hours=3)),
+        **extra,
+    )
+
+
+def _local(day: date, hour: int, minute: int = 0) -> datetime:
+    return datetime.combine(day, time(hour, minute), NEW_YORK).astimezone(UTC)
+
+
+def _seed(
+    session: Session, process: Process, weeks: int, today_per_interval: int
+) -> list[dict[str, Any]]:
+    """Weekdays: PER_INTERVAL items in each half-hour from 09:00 to 12:00 (New York);
+    Saturdays: 2 at 10:00; today: `today_per_interval` at 09:00 and 09:30."""
+    rows = []
+    for back in range(1, 7 * weeks + 1):
+        day = TODAY - timedelta(days=back)
+        if day.weekday() < 5:
+            for half_hour in range(6):
+                at = _local(day, 9) + timedelta(minutes=30 * half_hour + 1)
+                rows += [_row(process, at) for _ in range(PER_INTERVAL)]
+        elif day.weekday() == 5:
+            rows += [_row(process, _local(day, 10, 5)) for _ in range(2)]
+    for half_hour in range(2):
+        at = _local(TODAY, 9) + timedelta(minutes=30 * half_hour + 2)
+        rows += [_row(process, at) for _ in range(today_per_interval)]
+    transitions.arrive(session, rows, actor="test")
+    # gold copies are never counted (a call of their own: one executemany, one set of keys)
+    gold = [_row(process, _local(TODAY - timedelta(days=1), 15), gold=True) for _ in range(50)]
+    transitions.arrive(session, gold, actor="test")
+    return rows
+
+
+def _handled(session: Session, rows: list[dict[str, Any]], seconds: float, count: int) -> None:
+    """`count` of yesterday's (a Tuesday's) 10:00 items claimed at 10:03 and submitted
+    `seconds` later."""
+    claimed = _local(TODAY - timedelta(days=1), 10, 3)
+    chosen = [r for r in rows if claimed - timedelta(minutes=3) <= r["received_at"] < claimed]
+    for row in chosen[:count]:
+        for seq, at, origin, state in (
+            (2, claimed, "queued", "leased"),
+            (3, claimed + timedelta(seconds=seconds), "leased", "submitted"),
+        ):
+            session.add(
+                WorkItemEvent(
+                    client_id=row["client_id"],
+                    work_item_id=row["id"],
+                    seq=seq,
+                    at=at,
+                    from_state=origin,
+                    to_state=state,
+                    actor="agent:test",
+                    attempt=1,
+                )
+            )
+
+
+@pytest.fixture
+def seeded(container: Container, world: World) -> World:
+    with transaction(container.sessions) as session:
+        process = session.get_one(Process, (world.client_id, world.process_id))
+        rows = _seed(session, process, weeks=4, today_per_interval=15)
+        _handled(session, rows, 300.0, 8)
+    return world
+
+
+def test_the_api_forecasts_each_interval_from_the_known_pattern(seeded: World, api: Any) -> None:
+    answer = api("ops").get(
+        f"/api/v1/processes/{seeded.process_id}/forecast",
+        params={"interval_minutes": 30, "weeks": 4, "days": 7},
+    )
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["timezone"] == "America/New_York"
+    assert body["model"] in ("profile", "holt_winters")
+    assert {s["model"] for s in body["scores"]} == {"profile", "holt_winters"}
+    profile = next(s for s in body["scores"] if s["model"] == "profile")
+    assert profile["wape"] == pytest.approx(0.0, abs=1e-9)  # the pattern repeats exactly
+    assert len(body["intervals"]) == 7 * 48
+    by_start = {i["start"]: i for i in body["intervals"]}
+
+    # tomorrow, a Thursday: 10 per half-hour from 09:00 to 12:00, nothing else
+    thursday = [i for i in body["intervals"] if i["start"].startswith("2026-03-05")]
+    assert thursday[18]["start"] == "2026-03-05T09:00:00-05:00"
+    assert [round(i["arrivals"], 3) for i in thursday[18:24]] == [PER_INTERVAL] * 6
+    assert sum(i["arrivals"] for i in thursday) == pytest.approx(60, abs=0.01)
+    # Monday, after the clocks went forward on Sunday: still 09:00 local
+    assert by_start["2026-03-09T09:00:00-04:00"]["arrivals"] == pytest.approx(PER_INTERVAL)
+
+    # today: the two half-hours over are the actuals (15 each), the rest 1.5 times the plan
+    assert body["today_elapsed"] == 20  # 10:00 in New York
+    assert body["today_factor"] == pytest.approx(1.5)
+    today = [i for i in body["intervals"] if i["start"].startswith("2026-03-04")]
+    assert [i["arrivals"] for i in today[18:22]] == pytest.approx([15, 15, 15, 15])
+    assert body["days"][0] == {"date": "2026-03-04", "arrivals": pytest.approx(90)}
+
+    # handle times: 300 s for the 8 handled at 10:00 on Tuesdays, the overall mean elsewhere
+    assert body["handled"] == 8
+    assert body["handle_seconds"] == pytest.approx(300)
+    assert by_start["2026-03-10T10:00:00-04:00"]["handle_seconds"] == pytest.approx(300)
+    assert body["channels"] == []
+
+
+def test_clients_are_refused_and_another_clients_process_is_not_found(
+    seeded: World, api: Any, container: Container
+) -> None:
+    path = f"/api/v1/processes/{seeded.process_id}/forecast"
+    assert api("client").get(path, params={"weeks": 4}).status_code == 403
+    assert api("agent").get(path, params={"weeks": 4}).status_code == 403
+    missing = api("ops").get(f"/api/v1/processes/{uuid.uuid4()}/forecast")
+    assert missing.status_code == 404
+    # a client's principal (with the permission) still sees only its own processes
+    with pytest.raises(NotFound), container.context(seeded.other_client_user) as ctx:
+        forecasting.process_forecast(ctx, seeded.process_id, weeks=4)
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"interval_minutes": 20}, "interval_minutes"),
+        ({"weeks": 2}, "weeks"),
+        ({"weeks": 99}, "weeks"),
+        ({"weeks": 4, "days": 0}, "days"),
+        ({"weeks": 4, "country": "ZZ"}, "country"),
+    ],
+)
+def test_bad_parameters_are_named(
+    seeded: World, api: Any, params: dict[str, Any], field: str
+) -> None:
+    answer = api("ops").get(f"/api/v1/processes/{seeded.process_id}/forecast", params=params)
+    assert answer.status_code == 422, answer.text
+    assert field in answer.text
+
+
+def test_a_countrys_holidays_and_a_conversation_process_per_channel(
+    container: Container, world: World
+) -> None:
+    with transaction(container.sessions) as session:
+        desk = define_process(
+            session,
+            world.client_id,
+            ProcessDefinition(
+                code="desk",
+                name="Desk",
+                kind="conversation",
+                input_schema=INPUT_SCHEMA,
+                form_schema=FORM_SCHEMA,
+                required_skills={"data_entry": 1},
+                sla_minutes=240,
+                sla_mode="business_hours",
+            ),
+            now=container.clock.now(),
+        )
+        rows = []
+        for back in range(1, 29):
+            day = TODAY - timedelta(days=back)
+            at = _local(day, 14, 10)
+            rows += [_row(desk, at, payload={"channel": "email"}) for _ in range(3)]
+            rows += [_row(desk, at, payload={"channel": "web"}) for _ in range(1)]
+        transitions.arrive(session, rows, actor="test")
+        desk_id = desk.id
+    with container.context(SYSTEM) as ctx:
+        found = forecasting.process_forecast(ctx, desk_id, weeks=4, days=3, country="US")
+    assert [c.channel for c in found.channels] == ["all", "email", "web"]
+    totals = {c.channel: c.forecast.day_totals() for c in found.channels}
+    assert totals["all"][1] == pytest.approx(4)  # tomorrow
+    assert totals["email"][1] == pytest.approx(3)
+    assert totals["web"][1] == pytest.approx(1)
+    assert found.handle_times.overall_seconds is None
+    # Washington's Birthday (16 February 2026) was a US holiday with its normal arrivals
+    assert found.main.forecast.holiday_factor == pytest.approx(1.0)
+
+
+def test_the_cli_prints_the_model_and_the_series(seeded: World, database_url: str) -> None:
+    """On the real clock: the seeded weeks may lie in the past; the command still answers."""
+    result = CliRunner().invoke(
+        app,
+        ["wfm", "forecast", str(seeded.process_id), "--weeks", "4", "--days", "2", "--json"],
+        env={"TANDEM_DATABASE_URL": database_url},
+    )
+    assert result.exit_code == 0, result.output
+    assert "model:" in result.output and "WAPE" in result.output
+    last = result.output.strip().splitlines()[-1]
+    assert '"intervals"' in last
+
+
+def test_too_little_history_is_named(container: Container, world: World) -> None:
+    with pytest.raises(InvalidInput) as refused, container.context(SYSTEM) as ctx:
+        forecasting.process_forecast(ctx, world.process_id, weeks=2)
+    assert refused.value.extra["errors"][0]["field"] == "weeks"
