@@ -415,8 +415,12 @@ class Seeded:
     item_states: dict[str, str] = field(default_factory=dict)  # label -> state seeded
 
 
+# Each answer's own request id (in problem details): not a difference between two answers.
+REQUEST_ID = re.compile(r',?"request_id":"[^"]*"')
+
+
 def _text(response: httpx.Response) -> str:
-    return response.content.decode("utf-8", errors="replace")
+    return REQUEST_ID.sub("", response.content.decode("utf-8", errors="replace"))
 
 
 def _client_ids(value: Any) -> Iterator[Any]:

@@ -34,6 +34,7 @@ from tandem.container import Container, build_container
 from tandem.core import metrics
 from tandem.core.db import database_ready
 from tandem.core.errors import PROBLEM_MEDIA_TYPE, InvalidInput, Problem
+from tandem.core.logs import RequestLog
 from tandem.http import install_problem_handlers, problem, public, requires
 from tandem.security import SecurityHeaders
 from tandem.tenancy.permissions import Permission
@@ -178,6 +179,7 @@ def create_app(container: Container | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.add_middleware(SecurityHeaders, hsts=container.settings.cookie_secure)
+    app.add_middleware(RequestLog)  # outermost: the request's id on every line and answer
     app.state.container = container
     install_problem_handlers(app)
     for router in ROUTERS:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import inspect
 import json
-import logging
 import os
 import sys
 import uuid
@@ -63,9 +62,11 @@ def serve(
 
     from tandem.app import create_app
     from tandem.container import build_container
+    from tandem.core import logs
     from tandem.worker import run_forever
 
     settings = _settings()
+    logs.configure(settings.log_level, settings.log_format)
     container = build_container(settings)
     count = workers or os.cpu_count() or 1
     stop = threading.Event()
@@ -78,11 +79,22 @@ def serve(
 
         mail = smtp.start(settings, container.sessions, container.context, host, settings.smtp_port)
         console.print(f"SMTP: taking mail for the brands on {host}:{mail.port}")
+    # Every API process logs as this one (uvicorn configures each from log_config), one
+    # access line per request written by the app (uvicorn's names the query and the address);
+    # the client's address and scheme are taken from X-Forwarded-* of trusted proxies only.
+    web: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_config": logs.dict_config(settings.log_level, settings.log_format),
+        "access_log": False,
+        "proxy_headers": True,
+        "forwarded_allow_ips": settings.forwarded_allow_ips,
+    }
     try:
         if count == 1:
-            uvicorn.run(create_app(container), host=host, port=port)
+            uvicorn.run(create_app(container), **web)
         else:  # each worker builds its own app from the same TANDEM_* environment
-            uvicorn.run("tandem.app:create_app", factory=True, workers=count, host=host, port=port)
+            uvicorn.run("tandem.app:create_app", factory=True, workers=count, **web)
     finally:
         stop.set()
         if mail is not None:
@@ -97,15 +109,60 @@ def worker(
     import httpx
 
     from tandem.container import build_container
+    from tandem.core import logs
     from tandem.worker import run_forever, run_once
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    container = build_container(_settings())
+    settings = _settings()
+    logs.configure(settings.log_level, settings.log_format)
+    container = build_container(settings)
     if once:
         with httpx.Client() as http:
             console.print(run_once(container, http))
         return
     run_forever(container)
+
+
+@app.command()
+def check(
+    deploy: Annotated[
+        bool, typer.Option("--deploy", help="Check this configuration and its database")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Last line: one JSON object")] = False,
+    workers: Annotated[
+        int, typer.Option(min=0, help="API processes `tandem serve` runs; 0: one per core")
+    ] = 0,
+) -> None:
+    """Name each problem of a production deployment with its fix: keys, cookies, the
+    database's role and schema, the worker, rate limits, clocks, the proxy. Exits 1 when
+    anything is wrong (warnings alone do not fail)."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from tandem.core.deploycheck import check_deployment
+
+    if not deploy:
+        console.print("[red]say what to check: --deploy[/red]")
+        raise typer.Exit(2)
+    report = check_deployment(_settings(), api_processes=workers or os.cpu_count() or 1)
+    if as_json:
+        sys.stdout.write(json.dumps(report.as_dict()) + "\n")
+    elif report.findings:
+        table = Table(title="Deployment check", show_lines=True)
+        for column in ("Severity", "Check", "Problem", "Fix"):
+            table.add_column(column)
+        for finding in report.findings:
+            style = "red" if finding.severity == "error" else "yellow"
+            table.add_row(
+                f"[{style}]{finding.severity}[/{style}]",
+                finding.id,
+                escape(finding.message),
+                escape(finding.fix),
+            )
+        Console().print(table)
+    else:
+        console.print("[green]no problem found[/green]")
+    if not report.ok:
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from tandem.container import Container
 from tandem.core.db import TENANT, transaction
 from tandem.core.errors import Forbidden, TandemError, Unauthorized
+from tandem.core.logs import REQUEST_ID_HEADER, current_request_id, identify
 from tandem.tenancy.context import Context
 from tandem.tenancy.models import ApiKey, ApiToken, User
 from tandem.tenancy.permissions import Permission
@@ -48,7 +49,14 @@ SESSION_COOKIE = "tandem_session"
 
 
 def current_principal(request: Request, container: Services) -> Principal:
-    """Who is calling: a bearer token (API clients) or a console session cookie."""
+    """Who is calling: a bearer token (API clients) or a console session cookie. Named on
+    the request's log lines from here on."""
+    principal = _caller(request, container)
+    identify(principal.actor, principal.client_id)
+    return principal
+
+
+def _caller(request: Request, container: Container) -> Principal:
     header = request.headers.get("authorization", "")
     if not header and (cookie := request.cookies.get(SESSION_COOKIE)):
         if request.method not in SAFE_METHODS:
@@ -189,8 +197,16 @@ def public(reason: str) -> Callable[[], Awaitable[None]]:
 
 
 def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
+    """A problem details answer, with the request's id (`request_id`, and `X-Request-ID`:
+    a 500's answer is sent outside the middleware that sets the header on the others)."""
     body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
-    return JSONResponse(body, status_code=status, media_type="application/problem+json")
+    request_id = current_request_id()
+    if request_id is not None:
+        body["request_id"] = request_id
+    response = JSONResponse(body, status_code=status, media_type="application/problem+json")
+    if request_id is not None:
+        response.headers[REQUEST_ID_HEADER] = request_id
+    return response
 
 
 RETRY_AFTER_SECONDS = 2

@@ -12,6 +12,7 @@ import httpx
 
 from tandem.audit import service as audit
 from tandem.container import Container
+from tandem.core import heartbeat
 from tandem.core.db import transaction
 from tandem.custody import keys, retention
 from tandem.delivery.addresses import networks
@@ -89,6 +90,8 @@ def run_once(container: Container, http: httpx.Client, *, purge: bool = True) ->
                 report.counts["work_items"] + report.counts.get("conversations", 0)
                 for report in reports
             )
+    with transaction(container.sessions) as session:  # for `tandem check --deploy`
+        heartbeat.beat(session, settings.worker_interval_seconds)
     return {
         "reaped": reaped,
         "gold_items": gold_items,

@@ -409,6 +409,7 @@ def test_a_submit_for_an_item_leased_to_someone_else_answers_as_for_a_missing_on
     assert theirs.json() == {
         **missing.json(),
         "detail": missing.json()["detail"].replace(str(missing_id), lease["item_id"]),
+        "request_id": theirs.json()["request_id"],  # each answer's own
     }
 
 

@@ -571,6 +571,7 @@ def test_the_client_rejects_a_delivered_item_once(
     assert hidden.json() == {
         **missing.json(),
         "detail": missing.json()["detail"].replace(str(missing_id), str(item.id)),
+        "request_id": hidden.json()["request_id"],  # each answer's own
     }
     assert _item(api, item.id)["state"] == "delivered"  # none of the above changed it
     rejected = _reject(api("client"), item.id, ["coverage_amount"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -118,6 +119,14 @@ class Settings(BaseSettings):
     # customers reach Tandem's public pages at (unset: http://TANDEM_HOST:TANDEM_PORT).
     survey_days: int = Field(default=14, ge=1, le=365)
     public_url: str = Field(default="", max_length=200, pattern=r"^(https?://[^\s/]+(/[^\s]*)?)?$")
+    # Logs (tandem.core.logs): the least level written, and json (one object a line, with
+    # the request id, actor and client where known) or text, for a person at a terminal.
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    log_format: Literal["json", "text"] = "json"
+    # The reverse proxies whose X-Forwarded-For and X-Forwarded-Proto `tandem serve` trusts
+    # (comma-separated addresses or networks; uvicorn's forwarded_allow_ips). Never "*" when
+    # clients can reach the server directly: they could then pick their own address.
+    forwarded_allow_ips: str = Field(default="127.0.0.1", min_length=1)
 
     @property
     def public_base_url(self) -> str:
@@ -169,6 +178,11 @@ class Settings(BaseSettings):
         if any(len(key.strip()) < 32 for key in value.split(",") if key.strip()):
             raise ValueError("each previous master key has at least 32 characters")
         return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
 
     @property
     def master_keys(self) -> tuple[str, list[str]]:
