@@ -7,7 +7,7 @@ dump=${1:?"the backup file"}
 url=${2:?"the empty database's URL, as the role that will own it"}
 role=${3:?"the application role to grant the tables to"}
 sha256sum --check "$dump.sha256"
-pg_restore --no-owner --no-privileges --exit-on-error --dbname="$url" "$dump"
+pg_restore --no-owner --no-privileges --exit-on-error --enable-row-security --dbname="$url" "$dump"
 psql --no-psqlrc --set=ON_ERROR_STOP=1 --dbname="$url" <<SQL
 GRANT USAGE ON SCHEMA public TO "$role";
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO "$role";
