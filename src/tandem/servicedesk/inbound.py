@@ -287,8 +287,9 @@ def make_work(
         priority=conversation.priority,
         due=levels.response_due(ctx, brand, conversation, rules.at_risk_fraction),
     )
+    had_work = conversation.work_item_id is not None  # else no reply yet: replies need work
     conversation.work_item_id = item.id
-    if rules.back_to_agent is not None:
+    if rules.back_to_agent is not None and had_work:
         _back_to_last_agent(ctx, conversation, item.id, rules.back_to_agent)
 
 
