@@ -21,10 +21,6 @@ counts as sent once. The agent credited is the one who wrote the last reply."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import re
-import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -44,7 +40,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 from tandem.core.clock import Clock
 from tandem.core.db import Base, UTCDateTime, new_id, transaction
 from tandem.core.errors import Conflict, InvalidInput, NotFound
-from tandem.servicedesk import satisfaction, states
+from tandem.servicedesk import links, satisfaction, states
 from tandem.servicedesk.inbound import MESSAGE
 from tandem.servicedesk.models import Brand, Conversation, CustomerIdentity, Message, OutgoingMail
 from tandem.tenancy.context import Context
@@ -56,8 +52,6 @@ from tandem.workforce.models import Agent
 DUE, SENT, ANSWERED, WITHDRAWN = "due", "sent", "answered", "withdrawn"
 SURVEY = "survey"  # the part a survey's sealed comment is bound to
 AUTHOR = "system:satisfaction"
-TOKEN_BYTES = 32  # 256 bits
-_TOKEN = re.compile(r"^[A-Za-z0-9_-]{43}$")  # token_urlsafe(32)
 # What staff see of the survey's mail in the conversation (its clear text, link included,
 # is sealed for the sender): the link is the customer's, nobody else answers for them.
 WITHHELD = "[satisfaction survey sent to the customer: link withheld]"
@@ -117,8 +111,7 @@ class Survey(Base):
     )
 
 
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+token_hash = links.digest
 
 
 # -- made where a conversation is solved ------------------------------------------------
@@ -239,7 +232,7 @@ def _send_one(
     client_id = survey.client_id
     conversation = session.get_one(Conversation, (client_id, survey.conversation_id))
     brand = session.get_one(Brand, (client_id, conversation.brand_id))
-    token = secrets.token_urlsafe(TOKEN_BYTES)
+    token = links.new_link()
     survey.token_hash = token_hash(token)
     survey.state, survey.sent_at = SENT, now
     survey.expires_at = now + timedelta(days=days)
@@ -326,17 +319,7 @@ def _send_one(
 def at_token(session: Session, token: str) -> tuple[int, uuid.UUID] | None:
     """(client id, survey id) of the survey whose link this is; None for any other string
     (looked up before the client is known: no tenant yet)."""
-    if not _TOKEN.match(token):
-        return None
-    wanted = token_hash(token)
-    rows = session.execute(
-        select(Survey.client_id, Survey.id, Survey.token_hash)
-        .where(Survey.token_hash == wanted)
-        .limit(2)
-    ).all()
-    if len(rows) != 1 or not hmac.compare_digest(str(rows[0].token_hash), wanted):
-        return None
-    return rows[0].client_id, rows[0].id
+    return links.holder(session, Survey, Survey.token_hash, token)
 
 
 def standing_at_link(

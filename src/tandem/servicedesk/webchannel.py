@@ -14,10 +14,8 @@ the conversation, as an email reply does (it is threaded by the conversation's r
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 import re
-import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from tandem.core.errors import Conflict, InvalidInput, NotFound
-from tandem.servicedesk import classify, inbound, states, threads
+from tandem.servicedesk import classify, inbound, links, states, threads
 from tandem.servicedesk.content import Received
 from tandem.servicedesk.customers import IDENTITY
 from tandem.servicedesk.inbound import MESSAGE, Rules
@@ -41,8 +39,6 @@ MAX_EMAIL = 254
 MAX_SUBJECT = 200
 MAX_TEXT = 20_000
 MAX_EXTERNAL_ID = 200
-LINK_BYTES = 32  # 256 bits
-_LINK = re.compile(r"^[A-Za-z0-9_-]{43}$")  # token_urlsafe(32)
 _EMAIL = re.compile(r"^[^@\s<>()\[\],;:\"\\]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # The sender of a message written at the link threads by the conversation's reply token, as
@@ -67,8 +63,7 @@ class Opened:
     created: bool  # False: a retry with the same Idempotency-Key, nothing done
 
 
-def link_hash(link: str) -> str:
-    return hashlib.sha256(link.encode()).hexdigest()
+link_hash = links.digest
 
 
 def _line(value: str, name: str, most: int, errors: list[dict[str, str]]) -> str:
@@ -187,7 +182,7 @@ def open_conversation(
         replayed = _replayed(ctx, brand, idempotency_key, fingerprint)
         if replayed is not None:
             return replayed
-    link = secrets.token_urlsafe(LINK_BYTES)
+    link = links.new_link()
     mail = _received(contact.email, contact.name, contact.subject, contact.text)
     try:
         with ctx.session.begin_nested():
@@ -220,17 +215,7 @@ def open_conversation(
 def at_link(session: Session, link: str) -> tuple[int, uuid.UUID] | None:
     """(client id, conversation id) of the conversation whose link this is; None for any
     other string (looked up before the client is known: no tenant yet)."""
-    if not _LINK.match(link):
-        return None
-    wanted = link_hash(link)
-    rows = session.execute(
-        select(Conversation.client_id, Conversation.id, Conversation.link_hash)
-        .where(Conversation.link_hash == wanted)
-        .limit(2)
-    ).all()
-    if len(rows) != 1 or not hmac.compare_digest(str(rows[0].link_hash), wanted):
-        return None
-    return rows[0].client_id, rows[0].id
+    return links.holder(session, Conversation, Conversation.link_hash, link)
 
 
 @dataclass(frozen=True)
