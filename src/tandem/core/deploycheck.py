@@ -299,12 +299,18 @@ def _role(facts: DatabaseFacts) -> list[Finding]:
 
 def _schema(facts: DatabaseFacts) -> list[Finding]:
     if facts.unknown_revisions:
+        # The next release migrates before its code starts, and its migrations only expand
+        # the schema this release uses (docs/deployment.md, Upgrades): this release keeps
+        # serving while that one rolls out, so a newer schema is a warning, not an error.
         return [
-            error(
+            warning(
                 "schema_newer",
                 f"the database's schema is at {', '.join(facts.unknown_revisions)}, a revision "
-                "this release does not know (a newer release migrated it)",
-                "deploy the release that migrated the database, or a later one",
+                "this release does not know: a newer release migrated it. This release keeps "
+                "working on it only while the next one rolls out (its migrations expand the "
+                "schema, they remove nothing this release uses)",
+                "finish rolling out the release that migrated the database, then run its "
+                "`tandem check --deploy`; a database two releases ahead is not supported",
             )
         ]
     if set(facts.revisions) == set(facts.heads):
