@@ -5,15 +5,12 @@ submit events, channels of a conversation process, scoping and refusals."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
-from tandem.catalog.models import Process
 from tandem.catalog.service import ProcessDefinition, define_process
 from tandem.cli import app
 from tandem.container import Container
@@ -22,84 +19,13 @@ from tandem.core.errors import InvalidInput, NotFound
 from tandem.reports import forecasting
 from tandem.tenancy.principal import SYSTEM
 from tandem.work import transitions
-from tandem.work.models import WorkItemEvent
 from tests.conftest import FORM_SCHEMA, INPUT_SCHEMA, World
-
-NEW_YORK = ZoneInfo("America/New_York")  # the insurer's
-PER_INTERVAL = 10  # items per half-hour, 09:00-12:00 on weekdays
-TODAY = date(2026, 3, 4)  # T0 is 10:00 in New York, a Wednesday
-
-
-def _row(process: Process, at: datetime, **extra: Any) -> dict[str, Any]:
-    return transitions.new_item_row(
-        process,
-        None,  # type: ignore[arg-type]  # the due times are given
-        {"document_ref": "x", **extra.pop("payload", {})},
-        at,
-        due=(at + timedelta(hours=4), at + timedelta(hours=3)),
-        **extra,
-    )
-
-
-def _local(day: date, hour: int, minute: int = 0) -> datetime:
-    return datetime.combine(day, time(hour, minute), NEW_YORK).astimezone(UTC)
-
-
-def _seed(
-    session: Session, process: Process, weeks: int, today_per_interval: int
-) -> list[dict[str, Any]]:
-    """Weekdays: PER_INTERVAL items in each half-hour from 09:00 to 12:00 (New York);
-    Saturdays: 2 at 10:00; today: `today_per_interval` at 09:00 and 09:30."""
-    rows = []
-    for back in range(1, 7 * weeks + 1):
-        day = TODAY - timedelta(days=back)
-        if day.weekday() < 5:
-            for half_hour in range(6):
-                at = _local(day, 9) + timedelta(minutes=30 * half_hour + 1)
-                rows += [_row(process, at) for _ in range(PER_INTERVAL)]
-        elif day.weekday() == 5:
-            rows += [_row(process, _local(day, 10, 5)) for _ in range(2)]
-    for half_hour in range(2):
-        at = _local(TODAY, 9) + timedelta(minutes=30 * half_hour + 2)
-        rows += [_row(process, at) for _ in range(today_per_interval)]
-    transitions.arrive(session, rows, actor="test")
-    # gold copies are never counted (a call of their own: one executemany, one set of keys)
-    gold = [_row(process, _local(TODAY - timedelta(days=1), 15), gold=True) for _ in range(50)]
-    transitions.arrive(session, gold, actor="test")
-    return rows
-
-
-def _handled(session: Session, rows: list[dict[str, Any]], seconds: float, count: int) -> None:
-    """`count` of yesterday's (a Tuesday's) 10:00 items claimed at 10:03 and submitted
-    `seconds` later."""
-    claimed = _local(TODAY - timedelta(days=1), 10, 3)
-    chosen = [r for r in rows if claimed - timedelta(minutes=3) <= r["received_at"] < claimed]
-    for row in chosen[:count]:
-        for seq, at, origin, state in (
-            (2, claimed, "queued", "leased"),
-            (3, claimed + timedelta(seconds=seconds), "leased", "submitted"),
-        ):
-            session.add(
-                WorkItemEvent(
-                    client_id=row["client_id"],
-                    work_item_id=row["id"],
-                    seq=seq,
-                    at=at,
-                    from_state=origin,
-                    to_state=state,
-                    actor="agent:test",
-                    attempt=1,
-                )
-            )
+from tests.workforce.history import PER_INTERVAL, TODAY, local, row, seed_history
 
 
 @pytest.fixture
 def seeded(container: Container, world: World) -> World:
-    with transaction(container.sessions) as session:
-        process = session.get_one(Process, (world.client_id, world.process_id))
-        rows = _seed(session, process, weeks=4, today_per_interval=15)
-        _handled(session, rows, 300.0, 8)
-    return world
+    return seed_history(container, world)
 
 
 def test_the_api_forecasts_each_interval_from_the_known_pattern(seeded: World, api: Any) -> None:
@@ -192,9 +118,9 @@ def test_a_countrys_holidays_and_a_conversation_process_per_channel(
         rows = []
         for back in range(1, 29):
             day = TODAY - timedelta(days=back)
-            at = _local(day, 14, 10)
-            rows += [_row(desk, at, payload={"channel": "email"}) for _ in range(3)]
-            rows += [_row(desk, at, payload={"channel": "web"}) for _ in range(1)]
+            at = local(day, 14, 10)
+            rows += [row(desk, at, payload={"channel": "email"}) for _ in range(3)]
+            rows += [row(desk, at, payload={"channel": "web"}) for _ in range(1)]
         transitions.arrive(session, rows, actor="test")
         desk_id = desk.id
     with container.context(SYSTEM) as ctx:

@@ -46,6 +46,7 @@ class ChannelForecast:
     forecast: models.Forecast
     today_factor: float  # today's reforecast factor (1.0: nothing changed)
     today_elapsed: int  # today's intervals already over, their counts the actuals
+    planned_today: tuple[float, ...]  # today's forecast as made before today's arrivals
 
 
 @dataclass(frozen=True)
@@ -145,7 +146,11 @@ def process_forecast(
         today_counts = counts[weeks * 7 * per_day :][:elapsed]
         again = models.reforecast(ahead.counts[:per_day], today_counts)
         revised = replace(ahead, counts=again.counts + ahead.counts[per_day:])
-        channels.append(ChannelForecast(name, revised, again.factor, again.elapsed))
+        channels.append(
+            ChannelForecast(
+                name, revised, again.factor, again.elapsed, tuple(ahead.counts[:per_day])
+            )
+        )
 
     handled = []
     for bucket, count, seconds in _handled(ctx.session, process, since, ctx.now):

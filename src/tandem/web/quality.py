@@ -16,14 +16,13 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import urlencode
 
 import pygal
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 from markupsafe import Markup
-from pygal.style import Style
 
 from tandem.http import Services
 from tandem.quality import overview, report
@@ -32,6 +31,7 @@ from tandem.quality.overview import Names
 from tandem.quality.report import AccuracyRow, ProcessQuality
 from tandem.tenancy.permissions import Permission
 from tandem.tenancy.principal import Principal
+from tandem.web.charts import SIZES, Chart, options, style, svg
 from tandem.web.templating import page, viewer
 
 router = APIRouter(include_in_schema=False)
@@ -256,64 +256,6 @@ THRESHOLD_COLOUR = "#b42318"
 OUTGOING_COLOURS = ("#0b57d0", "#4b5563", "#9a3412")
 
 
-def _style(colours: Sequence[str]) -> Style:
-    return Style(
-        background="white",
-        plot_background="white",
-        foreground="#1b1f24",
-        foreground_strong="#1b1f24",
-        foreground_subtle="#4b5563",
-        guide_stroke_color="#d0d7de",
-        major_guide_stroke_color="#8c959f",
-        colors=tuple(colours),
-        font_family="system-ui, sans-serif",
-        label_font_size=13,
-        major_label_font_size=13,
-        legend_font_size=14,
-        title_font_size=16,
-        value_font_size=12,
-        tooltip_font_size=13,
-        opacity=".85",
-        stroke_width="2.5",
-    )
-
-
-# A chart drawn twice: for a wide screen, and for a phone (fewer, shorter labels); CSS shows
-# one. Each is inline SVG with a title: no script, nothing fetched. The legend is the page's
-# own (HTML wraps long names on any screen; pygal's legend would cut them).
-SIZES = {"wide": (960, 320), "narrow": (420, 380)}
-
-
-@dataclass(frozen=True)
-class Chart:
-    svg: Markup
-    legend: list[tuple[str, str, bool]]  # each series: its name, colour, and if dashed
-
-
-def _svg(chart: Any, label: str, size: str) -> str:
-    svg: str = chart.render(is_unicode=True)
-    return svg.replace(
-        "<svg ", f'<svg role="img" aria-label="{Markup.escape(label)}" data-size="{size}" ', 1
-    )
-
-
-def _options(title: str, size: str, **more: Any) -> dict[str, Any]:
-    width, height = SIZES[size]
-    narrow = size == "narrow"
-    return {
-        "js": [],  # pygal's tooltips load a script from the internet: none here
-        "disable_xml_declaration": True,
-        "width": width,
-        "height": height,
-        "title": title,
-        "show_legend": False,
-        "truncate_label": 20 if narrow else 44,
-        "x_label_rotation": 30 if narrow else 0,
-        "margin": 12,
-        **more,
-    }
-
-
 def accuracy_chart(
     rows: Sequence[AccuracyRow],
     label: Callable[[str], str],
@@ -345,10 +287,10 @@ def accuracy_chart(
     for size in SIZES:
         kind = pygal.Bar if single else pygal.Line
         chart = kind(
-            **_options(
+            **options(
                 title,
                 size,
-                style=_style(colours),
+                style=style(colours),
                 value_formatter=lambda value: f"{value:.1f} %",
                 range=(floor, 100),
                 zero=floor,
@@ -368,9 +310,8 @@ def accuracy_chart(
                 stroke_style={"dasharray": "6, 4", "width": 2},
                 show_dots=False,
             )
-        drawn.append(_svg(chart, title, size))
-    svg = Markup("".join(drawn))  # noqa: S704 - pygal escapes its text; the data are numbers
-    return Chart(svg, legend)
+        drawn.append(svg(chart, title, size))
+    return Chart(Markup("").join(drawn), legend)
 
 
 def _round_up(value: float) -> float:
@@ -419,11 +360,11 @@ def outgoing_chart(
     for size in SIZES:
         narrow = size == "narrow"
         chart = pygal.HorizontalBar(
-            **_options(
+            **options(
                 title,
                 size,
                 height=120 + (84 if narrow else 66) * len(shown),
-                style=_style(OUTGOING_COLOURS),
+                style=style(OUTGOING_COLOURS),
                 value_formatter=_share,
                 print_values=not narrow,  # a phone's bars are too short to carry numbers
                 x_label_rotation=0,
@@ -437,13 +378,12 @@ def outgoing_chart(
         for name, values in zip(OUTGOING_SERIES, (estimated, promised, rejected), strict=True):
             # no bar for nothing: "0 %" beside every bar would drown the rest (the table has it)
             chart.add(name, [value or None for value in values])
-        drawn.append(_svg(chart, title, size))
-    svg = Markup("".join(drawn))  # noqa: S704 - pygal escapes its text; the data are numbers
+        drawn.append(svg(chart, title, size))
     legend = [
         (name, colour, False)
         for name, colour in zip(OUTGOING_SERIES, OUTGOING_COLOURS, strict=True)
     ]
-    return Chart(svg, legend)
+    return Chart(Markup("").join(drawn), legend)
 
 
 @router.get("/console/qa", response_class=HTMLResponse)

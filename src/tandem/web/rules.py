@@ -31,6 +31,7 @@ from tandem.tenancy.models import Client
 from tandem.tenancy.permissions import Permission
 from tandem.tenancy.principal import Principal
 from tandem.vault.masking import mask_payload, personal_fields
+from tandem.web.charts import style, svg
 from tandem.web.custody import actor_names
 from tandem.web.templating import label, page, viewer
 
@@ -47,26 +48,6 @@ OUTCOMES = ("approve", "decline", "refer")
 # the published version beside the one tested.
 OUTCOME_COLOURS = ("#1a7f37", "#b42318", "#b26b00")
 VERSION_COLOURS = ("#8c959f", "#0b57d0")
-FONT = "system-ui, sans-serif"
-
-
-def _style(colours: Sequence[str]) -> Any:
-    return pygal.style.Style(
-        colors=tuple(colours),
-        background="#ffffff",
-        plot_background="#ffffff",
-        foreground="#1b1f24",
-        foreground_strong="#1b1f24",
-        foreground_subtle="#d0d7de",
-        opacity=".9",
-        opacity_hover=".9",
-        font_family=FONT,
-        label_font_size=13,
-        major_label_font_size=13,
-        legend_font_size=14,
-        title_font_size=16,
-        value_font_size=14,
-    )
 
 
 def _counts_axis(top: int) -> list[int]:
@@ -356,7 +337,7 @@ def _outcomes_chart(report: Mapping[str, Any], draft: int, current: int | None) 
         x_label_rotation=0,
         print_values=True,
         print_zeroes=False,
-        style=_style(VERSION_COLOURS if current is not None else VERSION_COLOURS[1:]),
+        style=style(VERSION_COLOURS if current is not None else VERSION_COLOURS[1:]),
     )
     chart.x_labels = [label(o) for o in OUTCOMES]
     outcomes = report.get("outcomes") or {}
@@ -367,14 +348,7 @@ def _outcomes_chart(report: Mapping[str, Any], draft: int, current: int | None) 
     if current is not None:
         chart.add(f"Version {current} (published)", series[0])
     chart.add(f"Version {draft}", series[1])
-    return _svg(chart, "Items per outcome, by the published version and by this one")
-
-
-def _svg(chart: Any, name: str) -> Markup:
-    svg = chart.render(is_unicode=True).replace(
-        "<svg ", f'<svg role="img" aria-label="{Markup.escape(name)}" ', 1
-    )
-    return Markup(svg)  # noqa: S704 - pygal escapes its text; the data are counts and labels
+    return svg(chart, "Items per outcome, by the published version and by this one")
 
 
 @router.get("/console/rules/versions/{ruleset_id}/backtest", response_class=HTMLResponse)
@@ -425,14 +399,14 @@ def _days_chart(per_day: Sequence[Mapping[str, Any]], timezone: str) -> Markup:
         legend_at_bottom=True,
         legend_at_bottom_columns=3,
         x_label_rotation=0,
-        style=_style(OUTCOME_COLOURS),
+        style=style(OUTCOME_COLOURS),
     )
     last = len(per_day) - 1  # every other day named, today always
     chart.x_labels = [d["day"][5:] if (last - n) % 2 == 0 else "" for n, d in enumerate(per_day)]
     chart.y_labels = _counts_axis(max(sum(day[o] for o in OUTCOMES) for day in per_day))
     for outcome, name in zip(OUTCOMES, ("Approved", "Declined", "Referred"), strict=True):
         chart.add(name, [day[outcome] for day in per_day])
-    return _svg(chart, "Decisions by the rules per day, by outcome")
+    return svg(chart, "Decisions by the rules per day, by outcome")
 
 
 def _day(day: Mapping[str, Any]) -> dict[str, Any]:

@@ -49,6 +49,8 @@ LABELS = {
     "rejected": "Rejected",
     "all_or_nothing": "All rows or none",
     "accept_valid": "Valid rows only",
+    "holt_winters": "Holt-Winters",
+    "profile": "Weekly profile",
 }
 
 
@@ -105,6 +107,7 @@ SECTIONS: tuple[tuple[str, str, tuple[Permission, ...]], ...] = (
     ("Work", "/console/work", (Permission.WORK_CLAIM,)),
     ("Portal", "/console/portal", (Permission.WORK_ITEM_CREATE,)),
     ("Operations", "/console/operations", (Permission.OPERATIONS_READ,)),
+    ("Planning", "/console/planning", (Permission.WORKFORCE_READ,)),
     ("Quality", "/console/quality", (Permission.QUALITY_REVIEW,)),
     ("Quality reports", "/console/qa", (Permission.QUALITY_READ,)),
     ("Items", "/console/items", (Permission.WORK_ITEM_READ,)),

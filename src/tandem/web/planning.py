@@ -1,0 +1,287 @@
+"""The workforce planner's pages: a process's forecast against what arrived, the staff it needs
+per interval, and a what-if (volume, handle time, due time or service level, shrinkage,
+occupancy) beside the process's own figures. The what-if is a GET form: a plan can be
+bookmarked and shared; a value that cannot be read is named beside its field and the
+process's own value used instead."""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Annotated, Any
+
+import pygal
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse
+from markupsafe import Markup
+
+from tandem.catalog.service import get_process, list_processes
+from tandem.core.errors import InvalidInput
+from tandem.http import Services
+from tandem.reports.forecasting import ProcessForecast, process_forecast
+from tandem.reports.staffing import Assumptions, StaffNeeded, process_assumptions, staff_needed
+from tandem.tenancy.models import Client
+from tandem.tenancy.permissions import Permission
+from tandem.tenancy.principal import Principal
+from tandem.web.charts import SIZES, Chart, options, style, svg
+from tandem.web.templating import page, viewer
+
+router = APIRouter(include_in_schema=False)
+
+Planner = Annotated[Principal, Depends(viewer(Permission.WORKFORCE_READ))]
+
+DAYS = 7  # the forecast's days ahead, today first
+HISTORY_WEEKS = (4, 8, 12, 26)  # the weeks a forecast may learn from; 8 unless chosen
+# Planned, actual, reforecast; and the process's own staffing against the what-if.
+FORECAST_COLOURS = ("#4b5563", "#0b57d0", "#9a3412")
+STAFF_COLOURS = ("#8c959f", "#0b57d0")
+
+
+@router.get("/console/planning", response_class=HTMLResponse)
+def planning(request: Request, principal: Planner, services: Services) -> HTMLResponse:
+    with services.context(principal) as ctx:
+        processes = list_processes(ctx)
+        clients = {c.id: c.name for c in ctx.session.query(Client)}
+    rows = sorted(
+        ((clients.get(p.client_id, ""), p) for p in processes if p.active),
+        key=lambda row: (row[0], row[1].name),
+    )
+    return page(request, "planning.html", principal, processes=rows)
+
+
+# The what-if's fields: (name, label, unit, how a typed value becomes the assumption's).
+@dataclass(frozen=True)
+class Field:
+    name: str
+    label: str
+    unit: str
+    low: float
+    high: float
+    scale: float = 1.0  # typed value times this is the assumption's (percent: 0.01)
+
+
+FIELDS = (
+    Field("volume", "Volume", "% of the forecast", 1, 10_000, 0.01),
+    Field("aht", "Handle time", "seconds", 1, 86_400),
+    Field("due", "Finished within", "minutes", 1, 44_640),
+    Field("service_level", "Service level", "% answered in time", 1, 99.9, 0.01),
+    Field("target", "Answered within", "seconds", 0, 3_600),
+    Field("shrinkage", "Shrinkage", "%", 0, 95, 0.01),
+    Field("occupancy", "Occupancy at most", "%", 10, 100, 0.01),
+)
+ASSUMPTION = {
+    "volume": "volume_factor",
+    "aht": "aht_seconds",
+    "due": "due_minutes",
+    "service_level": "service_level",
+    "target": "target_seconds",
+    "shrinkage": "shrinkage",
+    "occupancy": "max_occupancy",
+}
+CHOICES = "not one of the choices"
+METHODS = {
+    "due": "Finish every item by its due time (back office, mail)",
+    "live": "Answer while the customer waits (Erlang C)",
+}
+
+
+@dataclass
+class WhatIf:
+    form: dict[str, str]
+    errors: dict[str, str]
+    assumptions: Assumptions
+    changed: bool
+
+
+def what_if(request: Request, own: Assumptions) -> WhatIf:
+    """The form's values read over the process's own assumptions."""
+    form = {f.name: request.query_params.get(f.name, "").strip() for f in FIELDS}
+    form["method"] = request.query_params.get("method", "").strip()
+    errors: dict[str, str] = {}
+    changes: dict[str, Any] = {}
+    for f in FIELDS:
+        if not form[f.name]:
+            continue
+        try:
+            value = float(form[f.name])
+        except ValueError:
+            errors[f.name] = "not a number"
+            continue
+        if not (math.isfinite(value) and f.low <= value <= f.high):
+            errors[f.name] = f"must be {f.low:g} to {f.high:g}"
+            continue
+        changes[ASSUMPTION[f.name]] = value * f.scale
+    if form["method"]:
+        if form["method"] in METHODS:
+            changes["method"] = form["method"]
+        else:
+            errors["method"] = CHOICES
+    changed = replace(own, **changes)
+    return WhatIf(form, errors, changed, changed != own)
+
+
+def shown(own: Assumptions) -> dict[str, str]:
+    """The process's own assumptions as the form's placeholders."""
+    values = {f.name: getattr(own, ASSUMPTION[f.name]) for f in FIELDS}
+    return {
+        f.name: "" if values[f.name] is None else f"{values[f.name] / f.scale:g}" for f in FIELDS
+    }
+
+
+@dataclass(frozen=True)
+class DayPlan:
+    day: int
+    date: str
+    arrivals: float
+    person_hours: float  # people to schedule times the interval, summed
+    peak: int
+
+
+def _days(needed: Sequence[StaffNeeded], per_day: int, interval_minutes: int) -> list[DayPlan]:
+    days = []
+    for day in range(len(needed) // per_day):
+        part = needed[day * per_day : (day + 1) * per_day]
+        days.append(
+            DayPlan(
+                day,
+                f"{part[0].start:%a %d %b}",
+                sum(n.arrivals for n in part),
+                sum(n.scheduled for n in part) * interval_minutes / 60,
+                max(n.scheduled for n in part),
+            )
+        )
+    return days
+
+
+@router.get("/console/planning/processes/{process_id}", response_class=HTMLResponse)
+def process_plan(
+    request: Request, process_id: uuid.UUID, principal: Planner, services: Services
+) -> HTMLResponse:
+    errors: dict[str, str] = {}
+    weeks = _choice("weeks", request, HISTORY_WEEKS, 8, errors)
+    day = _choice("day", request, range(DAYS), 0, errors)
+    with services.context(principal) as ctx:
+        process = get_process(ctx, process_id)
+        client = ctx.session.get_one(Client, process.client_id)
+        found = process_forecast(ctx, process_id, days=DAYS, weeks=weeks)
+    own = process_assumptions(process)
+    asked = what_if(request, own)
+    asked.errors.update(errors)
+    per_day = found.main.forecast.per_day
+    problem = None
+    planned: list[StaffNeeded] = []
+    baseline: list[StaffNeeded] = []
+    try:
+        planned = staff_needed(found, asked.assumptions)
+    except InvalidInput as refused:
+        problem = str(refused)
+    baseline = planned
+    if asked.changed and planned:
+        try:
+            baseline = staff_needed(found, own)
+        except InvalidInput:  # no handle time measured: the what-if's is the only plan
+            baseline = []
+    compared = asked.changed and bool(baseline)
+    lo, hi = day * per_day, (day + 1) * per_day
+    starts = found.interval_starts()
+    return page(
+        request,
+        "planning_process.html",
+        principal,
+        process=process,
+        client=client,
+        found=found,
+        forecast_chart=forecast_chart(found),
+        staff_chart=staff_chart(planned[lo:hi], baseline[lo:hi] if compared else None)
+        if planned
+        else None,
+        days=_days(planned, per_day, found.interval_minutes),
+        baseline_days=_days(baseline, per_day, found.interval_minutes),
+        rows=list(zip(baseline[lo:hi] or planned[lo:hi], planned[lo:hi], strict=True)),
+        compared=compared,
+        day=day,
+        day_names=[f"{starts[d * per_day]:%a %d %b}" for d in range(DAYS)],
+        weeks=weeks,
+        history_weeks=HISTORY_WEEKS,
+        asked=asked,
+        own=shown(own),
+        fields=FIELDS,
+        methods=METHODS,
+        problem=problem,
+    )
+
+
+def _choice(
+    name: str, request: Request, choices: Sequence[int], default: int, errors: dict[str, str]
+) -> int:
+    text = request.query_params.get(name, "")
+    if not text:
+        return default
+    if text.isdigit() and int(text) in choices:
+        return int(text)
+    errors[name] = CHOICES
+    return default
+
+
+def forecast_chart(found: ProcessForecast) -> Chart:
+    """Today per interval: the forecast as made this morning, what arrived so far, and the
+    rest of the day as reforecast from it."""
+    main = found.main
+    per_day = main.forecast.per_day
+    elapsed = main.today_elapsed
+    today = main.forecast.counts[:per_day]
+    starts = found.interval_starts()[:per_day]
+    names = ("Forecast", "Arrived", "Reforecast")
+    series = (
+        [round(c, 1) for c in main.planned_today],
+        [round(c) for c in today[:elapsed]] + [None] * (per_day - elapsed),
+        [None] * elapsed + [round(c, 1) for c in today[elapsed:]],
+    )
+    title = f"Today's arrivals per {found.interval_minutes} minutes ({found.timezone})"
+    drawn = []
+    for size in SIZES:
+        chart = pygal.Line(
+            **options(
+                title,
+                size,
+                style=style(FORECAST_COLOURS),
+                x_labels_major_every=4 if size == "wide" else 8,
+                show_minor_x_labels=False,
+                dots_size=2,
+            )
+        )
+        chart.x_labels = [f"{start:%H:%M}" for start in starts]
+        for name, values in zip(names, series, strict=True):
+            chart.add(name, values)
+        drawn.append(svg(chart, title, size))
+    legend = [(n, c, False) for n, c in zip(names, FORECAST_COLOURS, strict=True)]
+    return Chart(Markup("").join(drawn), legend)
+
+
+def staff_chart(planned: Sequence[StaffNeeded], own: Sequence[StaffNeeded] | None) -> Chart:
+    """People to schedule per interval of the day shown; the process's own figures beside
+    the what-if's when one is asked."""
+    title = "People to schedule per interval"
+    series = [("People to schedule", planned)]
+    if own is not None:
+        series = [("The process's own figures", own), ("What if", planned)]
+    colours = STAFF_COLOURS[-len(series) :]
+    drawn = []
+    for size in SIZES:
+        chart = pygal.Bar(
+            **options(
+                title,
+                size,
+                style=style(colours),
+                x_labels_major_every=4 if size == "wide" else 8,
+                show_minor_x_labels=False,
+            )
+        )
+        chart.x_labels = [f"{n.start:%H:%M}" for n in planned]
+        for name, needs in series:
+            chart.add(name, [n.scheduled for n in needs])
+        drawn.append(svg(chart, title, size))
+    legend = [(name, c, False) for (name, _), c in zip(series, colours, strict=True)]
+    return Chart(Markup("").join(drawn), legend)
