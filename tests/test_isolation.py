@@ -116,6 +116,7 @@ ID_KINDS = {
     "brand_id": "brand",
     "article_id": "article",
     "macro_id": "macro",
+    "roster_id": "roster",
 }
 HEADERS = {"idempotency-key": IDEMPOTENCY_KEY}
 PROBE_CSV = b"document_ref,pages\nprobe.pdf,1\n"
@@ -662,6 +663,23 @@ def _closed_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _roster(container: Container, world: World) -> uuid.UUID:
+    """A draft roster of the insurer's cleared agents (nothing required: solved at once)."""
+    from tandem.workforce import rosters
+
+    today = container.clock.now().date()
+    spec = rosters.RosterSpec(
+        name="insurer week",
+        first_date=today + timedelta(days=7 - today.weekday()),
+        days=1,
+        requirement={},
+        source={"kind": "explicit", "process_id": str(world.process_id)},
+        client_id=world.client_id,
+        centers=("MNL",),
+    )
+    return rosters.plan_roster(lambda: container.context(SYSTEM), spec, time_limit=1).id
+
+
 def seed(container: Container, world: World, server: str, stack: ExitStack) -> Seeded:
     """The insurer's data in every state the routes care about, through the real use cases;
     the retailer's own data beside it. Claims happen while only the intended item is queued."""
@@ -882,6 +900,7 @@ def seed(container: Container, world: World, server: str, stack: ExitStack) -> S
         )
 
     desk = _desk(container, world)
+    roster = _roster(container, world)
     uuids: set[str] = set()
     with container.sessions() as session:
         for table in metadata.sorted_tables:
@@ -907,6 +926,8 @@ def seed(container: Container, world: World, server: str, stack: ExitStack) -> S
             "brand": {"brand": desk["brand"]},
             "article": {"article": desk["article"]},
             "macro": {"macro": desk["macro"]},
+            # Rosters belong to the provider: this one staffs the insurer's keying process.
+            "roster": {"roster": roster},
         },
         twins={
             **{kind: uuid.uuid4() for kind in ID_KINDS.values()},

@@ -14,6 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from swagger_ui_bundle import swagger_ui_path
 
 from tandem import __version__, web
+from tandem.api.adherence import router as adherence_router
 from tandem.api.audit import router as audit_router
 from tandem.api.catalog import router as catalog_router
 from tandem.api.decisions import router as decisions_router
@@ -25,6 +26,7 @@ from tandem.api.intake import router as intake_router
 from tandem.api.knowledge import router as knowledge_router
 from tandem.api.privacy import router as privacy_router
 from tandem.api.quality import router as quality_router
+from tandem.api.rosters import router as rosters_router
 from tandem.api.satisfaction import router as satisfaction_router
 from tandem.api.servicedesk import router as servicedesk_router
 from tandem.api.tenancy import router as tenancy_router
@@ -54,10 +56,12 @@ ROUTERS = (
     privacy_router,
     workforce_router,
     forecast_router,
+    adherence_router,
     documents_router,
     servicedesk_router,
     satisfaction_router,
     knowledge_router,
+    rosters_router,
 )
 
 

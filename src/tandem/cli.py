@@ -756,5 +756,77 @@ def wfm_forecast(
         sys.stdout.write(json.dumps(figures) + "\n")
 
 
+@wfm.command("roster")
+def wfm_roster(
+    process_id: Annotated[uuid.UUID, typer.Argument(help="The process whose forecast to staff")],
+    first_date: Annotated[str, typer.Option(help="The first local date, a Monday (YYYY-MM-DD)")],
+    days: Annotated[int, typer.Option(help="Local dates planned, 1 to 28")] = 7,
+    name: Annotated[str | None, typer.Option(help="The roster's name")] = None,
+    center: Annotated[
+        list[str] | None, typer.Option(help="A center to plan (repeat; default: all cleared)")
+    ] = None,
+    time_limit: Annotated[float, typer.Option(help="The solver's seconds, at most")] = 30.0,
+    weeks: Annotated[int, typer.Option(help="Weeks of history the forecast reads")] = 8,
+    aht_seconds: Annotated[
+        float | None, typer.Option(help="Handle time (default: the one measured)")
+    ] = None,
+    publish: Annotated[bool, typer.Option("--publish", help="Publish the roster planned")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Last line: the summary as JSON")] = False,
+) -> None:
+    """Plan a roster from the process's forecast (CP-SAT under the labour rules, at the
+    centers of the agents cleared for its client), store it as a draft, and print its
+    summary; --publish makes dispatch honour it."""
+    import dataclasses
+    from contextlib import contextmanager
+    from datetime import date as date_
+
+    from tandem.container import build_container
+    from tandem.reports import rosterplans
+    from tandem.tenancy.principal import SYSTEM
+    from tandem.workforce import rosters
+
+    try:
+        first = date_.fromisoformat(first_date)
+    except ValueError:
+        console.print("--first-date: not a date (YYYY-MM-DD)", style="red", markup=False)
+        raise typer.Exit(1) from None
+    container = build_container(_settings())
+
+    @contextmanager
+    def contexts() -> Any:
+        with container.context(SYSTEM) as ctx:
+            yield ctx
+
+    try:
+        with _refusals():
+            summary = rosterplans.plan(
+                contexts,
+                rosterplans.PlanRequest(
+                    name=name or f"{first.isoformat()} +{days}",
+                    first_date=first,
+                    days=days,
+                    process_id=process_id,
+                    centers=center or None,
+                    weeks=weeks,
+                    aht_seconds=aht_seconds,
+                    time_limit_seconds=time_limit,
+                ),
+            )
+            if publish:
+                with container.context(SYSTEM) as ctx:
+                    summary = rosters.publish_roster(ctx, summary.id).roster
+    finally:
+        container.engine.dispose()
+    console.print(
+        f"roster {summary.id} ({summary.state}): {summary.shifts} shifts for {summary.agents} "
+        f"agents at {', '.join(summary.centers)}; coverage {summary.coverage:.1%}, cost "
+        f"{summary.cost_cents / 100:,.2f}, {summary.short_agent_intervals} agent-intervals "
+        f"short; {summary.solver_status} in {summary.solver_seconds:.1f} s",
+        markup=False,
+    )
+    if as_json:
+        sys.stdout.write(json.dumps(dataclasses.asdict(summary), default=str) + "\n")
+
+
 if __name__ == "__main__":
     app()

@@ -38,11 +38,13 @@ from tandem.workforce.models import (
     Agent,
     AgentClearance,
     AgentLanguage,
+    AgentPresence,
     AgentSkill,
     DeliveryCenter,
     Shift,
     Skill,
 )
+from tandem.workforce.roster_models import Roster, RosterDay, RosterRequirement, RosterShift
 
 metadata = Base.metadata
 
@@ -50,6 +52,7 @@ __all__ = [
     "Agent",
     "AgentClearance",
     "AgentLanguage",
+    "AgentPresence",
     "AgentQuality",
     "AgentSkill",
     "ApiKey",
@@ -84,6 +87,10 @@ __all__ = [
     "RateLimitCounter",
     "Review",
     "ReviewRequest",
+    "Roster",
+    "RosterDay",
+    "RosterRequirement",
+    "RosterShift",
     "Ruleset",
     "RulesetTest",
     "Shift",

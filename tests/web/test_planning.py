@@ -104,3 +104,63 @@ def test_only_the_workforce_s_readers_plan(
     assert page.locator("nav a", has_text="Planning").count() == 0
     answer = page.goto(f"/console/planning/processes/{world.process_id}")
     assert answer is not None and answer.status == 403
+
+
+@WIDTHS
+def test_a_planner_plans_a_roster_reads_its_heat_map_and_publishes_it(
+    browser: Any, server: str, container: Container, world: World, width: int
+) -> None:
+    """From the forecast, through the page's form (the API underneath): the draft's heat map
+    of required against scheduled, each agent's shifts, then publishing it."""
+    seed_history(container, world)
+    page = page_at(browser, server, width)
+    sign_in(page, container, "o@provider.example")
+    page.goto("/console/planning")
+    assert page.locator("#rosters").count() == 0
+    form = page.locator("#plan-roster")
+    form.locator("#plan-name").fill("Week 11")
+    assert form.locator("#plan-first").input_value() == "2026-03-09"  # the next Monday
+    form.locator("#plan-days").fill("2")
+    form.locator("#plan-limit").fill("3")
+    fits(page)
+    form.locator("button[type=submit]").click()
+    page.wait_for_url(re.compile(r"/console/planning/rosters/[0-9a-f-]+$"), timeout=60_000)
+    page.wait_for_load_state()
+    fits(page)
+    assert page.locator("h1").inner_text().startswith("Week 11")
+    assert page.locator("#roster-state").inner_text() == "Draft"
+    facts = page.locator("#roster-facts").inner_text()
+    assert "Manila: USD" in facts  # each center's cost in its own currency
+    # Monday 09:00-12:00 in New York is when the work arrives; the viewer reads UTC: 13:00-16:00
+    monday = page.locator("#heat-all tbody tr", has_text="Mon 09 Mar")
+    cells = monday.locator("td")
+    assert cells.count() == 24
+    levels = [cells.nth(h).get_attribute("class") for h in (13, 14, 15)]
+    assert all(level in ("short", "met", "over") for level in levels), levels
+    assert page.locator("#roster-agents tbody tr").count() >= 1
+    shifts = page.locator("#roster-agents td.shift")
+    assert shifts.count() >= 1
+    assert re.fullmatch(r"\d\d:\d\d\u2013\d\d:\d\d( \+1)?", shifts.first.inner_text())
+    with page.expect_download() as download:
+        page.click("a:has-text('Excel')")
+    assert download.value.suggested_filename.endswith(".xlsx")
+    shoot(page, "planning-roster-narrow" if width == PHONE else "planning-roster")
+
+    with page.expect_navigation():  # the page reloads once published
+        page.click("#publish")
+    assert page.locator("#roster-state").inner_text() == "Published"
+    assert page.locator("#publish").count() == 0
+    page.goto("/console/planning")
+    assert page.locator("#rosters tbody tr").first.inner_text().count("Published") == 1
+    page.context.close()
+
+
+def test_a_plan_refused_names_the_field(page: Any, container: Container, world: World) -> None:
+    sign_in(page, container, "o@provider.example")
+    page.goto("/console/planning")
+    page.fill("#plan-first", "2026-03-10")  # a Tuesday
+    page.click("#plan-roster button[type=submit]")
+    error = page.locator("#plan-first-error")
+    error.wait_for()
+    assert "Monday" in error.inner_text()
+    assert page.locator("#plan-first").get_attribute("aria-invalid") == "true"

@@ -19,7 +19,7 @@ from tandem.tenancy.context import Context
 from tandem.tenancy.models import Client, User
 from tandem.tenancy.permissions import Permission
 from tandem.tenancy.principal import Principal
-from tandem.workforce import zones
+from tandem.workforce import presence, zones
 from tandem.workforce.models import Agent
 
 router = APIRouter(prefix="/api/v1", tags=["tenancy"])
@@ -119,8 +119,12 @@ def sign_in(
         agent_id = (
             session.scalar(select(Agent.id).where(Agent.user_id == user.id)) if user else None
         )
+        if outcome.token is not None:
+            presence.signed_in(session, agent_id, services.clock.now())
     if outcome.token is None or user is None:
         raise Unauthorized("the email or password is wrong, or the account must wait a while")
+    if agent_id is not None:  # available again: the dispatcher reads the presence afresh
+        services.dispatcher.forget_agent(agent_id)
     response.set_cookie(
         SESSION_COOKIE,
         outcome.token,
@@ -138,6 +142,7 @@ def sign_out(request: Request, response: Response, principal: Caller, services: 
     # Its own transaction: it ends the session its cookie names, and needs no permission.
     if cookie := request.cookies.get(SESSION_COOKIE):
         with transaction(services.sessions) as session:
+            presence.signing_out(session, cookie, services.clock.now())
             signin.sign_out(session, cookie, now=services.clock.now())
     response.delete_cookie(SESSION_COOKIE)
 

@@ -43,10 +43,17 @@ from tandem.work.statements import (
     queues_param,
 )
 from tandem.work.transitions import ItemRef, move
+from tandem.workforce import presence
 from tandem.workforce.eligibility import servable_queues
 from tandem.workforce.service import agent_profile
 
 processes = cast(Table, Process.__table__)
+
+
+class OnBreak(Conflict):
+    """A claim by an agent on a break (tandem.workforce.presence): 409, until they come back."""
+
+    title = "On a break"
 
 
 @contextmanager
@@ -77,6 +84,7 @@ class _Servable:
     at: datetime
     queues: list[tuple[int, str]]
     queues_json: str  # the claim's :queues parameter
+    on_break: bool = False  # the agent's presence (tandem.workforce.presence): no claims
 
 
 @dataclass(frozen=True)
@@ -123,22 +131,25 @@ class Dispatcher:
     # -- eligibility -------------------------------------------------------------------
 
     def servable(self, db: Session | Connection, agent_id: uuid.UUID) -> list[tuple[int, str]]:
-        """(client, routing key) pairs the agent may claim from now."""
-        return self._servable(db, agent_id).queues
+        """(client, routing key) pairs the agent may claim from now (none while on a break)."""
+        servable = self._servable(db, agent_id)
+        return [] if servable.on_break else servable.queues
 
     def _servable(self, db: Session | Connection, agent_id: uuid.UUID) -> _Servable:
         """Cached for a few seconds, since skills, clearances and shifts change rarely and
-        claims are the hot path."""
+        claims are the hot path; with them whether the agent is on a break, so that a claim
+        stays one statement (a presence change drops the cache: `forget_agent`)."""
         now = self.clock.now()
         with self._lock:
             cached = self._queues.get(agent_id)
         if cached and timedelta(0) <= now - cached.at < self._ttl:
             return cached
         with _orm(db) as session:
-            profile = agent_profile(session, agent_id)
+            profile = agent_profile(session, agent_id, now)
             requirements = queue_requirements(session, profile.cleared_clients)
+            on_break = presence.on_break(session, agent_id)
         queues = servable_queues(profile, requirements, now)
-        servable = _Servable(now, queues, queues_param(queues))
+        servable = _Servable(now, queues, queues_param(queues), on_break)
         with self._lock:
             self._queues[agent_id] = servable
         return servable
@@ -178,6 +189,12 @@ class Dispatcher:
     def _claim(
         self, connection: Connection, agent_id: uuid.UUID, servable: _Servable
     ) -> Lease | None:
+        if servable.on_break:
+            raise OnBreak(
+                "you are on a break: come back (the workbench's button, or PUT "
+                '/api/v1/me/presence {"state": "available"}) before taking work',
+                presence="break",
+            )
         queues = servable.queues
         if not queues:
             metrics.EMPTY_CLAIMS.inc()
@@ -460,7 +477,7 @@ def assign(
     if item.excluded_agent_id == agent_id:
         raise refuse("this agent may not work this item: it needs someone else's eyes")
     try:
-        profile = agent_profile(ctx.session, agent_id)
+        profile = agent_profile(ctx.session, agent_id, ctx.now)
     except NotFound:
         raise refuse("no active agent has this id") from None
     requirements = queue_requirements(ctx.session, profile.cleared_clients)

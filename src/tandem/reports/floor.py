@@ -18,8 +18,8 @@ from tandem.tenancy.context import Context
 from tandem.tenancy.models import Client
 from tandem.work.lifecycle import State
 from tandem.work.models import WorkItem, WorkItemEvent
-from tandem.workforce.eligibility import WeeklyShift, on_shift
-from tandem.workforce.models import Agent, DeliveryCenter, Shift
+from tandem.workforce.models import Agent, DeliveryCenter
+from tandem.workforce.schedule import scheduled
 
 FINAL = (State.DELIVERED.value, State.CANCELLED.value)
 HOURS = 24
@@ -193,11 +193,13 @@ def _resolving(session: Session, clients: dict[int, str], now: datetime) -> list
 
 
 def _centers(session: Session, now: datetime) -> list[Center]:
-    shifts: dict[uuid.UUID, list[WeeklyShift]] = defaultdict(list)
-    for agent_id, weekday, start, minutes in session.execute(
-        select(Shift.agent_id, Shift.weekday, Shift.start_minute, Shift.duration_minutes)
-    ):
-        shifts[agent_id].append(WeeklyShift(weekday, start, minutes))
+    """Per center: its active agents, those on shift now (weekly shifts, or the published
+    roster where one decides the day: tandem.workforce.schedule) and those holding a lease."""
+    on_shift = {
+        agent_id
+        for agent_id, spans in scheduled(session, None, now, now + timedelta(seconds=1)).items()
+        if spans
+    }
     working = set(
         session.scalars(
             select(WorkItem.lease_owner)
@@ -212,7 +214,7 @@ def _centers(session: Session, now: datetime) -> list[Center]:
     ):
         counts = tally[code]
         counts[0] += 1
-        counts[1] += on_shift(shifts[agent_id], centers[code].timezone, now)
+        counts[1] += agent_id in on_shift
         counts[2] += agent_id in working
     return [Center(code, centers[code].name, *tally[code]) for code in sorted(centers)]
 

@@ -58,6 +58,8 @@ class Permission(StrEnum):
     # Customer satisfaction per brand, agent and week (tandem.servicedesk.surveys): the
     # client's readers for their brands; provider staff who report on the service, for all.
     SATISFACTION_READ = "client:satisfaction:read"
+    # Plan and publish rosters (tandem.workforce.rosters): workforce planners, ops managers.
+    ROSTER_MANAGE = "provider:roster:manage"
 
 
 P = Permission
@@ -103,6 +105,7 @@ ROLES: dict[str, frozenset[Permission]] = {
             P.CONVERSATION_MANAGE,
             P.KNOWLEDGE_MANAGE,
             P.SATISFACTION_READ,
+            P.ROSTER_MANAGE,
         }
     ),
     "team_lead": frozenset(
@@ -136,7 +139,7 @@ ROLES: dict[str, frozenset[Permission]] = {
             P.AGENT_QUALITY_READ,
         }
     ),
-    "wfm_planner": frozenset({P.WORKFORCE_READ, P.OPERATIONS_READ}),
+    "wfm_planner": frozenset({P.WORKFORCE_READ, P.OPERATIONS_READ, P.ROSTER_MANAGE}),
     "security_officer": frozenset(
         {P.CLIENT_READ, P.WORKFORCE_READ, P.AUDIT_READ, P.KEY_ROTATE, P.RETENTION_MANAGE}
     ),

@@ -3,7 +3,7 @@ who is on shift where, throughput per hour (an SVG chart drawn on the server: no
 
 from __future__ import annotations
 
-from datetime import tzinfo
+from datetime import timedelta, tzinfo
 from typing import Annotated
 
 import pygal
@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse
 from markupsafe import Markup
 
 from tandem.http import Services
+from tandem.reports.adherence import out_of_adherence_now
 from tandem.reports.floor import Floor, floor
 from tandem.tenancy.permissions import Permission
 from tandem.tenancy.principal import Principal
@@ -20,35 +21,38 @@ from tandem.web.templating import page, viewer
 
 router = APIRouter(include_in_schema=False)
 
+OUT_SHOWN = 20  # agents out of adherence listed on the floor, the longest first
+
 Operations = Annotated[Principal, Depends(viewer(Permission.OPERATIONS_READ))]
 
 
 @router.get("/console/operations", response_class=HTMLResponse)
 def operations(request: Request, principal: Operations, services: Services) -> HTMLResponse:
-    with services.context(principal) as ctx:
-        seen = floor(ctx)
-    return page(
-        request,
-        "operations.html",
-        principal,
-        now=ctx.now,
-        floor=seen,
-        chart=throughput_chart(seen, request.state.zone),
-        opens_items=opens_items(principal),
-    )
+    return _floor_page(request, principal, services, "operations.html")
 
 
 @router.get("/console/operations/live", response_class=HTMLResponse)
 def live(request: Request, principal: Operations, services: Services) -> HTMLResponse:
     """The page's live part alone, refreshed every few seconds."""
+    return _floor_page(request, principal, services, "_floor.html")
+
+
+def _floor_page(
+    request: Request, principal: Principal, services: Services, template: str
+) -> HTMLResponse:
+    idle = timedelta(minutes=services.settings.session_idle_minutes)
     with services.context(principal) as ctx:
         seen = floor(ctx)
+        # the provider's agents: a client's people on the floor (if any) see no one's
+        out = out_of_adherence_now(ctx, idle=idle) if principal.client_id is None else []
     return page(
         request,
-        "_floor.html",
+        template,
         principal,
         now=ctx.now,
         floor=seen,
+        out_of_adherence=out[:OUT_SHOWN],
+        out_of_adherence_total=len(out),
         chart=throughput_chart(seen, request.state.zone),
         opens_items=opens_items(principal),
     )

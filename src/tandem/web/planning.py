@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import math
 import uuid
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import date, timedelta, tzinfo
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 import pygal
 from fastapi import APIRouter, Depends, Request
@@ -20,6 +23,7 @@ from markupsafe import Markup
 from tandem.catalog.service import get_process, list_processes
 from tandem.core.errors import InvalidInput
 from tandem.http import Services
+from tandem.reports import adherence
 from tandem.reports.forecasting import ProcessForecast, process_forecast
 from tandem.reports.staffing import Assumptions, StaffNeeded, process_assumptions, staff_needed
 from tandem.tenancy.models import Client
@@ -27,6 +31,8 @@ from tandem.tenancy.permissions import Permission
 from tandem.tenancy.principal import Principal
 from tandem.web.charts import SIZES, Chart, options, style, svg
 from tandem.web.templating import page, viewer
+from tandem.workforce import rosters
+from tandem.workforce.service import list_centers
 
 router = APIRouter(include_in_schema=False)
 
@@ -44,11 +50,151 @@ def planning(request: Request, principal: Planner, services: Services) -> HTMLRe
     with services.context(principal) as ctx:
         processes = list_processes(ctx)
         clients = {c.id: c.name for c in ctx.session.query(Client)}
+        planned = rosters.list_rosters(ctx)
     rows = sorted(
         ((clients.get(p.client_id, ""), p) for p in processes if p.active),
         key=lambda row: (row[0], row[1].name),
     )
-    return page(request, "planning.html", principal, processes=rows)
+    today = ctx.now.astimezone(request.state.zone).date()
+    return page(
+        request,
+        "planning.html",
+        principal,
+        processes=rows,
+        rosters=planned,
+        plans=Permission.ROSTER_MANAGE in principal.permissions,
+        next_monday=today + timedelta(days=7 - today.weekday()),
+        most_days=rosters.MAX_DAYS,
+        time_limit=int(rosters.DEFAULT_TIME_LIMIT_S),
+    )
+
+
+@router.get("/console/planning/rosters/{roster_id}", response_class=HTMLResponse)
+def roster_page(
+    request: Request, roster_id: uuid.UUID, principal: Planner, services: Services
+) -> HTMLResponse:
+    with services.context(principal) as ctx:
+        detail = rosters.roster_detail(ctx, roster_id)
+        coverage = rosters.roster_coverage(ctx, roster_id)
+    zone = request.state.zone
+    return page(
+        request,
+        "planning_roster.html",
+        principal,
+        detail=detail,
+        costs=costs(detail),
+        heat=heat_map(coverage, zone),
+        by_center={code: heat_map(coverage, zone, center=code) for code in coverage.centers},
+        plans=Permission.ROSTER_MANAGE in principal.permissions,
+    )
+
+
+@router.get("/console/planning/adherence", response_class=HTMLResponse)
+def adherence_page(request: Request, principal: Planner, services: Services) -> HTMLResponse:
+    """A center's day: each agent's schedule against what they did, per half hour."""
+    errors: dict[str, str] = {}
+    with services.context(principal) as ctx:
+        centers = list_centers(ctx)
+        codes = [c.code for c in centers]
+        code = request.query_params.get("center") or (codes[0] if codes else "")
+        if code not in codes:
+            errors["center"] = CHOICES
+            code = codes[0] if codes else ""
+        center = next((c for c in centers if c.code == code), None)
+        zone = ZoneInfo(center.timezone if center else "UTC")
+        day = ctx.now.astimezone(zone).date()
+        typed = request.query_params.get("date", "")
+        if typed:
+            try:
+                day = date.fromisoformat(typed)
+            except ValueError:
+                errors["date"] = "not a date (YYYY-MM-DD)"
+        idle = timedelta(minutes=services.settings.session_idle_minutes)
+        seen = None
+        if center is not None:
+            try:
+                seen = adherence.center_day(ctx, code, day, interval_minutes=30, idle=idle)
+            except InvalidInput as refused:
+                errors["date"] = str(refused)
+    times = []  # each half hour's local start, as the strip's columns
+    if seen is not None and seen.agents:
+        times = [f"{i.start.astimezone(zone):%H:%M}" for i in seen.agents[0].intervals]
+    day_end = adherence.local_day(day, zone)[1]
+    return page(
+        request,
+        "planning_adherence.html",
+        principal,
+        centers=centers,
+        center=center,
+        day=day,
+        seen=seen,
+        times=times,
+        so_far=None if seen is None or seen.until >= day_end else seen.until.astimezone(zone),
+        errors=errors,
+    )
+
+
+def costs(detail: rosters.RosterDetail) -> list[tuple[str, str, int, float]]:
+    """Per center: its name, currency, cost in cents and hours rostered (currencies are
+    not converted: each center's is its own)."""
+    cents: dict[str, int] = defaultdict(int)
+    minutes: dict[str, int] = defaultdict(int)
+    for agent in detail.agents:
+        cents[agent.center_code] += agent.cost_cents
+        minutes[agent.center_code] += agent.minutes
+    return [
+        (center.name, center.currency, cents[center.code], minutes[center.code] / 60)
+        for center in detail.centers
+    ]
+
+
+@dataclass(frozen=True)
+class HeatCell:
+    value: (
+        int  # all centers: the fewest scheduled less required in the hour; a center: most on duty
+    )
+    level: str  # a CSS class: short, met, over (all centers) or a shade 0-4 (a center)
+    text: str  # what a screen reader says
+
+
+@dataclass(frozen=True)
+class HeatMap:
+    hours: list[int]
+    days: list[tuple[str, list[HeatCell | None]]]  # local day, per local hour (None: outside)
+
+
+def heat_map(coverage: rosters.RosterCoverage, zone: tzinfo, center: str | None = None) -> HeatMap:
+    """The roster's coverage per local day and hour, in the viewer's time zone: for all
+    centers, the worst quarter of each hour (scheduled less required: below zero is short);
+    for one center, the most of its agents on duty in the hour."""
+    cells: dict[date, dict[int, list[int]]] = defaultdict(lambda: defaultdict(list))
+    for interval in coverage.intervals:
+        local = interval.starts_at.astimezone(zone)
+        if center is None:
+            value = interval.scheduled - interval.required
+        else:
+            value = interval.by_center.get(center, 0)
+        cells[local.date()][local.hour].append(value)
+    top = max((max(v) for hours in cells.values() for v in hours.values()), default=0) or 1
+    days = []
+    for day in sorted(cells):
+        row: list[HeatCell | None] = []
+        for hour in range(24):
+            values = cells[day].get(hour)
+            if not values:
+                row.append(None)
+            elif center is None:
+                worst = min(values)
+                level = "short" if worst < 0 else "met" if worst == 0 else "over"
+                said = f"{-worst} short" if worst < 0 else "met" if worst == 0 else f"{worst} over"
+                row.append(HeatCell(worst, level, said))
+            else:
+                most = max(values)
+                row.append(
+                    HeatCell(most, f"shade-{min(4, -(-4 * most // top))}", f"{most} on duty")
+                )
+        days.append((f"{day:%a %d %b}", row))
+    return HeatMap(list(range(24)), days)
 
 
 # The what-if's fields: (name, label, unit, how a typed value becomes the assumption's).
@@ -166,6 +312,10 @@ def process_plan(
         process = get_process(ctx, process_id)
         client = ctx.session.get_one(Client, process.client_id)
         found = process_forecast(ctx, process_id, days=DAYS, weeks=weeks)
+        try:
+            today = adherence.intraday(ctx, process_id, interval_minutes=30, weeks=weeks)
+        except InvalidInput:  # no handle time measured yet: the page says so below
+            today = None
     own = process_assumptions(process)
     asked = what_if(request, own)
     asked.errors.update(errors)
@@ -210,6 +360,7 @@ def process_plan(
         fields=FIELDS,
         methods=METHODS,
         problem=problem,
+        intraday=today,
     )
 
 

@@ -7,9 +7,10 @@ internal note (static/conversation.js, through /api/v1/conversations/...)."""
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from tandem.catalog.models import Process
@@ -32,6 +33,7 @@ from tandem.web.forms import controls
 from tandem.web.templating import page, same_origin_path, sections_of, sign_in_url, viewer
 from tandem.work import access
 from tandem.work.models import WorkItem
+from tandem.workforce import presence
 
 router = APIRouter(include_in_schema=False)
 
@@ -55,6 +57,7 @@ def sign_out(
 ) -> Response:
     if cookie := request.cookies.get(SESSION_COOKIE):
         with transaction(services.sessions) as session:
+            presence.signing_out(session, cookie, services.clock.now())
             signin.sign_out(session, cookie, now=services.clock.now())
     response = RedirectResponse("/sign-in", status_code=303)
     response.delete_cookie(SESSION_COOKIE)
@@ -80,10 +83,28 @@ def home(
 
 @router.get("/console/work", response_class=HTMLResponse)
 def work(request: Request, principal: Agent, services: Services) -> HTMLResponse:
+    idle = timedelta(minutes=services.settings.session_idle_minutes)
     with services.context(principal) as ctx:
         held = services.dispatcher.held(ctx.session, principal.agent())
         leases = [(item.id, item.routing_key, item.due_at) for item in held]
-    return page(request, "work.html", principal, leases=leases, now=ctx.now)
+        now_present = presence.current(ctx.session, principal.agent(), now=ctx.now, idle=idle)
+    return page(request, "work.html", principal, leases=leases, now=ctx.now, presence=now_present)
+
+
+@router.post("/console/work/presence")
+def set_presence(
+    request: Request,
+    principal: Agent,
+    services: Services,
+    state: Annotated[str, Form(max_length=12)],
+) -> Response:
+    """The workbench's button: take a break, or come back (a form; the cookie's same-origin
+    check is the console's guard against forged posts)."""
+    idle = timedelta(minutes=services.settings.session_idle_minutes)
+    with services.context(principal) as ctx:
+        presence.set_presence(ctx, state, means="console", idle=idle)
+    services.dispatcher.forget_agent(principal.agent())  # committed: claims read it afresh
+    return RedirectResponse("/console/work", status_code=303)
 
 
 @router.get("/console/work/{item_id}", response_model=None)

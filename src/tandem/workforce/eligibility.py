@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 CEFR_LEVELS = ("A1", "A2", "B1", "B2", "C1", "C2")
@@ -15,6 +15,16 @@ class WeeklyShift:
     weekday: int  # 0 = Monday, in the center's local calendar
     start_minute: int
     duration_minutes: int
+
+
+@dataclass(frozen=True)
+class RosteredDays:
+    """The agent's local dates (near now) that a published roster decides, and their rostered
+    shifts on them as UTC intervals: on those dates the weekly shifts do not apply (a date
+    with no shift is a day off)."""
+
+    dates: frozenset[date] = frozenset()
+    shifts: tuple[tuple[datetime, datetime], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -37,18 +47,27 @@ class AgentProfile:
     center_timezone: str
     shifts: tuple[WeeklyShift, ...]
     judges: bool = True  # may judge referrals (an analyst's role, or no sign-in: a simulation)
+    rostered: RosteredDays = RosteredDays()  # the published roster's dates near now
 
 
-def on_shift(shifts: Iterable[WeeklyShift], timezone: str, now: datetime) -> bool:
-    """True when `now` falls in one of the weekly shifts, read in the center's time zone.
-
-    A shift that runs past midnight belongs to the day it starts on.
+def on_shift(
+    shifts: Iterable[WeeklyShift],
+    timezone: str,
+    now: datetime,
+    rostered: RosteredDays | None = None,
+) -> bool:
+    """True when `now` falls in one of the weekly shifts, read in the center's time zone,
+    or in a rostered shift. A shift that runs past midnight belongs to the day it starts on;
+    on a local date a published roster decides (`rostered.dates`) only its shifts count.
     """
+    if rostered is not None and any(a <= now < b for a, b in rostered.shifts):
+        return True
+    decided = rostered.dates if rostered is not None else frozenset()
     local = now.astimezone(ZoneInfo(timezone))
     for shift in shifts:
         for days_back in (0, 1):
             day = local.date() - timedelta(days=days_back)
-            if day.weekday() != shift.weekday:
+            if day.weekday() != shift.weekday or day in decided:
                 continue
             start = datetime.combine(day, datetime.min.time(), tzinfo=local.tzinfo) + timedelta(
                 minutes=shift.start_minute
@@ -78,6 +97,6 @@ def servable_queues(
     agent: AgentProfile, queues: Iterable[QueueRequirements], now: datetime
 ) -> list[tuple[int, str]]:
     """The (client, routing key) pairs this agent may claim from at `now`."""
-    if not on_shift(agent.shifts, agent.center_timezone, now):
+    if not on_shift(agent.shifts, agent.center_timezone, now, agent.rostered):
         return []
     return sorted({(q.client_id, q.routing_key) for q in queues if can_serve(agent, q)})

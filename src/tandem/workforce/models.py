@@ -1,13 +1,13 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, ForeignKey, Numeric, String
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Numeric, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tandem.core.db import Base, JSONType, new_id
+from tandem.core.db import Base, JSONType, UTCDateTime, new_id
 
 
 class DeliveryCenter(Base):
@@ -91,4 +91,24 @@ class Shift(Base):
         CheckConstraint("weekday BETWEEN 0 AND 6", name="weekday"),
         CheckConstraint("start_minute BETWEEN 0 AND 1439", name="start_minute"),
         CheckConstraint("duration_minutes BETWEEN 1 AND 1440", name="duration_minutes"),
+    )
+
+
+class AgentPresence(Base):
+    """A change of an agent's presence (tandem.workforce.presence): available (signed in,
+    ready for work), on a break, or signed out; since `at`, by which means. The provider's
+    own record, per agent and never per client: no client_id, no audit (it is high-volume)."""
+
+    __tablename__ = "agent_presence"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    agent_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("agents.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    state: Mapped[str] = mapped_column(String(12))
+    means: Mapped[str] = mapped_column(String(12))
+
+    __table_args__ = (
+        CheckConstraint("state IN ('available', 'break', 'signed_out')", name="state"),
+        CheckConstraint("means IN ('sign_in', 'sign_out', 'console', 'api')", name="means"),
+        Index("ix_agent_presence_agent_at", "agent_id", "at"),
     )

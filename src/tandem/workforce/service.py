@@ -8,6 +8,7 @@ import re
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, astuple, dataclass, field
+from datetime import datetime
 from typing import Any, Literal
 
 from sqlalchemy import delete, insert, select
@@ -24,6 +25,7 @@ from tandem.tenancy.permissions import AGENT_ROLES, ROLES, Permission
 from tandem.workforce.eligibility import (
     CEFR_LEVELS,
     AgentProfile,
+    RosteredDays,
     WeeklyShift,
 )
 from tandem.workforce.models import (
@@ -35,11 +37,16 @@ from tandem.workforce.models import (
     Shift,
     Skill,
 )
+from tandem.workforce.schedule import rostered_days
 
 
-def agent_profile(session: Session, agent_id: uuid.UUID) -> AgentProfile:
+def agent_profile(
+    session: Session, agent_id: uuid.UUID, now: datetime | None = None
+) -> AgentProfile:
+    """Everything that decides which queues the agent may serve; with `now`, also the local
+    dates around it a published roster decides, with the agent's rostered shifts on them."""
     row = session.execute(
-        select(Agent.active, DeliveryCenter.timezone, User.role)
+        select(Agent.active, DeliveryCenter.timezone, User.role, Agent.center_code)
         .join(DeliveryCenter, DeliveryCenter.code == Agent.center_code)
         .outerjoin(User, User.id == Agent.user_id)
         .where(Agent.id == agent_id)
@@ -67,6 +74,11 @@ def agent_profile(session: Session, agent_id: uuid.UUID) -> AgentProfile:
         center_timezone=row.timezone,
         shifts=tuple(WeeklyShift(*shift) for shift in shifts),
         judges=row.role is None or Permission.DECISION_JUDGE in ROLES.get(row.role, ()),
+        rostered=(
+            rostered_days(session, agent_id, row.center_code, row.timezone, now)
+            if now is not None
+            else RosteredDays()
+        ),
     )
 
 
