@@ -117,6 +117,7 @@ ID_KINDS = {
     "article_id": "article",
     "macro_id": "macro",
     "roster_id": "roster",
+    "document_id": "staged_document",
 }
 HEADERS = {"idempotency-key": IDEMPOTENCY_KEY}
 PROBE_CSV = b"document_ref,pages\nprobe.pdf,1\n"
@@ -901,6 +902,15 @@ def seed(container: Container, world: World, server: str, stack: ExitStack) -> S
 
     desk = _desk(container, world)
     roster = _roster(container, world)
+    # A document staged ahead of its item (its id is what an item's document_id names).
+    staged = _ok(
+        client.post(
+            f"/api/v1/processes/{keying}/documents",
+            content=SCAN,
+            headers={"Content-Type": "application/pdf"},
+        ),
+        201,
+    )
     uuids: set[str] = set()
     with container.sessions() as session:
         for table in metadata.sorted_tables:
@@ -928,6 +938,7 @@ def seed(container: Container, world: World, server: str, stack: ExitStack) -> S
             "macro": {"macro": desk["macro"]},
             # Rosters belong to the provider: this one staffs the insurer's keying process.
             "roster": {"roster": roster},
+            "staged_document": {"staged": uuid.UUID(staged["id"])},
         },
         twins={
             **{kind: uuid.uuid4() for kind in ID_KINDS.values()},

@@ -1,6 +1,7 @@
 """Background jobs: the lease reaper, gold items, SLA escalation, webhook delivery, the
 service desk's mail out, re-encryption after a key rotation, sealing item events into the
-audit trail, checkpoints of every audit chain and, now and then, the retention purge."""
+audit trail, checkpoints of every audit chain and, now and then, the retention purge (and
+the purge of documents staged ahead that no item took in time)."""
 
 from __future__ import annotations
 
@@ -90,6 +91,11 @@ def run_once(container: Container, http: httpx.Client, *, purge: bool = True) ->
                 report.counts["work_items"] + report.counts.get("conversations", 0)
                 for report in reports
             )
+        with transaction(container.sessions) as session:  # staged documents no item took
+            stale = retention.purge_staged(
+                session, container.clock.now(), key=container.audit_key, batch=settings.purge_batch
+            )
+            purged += sum(report.counts[retention.STAGED] for report in stale)
     with transaction(container.sessions) as session:  # for `tandem check --deploy`
         heartbeat.beat(session, settings.worker_interval_seconds)
     return {

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, File, Form, Header, Response, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Header, Request, Response, UploadFile
 from pydantic import BaseModel, Field
 
 from tandem.api.work import shown
 from tandem.core.errors import InvalidInput
 from tandem.documents import service as documents
+from tandem.documents import staging
 from tandem.http import Services, requires, uses
 from tandem.intake import service
 from tandem.tenancy.context import Context
@@ -30,6 +32,11 @@ class WorkItemIn(BaseModel):
     payload: dict[str, Any]
     external_ref: str | None = Field(default=None, max_length=200)
     priority: int | None = Field(default=None, ge=-100, le=100)
+    document_id: uuid.UUID | None = Field(
+        default=None,
+        description="A document staged for this process (POST "
+        "/api/v1/processes/{process_id}/documents), which becomes the item's: each is used once",
+    )
 
 
 @router.post(
@@ -67,6 +74,7 @@ def submit_work_item(
         external_ref=body.external_ref,
         priority=body.priority,
         idempotency_key=idempotency_key,
+        staged=body.document_id,
     )
     if not created:
         response.status_code = 200
@@ -134,6 +142,81 @@ def submit_work_item_with_document(
     return shown(ctx, item)
 
 
+class StagedDocumentOut(BaseModel):
+    id: uuid.UUID = Field(
+        description="Name it in an item's document_id, or a file's document column"
+    )
+    process_id: uuid.UUID
+    media_type: str = Field(description="application/pdf, image/tiff, image/jpeg or image/png")
+    pages: int
+    size: int = Field(description="Bytes")
+    sha256: str
+    received_at: datetime
+    expires_at: datetime = Field(description="Unused by then, it is refused, then purged")
+
+
+async def _raw_body(request: Request) -> bytes | None:
+    """The document sent as the request's body itself (any media type but a form's), or
+    None for a multipart form (its `document` field)."""
+    content_type = request.headers.get("content-type", "").lower()
+    if content_type.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
+        return None
+    return await request.body()  # already read once (tandem.app's NUL check): not again
+
+
+BINARY = {"schema": {"type": "string", "format": "binary"}}
+
+
+@router.post(
+    "/processes/{process_id}/documents",
+    response_model=StagedDocumentOut,
+    status_code=201,
+    openapi_extra={"requestBody": {"content": {"application/octet-stream": BINARY}}},
+)
+def stage_document(
+    process_id: uuid.UUID,
+    ctx: Submitting,
+    services: Services,
+    raw: Annotated[bytes | None, Depends(_raw_body)],
+    document: Annotated[
+        UploadFile | None,
+        File(description="PDF, TIFF, JPEG or PNG: told by its content, not its name"),
+    ] = None,
+) -> StagedDocumentOut:
+    """Hand a document over ahead of its item: then name its id in an item's `document_id`,
+    or in a file's `document_column` (a CSV, JSONL or XLSX file, not an archive), and it
+    becomes that item's. Send it as the body itself (any Content-Type: the content tells) or
+    as the `document` field of a form. Checked by its content and size as a document handed
+    over with its item, kept sealed with your key; used once, and purged if no item takes it
+    by `expires_at` (staged_document_hours). The bytes you keep staged at once are capped
+    (staged_documents_max_bytes: 422 naming the limit)."""
+    settings = services.settings
+    bounds = documents.limits(settings)
+    if document is not None:
+        data = document.file.read(bounds.max_bytes + 1)
+    else:
+        data = (raw or b"")[: bounds.max_bytes + 1]
+    staged = staging.stage(
+        ctx,
+        process_id,
+        data,
+        bounds,
+        life=timedelta(hours=settings.staged_document_hours),
+        cap=settings.staged_documents_max_bytes,
+    )
+    assert staged.staged_for is not None and staged.staged_until is not None
+    return StagedDocumentOut(
+        id=staged.id,
+        process_id=staged.staged_for,
+        media_type=staged.media_type,
+        pages=staged.pages,
+        size=staged.size,
+        sha256=staged.sha256,
+        received_at=staged.received_at,
+        expires_at=staged.staged_until,
+    )
+
+
 @router.post("/processes/{process_id}/batches", response_model=BatchOut, status_code=201)
 def upload_batch(
     process_id: uuid.UUID,
@@ -152,8 +235,9 @@ def upload_batch(
         str | None,
         Form(
             max_length=200,
-            description="In an archive: the column holding each row's document, by its path "
-            "in the archive (PDF, TIFF, JPEG or PNG)",
+            description="The column naming each row's document: in a ZIP archive, its path "
+            "in the archive (PDF, TIFF, JPEG or PNG); in a CSV, JSONL or XLSX file, the id of "
+            "a document staged for this process (POST .../documents)",
         ),
     ] = None,
     reference_column: Annotated[
@@ -172,9 +256,11 @@ def upload_batch(
     an `Idempotency-Key` so that a retry after a lost answer queues nothing twice: the same
     key with the same file answers with the first batch (200, `Idempotent-Replayed`), with
     another file 409. A ZIP archive brings each row's document with it: a missing or bad
-    document is an error of its row, naming the column. A row's `reference_column`
-    (`external_ref` unless named) is your reference for its item; each item keeps the
-    number of its row, which the results file shows."""
+    document is an error of its row, naming the column. A plain file's `document_column`
+    names documents staged ahead by id: one unknown, expired, staged for another process,
+    already used, or named by two rows is an error of its row, naming the column. A row's
+    `reference_column` (`external_ref` unless named) is your reference for its item; each
+    item keeps the number of its row, which the results file shows."""
     report = service.ingest_file(
         services.sessions,
         principal,

@@ -80,6 +80,14 @@ class Settings(BaseSettings):
     document_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1024, le=512 * 1024 * 1024)
     document_max_pages: int = Field(default=500, ge=1, le=10_000)
     document_max_pixels: int = Field(default=60_000_000, ge=10_000, le=500_000_000)
+    # Documents staged ahead of their items (POST /processes/{id}/documents, then named by id
+    # in a file's document column or an item's document_id): kept this many hours for an
+    # item to take them, then purged by the worker (with the retention purge, every
+    # purge_interval_minutes); the bytes a client keeps staged at once are capped.
+    staged_document_hours: int = Field(default=24, ge=1, le=24 * 30)
+    staged_documents_max_bytes: int = Field(
+        default=2 * 1024 * 1024 * 1024, ge=1024, le=1024 * 1024 * 1024 * 1024
+    )
     # The service desk's SMTP server (tandem.servicedesk.smtp), started by `tandem serve` on
     # TANDEM_HOST at this port (0: not started). Messages over smtp_max_bytes are refused
     # (552); attachments over smtp_max_attachment_bytes are not kept (the message says so).

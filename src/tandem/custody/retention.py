@@ -8,11 +8,13 @@ is left (states, times, SLA, quality scores) still counts in reports. It purges 
 desk's conversations finished (solved or closed, nothing since) longer ago the same way
 (tandem.servicedesk.custody says what finished means and what goes): sealed subjects, texts
 and survey comments, attachments, and the names and identities of customers with nothing
-unfinished; masked texts stay. `export_client` writes every row the client owns as JSON
-Lines (sealed values opened; a document's or an attachment's bytes in a file of their own)
-with a manifest of counts and SHA-256 digests (of the tables' files and of the content
-files); `end_contract` then deletes them. Each purge writes a purge report and an audit
-record; the audit trail itself stays, as the evidence.
+unfinished; masked texts stay. `purge_staged` (run by the worker with it) deletes the
+documents staged ahead of their items that no item took in time (tandem.documents.staging),
+whatever the client's period: one report per client that had any. `export_client` writes
+every row the client owns as JSON Lines (sealed values opened; a document's or an
+attachment's bytes in a file of their own) with a manifest of counts and SHA-256 digests (of
+the tables' files and of the content files); `end_contract` then deletes them. Each purge
+writes a purge report and an audit record; the audit trail itself stays, as the evidence.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from tandem.core.errors import Conflict, NotFound
 from tandem.custody.models import PurgeReport
 from tandem.delivery.models import WebhookDelivery
 from tandem.documents import service as documents
+from tandem.documents import staging
 from tandem.documents.content import EXTENSIONS
 from tandem.quality.models import Keying
 from tandem.servicedesk import custody as desk
@@ -121,6 +124,22 @@ def purge_due(session: Session, now: datetime, *, key: bytes, batch: int) -> lis
     return reports
 
 
+def purge_staged(session: Session, now: datetime, *, key: bytes, batch: int) -> list[PurgeReport]:
+    """Delete up to `batch` per client of the documents staged ahead that no item took before
+    they expired; one purge report (and audit record) per client that had any."""
+    reports = []
+    for client_id in session.scalars(select(Client.id).where(Client.ended_at.is_(None))):
+        removed = staging.remove_expired(session, client_id, now, batch)
+        if removed:
+            counts = {STAGED: removed}
+            reports.append(_report(session, client_id, "expired", now, counts, now, key))
+    return reports
+
+
+# What a purge of staged documents counts.
+STAGED = "staged_documents"
+
+
 def anonymize(
     session: Session, client_id: int, items: Sequence[Any], now: datetime
 ) -> dict[str, int]:
@@ -197,7 +216,7 @@ def _report(
         session,
         key,
         client_id=client_id,
-        actor="system:retention" if reason == "retention" else "system:exit",
+        actor="system:exit" if reason == "exit" else "system:retention",
         action="personal_data.purge",
         subject=f"purge_report:{report.id}",
         data={"reason": reason, "cutoff": cutoff.isoformat() if cutoff else None, **counts},

@@ -73,13 +73,16 @@ def store(
     db: Session | Connection,
     keyring: Keyring,
     client_id: int,
-    item_id: uuid.UUID,
+    item_id: uuid.UUID | None,
     data: bytes,
     document: Checked,
     *,
     now: datetime,
+    staged: tuple[uuid.UUID, datetime] | None = None,
 ) -> uuid.UUID:
-    """Keep a checked document as the item's, sealed with the client's current key."""
+    """Keep a checked document as the item's, sealed with the client's current key; or,
+    with no item, staged for a process until a time (`staged`: tandem.documents.staging)."""
+    assert (item_id is None) == (staged is not None), "an item's, or staged: one of the two"
     version = int(db.execute(select(Client.key_version).where(Client.id == client_id)).scalar_one())
     document_id = new_id()
     sealed_with, box = keyring.seal_bytes(client_id, version, document_id, data, DOCUMENT)
@@ -97,6 +100,8 @@ def store(
             sealed_with=sealed_with,
             content=box,
             received_at=now,
+            staged_for=staged[0] if staged else None,
+            staged_until=staged[1] if staged else None,
         )
     )
     return document_id
@@ -287,8 +292,8 @@ def reseal(
     session: Session, keyring: Keyring, client_id: int, target: str, version: int, batch: int
 ) -> int:
     """Re-seal up to `batch` of the client's documents not yet under the rotation's key
-    (`target`, the prefix of values it seals); returns how many. A document re-sealed leaves
-    the condition, so each batch starts from the first left."""
+    (`target`, the prefix of values it seals), staged ones included; returns how many. A
+    document re-sealed leaves the condition, so each batch starts from the first left."""
     rows = session.execute(
         select(Document.id, Document.sealed_with)
         .where(Document.client_id == client_id, Document.sealed_with != target)
@@ -326,7 +331,8 @@ def remove(session: Session, client_id: int, item_ids: Sequence[uuid.UUID]) -> i
 
 
 def opened_bytes(keyring: Keyring, client_id: int, row: dict[str, object]) -> bytes:
-    """A documents row's bytes in clear (for the client's export at its exit)."""
+    """A documents row's bytes in clear (for the client's export at its exit), an item's
+    or a staged one's."""
     box, sealed_with, document_id = row["content"], row["sealed_with"], row["id"]
     assert isinstance(box, bytes) and isinstance(sealed_with, str)
     assert isinstance(document_id, uuid.UUID)

@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, BinaryIO, cast
+from typing import Any, BinaryIO, Protocol, cast
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
@@ -36,9 +36,11 @@ from tandem.decisions.models import Ruleset
 from tandem.decisions.rulesets import published
 from tandem.delivery import outbox
 from tandem.documents import service as documents
+from tandem.documents import staging
 from tandem.documents.content import DEFAULT_LIMITS, Limits
 from tandem.intake.archives import Archive, is_archive
 from tandem.intake.readers import FileFormat, ReaderError, detect_format, read_rows
+from tandem.intake.staged import StagedReferences
 from tandem.privacy.service import storing
 from tandem.tenancy.context import Context
 from tandem.tenancy.models import Client
@@ -78,24 +80,30 @@ def submit_item(
     idempotency_key: str | None = None,
     document: tuple[bytes, Limits] | None = None,
     due: tuple[datetime, datetime] | None = None,
+    staged: uuid.UUID | None = None,
 ) -> tuple[WorkItem, bool]:
     """Create one work item. Returns (item, created); a retried request with the same
     Idempotency-Key returns the first item and created=False, even when retried concurrently.
     With a `document` (its bytes, and the limits it is checked against by its content), the
     item arrives with it, in the same transaction (tandem.documents). `due`: (due, at risk)
     set by the caller's own service level (a brand's, tandem.servicedesk.levels) instead of
-    the process's SLA."""
+    the process's SLA. `staged`: the id of a document staged ahead for the process
+    (tandem.documents.staging), which becomes the item's in the same transaction (a retry
+    with the same Idempotency-Key and id replays, though the document is no longer staged)."""
     session, principal, now = ctx.session, ctx.principal, ctx.now
     process = get_process(ctx, process_id)
     taking_work(process)
     attached = None if document is None else documents.checked(*document)
-    fingerprint = request_fingerprint(
-        payload, external_ref, priority, attached.sha256 if attached else None
-    )
+    said = attached.sha256 if attached else f"staged:{staged}" if staged else None
+    fingerprint = request_fingerprint(payload, external_ref, priority, said)
     if idempotency_key is not None:
         existing = _by_idempotency_key(session, process.client_id, idempotency_key, fingerprint)
         if existing is not None:
             return existing, False
+    if staged is not None:
+        _, wrong = staging.usable(session, process.client_id, process.id, staged, now)
+        if wrong is not None:
+            raise InvalidInput(wrong, errors=[{"field": "document_id", "message": wrong}])
     errors = form_of(process.input_schema).errors(payload)
     if errors:
         raise InvalidInput(
@@ -137,6 +145,11 @@ def submit_item(
         documents.store(
             session, ctx.keyring, process.client_id, row["id"], document[0], attached, now=now
         )
+    if staged is not None and not staging.attach(
+        session, process.client_id, staged, row["id"], now
+    ):
+        message = f"staged document {staged} was taken by another item meanwhile"
+        raise InvalidInput(message, errors=[{"field": "document_id", "message": message}])
     metrics.ITEMS_RECEIVED.labels("api").inc()
     item = session.get_one(WorkItem, (process.client_id, row["id"]))
     return item, True
@@ -181,6 +194,19 @@ class BatchReport:
         return batch_status(self.rows_accepted, self.rows_rejected)
 
 
+class RowDocuments(Protocol):
+    """The documents a file's rows name in one column: an archive's (by path,
+    tandem.intake.archives) or staged ahead (by id, tandem.intake.staged)."""
+
+    column: str
+
+    def check(self, number: int, payload: dict[str, Any]) -> list[FieldError]: ...
+
+    def kept(self, number: int, item_id: str) -> None: ...
+
+    def store(self, session: Session, keyring: Keyring, client_id: int, now: datetime) -> int: ...
+
+
 # The column of a file that holds the client's own reference for its row, unless the upload
 # names another; at most as long as an item's reference may be.
 REFERENCE_COLUMN = "external_ref"
@@ -214,8 +240,10 @@ def ingest_file(
     the earlier batch's report (`replayed`) and queues nothing; another file: 409.
     A ZIP archive holds the items file and the documents its rows name in `document_column`
     (tandem.intake.archives): each row's document is checked as the row is, and stored
-    with its item. A row's `reference_column` (if the file has it) is the client's own
-    reference for the item, not part of its input; each item keeps its row's number.
+    with its item. In a plain file, `document_column` names documents staged ahead, by id
+    (tandem.intake.staged): each checked as the row is, and made its item's. A row's
+    `reference_column` (if the file has it) is the client's own reference for the item, not
+    part of its input; each item keeps its row's number.
     """
     if mode not in MODES:
         raise InvalidInput(
@@ -243,6 +271,9 @@ def ingest_file(
             session.add(_batch_row(client_id, report, principal, now))
             session.flush()
             store = storing(session, keyring, client_id, process.id)
+            named: RowDocuments | None = archive
+            if archive is None and document_column:
+                named = StagedReferences(session, client_id, process.id, document_column, now)
             _ingest_rows(
                 session,
                 process,
@@ -252,11 +283,11 @@ def ingest_file(
                 at_risk_fraction,
                 store,
                 on_progress,
-                archive,
+                named,
                 reference_column,
             )
-            if archive is not None and not (report.rows_rejected and mode == "all_or_nothing"):
-                archive.store(session, keyring, client_id, now)
+            if named is not None and not (report.rows_rejected and mode == "all_or_nothing"):
+                named.store(session, keyring, client_id, now)
             if report.rows_rejected and mode == "all_or_nothing":
                 raise _Rejected()
             _update_counts(session, process.client_id, report)
@@ -323,7 +354,7 @@ def _ingest_rows(
     at_risk_fraction: float,
     store: Storing | None,
     on_progress: Callable[[int], None] | None,
-    archive: Archive | None = None,
+    archive: RowDocuments | None = None,
     reference_column: str = REFERENCE_COLUMN,
 ) -> None:
     form = form_of(process.input_schema)
@@ -353,7 +384,7 @@ def _ingest_rows(
         zone = _client_zone(session, process)
         rows = _validated(stream, report.file_format, form, zone, reference_column)
         for number, reference, payload, errors in rows:
-            # A row with its document (an archive's): that document checked too.
+            # A row with its document (an archive's, or staged): that document checked too.
             row_errors = archive.check(number, payload) if archive and not errors else errors
             report.rows_total += 1
             if row_errors:

@@ -67,6 +67,8 @@ LABELS = {
     # purge reports: why, and what they removed
     "retention": "Retention period",
     "exit": "Contract ended",
+    "expired": "Staged documents unused in time",
+    "staged_documents": "Staged documents",
     "work_items": "Items",
     "documents": "Documents",
     "keyings": "First keyings",
