@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
@@ -15,18 +17,27 @@ from tandem.decisions.measures import measures
 from tandem.decisions.models import Decision
 from tandem.demo import mail_hint, seed
 from tandem.quality.models import Review
+from tandem.reports import adherence, forecasting
 from tandem.servicedesk import smtp
 from tandem.servicedesk.models import Attachment, Conversation, Message
 from tandem.tenancy.principal import SYSTEM
 from tandem.work.models import WorkItem
+from tandem.workforce import rosters
 from tandem.workforce.models import Agent
 from tests.conftest import ROOT
 from tests.servicedesk.conftest import _free_port
 
 
 def test_demo_seed_builds_an_operation_in_many_states(container: Container) -> None:
+    replay_start = container.clock.now() - timedelta(days=3)
     tokens = seed(container, items_per_process=40)
     with transaction(container.sessions) as session:
+        history = session.scalar(
+            select(func.count()).where(
+                WorkItem.received_at < replay_start - timedelta(minutes=1),
+                WorkItem.gold.is_(False),
+            )
+        )
         states: dict[str, Any] = dict(
             session.execute(select(WorkItem.state, func.count()).group_by(WorkItem.state)).all()
         )
@@ -35,7 +46,8 @@ def test_demo_seed_builds_an_operation_in_many_states(container: Container) -> N
     assert agents == 60 + 1  # and the service desk's agent
     # The latest, unworked arrivals; gold; the service desk's conversations' items (one
     # answered and solved, one answered then reopened by the customer: two, two waiting).
-    assert sum(states.values()) == 160 + 4 * 8 + gold + 5
+    assert sum(states.values()) == 160 + 4 * 8 + gold + 5 + history
+    assert history >= 3 * 15  # four weeks of the keying's weekdays before the replay
     assert {"queued", "delivered", "waiting", "cancelled"} <= set(states)
     assert set(tokens) >= {"ops", "agent", "northwind"}
     with container.context(SYSTEM) as ctx:
@@ -57,6 +69,32 @@ def test_demo_seed_builds_an_operation_in_many_states(container: Container) -> N
     # into the keying queue.
     assert reviews["screening"] > 0 and reviews["full"] > 0
     assert gold > 0
+    _shows_a_forecast_a_published_roster_and_adherence(container)
+
+
+def _shows_a_forecast_a_published_roster_and_adherence(container: Container) -> None:
+    """Issue 18: the planner's loop on the demo: the keying's forecast learnt from its weeks,
+    next week's roster published for it, each center's day of adherence."""
+    idle = timedelta(minutes=container.settings.session_idle_minutes)
+    with container.context(SYSTEM) as ctx:
+        keying = ctx.session.scalar(select(Process.id).where(Process.code == "app-keying"))
+        assert keying is not None
+        found = forecasting.process_forecast(ctx, keying, weeks=4)
+        assert all(score.wape is not None for score in found.main.forecast.scores)
+        assert found.handle_times.overall_seconds
+        published = rosters.list_rosters(ctx, state="published")
+        assert len(published) == 1 and published[0].shifts > 0
+        assert set(published[0].centers) == {"MNL", "BLR", "KRK"}  # following the sun
+        for center, zone in (
+            ("MNL", "Asia/Manila"),
+            ("BLR", "Asia/Kolkata"),
+            ("KRK", "Europe/Warsaw"),
+        ):
+            # the local day holding most of the last 24 hours, for which the demo has presence
+            local = (ctx.now - timedelta(hours=12)).astimezone(ZoneInfo(zone)).date()
+            day = adherence.center_day(ctx, center, local, idle=idle)
+            assert day.totals.scheduled_minutes > 0
+            assert day.totals.adherence is not None and 0.3 < day.totals.adherence < 1.0
 
 
 def test_demo_support_brand_has_conversations_under_way_and_takes_the_printed_mail(

@@ -14,10 +14,11 @@ import io
 import random
 import uuid
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from email.message import EmailMessage
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import holidays
 from PIL import Image, ImageDraw, ImageFont
@@ -36,6 +37,7 @@ from tandem.documents.service import limits
 from tandem.intake.service import submit_item
 from tandem.quality import reviews
 from tandem.quality.gold import add_gold_item, seed_gold
+from tandem.reports import rosterplans
 from tandem.servicedesk import content, inbound, replies
 from tandem.servicedesk.brands import CONVERSATION_INPUT, BrandDefinition, create_brand
 from tandem.servicedesk.knowledge import articles as knowledge
@@ -48,6 +50,7 @@ from tandem.tenancy.signin import set_password
 from tandem.work import transitions as work
 from tandem.work.models import WorkItem
 from tandem.work.transitions import escalate
+from tandem.workforce import presence, rosters
 from tandem.workforce.models import (
     Agent,
     AgentClearance,
@@ -57,6 +60,7 @@ from tandem.workforce.models import (
     Shift,
     Skill,
 )
+from tandem.workforce.schedule import scheduled
 
 CENTERS = [
     # code, name, country, time zone, hourly cost (USD), day shift start (local hour)
@@ -208,7 +212,7 @@ def seed(
     """Fill an empty, migrated database. Returns the demo API tokens by name."""
     rng = random.Random(seed)
     end = container.clock.now().replace(second=0, microsecond=0)
-    clock = ManualClock(end - timedelta(days=3))
+    clock = ManualClock(end - timedelta(days=3, weeks=HISTORY_WEEKS))
     dispatcher = Dispatcher(clock, container.keyring, container.settings.lease_seconds)
     tokens: dict[str, str] = {}
     owners: dict[int, Principal] = {}  # each client's admin hands over its work
@@ -292,6 +296,21 @@ def seed(
                 keyring=container.keyring,
             )
 
+    keying = next(p for p in processes if p[2] == "app-keying")
+    history_start = end - timedelta(days=3, weeks=HISTORY_WEEKS)
+    replay_start = end - timedelta(days=3)
+    for day in _local_days(history_start, replay_start, NEW_YORK):
+        for moment in _history_arrivals(day, items_per_process, rng):  # the forecast's past
+            if moment >= replay_start:
+                break
+            clock.set(moment)
+            arrive(keying, external_ref=f"app-keying-{rng.randrange(10**6):06d}")
+        worked = datetime.combine(day, time(17), NEW_YORK).astimezone(UTC)
+        if worked + timedelta(hours=1) <= replay_start:  # the day's keying, in the evening
+            clock.set(worked)
+            _work_an_hour(container, dispatcher, agents, rng)
+    progress(f"{HISTORY_WEEKS} weeks of the insurer's keying before the replay")
+
     hour = 0
     for at, process in arrivals:
         while hour < at:  # agents work through the hour before the next arrivals
@@ -309,7 +328,79 @@ def seed(
     _finish(container, dispatcher, agents, owners)
     _service_desk(container, clients["shopwave"], agents[0], end)
     progress("the retailer's support brand and its conversations")
+    _presence(container, agents[1:], end, rng)  # the tour's agent is left available
+    _roster(container, keying[1], end)
+    progress("next week's roster for the insurer's keying planned and published")
     return tokens
+
+
+# The weeks of the insurer's keying before the replay, for the planner's forecast: weekdays
+# from 09:00 to 17:00 in New York, a little on Saturday mornings.
+HISTORY_WEEKS = 4
+NEW_YORK = ZoneInfo("America/New_York")
+
+
+def _local_days(start: datetime, end: datetime, zone: ZoneInfo) -> list[date]:
+    first, last = start.astimezone(zone).date(), end.astimezone(zone).date()
+    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
+
+
+def _history_arrivals(day: date, items_per_process: int, rng: random.Random) -> list[datetime]:
+    """The keying forms of a past local day in New York (a twelfth of the replay's daily
+    volume on a weekday), as UTC instants in order."""
+    per_day = items_per_process // 12 if day.weekday() < 5 else items_per_process // 100
+    hours = (9, 17) if day.weekday() < 5 else (9, 12)
+    if day.weekday() == 6:
+        per_day = 0
+    opens = datetime.combine(day, time(hours[0]), NEW_YORK)
+    span = (hours[1] - hours[0]) * 3600
+    return sorted(
+        (opens + timedelta(seconds=rng.uniform(0, span))).astimezone(UTC) for _ in range(per_day)
+    )
+
+
+def _presence(
+    container: Container, agents: list[uuid.UUID], end: datetime, rng: random.Random
+) -> None:
+    """The last day's presence, for adherence: most agents available from about the start of
+    each shift, a break of half an hour to 45 minutes in it, signed out about its end; a few
+    late, a few gone early, one in twenty absent. Recorded as the API would (no console
+    session), so each state holds until the next."""
+    with transaction(container.sessions) as session:
+        shifts = scheduled(session, agents, end - timedelta(days=1), end)
+        for agent_id in agents:
+            changes: list[tuple[datetime, presence.State]] = []
+            for begin, finish in shifts.get(agent_id, []):
+                if rng.random() < 0.05:
+                    continue  # absent
+                late = timedelta(minutes=rng.choice([-5, -2, 0, 0, 0, 3, 8, 20]))
+                changes.append((begin + late, "available"))
+                pause = begin + (finish - begin) / 2
+                back = pause + timedelta(minutes=rng.choice([30, 30, 35, 45]))
+                if back < end:
+                    changes += [(pause, "break"), (back, "available")]
+                leaves = finish + timedelta(minutes=rng.choice([-30, -5, 0, 0, 5, 10]))
+                if leaves < end:
+                    changes.append((leaves, "signed_out"))
+            for at, state in sorted(changes):
+                if end - timedelta(days=1) <= at < end:
+                    presence.record(session, agent_id, state, "api", at)
+
+
+def _roster(container: Container, process_id: uuid.UUID, end: datetime) -> None:
+    """Next week's roster for the keying, from its forecast, published: from its Monday,
+    dispatch follows it at every center."""
+    today = end.astimezone(NEW_YORK).date()
+    request = rosterplans.PlanRequest(
+        name="Keying, next week",
+        first_date=today + timedelta(days=7 - today.weekday()),
+        days=7,
+        process_id=process_id,
+        time_limit_seconds=10,
+    )
+    planned = rosterplans.plan(lambda: container.context(SYSTEM), request)
+    with container.context(SYSTEM) as ctx:
+        rosters.publish_roster(ctx, planned.id)
 
 
 def mail_hint(host: str, port: int) -> list[str]:
@@ -848,12 +939,21 @@ def _result(routing_key: str, payload: dict[str, Any], rng: random.Random) -> di
 def _work_an_hour(
     container: Container, dispatcher: Dispatcher, agents: list[Any], rng: random.Random
 ) -> None:
+    """Agents claim in the hour from now, each item worked for two to four and a half
+    minutes (within the lease): handle times for the planner's forecast to measure. The
+    reviews, confirmations and escalation follow at the hour's end."""
+    clock = dispatcher.clock
+    assert isinstance(clock, ManualClock)
+    hour = clock.now()
     for agent_id in rng.sample(agents, 30):
+        clock.set(hour + timedelta(seconds=rng.uniform(0, 45 * 60)))
         for _ in range(2):
             with transaction(container.sessions) as session:
                 lease = dispatcher.claim(session, agent_id)
                 if lease is None:
                     break
+                most = 0.9 * container.settings.lease_seconds  # no heartbeat needed
+                clock.advance(timedelta(seconds=min(rng.uniform(120, 270), most)))
                 result = _result(lease.routing_key, lease.payload, rng)
                 if lease.routing_key == "underwriting":  # an underwriter judges a referral
                     referrals.judge(
@@ -866,6 +966,7 @@ def _work_an_hour(
                     )
                 else:
                     dispatcher.submit(session, agent_id, lease.item_id, lease.attempt, result)
+    clock.set(hour + timedelta(hours=1))
     _confirm_declines(container, dispatcher, agents, rng)
     _review_an_hour(container, dispatcher, rng)
     with transaction(container.sessions) as session:
