@@ -59,6 +59,16 @@ class ProcessForecast:
     history_from: date
     channels: tuple[ChannelForecast, ...]  # "all" first
     handle_times: models.HandleTimes
+    # The share of arrivals people work on: the rest were decided by the client's rules as
+    # they arrived (1.0 for processes without rules); and how many times each is keyed (2
+    # under double entry). Staffing counts arrivals times both.
+    worked_share: float = 1.0
+    keyings: int = 1
+
+    @property
+    def work_per_arrival(self) -> float:
+        """Handlings each arrival asks of people, on average."""
+        return self.worked_share * self.keyings
 
     @property
     def main(self) -> ChannelForecast:
@@ -152,6 +162,12 @@ def process_forecast(
             )
         )
 
+    worked_share = 1.0
+    if process.kind == "decision":
+        arrived = sum(series[ALL][: weeks * 7 * per_day])
+        today_start = datetime.combine(today, time(), zone).astimezone(UTC)
+        decided = _decided_at_arrival(ctx.session, process, since, today_start)
+        worked_share = 1 - decided / arrived if arrived else 1.0
     handled = []
     for bucket, count, seconds in _handled(ctx.session, process, since, ctx.now):
         day, interval = slot(bucket)
@@ -166,6 +182,8 @@ def process_forecast(
         history_from=first,
         channels=tuple(channels),
         handle_times=models.forecast_handle_times(handled, interval_minutes=interval_minutes),
+        worked_share=max(0.0, min(1.0, worked_share)),
+        keyings=2 if process.qa_mode == "double_entry" else 1,
     )
 
 
@@ -190,6 +208,36 @@ def _arrivals(
         .group_by(*keys)
     )
     return [(row[2] if len(row) > 2 else None, int(row[1]), int(row[0])) for row in rows]
+
+
+def _decided_at_arrival(
+    session: Session, process: Process, since: datetime, until: datetime
+) -> int:
+    """Arrivals the client's rules delivered as they arrived (received -> delivered): no
+    person worked them. Counted over the arrivals' own weeks (before today)."""
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(WorkItemEvent)
+            .join(
+                WorkItem,
+                and_(
+                    WorkItem.client_id == WorkItemEvent.client_id,
+                    WorkItem.id == WorkItemEvent.work_item_id,
+                ),
+            )
+            .where(
+                WorkItem.client_id == process.client_id,
+                WorkItem.process_id == process.id,
+                WorkItem.received_at >= since,
+                WorkItem.received_at < until,
+                WorkItem.gold.is_(False),
+                WorkItemEvent.from_state == State.RECEIVED.value,
+                WorkItemEvent.to_state == State.DELIVERED.value,
+            )
+        )
+        or 0
+    )
 
 
 def _handled(
@@ -265,6 +313,8 @@ def figures(found: ProcessForecast) -> dict[str, Any]:
         "today_factor": found.main.today_factor,
         "today_elapsed": found.main.today_elapsed,
         "handle_seconds": found.handle_times.overall_seconds,
+        "worked_share": found.worked_share,
+        "keyings": found.keyings,
         "handled": found.handle_times.samples,
         "days": [
             {"date": (main.first_day + timedelta(days=d)).isoformat(), "arrivals": total}

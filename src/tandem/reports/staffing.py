@@ -13,7 +13,8 @@ Two ways to count, as `tandem.workforce.erlang` has them:
   given, per interval, at a service level (answered within `target_seconds`).
 
 Both: an occupancy cap and shrinkage (breaks, training, absence) turn the agents working
-into the people to schedule."""
+into the people to schedule. Each arrival asks `work_per_arrival` handlings of people: fewer
+than one where the client's rules decide some as they arrive, two under double entry."""
 
 from __future__ import annotations
 
@@ -82,10 +83,11 @@ def staff_needed(found: ProcessForecast, assumptions: Assumptions) -> list[Staff
             raise _refuse("aht_seconds", "no handle time measured for this process yet: give one")
         handle.append(seconds)
     interval = found.interval_minutes
+    work = found.work_per_arrival  # rules' decisions need nobody; double entry, two keyings
     if assumptions.method == "due":
         needs = erlang.back_office_requirement(
             [
-                erlang.BackOfficeItem(i, i * interval + assumptions.due_minutes, n * aht)
+                erlang.BackOfficeItem(i, i * interval + assumptions.due_minutes, n * work * aht)
                 for i, (n, aht) in enumerate(zip(arrivals, handle, strict=True))
                 if n > 0
             ],
@@ -99,7 +101,7 @@ def staff_needed(found: ProcessForecast, assumptions: Assumptions) -> list[Staff
         people = []
         for n, aht in zip(arrivals, handle, strict=True):
             staffing = erlang.least_agents(
-                erlang.Traffic(n, interval, aht, assumptions.patience_seconds),
+                erlang.Traffic(n * work, interval, aht, assumptions.patience_seconds),
                 assumptions.target_seconds,
                 assumptions.service_level,
                 max_occupancy=assumptions.max_occupancy,
