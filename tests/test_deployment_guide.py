@@ -1,6 +1,7 @@
 """docs/deployment.md, followed on this machine (PostgreSQL and nginx): an owner role runs the
 migrations, the application role (no superuser, no BYPASSRLS) serves; two `tandem serve`
-processes and a worker run behind nginx with a self-signed certificate, built from
+processes and a worker, started as their systemd units in deploy/systemd/ say (each unit
+checked by systemd-analyze verify), run behind nginx with a self-signed certificate, built from
 deploy/nginx/tandem.conf; a smoke run over HTTPS (sign in, hand over, claim, submit,
 delivered, the webhook received); `tandem check --deploy` passes, then fails naming the
 problem with a default secret and with a role that bypasses row-level security; a backup
@@ -13,8 +14,10 @@ import json
 import os
 import re
 import secrets
+import shlex
 import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -40,6 +43,38 @@ from tests.conftest import RESULT, build_world
 
 ROOT = Path(__file__).resolve().parents[1]
 TANDEM = str(Path(sys.executable).with_name("tandem"))
+UNITS = ROOT / "deploy" / "systemd"
+INSTALLED = "/opt/tandem/.venv/bin/tandem"  # where the guide installs it
+
+
+def unit_command(unit: str) -> list[str]:
+    """The unit's ExecStart, with the guide's installed tandem replaced by this one."""
+    lines = (UNITS / unit).read_text().splitlines()
+    (start,) = [line.split("=", 1)[1] for line in lines if line.startswith("ExecStart=")]
+    command = shlex.split(start)
+    assert command[0] == INSTALLED, f"{unit} runs {command[0]}, not the guide's {INSTALLED}"
+    return [TANDEM, *command[1:]]
+
+
+@pytest.mark.skipif(not shutil.which("systemd-analyze"), reason="needs systemd-analyze")
+@pytest.mark.parametrize("unit", sorted(p.name for p in UNITS.glob("*.service")))
+def test_the_systemd_units_verify(unit: str, tmp_path: Path) -> None:
+    """systemd's own check of each unit (its keys, sections and command), with the guide's
+    paths pointed at this machine's; a warning fails it too."""
+    text = (UNITS / unit).read_text()
+    (tmp_path / "tandem.env").write_text("TANDEM_WORKERS=1\n")
+    copy = tmp_path / unit
+    copy.write_text(
+        text.replace(INSTALLED, TANDEM)
+        .replace("/etc/tandem/tandem.env", str(tmp_path / "tandem.env"))
+        .replace("WorkingDirectory=/opt/tandem", f"WorkingDirectory={tmp_path}")
+    )
+    checked = subprocess.run(
+        ["systemd-analyze", "verify", str(copy)], capture_output=True, text=True, check=False
+    )
+    assert checked.returncode == 0 and not checked.stderr.strip(), checked.stderr
+
+
 OWNER, APP, DATABASE, RESTORED = (
     "tandem_guide_owner",
     "tandem_guide_app",
@@ -259,23 +294,28 @@ def test_the_guide_on_this_machine(
     logs.mkdir()
     processes: list[subprocess.Popen[bytes]] = []
 
-    def start(name: str, *args: str, port: int | None = None) -> None:
-        run_env = {**env, **({"TANDEM_PORT": str(port)} if port else {})}
+    def start(name: str, unit: str, port: int | None = None) -> None:
+        """A process as its systemd unit in deploy/systemd/ starts it (one API process each
+        here, as TANDEM_WORKERS in the environment file would say)."""
+        run_env = {**env, "TANDEM_WORKERS": "1", **({"TANDEM_PORT": str(port)} if port else {})}
         out = (logs / f"{name}.log").open("wb")
+        command = unit_command(unit)
         processes.append(
-            subprocess.Popen([TANDEM, *args], env=run_env, stdout=out, stderr=subprocess.STDOUT)
+            subprocess.Popen(command, env=run_env, stdout=out, stderr=subprocess.STDOUT)
         )
 
     cert, key = _certificate(tmp_path)
     conf = _nginx_conf(tmp_path, apis, https, http, cert, key)
     try:
         for n, port in enumerate(apis):
-            start(f"api-{n}", "serve", "--workers", "1", "--no-with-worker", port=port)
-        start("worker", "worker")
+            start(f"api-{n}", "tandem-api.service", port=port)
+        start("worker", "tandem-worker.service")
         subprocess.run(["nginx", "-t", "-c", str(conf)], check=True, capture_output=True)
         subprocess.run(["nginx", "-c", str(conf)], check=True, capture_output=True)
         with httpx.Client(
-            base_url=f"https://localhost:{https}", verify=str(cert), timeout=30
+            base_url=f"https://localhost:{https}",
+            verify=ssl.create_default_context(cafile=str(cert)),
+            timeout=30,
         ) as web:
             _wait(web, "/healthz")
             for port in apis:  # both nodes up behind it

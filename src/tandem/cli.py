@@ -52,7 +52,10 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Default TANDEM_HOST")] = None,
     port: Annotated[int | None, typer.Option(help="Default TANDEM_PORT")] = None,
     with_worker: Annotated[bool, typer.Option(help="Run the background jobs too")] = True,
-    workers: Annotated[int, typer.Option(min=0, help="API worker processes; 0: one per core")] = 0,
+    workers: Annotated[
+        int,
+        typer.Option(min=0, envvar="TANDEM_WORKERS", help="API worker processes; 0: one per core"),
+    ] = 0,
 ) -> None:
     """Serve the API from one worker process per core (Python runs one thread at a time per
     process), and the background jobs, once, beside them."""
