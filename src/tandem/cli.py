@@ -705,7 +705,8 @@ def wfm_forecast(
     weeks: Annotated[int, typer.Option(help="Weeks of history read (3 or more)")] = 8,
     days: Annotated[int, typer.Option(help="Days forecast, from today")] = 7,
     country: Annotated[
-        str | None, typer.Option(help="Add this country's public holidays to the client's")
+        str | None,
+        typer.Option(help="Add this country's public holidays (default: the client's own country)"),
     ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Last line: the full series as one JSON object")

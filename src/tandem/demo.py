@@ -678,7 +678,13 @@ def _clients(session: Session, now: Any) -> dict[str, int]:
         )
         calendar = BusinessCalendar.office_hours(timezone, holidays=list(days)).to_dict()
         client = create_client(
-            session, code=code, name=name, timezone=timezone, now=now, calendar=calendar
+            session,
+            code=code,
+            name=name,
+            timezone=timezone,
+            now=now,
+            calendar=calendar,
+            country=country,
         )
         ids[code] = client.id
     return ids

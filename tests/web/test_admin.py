@@ -249,11 +249,17 @@ def test_a_provider_admin_adds_a_client_and_sees_agents_with_their_skills(
     page.locator("#client-timezone-error").wait_for()
     assert "Europe/Nowhere" in page.locator("#client-timezone-error").inner_text()
     page.get_by_label("Time zone").fill("Europe/Berlin")
+    page.get_by_label("Country").fill("XX")
+    page.get_by_role("button", name="Add client").click()
+    page.locator("#client-country-error").wait_for()
+    assert "no public holidays known" in page.locator("#client-country-error").inner_text()
+    page.get_by_label("Country").fill("de")
     page.get_by_role("button", name="Add client").click()
     page.wait_for_url("**/console/admin/clients?added=bank")
+    assert "DE" in page.locator("#admin-clients tbody tr", has_text="bank").inner_text()
     with transaction(container.sessions) as session:
         bank = session.scalars(select(Client).where(Client.code == "bank")).one()
-        assert (bank.name, bank.timezone) == ("Bank", "Europe/Berlin")
+        assert (bank.name, bank.timezone, bank.country) == ("Bank", "Europe/Berlin", "DE")
 
     page.get_by_role("navigation", name="Administration").get_by_role(
         "link", name="Agents and skills"

@@ -17,6 +17,7 @@ from tandem.container import Container
 from tandem.core.db import transaction
 from tandem.core.errors import InvalidInput, NotFound
 from tandem.reports import forecasting
+from tandem.tenancy.models import Client
 from tandem.tenancy.principal import SYSTEM
 from tandem.work import transitions
 from tests.conftest import FORM_SCHEMA, INPUT_SCHEMA, World
@@ -152,3 +153,19 @@ def test_too_little_history_is_named(container: Container, world: World) -> None
     with pytest.raises(InvalidInput) as refused, container.context(SYSTEM) as ctx:
         forecasting.process_forecast(ctx, world.process_id, weeks=2)
     assert refused.value.extra["errors"][0]["field"] == "weeks"
+
+
+def test_the_clients_country_sets_its_public_holidays_apart(
+    container: Container, world: World
+) -> None:
+    seed_history(container, world)
+    with container.context(SYSTEM) as ctx:
+        without = forecasting.process_forecast(ctx, world.process_id, weeks=4, days=3)
+    with transaction(container.sessions) as session:
+        session.get_one(Client, world.client_id).country = "US"
+    with container.context(SYSTEM) as ctx:
+        found = forecasting.process_forecast(ctx, world.process_id, weeks=4, days=3)
+    # Washington's Birthday (Monday 16 February 2026) is in the weeks learnt from: set
+    # apart once the client's country is known, with its own factor
+    assert without.main.forecast.holiday_factor is None
+    assert found.main.forecast.holiday_factor is not None

@@ -73,7 +73,10 @@ def process_forecast(
     days: Annotated[int, Query(description="days forecast, from today")] = 7,
     country: Annotated[
         str | None,
-        Query(max_length=2, description="add this country's public holidays to the client's"),
+        Query(
+            max_length=2,
+            description="add this country's public holidays (default: the client's country)",
+        ),
     ] = None,
 ) -> dict[str, Any]:
     found = forecasting.process_forecast(

@@ -52,6 +52,11 @@ class ClientIn(BaseModel):
     calendar: dict[str, Any] | None = Field(
         default=None, description="Business calendar; default 09:00-17:00 Monday-Friday"
     )
+    country: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z]{2}$",
+        description="ISO 3166-1 alpha-2: whose public holidays the client's forecasts set apart",
+    )
 
 
 class ClientOut(BaseModel):
@@ -62,6 +67,7 @@ class ClientOut(BaseModel):
     name: str
     timezone: str
     currency: str
+    country: str | None
     calendar: dict[str, Any]
     created_at: datetime
 

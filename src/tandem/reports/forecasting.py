@@ -145,7 +145,7 @@ def process_forecast(
             counts[day * per_day + interval] += count
 
     years = {first.year, today.year, (today + timedelta(days=days)).year}
-    holidays = _holidays(client, country, years)
+    holidays = _holidays(client, country or client.country, years)
     now_local = ctx.now.astimezone(zone)
     elapsed = (now_local.hour * 60 + now_local.minute) // interval_minutes
     channels = []

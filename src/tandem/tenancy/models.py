@@ -21,6 +21,8 @@ class Client(Base):
     timezone: Mapped[str] = mapped_column(String(64))
     # Its prices and costs are in this currency (ISO 4217).
     currency: Mapped[str] = mapped_column(String(3), default="USD", server_default="USD")
+    # Its country (ISO 3166-1 alpha-2): whose public holidays its forecasts set apart.
+    country: Mapped[str | None] = mapped_column(String(2))
     # BusinessCalendar.to_dict(): working hours in the client's time zone and its holidays.
     calendar: Mapped[dict[str, Any]] = mapped_column(JSONType)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import holidays
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
@@ -40,8 +41,14 @@ def create_client(
     now: datetime,
     calendar: dict[str, Any] | None = None,
     currency: str = "USD",
+    country: str | None = None,
 ) -> Client:
     """A new client. Its business calendar defaults to 09:00-17:00 Monday to Friday."""
+    if country is not None and country.upper() not in holidays.list_supported_countries():
+        raise InvalidInput(
+            "unknown country",
+            errors=[{"field": "country", "message": f"no public holidays known for {country!r}"}],
+        )
     try:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
@@ -63,6 +70,7 @@ def create_client(
         name=name,
         timezone=timezone,
         currency=currency,
+        country=country.upper() if country else None,
         calendar=calendar,
         created_at=now,
     )

@@ -173,6 +173,7 @@
       event.preventDefault();
       clearAll(form);
       const body = { code: value(form, "code"), name: value(form, "name"), timezone: value(form, "timezone") };
+      if (value(form, "country")) body.country = value(form, "country");
       const result = await h.api("POST", "/api/v1/clients", body);
       if (result.ok) {
         window.location.assign(`/console/admin/clients?added=${encodeURIComponent(result.data.code)}`);
