@@ -14,8 +14,9 @@ OWNER = {"work/transitions.py", "work/statements.py"}
 ITEM_TABLES = {"items", "WorkItem", "items_table"}
 RAW_WRITE = re.compile(r"\b(UPDATE|INSERT\s+INTO)\s+work_items\b", re.I)
 # Other things with a state of their own (the service desk's conversations, a help article
-# taken down, a survey replaced): assigning theirs writes no work item.
-NOT_ITEMS = {"conversation", "taken_down", "standing"}
+# taken down, a survey replaced, a roster published or superseded): assigning theirs writes
+# no work item.
+NOT_ITEMS = {"conversation", "taken_down", "standing", "roster", "earlier_roster"}
 
 
 def _table(node: ast.expr) -> str | None:

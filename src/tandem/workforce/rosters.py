@@ -605,8 +605,8 @@ def publish_roster(ctx: Context, roster_id: uuid.UUID) -> Publication:
             select(func.count()).select_from(RosterDay).where(RosterDay.roster_id == earlier_id)
         )
         if not left:
-            earlier = session.get_one(Roster, earlier_id)
-            earlier.state = "superseded"
+            earlier_roster = session.get_one(Roster, earlier_id)
+            earlier_roster.state = "superseded"
             superseded.append(earlier_id)
     roster.state = "published"
     roster.published_at = ctx.now
