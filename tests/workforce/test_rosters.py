@@ -22,6 +22,7 @@ from sqlalchemy import select
 from tandem.audit.models import PROVIDER, AuditRecord
 from tandem.container import Container
 from tandem.core.db import transaction
+from tandem.core.errors import InvalidInput
 from tandem.tenancy.context import Context
 from tandem.tenancy.principal import Principal
 from tandem.tenancy.service import create_user, issue_token
@@ -454,3 +455,28 @@ def test_the_cli_plans_and_publishes(seeded: World, database_url: str) -> None:
         env={"TANDEM_DATABASE_URL": database_url},
     )
     assert bad.exit_code == 1 and "first_date" in bad.output
+
+
+def test_a_plan_too_big_to_weigh_is_refused_before_solving(
+    container: Container, world: World, planner: tuple[Principal, str], monkeypatch: Any
+) -> None:
+    """The solver's budget beside its time limit: the shift choices a plan holds (here the
+    world's agents' starts over 7 days, above a limit lowered to 10 for the test)."""
+    monkeypatch.setattr(rosters, "MAX_SHIFT_CHOICES", 10)
+    principal, _ = planner
+    spec = rosters.RosterSpec(
+        name="too big",
+        first_date=MONDAY,
+        days=7,
+        requirement={},
+        source={"kind": "explicit"},
+        client_id=world.client_id,
+        centers=("MNL",),
+    )
+    with pytest.raises(InvalidInput) as refused:
+        rosters.plan_roster(lambda: _contexts(container, principal), spec, time_limit=1)
+    (error,) = refused.value.extra["errors"]
+    assert error["field"] == "days"
+    assert "shift choices" in error["message"]
+    with container.context(principal) as ctx:
+        assert rosters.list_rosters(ctx) == []  # nothing written

@@ -65,6 +65,9 @@ MAX_TIME_LIMIT_S = 300.0
 DEFAULT_SHIFT_MINUTES = 480
 MAX_SHIFT_MINUTES = 720
 MAX_REQUIRED = 10_000  # agents in one interval
+# The solver's budget beside its time limit: a plan's shift choices (each agent's allowed
+# starts on each day). 500 agents with 6 starts a day over 28 days are 84,000.
+MAX_SHIFT_CHOICES = 500_000
 STATES = ("draft", "published", "superseded")
 
 
@@ -309,6 +312,13 @@ def prepare_roster(ctx: Context, spec: RosterSpec) -> PreparedRoster:
                 frozenset(d for d in leave if spec.first_date <= d < last),
                 holiday_volunteer=volunteer,
             )
+        )
+    choices = sum(len(agent.starts) for agent in problem_agents) * spec.days
+    if choices > MAX_SHIFT_CHOICES:
+        raise _refuse(
+            "days",
+            f"{len(problem_agents)} agents over {spec.days} days give {choices:,} shift choices, "
+            f"more than the {MAX_SHIFT_CHOICES:,} one plan may weigh: plan fewer days or centers",
         )
     problem = realistic.RosterProblem(
         first_day=spec.first_date,
