@@ -244,7 +244,7 @@ def center_day(
         start=start,
         until=until,
         agents=rows,
-        totals=adherence.add(row.totals for row in rows),
+        totals=adherence.totals(row.totals for row in rows),
     )
 
 

@@ -11,7 +11,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import date, timedelta, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -376,6 +376,35 @@ def _choice(
     return default
 
 
+def _chart(
+    kind: type[pygal.graph.graph.Graph],
+    title: str,
+    colours: Sequence[str],
+    starts: Sequence[datetime],
+    series: Sequence[tuple[str, Sequence[float | None]]],
+    **more: Any,
+) -> Chart:
+    """A day's intervals on the x axis (an hour labelled in two, or four on a phone)."""
+    drawn = []
+    for size in SIZES:
+        chart = kind(
+            **options(
+                title,
+                size,
+                style=style(colours),
+                x_labels_major_every=4 if size == "wide" else 8,
+                show_minor_x_labels=False,
+                **more,
+            )
+        )
+        chart.x_labels = [f"{start:%H:%M}" for start in starts]
+        for name, values in series:
+            chart.add(name, values)
+        drawn.append(svg(chart, title, size))
+    legend = [(name, c, False) for (name, _), c in zip(series, colours, strict=True)]
+    return Chart(Markup("").join(drawn), legend)
+
+
 def forecast_chart(found: ProcessForecast) -> Chart:
     """Today per interval: the forecast as made this morning, what arrived so far, and the
     rest of the day as reforecast from it."""
@@ -383,56 +412,27 @@ def forecast_chart(found: ProcessForecast) -> Chart:
     per_day = main.forecast.per_day
     elapsed = main.today_elapsed
     today = main.forecast.counts[:per_day]
-    starts = found.interval_starts()[:per_day]
-    names = ("Forecast", "Arrived", "Reforecast")
-    series = (
-        [round(c, 1) for c in main.planned_today],
-        [round(c) for c in today[:elapsed]] + [None] * (per_day - elapsed),
-        [None] * elapsed + [round(c, 1) for c in today[elapsed:]],
-    )
+    series: list[tuple[str, Sequence[float | None]]] = [
+        ("Forecast", [round(c, 1) for c in main.planned_today]),
+        ("Arrived", [round(c) for c in today[:elapsed]] + [None] * (per_day - elapsed)),
+        ("Reforecast", [None] * elapsed + [round(c, 1) for c in today[elapsed:]]),
+    ]
     title = f"Today's arrivals per {found.interval_minutes} minutes ({found.timezone})"
-    drawn = []
-    for size in SIZES:
-        chart = pygal.Line(
-            **options(
-                title,
-                size,
-                style=style(FORECAST_COLOURS),
-                x_labels_major_every=4 if size == "wide" else 8,
-                show_minor_x_labels=False,
-                dots_size=2,
-            )
-        )
-        chart.x_labels = [f"{start:%H:%M}" for start in starts]
-        for name, values in zip(names, series, strict=True):
-            chart.add(name, values)
-        drawn.append(svg(chart, title, size))
-    legend = [(n, c, False) for n, c in zip(names, FORECAST_COLOURS, strict=True)]
-    return Chart(Markup("").join(drawn), legend)
+    starts = found.interval_starts()[:per_day]
+    return _chart(pygal.Line, title, FORECAST_COLOURS, starts, series, dots_size=2)
 
 
 def staff_chart(planned: Sequence[StaffNeeded], own: Sequence[StaffNeeded] | None) -> Chart:
     """People to schedule per interval of the day shown; the process's own figures beside
     the what-if's when one is asked."""
-    title = "People to schedule per interval"
-    series = [("People to schedule", planned)]
+    people: list[tuple[str, Sequence[float | None]]] = [
+        ("People to schedule", [n.scheduled for n in planned])
+    ]
     if own is not None:
-        series = [("The process's own figures", own), ("What if", planned)]
-    colours = STAFF_COLOURS[-len(series) :]
-    drawn = []
-    for size in SIZES:
-        chart = pygal.Bar(
-            **options(
-                title,
-                size,
-                style=style(colours),
-                x_labels_major_every=4 if size == "wide" else 8,
-                show_minor_x_labels=False,
-            )
-        )
-        chart.x_labels = [f"{n.start:%H:%M}" for n in planned]
-        for name, needs in series:
-            chart.add(name, [n.scheduled for n in needs])
-        drawn.append(svg(chart, title, size))
-    legend = [(name, c, False) for (name, _), c in zip(series, colours, strict=True)]
-    return Chart(Markup("").join(drawn), legend)
+        people = [
+            ("The process's own figures", [n.scheduled for n in own]),
+            ("What if", people[0][1]),
+        ]
+    colours = STAFF_COLOURS[-len(people) :]
+    starts = [n.start for n in planned]
+    return _chart(pygal.Bar, "People to schedule per interval", colours, starts, people)

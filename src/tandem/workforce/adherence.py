@@ -315,8 +315,9 @@ class Totals:
         return worked / self.scheduled_minutes
 
 
-def totals(rows: Iterable[IntervalAdherence]) -> Totals:
-    """The sums of intervals (of one agent, or of many: a center's)."""
+def totals(rows: Iterable[IntervalAdherence | Totals]) -> Totals:
+    """The sums of intervals (of one agent, or of many: a center's), or of several agents'
+    totals together."""
     scheduled = adherent = off = 0.0
     minutes = dict.fromkeys(ORDER, 0.0)
     for row in rows:
@@ -324,19 +325,6 @@ def totals(rows: Iterable[IntervalAdherence]) -> Totals:
         adherent += row.adherent_scheduled_minutes
         off += row.off_schedule_minutes
         for state, value in row.minutes.items():
-            minutes[state] += value
-    return Totals(scheduled, minutes, adherent, off)
-
-
-def add(many: Iterable[Totals]) -> Totals:
-    """Totals of several agents together."""
-    scheduled = adherent = off = 0.0
-    minutes = dict.fromkeys(ORDER, 0.0)
-    for one in many:
-        scheduled += one.scheduled_minutes
-        adherent += one.adherent_scheduled_minutes
-        off += one.off_schedule_minutes
-        for state, value in one.minutes.items():
             minutes[state] += value
     return Totals(scheduled, minutes, adherent, off)
 
