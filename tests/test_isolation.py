@@ -118,6 +118,7 @@ ID_KINDS = {
     "macro_id": "macro",
     "roster_id": "roster",
     "document_id": "staged_document",
+    "gold_id": "gold_item",
 }
 HEADERS = {"idempotency-key": IDEMPOTENCY_KEY}
 PROBE_CSV = b"document_ref,pages\nprobe.pdf,1\n"
@@ -868,7 +869,7 @@ def seed(container: Container, world: World, server: str, stack: ExitStack) -> S
         "payload": {"document_ref": f"{DOC}-gold.pdf"},
         "from_item_id": str(items["reviewed"]),  # its document goes with every copy
     }
-    _ok(ops.post("/api/v1/quality/gold-items", json={**gold, "answer": MARKED}), 201)
+    gold_item = _ok(ops.post("/api/v1/quality/gold-items", json={**gold, "answer": MARKED}), 201)
     policy(mode="full_review", gold_rate=0.5)
     with transaction(container.sessions) as session:
         seed_gold(session, container.clock.now(), random.Random(1), 0.75, keyring=container.keyring)
@@ -939,6 +940,7 @@ def seed(container: Container, world: World, server: str, stack: ExitStack) -> S
             # Rosters belong to the provider: this one staffs the insurer's keying process.
             "roster": {"roster": roster},
             "staged_document": {"staged": uuid.UUID(staged["id"])},
+            "gold_item": {"gold": uuid.UUID(gold_item["id"])},
         },
         twins={
             **{kind: uuid.uuid4() for kind in ID_KINDS.values()},

@@ -42,6 +42,8 @@ PEOPLE: dict[str, tuple[str, ...]] = {
         "/console/qa/alerts",
         "/console/qa/policies",
         "first policy",
+        "/console/qa/gold",
+        "/console/qa/standing",
     ),
     "qa@tandem.example": ("/console/quality",),
     "admin@tandem.example": (

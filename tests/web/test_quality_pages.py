@@ -219,7 +219,7 @@ def test_an_alert_leads_to_the_agents_accuracy_and_is_acknowledged(
     sign_in(page, container, "lead@provider.example")
     page.goto("/console/qa")
     tabs = page.locator("nav.tabs a").all_inner_texts()
-    assert tabs == ["Report", "Alerts"]  # a team lead changes no policy
+    assert tabs == ["Report", "Alerts", "Agents' standing"]  # a team lead changes no policy
     page.get_by_role("link", name="Alerts").click()
     page.wait_for_url("**/console/qa/alerts")
     row = page.locator("#open-alerts tbody tr")

@@ -16,7 +16,17 @@ from tandem.catalog.service import get_process, result_personal
 from tandem.documents import gold as gold_documents
 from tandem.http import Services, uses
 from tandem.privacy.service import staff_view
-from tandem.quality import double_entry, policy, rejection, report, reveals, reviews, standing
+from tandem.quality import (
+    double_entry,
+    gold,
+    overview,
+    policy,
+    rejection,
+    report,
+    reveals,
+    reviews,
+    standing,
+)
 from tandem.quality.accuracy import Rate
 from tandem.quality.models import ERROR_CATEGORIES, Review
 from tandem.quality.sampling import fraction_inspected, plan_for
@@ -292,8 +302,16 @@ def reject_delivered(
 
 class GoldItemIn(BaseModel):
     process_id: uuid.UUID
-    payload: dict[str, Any] = Field(description="What the agent sees: the process's input form")
-    answer: dict[str, Any] = Field(description="The right result: the process's result form")
+    payload: dict[str, Any] | None = Field(
+        default=None,
+        description="What the agent sees: the process's input form. Required unless "
+        "from_item_id is given, whose input it then defaults to",
+    )
+    answer: dict[str, Any] | None = Field(
+        default=None,
+        description="The right result: the process's result form. Required unless "
+        "from_item_id is given, whose delivered result it then defaults to",
+    )
     from_item_id: uuid.UUID | None = Field(
         default=None,
         description="A delivered item of the process whose document the gold item carries "
@@ -321,6 +339,78 @@ def add_gold_item(body: GoldItemIn, ctx: Managing) -> Any:
     return gold_documents.add_gold_item(
         ctx, body.process_id, body.payload, body.answer, from_item=body.from_item_id
     )
+
+
+class GoldScoreOut(BaseModel):
+    work_item_id: uuid.UUID = Field(description="The gold copy")
+    agent_id: uuid.UUID | None = Field(description="Who keyed it; for those who see agents")
+    agent_name: str | None
+    scored_at: datetime
+    right: bool
+    wrong_fields: list[str] = Field(description="The result form's fields keyed wrong")
+
+
+class GoldItemListedOut(GoldItemOut):
+    added_by: str | None = Field(description="Who added it, by name, where it was recorded")
+    copies: int = Field(description="Copies slipped into the queue")
+    right: int = Field(description="Copies scored right")
+    wrong: int = Field(description="Copies scored with a field wrong")
+    unscored: int = Field(description="Copies not scored: still queued or held, or taken out")
+    scores: list[GoldScoreOut] = Field(
+        description=f"The latest {gold.SCORES_SHOWN} copies scored, latest first"
+    )
+
+
+@router.get("/quality/gold-items", response_model=list[GoldItemListedOut])
+def list_gold_items(process_id: uuid.UUID, ctx: Managing) -> list[GoldItemListedOut]:
+    """A process's gold items, the latest added first: payload and answer masked as
+    reviewers see them, their copies and how agents scored on them."""
+    _, views = gold.gold_items(ctx, process_id)
+    agents = overview.agent_names(
+        ctx, {s.agent_id for v in views for s in v.scores if s.agent_id is not None}
+    )
+    who = overview.actor_names(ctx.session, [v.added_by for v in views])
+    return [
+        GoldItemListedOut(
+            id=v.id,
+            client_id=v.client_id,
+            process_id=v.process_id,
+            payload=v.payload,
+            answer=v.answer,
+            active=v.active,
+            created_at=v.created_at,
+            added_by=who.get(v.added_by or ""),
+            copies=v.copies,
+            right=v.right,
+            wrong=v.wrong,
+            unscored=v.unscored,
+            scores=[
+                GoldScoreOut(
+                    work_item_id=s.work_item_id,
+                    agent_id=s.agent_id,
+                    agent_name=None if s.agent_id is None else agents.get(s.agent_id),
+                    scored_at=s.at,
+                    right=s.right,
+                    wrong_fields=list(s.wrong_fields),
+                )
+                for s in v.scores
+            ],
+        )
+        for v in views
+    ]
+
+
+class GoldItemChange(BaseModel):
+    active: bool = Field(
+        description="false retires it: no more copies are made (those queued are still "
+        "scored); true uses it again"
+    )
+
+
+@router.patch("/quality/gold-items/{gold_id}", response_model=GoldItemOut)
+def change_gold_item(gold_id: uuid.UUID, body: GoldItemChange, ctx: Managing) -> Any:
+    """Retire a gold item, or use it again; audited."""
+    return gold.set_active(ctx, gold_id, body.active)
 
 
 # -- measures ------------------------------------------------------------------------------
@@ -439,3 +529,71 @@ def alerts(ctx: ReadingAgents) -> Any:
 @router.post("/quality/alerts/{alert_id}/acknowledge", status_code=204)
 def acknowledge_alert(alert_id: uuid.UUID, ctx: ReadingAgents) -> None:
     standing.acknowledge_alert(ctx, alert_id)
+
+
+# -- agents' standing (CSP-1) ----------------------------------------------------------------
+
+
+class AgentStandingOut(BaseModel):
+    agent_id: uuid.UUID
+    agent_name: str | None
+    phase: Literal["screening", "sampling"] = Field(
+        description="screening: every item reviewed until `clearance` pass in a row; "
+        "sampling: a random `fraction` of items reviewed"
+    )
+    below_threshold: bool = Field(description="Screened until their accuracy recovers")
+    passes_in_a_row: int = Field(description="Of the screening run under way")
+    clearance: int
+    fraction: float
+    reviewed: int = Field(description="Reviews of their work on the process, ever")
+    defects: int
+    recent_checked: int = Field(description="Their latest reviews, as the threshold counts")
+    recent_failed: int
+    accuracy: float | None = Field(description="Items without an error among the latest")
+    low: float = Field(description="95 % Wilson interval")
+    high: float
+    open_alerts: int
+    updated_at: datetime
+
+
+class StandingOut(BaseModel):
+    process_id: uuid.UUID
+    mode: str = Field(description="The process's QA mode: phases apply under sampling")
+    min_accuracy: float
+    window: int = Field(description="How many of an agent's latest reviews the threshold counts")
+    agents: list[AgentStandingOut]
+
+
+@router.get("/quality/standing", response_model=StandingOut)
+def agents_standing(process_id: uuid.UUID, ctx: ReadingAgents) -> StandingOut:
+    """Each agent's CSP-1 standing on a process: phase, run, recent accuracy against the
+    process's threshold, open alerts. Provider staff only."""
+    process, found = standing.standings(ctx, process_id)
+    names = overview.agent_names(ctx, {s.agent_id for s in found})
+    return StandingOut(
+        process_id=process.id,
+        mode=process.qa_mode,
+        min_accuracy=process.qa_min_accuracy,
+        window=standing.THRESHOLD_WINDOW,
+        agents=[
+            AgentStandingOut(
+                agent_id=s.agent_id,
+                agent_name=names.get(s.agent_id),
+                phase="screening" if s.screening else "sampling",
+                below_threshold=s.below_threshold,
+                passes_in_a_row=s.passes_in_a_row,
+                clearance=s.clearance,
+                fraction=s.fraction,
+                reviewed=s.reviewed,
+                defects=s.defects,
+                recent_checked=s.recent.checked,
+                recent_failed=s.recent.checked - s.recent.correct,
+                accuracy=s.recent.value,
+                low=round(s.recent.low, 6),
+                high=round(s.recent.high, 6),
+                open_alerts=s.open_alerts,
+                updated_at=s.updated_at,
+            )
+            for s in found
+        ],
+    )

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -35,7 +36,7 @@ from tandem.documents.models import Document
 from tandem.quality import gold
 from tandem.quality.models import GoldItem
 from tandem.tenancy.context import Context
-from tandem.vault.sealing import DOCUMENT, Keyring
+from tandem.vault.sealing import DOCUMENT, Keyring, clear_payload, clear_result
 from tandem.work import access
 from tandem.work.lifecycle import State
 from tandem.work.models import WorkItem
@@ -61,16 +62,25 @@ def with_documents(session: Session, client_id: int, process_id: uuid.UUID) -> b
 def add_gold_item(
     ctx: Context,
     process_id: uuid.UUID,
-    payload: dict[str, Any],
-    answer: dict[str, Any],
+    payload: dict[str, Any] | None,
+    answer: dict[str, Any] | None,
     *,
     from_item: uuid.UUID | None = None,
 ) -> GoldItem:
     """A new gold item (tandem.quality.gold.add_gold_item), made from the delivered item
     `from_item` whose document it carries; without one, refused on a process whose items
-    come with documents (see the module's docstring for why refused, not warned about)."""
+    come with documents (see the module's docstring for why refused, not warned about).
+    Made from an item, its payload and answer default to the item's input and delivered
+    result, taken in clear on the server (personal fields never pass through the page)."""
     process = get_process(ctx, process_id)
     if from_item is None:
+        if payload is None or answer is None:
+            missing = [
+                {"field": name, "message": "required unless from_item_id names a delivered item"}
+                for name, given in (("payload", payload), ("answer", answer))
+                if given is None
+            ]
+            raise InvalidInput("the gold item's payload or answer is missing", errors=missing)
         if with_documents(ctx.session, process.client_id, process.id):
             message = (
                 "this process's items come with documents: name a delivered item whose "
@@ -94,7 +104,50 @@ def add_gold_item(
         raise InvalidInput(message, errors=[{"field": "from_item_id", "message": message}])
     if ctx.session.get(GoldItem, (process.client_id, from_item)) is not None:
         raise Conflict(f"a gold item was already made from work item {from_item}")
+    if payload is None:
+        payload = clear_payload(ctx.keyring, item)
+    if answer is None:
+        answer = clear_result(ctx.keyring, item) or {}
     return gold.add_gold_item(ctx, process_id, payload, answer, gold_id=from_item)
+
+
+# Delivered items offered to make a gold item from, latest first.
+CANDIDATES_SHOWN = 20
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A delivered item a gold item may be made from: real, delivered, with its document."""
+
+    id: uuid.UUID
+    external_ref: str | None
+    delivered_at: datetime | None
+
+
+def candidates(ctx: Context, process_id: uuid.UUID) -> list[Candidate]:
+    """The latest delivered real items of the process that carry a document and that no gold
+    item was made from yet; NotFound for a process the caller may not see."""
+    process = get_process(ctx, process_id)
+    taken = select(GoldItem.id).where(
+        GoldItem.client_id == process.client_id, GoldItem.process_id == process.id
+    )
+    carrying = exists().where(
+        Document.client_id == WorkItem.client_id, Document.work_item_id == WorkItem.id
+    )
+    rows = ctx.session.execute(
+        select(WorkItem.id, WorkItem.external_ref, WorkItem.delivered_at)
+        .where(
+            WorkItem.client_id == process.client_id,
+            WorkItem.process_id == process.id,
+            WorkItem.state == State.DELIVERED.value,
+            WorkItem.gold.is_(False),
+            WorkItem.id.not_in(taken),
+            carrying,
+        )
+        .order_by(WorkItem.delivered_at.desc(), WorkItem.id)
+        .limit(CANDIDATES_SHOWN)
+    )
+    return [Candidate(*row) for row in rows]
 
 
 class _GoldDocuments:

@@ -18,20 +18,25 @@ from __future__ import annotations
 import random
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import case, func, insert, select
 from sqlalchemy.orm import Session
 
+from tandem.audit import service as audit
+from tandem.audit.models import AuditRecord
 from tandem.catalog.models import Process
-from tandem.catalog.service import form_of, get_process, policy_for
+from tandem.catalog.service import form_of, get_process, policy_for, result_personal
 from tandem.core.db import new_id
-from tandem.core.errors import InvalidInput
-from tandem.privacy.service import result_storing, storing
-from tandem.quality.models import GoldCopy, GoldItem, GoldSeeding
+from tandem.core.errors import InvalidInput, NotFound
+from tandem.privacy.service import payload_for, result_storing, storing
+from tandem.quality.models import GoldCopy, GoldItem, GoldSeeding, Review
 from tandem.tenancy.context import Context
-from tandem.vault.sealing import ANSWER, Keyring, clear_payload
+from tandem.tenancy.permissions import Permission
+from tandem.vault.masking import mask_payload
+from tandem.vault.sealing import ANSWER, Keyring, clear_payload, opened
 from tandem.work import transitions
 from tandem.work.lifecycle import State
 from tandem.work.models import WorkItem
@@ -99,6 +104,13 @@ def add_gold_item(
     )
     session.add(gold)
     session.flush()
+    audit.record_in(  # who added it: the table keeps no actor
+        ctx,
+        client_id=process.client_id,
+        action=ADDED,
+        subject=f"gold_item:{gold.id}",
+        data={"process_id": str(process.id)},
+    )
     return gold
 
 
@@ -186,3 +198,173 @@ def seed_gold(
         seeding.counted_until = now
     session.flush()
     return made
+
+
+# -- what the console and the API read, and retiring -------------------------------------------
+
+# Audited actions on gold items (the audit chain also says who added each: the table does not).
+ADDED, RETIRED, RESTORED = "gold_item.add", "gold_item.retire", "gold_item.restore"
+# The scored copies listed per gold item, latest first (the counts cover them all).
+SCORES_SHOWN = 20
+
+
+@dataclass(frozen=True)
+class Score:
+    """One gold copy's scoring: who keyed it, when, and which fields were wrong (none: right).
+    `agent_id` is None for a reader who may not see agents' quality."""
+
+    work_item_id: uuid.UUID
+    agent_id: uuid.UUID | None
+    at: datetime
+    wrong_fields: tuple[str, ...]
+
+    @property
+    def right(self) -> bool:
+        return not self.wrong_fields
+
+
+@dataclass(frozen=True)
+class GoldView:
+    """A gold item as its reader may see it, with its copies and how they were scored."""
+
+    id: uuid.UUID
+    client_id: int
+    process_id: uuid.UUID
+    payload: dict[str, Any]  # masked for provider staff, as reviewers see payloads
+    answer: dict[str, Any]  # likewise
+    active: bool
+    created_at: datetime
+    added_by: str | None  # an actor ("user:<id>"), from the audit chain; None before it was
+    copies: int  # made by the gold job
+    right: int
+    wrong: int
+    scores: tuple[Score, ...]  # the latest SCORES_SHOWN
+
+    @property
+    def unscored(self) -> int:
+        """Copies not scored (yet): still queued or held, or taken out of the queue."""
+        return self.copies - self.right - self.wrong
+
+
+def _sees_agents(ctx: Context) -> bool:
+    return (
+        Permission.AGENT_QUALITY_READ in ctx.principal.permissions
+        and ctx.principal.client_id is None
+    )
+
+
+def gold_items(ctx: Context, process_id: uuid.UUID) -> tuple[Process, list[GoldView]]:
+    """A process's gold items, the latest added first, masked for the reader; NotFound for a
+    process the caller may not see."""
+    session, keyring, principal = ctx.session, ctx.keyring, ctx.principal
+    process = get_process(ctx, process_id)
+    client_id = process.client_id
+    golds = session.scalars(
+        select(GoldItem)
+        .where(GoldItem.client_id == client_id, GoldItem.process_id == process.id)
+        .order_by(GoldItem.created_at.desc(), GoldItem.id)
+    ).all()
+    if not golds:
+        return process, []
+    ids = [g.id for g in golds]
+    scored = (Review.client_id == GoldCopy.client_id) & (
+        Review.work_item_id == GoldCopy.work_item_id
+    )
+    scored &= Review.kind == "gold"
+    counts = {
+        gold_id: (int(copies or 0), int(right or 0), int(wrong or 0))
+        for gold_id, copies, right, wrong in session.execute(
+            select(
+                GoldCopy.gold_item_id,
+                func.count(),
+                func.sum(case((Review.defect.is_(False), 1), else_=0)),
+                func.sum(case((Review.defect.is_(True), 1), else_=0)),
+            )
+            .select_from(GoldCopy)
+            .outerjoin(Review, scored)
+            .where(GoldCopy.client_id == client_id, GoldCopy.gold_item_id.in_(ids))
+            .group_by(GoldCopy.gold_item_id)
+        )
+    }
+    ranked = (
+        select(
+            GoldCopy.gold_item_id,
+            Review.work_item_id,
+            Review.agent_id,
+            Review.at,
+            Review.checks,
+            func.row_number()
+            .over(partition_by=GoldCopy.gold_item_id, order_by=(Review.at.desc(), Review.id))
+            .label("n"),
+        )
+        .select_from(GoldCopy)
+        .join(Review, scored)
+        .where(GoldCopy.client_id == client_id, GoldCopy.gold_item_id.in_(ids))
+        .subquery()
+    )
+    agents = _sees_agents(ctx)
+    scores: dict[uuid.UUID, list[Score]] = {}
+    for row in session.execute(
+        select(ranked).where(ranked.c.n <= SCORES_SHOWN).order_by(ranked.c.gold_item_id, ranked.c.n)
+    ):
+        failed = tuple(str(c.get("name")) for c in row.checks or () if not c.get("passed"))
+        scores.setdefault(row.gold_item_id, []).append(
+            Score(row.work_item_id, row.agent_id if agents else None, row.at, failed)
+        )
+    added = dict(
+        session.execute(
+            select(AuditRecord.subject, AuditRecord.actor).where(
+                AuditRecord.client_id == client_id,
+                AuditRecord.action == ADDED,
+                AuditRecord.subject.in_([f"gold_item:{i}" for i in ids]),
+            )
+        ).all()
+    )
+    personal = result_personal(session, client_id, process.id)
+    views = []
+    for g in golds:
+        copies, right, wrong = counts.get(g.id, (0, 0, 0))
+        if principal.client_id is not None:
+            answer = opened(keyring, client_id, g.id, g.answer, g.answer_sealed, ANSWER)
+        else:
+            answer = mask_payload(g.answer, personal)
+        views.append(
+            GoldView(
+                id=g.id,
+                client_id=g.client_id,
+                process_id=g.process_id,
+                payload=payload_for(session, keyring, principal, g),
+                answer=answer,
+                active=g.active,
+                created_at=g.created_at,
+                added_by=added.get(f"gold_item:{g.id}"),
+                copies=copies,
+                right=right,
+                wrong=wrong,
+                scores=tuple(scores.get(g.id, ())),
+            )
+        )
+    return process, views
+
+
+def set_active(ctx: Context, gold_id: uuid.UUID, active: bool) -> GoldItem:
+    """Retire a gold item (no more copies of it are made; those queued are still scored) or
+    use it again; audited. NotFound for a gold item the caller may not see."""
+    found = ctx.session.scalar(
+        select(GoldItem).where(
+            GoldItem.id == gold_id, ctx.principal.client_condition(GoldItem.client_id)
+        )
+    )
+    if found is None:
+        raise NotFound(f"gold item {gold_id} not found")
+    if found.active != active:
+        found.active = active
+        ctx.session.flush()
+        audit.record_in(
+            ctx,
+            client_id=found.client_id,
+            action=RESTORED if active else RETIRED,
+            subject=f"gold_item:{found.id}",
+            data={"process_id": str(found.process_id)},
+        )
+    return found

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from tandem.catalog.models import Process
 from tandem.catalog.service import get_process
@@ -211,8 +212,7 @@ def acknowledged_alerts(ctx: Context, since: datetime) -> list[Acknowledged]:
     name of who acknowledged each; for those who may see agents' quality."""
     if not _sees_agents(ctx):
         raise Forbidden(f"alerts need {Permission.AGENT_QUALITY_READ.value}")
-    session = ctx.session
-    alerts = session.scalars(
+    alerts = ctx.session.scalars(
         select(QualityAlert)
         .where(
             ctx.principal.client_condition(QualityAlert.client_id),
@@ -221,9 +221,21 @@ def acknowledged_alerts(ctx: Context, since: datetime) -> list[Acknowledged]:
         .order_by(QualityAlert.acknowledged_at.desc())
         .limit(ACKNOWLEDGED_SHOWN)
     ).all()
-    actors = {_actor(alert.acknowledged_by) for alert in alerts}
-    users = {ident for kind, ident in actors if kind == "user" and ident is not None}
-    agents = {ident for kind, ident in actors if kind == "agent" and ident is not None}
+    who = actor_names(ctx.session, [alert.acknowledged_by for alert in alerts])
+    return [
+        Acknowledged(
+            alert, who.get(alert.acknowledged_by or "") or _words(str(alert.acknowledged_by or ""))
+        )
+        for alert in alerts
+    ]
+
+
+def actor_names(session: Session, actors: Iterable[str | None]) -> dict[str, str]:
+    """The names of the users and agents among `actors` ("user:<id>", "agent:<id>"), by
+    actor; those not found (the system, a removed user) are left out."""
+    parsed = {actor: _actor(actor) for actor in actors if actor}
+    users = {ident for kind, ident in parsed.values() if kind == "user" and ident is not None}
+    agents = {ident for kind, ident in parsed.values() if kind == "agent" and ident is not None}
     who: dict[tuple[str, Any], str] = {}
     if users:
         for ident, name in session.execute(select(User.id, User.name).where(User.id.in_(users))):
@@ -233,13 +245,7 @@ def acknowledged_alerts(ctx: Context, since: datetime) -> list[Acknowledged]:
             select(Agent.id, Agent.name).where(Agent.id.in_(agents))
         ):
             who[("agent", ident)] = name
-    return [
-        Acknowledged(
-            alert,
-            who.get(_actor(alert.acknowledged_by)) or _words(str(alert.acknowledged_by or "")),
-        )
-        for alert in alerts
-    ]
+    return {actor: who[key] for actor, key in parsed.items() if key in who}
 
 
 def _actor(actor: str | None) -> tuple[str, uuid.UUID | None]:

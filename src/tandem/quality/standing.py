@@ -7,15 +7,17 @@ from __future__ import annotations
 
 import random
 import uuid
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, case, func, insert, select, update
 
+from tandem.catalog.models import Process
+from tandem.catalog.service import get_process
 from tandem.core import metrics
 from tandem.core.db import insert_unless_present, new_id
-from tandem.core.errors import NotFound
+from tandem.core.errors import Forbidden, NotFound
 from tandem.quality.accuracy import Rate, below_threshold, wilson
 from tandem.quality.models import AgentQuality, QualityAlert, Review
 from tandem.quality.policy import Db, Policy
@@ -149,3 +151,95 @@ def acknowledge_alert(ctx: Context, alert_id: uuid.UUID) -> QualityAlert:
     found.acknowledged_by = ctx.principal.actor
     found.acknowledged_at = ctx.now
     return found
+
+
+# -- what the console and the API read --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AgentStanding:
+    """One agent's standing on a process as team leads read it."""
+
+    agent_id: uuid.UUID
+    screening: bool  # every item reviewed (new, after an error, or below the threshold)
+    below_threshold: bool
+    passes_in_a_row: int  # of the screening run under way
+    clearance: int  # the plan's i: passes in a row that end screening
+    fraction: float  # the plan's f: the share of items sampled once cleared
+    reviewed: int  # every review of their work on the process, ever
+    defects: int
+    recent: Rate  # items without an error among the latest THRESHOLD_WINDOW reviews
+    open_alerts: int
+    updated_at: datetime
+
+
+def standings(ctx: Context, process_id: uuid.UUID) -> tuple[Process, list[AgentStanding]]:
+    """Every agent's standing on the process: those below the threshold first, then those
+    being screened, then the rest. Provider staff only (a client's people never see agents);
+    NotFound for a process the caller may not see."""
+    if ctx.principal.client_id is not None:
+        raise Forbidden("agents' standing is for the provider's staff")
+    session = ctx.session
+    process = get_process(ctx, process_id)
+    key = (AgentQuality.client_id == process.client_id) & (AgentQuality.process_id == process.id)
+    rows = session.scalars(select(AgentQuality).where(key)).all()
+    if not rows:
+        return process, []
+    ranked = (
+        select(
+            Review.agent_id,
+            Review.defect,
+            func.row_number()
+            .over(partition_by=Review.agent_id, order_by=Review.at.desc())
+            .label("n"),
+        )
+        .where(
+            Review.client_id == process.client_id,
+            Review.process_id == process.id,
+            Review.agent_id.is_not(None),
+        )
+        .subquery()
+    )
+    recent = {
+        agent_id: (int(checked), int(failed or 0))
+        for agent_id, checked, failed in session.execute(
+            select(
+                ranked.c.agent_id,
+                func.count(),
+                func.sum(case((ranked.c.defect.is_(True), 1), else_=0)),
+            )
+            .where(ranked.c.n <= THRESHOLD_WINDOW)
+            .group_by(ranked.c.agent_id)
+        )
+    }
+    alerts = dict(
+        session.execute(
+            select(QualityAlert.agent_id, func.count())
+            .where(
+                QualityAlert.client_id == process.client_id,
+                QualityAlert.process_id == process.id,
+                QualityAlert.acknowledged_at.is_(None),
+            )
+            .group_by(QualityAlert.agent_id)
+        ).all()
+    )
+    found = []
+    for row in rows:
+        checked, failed = recent.get(row.agent_id, (0, 0))
+        found.append(
+            AgentStanding(
+                agent_id=row.agent_id,
+                screening=row.screening or row.below_threshold,
+                below_threshold=row.below_threshold,
+                passes_in_a_row=row.passes_in_a_row,
+                clearance=row.clearance,
+                fraction=row.fraction,
+                reviewed=row.reviewed,
+                defects=row.defects,
+                recent=wilson(checked - failed, checked),
+                open_alerts=int(alerts.get(row.agent_id, 0)),
+                updated_at=row.updated_at,
+            )
+        )
+    found.sort(key=lambda s: (not s.below_threshold, not s.screening, str(s.agent_id)))
+    return process, found

@@ -13,10 +13,10 @@ from __future__ import annotations
 import math
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 import pygal
@@ -24,14 +24,17 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 from markupsafe import Markup
 
+from tandem.catalog.service import get_process
+from tandem.documents import gold as gold_documents
 from tandem.http import Services
-from tandem.quality import overview, report
+from tandem.quality import gold, overview, report, standing
 from tandem.quality.accuracy import Rate
 from tandem.quality.overview import Names
 from tandem.quality.report import AccuracyRow, ProcessQuality
 from tandem.tenancy.permissions import Permission
 from tandem.tenancy.principal import Principal
 from tandem.web.charts import SIZES, Chart, options, style, svg
+from tandem.web.forms import controls
 from tandem.web.templating import page, viewer
 
 router = APIRouter(include_in_schema=False)
@@ -72,8 +75,11 @@ def tabs(principal: Principal) -> list[tuple[str, str, str]]:
         found.append(("report", "Report", HOME))
     if Permission.AGENT_QUALITY_READ in held:
         found.append(("alerts", "Alerts", f"{HOME}/alerts"))
+    if Permission.AGENT_QUALITY_READ in held and principal.client_id is None:
+        found.append(("standing", "Agents' standing", f"{HOME}/standing"))
     if Permission.QUALITY_MANAGE in held:
         found.append(("policies", "Policies", f"{HOME}/policies"))
+        found.append(("gold", "Gold items", f"{HOME}/gold"))
     return found
 
 
@@ -585,3 +591,210 @@ def policy_page(
 def _plain(value: float) -> str:
     """A fraction as the percent typed in a form: 0.015 as "1.5"."""
     return f"{100 * value:.4f}".rstrip("0").rstrip(".")
+
+
+# -- a process chosen on a page ---------------------------------------------------------------
+
+
+def _chosen(
+    asked: str | None, choices: Sequence[overview.PolicyView], fallback: uuid.UUID | None
+) -> tuple[uuid.UUID | None, str | None]:
+    """The process a page's `process` parameter names among `choices` (else `fallback`),
+    and what was wrong with it, for its field."""
+    if not asked:
+        return fallback, None
+    try:
+        wanted = uuid.UUID(asked)
+    except ValueError:
+        return fallback, "not one of the choices"
+    if wanted not in {p.process_id for p in choices}:
+        return fallback, "not one of the choices"
+    return wanted, None
+
+
+def _fields_text(values: Mapping[str, Any], titles: dict[str, str]) -> list[tuple[str, str]]:
+    """A payload or answer as (title, value) lines, in the form's order where it has one."""
+    ordered = [name for name in titles if name in values] + sorted(
+        name for name in values if name not in titles
+    )
+    return [
+        (titles.get(name) or name.replace("_", " ").capitalize(), _value(values[name]))
+        for name in ordered
+    ]
+
+
+def _value(value: object) -> str:
+    if value is None or value == "":
+        return "—"
+    if value is True:
+        return "Yes"
+    if value is False:
+        return "No"
+    if isinstance(value, float | int):
+        return f"{value:,}"
+    return str(value)
+
+
+def _titles(schema: Mapping[str, Any]) -> dict[str, str]:
+    """A form's fields' titles by code (the schema's, or the code in words)."""
+    properties = schema.get("properties")
+    if not isinstance(properties, Mapping):
+        return {}
+    return {
+        str(name): str(spec.get("title") or str(name).replace("_", " ").capitalize())
+        for name, spec in properties.items()
+        if isinstance(spec, Mapping)
+    }
+
+
+# -- gold items -------------------------------------------------------------------------------
+
+GOLD_NOTICES = {
+    "added": "Added: copies of it are slipped into the queue at the process's gold rate.",
+    "retired": "Retired: no more copies of it are made; those in the queue are still scored.",
+    "restored": "In use again: copies of it are made again.",
+}
+
+
+@router.get("/console/qa/gold", response_class=HTMLResponse)
+def gold_page(
+    request: Request,
+    principal: Manager,
+    services: Services,
+    process: str | None = None,
+    done: str | None = None,
+) -> HTMLResponse:
+    """A process's gold items: what each asks and expects, who added it, its copies and how
+    agents scored on them; adding one (typed, or from a delivered item) and retiring one
+    go through the API (static/quality.js)."""
+    staff = principal.client_id is None
+    with services.context(principal) as ctx:
+        every = overview.policies(ctx)
+        with_gold = next((p.process_id for p in every if p.gold_rate > 0), None)
+        fallback = with_gold or (every[0].process_id if every else None)
+        process_id, error = _chosen(process, every, fallback)
+        chosen = next((p for p in every if p.process_id == process_id), None)
+        views: list[gold.GoldView] = []
+        sources: list[gold_documents.Candidate] = []
+        documents = False
+        inputs, outputs = [], []
+        titles_in: dict[str, str] = {}
+        titles_out: dict[str, str] = {}
+        who: dict[str, str] = {}
+        agents: dict[uuid.UUID, str] = {}
+        if chosen is not None:
+            found = get_process(ctx, chosen.process_id)
+            _, views = gold.gold_items(ctx, chosen.process_id)
+            sources = gold_documents.candidates(ctx, chosen.process_id)
+            documents = gold_documents.with_documents(ctx.session, found.client_id, found.id)
+            inputs = controls(found.input_schema)
+            outputs = controls(found.form_schema)
+            titles_in = _titles(found.input_schema)
+            titles_out = _titles(found.form_schema)
+            who = overview.actor_names(ctx.session, [v.added_by for v in views])
+            agents = overview.agent_names(
+                ctx, {s.agent_id for v in views for s in v.scores if s.agent_id is not None}
+            )
+    names = Names({}, {}, agents)
+    return page(
+        request,
+        "quality_gold.html",
+        principal,
+        tab="gold",
+        tabs=tabs(principal),
+        staff=staff,
+        processes=every,
+        chosen=chosen,
+        process_error=error,
+        golds=views,
+        sources=sources,
+        documents=documents,
+        inputs=inputs,
+        outputs=outputs,
+        payload_lines=lambda v: _fields_text(v.payload, titles_in),
+        answer_lines=lambda v: _fields_text(v.answer, titles_out),
+        field_title=lambda code: titles_out.get(code) or code.replace("_", " ").capitalize(),
+        added_by=lambda v: who.get(v.added_by or ""),
+        agent=lambda agent_id: "—" if agent_id is None else names.agent(agent_id),
+        notice=GOLD_NOTICES.get(done or ""),
+        modes=MODES,
+        setting=setting,
+        plain=_plain,
+    )
+
+
+# -- agents' standing -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StandingLine:
+    """A row of the standing table, in words."""
+
+    agent: str
+    phase: str
+    run: str
+    standing: standing.AgentStanding
+
+
+def _phase(seen: standing.AgentStanding) -> tuple[str, str]:
+    """(phase, run) as team leads read them."""
+    every = round(1 / seen.fraction) if seen.fraction else 0
+    if seen.below_threshold:
+        return (
+            "Screening: below the threshold",
+            "Every item reviewed until their accuracy recovers",
+        )
+    if seen.screening:
+        return (
+            "Screening",
+            f"{seen.passes_in_a_row} of {seen.clearance} passed in a row",
+        )
+    return "Sampling", f"About 1 item in {every} reviewed"
+
+
+@router.get("/console/qa/standing", response_class=HTMLResponse)
+def standing_page(
+    request: Request,
+    principal: AlertReader,
+    services: Services,
+    process: str | None = None,
+) -> HTMLResponse:
+    """Each agent's CSP-1 standing on a process using sampling: phase, run, recent accuracy
+    against the threshold, open alerts. The provider's staff only."""
+    with services.context(principal) as ctx:
+        every = overview.policies(ctx)
+        sampling = [p for p in every if p.mode == "sampling"]
+        fallback = sampling[0].process_id if sampling else None
+        process_id, error = _chosen(process, every, fallback)
+        chosen = next((p for p in every if p.process_id == process_id), None)
+        found: list[standing.AgentStanding] = []
+        if chosen is not None:
+            _, found = standing.standings(ctx, chosen.process_id)
+        names = overview.agent_names(ctx, {s.agent_id for s in found})
+    named = Names({}, {}, names)
+    lines = sorted(
+        (StandingLine(named.agent(s.agent_id), *_phase(s), s) for s in found),
+        key=lambda line: (
+            not line.standing.below_threshold,
+            not line.standing.screening,
+            line.agent.lower(),
+        ),
+    )
+    offered = sampling + ([chosen] if chosen is not None and chosen not in sampling else [])
+    return page(
+        request,
+        "quality_standing.html",
+        principal,
+        tab="standing",
+        tabs=tabs(principal),
+        staff=principal.client_id is None,
+        processes=offered,
+        chosen=chosen,
+        process_error=error,
+        lines=lines,
+        window=standing.THRESHOLD_WINDOW,
+        modes=MODES,
+        percent=percent,
+        setting=setting,
+        span=span,
+    )

@@ -108,10 +108,78 @@
     }
   }
 
+  // Gold items: added typed or from a delivered item, retired or used again, through the
+  // API. An error the API names at a field of the input or the result is shown at it.
+  function goldPage(root, h) {
+    const processId = root.dataset.process;
+    const back = (done) => window.location.assign(
+      `/console/qa/gold?process=${encodeURIComponent(processId)}&done=${done}`);
+    const fromItem = document.getElementById("gold-from-item");
+    if (fromItem && fromItem.elements.from_item_id) {
+      const error = document.getElementById("gold-from-item-error");
+      fromItem.addEventListener("submit", async (event) => {
+        event.preventDefault();
+        error.textContent = "";
+        const button = fromItem.querySelector("button[type=submit]");
+        button.disabled = true;
+        const result = await h.api("POST", "/api/v1/quality/gold-items", {
+          process_id: processId, from_item_id: fromItem.elements.from_item_id.value,
+        });
+        button.disabled = false;
+        if (result.ok) { back("added"); return; }
+        const messages = ((result.data && result.data.errors) || []).map((e) => e.message);
+        error.textContent = `Not added: ${messages.length ? messages.join("; ") : h.problemText(result)}`;
+      });
+    }
+    const typed = document.getElementById("gold-typed");
+    const payload = document.getElementById("gold-payload");
+    const answer = document.getElementById("gold-answer");
+    if (typed && payload && answer) {
+      const error = document.getElementById("gold-typed-error");
+      typed.addEventListener("submit", async (event) => {
+        event.preventDefault();
+        h.clearErrors(typed);
+        error.textContent = "";
+        const button = typed.querySelector("button[type=submit]");
+        button.disabled = true;
+        const result = await h.api("POST", "/api/v1/quality/gold-items", {
+          process_id: processId, payload: h.formValues(payload), answer: h.formValues(answer),
+        });
+        button.disabled = false;
+        if (result.ok) { back("added"); return; }
+        const errors = (result.data && result.data.errors) || [];
+        const at = (prefix) => errors.filter((e) => String(e.field || "").startsWith(prefix));
+        const unplaced = [
+          ...h.showErrors(answer, at("answer."), "answer."),
+          ...h.showErrors(payload, at("payload."), "payload."),
+          ...errors.filter((e) => !/^(payload|answer)\./.test(String(e.field || ""))),
+        ];
+        if (unplaced.length || !errors.length) {
+          error.textContent = `Not added: ${unplaced.length ? unplaced.map((e) => e.message).join("; ") : h.problemText(result)}`;
+        }
+      });
+    }
+    for (const button of document.querySelectorAll("[data-gold-id]")) {
+      button.addEventListener("click", async () => {
+        const id = button.dataset.goldId;
+        const active = button.dataset.goldActive === "true";
+        const error = document.querySelector(`[data-error-for="${CSS.escape(id)}"]`);
+        error.textContent = "";
+        button.disabled = true;
+        const result = await h.api("PATCH", `/api/v1/quality/gold-items/${id}`, { active });
+        if (result.ok) { back(active ? "restored" : "retired"); return; }
+        button.disabled = false;
+        error.textContent = `Not changed: ${h.problemText(result)}`;
+      });
+    }
+  }
+
   (window.tandemPages = window.tandemPages || []).push((h) => {
     const form = document.getElementById("policy");
     if (form) policyForm(form, h);
     const alerts = document.getElementById("quality-alerts");
     if (alerts) alertList(alerts, h);
+    const gold = document.getElementById("gold-add");
+    if (gold) goldPage(gold, h);
   });
 })();
