@@ -702,7 +702,10 @@ def wfm_staffing(
 def wfm_forecast(
     process_id: Annotated[uuid.UUID, typer.Argument(help="The process to forecast")],
     interval_minutes: Annotated[int, typer.Option(help="15 or 30")] = 30,
-    weeks: Annotated[int, typer.Option(help="Weeks of history read (3 or more)")] = 8,
+    weeks: Annotated[
+        int,
+        typer.Option(help="Weeks of history read, at most (3 or more)"),
+    ] = 8,
     days: Annotated[int, typer.Option(help="Days forecast, from today")] = 7,
     country: Annotated[
         str | None,

@@ -169,3 +169,18 @@ def test_the_clients_country_sets_its_public_holidays_apart(
     # apart once the client's country is known, with its own factor
     assert without.main.forecast.holiday_factor is None
     assert found.main.forecast.holiday_factor is not None
+
+
+def test_a_process_younger_than_the_weeks_asked_learns_from_its_own(
+    seeded: World, container: Container
+) -> None:
+    """Four weeks of history, eight asked: the four empty weeks before the process's first
+    arrival are not taken for quiet ones."""
+    with container.context(SYSTEM) as ctx:
+        found = forecasting.process_forecast(ctx, seeded.process_id, weeks=8, days=2)
+    assert found.weeks == 4
+    assert found.history_from == TODAY - timedelta(weeks=4)
+    profile = next(s for s in found.main.forecast.scores if s.model == "profile")
+    assert profile.wape == pytest.approx(0.0, abs=1e-9)
+    thursday = found.main.forecast.counts[found.main.forecast.per_day :]
+    assert sum(thursday) == pytest.approx(60, abs=0.01)

@@ -69,7 +69,10 @@ def process_forecast(
     ctx: WorkforceReading,
     process_id: uuid.UUID,
     interval_minutes: Annotated[int, Query(description="15 or 30")] = 30,
-    weeks: Annotated[int, Query(description="weeks of history read (3 or more)")] = 8,
+    weeks: Annotated[
+        int,
+        Query(description="weeks of history read, at most (3 or more)"),
+    ] = 8,
     days: Annotated[int, Query(description="days forecast, from today")] = 7,
     country: Annotated[
         str | None,

@@ -37,6 +37,7 @@ from tandem.workforce import forecast as models
 
 BUCKET_SECONDS = 900
 MAX_WEEKS = 26
+MIN_WEEKS = 3  # one held back to choose the model, two to fit it
 ALL = "all"  # the series of every channel together
 
 
@@ -118,7 +119,8 @@ def process_forecast(
     country: str | None = None,
 ) -> ProcessForecast:
     """The process's arrivals for `days` days from today (local), from the `weeks` weeks
-    before today, and today's arrivals so far; its handle times from the same weeks."""
+    before today (fewer, down to three, when its first arrival is more recent), and today's
+    arrivals so far; its handle times from the same weeks."""
     per_day = models.check_interval(interval_minutes)
     if not 1 <= weeks <= MAX_WEEKS:
         raise _refuse("weeks", f"must be 1 to {MAX_WEEKS} (got {weeks})")
@@ -143,6 +145,14 @@ def process_forecast(
         for name in (ALL, channel) if channel else (ALL,):
             counts = series.setdefault(name, [0.0] * span)
             counts[day * per_day + interval] += count
+    # A process younger than the weeks asked learns from its own weeks only (no fewer than
+    # the models need): the weeks before its first arrival were not quiet, it did not exist.
+    week = 7 * per_day
+    seen = next((i for i, c in enumerate(series[ALL][: weeks * week]) if c), None)
+    if seen is not None and (lived := max(MIN_WEEKS, -(-(weeks * week - seen) // week))) < weeks:
+        series = {name: counts[(weeks - lived) * week :] for name, counts in series.items()}
+        first += timedelta(weeks=weeks - lived)
+        weeks = lived
 
     years = {first.year, today.year, (today + timedelta(days=days)).year}
     holidays = _holidays(client, country or client.country, years)
