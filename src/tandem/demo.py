@@ -373,13 +373,16 @@ def _presence(
             for begin, finish in shifts.get(agent_id, []):
                 if rng.random() < 0.05:
                     continue  # absent
-                late = timedelta(minutes=rng.choice([-5, -2, 0, 0, 0, 3, 8, 20]))
-                changes.append((begin + late, "available"))
-                pause = begin + (finish - begin) / 2
-                back = pause + timedelta(minutes=rng.choice([30, 30, 35, 45]))
-                if back < end:
-                    changes += [(pause, "break"), (back, "available")]
+                arrives = begin + timedelta(minutes=rng.choice([-5, -2, 0, 0, 0, 3, 8, 20]))
                 leaves = finish + timedelta(minutes=rng.choice([-30, -5, 0, 0, 5, 10]))
+                if leaves <= arrives:
+                    continue
+                changes.append((arrives, "available"))
+                if finish - begin >= timedelta(hours=4):  # a break in a whole shift
+                    pause = begin + (finish - begin) / 2
+                    back = pause + timedelta(minutes=rng.choice([30, 30, 35, 45]))
+                    if back < min(leaves, end):
+                        changes += [(pause, "break"), (back, "available")]
                 if leaves < end:
                     changes.append((leaves, "signed_out"))
             for at, state in sorted(changes):
