@@ -480,3 +480,46 @@ def test_a_plan_too_big_to_weigh_is_refused_before_solving(
     assert "shift choices" in error["message"]
     with container.context(principal) as ctx:
         assert rosters.list_rosters(ctx) == []  # nothing written
+
+
+def test_the_first_day_rests_after_the_shift_before_the_roster(
+    container: Container, world: World, planner: tuple[Principal, str]
+) -> None:
+    """An agent whose Sunday night shift (20:00 to 04:00 in Manila) ends on the roster's first
+    morning may not start again before 15:00 (11 hours' rest), though their weekday mornings
+    at 08:00 are theirs to work and the morning needs someone."""
+    principal, _ = planner
+    week = [(day, 8 * 60, 480) for day in range(5)]
+    rested, _ = _agent_with_sign_in(container, world, "rested@provider.example", week)
+    tired, _ = _agent_with_sign_in(
+        container, world, "tired@provider.example", [*week, (6, 20 * 60, 480)]
+    )
+    spec = rosters.RosterSpec(
+        name="Monday",
+        first_date=MONDAY,
+        days=1,
+        requirement={
+            at: 2
+            for at in (datetime.fromisoformat(r["start"]) for r in _nine_to_five_requirement())
+        },
+        source={"kind": "explicit"},
+        client_id=world.client_id,
+        centers=("MNL",),
+    )
+    with _contexts(container, principal) as ctx:
+        prepared = rosters.prepare_roster(ctx, spec)
+    agents = {agent.id: agent for agent in prepared.problem.agents}
+    assert agents[str(rested)].free_from is None
+    assert agents[str(tired)].free_from == datetime.combine(MONDAY, time(15), MANILA)
+    summary = rosters.plan_roster(lambda: _contexts(container, principal), spec, time_limit=2)
+    with _contexts(container, principal) as ctx:
+        stored = {
+            s.agent_id: s.starts_at.astimezone(MANILA)
+            for s in ctx.session.scalars(
+                select(RosterShift).where(RosterShift.roster_id == summary.id)
+            )
+        }
+    assert stored[rested].hour in (7, 8, 9)  # the morning, as the requirement asks
+    assert tired not in stored or stored[tired].hour >= 15
+    tired_early = realistic.RosteredShift(str(tired), MONDAY, time(8), 480)
+    assert any("too soon" in v for v in realistic.check(prepared.problem, [tired_early]).violations)

@@ -57,6 +57,7 @@ from tandem.workforce.models import (
 )
 from tandem.workforce.roster_models import Roster, RosterDay, RosterRequirement, RosterShift
 from tandem.workforce.rostering import realistic
+from tandem.workforce.schedule import scheduled
 
 MAX_DAYS = 28
 QUARTER = timedelta(minutes=15)
@@ -297,6 +298,7 @@ def prepare_roster(ctx: Context, spec: RosterSpec) -> PreparedRoster:
         if agent_id not in known:
             raise _refuse(f"leave.{index}.agent_id", "not an agent of this roster")
     last = spec.first_date + timedelta(days=spec.days)
+    free_from = _free_from(session, agents, rows, spec.first_date, spec.rules.min_rest_minutes)
     problem_agents = []
     for agent, shifts in agents:
         volunteer = agent.id in spec.holiday_volunteers
@@ -311,6 +313,7 @@ def prepare_roster(ctx: Context, spec: RosterSpec) -> PreparedRoster:
                 allowed_starts(shifts),
                 frozenset(d for d in leave if spec.first_date <= d < last),
                 holiday_volunteer=volunteer,
+                free_from=free_from.get(agent.id),
             )
         )
     choices = sum(len(agent.starts) for agent in problem_agents) * spec.days
@@ -331,6 +334,35 @@ def prepare_roster(ctx: Context, spec: RosterSpec) -> PreparedRoster:
         uncovered_penalty_cents=spec.uncovered_penalty_cents,
     )
     return PreparedRoster(spec, problem, centers, tuple(agent.id for agent, _ in agents))
+
+
+def _free_from(
+    session: Session,
+    agents: Sequence[tuple[Agent, Sequence[WeeklyShift]]],
+    centers: Mapping[str, DeliveryCenter],
+    first_date: date,
+    rest_minutes: int,
+) -> dict[uuid.UUID, datetime]:
+    """Each agent's earliest start: the end of their last shift begun before the roster's
+    first local day (weekly, or a published roster's: tandem.workforce.schedule) and the
+    rest after it."""
+    starts = {
+        agent.id: _midnight(first_date, ZoneInfo(centers[agent.center_code].timezone))
+        for agent, _ in agents
+    }
+    if not starts:
+        return {}
+    earliest, latest = min(starts.values()), max(starts.values())
+    plan = scheduled(
+        session, list(starts), earliest - timedelta(days=1), latest + timedelta(days=1)
+    )
+    rest = timedelta(minutes=rest_minutes)
+    free = {}
+    for agent_id, spans in plan.items():
+        before = [end for begin, end in spans if begin < starts[agent_id]]
+        if before and max(before) + rest > starts[agent_id]:
+            free[agent_id] = max(before) + rest
+    return free
 
 
 def _eligible(

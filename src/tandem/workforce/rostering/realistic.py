@@ -14,7 +14,8 @@ Labour rules (`LabourRules`), all hard:
 - at most one shift per local day; none on a leave day; none on the centre's public holiday
   unless the agent volunteered; no shift starting or ending at a local time that does not
   exist (the hour skipped by DST);
-- at least `min_rest_minutes` of real time between the end of a shift and the next start;
+- at least `min_rest_minutes` of real time between the end of a shift and the next start,
+  the shift before the roster's first day included (`Agent.free_from`);
 - at most `max_consecutive_days` local days worked in a row;
 - per local Monday-Sunday week, at most `max_shifts_per_week` shifts and
   `max_minutes_per_week` real minutes;
@@ -67,6 +68,8 @@ class Agent:
     starts: tuple[time, ...]  # local start times the agent may work (30-minute grid)
     leave: frozenset[date] = field(default_factory=frozenset)
     holiday_volunteer: bool = False
+    # The earliest start (UTC): the rest after the agent's last shift before this roster.
+    free_from: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -301,6 +304,8 @@ def _options(problem: RosterProblem) -> list[_Option]:
                 if times is None:
                     continue
                 begin, end = times
+                if agent.free_from is not None and begin < agent.free_from:
+                    continue  # too soon after the shift before the roster
                 first = (begin - problem.start_utc) // QUARTER
                 last = (end - problem.start_utc) // QUARTER
                 quarters = tuple(q for q in range(max(0, first), min(horizon, last)))
@@ -587,6 +592,8 @@ def check(problem: RosterProblem, shifts: Sequence[RosteredShift]) -> Check:
             or end.astimezone(zone).replace(tzinfo=None) != end_local
         ):
             violations.append(f"{shift.agent} {shift.day}: a local time DST skips")
+        if agent.free_from is not None and begin < agent.free_from:
+            violations.append(f"{shift.agent} {shift.day}: too soon after the shift before")
         per_agent[shift.agent].append((shift, begin, end))
         # cost: real minutes, night minutes by quarter-hours of real time (shifts and the
         # night's bounds are on that grid in every zone here)
