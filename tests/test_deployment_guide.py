@@ -28,9 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
-from psycopg import sql
 from sqlalchemy.engine import make_url
 
 from tandem.container import Container
@@ -40,6 +38,7 @@ from tandem.core.db import make_engine, make_sessionmaker, transaction
 from tandem.tenancy.models import User
 from tandem.tenancy.signin import set_password
 from tests.conftest import RESULT, build_world
+from tests.database_roles import role_url, roles_and_databases
 
 ROOT = Path(__file__).resolve().parents[1]
 TANDEM = str(Path(sys.executable).with_name("tandem"))
@@ -98,47 +97,13 @@ def _free_port() -> int:
 
 
 def _url(role: str, database: str) -> str:
-    server = make_url(URL)
-    return str(server.set(username=role, password=None, database=database).render_as_string())
-
-
-def _admin() -> psycopg.Connection[Any]:
-    server = make_url(URL)
-    return psycopg.connect(
-        host=server.host,
-        port=server.port,
-        user=server.username,
-        dbname=server.database,
-        autocommit=True,
-    )
+    return role_url(URL, role, database)
 
 
 def _roles_and_database() -> None:
-    """Section 2 of the guide: the two roles, the database, the default privileges."""
-    with _admin() as admin:
-        for database in (DATABASE, RESTORED):
-            admin.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database))
-            )
-        for role, options in ((OWNER, "LOGIN"), (APP, "LOGIN NOSUPERUSER NOBYPASSRLS")):
-            if not admin.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone():
-                admin.execute(sql.SQL(f"CREATE ROLE {{}} {options}").format(sql.Identifier(role)))
-        for database in (DATABASE, RESTORED):
-            admin.execute(
-                sql.SQL("CREATE DATABASE {} OWNER {}").format(
-                    sql.Identifier(database), sql.Identifier(OWNER)
-                )
-            )
-    with psycopg.connect(_url(OWNER, DATABASE), autocommit=True) as owner:
-        for grant in (
-            "ALTER DEFAULT PRIVILEGES FOR ROLE {owner} IN SCHEMA public "
-            "GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {app}",
-            "ALTER DEFAULT PRIVILEGES FOR ROLE {owner} IN SCHEMA public "
-            "GRANT USAGE, SELECT ON SEQUENCES TO {app}",
-        ):
-            owner.execute(
-                sql.SQL(grant).format(owner=sql.Identifier(OWNER), app=sql.Identifier(APP))
-            )
+    """Section 2 of the guide: the two roles, the database (and one to restore into), the
+    default privileges."""
+    roles_and_databases(URL, OWNER, APP, (DATABASE, RESTORED))
 
 
 class _Hook(BaseHTTPRequestHandler):

@@ -30,14 +30,13 @@ import httpx
 import psycopg
 import pytest
 from alembic.script import ScriptDirectory
-from psycopg import sql
 from sqlalchemy import create_engine, inspect
-from sqlalchemy.engine import make_url
 
 from tandem.core.config import Settings
 from tandem.core.deploycheck import DatabaseFacts, database_findings
 from tandem.core.migrate import MIGRATIONS
 from tests.conftest import RESULT
+from tests.database_roles import role_url, roles_and_databases
 
 ROOT = Path(__file__).resolve().parents[1]
 TANDEM = str(Path(sys.executable).with_name("tandem"))
@@ -460,42 +459,13 @@ def _free_port() -> int:
 
 
 def _url(role: str) -> str:
-    server = make_url(URL)
-    return str(server.set(username=role, password=None, database=DATABASE).render_as_string())
+    return role_url(URL, role, DATABASE)
 
 
 def _fresh_database() -> None:
     """Section 2 of the deployment guide: an owner, an application role, default
     privileges."""
-    server = make_url(URL)
-    with psycopg.connect(
-        host=server.host,
-        port=server.port,
-        user=server.username,
-        dbname=server.database,
-        autocommit=True,
-    ) as admin:
-        admin.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(DATABASE))
-        )
-        for role, options in ((OWNER, "LOGIN"), (APP, "LOGIN NOSUPERUSER NOBYPASSRLS")):
-            if not admin.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone():
-                admin.execute(sql.SQL(f"CREATE ROLE {{}} {options}").format(sql.Identifier(role)))
-        admin.execute(
-            sql.SQL("CREATE DATABASE {} OWNER {}").format(
-                sql.Identifier(DATABASE), sql.Identifier(OWNER)
-            )
-        )
-    with psycopg.connect(_url(OWNER), autocommit=True) as owner:
-        for grant in (
-            "ALTER DEFAULT PRIVILEGES FOR ROLE {owner} IN SCHEMA public "
-            "GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {app}",
-            "ALTER DEFAULT PRIVILEGES FOR ROLE {owner} IN SCHEMA public "
-            "GRANT USAGE, SELECT ON SEQUENCES TO {app}",
-        ):
-            owner.execute(
-                sql.SQL(grant).format(owner=sql.Identifier(OWNER), app=sql.Identifier(APP))
-            )
+    roles_and_databases(URL, OWNER, APP, (DATABASE,))
 
 
 Schema = dict[str, dict[str, tuple[bool, bool]]]  # table: column: (nullable, has a default)

@@ -20,7 +20,6 @@ from tandem.core.db import transaction
 from tandem.quality import reviews
 from tandem.quality.models import GoldItem
 from tandem.tenancy.principal import Principal
-from tandem.tenancy.service import create_user
 from tandem.work.lifecycle import State
 from tandem.workforce.models import Agent
 from tests.conftest import RESULT, World
@@ -30,6 +29,7 @@ from tests.quality.conftest import seed, set_policy, work
 from tests.web.conftest import shoot, sign_in
 from tests.web.phone import WIDTHS, fits, page_at
 from tests.web.test_accessibility import _problems
+from tests.web.test_quality_pages import _person
 
 WRONG = {**RESULT, "coverage_amount": 205000}
 
@@ -37,19 +37,6 @@ WRONG = {**RESULT, "coverage_amount": 205000}
 def _shot(page: Any, name: str, width: int) -> None:
     fits(page)
     shoot(page, name if width == 1280 else f"{name}-{width}")
-
-
-def _person(container: Container, email: str, role: str, client_id: int | None = None) -> Any:
-    with transaction(container.sessions) as session:
-        user = create_user(
-            session,
-            email=email,
-            name=email.split("@")[0].title(),
-            role=role,
-            now=container.clock.now(),
-            client_id=client_id,
-        )
-        return Principal(user.id, role, client_id, None)
 
 
 def _copies_worked(container: Container, world: World, clock: ManualClock) -> None:

@@ -319,15 +319,24 @@ class Intraday:
 
 
 def intraday(
-    ctx: Context, process_id: uuid.UUID, *, interval_minutes: int = 15, weeks: int = 8
+    ctx: Context,
+    process_id: uuid.UUID,
+    *,
+    interval_minutes: int = 15,
+    weeks: int = 8,
+    found: forecasting.ProcessForecast | None = None,
 ) -> Intraday:
     """The rest of today for a process: reforecast arrivals, the people they need, the people
-    scheduled who may serve it, under or over per interval."""
-    found = forecasting.process_forecast(
-        ctx, process_id, interval_minutes=interval_minutes, weeks=weeks, days=1
-    )
+    scheduled who may serve it, under or over per interval. A caller that has the process's
+    forecast already (of any days from today) passes it as `found`."""
+    if found is None:
+        found = forecasting.process_forecast(
+            ctx, process_id, interval_minutes=interval_minutes, weeks=weeks, days=1
+        )
+    interval_minutes = found.interval_minutes
     process = get_process(ctx, process_id)
-    needs = staffing.staff_needed(found, staffing.process_assumptions(process))
+    per_day = found.main.forecast.per_day
+    needs = staffing.staff_needed(found, staffing.process_assumptions(process))[:per_day]
     eligible = _eligible(ctx.session, process)
     step = timedelta(minutes=interval_minutes)
     starts = [need.start.astimezone(UTC) for need in needs]

@@ -313,7 +313,7 @@ def process_plan(
         client = ctx.session.get_one(Client, process.client_id)
         found = process_forecast(ctx, process_id, days=DAYS, weeks=weeks)
         try:
-            today = adherence.intraday(ctx, process_id, interval_minutes=30, weeks=weeks)
+            today = adherence.intraday(ctx, process_id, found=found)
         except InvalidInput:  # no handle time measured yet: the page says so below
             today = None
     own = process_assumptions(process)
