@@ -580,6 +580,9 @@ def bench(
         Path | None,
         typer.Option(help="Solve every instance file in this folder (benchmarks that take it)"),
     ] = None,
+    only_instances: Annotated[
+        bool, typer.Option(help="Only the instance files, no other case (benchmarks that take it)")
+    ] = False,
 ) -> None:
     """Run a benchmark and print its figures."""
     benchmarks = {point.name: point for point in entry_points(group="tandem.benchmarks")}
@@ -595,6 +598,11 @@ def bench(
             console.print(f"[red]benchmark {name!r} takes no --instances[/red]")
             raise typer.Exit(2)
         extra["instances"] = instances
+    if only_instances:
+        if "only_instances" not in inspect.signature(runner).parameters:
+            console.print(f"[red]benchmark {name!r} takes no --only-instances[/red]")
+            raise typer.Exit(2)
+        extra["only_instances"] = True
     figures = runner(postgres_url=postgres_url, quick=quick, log=console.print, **extra)
     if as_json:
         sys.stdout.write(json.dumps(figures) + "\n")
