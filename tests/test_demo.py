@@ -82,7 +82,7 @@ def _shows_a_forecast_a_published_roster_and_adherence(container: Container) -> 
         found = forecasting.process_forecast(ctx, keying, weeks=4)
         assert all(score.wape is not None for score in found.main.forecast.scores)
         assert found.handle_times.overall_seconds
-        published = rosters.list_rosters(ctx, state="published")
+        published = rosters.list_rosters(ctx, state="published").items
         assert len(published) == 1 and published[0].shifts > 0
         assert set(published[0].centers) == {"MNL", "BLR", "KRK"}  # following the sun
         for center, zone in (

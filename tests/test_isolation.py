@@ -117,6 +117,7 @@ ID_KINDS = {
     "article_id": "article",
     "macro_id": "macro",
     "roster_id": "roster",
+    "request_id": "shift_request",
     "document_id": "staged_document",
     "gold_id": "gold_item",
 }
@@ -682,6 +683,16 @@ def _roster(container: Container, world: World) -> uuid.UUID:
     return rosters.plan_roster(lambda: container.context(SYSTEM), spec, time_limit=1).id
 
 
+def _shift_request(container: Container, world: World) -> uuid.UUID:
+    """A day off the world's agent (cleared for the insurer) asks for next week."""
+    from tandem.workforce import shift_requests
+
+    agent = Principal(_user_id(container, "a@provider.example"), "agent", None, world.agent_id)
+    with container.context(agent) as ctx:
+        day = container.clock.now().date() + timedelta(days=7)
+        return shift_requests.make_request(ctx, local_date=day, kind="day_off").id
+
+
 def seed(container: Container, world: World, server: str, stack: ExitStack) -> Seeded:
     """The insurer's data in every state the routes care about, through the real use cases;
     the retailer's own data beside it. Claims happen while only the intended item is queued."""
@@ -903,6 +914,7 @@ def seed(container: Container, world: World, server: str, stack: ExitStack) -> S
 
     desk = _desk(container, world)
     roster = _roster(container, world)
+    shift_request = _shift_request(container, world)
     # A document staged ahead of its item (its id is what an item's document_id names).
     staged = _ok(
         client.post(
@@ -939,6 +951,8 @@ def seed(container: Container, world: World, server: str, stack: ExitStack) -> S
             "macro": {"macro": desk["macro"]},
             # Rosters belong to the provider: this one staffs the insurer's keying process.
             "roster": {"roster": roster},
+            # Shift requests belong to the provider: the insurer-cleared agent's day off.
+            "shift_request": {"day off": shift_request},
             "staged_document": {"staged": uuid.UUID(staged["id"])},
             "gold_item": {"gold": uuid.UUID(gold_item["id"])},
         },

@@ -29,6 +29,7 @@ from tandem.api.quality import router as quality_router
 from tandem.api.rosters import router as rosters_router
 from tandem.api.satisfaction import router as satisfaction_router
 from tandem.api.servicedesk import router as servicedesk_router
+from tandem.api.shift_requests import router as shift_requests_router
 from tandem.api.tenancy import router as tenancy_router
 from tandem.api.work import router as work_router
 from tandem.api.workforce import router as workforce_router
@@ -62,6 +63,7 @@ ROUTERS = (
     satisfaction_router,
     knowledge_router,
     rosters_router,
+    shift_requests_router,
 )
 
 

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from tandem.catalog.models import Process
 from tandem.catalog.service import ProcessDefinition, define_process
 from tandem.container import Container
+from tandem.core import paging
 from tandem.core.clock import ManualClock
 from tandem.core.db import transaction
 from tandem.core.errors import TandemError
@@ -1037,8 +1038,8 @@ def _review_an_hour(container: Container, dispatcher: Dispatcher, rng: random.Ra
         return Context(session, reviewer, now, container.keyring, container.audit_key)
 
     with transaction(container.sessions) as session:
-        queue = reviews.review_queue(at_the_demo_time(session), limit=40)
-        waiting = [item.id for _, item in queue]
+        queue = reviews.review_queue(at_the_demo_time(session), window=paging.Window(40))
+        waiting = [item.id for _, item in queue.items]
     for item_id in waiting:
         with transaction(container.sessions) as session:
             ctx = at_the_demo_time(session)

@@ -6,10 +6,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 from urllib.parse import urlsplit
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import select
@@ -18,6 +18,7 @@ from sqlalchemy.exc import TimeoutError as SqlTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tandem.container import Container
+from tandem.core import paging
 from tandem.core.db import TENANT, transaction
 from tandem.core.errors import Forbidden, TandemError, Unauthorized
 from tandem.core.logs import REQUEST_ID_HEADER, current_request_id, identify
@@ -43,6 +44,7 @@ Services = Annotated[Container, Depends(get_container)]
 # The database's integer columns hold 32 bits: routes declare their integers (ids, attempts,
 # offsets) within these bounds, so that a larger one is invalid input, not a database error.
 MIN_INT, MAX_INT = -(2**31), 2**31 - 1
+T = TypeVar("T")
 
 
 SESSION_COOKIE = "tandem_session"
@@ -274,9 +276,24 @@ def paged_responses(what: str) -> dict[int | str, dict[str, Any]]:
     }
 
 
-def paged(request: Request, response: Response, total: int, limit: int, offset: int) -> None:
-    """Tell a page's reader how many match in all (`X-Total-Count`) and where the next and
-    previous pages are (`Link`, RFC 8288), the query otherwise as it was asked."""
+def _window(
+    limit: Annotated[int, Query(ge=1, le=paging.MAX_LIMIT, description="rows per page")] = 100,
+    offset: Annotated[int, Query(ge=0, le=MAX_INT, description="rows before the page")] = 0,
+) -> paging.Window:
+    return paging.Window(limit, offset)
+
+
+# A list route's page: `limit` and `offset` in the query; answer with `paged`.
+Paging = Annotated[paging.Window, Depends(_window)]
+
+
+def paged(
+    request: Request, response: Response, page: paging.Page[T], window: paging.Window
+) -> list[T]:
+    """The page's rows, telling their reader how many match in all (`X-Total-Count`) and
+    where the next and previous pages are (`Link`, RFC 8288), the query otherwise as it was
+    asked."""
+    total, limit, offset = page.total, window.limit, window.offset
     response.headers["X-Total-Count"] = str(total)
     links = []
     if offset + limit < total:
@@ -287,3 +304,4 @@ def paged(request: Request, response: Response, total: int, limit: int, offset: 
         response.headers["Link"] = ", ".join(
             f'<{request.url.include_query_params(offset=at)}>; rel="{rel}"' for at, rel in links
         )
+    return page.items

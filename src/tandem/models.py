@@ -44,7 +44,13 @@ from tandem.workforce.models import (
     Shift,
     Skill,
 )
-from tandem.workforce.roster_models import Roster, RosterDay, RosterRequirement, RosterShift
+from tandem.workforce.roster_models import (
+    Roster,
+    RosterDay,
+    RosterRequirement,
+    RosterShift,
+    ShiftRequest,
+)
 
 metadata = Base.metadata
 
@@ -94,6 +100,7 @@ __all__ = [
     "Ruleset",
     "RulesetTest",
     "Shift",
+    "ShiftRequest",
     "Skill",
     "Survey",
     "User",

@@ -220,4 +220,4 @@ def test_the_use_cases_refuse_what_the_routes_permissions_would_let_through(
         gold.gold_items(ctx, world.process_id)
     with container.context(scoped) as ctx:
         _, found = gold.gold_items(ctx, world.other_process_id)
-        assert found == []
+        assert found.items == [] and found.total == 0

@@ -97,6 +97,7 @@ NOT_THEIRS: dict[str, tuple[set[str], int, str]] = {
     "/console/items": ({"client_admin", "client_user"}, 404, "the provider's staff's"),
     "/console/work": (NO_AGENT_PROFILE, 403, "work is for people with an agent profile"),
     "/console/referrals": (NO_AGENT_PROFILE, 403, "judging is for people with an agent profile"),
+    "/console/me/schedule": (NO_AGENT_PROFILE, 403, "a schedule is an agent profile's"),
 }
 
 

@@ -12,10 +12,11 @@ from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from tandem.http import Services, requires, uses
+from tandem.core import paging
+from tandem.http import Paging, Services, paged, paged_responses, requires, uses
 from tandem.reports import adherence as reports
 from tandem.tenancy.context import Context
 from tandem.tenancy.permissions import Permission
@@ -154,13 +155,17 @@ class OutNowOut(BaseModel):
     reason: str = Field(description="not working (scheduled) or off schedule (not scheduled)")
 
 
-@router.get("/adherence/now", response_model=list[OutNowOut])
+@router.get("/adherence/now", response_model=list[OutNowOut], responses=paged_responses("agents"))
 def adherence_now(
     ctx: FloorReading,
     services: Services,
+    request: Request,
+    response: Response,
+    window: Paging,
     center: Annotated[str | None, Query(max_length=16)] = None,
 ) -> list[OutNowOut]:
     """The agents out of adherence at this moment, the longest first."""
+    found = reports.out_of_adherence_now(ctx, center=center, idle=_idle(services))
     return [
         OutNowOut(
             agent_id=out.agent_id,
@@ -171,7 +176,7 @@ def adherence_now(
             scheduled=out.scheduled,
             reason=out.reason,
         )
-        for out in reports.out_of_adherence_now(ctx, center=center, idle=_idle(services))
+        for out in paged(request, response, paging.cut(found, window), window)
     ]
 
 

@@ -7,13 +7,14 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from tandem.catalog import service
 from tandem.catalog.models import Process
 from tandem.catalog.service import ProcessDefinition
-from tandem.http import MAX_INT, uses
+from tandem.core import paging
+from tandem.http import MAX_INT, Paging, paged, paged_responses, uses
 from tandem.tenancy.context import Context
 from tandem.tenancy.permissions import Permission
 
@@ -81,9 +82,11 @@ class ProcessOut(BaseModel):
     created_at: datetime
 
 
-@router.get("/processes", response_model=list[ProcessOut])
-def list_processes(ctx: Reading) -> list[Process]:
-    return list(service.list_processes(ctx))
+@router.get("/processes", response_model=list[ProcessOut], responses=paged_responses("processes"))
+def list_processes(
+    ctx: Reading, request: Request, response: Response, window: Paging
+) -> list[Process]:
+    return paged(request, response, paging.cut(service.list_processes(ctx), window), window)
 
 
 @router.get("/processes/{process_id}", response_model=ProcessOut)

@@ -7,13 +7,14 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, UploadFile
+from fastapi import APIRouter, File, Form, Request, Response, UploadFile
 from pydantic import BaseModel, Field
 
+from tandem.core import paging
 from tandem.core.errors import InvalidInput
 from tandem.decisions import backtesting, deciding, excel, measures, referrals, rulesets
 from tandem.decisions.models import Decision, Ruleset
-from tandem.http import MAX_INT, Services, uses
+from tandem.http import MAX_INT, Paging, Services, paged, paged_responses, uses
 from tandem.privacy.service import staff_view
 from tandem.tenancy.context import Context
 from tandem.tenancy.permissions import Permission
@@ -261,9 +262,16 @@ def _json_object(text: str | None, name: str) -> dict[str, Any] | None:
     return value
 
 
-@router.get("/processes/{process_id}/rulesets", response_model=list[RulesetOut])
-def list_rulesets(process_id: uuid.UUID, ctx: Reading) -> list[RulesetOut]:
-    return [RulesetOut.of(r) for r in rulesets.list_versions(ctx, process_id)]
+@router.get(
+    "/processes/{process_id}/rulesets",
+    response_model=list[RulesetOut],
+    responses=paged_responses("versions"),
+)
+def list_rulesets(
+    process_id: uuid.UUID, ctx: Reading, request: Request, response: Response, window: Paging
+) -> list[RulesetOut]:
+    versions = paging.cut(rulesets.list_versions(ctx, process_id), window)
+    return [RulesetOut.of(r) for r in paged(request, response, versions, window)]
 
 
 @router.get("/rulesets/{ruleset_id}", response_model=RulesetOut)
@@ -358,10 +366,17 @@ def judge(item_id: uuid.UUID, body: JudgmentIn, ctx: Judging, services: Services
     return JudgmentOut(item_id=item_id, state=state.value, override=decision.override)
 
 
-@router.get("/decisions/confirmations", response_model=list[ConfirmationOut])
-def confirmations(ctx: Judging, services: Services) -> list[ConfirmationOut]:
+@router.get(
+    "/decisions/confirmations",
+    response_model=list[ConfirmationOut],
+    responses=paged_responses("judgments"),
+)
+def confirmations(
+    ctx: Judging, services: Services, request: Request, response: Response, window: Paging
+) -> list[ConfirmationOut]:
     """Judgments waiting for a second analyst, in the queues you may serve (not your own),
     with the application and the first analyst's judgment."""
+    waiting = paging.cut(referrals.pending_confirmations(ctx, services.dispatcher), window)
     return [
         ConfirmationOut(
             item_id=item.id,
@@ -370,7 +385,7 @@ def confirmations(ctx: Judging, services: Services) -> list[ConfirmationOut]:
             payload=staff_view(ctx.session, ctx.keyring, item, agent=True),
             judgment=DecisionOut.of(judgment),
         )
-        for item, judgment in referrals.pending_confirmations(ctx, services.dispatcher)
+        for item, judgment in paged(request, response, waiting, window)
     ]
 
 

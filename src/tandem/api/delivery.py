@@ -7,15 +7,16 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
 
+from tandem.core import paging
 from tandem.delivery import subscriptions
 from tandem.delivery.addresses import networks
 from tandem.delivery.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
 from tandem.delivery.outbox import EVENT_TYPES
-from tandem.http import MAX_INT, Services, uses
+from tandem.http import MAX_INT, Paging, Services, paged, paged_responses, uses
 from tandem.tenancy.context import Context
 from tandem.tenancy.permissions import Permission
 from tandem.work.export import (
@@ -121,18 +122,40 @@ def create_webhook(body: WebhookIn, ctx: ManagingWebhooks, services: Services) -
     return WebhookCreated(**WebhookOut.model_validate(hook).model_dump(), secret=hook.secret)
 
 
-@router.get("/webhooks", response_model=list[WebhookOut])
-def list_webhooks(ctx: ManagingWebhooks) -> list[WebhookSubscription]:
-    return subscriptions.subscriptions(ctx)
+@router.get("/webhooks", response_model=list[WebhookOut], responses=paged_responses("webhooks"))
+def list_webhooks(
+    ctx: ManagingWebhooks, request: Request, response: Response, window: Paging
+) -> list[WebhookSubscription]:
+    return paged(request, response, paging.cut(subscriptions.subscriptions(ctx), window), window)
 
 
-@router.get("/webhooks/{webhook_id}/deliveries", response_model=list[DeliveryOut])
+@router.get(
+    "/webhooks/{webhook_id}/deliveries",
+    response_model=list[DeliveryOut],
+    responses=paged_responses("deliveries"),
+)
 def list_deliveries(
-    webhook_id: uuid.UUID, ctx: ManagingWebhooks, limit: int = 100
+    webhook_id: uuid.UUID,
+    ctx: ManagingWebhooks,
+    request: Request,
+    response: Response,
+    window: Paging,
 ) -> list[WebhookDelivery]:
-    return subscriptions.deliveries(ctx, webhook_id, limit)
+    """The webhook's events sent or to send, the latest first."""
+    return paged(request, response, subscriptions.deliveries(ctx, webhook_id, window), window)
 
 
-@router.get("/webhook-deliveries/{delivery_id}/attempts", response_model=list[AttemptOut])
-def list_attempts(delivery_id: uuid.UUID, ctx: ManagingWebhooks) -> list[WebhookAttempt]:
-    return subscriptions.attempts(ctx, delivery_id)
+@router.get(
+    "/webhook-deliveries/{delivery_id}/attempts",
+    response_model=list[AttemptOut],
+    responses=paged_responses("attempts"),
+)
+def list_attempts(
+    delivery_id: uuid.UUID,
+    ctx: ManagingWebhooks,
+    request: Request,
+    response: Response,
+    window: Paging,
+) -> list[WebhookAttempt]:
+    found = paging.cut(subscriptions.attempts(ctx, delivery_id), window)
+    return paged(request, response, found, window)

@@ -9,10 +9,11 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
-from tandem.http import uses
+from tandem.core import paging
+from tandem.http import Paging, paged, paged_responses, uses
 from tandem.servicedesk.knowledge import articles, rendering, words
 from tandem.servicedesk.knowledge.models import Article
 from tandem.tenancy.context import Context
@@ -78,10 +79,17 @@ def _out(article: Article) -> ArticleOut:
     return ArticleOut.model_validate(article, from_attributes=True)
 
 
-@router.get("/brands/{brand_id}/articles", response_model=list[ArticleOut])
-def list_articles(brand_id: uuid.UUID, ctx: Managing) -> list[ArticleOut]:
+@router.get(
+    "/brands/{brand_id}/articles",
+    response_model=list[ArticleOut],
+    responses=paged_responses("articles"),
+)
+def list_articles(
+    brand_id: uuid.UUID, ctx: Managing, request: Request, response: Response, window: Paging
+) -> list[ArticleOut]:
     """Every article of the brand, drafts too, the latest changed first."""
-    return [_out(a) for a in articles.articles_of(ctx, brand_id)]
+    found = paging.cut(articles.articles_of(ctx, brand_id), window)
+    return [_out(a) for a in paged(request, response, found, window)]
 
 
 @router.post("/brands/{brand_id}/articles", response_model=ArticleOut, status_code=201)

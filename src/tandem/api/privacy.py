@@ -7,12 +7,13 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Request, Response
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
+from tandem.core import paging
 from tandem.custody import keys, preview, retention
 from tandem.custody.models import KeyRotation, PurgeReport
-from tandem.http import MAX_INT, uses
+from tandem.http import MAX_INT, Paging, paged, paged_responses, uses
 from tandem.tenancy.context import Context
 from tandem.tenancy.permissions import Permission
 
@@ -42,9 +43,13 @@ def rotate_key(client_id: ClientId, ctx: KeyOfficer) -> KeyRotation:
     return keys.rotate(ctx, client_id)
 
 
-@router.get("/key-rotations", response_model=list[KeyRotationOut])
-def key_rotations(ctx: KeyOfficer) -> list[KeyRotation]:
-    return keys.status(ctx.session)
+@router.get(
+    "/key-rotations", response_model=list[KeyRotationOut], responses=paged_responses("rotations")
+)
+def key_rotations(
+    ctx: KeyOfficer, request: Request, response: Response, window: Paging
+) -> list[KeyRotation]:
+    return paged(request, response, paging.cut(keys.status(ctx.session), window), window)
 
 
 class RetentionIn(BaseModel):
@@ -75,9 +80,13 @@ class PurgeReportOut(BaseModel):
     counts: dict[str, Any] = Field(description="Rows anonymized or deleted, per kind")
 
 
-@router.get("/purge-reports", response_model=list[PurgeReportOut])
-def purge_reports(ctx: RetentionOfficer) -> list[PurgeReport]:
-    return retention.purge_reports(ctx)
+@router.get(
+    "/purge-reports", response_model=list[PurgeReportOut], responses=paged_responses("reports")
+)
+def purge_reports(
+    ctx: RetentionOfficer, request: Request, response: Response, window: Paging
+) -> list[PurgeReport]:
+    return paged(request, response, paging.cut(retention.purge_reports(ctx), window), window)
 
 
 class ProcessDueOut(BaseModel):

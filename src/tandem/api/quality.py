@@ -7,14 +7,15 @@ import uuid
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from tandem.api.work import shown
 from tandem.catalog.models import Process
 from tandem.catalog.service import get_process, result_personal
+from tandem.core import paging
 from tandem.documents import gold as gold_documents
-from tandem.http import Services, uses
+from tandem.http import Paging, Services, paged, paged_responses, uses
 from tandem.privacy.service import staff_view
 from tandem.quality import (
     double_entry,
@@ -172,11 +173,30 @@ def _waiting_out(request: Any, item: WorkItem) -> dict[str, Any]:
     }
 
 
-@router.get("/quality/reviews", response_model=list[WaitingOut])
-def review_queue(ctx: Reviewing) -> list[WaitingOut]:
+@router.get(
+    "/quality/reviews",
+    response_model=list[WaitingOut],
+    responses=paged_responses("items waiting"),
+)
+def review_queue(
+    ctx: Reviewing,
+    request: Request,
+    response: Response,
+    window: Paging,
+    process_id: uuid.UUID | None = None,
+    kind: Annotated[
+        Literal["review", "adjudication"] | None,
+        Query(description="reviews, or double-entry conflicts to adjudicate; both if not given"),
+    ] = None,
+) -> list[WaitingOut]:
     """Items waiting for review or adjudication, earliest due first; never your own work."""
+    adjudication = None if kind is None else kind == "adjudication"
+    page = reviews.review_queue(
+        ctx, process_id=process_id, adjudication=adjudication, window=window
+    )
     return [
-        WaitingOut(**_waiting_out(request, item)) for request, item in reviews.review_queue(ctx)
+        WaitingOut(**_waiting_out(waiting, item))
+        for waiting, item in paged(request, response, page, window)
     ]
 
 
@@ -361,11 +381,23 @@ class GoldItemListedOut(GoldItemOut):
     )
 
 
-@router.get("/quality/gold-items", response_model=list[GoldItemListedOut])
-def list_gold_items(process_id: uuid.UUID, ctx: Managing) -> list[GoldItemListedOut]:
+@router.get(
+    "/quality/gold-items",
+    response_model=list[GoldItemListedOut],
+    responses=paged_responses("gold items"),
+)
+def list_gold_items(
+    process_id: uuid.UUID,
+    ctx: Managing,
+    request: Request,
+    response: Response,
+    window: Paging,
+    active: Annotated[bool | None, Query(description="in use (true) or retired (false)")] = None,
+) -> list[GoldItemListedOut]:
     """A process's gold items, the latest added first: payload and answer masked as
     reviewers see them, their copies and how agents scored on them."""
-    _, views = gold.gold_items(ctx, process_id)
+    _, found = gold.gold_items(ctx, process_id, active=active, window=window)
+    views = paged(request, response, found, window)
     agents = overview.agent_names(
         ctx, {s.agent_id for v in views for s in v.scores if s.agent_id is not None}
     )
@@ -452,9 +484,14 @@ def _in_utc(value: datetime) -> datetime:
 Instant = Annotated[AwareDatetime, AfterValidator(_in_utc)]
 
 
-@router.get("/quality/accuracy", response_model=list[AccuracyOut])
+@router.get(
+    "/quality/accuracy", response_model=list[AccuracyOut], responses=paged_responses("rows")
+)
 def accuracy(
     ctx: Reading,
+    request: Request,
+    response: Response,
+    window: Paging,
     by: Annotated[Literal["client", "process", "agent", "field"], Query()] = "process",
     interval: Annotated[Literal["none", "day", "week", "month"], Query()] = "none",
     process_id: uuid.UUID | None = None,
@@ -473,7 +510,7 @@ def accuracy(
             fields=_rate(row.fields),
             items=None if row.items is None else _rate(row.items),
         )
-        for row in rows
+        for row in paged(request, response, paging.cut(rows, window), window)
     ]
 
 
@@ -495,14 +532,26 @@ class ProcessQualityOut(BaseModel):
     meets_target: bool | None
 
 
-@router.get("/quality/report", response_model=list[ProcessQualityOut])
+@router.get(
+    "/quality/report",
+    response_model=list[ProcessQualityOut],
+    responses=paged_responses("processes"),
+)
 def quality_report(
-    ctx: Reading, since: Instant | None = None, until: Instant | None = None
+    ctx: Reading,
+    request: Request,
+    response: Response,
+    window: Paging,
+    since: Instant | None = None,
+    until: Instant | None = None,
 ) -> list[ProcessQualityOut]:
     """Per process: estimated outgoing accuracy against the target, review effort, and the
     client's rejections; over the last 30 days unless told."""
-    rows = report.report(ctx, since=since, until=until)
-    return [ProcessQualityOut.model_validate(row, from_attributes=True) for row in rows]
+    rows = paging.cut(report.report(ctx, since=since, until=until), window)
+    return [
+        ProcessQualityOut.model_validate(row, from_attributes=True)
+        for row in paged(request, response, rows, window)
+    ]
 
 
 class AlertOut(BaseModel):
@@ -520,10 +569,18 @@ class AlertOut(BaseModel):
     at: datetime
 
 
-@router.get("/quality/alerts", response_model=list[AlertOut])
-def alerts(ctx: ReadingAgents) -> Any:
-    """Agents fallen below a process's accuracy threshold, not yet acknowledged."""
-    return report.open_alerts(ctx)
+@router.get("/quality/alerts", response_model=list[AlertOut], responses=paged_responses("alerts"))
+def alerts(
+    ctx: ReadingAgents,
+    request: Request,
+    response: Response,
+    window: Paging,
+    process_id: uuid.UUID | None = None,
+) -> Any:
+    """Agents fallen below a process's accuracy threshold, not yet acknowledged, the latest
+    first."""
+    page = report.open_alerts(ctx, process_id=process_id, window=window)
+    return paged(request, response, page, window)
 
 
 @router.post("/quality/alerts/{alert_id}/acknowledge", status_code=204)
@@ -564,11 +621,23 @@ class StandingOut(BaseModel):
     agents: list[AgentStandingOut]
 
 
-@router.get("/quality/standing", response_model=StandingOut)
-def agents_standing(process_id: uuid.UUID, ctx: ReadingAgents) -> StandingOut:
-    """Each agent's CSP-1 standing on a process: phase, run, recent accuracy against the
+@router.get("/quality/standing", response_model=StandingOut, responses=paged_responses("agents"))
+def agents_standing(
+    process_id: uuid.UUID,
+    ctx: ReadingAgents,
+    request: Request,
+    response: Response,
+    window: Paging,
+    phase: Annotated[
+        standing.Phase | None,
+        Query(description="only agents screened, sampled, or below the accuracy threshold"),
+    ] = None,
+) -> StandingOut:
+    """Each agent's CSP-1 standing on a process, a page of agents at a time (those below the
+    threshold first, then those screened): phase, run, recent accuracy against the
     process's threshold, open alerts. Provider staff only."""
-    process, found = standing.standings(ctx, process_id)
+    process, page = standing.standings(ctx, process_id, phase=phase, window=window)
+    found = paged(request, response, page, window)
     names = overview.agent_names(ctx, {s.agent_id for s in found})
     return StandingOut(
         process_id=process.id,

@@ -15,10 +15,10 @@ from contextlib import contextmanager
 from datetime import date, datetime, time
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from tandem.http import Services, requires, uses
+from tandem.http import Paging, Services, paged, paged_responses, requires, uses
 from tandem.reports import rosterplans
 from tandem.tenancy.context import Context
 from tandem.tenancy.permissions import Permission
@@ -220,14 +220,22 @@ def plan_roster(body: RosterIn, services: Services, principal: RosterManager) ->
     return rosterplans.plan(contexts, _request(body))
 
 
-@router.get("/rosters", response_model=list[RosterOut])
+@router.get("/rosters", response_model=list[RosterOut], responses=paged_responses("rosters"))
 def list_rosters(
     ctx: WorkforceReading,
+    request: Request,
+    response: Response,
+    window: Paging,
     state: Annotated[
         Literal["draft", "published", "superseded"] | None, Query(description="only these")
     ] = None,
+    sort: Annotated[
+        rosters.RosterOrder,
+        Query(description="by creation or first date (`-` first: latest first)"),
+    ] = "-created",
 ) -> Any:
-    return rosters.list_rosters(ctx, state=state)
+    page = rosters.list_rosters(ctx, state=state, sort=sort, window=window)
+    return paged(request, response, page, window)
 
 
 @router.get("/rosters/{roster_id}", response_model=RosterDetailOut)

@@ -11,8 +11,9 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
+from tandem.core import paging
 from tandem.core.errors import NotFound
-from tandem.http import MAX_INT, Services, paged, paged_responses, uses
+from tandem.http import MAX_INT, Paging, Services, paged, paged_responses, uses
 from tandem.servicedesk import brands, macros, replies, sla, views, webchannel
 from tandem.servicedesk.inbound import Rules
 from tandem.servicedesk.models import CONVERSATION_STATES, Brand, Macro
@@ -143,18 +144,23 @@ def list_conversations(
     ctx: Reading,
     request: Request,
     response: Response,
+    window: Paging,
     brand_id: uuid.UUID | None = None,
     state: Annotated[list[ConversationState] | None, Query(description="repeat for several")] = (
         None
     ),
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0, le=MAX_INT)] = 0,
 ) -> list[ConversationOut]:
     """The conversations the caller may see, the latest changed first, one page at a time;
     `X-Total-Count` says how many match in all."""
-    page = views.find(ctx, brand_id=brand_id, states=tuple(state or ()), limit=limit, offset=offset)
-    paged(request, response, page.total, limit, offset)
-    return [ConversationOut.model_validate(_out(c)) for c in page.conversations]
+    found = views.find(
+        ctx,
+        brand_id=brand_id,
+        states=tuple(state or ()),
+        limit=window.limit,
+        offset=window.offset,
+    )
+    page = paging.Page(found.conversations, found.total)
+    return [ConversationOut.model_validate(_out(c)) for c in paged(request, response, page, window)]
 
 
 @router.get("/conversations/{conversation_id}", response_model=ConversationDetailOut)
@@ -376,10 +382,14 @@ class MacroOut(BaseModel):
     updated_at: datetime
 
 
-@router.get("/brands/{brand_id}/macros", response_model=list[MacroOut])
-def list_macros(brand_id: uuid.UUID, ctx: Managing) -> list[Macro]:
+@router.get(
+    "/brands/{brand_id}/macros", response_model=list[MacroOut], responses=paged_responses("macros")
+)
+def list_macros(
+    brand_id: uuid.UUID, ctx: Managing, request: Request, response: Response, window: Paging
+) -> list[Macro]:
     """The brand's macros, by title (the agent's desk offers them on its conversations)."""
-    return macros.of_brand(ctx, brand_id)
+    return paged(request, response, paging.cut(macros.of_brand(ctx, brand_id), window), window)
 
 
 @router.post("/brands/{brand_id}/macros", response_model=MacroOut, status_code=201)

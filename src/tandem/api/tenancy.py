@@ -11,9 +11,20 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
+from tandem.core import paging
 from tandem.core.db import transaction
 from tandem.core.errors import Unauthorized
-from tandem.http import MAX_INT, SESSION_COOKIE, Services, current_principal, public, uses
+from tandem.http import (
+    MAX_INT,
+    SESSION_COOKIE,
+    Paging,
+    Services,
+    current_principal,
+    paged,
+    paged_responses,
+    public,
+    uses,
+)
 from tandem.tenancy import service, signin, users
 from tandem.tenancy.context import Context
 from tandem.tenancy.models import Client, User
@@ -180,9 +191,11 @@ def change_password(
         )
 
 
-@router.get("/clients", response_model=list[ClientOut])
-def list_clients(ctx: ClientReading) -> list[Client]:
-    return list(service.list_clients(ctx))
+@router.get("/clients", response_model=list[ClientOut], responses=paged_responses("clients"))
+def list_clients(
+    ctx: ClientReading, request: Request, response: Response, window: Paging
+) -> list[Client]:
+    return paged(request, response, paging.cut(service.list_clients(ctx), window), window)
 
 
 @router.post("/clients", response_model=ClientOut, status_code=201)
@@ -226,9 +239,12 @@ def create_api_key(body: ApiKeyIn, ctx: KeyManaging) -> NewApiKeyOut:
     return NewApiKeyOut(**ApiKeyOut.model_validate(row).model_dump(), key=key)
 
 
-@router.get("/api-keys", response_model=list[ApiKeyOut])
-def list_api_keys(ctx: KeyManaging) -> list[ApiKeyOut]:
-    return [ApiKeyOut.model_validate(row) for row in service.api_keys(ctx)]
+@router.get("/api-keys", response_model=list[ApiKeyOut], responses=paged_responses("API keys"))
+def list_api_keys(
+    ctx: KeyManaging, request: Request, response: Response, window: Paging
+) -> list[ApiKeyOut]:
+    found = paging.cut(service.api_keys(ctx), window)
+    return [ApiKeyOut.model_validate(row) for row in paged(request, response, found, window)]
 
 
 @router.delete("/api-keys/{key_id}", response_model=ApiKeyOut)
@@ -268,10 +284,12 @@ class UserOut(BaseModel):
     created_at: datetime
 
 
-@router.get("/users", response_model=list[UserOut])
-def list_users(ctx: UserManaging) -> list[User]:
+@router.get("/users", response_model=list[UserOut], responses=paged_responses("users"))
+def list_users(
+    ctx: UserManaging, request: Request, response: Response, window: Paging
+) -> list[User]:
     """The users you manage: your client's, or everyone's for a provider admin."""
-    return list(users.list_users(ctx))
+    return paged(request, response, users.list_users(ctx, window), window)
 
 
 @router.post("/users", response_model=UserOut, status_code=201)

@@ -8,9 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import AwareDatetime, BaseModel, Field
 
+from tandem.core import paging
 from tandem.core.errors import InvalidInput
 from tandem.dispatch.service import reroute
-from tandem.http import MAX_INT, Services, paged, paged_responses, requires, uses
+from tandem.http import MAX_INT, Paging, Services, paged, paged_responses, requires, uses
 from tandem.privacy.service import payload_for, result_for
 from tandem.tenancy.context import Context
 from tandem.tenancy.permissions import Permission
@@ -18,7 +19,7 @@ from tandem.tenancy.principal import Principal
 from tandem.work import bulk, queries, transitions
 from tandem.work.access import get_visible
 from tandem.work.lifecycle import State
-from tandem.work.models import Batch, WorkItem
+from tandem.work.models import Batch, WorkItem, WorkItemEvent
 from tandem.work.schemas import BatchOut, EventOut, WorkItemOut
 
 router = APIRouter(prefix="/api/v1", tags=["work items"])
@@ -52,6 +53,7 @@ def list_work_items(
     ctx: Reading,
     request: Request,
     response: Response,
+    window: Paging,
     external_ref: Annotated[str | None, Query(max_length=200)] = None,
     client_id: Annotated[int | None, Query(ge=0, le=MAX_INT)] = None,
     batch_id: uuid.UUID | None = None,
@@ -71,8 +73,6 @@ def list_work_items(
             "delivery, delivered items only) or priority (the most urgent first)"
         ),
     ] = "received",
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0, le=MAX_INT)] = 0,
 ) -> list[WorkItemOut]:
     """The items the caller may see that match every filter given (ranges: from inclusive,
     to exclusive), one page at a time; `X-Total-Count` says how many match in all."""
@@ -90,14 +90,21 @@ def list_work_items(
         at_risk=at_risk,
         breached=breached,
     )
-    page = queries.find(ctx, search, sort=sort, limit=limit, offset=offset)
-    paged(request, response, page.total, limit, offset)
-    return [shown(ctx, item) for item in page.items]
+    page = queries.find(ctx, search, sort=sort, window=window)
+    return [shown(ctx, item) for item in paged(request, response, page, window)]
 
 
-@router.get("/work-items/{item_id}/events", response_model=list[EventOut])
-def work_item_events(item_id: uuid.UUID, ctx: Reading) -> list[object]:
-    return list(queries.history(ctx.session, get_visible(ctx, item_id)))
+@router.get(
+    "/work-items/{item_id}/events",
+    response_model=list[EventOut],
+    responses=paged_responses("events"),
+)
+def work_item_events(
+    item_id: uuid.UUID, ctx: Reading, request: Request, response: Response, window: Paging
+) -> list[WorkItemEvent]:
+    """The item's history, the oldest first."""
+    found = paging.cut(queries.history(ctx.session, get_visible(ctx, item_id)), window)
+    return paged(request, response, found, window)
 
 
 class HoldIn(BaseModel):

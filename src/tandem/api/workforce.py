@@ -13,11 +13,12 @@ from contextlib import contextmanager
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from tandem.container import Container
-from tandem.http import MAX_INT, Services, requires, uses
+from tandem.core import paging
+from tandem.http import MAX_INT, Paging, Services, paged, paged_responses, requires, uses
 from tandem.reports import queues
 from tandem.tenancy.context import Context
 from tandem.tenancy.permissions import Permission
@@ -67,14 +68,23 @@ class QueueDepthOut(BaseModel):
     breached: int
 
 
-@router.get("/centers", response_model=list[CenterOut])
-def list_centers(ctx: WorkforceReading) -> list[DeliveryCenter]:
-    return list(service.list_centers(ctx))
+@router.get("/centers", response_model=list[CenterOut], responses=paged_responses("centers"))
+def list_centers(
+    ctx: WorkforceReading, request: Request, response: Response, window: Paging
+) -> list[DeliveryCenter]:
+    return paged(request, response, paging.cut(service.list_centers(ctx), window), window)
 
 
-@router.get("/agents", response_model=list[AgentOut])
-def list_agents(ctx: WorkforceReading, center: str | None = None) -> list[Agent]:
-    return list(service.list_agents(ctx, center))
+@router.get("/agents", response_model=list[AgentOut], responses=paged_responses("agents"))
+def list_agents(
+    ctx: WorkforceReading,
+    request: Request,
+    response: Response,
+    window: Paging,
+    center: str | None = None,
+) -> list[Agent]:
+    found = paging.cut(service.list_agents(ctx, center), window)
+    return paged(request, response, found, window)
 
 
 # -- administering agents --------------------------------------------------------------------
@@ -219,7 +229,11 @@ def deactivate_agent(
         return service.deactivate_agent(ctx, agent_id)
 
 
-@router.get("/operations/queues", response_model=list[QueueDepthOut])
-def queue_depth(ctx: OpsReading) -> list[queues.QueueDepth]:
+@router.get(
+    "/operations/queues", response_model=list[QueueDepthOut], responses=paged_responses("queues")
+)
+def queue_depth(
+    ctx: OpsReading, request: Request, response: Response, window: Paging
+) -> list[queues.QueueDepth]:
     """Open work per process and state, with how much of it is at risk or breached."""
-    return queues.queue_depth(ctx)
+    return paged(request, response, paging.cut(queues.queue_depth(ctx), window), window)

@@ -10,6 +10,7 @@ from typing import TypeVar
 
 from sqlalchemy import select
 
+from tandem.core import paging
 from tandem.core.errors import InvalidInput, NotFound
 from tandem.delivery.addresses import Network, RefusedAddress, check
 from tandem.delivery.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
@@ -70,21 +71,21 @@ def subscriptions(ctx: Context) -> list[WebhookSubscription]:
     )
 
 
-def deliveries(ctx: Context, subscription_id: uuid.UUID, limit: int) -> list[WebhookDelivery]:
-    """The subscription's latest events sent or to send (1 to 1000 of them). Another
+def deliveries(
+    ctx: Context, subscription_id: uuid.UUID, window: paging.Window
+) -> paging.Page[WebhookDelivery]:
+    """A page of the subscription's events sent or to send, the latest first. Another
     client's subscription answers as a missing one does (404), not as an empty list."""
     subscription = _visible(ctx, WebhookSubscription, subscription_id, "webhook")
-    return list(
-        ctx.session.scalars(
-            select(WebhookDelivery)
-            .where(
-                WebhookDelivery.client_id == subscription.client_id,
-                WebhookDelivery.subscription_id == subscription.id,
-            )
-            .order_by(WebhookDelivery.created_at.desc())
-            .limit(min(max(limit, 1), 1000))
-        ).all()
+    query = (
+        select(WebhookDelivery)
+        .where(
+            WebhookDelivery.client_id == subscription.client_id,
+            WebhookDelivery.subscription_id == subscription.id,
+        )
+        .order_by(WebhookDelivery.created_at.desc(), WebhookDelivery.id)
     )
+    return paging.read(ctx.session, query, window)
 
 
 def attempts(ctx: Context, delivery_id: uuid.UUID) -> list[WebhookAttempt]:

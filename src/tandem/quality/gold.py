@@ -29,6 +29,7 @@ from tandem.audit import service as audit
 from tandem.audit.models import AuditRecord
 from tandem.catalog.models import Process
 from tandem.catalog.service import form_of, get_process, policy_for, result_personal
+from tandem.core import paging
 from tandem.core.db import new_id
 from tandem.core.errors import InvalidInput, NotFound
 from tandem.privacy.service import payload_for, result_storing, storing
@@ -253,19 +254,27 @@ def _sees_agents(ctx: Context) -> bool:
     )
 
 
-def gold_items(ctx: Context, process_id: uuid.UUID) -> tuple[Process, list[GoldView]]:
-    """A process's gold items, the latest added first, masked for the reader; NotFound for a
-    process the caller may not see."""
+def gold_items(
+    ctx: Context,
+    process_id: uuid.UUID,
+    *,
+    active: bool | None = None,
+    window: paging.Window = paging.Window(),
+) -> tuple[Process, paging.Page[GoldView]]:
+    """A page of a process's gold items (in use or retired, or both), the latest added first,
+    masked for the reader; NotFound for a process the caller may not see."""
     session, keyring, principal = ctx.session, ctx.keyring, ctx.principal
     process = get_process(ctx, process_id)
     client_id = process.client_id
-    golds = session.scalars(
-        select(GoldItem)
-        .where(GoldItem.client_id == client_id, GoldItem.process_id == process.id)
-        .order_by(GoldItem.created_at.desc(), GoldItem.id)
-    ).all()
+    query = select(GoldItem).where(
+        GoldItem.client_id == client_id, GoldItem.process_id == process.id
+    )
+    if active is not None:
+        query = query.where(GoldItem.active.is_(active))
+    found = paging.read(session, query.order_by(GoldItem.created_at.desc(), GoldItem.id), window)
+    golds: list[GoldItem] = found.items
     if not golds:
-        return process, []
+        return process, paging.Page([], found.total)
     ids = [g.id for g in golds]
     scored = (Review.client_id == GoldCopy.client_id) & (
         Review.work_item_id == GoldCopy.work_item_id
@@ -344,7 +353,7 @@ def gold_items(ctx: Context, process_id: uuid.UUID) -> tuple[Process, list[GoldV
                 scores=tuple(scores.get(g.id, ())),
             )
         )
-    return process, views
+    return process, paging.Page(views, found.total)
 
 
 def set_active(ctx: Context, gold_id: uuid.UUID, active: bool) -> GoldItem:

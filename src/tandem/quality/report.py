@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -20,6 +19,7 @@ from sqlalchemy import ColumnElement, Date, Integer, case, cast, func, select
 from sqlalchemy.orm import Session
 
 from tandem.catalog.models import Process
+from tandem.core import paging
 from tandem.core.db import is_postgres
 from tandem.core.errors import Forbidden
 from tandem.quality.accuracy import AgentOutput, Rate, estimated_escapes, wilson
@@ -315,13 +315,18 @@ def _process_quality(
     )
 
 
-def open_alerts(ctx: Context) -> Sequence[QualityAlert]:
-    """Agents fallen below a process's accuracy threshold, not yet acknowledged."""
-    return ctx.session.scalars(
-        select(QualityAlert)
-        .where(
-            ctx.principal.client_condition(QualityAlert.client_id),
-            QualityAlert.acknowledged_at.is_(None),
-        )
-        .order_by(QualityAlert.at.desc())
-    ).all()
+def open_alerts(
+    ctx: Context,
+    *,
+    process_id: uuid.UUID | None = None,
+    window: paging.Window = paging.Window(),
+) -> paging.Page[QualityAlert]:
+    """A page of the agents fallen below a process's accuracy threshold (on every process the
+    caller sees, or one), not yet acknowledged, the latest first."""
+    query = select(QualityAlert).where(
+        ctx.principal.client_condition(QualityAlert.client_id),
+        QualityAlert.acknowledged_at.is_(None),
+    )
+    if process_id is not None:
+        query = query.where(QualityAlert.process_id == process_id)
+    return paging.read(ctx.session, query.order_by(QualityAlert.at.desc(), QualityAlert.id), window)

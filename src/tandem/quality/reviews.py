@@ -18,7 +18,7 @@ from sqlalchemy import Select, delete, exists, insert, or_, select
 from sqlalchemy.orm import Session
 
 from tandem.catalog.service import form_of
-from tandem.core import metrics
+from tandem.core import metrics, paging
 from tandem.core.db import new_id
 from tandem.core.errors import Conflict, InvalidInput, NotFound
 from tandem.privacy.service import stored_result
@@ -146,18 +146,29 @@ def waiting(ctx: Context, item_id: uuid.UUID) -> tuple[ReviewRequest, WorkItem]:
     return found[0], found[1]
 
 
-def review_queue(ctx: Context, limit: int = 100) -> list[tuple[ReviewRequest, WorkItem]]:
-    """Items waiting for a reviewer, earliest due first; not the caller's own work."""
+def review_queue(
+    ctx: Context,
+    *,
+    process_id: uuid.UUID | None = None,
+    adjudication: bool | None = None,
+    window: paging.Window = paging.Window(),
+) -> paging.Page[tuple[ReviewRequest, WorkItem]]:
+    """A page of the items waiting for a reviewer (on every process the caller sees, or one;
+    conflicts to adjudicate, or reviews, or both), earliest due first; not the caller's own
+    work."""
     principal = ctx.principal
     query = _waiting_items(principal)
     if principal.agent_id is not None:
         query = query.where(
             or_(ReviewRequest.agent_id.is_(None), ReviewRequest.agent_id != principal.agent_id)
         )
-    rows = ctx.session.execute(
-        query.order_by(WorkItem.due_at, ReviewRequest.requested_at).limit(limit)
-    )
-    return [(request, item) for request, item in rows]
+    if process_id is not None:
+        query = query.where(WorkItem.process_id == process_id)
+    if adjudication is not None:
+        conflicts = ReviewRequest.kind == "adjudication"
+        query = query.where(conflicts if adjudication else ~conflicts)
+    order = (WorkItem.due_at, ReviewRequest.requested_at, WorkItem.id)
+    return paging.read(ctx.session, query.order_by(*order), window)
 
 
 @dataclass(frozen=True)

@@ -9,13 +9,13 @@ import random
 import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import bindparam, case, func, insert, select, update
 
 from tandem.catalog.models import Process
 from tandem.catalog.service import get_process
-from tandem.core import metrics
+from tandem.core import metrics, paging
 from tandem.core.db import insert_unless_present, new_id
 from tandem.core.errors import Forbidden, NotFound
 from tandem.quality.accuracy import Rate, below_threshold, wilson
@@ -173,18 +173,38 @@ class AgentStanding:
     updated_at: datetime
 
 
-def standings(ctx: Context, process_id: uuid.UUID) -> tuple[Process, list[AgentStanding]]:
-    """Every agent's standing on the process: those below the threshold first, then those
-    being screened, then the rest. Provider staff only (a client's people never see agents);
-    NotFound for a process the caller may not see."""
+Phase = Literal["screening", "sampling", "below_threshold"]
+
+
+def standings(
+    ctx: Context,
+    process_id: uuid.UUID,
+    *,
+    phase: Phase | None = None,
+    window: paging.Window = paging.Window(),
+) -> tuple[Process, paging.Page[AgentStanding]]:
+    """A page of the agents' standings on the process (or of those in one phase): those below
+    the threshold first, then those being screened, then the rest. Provider staff only (a
+    client's people never see agents); NotFound for a process the caller may not see."""
     if ctx.principal.client_id is not None:
         raise Forbidden("agents' standing is for the provider's staff")
     session = ctx.session
     process = get_process(ctx, process_id)
     key = (AgentQuality.client_id == process.client_id) & (AgentQuality.process_id == process.id)
-    rows = session.scalars(select(AgentQuality).where(key)).all()
+    screened = AgentQuality.screening | AgentQuality.below_threshold
+    query = select(AgentQuality).where(key)
+    if phase == "below_threshold":
+        query = query.where(AgentQuality.below_threshold)
+    elif phase == "screening":
+        query = query.where(screened)
+    elif phase == "sampling":
+        query = query.where(~screened)
+    order = (AgentQuality.below_threshold.desc(), screened.desc(), AgentQuality.agent_id)
+    page = paging.read(session, query.order_by(*order), window)
+    rows: list[AgentQuality] = page.items
     if not rows:
-        return process, []
+        return process, paging.Page([], page.total)
+    agent_ids = [row.agent_id for row in rows]
     ranked = (
         select(
             Review.agent_id,
@@ -196,7 +216,7 @@ def standings(ctx: Context, process_id: uuid.UUID) -> tuple[Process, list[AgentS
         .where(
             Review.client_id == process.client_id,
             Review.process_id == process.id,
-            Review.agent_id.is_not(None),
+            Review.agent_id.in_(agent_ids),
         )
         .subquery()
     )
@@ -219,6 +239,7 @@ def standings(ctx: Context, process_id: uuid.UUID) -> tuple[Process, list[AgentS
                 QualityAlert.client_id == process.client_id,
                 QualityAlert.process_id == process.id,
                 QualityAlert.acknowledged_at.is_(None),
+                QualityAlert.agent_id.in_(agent_ids),
             )
             .group_by(QualityAlert.agent_id)
         ).all()
@@ -241,5 +262,4 @@ def standings(ctx: Context, process_id: uuid.UUID) -> tuple[Process, list[AgentS
                 updated_at=row.updated_at,
             )
         )
-    found.sort(key=lambda s: (not s.below_threshold, not s.screening, str(s.agent_id)))
-    return process, found
+    return process, paging.Page(found, page.total)

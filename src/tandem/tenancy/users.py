@@ -8,13 +8,13 @@ themselves, so no one can lock the last admin out by accident or raise their own
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 
 from sqlalchemy import ColumnElement, delete, select, true
 from sqlalchemy.orm import Session
 
 from tandem.audit import service as audit
 from tandem.audit.models import PROVIDER
+from tandem.core import paging
 from tandem.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from tandem.tenancy.context import Context
 from tandem.tenancy.models import ApiToken, ConsoleSession, User
@@ -29,10 +29,11 @@ def _visible(principal: Principal) -> ColumnElement[bool]:
     return true() if principal.client_id is None else User.client_id == principal.client_id
 
 
-def list_users(ctx: Context) -> Sequence[User]:
-    """The users the caller manages: their client's, or everyone's for provider staff."""
-    query = select(User).where(_visible(ctx.principal)).order_by(User.email)
-    return ctx.session.scalars(query).all()
+def list_users(ctx: Context, window: paging.Window) -> paging.Page[User]:
+    """A page of the users the caller manages (their client's, or everyone's for provider
+    staff), by email."""
+    query = select(User).where(_visible(ctx.principal)).order_by(User.email, User.id)
+    return paging.read(ctx.session, query, window)
 
 
 def _known(role: str) -> None:

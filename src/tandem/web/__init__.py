@@ -23,6 +23,7 @@ from tandem.web import (
     portal,
     quality,
     rules,
+    schedule,
     surveys,
     workbench,
 )
@@ -44,6 +45,7 @@ ROUTERS = (
     knowledge.router,
     macros.router,
     surveys.router,
+    schedule.router,
 )
 
 

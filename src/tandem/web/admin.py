@@ -28,6 +28,7 @@ from tandem.tenancy.principal import Principal
 from tandem.tenancy.service import list_clients
 from tandem.tenancy.users import list_users
 from tandem.vault.masking import CATEGORIES
+from tandem.web.finding import page_number, window_of
 from tandem.web.templating import ADMINISTRATORS, page, viewer
 from tandem.workforce.eligibility import CEFR_LEVELS, WeeklyShift
 from tandem.workforce.service import TIERS, free_sign_ins, list_skills, roster
@@ -105,23 +106,24 @@ def roles_to_give(principal: Principal) -> dict[str, tuple[str, ...]]:
 @router.get("/console/admin/users", response_class=HTMLResponse)
 def users(request: Request, principal: UserManager, services: Services) -> HTMLResponse:
     provider = Permission.PROVIDER_USER_MANAGE in principal.permissions
+    number = page_number(request)
     with services.context(principal) as ctx:
         clients = list_clients(ctx)
         names = {client.id: client.name for client in clients}
-        rows = [
-            UserRow(
+        rows = list_users(ctx, window_of(number)).map(
+            lambda user: UserRow(
                 user,
                 names.get(user.client_id, "") if user.client_id is not None else "",
                 CLIENT_ROLE_ORDER if user.client_id is not None else PROVIDER_ROLES,
                 user.id == principal.user_id,
             )
-            for user in list_users(ctx)
-        ]
+        )
         return _page(
             request,
             "admin_users.html",
             principal,
             rows=rows,
+            number=number,
             roles=roles_to_give(principal),
             client_roles=sorted(CLIENT_ROLES),
             clients=clients if provider else None,

@@ -30,6 +30,7 @@ from tandem.quality import double_entry, reviews
 from tandem.quality.models import ERROR_CATEGORIES
 from tandem.tenancy.permissions import Permission
 from tandem.tenancy.principal import Principal
+from tandem.web.finding import page_number, window_of
 from tandem.web.forms import controls
 from tandem.web.templating import page, viewer
 from tandem.work import access
@@ -181,16 +182,20 @@ def quality_queue(
 ) -> HTMLResponse:
     """Items waiting for review, and double-entry conflicts waiting for adjudication: never
     the reviewer's own work, nor a conflict they keyed."""
+    review_page = page_number(request)
+    conflict_page = page_number(request, "conflicts_page")
     with services.context(principal) as ctx:
-        waiting = reviews.review_queue(ctx)
-        processes = _processes(ctx.session, (item for _, item in waiting))
-        rows = [(request_, item, processes[item.process_id].name) for request_, item in waiting]
+        waiting = reviews.review_queue(ctx, adjudication=False, window=window_of(review_page))
+        conflicts = reviews.review_queue(ctx, adjudication=True, window=window_of(conflict_page))
+        processes = _processes(ctx.session, (item for _, item in waiting.items + conflicts.items))
         return page(
             request,
             "desk_quality.html",
             principal,
-            reviews=[row for row in rows if row[0].kind != "adjudication"],
-            adjudications=[row for row in rows if row[0].kind == "adjudication"],
+            reviews=waiting.map(lambda row: (*row, processes[row[1].process_id].name)),
+            review_page=review_page,
+            adjudications=conflicts.map(lambda row: (*row, processes[row[1].process_id].name)),
+            conflict_page=conflict_page,
             notice=QUALITY_NOTICES.get(done or ""),
             now=ctx.now,
         )

@@ -11,6 +11,7 @@ from typing import cast
 
 from fastapi import Request
 
+from tandem.core import paging
 from tandem.work import queries
 from tandem.work.lifecycle import State
 
@@ -32,16 +33,36 @@ class Finding:
     def offset(self) -> int:
         return (self.page - 1) * PAGE_SIZE
 
+    @property
+    def window(self) -> paging.Window:
+        return paging.Window(PAGE_SIZE, self.offset)
+
 
 def pages(total: int) -> int:
     """How many pages `total` items fill (one, when there are none)."""
     return max(1, -(-total // PAGE_SIZE))
 
 
+def page_number(request: Request, name: str = "page") -> int:
+    """The page a list was asked for (`?page=`, or another name where a page has two lists,
+    from 1); the first when it cannot be read."""
+    try:
+        asked = int(request.query_params.get(name) or 1)
+        return max(1, min(asked, paging.MAX_INT // PAGE_SIZE))
+    except ValueError:
+        return 1
+
+
+def window_of(page: int) -> paging.Window:
+    """The rows of a console list's page `page`: `PAGE_SIZE` of them."""
+    return paging.Window(PAGE_SIZE, (page - 1) * PAGE_SIZE)
+
+
 class FindForm:
     """The fields of a find form as typed, and each read as what it means."""
 
     def __init__(self, request: Request, fields: tuple[str, ...]) -> None:
+        self.request = request
         self.form = {name: request.query_params.get(name, "").strip() for name in fields}
         self.errors: dict[str, str] = {}
         self.zone = request.state.zone  # days are the viewer's days
@@ -89,8 +110,5 @@ class FindForm:
         sort = self.form["sort"] or default
         if sort not in sorts:
             self.errors["sort"], sort = CHOICES, default
-        try:
-            page = max(1, int(self.form["page"] or 1))
-        except ValueError:
-            page = 1
+        page = page_number(self.request)
         return Finding(self.form, search, cast(queries.Sort, sort), page, self.errors)

@@ -21,7 +21,7 @@ from tandem.http import Services
 from tandem.reports.items import names, staff_item
 from tandem.tenancy.permissions import Permission
 from tandem.tenancy.principal import Principal
-from tandem.web.finding import CHOICES, PAGE_SIZE, FindForm, Finding, pages
+from tandem.web.finding import CHOICES, FindForm, Finding, pages
 from tandem.web.templating import page, viewer
 from tandem.work import bulk, queries
 from tandem.work.lifecycle import State, allowed_targets
@@ -94,8 +94,7 @@ def find_items(request: Request, principal: Staff, services: Services) -> HTMLRe
             ctx,
             finding.search,
             sort=finding.sort,
-            limit=PAGE_SIZE,
-            offset=finding.offset,
+            window=finding.window,
         )
         named = names(ctx.session)
     return page(

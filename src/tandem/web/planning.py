@@ -26,12 +26,14 @@ from tandem.http import Services
 from tandem.reports import adherence
 from tandem.reports.forecasting import ProcessForecast, process_forecast
 from tandem.reports.staffing import Assumptions, StaffNeeded, process_assumptions, staff_needed
+from tandem.tenancy.context import Context
 from tandem.tenancy.models import Client
 from tandem.tenancy.permissions import Permission
 from tandem.tenancy.principal import Principal
 from tandem.web.charts import SIZES, Chart, options, style, svg
+from tandem.web.finding import page_number, window_of
 from tandem.web.templating import page, viewer
-from tandem.workforce import rosters
+from tandem.workforce import rosters, shift_requests
 from tandem.workforce.service import list_centers
 
 router = APIRouter(include_in_schema=False)
@@ -50,7 +52,8 @@ def planning(request: Request, principal: Planner, services: Services) -> HTMLRe
     with services.context(principal) as ctx:
         processes = list_processes(ctx)
         clients = {c.id: c.name for c in ctx.session.query(Client)}
-        planned = rosters.list_rosters(ctx)
+        number = page_number(request)
+        planned = rosters.list_rosters(ctx, window=window_of(number))
     rows = sorted(
         ((clients.get(p.client_id, ""), p) for p in processes if p.active),
         key=lambda row: (row[0], row[1].name),
@@ -62,6 +65,7 @@ def planning(request: Request, principal: Planner, services: Services) -> HTMLRe
         principal,
         processes=rows,
         rosters=planned,
+        roster_page=number,
         plans=Permission.ROSTER_MANAGE in principal.permissions,
         next_monday=today + timedelta(days=7 - today.weekday()),
         most_days=rosters.MAX_DAYS,
@@ -76,6 +80,7 @@ def roster_page(
     with services.context(principal) as ctx:
         detail = rosters.roster_detail(ctx, roster_id)
         coverage = rosters.roster_coverage(ctx, roster_id)
+        asked = requests_answered(ctx, detail)
     zone = request.state.zone
     return page(
         request,
@@ -86,7 +91,19 @@ def roster_page(
         heat=heat_map(coverage, zone),
         by_center={code: heat_map(coverage, zone, center=code) for code in coverage.centers},
         plans=Permission.ROSTER_MANAGE in principal.permissions,
+        asked=asked,
     )
+
+
+def requests_answered(
+    ctx: Context, detail: rosters.RosterDetail
+) -> list[tuple[rosters.AgentDays, list[shift_requests.RequestView]]]:
+    """Per agent of the roster (in its order), the shift requests it answered: granted or
+    not (agents without any left out)."""
+    decided = shift_requests.decisions_of(ctx, detail.summary.id)
+    return [
+        (agent, decided[agent.agent_id]) for agent in detail.agents if agent.agent_id in decided
+    ]
 
 
 @router.get("/console/planning/adherence", response_class=HTMLResponse)

@@ -25,7 +25,7 @@ from tandem.reports.kpis import client_kpis
 from tandem.tenancy import models as tenancy
 from tandem.tenancy.permissions import Permission
 from tandem.tenancy.principal import Principal
-from tandem.web.finding import PAGE_SIZE, FindForm, Finding, pages
+from tandem.web.finding import FindForm, Finding, pages
 from tandem.web.forms import controls
 from tandem.web.templating import page, viewer
 from tandem.work import queries
@@ -163,8 +163,7 @@ def find_items(request: Request, principal: Client, services: Services) -> HTMLR
             ctx,
             finding.search,
             sort=finding.sort,
-            limit=PAGE_SIZE,
-            offset=finding.offset,
+            window=finding.window,
         )
         processes = list_processes(ctx)
         return page(

@@ -25,6 +25,7 @@ from fastapi.responses import HTMLResponse
 from markupsafe import Markup
 
 from tandem.catalog.service import get_process
+from tandem.core import paging
 from tandem.documents import gold as gold_documents
 from tandem.http import Services
 from tandem.quality import gold, overview, report, standing
@@ -34,6 +35,7 @@ from tandem.quality.report import AccuracyRow, ProcessQuality
 from tandem.tenancy.permissions import Permission
 from tandem.tenancy.principal import Principal
 from tandem.web.charts import SIZES, Chart, options, style, svg
+from tandem.web.finding import page_number, window_of
 from tandem.web.forms import controls
 from tandem.web.templating import page, viewer
 
@@ -506,9 +508,10 @@ def alerts(
 ) -> HTMLResponse:
     """Agents fallen below a process's accuracy threshold, to acknowledge; those acknowledged
     in the last 30 days; and the processes whose outgoing quality misses its promise."""
+    number = page_number(request)
     with services.context(principal) as ctx:
         names = overview.names(ctx)
-        open_alerts = list(report.open_alerts(ctx))
+        open_alerts = report.open_alerts(ctx, window=window_of(number))
         since = ctx.now - timedelta(days=30)
         acknowledged = (
             overview.acknowledged_alerts(ctx, since) if principal.client_id is None else []
@@ -516,7 +519,7 @@ def alerts(
         missing = None  # the report is for those who may read quality
         if Permission.QUALITY_READ in principal.permissions:
             missing = [row for row in report.report(ctx, since=since) if row.meets_target is False]
-        agents = {alert.agent_id for alert in open_alerts}
+        agents = {alert.agent_id for alert in open_alerts.items}
         agents |= {seen.alert.agent_id for seen in acknowledged}
         names = replace(names, agents=overview.agent_names(ctx, agents))
     return page(
@@ -529,6 +532,7 @@ def alerts(
         names=names,
         staff=principal.client_id is None,
         open_alerts=open_alerts,
+        number=number,
         acknowledged=acknowledged,
         missing=missing,
         notice=ALERT_NOTICES.get(done or ""),
@@ -674,7 +678,8 @@ def gold_page(
         fallback = with_gold or (every[0].process_id if every else None)
         process_id, error = _chosen(process, every, fallback)
         chosen = next((p for p in every if p.process_id == process_id), None)
-        views: list[gold.GoldView] = []
+        number = page_number(request)
+        views: paging.Page[gold.GoldView] = paging.Page([], 0)
         sources: list[gold_documents.Candidate] = []
         documents = False
         inputs, outputs = [], []
@@ -684,16 +689,16 @@ def gold_page(
         agents: dict[uuid.UUID, str] = {}
         if chosen is not None:
             found = get_process(ctx, chosen.process_id)
-            _, views = gold.gold_items(ctx, chosen.process_id)
+            _, views = gold.gold_items(ctx, chosen.process_id, window=window_of(number))
             sources = gold_documents.candidates(ctx, chosen.process_id)
             documents = gold_documents.with_documents(ctx.session, found.client_id, found.id)
             inputs = controls(found.input_schema)
             outputs = controls(found.form_schema)
             titles_in = _titles(found.input_schema)
             titles_out = _titles(found.form_schema)
-            who = overview.actor_names(ctx.session, [v.added_by for v in views])
+            who = overview.actor_names(ctx.session, [v.added_by for v in views.items])
             agents = overview.agent_names(
-                ctx, {s.agent_id for v in views for s in v.scores if s.agent_id is not None}
+                ctx, {s.agent_id for v in views.items for s in v.scores if s.agent_id is not None}
             )
     names = Names({}, {}, agents)
     return page(
@@ -707,6 +712,7 @@ def gold_page(
         chosen=chosen,
         process_error=error,
         golds=views,
+        number=number,
         sources=sources,
         documents=documents,
         inputs=inputs,
@@ -767,13 +773,14 @@ def standing_page(
         fallback = sampling[0].process_id if sampling else None
         process_id, error = _chosen(process, every, fallback)
         chosen = next((p for p in every if p.process_id == process_id), None)
-        found: list[standing.AgentStanding] = []
+        number = page_number(request)
+        found: paging.Page[standing.AgentStanding] = paging.Page([], 0)
         if chosen is not None:
-            _, found = standing.standings(ctx, chosen.process_id)
-        names = overview.agent_names(ctx, {s.agent_id for s in found})
+            _, found = standing.standings(ctx, chosen.process_id, window=window_of(number))
+        names = overview.agent_names(ctx, {s.agent_id for s in found.items})
     named = Names({}, {}, names)
     lines = sorted(
-        (StandingLine(named.agent(s.agent_id), *_phase(s), s) for s in found),
+        (StandingLine(named.agent(s.agent_id), *_phase(s), s) for s in found.items),
         key=lambda line: (
             not line.standing.below_threshold,
             not line.standing.screening,
@@ -792,6 +799,8 @@ def standing_page(
         chosen=chosen,
         process_error=error,
         lines=lines,
+        found=found,
+        number=number,
         window=standing.THRESHOLD_WINDOW,
         modes=MODES,
         percent=percent,

@@ -26,6 +26,7 @@ from tandem.core.errors import Forbidden, Unauthorized
 from tandem.http import Services, current_principal
 from tandem.tenancy.permissions import Permission
 from tandem.tenancy.principal import Principal
+from tandem.web.finding import PAGE_SIZE
 from tandem.workforce.zones import UTC_ZONE, zone_of
 
 HERE = Path(__file__).parent
@@ -86,6 +87,7 @@ templates.env.filters["local"] = local
 templates.env.filters["label"] = label
 templates.env.filters["pairs_except"] = pairs_except
 templates.env.filters["short_id"] = short_id
+templates.env.globals["PAGE_SIZE"] = PAGE_SIZE
 
 # Administration is for those who manage users (client and provider admins), for those who
 # manage or read the workforce (ops managers; team leads, planners and security officers see
@@ -105,6 +107,7 @@ ADMINISTRATORS = (
 SECTIONS: tuple[tuple[str, str, tuple[Permission, ...]], ...] = (
     ("Referrals", "/console/referrals", (Permission.DECISION_JUDGE,)),
     ("Work", "/console/work", (Permission.WORK_CLAIM,)),
+    ("My schedule", "/console/me/schedule", (Permission.WORK_CLAIM,)),
     ("Portal", "/console/portal", (Permission.WORK_ITEM_CREATE,)),
     ("Operations", "/console/operations", (Permission.OPERATIONS_READ,)),
     ("Planning", "/console/planning", (Permission.WORKFORCE_READ,)),

@@ -11,6 +11,7 @@ from typing import Any, Literal
 from sqlalchemy import ColumnElement, UnaryExpression, func, select
 from sqlalchemy.orm import Session
 
+from tandem.core import paging
 from tandem.core.errors import NotFound
 from tandem.tenancy.context import Context
 from tandem.work.access import visible
@@ -106,26 +107,20 @@ def _sorted_by(sort: Sort) -> list[ColumnElement[bool]]:
     return []
 
 
-@dataclass(frozen=True)
-class Page:
-    items: list[WorkItem]
-    total: int
-
-
 def find(
     ctx: Context,
     search: ItemSearch = ItemSearch(),
     *,
     sort: Sort = "received",
-    limit: int = 100,
-    offset: int = 0,
-) -> Page:
+    window: paging.Window = paging.Window(),
+) -> paging.Page[WorkItem]:
     """One page of the items the reader may see that match `search`, and how many match.
     Sorted by delivery time, only delivered items are listed."""
     where = [visible(ctx.principal, ctx.now), *search.conditions(), *_sorted_by(sort)]
     total = ctx.session.scalar(select(func.count()).select_from(WorkItem).where(*where)) or 0
-    query = select(WorkItem).where(*where).order_by(*_order(sort)).limit(limit).offset(offset)
-    return Page(list(ctx.session.scalars(query).all()), total)
+    query = select(WorkItem).where(*where).order_by(*_order(sort))
+    items = ctx.session.scalars(query.limit(window.limit).offset(window.offset)).all()
+    return paging.Page(list(items), total)
 
 
 def batch_progress(session: Session, batch: Batch) -> dict[str, int]:

@@ -32,7 +32,8 @@ class Roster(Base):
     start_utc: Mapped[datetime] = mapped_column(UTCDateTime)  # the requirement's first interval
     intervals: Mapped[int]  # 15-minute intervals of the requirement
     cost_cents: Mapped[int] = mapped_column(BigInteger)
-    objective_cents: Mapped[int] = mapped_column(BigInteger)  # cost + penalty for staff short
+    # cost + penalty for staff short + the weight of agents' requests not granted
+    objective_cents: Mapped[int] = mapped_column(BigInteger)
     short_agent_intervals: Mapped[int]
     coverage: Mapped[float]
     solver_status: Mapped[str] = mapped_column(String(16))
@@ -85,3 +86,42 @@ class RosterDay(Base):
     center_code: Mapped[str] = mapped_column(ForeignKey("delivery_centers.code"), primary_key=True)
     local_date: Mapped[date] = mapped_column(Date, primary_key=True)
     roster_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("rosters.id"), index=True)
+
+
+REQUEST_KINDS = ("day_off", "shift_start")
+REQUEST_STATUSES = ("pending", "granted", "not_granted", "withdrawn")
+
+
+class ShiftRequest(Base):
+    """An agent's wish for one local date at their center (tandem.workforce.shift_requests):
+    a day off, or a shift starting at a local time. Soft: the roster solver weighs it below
+    coverage. Pending until a roster covering the date is planned (granted or not granted in
+    `roster_id`, re-decided by the roster published over it); withdrawn by the agent."""
+
+    __tablename__ = "shift_requests"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    agent_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("agents.id"))
+    local_date: Mapped[date] = mapped_column(Date)
+    kind: Mapped[str] = mapped_column(String(16))
+    start_minute: Mapped[int | None]  # shift_start: local wall-clock minutes after midnight
+    note: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    roster_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("rosters.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        CheckConstraint("kind IN ('day_off', 'shift_start')", name="kind"),
+        CheckConstraint(
+            "status IN ('pending', 'granted', 'not_granted', 'withdrawn')", name="status"
+        ),
+        CheckConstraint(
+            "(kind = 'shift_start' AND start_minute BETWEEN 0 AND 1439)"
+            " OR (kind = 'day_off' AND start_minute IS NULL)",
+            name="start_minute",
+        ),
+        Index("ix_shift_requests_agent_date", "agent_id", "local_date"),
+        Index("ix_shift_requests_date", "local_date"),
+    )

@@ -34,7 +34,7 @@ from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
@@ -43,9 +43,11 @@ from sqlalchemy.orm import Session
 
 from tandem.audit import service as audit
 from tandem.audit.models import PROVIDER
+from tandem.core import paging
 from tandem.core.cells import neutral, text_cells
 from tandem.core.errors import Conflict, InvalidInput, NotFound
 from tandem.tenancy.context import Context
+from tandem.workforce import shift_requests
 from tandem.workforce.eligibility import AgentProfile, QueueRequirements, WeeklyShift, can_serve
 from tandem.workforce.models import (
     Agent,
@@ -57,7 +59,7 @@ from tandem.workforce.models import (
 )
 from tandem.workforce.roster_models import Roster, RosterDay, RosterRequirement, RosterShift
 from tandem.workforce.rostering import realistic
-from tandem.workforce.schedule import scheduled
+from tandem.workforce.schedule import dated_shifts, days_in_a_row_before, scheduled
 
 MAX_DAYS = 28
 QUARTER = timedelta(minutes=15)
@@ -299,6 +301,15 @@ def prepare_roster(ctx: Context, spec: RosterSpec) -> PreparedRoster:
             raise _refuse(f"leave.{index}.agent_id", "not an agent of this roster")
     last = spec.first_date + timedelta(days=spec.days)
     free_from = _free_from(session, agents, rows, spec.first_date, spec.rules.min_rest_minutes)
+    ids = [agent.id for agent, _ in agents]
+    # the days worked in a row just before the first day, from what was scheduled then
+    before = dated_shifts(
+        session,
+        ids,
+        spec.first_date - timedelta(days=spec.rules.max_consecutive_days),
+        spec.first_date - timedelta(days=1),
+    )
+    asked = shift_requests.open_requests(session, ids, spec.first_date, last - timedelta(days=1))
     problem_agents = []
     for agent, shifts in agents:
         volunteer = agent.id in spec.holiday_volunteers
@@ -314,6 +325,18 @@ def prepare_roster(ctx: Context, spec: RosterSpec) -> PreparedRoster:
                 frozenset(d for d in leave if spec.first_date <= d < last),
                 holiday_volunteer=volunteer,
                 free_from=free_from.get(agent.id),
+                worked_before=days_in_a_row_before(before.get(agent.id, []), spec.first_date),
+                requests=tuple(
+                    realistic.Request(
+                        str(row.id),
+                        row.local_date,
+                        "day_off" if row.kind == "day_off" else "shift_start",
+                        time(row.start_minute // 60, row.start_minute % 60)
+                        if row.start_minute is not None
+                        else None,
+                    )
+                    for row in asked.get(agent.id, [])
+                ),
             )
         )
     choices = sum(len(agent.starts) for agent in problem_agents) * spec.days
@@ -556,6 +579,13 @@ def store_roster(ctx: Context, prepared: PreparedRoster, solved: SolvedRoster) -
     ]
     if needs:
         session.execute(insert(RosterRequirement), needs)
+    # each request weighed: granted or not in this draft (a published roster's stand)
+    granted = {
+        uuid.UUID(request.id): request.id in solved.check.granted
+        for agent in problem.agents
+        for request in agent.requests
+    }
+    shift_requests.record_decisions(session, roster.id, granted, ctx.now, final=False)
     summary = _summary(session, roster)
     _trail(
         ctx,
@@ -654,6 +684,7 @@ def publish_roster(ctx: Context, roster_id: uuid.UUID) -> Publication:
     roster.published_at = ctx.now
     roster.published_by = ctx.principal.user_id
     session.flush()
+    _decide_requests(session, roster, dates, ctx.now)
     taken = sum(count for _, count in previous)
     _trail(
         ctx,
@@ -672,6 +703,35 @@ def publish_roster(ctx: Context, roster_id: uuid.UUID) -> Publication:
     # every agent of the centers: a roster also gives days off to agents it left out
     agents = list(session.scalars(select(Agent.id).where(Agent.center_code.in_(roster.centers))))
     return Publication(_summary(session, roster), superseded, taken, agents)
+
+
+def _decide_requests(
+    session: Session, roster: Roster, dates: Sequence[date], now: datetime
+) -> None:
+    """The published roster answers every open request of its agents on its dates, those
+    made after it was planned included: a day off is granted when it has no shift for the
+    agent that date, a start when it has one at that local start."""
+    ids = [uuid.UUID(a) for a in roster.agent_ids]
+    asked = shift_requests.open_requests(session, ids, dates[0], dates[-1])
+    if not asked:
+        return
+    starts: dict[tuple[uuid.UUID, date], set[int]] = defaultdict(set)
+    for agent_id, day, minute in session.execute(
+        select(RosterShift.agent_id, RosterShift.local_date, RosterShift.start_minute).where(
+            RosterShift.roster_id == roster.id
+        )
+    ):
+        starts[agent_id, day].add(minute)
+    granted = {
+        row.id: (
+            not starts.get((row.agent_id, row.local_date))
+            if row.kind == "day_off"
+            else row.start_minute in starts.get((row.agent_id, row.local_date), set())
+        )
+        for rows in asked.values()
+        for row in rows
+    }
+    shift_requests.record_decisions(session, roster.id, granted, now, final=True)
 
 
 # -- reading -----------------------------------------------------------------------------------
@@ -720,25 +780,46 @@ def _get(session: Session, roster_id: uuid.UUID) -> Roster:
     return roster
 
 
-def list_rosters(ctx: Context, *, state: str | None = None) -> list[RosterSummary]:
-    """Every roster (or those in one state), newest first."""
+ROSTER_ORDERS = {
+    "created": (Roster.created_at, Roster.id),
+    "-created": (Roster.created_at.desc(), Roster.id),
+    "first_date": (Roster.first_date, Roster.created_at.desc(), Roster.id),
+    "-first_date": (Roster.first_date.desc(), Roster.created_at.desc(), Roster.id),
+}
+RosterOrder = Literal["created", "-created", "first_date", "-first_date"]
+
+
+def list_rosters(
+    ctx: Context,
+    *,
+    state: str | None = None,
+    sort: RosterOrder = "-created",
+    window: paging.Window = paging.Window(),
+) -> paging.Page[RosterSummary]:
+    """A page of the rosters (or of those in one state), newest first unless sorted by their
+    first date."""
     if state is not None and state not in STATES:
         raise _refuse("state", f"must be one of {', '.join(STATES)}")
-    query = select(Roster).order_by(Roster.created_at.desc(), Roster.id)
+    query = select(Roster).order_by(*ROSTER_ORDERS[sort])
     if state is not None:
         query = query.where(Roster.state == state)
-    rosters = list(ctx.session.scalars(query))
+    page = paging.read(ctx.session, query, window)
+    ids = [r.id for r in page.items]
     shifts = dict(
         ctx.session.execute(
-            select(RosterShift.roster_id, func.count()).group_by(RosterShift.roster_id)
+            select(RosterShift.roster_id, func.count())
+            .where(RosterShift.roster_id.in_(ids))
+            .group_by(RosterShift.roster_id)
         ).all()
     )
     deciding = dict(
         ctx.session.execute(
-            select(RosterDay.roster_id, func.count()).group_by(RosterDay.roster_id)
+            select(RosterDay.roster_id, func.count())
+            .where(RosterDay.roster_id.in_(ids))
+            .group_by(RosterDay.roster_id)
         ).all()
     )
-    return [_summary_of(r, int(shifts.get(r.id, 0)), int(deciding.get(r.id, 0))) for r in rosters]
+    return page.map(lambda r: _summary_of(r, int(shifts.get(r.id, 0)), int(deciding.get(r.id, 0))))
 
 
 def roster_summary(ctx: Context, roster_id: uuid.UUID) -> RosterSummary:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -176,3 +177,83 @@ def scheduled(
         weekly_part = weekly_intervals(weekly[agent_id], zone, start, end, skip_days=skip)
         result[agent_id] = clip_merge([*weekly_part, *rostered.get(agent_id, [])], start, end)
     return result
+
+
+@dataclass(frozen=True)
+class DatedShift:
+    """One shift of an agent on the local date it starts, at their center."""
+
+    local_date: date
+    starts_at: datetime  # UTC
+    ends_at: datetime  # UTC
+    rostered: bool  # from the published roster deciding the date (else a weekly shift)
+
+
+def dated_shifts(
+    session: Session, agent_ids: Sequence[uuid.UUID], first: date, last: date
+) -> dict[uuid.UUID, list[DatedShift]]:
+    """Each agent's shifts starting on their center's local dates `first` to `last`, by start:
+    weekly shifts on the dates no published roster decides, the roster's on those one does
+    (none there: a day off). Unlike `scheduled`, shifts that touch stay apart, each with its
+    local date (what counts days worked, and what an agent reads as their schedule)."""
+    found: dict[uuid.UUID, list[DatedShift]] = {agent_id: [] for agent_id in agent_ids}
+    if not agent_ids or last < first:
+        return found
+    agents = {
+        row.id: (ZoneInfo(row.timezone), row.center_code)
+        for row in session.execute(
+            select(Agent.id, DeliveryCenter.timezone, Agent.center_code)
+            .join(DeliveryCenter, DeliveryCenter.code == Agent.center_code)
+            .where(Agent.id.in_(list(agent_ids)))
+        )
+    }
+    weekly: dict[uuid.UUID, list[WeeklyShift]] = defaultdict(list)
+    for agent_id, weekday, minute, minutes in session.execute(
+        select(Shift.agent_id, Shift.weekday, Shift.start_minute, Shift.duration_minutes).where(
+            Shift.agent_id.in_(list(agents))
+        )
+    ):
+        weekly[agent_id].append(WeeklyShift(weekday, minute, minutes))
+    decided = _decided(session, {center for _, center in agents.values()}, first, last)
+    if decided:
+        for agent_id, day, begin, end in session.execute(
+            select(
+                RosterShift.agent_id,
+                RosterShift.local_date,
+                RosterShift.starts_at,
+                RosterShift.ends_at,
+            )
+            .join(
+                RosterDay,
+                (RosterDay.roster_id == RosterShift.roster_id)
+                & (RosterDay.center_code == RosterShift.center_code)
+                & (RosterDay.local_date == RosterShift.local_date),
+            )
+            .where(
+                RosterShift.agent_id.in_(list(agents)),
+                RosterShift.local_date >= first,
+                RosterShift.local_date <= last,
+            )
+        ):
+            found[agent_id].append(DatedShift(day, begin, end, True))
+    for agent_id, (zone, center) in agents.items():
+        day = first
+        while day <= last:
+            if (center, day) not in decided:
+                for shift in weekly[agent_id]:
+                    if shift.weekday == day.weekday():
+                        begin = local_instant(day, shift.start_minute, zone)
+                        end = local_instant(day, shift.start_minute + shift.duration_minutes, zone)
+                        found[agent_id].append(DatedShift(day, begin, end, False))
+            day += timedelta(days=1)
+        found[agent_id].sort(key=lambda s: s.starts_at)
+    return found
+
+
+def days_in_a_row_before(shifts: Sequence[DatedShift], day: date) -> int:
+    """Local days worked in a row up to the day before `day` (0 when that one is off)."""
+    worked = {s.local_date for s in shifts}
+    run = 0
+    while day - timedelta(days=run + 1) in worked:
+        run += 1
+    return run

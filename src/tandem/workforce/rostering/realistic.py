@@ -16,14 +16,22 @@ Labour rules (`LabourRules`), all hard:
   exist (the hour skipped by DST);
 - at least `min_rest_minutes` of real time between the end of a shift and the next start,
   the shift before the roster's first day included (`Agent.free_from`);
-- at most `max_consecutive_days` local days worked in a row;
+- at most `max_consecutive_days` local days worked in a row, the days worked in a row just
+  before the roster's first day included (`Agent.worked_before`);
 - per local Monday-Sunday week, at most `max_shifts_per_week` shifts and
   `max_minutes_per_week` real minutes;
 - at most `max_weekends` weekends worked (Saturday or Sunday worked, local).
 
+Requests (`Agent.requests`), soft: a day off asked (`day_off`: no shift that local date) or a
+start asked (`shift_start`: a shift that date starting at that local time, allowed that day
+even if it is not among the agent's usual starts). Each one not granted costs its weight
+(`RosterProblem.day_off_weight_cents`, `shift_start_weight_cents`), kept below the penalty of
+one agent short for one interval: coverage comes first, then requests, then cost.
+
 Cost, in cents: each real hour at the centre's rate, plus `night_premium_pct` for the real
 minutes between 22:00 and 06:00 local, plus `holiday_premium_pct` for a shift on a public
-holiday. Objective: cost plus `uncovered_penalty_cents` per agent short per interval.
+holiday. Objective: cost plus `uncovered_penalty_cents` per agent short per interval plus
+the weight of each request not granted.
 
 Coverage (the figure reported): the share of intervals with a requirement above zero in which
 the agents on duty (a shift counts in an interval it overlaps in full) are at least the
@@ -33,7 +41,8 @@ The model (`solve`): one boolean per agent, local day and allowed start; a greed
 built first (while an interval is short, the allowed shift covering it that covers most of
 what is still short for its cost) and given to CP-SAT as its hint: a time limit always
 leaves a roster at least as good. `check` re-verifies a roster against the rules and
-recomputes its cost and coverage from the times alone, without the model's tables."""
+recomputes its cost, coverage and the requests granted from the times alone, without the
+model's tables."""
 
 from __future__ import annotations
 
@@ -44,6 +53,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 import holidays
@@ -61,6 +71,17 @@ class Center:
 
 
 @dataclass(frozen=True)
+class Request:
+    """An agent's soft wish for one local date: no shift (`day_off`), or a shift starting at
+    `start` local time (`shift_start`)."""
+
+    id: str
+    day: date
+    kind: Literal["day_off", "shift_start"]
+    start: time | None = None  # shift_start only
+
+
+@dataclass(frozen=True)
 class Agent:
     id: str
     center: str
@@ -70,6 +91,15 @@ class Agent:
     holiday_volunteer: bool = False
     # The earliest start (UTC): the rest after the agent's last shift before this roster.
     free_from: datetime | None = None
+    # Local days worked in a row up to the day before the roster's first (0: that day off).
+    worked_before: int = 0
+    requests: tuple[Request, ...] = ()
+
+    def starts_on(self, day: date) -> tuple[time, ...]:
+        """The local start times the agent may work on `day`: their usual ones and a start
+        they asked for that day."""
+        asked = {r.start for r in self.requests if r.day == day and r.start is not None}
+        return tuple(sorted(set(self.starts) | asked))
 
 
 @dataclass(frozen=True)
@@ -93,6 +123,14 @@ class RosterProblem:
     agents: tuple[Agent, ...]
     rules: LabourRules = LabourRules()
     uncovered_penalty_cents: int = 10_000
+    # What a request not granted costs: below one agent short for one interval.
+    day_off_weight_cents: int = 2_500
+    shift_start_weight_cents: int = 1_000
+
+    def weight(self, request: Request) -> int:
+        if request.kind == "day_off":
+            return self.day_off_weight_cents
+        return self.shift_start_weight_cents
 
     def center(self, center_id: str) -> Center:
         return next(c for c in self.centers if c.id == center_id)
@@ -117,7 +155,9 @@ class Check:
     cost_cents: int
     short_agent_intervals: int  # sum over intervals of agents short
     coverage: float  # share of required intervals fully covered
-    objective: int
+    objective: int  # cost, the penalty for agents short, the weight of requests not granted
+    requests: int = 0  # requests of the roster's agents on its days
+    granted: frozenset[str] = frozenset()  # the ids of those granted
 
     @property
     def feasible(self) -> bool:
@@ -298,7 +338,7 @@ def _options(problem: RosterProblem) -> list[_Option]:
             holiday = day in holiday_sets[center.id]
             if day in agent.leave or (holiday and not agent.holiday_volunteer):
                 continue
-            for start in agent.starts:
+            for start in agent.starts_on(day):
                 shift = RosteredShift(agent.id, day, start, agent.shift_minutes)
                 times = shift_interval(shift, zone)
                 if times is None:
@@ -356,8 +396,9 @@ def solve(problem: RosterProblem, *, time_limit: float = 110.0, workers: int = 2
     for i, option in enumerate(options):
         by_agent_day[option.agent, option.day].append(i)
     conflicts = _rest_conflicts(problem, options, by_agent_day)
-    greedy = _greedy(problem, options, by_agent_day, conflicts)
-    greedy_objective = _objective(problem, options, greedy)
+    terms = _request_terms(problem, options, by_agent_day)
+    greedy = _greedy(problem, options, by_agent_day, conflicts, terms)
+    greedy_objective = _objective(problem, options, greedy, terms)
 
     model = cp_model.CpModel()
     x = [model.new_bool_var(f"x{i}") for i in range(len(options))]
@@ -373,6 +414,12 @@ def solve(problem: RosterProblem, *, time_limit: float = 110.0, workers: int = 2
         for d in range(problem.days - rules.max_consecutive_days):
             window = [worked[a, k] for k in range(d, d + rules.max_consecutive_days + 1)]
             model.add(sum(window) <= rules.max_consecutive_days)
+        # the days worked in a row just before the roster: a window reaching back over v of
+        # them leaves room for max - v days of its own
+        before = min(problem.agents[a].worked_before, rules.max_consecutive_days)
+        for v in range(1, before + 1):
+            reach = min(problem.days, rules.max_consecutive_days + 1 - v)
+            model.add(sum(worked[a, k] for k in range(reach)) <= rules.max_consecutive_days - v)
         weeks: dict[int, list[int]] = defaultdict(list)
         weekends: dict[int, list[int]] = defaultdict(list)
         for d in range(problem.days):
@@ -409,7 +456,14 @@ def solve(problem: RosterProblem, *, time_limit: float = 110.0, workers: int = 2
         model.add(sum(x[i] for i in covering[q]) + short >= need)
         short_terms.append(short)
     cost = sum(option.cost * x[i] for i, option in enumerate(options))
-    model.minimize(cost + problem.uncovered_penalty_cents * sum(short_terms))
+    # a request not granted: a day off worked anyway, or no shift at the start asked
+    asked = sum(
+        term.weight * sum(x[i] for i in term.hits)
+        if term.off
+        else term.weight * (1 - sum(x[i] for i in term.hits))
+        for term in terms
+    )
+    model.minimize(cost + problem.uncovered_penalty_cents * sum(short_terms) + asked)
     for i, var in enumerate(x):
         model.add_hint(var, i in greedy)
 
@@ -422,7 +476,7 @@ def solve(problem: RosterProblem, *, time_limit: float = 110.0, workers: int = 2
     name = "GREEDY"
     if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         found = {i for i, var in enumerate(x) if solver.boolean_value(var)}
-        if _objective(problem, options, found) <= greedy_objective:
+        if _objective(problem, options, found, terms) <= greedy_objective:
             chosen, name = found, solver.status_name(status)
     shifts = tuple(
         sorted(
@@ -443,8 +497,34 @@ def solve(problem: RosterProblem, *, time_limit: float = 110.0, workers: int = 2
         name,
         round(clock.perf_counter() - started, 2),
         greedy_objective,
-        _objective(problem, options, chosen),
+        _objective(problem, options, chosen, terms),
     )
+
+
+@dataclass(frozen=True)
+class _Term:
+    """A request in the model: the options that break it (a day off: any shift that day) or
+    grant it (a start: a shift that day at that start), and its weight."""
+
+    weight: int
+    off: bool
+    hits: tuple[int, ...]
+
+
+def _request_terms(
+    problem: RosterProblem, options: list[_Option], by_agent_day: dict[tuple[int, int], list[int]]
+) -> list[_Term]:
+    terms = []
+    for a, agent in enumerate(problem.agents):
+        for request in agent.requests:
+            d = (request.day - problem.first_day).days
+            if not 0 <= d < problem.days:
+                continue
+            today = by_agent_day.get((a, d), [])
+            off = request.kind == "day_off"
+            hits = tuple(i for i in today if off or options[i].start == request.start)
+            terms.append(_Term(problem.weight(request), off, hits))
+    return terms
 
 
 def _rest_conflicts(
@@ -467,10 +547,16 @@ def _greedy(
     options: list[_Option],
     by_agent_day: dict[tuple[int, int], list[int]],
     conflicts: list[tuple[int, int]],
+    terms: Sequence[_Term] = (),
 ) -> set[int]:
     """Set-cover style: while an interval is short, the allowed shift covering it that covers
-    the most still-short intervals per cost is added."""
+    the most still-short intervals per cost (less a day off it breaks, plus a start asked it
+    grants) is added."""
     rules = problem.rules
+    asked: dict[int, int] = defaultdict(int)
+    for term in terms:
+        for i in term.hits:
+            asked[i] += -term.weight if term.off else term.weight
     short = list(problem.requirement)
     clash: dict[int, set[int]] = defaultdict(set)
     for i, j in conflicts:
@@ -496,6 +582,8 @@ def _greedy(
         k = d - 1
         while k in worked:
             run, k = run + 1, k - 1
+        if k == -1:  # back to the roster's first day: the days worked before it too
+            run += problem.agents[a].worked_before
         k = d + 1
         while k in worked:
             run, k = run + 1, k + 1
@@ -523,7 +611,7 @@ def _greedy(
                 continue
             option = options[i]
             gain = sum(1 for k in option.quarters if short[k] > 0)
-            value = gain * problem.uncovered_penalty_cents - option.cost
+            value = gain * problem.uncovered_penalty_cents - option.cost + asked[i]
             if value > best_value:
                 best, best_value = i, value
         if best is None or best_value <= 0:
@@ -541,9 +629,15 @@ def _greedy(
     return chosen
 
 
-def _objective(problem: RosterProblem, options: list[_Option], chosen: Iterable[int]) -> int:
+def _objective(
+    problem: RosterProblem, options: list[_Option], chosen: Iterable[int], terms: Sequence[_Term]
+) -> int:
+    chosen = set(chosen)
     staffed = [0] * len(problem.requirement)
     cost = 0
+    for term in terms:
+        if term.off == bool(chosen.intersection(term.hits)):
+            cost += term.weight  # a day off worked, or a start asked not given
     for i in chosen:
         cost += options[i].cost
         for q in options[i].quarters:
@@ -576,7 +670,7 @@ def check(problem: RosterProblem, shifts: Sequence[RosteredShift]) -> Check:
         zone = ZoneInfo(center.zone)
         if not 0 <= (shift.day - problem.first_day).days < problem.days:
             violations.append(f"{shift.agent} {shift.day}: outside the roster's days")
-        if shift.start not in agent.starts or shift.minutes != agent.shift_minutes:
+        if shift.start not in agent.starts_on(shift.day) or shift.minutes != agent.shift_minutes:
             violations.append(f"{shift.agent} {shift.day}: not one of the agent's shifts")
         if shift.day in agent.leave:
             violations.append(f"{shift.agent} {shift.day}: on leave")
@@ -624,10 +718,13 @@ def check(problem: RosterProblem, shifts: Sequence[RosteredShift]) -> Check:
                 hours = (begin - end).total_seconds() / 3600
                 violations.append(f"{agent_id} {nxt.day}: {hours:.1f} h rest only")
         day_set = set(days)
+        before = agents[agent_id].worked_before
         for final_day in day_set:
             run = 1
             while final_day - timedelta(days=run) in day_set:
                 run += 1
+            if final_day - timedelta(days=run) == problem.first_day - timedelta(days=1):
+                run += before  # the run began before the roster
             if run > rules.max_consecutive_days:
                 violations.append(f"{agent_id} {final_day}: {run} days in a row")
         weeks: dict[date, list[int]] = defaultdict(list)
@@ -648,10 +745,37 @@ def check(problem: RosterProblem, shifts: Sequence[RosteredShift]) -> Check:
     required = [q for q, need in enumerate(problem.requirement) if need > 0]
     covered = sum(1 for q in required if staffed[q] >= problem.requirement[q])
     short = sum(max(0, n - s) for n, s in zip(problem.requirement, staffed, strict=True))
+    asked, granted, missed = _requests_granted(problem, shifts)
     return Check(
         tuple(violations),
         cost,
         short,
         covered / len(required) if required else 1.0,
-        cost + problem.uncovered_penalty_cents * short,
+        cost + problem.uncovered_penalty_cents * short + missed,
+        asked,
+        granted,
     )
+
+
+def _requests_granted(
+    problem: RosterProblem, shifts: Sequence[RosteredShift]
+) -> tuple[int, frozenset[str], int]:
+    """The requests on the roster's days, the ids of those the shifts grant (a day off: no
+    shift that local date; a start: a shift that date at that local start), and the weight of
+    those they do not."""
+    starts: dict[tuple[str, date], set[time]] = defaultdict(set)
+    for shift in shifts:
+        starts[shift.agent, shift.day].add(shift.start)
+    asked, missed = 0, 0
+    granted = set()
+    for agent in problem.agents:
+        for request in agent.requests:
+            if not 0 <= (request.day - problem.first_day).days < problem.days:
+                continue
+            asked += 1
+            worked = starts.get((agent.id, request.day), set())
+            if (not worked) if request.kind == "day_off" else request.start in worked:
+                granted.add(request.id)
+            else:
+                missed += problem.weight(request)
+    return asked, frozenset(granted), missed
