@@ -35,9 +35,10 @@ from tandem.api.work import router as work_router
 from tandem.api.workforce import router as workforce_router
 from tandem.container import Container, build_container
 from tandem.core import metrics
-from tandem.core.db import database_ready
+from tandem.core.db import schema_revisions
 from tandem.core.errors import PROBLEM_MEDIA_TYPE, InvalidInput, Problem
 from tandem.core.logs import RequestLog
+from tandem.core.migrate import schema_behind
 from tandem.http import install_problem_handlers, problem, public, requires
 from tandem.security import SecurityHeaders
 from tandem.tenancy.permissions import Permission
@@ -222,19 +223,27 @@ def create_app(container: Container | None = None) -> FastAPI:
         _: Annotated[None, Depends(public("load balancers probe it"))],
     ) -> Response:
         """Readiness: the database answers within a second, on a connection of its own (an
-        exhausted pool does not delay the answer)."""
+        exhausted pool does not delay the answer), and its schema has this release's
+        migrations (a node started before `tandem migrate` ran takes no traffic)."""
         url = container.settings.sqlalchemy_url
         loop = asyncio.get_running_loop()
         try:
-            ready = await asyncio.wait_for(
-                loop.run_in_executor(None, database_ready, url, READY_TIMEOUT_S), READY_TIMEOUT_S
+            revisions = await asyncio.wait_for(
+                loop.run_in_executor(None, schema_revisions, url, READY_TIMEOUT_S),
+                READY_TIMEOUT_S,
             )
         except TimeoutError:
-            ready = False
-        if ready:
+            revisions = None
+        if revisions is None:
+            detail, retry = "the database does not answer", 2
+        elif schema_behind(revisions):
+            at = ", ".join(revisions) or "no schema"
+            detail = f"the database's schema is at {at}, behind this release: run `tandem migrate`"
+            retry = 10
+        else:
             return JSONResponse({"status": "ready"})
-        response = problem(503, "Not ready", "the database does not answer", retry_after=2)
-        response.headers["Retry-After"] = "2"
+        response = problem(503, "Not ready", detail, retry_after=retry)
+        response.headers["Retry-After"] = str(retry)
         return response
 
     @app.get(

@@ -124,17 +124,22 @@ def make_engine(
     return engine
 
 
-def database_ready(url: str, timeout_s: float = 1.0) -> bool:
-    """Whether the database answers a trivial query within `timeout_s`, on a connection of
-    its own (the pool may be exhausted: readiness must still answer)."""
+SCHEMA_REVISIONS = "SELECT version_num FROM alembic_version"
+
+
+def schema_revisions(url: str, timeout_s: float = 1.0) -> tuple[str, ...] | None:
+    """The schema's migration revisions, read within `timeout_s` on a connection of its own
+    (the pool may be exhausted: readiness must still answer); none when the database has no
+    schema yet, None when it does not answer."""
     if url.startswith("sqlite"):
         path = url.removeprefix("sqlite:///")
         try:
             with sqlite3.connect(path, timeout=timeout_s) as connection:
-                connection.execute("SELECT 1")
-            return True
+                return tuple(row[0] for row in connection.execute(SCHEMA_REVISIONS))
+        except sqlite3.OperationalError as exc:
+            return () if "no such table" in str(exc) else None
         except sqlite3.Error:
-            return False
+            return None
     ms = int(timeout_s * 1000)
     try:
         with psycopg.connect(
@@ -142,10 +147,11 @@ def database_ready(url: str, timeout_s: float = 1.0) -> bool:
             connect_timeout=max(1, int(timeout_s)),
             options=f"-c statement_timeout={ms}",
         ) as connection:
-            connection.execute("SELECT 1")
-        return True
+            return tuple(row[0] for row in connection.execute(SCHEMA_REVISIONS))
+    except psycopg.errors.UndefinedTable:
+        return ()
     except psycopg.Error:
-        return False
+        return None
 
 
 # The client whose user the current request serves; None for provider staff, agents (who
