@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import smtplib
+import threading
 from typing import Any
 
 import pytest
@@ -10,7 +11,7 @@ from sqlalchemy import select
 
 from tandem.container import Container
 from tandem.core.db import transaction
-from tandem.servicedesk import smtp
+from tandem.servicedesk import content, inbound, smtp
 from tandem.servicedesk.models import (
     Attachment,
     Conversation,
@@ -386,3 +387,66 @@ def test_the_database_unavailable_answers_451(container: Container, tmp_path: An
         assert code == 451
     finally:
         server.stop()
+
+
+def test_messages_arriving_together_are_each_taken_once_committed(
+    container: Container, desk: Desk
+) -> None:
+    """Messages arriving at once are committed in groups (smtp.Desk): each sender hears 250
+    only when its conversation and work item are there; one sent twice at once is taken
+    once."""
+    mails = [
+        FIRST.replace("maria@example.com", f"c{n}@example.com").replace("first-1@", f"burst-{n}@")
+        for n in range(8)
+    ]
+    mails.append(mails[0])  # a relay's retry racing the first delivery
+    answered: list[str] = []
+
+    def send(mail: str, n: int) -> None:
+        with smtplib.SMTP("127.0.0.1", desk.port, timeout=120) as client:
+            client.sendmail(f"c{n}@example.com", ["support@acme.example"], mail.encode())
+        answered.append(mail)
+
+    threads = [threading.Thread(target=send, args=(m, n)) for n, m in enumerate(mails)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(150)
+    assert len(answered) == len(mails)
+    conversations = _conversations(container, desk)
+    assert len(conversations) == 8
+    for conversation in conversations:
+        assert len(_messages(container, conversation)) == 1
+        [item] = _items(container, conversation)
+        assert item.state == "queued" and conversation.work_item_id == item.id
+
+
+def test_one_message_failing_in_a_group_fails_alone(container: Container, desk: Desk) -> None:
+    """A group's transaction failing is taken again one message at a time: the others are
+    committed and answered, only the failing one's sender hears of it (451)."""
+    taking = smtp.Desk(container.settings, container.sessions, container.context)
+    try:
+
+        def waiting(n: int, broken: bool = False) -> smtp._Waiting:
+            raw = FIRST.replace("maria@example.com", f"g{n}@example.com").replace(
+                "first-1@", f"group-{n}@"
+            )
+            mail = content.read(raw.encode())
+            if broken:  # an attachment without its data: storing it raises
+                mail.files.append(content.File("x.txt", "text/plain", None))  # type: ignore[arg-type]
+            return smtp._Waiting(mail, inbound.scan(mail), ["support@acme.example"])
+
+        group = [waiting(1), waiting(2, broken=True), waiting(3)]
+        taking._take_group(group)
+        assert group[1].done.exception() is not None
+        for good in (group[0], group[2]):
+            [taken] = good.done.result()
+            assert taken.new_conversation and taken.work_item_id is not None
+        senders = {
+            _opened(container, m)["sender"]
+            for c in _conversations(container, desk)
+            for m in _messages(container, c)
+        }
+        assert senders == {"g1@example.com", "g3@example.com"}
+    finally:
+        taking.close()

@@ -14,7 +14,10 @@ applies as in production.
   99th percentile of the whole SMTP exchange for one message as its sender sees it (MAIL,
   RCPT, DATA, each answer), which bounds the time from the message being handed over to it
   being claimable from above. Afterwards every conversation is checked to have its one
-  queued work item, and the agent claims one of them.
+  queued work item, and the agent claims one of them. `server_cpu_ms_per_message`: the SMTP
+  server process's CPU time (user and system, all its threads) over the run, per message:
+  on a machine shared with other work the rate says how much of the CPU the run got, this
+  what a message costs (Linux only: read from /proc; absent elsewhere).
 - **Out.** Agents answer conversations (each reply queued in the outbox under the lease, as
   the desk does); then the outbox is sent (tandem.servicedesk.outgoing.send_due, as the
   background worker runs it) to a local SMTP sink in a process of its own, which counts
@@ -251,8 +254,19 @@ def _serve_sink(port: int, count: Any, ready: Event, stop: Event) -> None:
     controller.stop()
 
 
+def _cpu_seconds(pid: int | None) -> float | None:
+    """User and system CPU seconds of a process so far (Linux's /proc); None elsewhere."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 @contextmanager
-def _process(target: Any, *args: Any) -> Iterator[None]:
+def _process(target: Any, *args: Any) -> Iterator[int | None]:
+    """`target` in a child process of its own, started and ready; yields its pid."""
     spawn = multiprocessing.get_context("spawn")
     ready, stop = spawn.Event(), spawn.Event()
     child = spawn.Process(target=target, args=(*args, ready, stop), daemon=True)
@@ -260,7 +274,7 @@ def _process(target: Any, *args: Any) -> Iterator[None]:
     try:
         if not ready.wait(60):
             raise RuntimeError(f"{target.__name__} did not start")
-        yield
+        yield child.pid
     finally:
         stop.set()
         child.join(30)
@@ -325,12 +339,14 @@ def _send_all(port: int, count: int) -> tuple[list[float], float]:
 
 def _inbound(url: str, container: Container, count: int, log: Log) -> dict[str, Any]:
     port = _free_port()
-    with _process(_serve_mail, url, port):
+    with _process(_serve_mail, url, port) as server:
         _send_all(port, 40)  # warm: connections, caches, the first plans
         with transaction(container.sessions) as session:
             before = session.scalar(select(func.count()).select_from(Conversation)) or 0
         log(f"sending {count} messages over {CONNECTIONS} SMTP connections")
+        cpu_before = _cpu_seconds(server)
         latencies, elapsed = _send_all(port, count)
+        cpu_after = _cpu_seconds(server)
     began = count - len(range(0, count, REPLY_SHARE))  # replies thread into earlier ones
     with transaction(container.sessions) as session:
         conversations = (session.scalar(select(func.count()).select_from(Conversation)) or 0) - (
@@ -352,6 +368,8 @@ def _inbound(url: str, container: Container, count: int, log: Log) -> dict[str, 
         "median_accept_to_claimable_ms": round(statistics.median(latencies), 1),
         "conversations_made": conversations,
     }
+    if cpu_before is not None and cpu_after is not None:
+        figures["server_cpu_ms_per_message"] = round((cpu_after - cpu_before) * 1000 / count, 1)
     median, p99 = figures["median_accept_to_claimable_ms"], figures["p99_accept_to_claimable_ms"]
     log(
         f"in: {figures['inbound_per_s']} messages/s, SMTP exchange median {median} ms, "

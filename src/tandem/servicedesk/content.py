@@ -5,7 +5,9 @@ signature cut by mail-parser-reply), the HTML sanitized by nh3 (Ammonia) with a 
 from __future__ import annotations
 
 import email.policy
+import functools
 from dataclasses import dataclass, field
+from email.headerregistry import BaseHeader
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
 from email.utils import getaddresses, parseaddr
@@ -49,15 +51,50 @@ class Received:
     size: int = 0
 
 
+@functools.lru_cache(maxsize=4096)
+def _fetched(name: str, value: str) -> BaseHeader:
+    # The header object depends on nothing but the name and the raw value, and nothing
+    # changes it once made, so one made is as good as another.
+    header: BaseHeader = email.policy.default.header_fetch_parse(name, value)
+    return header
+
+
+@functools.lru_cache(maxsize=1024)
+def _stored(name: str, value: str) -> tuple[str, str]:
+    # As _fetched; a value refused (a line break in it) raises each time, as it did.
+    return email.policy.default.header_store_parse(name, value)
+
+
+class _Policy(email.policy.EmailPolicy):
+    """The standard library's default policy, remembering the headers it parsed: reading a
+    message asks for its Content-Type a dozen times (get_body, iter_attachments,
+    get_content), and each ask parsed the header anew (most of the cost of reading a
+    message); writing many replies sets the same From, X-Loop and MIME headers on each."""
+
+    def header_fetch_parse(self, name: str, value: str) -> str:
+        if hasattr(value, "name"):
+            return value
+        return _fetched(name, value)
+
+    def header_store_parse(self, name: str, value: str) -> tuple[str, str]:
+        if type(value) is not str:  # a header object or an address: as the default does
+            return email.policy.default.header_store_parse(name, value)
+        return _stored(name, value)
+
+
+POLICY = _Policy()
+
+
 def parse_bytes(data: bytes) -> EmailMessage:
-    message = BytesParser(policy=email.policy.default).parsebytes(data)
+    message = BytesParser(policy=POLICY).parsebytes(data)
     assert isinstance(message, EmailMessage)
     return message
 
 
-def read(data: bytes) -> Received:
-    """The email in `data` (RFC 5322 bytes, as DATA received them)."""
-    message = parse_bytes(data)
+def read(data: bytes, message: EmailMessage | None = None) -> Received:
+    """The email in `data` (RFC 5322 bytes, as DATA received them); `message`: `data`
+    already parsed (parse_bytes), so it is not parsed again."""
+    message = parse_bytes(data) if message is None else message
     name, sender = parseaddr(str(message.get("From", "")))
     text, html = _bodies(message)
     sanitized = sanitize(html) if html is not None else None

@@ -49,10 +49,19 @@ def masked_identity(kind: str, value: str) -> str:
     return f"{local[:1]}•••@{domain}" if local else "•••"
 
 
-def _key_version(session: Session, client_id: int) -> int:
-    return int(
-        session.execute(select(Client.key_version).where(Client.id == client_id)).scalar_one()
-    )
+def key_version(session: Session, client_id: int) -> int:
+    """The client's current key version, read once per transaction (a message seals three
+    or four values: each asked for it)."""
+    transaction = session.get_transaction()
+    kept = session.info.get("tandem_key_versions")
+    if kept is None or kept[0] is not transaction:
+        kept = session.info["tandem_key_versions"] = (transaction, {})
+    known: dict[int, int] = kept[1]
+    if client_id not in known:
+        known[client_id] = int(
+            session.execute(select(Client.key_version).where(Client.id == client_id)).scalar_one()
+        )
+    return known[client_id]
 
 
 def known_by(ctx: Context, client_id: int, kind: str, value: str) -> Customer | None:
@@ -69,7 +78,7 @@ def known_by(ctx: Context, client_id: int, kind: str, value: str) -> Customer | 
 
 def new_customer(ctx: Context, client_id: int, name: str, identities: dict[str, str]) -> Customer:
     """A customer of the client with these identities ({kind: value}), sealed."""
-    version = _key_version(ctx.session, client_id)
+    version = key_version(ctx.session, client_id)
     customer_id = new_id()
     sealed = (
         ctx.keyring.seal(client_id, version, customer_id, {"name": name}, CUSTOMER)

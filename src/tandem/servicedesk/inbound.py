@@ -19,10 +19,9 @@ from tandem.intake.service import submit_item
 from tandem.servicedesk import classify, levels, states, threads
 from tandem.servicedesk.brands import item_payload
 from tandem.servicedesk.content import Received
-from tandem.servicedesk.customers import customer_for, masked_identity
+from tandem.servicedesk.customers import customer_for, key_version, masked_identity
 from tandem.servicedesk.models import Attachment, Brand, Conversation, Message
 from tandem.tenancy.context import Context
-from tandem.tenancy.models import Client
 from tandem.vault.masking import free_text_for_storage
 from tandem.work.lifecycle import State
 from tandem.work.models import WorkItem
@@ -57,6 +56,30 @@ class Rules:
 
 
 @dataclass(frozen=True)
+class Scanned:
+    """A message's free text scanned for personal data (masked for agents, kept to be
+    sealed): the scans are most of the CPU a message costs, and need no database, so the
+    SMTP server makes them before the message waits for its transaction."""
+
+    subject: tuple[str, str]
+    new_text: tuple[str, str]
+    full_text_kept: str
+    html_kept: str | None
+
+
+def scan(mail: Received) -> Scanned:
+    new_text = free_text_for_storage(mail.new_text)
+    # The full text is often the new text itself (nothing quoted, no signature cut).
+    full = new_text if mail.full_text == mail.new_text else free_text_for_storage(mail.full_text)
+    return Scanned(
+        subject=free_text_for_storage(mail.subject),
+        new_text=new_text,
+        full_text_kept=full[1],
+        html_kept=free_text_for_storage(mail.html)[1] if mail.html else None,
+    )
+
+
+@dataclass(frozen=True)
 class Taken:
     conversation_id: uuid.UUID
     message_id: uuid.UUID
@@ -72,9 +95,11 @@ def receive(
     envelope_recipients: list[str],
     rules: Rules,
     channel: str = "email",
+    scanned: Scanned | None = None,
 ) -> Taken:
     """Take `mail` for `brand` (the caller found it by an envelope recipient; or a message
-    written on the web, `channel` "web": tandem.servicedesk.webchannel)."""
+    written on the web, `channel` "web": tandem.servicedesk.webchannel). `scanned`: its
+    text already scanned (scan(mail)), else it is scanned here."""
     session, client_id = ctx.session, brand.client_id
     if mail.message_id is not None:
         seen = session.execute(
@@ -107,10 +132,12 @@ def receive(
         )
     ):
         conversation = None  # closed for good: the customer's reply starts a new one
-    created = conversation is None
+    scanned = scan(mail) if scanned is None else scanned
     if conversation is None:
+        # A new conversation: its state, clocks and work settled before its row is written
+        # (one INSERT, no UPDATE after), then its first message.
         customer = customer_for(ctx, client_id, "email", mail.sender, mail.sender_name)
-        subject_masked, subject_kept = free_text_for_storage(mail.subject)
+        subject_masked, subject_kept = scanned.subject
         conversation_id = new_id()
         conversation = Conversation(
             client_id=client_id,
@@ -121,6 +148,7 @@ def receive(
             sealed=seal_values(ctx, client_id, conversation_id, {"subject": subject_kept}),
             # An automatic message nobody answers is kept, not made work.
             state=states.NEW if person else states.CLOSED,
+            pending_on=None,
             tags=[] if person else [mail.kind],
             token=threads.new_token(),
             unverified_sender=verdict == classify.FAIL,
@@ -129,18 +157,30 @@ def receive(
         )
         if person:
             levels.start(ctx, brand, conversation)
+            _moved_by_customer(ctx, brand, conversation)
+            if conversation.state in states.WAITING_FOR_PROVIDER:
+                make_work(ctx, brand, conversation, rules, channel, subject=subject_kept)
         session.add(conversation)
         session.flush()
-    message = _store(ctx, conversation, mail, verdict, rules)
+        message = _store(ctx, conversation, mail, verdict, rules, scanned)
+        session.flush()
+        return Taken(conversation.id, message.id, True, conversation.work_item_id)
+    message = _store(ctx, conversation, mail, verdict, rules, scanned)
     if person:
-        conversation.state = states.after_customer_message(conversation.state) or states.OPEN
-        conversation.pending_on = None
-        conversation.updated_at = ctx.now
-        levels.follow(ctx, brand, conversation)
+        _moved_by_customer(ctx, brand, conversation)
         if conversation.state in states.WAITING_FOR_PROVIDER:
             make_work(ctx, brand, conversation, rules, channel)
     session.flush()
-    return Taken(conversation.id, message.id, created, conversation.work_item_id)
+    return Taken(conversation.id, message.id, False, conversation.work_item_id)
+
+
+def _moved_by_customer(ctx: Context, brand: Brand, conversation: Conversation) -> None:
+    """The conversation after a person's message: waiting for the provider again, its
+    resolution clock following."""
+    conversation.state = states.after_customer_message(conversation.state) or states.OPEN
+    conversation.pending_on = None
+    conversation.updated_at = ctx.now
+    levels.follow(ctx, brand, conversation)
 
 
 def _thread(
@@ -187,20 +227,22 @@ def _thread(
 def seal_values(ctx: Context, client_id: int, bound: uuid.UUID, values: dict[str, object]) -> str:
     """`values` sealed with the client's current key, bound to `bound` (a message's or a
     conversation's id)."""
-    version = int(
-        ctx.session.execute(select(Client.key_version).where(Client.id == client_id)).scalar_one()
-    )
+    version = key_version(ctx.session, client_id)
     return ctx.keyring.seal(client_id, version, bound, values, MESSAGE)
 
 
 def _store(
-    ctx: Context, conversation: Conversation, mail: Received, verdict: str, rules: Rules
+    ctx: Context,
+    conversation: Conversation,
+    mail: Received,
+    verdict: str,
+    rules: Rules,
+    scanned: Scanned,
 ) -> Message:
     client_id = conversation.client_id
     message_id = new_id()
-    masked, kept = free_text_for_storage(mail.new_text)
-    _, full = free_text_for_storage(mail.full_text)
-    html = free_text_for_storage(mail.html)[1] if mail.html else None
+    masked, kept = scanned.new_text
+    full, html = scanned.full_text_kept, scanned.html_kept
     omitted = [f for f in mail.files if len(f.data) > rules.max_attachment_bytes]
     if omitted:
         masked += "".join(
@@ -231,9 +273,7 @@ def _store(
     )
     ctx.session.add(message)
     ctx.session.flush()
-    version = int(
-        ctx.session.execute(select(Client.key_version).where(Client.id == client_id)).scalar_one()
-    )
+    version = key_version(ctx.session, client_id)
     for file in mail.files:
         if len(file.data) > rules.max_attachment_bytes:
             continue
@@ -258,10 +298,16 @@ def _store(
 
 
 def make_work(
-    ctx: Context, brand: Brand, conversation: Conversation, rules: Rules, channel: str = "email"
+    ctx: Context,
+    brand: Brand,
+    conversation: Conversation,
+    rules: Rules,
+    channel: str = "email",
+    subject: str | None = None,
 ) -> None:
     """One open work item per conversation waiting for an answer: made through intake (the
-    brand's process, its SLA, its queue) unless the last one is still open."""
+    brand's process, its SLA, its queue) unless the last one is still open. `subject`: the
+    conversation's subject in clear, when the caller has it (else opened from its seal)."""
     if conversation.work_item_id is not None:
         state = ctx.session.scalar(
             select(WorkItem.state).where(
@@ -271,13 +317,14 @@ def make_work(
         )
         if state is not None and state not in _DONE:
             return
-    subject = (
-        ctx.keyring.open(
-            conversation.client_id, conversation.id, conversation.sealed or "", MESSAGE
-        )["subject"]
-        if conversation.sealed
-        else conversation.subject
-    )
+    if subject is None:
+        subject = (
+            ctx.keyring.open(
+                conversation.client_id, conversation.id, conversation.sealed or "", MESSAGE
+            )["subject"]
+            if conversation.sealed
+            else conversation.subject
+        )
     item, _ = submit_item(
         ctx,
         brand.process_id,

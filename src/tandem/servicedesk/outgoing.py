@@ -1,10 +1,12 @@
 """Sending the service desk's mail: the outbox (tandem.servicedesk.models.OutgoingMail) handed
 to the configured SMTP relay under a lease, as webhooks are sent (tandem.delivery.webhooks):
-up to TAKEN due mails taken in one transaction, their next try pushed past the sends'
-timeouts meanwhile, then sent one by one over one connection, each attempt recorded as it
-ends; retried with backoff, every attempt recorded. No transaction is held
-open while the relay answers. With no relay configured nothing is taken: the mail stays
-queued, and its conversation shows it waiting.
+up to TAKEN due mails taken in one transaction (their lease in one UPDATE, what writing them
+needs read a table at a time), their next try pushed past the sends' timeouts meanwhile, then
+sent one by one over one connection, each attempt recorded as it ends (a sent one in a single
+statement on PostgreSQL), so a crash sends again at most the mail in flight; retried with
+backoff, every attempt recorded. No transaction is held open while the relay answers. With
+no relay configured nothing is taken: the mail stays queued, and its conversation shows it
+waiting.
 
 A reply goes from the brand's reply-from identity to the customer's address (opened from its
 sealed value: the system uses it, no person sees it), with the brand's signature, a
@@ -21,6 +23,7 @@ import smtplib
 import ssl
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -29,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import dkim
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, literal, select, tuple_, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from tandem.core import metrics
@@ -37,6 +40,7 @@ from tandem.core.clock import Clock
 from tandem.core.db import is_postgres, transaction
 from tandem.delivery.webhooks import backoff
 from tandem.servicedesk import threads
+from tandem.servicedesk.content import POLICY
 from tandem.servicedesk.customers import IDENTITY
 from tandem.servicedesk.inbound import MESSAGE
 from tandem.servicedesk.models import (
@@ -157,7 +161,7 @@ def compose(
     date: datetime,
 ) -> EmailMessage:
     """The reply as sent (pure): see the module's description."""
-    mail = EmailMessage()
+    mail = EmailMessage(policy=POLICY)
     mail["From"] = formataddr((brand.reply_from_name, brand.reply_from_address))
     mail["To"] = recipient
     mail["Reply-To"] = formataddr((brand.reply_from_name, reply_to))
@@ -353,7 +357,8 @@ def _take(
 ) -> list[Outgoing | tuple[int, uuid.UUID]]:
     """Up to `count` of the earliest due mails, in one transaction, each one's next try
     pushed out past the sends' timeouts (their lease), written out; (client, id) for one
-    that cannot be written. Empty when nothing is due."""
+    that cannot be written. Empty when nothing is due. A handful of statements for the
+    whole batch: the lease in one UPDATE, each table the mails need read once."""
     now = clock.now()
     with transaction(sessions) as session:
         query = (
@@ -368,33 +373,96 @@ def _take(
         if not mails:
             return []
         lease = now + timedelta(seconds=timeout_s * (2 + len(mails)))
-        for mail in mails:
-            session.execute(
-                update(OutgoingMail)
-                .where(OutgoingMail.client_id == mail.client_id, OutgoingMail.id == mail.id)
-                .values(next_attempt_at=lease)
+        session.execute(
+            update(OutgoingMail)
+            .where(
+                tuple_(OutgoingMail.client_id, OutgoingMail.id).in_(
+                    _keys((m.client_id, m.id) for m in mails)
+                )
             )
+            .values(next_attempt_at=lease)
+            .execution_options(synchronize_session=False)
+        )
+        needed = _Needed.of(session, mails)
         taken: list[Outgoing | tuple[int, uuid.UUID]] = []
         for mail in mails:
-            written = _written(session, keyring, mail, marker, now)
+            written = _written(keyring, mail, needed, marker, now)
             taken.append(written if written is not None else (mail.client_id, mail.id))
         return taken
 
 
+def _keys(rows: Any) -> list[tuple[int, uuid.UUID]]:
+    return sorted(set(rows))
+
+
+@dataclass(frozen=True)
+class _Needed:
+    """What a batch of mails needs to be written, each table read once: their messages,
+    conversations, brands, the brands' addresses and the customers' email identities."""
+
+    messages: dict[tuple[int, uuid.UUID], Message]
+    conversations: dict[tuple[int, uuid.UUID], Conversation]
+    brands: dict[tuple[int, uuid.UUID], Brand]
+    addresses: dict[tuple[int, uuid.UUID], list[str]]
+    identities: dict[tuple[int, uuid.UUID], CustomerIdentity]
+
+    @classmethod
+    def of(cls, session: Session, mails: Sequence[OutgoingMail]) -> _Needed:
+        messages = {
+            (m.client_id, m.id): m
+            for m in session.scalars(
+                select(Message).where(
+                    tuple_(Message.client_id, Message.id).in_(
+                        _keys((m.client_id, m.message_id) for m in mails)
+                    )
+                )
+            )
+        }
+        conversations = {
+            (c.client_id, c.id): c
+            for c in session.scalars(
+                select(Conversation).where(
+                    tuple_(Conversation.client_id, Conversation.id).in_(
+                        _keys((m.client_id, m.conversation_id) for m in mails)
+                    )
+                )
+            )
+        }
+        brand_keys = _keys((c.client_id, c.brand_id) for c in conversations.values())
+        brands = {
+            (b.client_id, b.id): b
+            for b in session.scalars(
+                select(Brand).where(tuple_(Brand.client_id, Brand.id).in_(brand_keys))
+            )
+        }
+        addresses: dict[tuple[int, uuid.UUID], list[str]] = {}
+        for client_id, brand_id, address in session.execute(
+            select(BrandAddress.client_id, BrandAddress.brand_id, BrandAddress.address).where(
+                tuple_(BrandAddress.client_id, BrandAddress.brand_id).in_(brand_keys)
+            )
+        ):
+            addresses.setdefault((client_id, brand_id), []).append(address)
+        identities: dict[tuple[int, uuid.UUID], CustomerIdentity] = {}
+        for identity in session.scalars(
+            select(CustomerIdentity).where(
+                tuple_(CustomerIdentity.client_id, CustomerIdentity.customer_id).in_(
+                    _keys((c.client_id, c.customer_id) for c in conversations.values())
+                ),
+                CustomerIdentity.kind == "email",
+            )
+        ):
+            identities.setdefault((identity.client_id, identity.customer_id), identity)
+        return cls(messages, conversations, brands, addresses, identities)
+
+
 def _written(
-    session: Session, keyring: Keyring, mail: OutgoingMail, marker: str, now: datetime
+    keyring: Keyring, mail: OutgoingMail, needed: _Needed, marker: str, now: datetime
 ) -> Outgoing | None:
     client_id = mail.client_id
-    message = session.get_one(Message, (client_id, mail.message_id))
-    conversation = session.get_one(Conversation, (client_id, mail.conversation_id))
-    brand = session.get_one(Brand, (client_id, conversation.brand_id))
-    identity = session.scalar(
-        select(CustomerIdentity).where(
-            CustomerIdentity.client_id == client_id,
-            CustomerIdentity.customer_id == conversation.customer_id,
-            CustomerIdentity.kind == "email",
-        )
-    )
+    message = needed.messages[(client_id, mail.message_id)]
+    conversation = needed.conversations[(client_id, mail.conversation_id)]
+    brand = needed.brands[(client_id, conversation.brand_id)]
+    identity = needed.identities.get((client_id, conversation.customer_id))
     if identity is None:
         return None
     recipient = str(
@@ -410,11 +478,7 @@ def _written(
         if conversation.sealed
         else conversation.subject
     )
-    addresses = session.scalars(
-        select(BrandAddress.address).where(
-            BrandAddress.client_id == client_id, BrandAddress.brand_id == brand.id
-        )
-    ).all()
+    addresses = needed.addresses.get((client_id, brand.id), [])
     support = brand.reply_from_address if brand.reply_from_address in addresses else min(addresses)
     return Outgoing(
         client_id,
@@ -447,6 +511,9 @@ def _record(
     max_attempts: int,
 ) -> None:
     now = clock.now()
+    if error is None and _recorded_sent(sessions, client_id, mail_id, code, now, elapsed_s):
+        metrics.MAIL_ATTEMPTS.labels("ok").inc()
+        return
     with transaction(sessions) as session:
         # Counted under the row's lock, not taken from the claim (as webhooks do): every
         # attempt is recorded, even one that overlapped another's.
@@ -480,3 +547,42 @@ def _record(
             .values(attempts=attempts, **values)
         )
     metrics.MAIL_ATTEMPTS.labels("ok" if error is None else "error").inc()
+
+
+def _recorded_sent(
+    sessions: sessionmaker[Session],
+    client_id: int,
+    mail_id: uuid.UUID,
+    code: int | None,
+    now: datetime,
+    elapsed_s: float,
+) -> bool:
+    """A sent mail recorded in one statement, committed on its own (PostgreSQL): its row
+    marked sent, its attempt counted under the row's lock (the UPDATE's), and the attempt
+    written with that number. False: not done here (SQLite), record it as a failure is."""
+    with sessions() as session:
+        if not is_postgres(session):
+            return False
+        connection = session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        marked = (
+            update(OutgoingMail)
+            .where(OutgoingMail.client_id == client_id, OutgoingMail.id == mail_id)
+            .values(attempts=OutgoingMail.attempts + 1, status=SENT, sent_at=now, last_error=None)
+            .returning(OutgoingMail.client_id, OutgoingMail.id, OutgoingMail.attempts)
+            .cte("marked")
+        )
+        connection.execute(
+            insert(MailAttempt).from_select(
+                ["client_id", "mail_id", "number", "at", "smtp_code", "error", "duration_ms"],
+                select(
+                    marked.c.client_id,
+                    marked.c.id,
+                    marked.c.attempts,
+                    literal(now, OutgoingMail.sent_at.type),
+                    literal(code, MailAttempt.smtp_code.type),
+                    literal(None, MailAttempt.error.type),
+                    literal(elapsed_s * 1000, MailAttempt.duration_ms.type),
+                ),
+            )
+        )
+    return True
