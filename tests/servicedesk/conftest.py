@@ -1,20 +1,26 @@
-"""A service desk on the test world: a conversation process and a brand for each client, and
-Tandem's real SMTP server on a free port."""
+"""A service desk on the test world: a conversation process and a brand for each client,
+Tandem's real SMTP server on a free port, and a relay's side of SMTP for what Tandem sends."""
 
 from __future__ import annotations
 
+import email.policy
 import smtplib
 import socket
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.parser import BytesParser
+from typing import Any
 
 import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from tandem.catalog.service import ProcessDefinition, define_process
 from tandem.container import Container
 from tandem.core.db import transaction
-from tandem.servicedesk import smtp
+from tandem.servicedesk import outgoing, smtp
 from tandem.servicedesk.brands import CONVERSATION_INPUT, BrandDefinition, create_brand
 from tandem.tenancy.principal import SYSTEM
 from tests.conftest import World
@@ -106,3 +112,47 @@ def desk(container: Container, world: World) -> Iterator[Desk]:
         yield Desk(world, port, ids[0][0], ids[1][0], ids[0][1])
     finally:
         server.stop()
+
+
+@dataclass
+class Sink:
+    """A relay's side of SMTP: takes what Tandem sends (or refuses it with `refuse`)."""
+
+    port: int
+    received: list[tuple[str, list[str], EmailMessage]] = field(default_factory=list)
+    raw: list[bytes] = field(default_factory=list)  # each message as it came
+    refuse: str | None = None
+    refuse_to: str | None = None  # refuse only this recipient
+    connections: set[Any] = field(default_factory=set)  # the peers that gave a recipient
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        self.connections.add(session.peer)
+        if self.refuse and self.refuse_to in (None, address):
+            return self.refuse
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        data = envelope.original_content or b""
+        message = BytesParser(policy=email.policy.default).parsebytes(data)
+        assert isinstance(message, EmailMessage)
+        self.received.append((str(envelope.mail_from), list(envelope.rcpt_tos), message))
+        self.raw.append(data)
+        return "250 2.0.0 queued"
+
+    @property
+    def relay(self) -> outgoing.Relay:
+        return outgoing.Relay("127.0.0.1", self.port, starttls=False, timeout_s=5)
+
+
+@pytest.fixture
+def sink() -> Iterator[Sink]:
+    found = Sink(_free_port())
+    controller = Controller(found, hostname="127.0.0.1", port=found.port, decode_data=False)
+    controller.start()
+    try:
+        yield found
+    finally:
+        controller.stop()

@@ -5,22 +5,16 @@ and the customer's answer, sent with smtplib to Tandem's own SMTP server, thread
 from __future__ import annotations
 
 import base64
-import email.policy
 import ipaddress
 import socket
 import ssl
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage
-from email.parser import BytesParser
 from typing import Any
 
 import dkim
-import pytest
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
+from aiosmtpd.smtp import AuthResult
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -33,52 +27,8 @@ from tandem.core.db import transaction
 from tandem.servicedesk import outgoing
 from tandem.servicedesk.models import Conversation, MailAttempt, Message, OutgoingMail
 from tandem.work.models import WorkItem
-from tests.servicedesk.conftest import Desk, _free_port
+from tests.servicedesk.conftest import Desk, Sink, _free_port
 from tests.servicedesk.test_email_in import FIRST
-
-
-@dataclass
-class Sink:
-    """A relay's side of SMTP: takes what Tandem sends (or refuses it with `refuse`)."""
-
-    port: int
-    received: list[tuple[str, list[str], EmailMessage]] = field(default_factory=list)
-    raw: list[bytes] = field(default_factory=list)  # each message as it came
-    refuse: str | None = None
-    refuse_to: str | None = None  # refuse only this recipient
-    connections: set[Any] = field(default_factory=set)  # the peers that gave a recipient
-
-    async def handle_RCPT(
-        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
-    ) -> str:
-        self.connections.add(session.peer)
-        if self.refuse and self.refuse_to in (None, address):
-            return self.refuse
-        envelope.rcpt_tos.append(address)
-        return "250 2.1.5 OK"
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        data = envelope.original_content or b""
-        message = BytesParser(policy=email.policy.default).parsebytes(data)
-        assert isinstance(message, EmailMessage)
-        self.received.append((str(envelope.mail_from), list(envelope.rcpt_tos), message))
-        self.raw.append(data)
-        return "250 2.0.0 queued"
-
-    @property
-    def relay(self) -> outgoing.Relay:
-        return outgoing.Relay("127.0.0.1", self.port, starttls=False, timeout_s=5)
-
-
-@pytest.fixture
-def sink() -> Iterator[Sink]:
-    found = Sink(_free_port())
-    controller = Controller(found, hostname="127.0.0.1", port=found.port, decode_data=False)
-    controller.start()
-    try:
-        yield found
-    finally:
-        controller.stop()
 
 
 def _closed_port() -> int:

@@ -13,12 +13,9 @@ from tandem.container import Container
 from tandem.core.db import transaction
 from tandem.servicedesk.models import Conversation
 from tandem.work.models import WorkItem
-from tests.servicedesk.conftest import Desk
+from tests.servicedesk.conftest import Desk, Sink
 from tests.servicedesk.test_email_in import FIRST
-from tests.servicedesk.test_email_out import Sink, _send
-from tests.servicedesk.test_email_out import sink as sink_fixture
-
-sink = sink_fixture
+from tests.servicedesk.test_email_out import _send
 
 ANSWER = {
     "title": "Parcel on its way",

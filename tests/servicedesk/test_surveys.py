@@ -22,12 +22,8 @@ from tandem.servicedesk.models import Brand
 from tandem.servicedesk.surveys import Survey
 from tandem.tenancy.principal import SYSTEM
 from tests.conftest import T0
-from tests.servicedesk.conftest import Desk
+from tests.servicedesk.conftest import Desk, Sink
 from tests.servicedesk.test_email_in import FIRST
-from tests.servicedesk.test_email_out import Sink
-from tests.servicedesk.test_email_out import sink as sink_fixture
-
-sink = sink_fixture  # the SMTP sink of the mail-out tests
 
 LINK = re.compile(r"(https?://\S+/s/([A-Za-z0-9_-]{43}))")
 
