@@ -785,6 +785,14 @@ def wfm_roster(
     aht_seconds: Annotated[
         float | None, typer.Option(help="Handle time (default: the one measured)")
     ] = None,
+    cost_currency: Annotated[
+        str | None,
+        typer.Option(help="The currency costs are weighed in, when centers pay in several"),
+    ] = None,
+    rate: Annotated[
+        list[str] | None,
+        typer.Option(help="Another currency's value in it, as PHP=0.0172 (repeat)"),
+    ] = None,
     publish: Annotated[bool, typer.Option("--publish", help="Publish the roster planned")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Last line: the summary as JSON")] = False,
 ) -> None:
@@ -794,6 +802,7 @@ def wfm_roster(
     import dataclasses
     from contextlib import contextmanager
     from datetime import date as date_
+    from decimal import Decimal
 
     from tandem.container import build_container
     from tandem.reports import rosterplans
@@ -805,6 +814,14 @@ def wfm_roster(
     except ValueError:
         console.print("--first-date: not a date (YYYY-MM-DD)", style="red", markup=False)
         raise typer.Exit(1) from None
+    rates = {}
+    for given in rate or []:
+        code, _, value = given.partition("=")
+        try:
+            rates[code.strip().upper()] = Decimal(value)
+        except ArithmeticError:
+            console.print(f"--rate {given}: not CODE=VALUE", style="red", markup=False)
+            raise typer.Exit(1) from None
     container = build_container(_settings())
 
     @contextmanager
@@ -825,6 +842,8 @@ def wfm_roster(
                     weeks=weeks,
                     aht_seconds=aht_seconds,
                     time_limit_seconds=time_limit,
+                    cost_currency=cost_currency,
+                    exchange_rates=rates,
                 ),
             )
             if publish:

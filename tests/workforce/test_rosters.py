@@ -10,7 +10,9 @@ import io
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -28,6 +30,7 @@ from tandem.tenancy.principal import Principal
 from tandem.tenancy.service import create_user, issue_token
 from tandem.workforce import rosters
 from tandem.workforce.eligibility import WeeklyShift
+from tandem.workforce.models import DeliveryCenter
 from tandem.workforce.roster_models import RosterShift
 from tandem.workforce.rostering import realistic
 from tandem.workforce.schedule import scheduled, weekly_intervals
@@ -523,3 +526,70 @@ def test_the_first_day_rests_after_the_shift_before_the_roster(
     assert tired not in stored or stored[tired].hour >= 15
     tired_early = realistic.RosteredShift(str(tired), MONDAY, time(8), 480)
     assert any("too soon" in v for v in realistic.check(prepared.problem, [tired_early]).violations)
+
+
+# -- costs in several currencies -----------------------------------------------------------
+
+
+def test_centers_paying_in_different_currencies_are_weighed_in_one(
+    container: Container, world: World, planner: tuple[Principal, str]
+) -> None:
+    """Cebu pays 400 pesos an hour, Manila 9.50 dollars: Cebu is the cheaper at 0.0172 dollars
+    a peso (6.88 an hour) and the dearer at 0.05 (20.00). Adding pesos to dollars as if they
+    were one currency would put Manila's agent on the shift either way."""
+    principal, _ = planner
+    with transaction(container.sessions) as session:
+        session.add(
+            DeliveryCenter(
+                code="CEB",
+                name="Cebu",
+                country="PH",
+                timezone="Asia/Manila",
+                hourly_cost=400,
+                currency="PHP",
+                holidays=[],
+            )
+        )
+        session.flush()
+        cebu = _agent(session, [world.client_id], center="CEB", shifts=NINE_TO_FIVE)
+        manila = _agent(session, [world.client_id], center="MNL", shifts=NINE_TO_FIVE)
+    start = datetime.combine(MONDAY, time(9), MANILA).astimezone(UTC)
+    spec = rosters.RosterSpec(
+        name="Two currencies",
+        first_date=MONDAY,
+        days=1,
+        requirement={start + k * rosters.QUARTER: 1 for k in range(32)},
+        source={"kind": "explicit"},
+        client_id=world.client_id,
+        centers=("MNL", "CEB"),
+    )
+
+    def planned(**money: Any) -> tuple[rosters.RosterSummary, list[RosterShift]]:
+        summary = rosters.plan_roster(
+            lambda: _contexts(container, principal), replace(spec, **money), time_limit=3
+        )
+        with _contexts(container, principal) as ctx:
+            shifts = ctx.session.scalars(
+                select(RosterShift).where(RosterShift.roster_id == summary.id)
+            ).all()
+        return summary, list(shifts)
+
+    with pytest.raises(InvalidInput) as refused:
+        planned()
+    assert refused.value.extra["errors"][0]["field"] == "cost_currency"
+    with pytest.raises(InvalidInput) as refused:
+        planned(cost_currency="USD")
+    assert refused.value.extra["errors"][0]["field"] == "exchange_rates.PHP"
+    with pytest.raises(InvalidInput) as refused:
+        planned(cost_currency="USD", exchange_rates={"PHP": Decimal(0)})
+    assert refused.value.extra["errors"][0]["field"] == "exchange_rates.PHP"
+
+    summary, (shift,) = planned(cost_currency="USD", exchange_rates={"PHP": Decimal("0.0172")})
+    assert (shift.agent_id, shift.center_code) == (cebu, "CEB")
+    assert shift.cost_cents == 8 * 400_00  # the shift's cost in the center's own pesos
+    assert summary.cost_cents == 8 * 688  # the plan's in dollars
+    assert summary.source["cost_currency"] == "USD"
+    assert summary.source["exchange_rates"] == {"PHP": "0.0172"}
+
+    _, (shift,) = planned(cost_currency="USD", exchange_rates={"PHP": Decimal("0.05")})
+    assert (shift.agent_id, shift.cost_cents) == (manila, 8 * 950)

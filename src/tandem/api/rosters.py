@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime, time
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -44,6 +45,9 @@ class LeaveIn(BaseModel):
 
     agent_id: uuid.UUID
     dates: list[date] = Field(max_length=rosters.MAX_DAYS)
+
+
+CurrencyCode = Annotated[str, Field(pattern="^[A-Z]{3}$")]
 
 
 class RosterIn(BaseModel):
@@ -78,6 +82,16 @@ class RosterIn(BaseModel):
     time_limit_seconds: float = Field(
         rosters.DEFAULT_TIME_LIMIT_S, ge=1, le=rosters.MAX_TIME_LIMIT_S
     )
+    cost_currency: str | None = Field(
+        None,
+        pattern="^[A-Z]{3}$",
+        description="the currency costs are weighed in, when the centers pay in several",
+    )
+    exchange_rates: dict[CurrencyCode, Annotated[Decimal, Field(gt=0, le=1_000_000)]] = Field(
+        default_factory=dict,
+        max_length=200,
+        description='each other currency\'s value in cost_currency, e.g. {"PHP": 0.0172}',
+    )
 
 
 class RosterOut(BaseModel):
@@ -93,7 +107,7 @@ class RosterOut(BaseModel):
     shifts: int
     source: dict[str, Any] = Field(description="how the requirement was made")
     rules: dict[str, Any]
-    cost_cents: int
+    cost_cents: int = Field(description="in source.cost_currency (each center's own: shifts)")
     objective_cents: int
     short_agent_intervals: int
     coverage: float = Field(description="share of required intervals fully staffed")
@@ -203,6 +217,8 @@ def _request(body: RosterIn) -> rosterplans.PlanRequest:
         leave=leave,
         holiday_volunteers=body.holiday_volunteers,
         time_limit_seconds=body.time_limit_seconds,
+        cost_currency=body.cost_currency,
+        exchange_rates=body.exchange_rates,
     )
 
 

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -58,6 +59,8 @@ class PlanRequest:
     leave: Mapping[uuid.UUID, Sequence[date]] = field(default_factory=dict)
     holiday_volunteers: Sequence[uuid.UUID] = ()
     time_limit_seconds: float = rosters.DEFAULT_TIME_LIMIT_S
+    cost_currency: str | None = None  # needed when the centers pay in different currencies
+    exchange_rates: Mapping[str, Decimal] = field(default_factory=dict)
 
 
 def roster_spec(ctx: Context, request: PlanRequest) -> rosters.RosterSpec:
@@ -114,6 +117,8 @@ def roster_spec(ctx: Context, request: PlanRequest) -> rosters.RosterSpec:
         rules=rules,
         leave={agent: frozenset(days) for agent, days in request.leave.items()},
         holiday_volunteers=frozenset(request.holiday_volunteers),
+        cost_currency=request.cost_currency,
+        exchange_rates=request.exchange_rates,
     )
 
 

@@ -104,14 +104,20 @@ class RosterSpec:
     leave: Mapping[uuid.UUID, frozenset[date]] = field(default_factory=dict)
     holiday_volunteers: frozenset[uuid.UUID] = frozenset()
     uncovered_penalty_cents: int = 10_000
+    # Centers paying in different currencies are weighed in one: `cost_currency`, each other
+    # currency at its value in it (`exchange_rates`, e.g. {"PHP": Decimal("0.0172")} for USD).
+    cost_currency: str | None = None
+    exchange_rates: Mapping[str, Decimal] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class PreparedRoster:
     spec: RosterSpec
-    problem: realistic.RosterProblem
+    problem: realistic.RosterProblem  # its centers' hourly rates in the cost currency
     centers: tuple[str, ...]
     agent_ids: tuple[uuid.UUID, ...]
+    local_rates: Mapping[str, int]  # each center's hourly rate in cents of its own currency
+    cost_currency: str
 
 
 @dataclass(frozen=True)
@@ -270,12 +276,16 @@ def prepare_roster(ctx: Context, spec: RosterSpec) -> PreparedRoster:
         row.code: row
         for row in session.scalars(select(DeliveryCenter).where(DeliveryCenter.code.in_(centers)))
     }
+    local_rates = {code: int(Decimal(rows[code].hourly_cost) * 100) for code in centers}
+    currency, values = cost_in_one_currency(
+        {code: rows[code].currency for code in centers}, spec.cost_currency, spec.exchange_rates
+    )
     problem_centers = tuple(
         realistic.Center(
             code,
             rows[code].timezone,
             rows[code].country,
-            int(Decimal(rows[code].hourly_cost) * 100),
+            round(local_rates[code] * values[code]),
         )
         for code in centers
     )
@@ -356,7 +366,8 @@ def prepare_roster(ctx: Context, spec: RosterSpec) -> PreparedRoster:
         rules=spec.rules,
         uncovered_penalty_cents=spec.uncovered_penalty_cents,
     )
-    return PreparedRoster(spec, problem, centers, tuple(agent.id for agent, _ in agents))
+    agent_ids = tuple(agent.id for agent, _ in agents)
+    return PreparedRoster(spec, problem, centers, agent_ids, local_rates, currency)
 
 
 def _free_from(
@@ -510,6 +521,44 @@ def shift_figures(
     return round(total), night
 
 
+MAX_EXCHANGE_RATE = Decimal(1_000_000)
+
+
+def cost_in_one_currency(
+    currencies: Mapping[str, str], cost_currency: str | None, rates: Mapping[str, Decimal]
+) -> tuple[str, dict[str, Decimal]]:
+    """The currency a plan weighs its costs in, and each center's unit's value in it: the
+    centers' one currency (rates unneeded), or `cost_currency` with a rate for every other
+    currency the centers pay in. A plan never adds pesos to zlotys as if they were one."""
+    paid = set(currencies.values())
+    if cost_currency is None:
+        if len(paid) > 1:
+            raise _refuse(
+                "cost_currency",
+                f"the centers pay in {', '.join(sorted(paid))}: name the currency the plan "
+                "weighs costs in, and give each other currency's value in it (exchange_rates)",
+            )
+        return paid.pop(), dict.fromkeys(currencies, Decimal(1))
+    if len(cost_currency) != 3 or not cost_currency.isalpha() or not cost_currency.isupper():
+        raise _refuse("cost_currency", "an ISO 4217 code, e.g. USD")
+    for code, rate in rates.items():
+        if not (rate.is_finite() and Decimal(0) < rate <= MAX_EXCHANGE_RATE):
+            raise _refuse(
+                f"exchange_rates.{code}", f"must be above 0 and at most {MAX_EXCHANGE_RATE:,}"
+            )
+    missing = sorted(paid - set(rates) - {cost_currency})
+    if missing:
+        raise _refuse(
+            f"exchange_rates.{missing[0]}",
+            f"the value of one {', one '.join(missing)} in {cost_currency} is needed",
+        )
+    values = {
+        center: Decimal(1) if paid_in == cost_currency else rates[paid_in]
+        for center, paid_in in currencies.items()
+    }
+    return cost_currency, values
+
+
 def store_roster(ctx: Context, prepared: PreparedRoster, solved: SolvedRoster) -> RosterSummary:
     """The solved roster as a draft, with its shifts and requirement; audited."""
     session = ctx.session
@@ -523,7 +572,11 @@ def store_roster(ctx: Context, prepared: PreparedRoster, solved: SolvedRoster) -
         first_date=spec.first_date,
         days=spec.days,
         state="draft",
-        source=dict(spec.source),
+        source={
+            **spec.source,
+            "cost_currency": prepared.cost_currency,
+            "exchange_rates": {code: str(rate) for code, rate in spec.exchange_rates.items()},
+        },
         rules=asdict(spec.rules),
         start_utc=problem.start_utc,
         intervals=len(problem.requirement),
@@ -548,11 +601,11 @@ def store_roster(ctx: Context, prepared: PreparedRoster, solved: SolvedRoster) -
         if times is None:  # check() refuses these; kept out for certain
             continue
         begin, end = times
-        cost, night = shift_figures(
+        cost, night = shift_figures(  # in the center's own currency
             begin,
             end,
             zone,
-            center.hourly_rate_cents,
+            prepared.local_rates[center.id],
             spec.rules,
             shift.day in holidays[center.id],
         )

@@ -14,6 +14,16 @@ function planRoster(form) {
       days: Number(form.days.value),
       time_limit_seconds: Number(form.time_limit_seconds.value),
     };
+    // Centers paying in different currencies: the one costs are weighed in, and the others'
+    // values in it, typed as "PHP=0.0172, PLN=0.25".
+    const currency = form.cost_currency.value.trim().toUpperCase();
+    if (currency) body.cost_currency = currency;
+    const rates = {};
+    for (const pair of form.exchange_rates.value.split(",")) {
+      const [code, value] = pair.split("=").map((part) => part.trim());
+      if (code) rates[code.toUpperCase()] = value === undefined || value === "" ? null : Number(value);
+    }
+    if (Object.keys(rates).length) body.exchange_rates = rates;
     // Solving takes up to the time limit: say how long it has been.
     const started = Date.now();
     button.disabled = true;
