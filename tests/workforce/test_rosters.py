@@ -42,6 +42,7 @@ MANILA = ZoneInfo("Asia/Manila")
 MONDAY = date(2026, 3, 9)  # the Monday after T0 (Wednesday 4 March 2026)
 NOW_MONDAY = datetime.combine(MONDAY, time(12), MANILA)  # noon in Manila: 04:00 UTC
 NINE_TO_FIVE = [(d, 9 * 60, 480) for d in range(5)]
+EVERY_DAY = [(d, 9 * 60, 480) for d in range(7)]
 
 
 def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
@@ -528,6 +529,71 @@ def test_the_first_day_rests_after_the_shift_before_the_roster(
     assert any("too soon" in v for v in realistic.check(prepared.problem, [tired_early]).violations)
 
 
+def _cebu(session: Any, hourly_cost: float = 9.5, currency: str = "USD") -> None:
+    """A second center in Manila's time zone, with no agent yet."""
+    session.add(
+        DeliveryCenter(
+            code="CEB",
+            name="Cebu",
+            country="PH",
+            timezone="Asia/Manila",
+            hourly_cost=hourly_cost,
+            currency=currency,
+            holidays=[],
+        )
+    )
+    session.flush()
+
+
+def test_days_in_a_row_before_a_roster_are_read_from_the_published_one(
+    container: Container, world: World, planner: tuple[Principal, str]
+) -> None:
+    """Rhea may work any day (her weekly pattern: every day at 09:00). The published roster of
+    the week before gives her Tuesday to Saturday and Sunday off: the next roster starts her
+    run at nought, where her weekly pattern alone would count six days."""
+    principal, _ = planner
+    with transaction(container.sessions) as session:
+        _cebu(session)
+        rhea = _agent(session, [world.client_id], center="CEB", shifts=EVERY_DAY)
+    start = datetime.combine(MONDAY, time(9), MANILA).astimezone(UTC)
+    week = rosters.RosterSpec(
+        name="Week one",
+        first_date=MONDAY,
+        days=7,
+        requirement={
+            start + timedelta(days=day) + k * rosters.QUARTER: 1
+            for day in range(1, 6)  # Tuesday to Saturday: her week before ran to Sunday
+            for k in range(32)
+        },
+        source={"kind": "explicit"},
+        client_id=world.client_id,
+        centers=("CEB",),
+    )
+    next_week = replace(
+        week,
+        name="Week two",
+        first_date=MONDAY + timedelta(days=7),
+        days=1,
+        requirement={start + timedelta(days=7) + k * rosters.QUARTER: 1 for k in range(32)},
+    )
+
+    def before_next_week() -> int:
+        with _contexts(container, principal) as ctx:
+            (agent,) = rosters.prepare_roster(ctx, next_week).problem.agents
+        assert agent.id == str(rhea)
+        return agent.worked_before
+
+    assert before_next_week() == 6  # the weekly pattern: every day, as far as the rule looks
+    planned = rosters.plan_roster(lambda: _contexts(container, principal), week, time_limit=3)
+    with _contexts(container, principal) as ctx:
+        days = [day is not None for day in rosters.roster_detail(ctx, planned.id).agents[0].days]
+    assert days == [False, True, True, True, True, True, False]
+    assert before_next_week() == 6  # a draft decides nothing
+    with _contexts(container, principal) as ctx:
+        rosters.publish_roster(ctx, planned.id)
+    assert before_next_week() == 0  # the published week: Sunday off
+
+
 # -- costs in several currencies -----------------------------------------------------------
 
 
@@ -539,18 +605,7 @@ def test_centers_paying_in_different_currencies_are_weighed_in_one(
     were one currency would put Manila's agent on the shift either way."""
     principal, _ = planner
     with transaction(container.sessions) as session:
-        session.add(
-            DeliveryCenter(
-                code="CEB",
-                name="Cebu",
-                country="PH",
-                timezone="Asia/Manila",
-                hourly_cost=400,
-                currency="PHP",
-                holidays=[],
-            )
-        )
-        session.flush()
+        _cebu(session, hourly_cost=400, currency="PHP")
         cebu = _agent(session, [world.client_id], center="CEB", shifts=NINE_TO_FIVE)
         manila = _agent(session, [world.client_id], center="MNL", shifts=NINE_TO_FIVE)
     start = datetime.combine(MONDAY, time(9), MANILA).astimezone(UTC)
