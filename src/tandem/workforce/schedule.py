@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from tandem.workforce.eligibility import RosteredDays, WeeklyShift
@@ -107,8 +107,23 @@ def _rostered(
     """The agents' shifts in the published rosters that decide their dates (the roster a
     center's date belongs to in `roster_days`: the last published over it)."""
     found: dict[uuid.UUID, list[Interval]] = defaultdict(list)
-    rows = session.execute(
-        select(RosterShift.agent_id, RosterShift.starts_at, RosterShift.ends_at)
+    for agent_id, _, begin, end in session.execute(_published_shifts(agent_ids, first, last)):
+        found[agent_id].append((begin, end))
+    return found
+
+
+def _published_shifts(
+    agent_ids: Iterable[uuid.UUID], first: date, last: date
+) -> Select[uuid.UUID, date, datetime, datetime]:
+    """(agent, local date, start, end) of the agents' shifts on `first` to `last` in the
+    published rosters deciding those dates (`roster_days`)."""
+    return (
+        select(
+            RosterShift.agent_id,
+            RosterShift.local_date,
+            RosterShift.starts_at,
+            RosterShift.ends_at,
+        )
         .join(
             RosterDay,
             (RosterDay.roster_id == RosterShift.roster_id)
@@ -121,9 +136,6 @@ def _rostered(
             RosterShift.local_date <= last,
         )
     )
-    for agent_id, begin, end in rows:
-        found[agent_id].append((begin, end))
-    return found
 
 
 def rostered_days(
@@ -216,25 +228,7 @@ def dated_shifts(
         weekly[agent_id].append(WeeklyShift(weekday, minute, minutes))
     decided = _decided(session, {center for _, center in agents.values()}, first, last)
     if decided:
-        for agent_id, day, begin, end in session.execute(
-            select(
-                RosterShift.agent_id,
-                RosterShift.local_date,
-                RosterShift.starts_at,
-                RosterShift.ends_at,
-            )
-            .join(
-                RosterDay,
-                (RosterDay.roster_id == RosterShift.roster_id)
-                & (RosterDay.center_code == RosterShift.center_code)
-                & (RosterDay.local_date == RosterShift.local_date),
-            )
-            .where(
-                RosterShift.agent_id.in_(list(agents)),
-                RosterShift.local_date >= first,
-                RosterShift.local_date <= last,
-            )
-        ):
+        for agent_id, day, begin, end in session.execute(_published_shifts(agents, first, last)):
             found[agent_id].append(DatedShift(day, begin, end, True))
     for agent_id, (zone, center) in agents.items():
         day = first
