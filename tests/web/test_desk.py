@@ -27,7 +27,7 @@ from tests.servicedesk.test_email_in import FIRST
 from tests.web.conftest import shoot, sign_in
 
 desk = desks.desk  # Tandem's real SMTP server on a free port, a brand for each client
-sink = email_out.sink  # a real SMTP sink, as a relay takes what Tandem sends
+sink = desks.sink  # a real SMTP sink, as a relay takes what Tandem sends
 
 WIDTHS = (1280, 390)
 ON_ITS_WAY: dict[str, Any] = {
@@ -49,7 +49,7 @@ def test_a_customer_writes_an_agent_answers_from_the_console_and_the_reply_reope
     server: str,
     container: Container,
     desk: desks.Desk,
-    sink: email_out.Sink,
+    sink: desks.Sink,
     width: int,
 ) -> None:
     # An earlier conversation of the same customer, solved: the agent sees it listed.
