@@ -152,14 +152,7 @@ def list_conversations(
 ) -> list[ConversationOut]:
     """The conversations the caller may see, the latest changed first, one page at a time;
     `X-Total-Count` says how many match in all."""
-    found = views.find(
-        ctx,
-        brand_id=brand_id,
-        states=tuple(state or ()),
-        limit=window.limit,
-        offset=window.offset,
-    )
-    page = paging.Page(found.conversations, found.total)
+    page = views.find(ctx, brand_id=brand_id, states=tuple(state or ()), window=window)
     return [ConversationOut.model_validate(_out(c)) for c in paged(request, response, page, window)]
 
 

@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, exists, false, func, select, true
 from sqlalchemy.orm import Session
 
+from tandem.core import paging
 from tandem.servicedesk import sla
 from tandem.servicedesk.customers import CUSTOMER, IDENTITY
 from tandem.servicedesk.inbound import MESSAGE
@@ -115,20 +116,13 @@ class ConversationView:
     messages: list[MessageView] | None = None
 
 
-@dataclass(frozen=True)
-class Page:
-    total: int
-    conversations: list[ConversationView]
-
-
 def find(
     ctx: Context,
     *,
     brand_id: uuid.UUID | None = None,
     states: Sequence[str] = (),
-    limit: int = 100,
-    offset: int = 0,
-) -> Page:
+    window: paging.Window = paging.Window(),
+) -> paging.Page[ConversationView]:
     """The conversations the caller may see matching the filters, the latest changed first,
     one page at a time, with how many match in all."""
     conditions = [visible(ctx.principal, ctx.now)]
@@ -136,18 +130,12 @@ def find(
         conditions.append(Conversation.brand_id == brand_id)
     if states:
         conditions.append(Conversation.state.in_(states))
-    where = and_(*conditions)
-    total = int(
-        ctx.session.scalar(select(func.count()).select_from(Conversation).where(where)) or 0
-    )
-    rows = ctx.session.scalars(
+    query = (
         select(Conversation)
-        .where(where)
+        .where(and_(*conditions))
         .order_by(Conversation.updated_at.desc(), Conversation.id)
-        .limit(limit)
-        .offset(offset)
-    ).all()
-    return Page(total, [_view(ctx, c) for c in rows])
+    )
+    return paging.read(ctx.session, query, window).map(lambda c: _view(ctx, c))
 
 
 def get(ctx: Context, conversation_id: uuid.UUID) -> ConversationView:
