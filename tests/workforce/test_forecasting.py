@@ -86,6 +86,8 @@ def test_clients_are_refused_and_another_clients_process_is_not_found(
         ({"weeks": 2}, "weeks"),
         ({"weeks": 99}, "weeks"),
         ({"weeks": 4, "days": 0}, "days"),
+        ({"weeks": 4, "days": -2146232}, "days"),  # a 500 before: no date that far back
+        ({"weeks": 4, "days": 36}, "days"),
         ({"weeks": 4, "country": "ZZ"}, "country"),
     ],
 )

@@ -124,6 +124,8 @@ def process_forecast(
     per_day = models.check_interval(interval_minutes)
     if not 1 <= weeks <= MAX_WEEKS:
         raise _refuse("weeks", f"must be 1 to {MAX_WEEKS} (got {weeks})")
+    if not 1 <= days <= models.MAX_DAYS:  # checked before any date is computed from it
+        raise _refuse("days", f"must be 1 to {models.MAX_DAYS} (got {days})")
     process = get_process(ctx, process_id)
     client = ctx.session.get_one(Client, process.client_id)
     zone = ZoneInfo(client.timezone)
