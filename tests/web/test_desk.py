@@ -86,6 +86,7 @@ def test_a_customer_writes_an_agent_answers_from_the_console_and_the_reply_reope
     page.get_by_role("button", name="Add the note").click()
     note = page.locator(".message.note")
     note.wait_for()
+    page.wait_for_load_state()  # the page reloaded: its script binds the composer again
     assert "Internal note" in note.inner_text() and "out for delivery" in note.inner_text()
 
     # An empty reply is refused at its field, before anything is sent.
