@@ -5,7 +5,6 @@ parameter is a 422 naming it."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -171,4 +170,3 @@ def test_pages_of_a_query_of_two_entities_are_tuples(container: Container, world
         ((process, client),) = page.items
         assert isinstance(process, Process) and isinstance(client, Client)
         assert process.client_id == client.id
-        assert uuid.UUID(str(process.id))

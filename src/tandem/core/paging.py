@@ -30,9 +30,6 @@ class Window:
             raise ValueError(f"a window takes 1 to {MAX_LIMIT} rows from offset 0 or more")
 
 
-EVERYTHING = Window(MAX_LIMIT)
-
-
 @dataclass(frozen=True)
 class Page(Generic[T]):
     items: list[T]
